@@ -1,0 +1,41 @@
+# JagaJalan: the two commands are `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install system-deps test lint demo bench clean
+
+help:
+	@echo "make demo   run the whole chain on this machine (embedded broker and store)"
+	@echo "make test   install what is missing, then lint and run the test suite"
+	@echo "make bench  run the benchmarks (prints one figure a line)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "JagaJalan needs Python 3.11, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: system-deps install lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/jagajalan demo
+
+bench: system-deps install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Ingest: MQTT readings into the time-series store."""

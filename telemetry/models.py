@@ -1,0 +1,91 @@
+"""Payload models of the telemetry contract, version 1 (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+
+from telemetry.topics import ID_PATTERN
+
+PAYLOAD_VERSION = 1
+
+#: Earliest and latest plausible reading time (ms since the Unix epoch, UTC): 2000-01-01 and
+#: 2100-01-01. A gateway whose clock is unset (1970) produces readings outside this range,
+#: which are refused instead of landing decades away from the dashboards.
+MIN_TIME_MS = 946_684_800_000
+MAX_TIME_MS = 4_102_444_800_000
+
+#: Tag keys a reading may carry besides the gateway and sensor ids. Tags are indexed by
+#: InfluxDB, so only low-cardinality values belong here (never times, sequence numbers or text).
+READING_TAGS = ("lane", "direction", "vehicle_class")
+
+Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+TagValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+TimeMs = Annotated[int, Field(ge=MIN_TIME_MS, le=MAX_TIME_MS, strict=True)]
+Number = StrictInt | StrictFloat
+
+
+class Reading(BaseModel):
+    """One observation of one sensor at one instant: several numeric fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensor: Id
+    measurement: Name
+    time: TimeMs
+    fields: dict[Name, Number] = Field(min_length=1, max_length=64)
+    tags: dict[str, TagValue] = Field(default_factory=dict)
+
+    @field_validator("fields")
+    @classmethod
+    def _finite(cls, value: dict[str, float | int]) -> dict[str, float | int]:
+        for name, number in value.items():
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"field {name!r} is {number}, only finite numbers are allowed")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _known_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(READING_TAGS))
+        if unknown:
+            raise ValueError(f"unknown tag key(s) {unknown}; allowed: {list(READING_TAGS)}")
+        return value
+
+
+class Batch(BaseModel):
+    """What a gateway publishes on its readings topic.
+
+    ``seq`` grows by one with every batch a gateway publishes and never goes back (it is kept
+    on disk across restarts), so a receiver can detect lost and duplicated batches.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = PAYLOAD_VERSION
+    gateway: Id
+    seq: Annotated[int, Field(ge=0, strict=True)]
+    sent: TimeMs
+    readings: list[Reading] = Field(min_length=1, max_length=10_000)
+
+
+DeviceState = Literal[
+    "ok", "starting", "timeout", "crc_error", "decode_error", "unplugged", "error"
+]
+
+
+class Status(BaseModel):
+    """Retained gateway status. The Last Will carries ``state="offline"`` and no time."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    v: Literal[1] = PAYLOAD_VERSION
+    gateway: Id
+    state: Literal["online", "offline"]
+    time: TimeMs | None = None
+    version: str | None = None
+    uptime: float | None = None
+    devices: dict[str, DeviceState] = Field(default_factory=dict)

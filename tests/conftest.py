@@ -1,0 +1,34 @@
+"""Shared fixtures: real Mosquitto and InfluxDB processes, started once per test session.
+
+Tests that need a broker or database of their own (auth, outages, kills) use the context
+managers in tests/services.py directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.services import Influx, Mosquitto, influxd, mosquitto
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    with mosquitto(tmp_path_factory.mktemp("mosquitto")) as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
+    with influxd(tmp_path_factory.mktemp("influxd")) as server:
+        yield server
+
+
+@pytest.fixture
+def influx_db(influx: Influx) -> Iterator[str]:
+    """A fresh database name for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    influx.query(f'DROP DATABASE "{name}"')

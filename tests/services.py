@@ -1,0 +1,225 @@
+"""Real service processes for tests: Mosquitto and InfluxDB 1.x on free ports in temp dirs.
+
+Each helper is a context manager that starts the real binary, waits until it answers, and
+stops it on exit (also when the test fails). Nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None
+    )
+    if path is None:
+        raise RuntimeError(
+            f"{name} is not installed; run `make test` (it installs the Debian packages "
+            "mosquitto and influxdb) or install them by hand"
+        )
+    return path
+
+
+@dataclass
+class Mosquitto:
+    port: int
+    workdir: Path
+    conf: Path
+    proc: subprocess.Popen | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.workdir / "mosquitto.log"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = require_binary("mosquitto")
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=out, stderr=out)
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+
+def write_mosquitto_conf(
+    workdir: Path,
+    port: int,
+    *,
+    passwords: dict[str, str] | None = None,
+    acl: str | None = None,
+    persistence: bool = True,
+    extra: str = "",
+) -> Path:
+    """A Mosquitto config for tests. With *passwords*, anonymous access is refused."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"listener {port} 127.0.0.1",
+        "user root" if os.geteuid() == 0 else "",
+        f"persistence {'true' if persistence else 'false'}",
+        f"persistence_location {workdir}/",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        # Never drop QoS 1 messages queued for a slow or offline subscriber (the default of
+        # 1000 queued messages silently discards the rest).
+        "max_queued_messages 0",
+        "max_inflight_messages 0",
+    ]
+    if passwords:
+        pwfile = workdir / "passwd"
+        pwfile.write_text("")
+        for user, password in passwords.items():
+            subprocess.run(
+                [require_binary("mosquitto_passwd"), "-b", str(pwfile), user, password],
+                check=True,
+                capture_output=True,
+            )
+        pwfile.chmod(0o600)
+        lines += ["allow_anonymous false", f"password_file {pwfile}"]
+    else:
+        lines.append("allow_anonymous true")
+    if acl is not None:
+        aclfile = workdir / "acl"
+        aclfile.write_text(acl)
+        aclfile.chmod(0o600)
+        lines.append(f"acl_file {aclfile}")
+    conf = workdir / "mosquitto.conf"
+    conf.write_text("\n".join(line for line in lines if line) + "\n" + extra)
+    return conf
+
+
+@contextlib.contextmanager
+def mosquitto(workdir: Path, **kwargs) -> Iterator[Mosquitto]:
+    port = free_port()
+    conf = write_mosquitto_conf(workdir, port, **kwargs)
+    broker = Mosquitto(port, workdir, conf)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@dataclass
+class Influx:
+    port: int
+    workdir: Path
+    conf: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = require_binary("influxd")
+        out = (self.workdir / "influxd.log").open("ab")
+        self.proc = subprocess.Popen([binary, "-config", str(self.conf)], stdout=out, stderr=out)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"influxd exited with {self.proc.returncode}; see {out.name}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/ping", timeout=0.5).status_code == 204:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError("influxd did not answer /ping within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc, timeout=20)
+            self.proc = None
+
+    def query(self, q: str, db: str | None = None) -> dict:
+        params = {"q": q, "epoch": "ms"}
+        if db:
+            params["db"] = db
+        r = httpx.post(f"{self.url}/query", params=params, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+
+def write_influx_conf(workdir: Path, port: int, *, auth: bool = False) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    rpc = free_port()
+    conf = workdir / "influxdb.conf"
+    conf.write_text(
+        f"""reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{workdir}/meta"
+[data]
+  dir = "{workdir}/data"
+  wal-dir = "{workdir}/wal"
+  query-log-enabled = false
+  index-version = "inmem"
+[http]
+  bind-address = "127.0.0.1:{port}"
+  auth-enabled = {"true" if auth else "false"}
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  log-enabled = false
+[logging]
+  level = "warn"
+"""
+    )
+    return conf
+
+
+@contextlib.contextmanager
+def influxd(workdir: Path, *, auth: bool = False) -> Iterator[Influx]:
+    port = free_port()
+    conf = write_influx_conf(workdir, port, auth=auth)
+    server = Influx(port, workdir, conf)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
