@@ -1,0 +1,1 @@
+"""Device and fleet simulators: every device on a pseudo-terminal, fleets over MQTT."""
