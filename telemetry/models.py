@@ -37,7 +37,7 @@ class Reading(BaseModel):
     measurement: Name
     time: TimeMs
     fields: dict[Name, Number] = Field(min_length=1, max_length=64)
-    tags: dict[str, TagValue] = Field(default_factory=dict)
+    tags: dict[str, TagValue] = Field(default_factory=dict, exclude_if=lambda tags: not tags)
 
     @field_validator("fields")
     @classmethod

@@ -1,0 +1,1 @@
+"""Alert rules and notifications (Telegram, WhatsApp, e-mail, webhooks): a later issue."""

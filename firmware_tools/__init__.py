@@ -1,0 +1,1 @@
+"""Tools for technicians to configure and flash sensor nodes: a later issue."""

@@ -1,0 +1,36 @@
+"""Simulated sites: real-sounding roadside locations in Kabupaten Sarolangun, Jambi.
+
+Coordinates are approximate (town centre about 2.30 S, 102.70 E); they place the gateways
+on the map, nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Site:
+    gateway: str
+    name: str
+    kecamatan: str
+    latitude: float
+    longitude: float
+
+
+SITES: list[Site] = [
+    Site("srl-pasar-01", "Jl. Lintas Sumatera, Pasar Sarolangun", "Sarolangun", -2.2985, 102.7045),
+    Site("srl-pauh-01", "Jl. Lintas Sarolangun-Pauh, Pauh", "Pauh", -2.1590, 102.8250),
+    Site("srl-singkut-01", "Jl. Lintas Sumatera, Singkut", "Singkut", -2.5010, 102.5620),
+    Site("srl-mandiangin-01", "Jl. Mandiangin-Sarolangun", "Mandiangin", -2.0830, 103.0170),
+    Site("srl-airhitam-01", "Jl. Poros Air Hitam", "Air Hitam", -2.0520, 102.5310),
+]
+
+
+def site(gateway: str) -> Site:
+    for s in SITES:
+        if s.gateway == gateway:
+            return s
+    raise KeyError(
+        f"no simulated site for gateway {gateway!r}; known: {[s.gateway for s in SITES]}"
+    )
