@@ -21,5 +21,8 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "amqtt", "transitions", "pymodbus", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "amqtt", "transitions", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # pymodbus logs every timeout with a frame dump at ERROR; the drivers report each failure
+    # themselves as a device state, so only pymodbus's own breakage is of interest.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)

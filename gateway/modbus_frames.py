@@ -1,0 +1,137 @@
+"""Modbus RTU frames for register reads (FC 3 and FC 4): a pure core, bytes in, registers out.
+
+No serial port, clock or logging here. :func:`parse_read_response` takes the raw bytes a
+device sent back and either returns the register values or raises :class:`ModbusFrameError`
+whose ``reason`` names what is wrong, so the driver can turn it into a device state and the
+golden tests and the fuzzer can exercise every branch without a serial port.
+
+Layout of the frames handled here::
+
+    request   [unit][fc][addr hi][addr lo][count hi][count lo][crc lo][crc hi]
+    response  [unit][fc][byte count][data: 2 bytes per register, big endian]...[crc lo][crc hi]
+    exception [unit][fc | 0x80][exception code][crc lo][crc hi]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pymodbus.framer.rtu import FramerRTU
+
+READ_FUNCTIONS = (3, 4)
+MAX_READ_COUNT = 125  # registers in one read request (the PDU limit of 253 bytes)
+
+FrameErrorReason = Literal[
+    "crc_error", "truncated", "garbage", "exception", "wrong_unit", "wrong_length"
+]
+
+#: Standard Modbus exception codes, for messages people can act on.
+EXCEPTION_CODES: dict[int, str] = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+class ModbusFrameError(Exception):
+    """A response frame that cannot be used; ``reason`` is one of :data:`FrameErrorReason`."""
+
+    def __init__(
+        self, reason: FrameErrorReason, detail: str, exception_code: int | None = None
+    ) -> None:
+        self.reason: FrameErrorReason = reason
+        self.detail = detail
+        self.exception_code = exception_code
+        super().__init__(f"{reason}: {detail}")
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/Modbus of *data*, as the integer whose big-endian bytes follow the data on the
+    wire (pymodbus' own routine returns the CRC byte-swapped, low byte first on the wire)."""
+    return FramerRTU.compute_CRC(data)
+
+
+def _hex(data: bytes, limit: int = 24) -> str:
+    shown = data[:limit].hex(" ")
+    return shown + (" ..." if len(data) > limit else "")
+
+
+def _check_args(unit: int, function: int, count: int) -> None:
+    if not 0 <= unit <= 247:
+        raise ValueError(f"unit must be 0..247, not {unit}")
+    if function not in READ_FUNCTIONS:
+        raise ValueError(f"function must be 3 (holding) or 4 (input), not {function}")
+    if not 1 <= count <= MAX_READ_COUNT:
+        raise ValueError(f"count must be 1..{MAX_READ_COUNT}, not {count}")
+
+
+def build_read_request(unit: int, function: int, address: int, count: int) -> bytes:
+    """The RTU request reading *count* registers from *address* (0-based) of *unit*."""
+    _check_args(unit, function, count)
+    if not 0 <= address <= 0xFFFF or address + count > 0x10000:
+        raise ValueError(f"address must be 0..65535 and the block within it, not {address}")
+    body = bytes([unit, function]) + address.to_bytes(2, "big") + count.to_bytes(2, "big")
+    return body + crc16(body).to_bytes(2, "big")
+
+
+def _expected_length(frame: bytes, function: int) -> int:
+    """Length the frame must have, judged from its function byte (and byte count)."""
+    if len(frame) < 2:
+        raise ModbusFrameError(
+            "truncated", f"{len(frame)} byte(s) received, a response has at least 5"
+        )
+    if frame[1] == function | 0x80:
+        return 5
+    if frame[1] != function:
+        raise ModbusFrameError(
+            "garbage",
+            f"not a response to function {function}: byte 1 is 0x{frame[1]:02x} "
+            f"({len(frame)} bytes: {_hex(frame)})",
+        )
+    if len(frame) < 3:
+        raise ModbusFrameError("truncated", f"{len(frame)} bytes received, no byte count yet")
+    return 5 + frame[2]
+
+
+def parse_read_response(frame: bytes, unit: int, function: int, count: int) -> list[int]:
+    """Registers from the response to a read of *count* registers with *function* (3 or 4)
+    sent to *unit*. Raises :class:`ModbusFrameError` for anything else."""
+    _check_args(unit, function, count)
+    frame = bytes(frame)
+    length = _expected_length(frame, function)
+    if len(frame) < length:
+        raise ModbusFrameError(
+            "truncated", f"{len(frame)} of {length} bytes received ({_hex(frame)})"
+        )
+    if len(frame) > length:
+        raise ModbusFrameError(
+            "garbage",
+            f"{len(frame) - length} unexpected byte(s) after a {length}-byte frame ({_hex(frame)})",
+        )
+    body, received = frame[:-2], int.from_bytes(frame[-2:], "big")
+    computed = crc16(body)
+    if received != computed:
+        raise ModbusFrameError(
+            "crc_error",
+            f"CRC {received:04x} received, {computed:04x} computed over {_hex(body)}",
+        )
+    if frame[0] != unit:
+        raise ModbusFrameError("wrong_unit", f"answer from unit {frame[0]}, asked unit {unit}")
+    if frame[1] & 0x80:
+        code = frame[2]
+        name = EXCEPTION_CODES.get(code, "unknown exception code")
+        raise ModbusFrameError(
+            "exception", f"device answered exception {code} ({name})", exception_code=code
+        )
+    if frame[2] != 2 * count:
+        raise ModbusFrameError(
+            "wrong_length", f"{frame[2]} data bytes received, {2 * count} expected ({count} regs)"
+        )
+    data = frame[3:-2]
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
