@@ -1,0 +1,207 @@
+"""An emulated traffic counter: per-vehicle ASCII records (docs/protocol.md 5.1) on a pty.
+
+Vehicles arrive at seeded exponential inter-arrival times (a Poisson stream of
+``vehicles_per_minute`` per lane), in real time. The class mix is dominated by motorcycles, as
+on Sarolangun roads (docs: ../shared/DOMAIN.md); speed and length are drawn per class. A
+given seed always yields the same sequence of (gap, lane, class, speed, length), see
+:func:`arrivals`. A vehicle's detection time is the clock when its line is sent. After
+``heartbeat_interval`` seconds without a vehicle a heartbeat ``$HBT`` is sent.
+
+Every vehicle sent is recorded as truth, with the exact line::
+
+    {"kind": "vehicle", "device": "cnt1", "time": <ms>, "lane": 1, "direction": "N",
+     "speed": 45.2, "length": 1.8, "vehicle_class": "SM", "line": "$VEH,...*1B\\r\\n"}
+
+Usage::
+
+    with SerialLink(tmp / "ttyCNT") as link, TrafficCounterSim(link.device_path) as sim:
+        ...  # the gateway reads link.path; sim.send_raw(b"junk\\r\\n") injects faults
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from gateway.traffic import format_heartbeat, format_record
+from simulators.truth import TruthWriter
+
+log = logging.getLogger(__name__)
+
+#: Class mix (share of vehicles), spot speed (km/h) and length (m) ranges per class.
+CLASS_MIX: dict[str, float] = {"SM": 0.70, "KR": 0.20, "KS": 0.06, "BB": 0.02, "TB": 0.02}
+SPEED_KMH: dict[str, tuple[float, float]] = {
+    "SM": (35.0, 60.0),
+    "KR": (40.0, 70.0),
+    "KS": (30.0, 55.0),
+    "BB": (30.0, 55.0),
+    "TB": (25.0, 50.0),
+}
+LENGTH_M: dict[str, tuple[float, float]] = {
+    "SM": (1.7, 2.1),
+    "KR": (3.8, 5.2),
+    "KS": (6.0, 8.5),
+    "BB": (11.0, 12.5),
+    "TB": (8.0, 12.0),
+}
+
+
+def direction_of(lane: int) -> str:
+    """Odd lanes run north, even lanes south (a two-way road, one lane each way)."""
+    return "N" if lane % 2 else "S"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    gap_s: float  # seconds since the previous vehicle (any lane)
+    lane: int
+    vehicle_class: str
+    speed_kmh: float  # rounded to 0.1, as on the wire
+    length_m: float  # rounded to 0.1, as on the wire
+
+
+def arrivals(seed: int, lanes: Sequence[int], vehicles_per_minute: float) -> Iterator[Arrival]:
+    """The endless, deterministic stream of vehicles of a seed (all lanes merged)."""
+    rng = random.Random(f"traffic-counter:{seed}")
+    rate = vehicles_per_minute * len(lanes) / 60.0  # vehicles per second, all lanes
+    classes, weights = list(CLASS_MIX), list(CLASS_MIX.values())
+    while True:
+        gap = rng.expovariate(rate)
+        lane = rng.choice(lanes)
+        vehicle_class = rng.choices(classes, weights)[0]
+        speed = round(rng.uniform(*SPEED_KMH[vehicle_class]), 1)
+        length = round(rng.uniform(*LENGTH_M[vehicle_class]), 1)
+        yield Arrival(gap, lane, vehicle_class, speed, length)
+
+
+class TrafficCounterSim:
+    def __init__(
+        self,
+        device_path: str,
+        sensor_id: str = "cnt1",
+        seed: int = 0,
+        lanes: Sequence[int] = (1, 2),
+        vehicles_per_minute: float = 30.0,
+        heartbeat_interval: float = 10.0,
+        truth: TruthWriter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not lanes or any(not 1 <= lane <= 9 for lane in lanes):
+            raise ValueError(f"lanes must be 1-9, got {lanes!r}")
+        if vehicles_per_minute <= 0 or heartbeat_interval <= 0:
+            raise ValueError("vehicles_per_minute and heartbeat_interval must be > 0")
+        self.device_path = device_path
+        self.sensor_id = sensor_id
+        self.seed = seed
+        self.lanes = tuple(lanes)
+        self.vehicles_per_minute = vehicles_per_minute
+        self.heartbeat_interval = heartbeat_interval
+        self.truth = truth
+        self.clock = clock
+        self.sent = 0  # vehicle records sent
+        self.heartbeats = 0
+        self._fd: int | None = None
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"TrafficCounterSim({self.sensor_id!r}, {self.device_path!r})"
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._fd = os.open(self.device_path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self._fd)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"sim:{self.sensor_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        with self._write_lock:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> TrafficCounterSim:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- output -----------------------------------------------------------------------------
+    def send_raw(self, data: bytes) -> None:
+        """Write *data* as is (garbage, corrupt records), never inside another line."""
+        with self._write_lock:
+            if self._fd is None:
+                raise RuntimeError("simulator is not started")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except OSError as exc:  # the pty went away under us: end quietly
+            if not self._stop.is_set():
+                log.warning("%r: write failed, stopping: %s", self, exc)
+
+    def _loop(self) -> None:
+        last_sent = due = time.monotonic()
+        for arrival in arrivals(self.seed, self.lanes, self.vehicles_per_minute):
+            due += arrival.gap_s
+            while True:  # wait for the vehicle, sending heartbeats while the road is empty
+                wake = min(due, last_sent + self.heartbeat_interval)
+                if self._stop.wait(max(0.0, wake - time.monotonic())):
+                    return
+                if time.monotonic() >= due:
+                    break
+                if time.monotonic() >= last_sent + self.heartbeat_interval:
+                    self.send_raw(format_heartbeat(self._now_ms()))
+                    self.heartbeats += 1
+                    last_sent = time.monotonic()
+            self._send_vehicle(arrival)
+            last_sent = time.monotonic()
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _send_vehicle(self, arrival: Arrival) -> None:
+        time_ms = self._now_ms()
+        direction = direction_of(arrival.lane)
+        line = format_record(
+            time_ms,
+            arrival.lane,
+            direction,
+            arrival.speed_kmh,
+            arrival.length_m,
+            arrival.vehicle_class,
+        )
+        self.send_raw(line)
+        self.sent += 1
+        if self.truth is not None:
+            self.truth.write(
+                "vehicle",
+                self.sensor_id,
+                time=time_ms,
+                lane=arrival.lane,
+                direction=direction,
+                speed=arrival.speed_kmh,
+                length=arrival.length_m,
+                vehicle_class=arrival.vehicle_class,
+                line=line.decode("ascii"),
+            )
