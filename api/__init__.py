@@ -1,0 +1,1 @@
+"""The HTTP API: read-only views of the store (latest readings, gateways, health)."""

@@ -1,0 +1,39 @@
+"""``create_app(store, broker_check)``: the FastAPI application, with nothing global.
+
+The app does not own the store: whoever built it (``api.cli`` or a test) closes it.
+OpenAPI: ``/docs`` (Swagger UI) and ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import errors
+from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
+from api.routes import gateways, health, readings
+from ingest.store import Store
+from jagajalan import __version__
+
+DESCRIPTION = """Read-only access to JagaJalan road and environment data.
+
+Times are UTC (ISO 8601 with `Z`) in the data; every time also comes as `*_wib`
+(Asia/Jakarta, +07:00) for people. Errors are JSON: `{"error": code, "message": text}`.
+"""
+
+
+def create_app(store: Store, broker_check: BrokerCheck | None = None) -> FastAPI:
+    app = FastAPI(
+        title="JagaJalan API",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.store = store
+    app.state.broker_check = broker_check
+    errors.install(app)
+    app.include_router(health.router, dependencies=PUBLIC)
+    app.include_router(gateways.router, dependencies=READ_ACCESS)
+    app.include_router(readings.router, dependencies=READ_ACCESS)
+    return app

@@ -1,0 +1,95 @@
+"""``jagajalan api run``: serve the HTTP API with uvicorn.
+
+Every option can also come from ``JAGAJALAN_<OPTION>`` (``--influx-url`` =
+``JAGAJALAN_INFLUX_URL``); the command line wins. Secrets come only from files
+(``--influx-token-file``, ``--influx-password-file``) or from ``JAGAJALAN_INFLUX_TOKEN`` /
+``JAGAJALAN_INFLUX_PASSWORD``, and are never logged. Without ``--influx-url`` the embedded
+SQLite store is read (``--sqlite``, default ./var/jagajalan.sqlite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+
+log = logging.getLogger("api")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("api", help="serve the HTTP API (latest readings, gateways, health)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="run the API server until SIGTERM/SIGINT",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+    def option(group: argparse._ArgumentGroup, name: str, help: str) -> None:
+        env = "JAGAJALAN_" + name.lstrip("-").upper().replace("-", "_")  # see settings.env_name
+        group.add_argument(name, default=None, help=f"{help} [env {env}]")
+
+    h = run.add_argument_group("HTTP")
+    option(h, "--host", "address to listen on (default 127.0.0.1)")
+    option(h, "--port", "port to listen on (default 8000)")
+    s = run.add_argument_group("store (InfluxDB with --influx-url, else SQLite)")
+    option(s, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
+    option(s, "--influx-db", "InfluxDB database (default jagajalan)")
+    option(s, "--influx-token-file", "file holding an InfluxDB 2.x/3.x token")
+    option(s, "--influx-username", "InfluxDB 1.x username")
+    option(s, "--influx-password-file", "file holding the InfluxDB 1.x password")
+    option(s, "--sqlite", "path of the embedded SQLite store (default ./var/jagajalan.sqlite)")
+    b = run.add_argument_group("health")
+    option(b, "--broker-url", "MQTT broker checked by /health: mqtt://host:port or mqtts://")
+    option(b, "--broker-timeout", "seconds the broker check may take (default 2)")
+    run.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    import functools
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.broker import mqtt_reachable
+    from api.settings import settings_from
+    from ingest.store import StoreError
+
+    settings = settings_from(args, os.environ)
+    store = settings.open_store()
+    try:
+        if settings.backend == "sqlite":
+            try:
+                store.ensure()  # a local file the API may create; InfluxDB is ingest's to create
+            except StoreError as exc:
+                log.error("cannot open the store: %s", exc)
+                return 1
+        broker_check = (
+            functools.partial(mqtt_reachable, settings.broker_url, settings.broker_timeout)
+            if settings.broker_url
+            else None
+        )
+        app = create_app(store, broker_check)
+        log.info(
+            "API on http://%s:%d (docs at /docs), store: %s, broker check: %s",
+            settings.host,
+            settings.port,
+            settings.describe_store(),
+            settings.broker_url or "off",
+        )
+        # uvicorn shuts down gracefully on SIGTERM, restores the previous handler and raises
+        # the signal again: with this no-op handler that ends here, so the store is closed
+        # and the exit code is 0, as for `ingest run`. SIGINT still ends as KeyboardInterrupt.
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        try:
+            uvicorn.run(
+                app, host=settings.host, port=settings.port, log_config=None, access_log=False
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        log.info("API stopped")
+    finally:
+        store.close()
+    return 0

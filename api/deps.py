@@ -1,0 +1,45 @@
+"""Named dependencies shared by the routers.
+
+The app keeps what it was built with on ``app.state`` (no module-level singletons); routes
+ask for it by name: ``store: StoreDep``, ``broker_check: BrokerCheckDep``.
+
+Access control (a later issue) plugs in here and nowhere else: write a dependency such as
+``require_role("reader")`` that reads the caller's credentials and raises 401/403, and put it
+in :data:`READ_ACCESS`. ``app.py`` includes every data router with
+``dependencies=READ_ACCESS`` (and ``/health`` with :data:`PUBLIC`), so the routes themselves
+do not change. Until then the API is read-only and open, so bind it to a trusted network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
+
+from ingest.store import Store
+from ingest.store.sqlite import SQLiteStore
+
+BrokerCheck = Callable[[], bool]
+Backend = Literal["influxdb", "sqlite"]
+
+#: Dependencies every data route runs first. Role checks land here (see the module docstring).
+READ_ACCESS: list[Any] = []
+#: Dependencies of routes that stay open to everyone (load balancers probe /health).
+PUBLIC: list[Any] = []
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_broker_check(request: Request) -> BrokerCheck | None:
+    return request.app.state.broker_check
+
+
+def backend_name(store: Store) -> Backend:
+    return "sqlite" if isinstance(store, SQLiteStore) else "influxdb"
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+BrokerCheckDep = Annotated[BrokerCheck | None, Depends(get_broker_check)]

@@ -1,0 +1,68 @@
+"""``GET /readings/latest``: the newest value of every field of every sensor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import StoreDep
+from api.errors import INVALID_REQUEST, STORE_ERRORS
+from api.models import LatestReading
+from api.times import utc_iso, wib_iso
+from telemetry.topics import ID_PATTERN
+from telemetry.units import FIELDS
+
+#: Same rule as a reading's measurement name (telemetry.models.Name).
+MEASUREMENT_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+router = APIRouter(prefix="/readings", tags=["readings"])
+
+GatewayParam = Annotated[
+    str | None,
+    Query(
+        pattern=f"^{ID_PATTERN}$",
+        description="only this gateway (lowercase letters, digits, hyphens)",
+        examples=["srl-pasar-01"],
+    ),
+]
+MeasurementParam = Annotated[
+    str | None,
+    Query(
+        pattern=MEASUREMENT_PATTERN,
+        description="only this measurement, e.g. air_quality, traffic, weather",
+        examples=["traffic"],
+    ),
+]
+
+
+@router.get(
+    "/latest",
+    response_model=list[LatestReading],
+    summary="Latest value of each field per sensor",
+    responses={**INVALID_REQUEST, **STORE_ERRORS},
+)
+def latest_readings(
+    store: StoreDep, gateway: GatewayParam = None, measurement: MeasurementParam = None
+) -> list[LatestReading]:
+    """One entry per (gateway, sensor, measurement, tags, field), each with its own time:
+    a field that was not in the newest reading (e.g. ``speed_mean`` of an interval without
+    vehicles) shows its last known value and when that was. Pipeline measurements
+    (gateway_batches, gateway_status) are not readings and are left out."""
+    out = []
+    for v in store.latest(gateway=gateway, measurement=measurement):
+        spec = FIELDS.get(v.field)
+        out.append(
+            LatestReading(
+                gateway=v.gateway,
+                sensor=v.sensor,
+                measurement=v.measurement,
+                tags=v.tags,
+                field=v.field,
+                value=v.value,
+                unit=spec.unit if spec else None,
+                time=utc_iso(v.time_ms) or "",
+                time_wib=wib_iso(v.time_ms) or "",
+            )
+        )
+    return out
