@@ -1,0 +1,329 @@
+"""The gateway's TOML config: one pydantic model, loaded once at start, errors that point.
+
+```toml
+[gateway]
+id = "srl-pasar-01"            # gateway id, also the MQTT client id and topic segment
+site = "Pasar Surakarta"       # optional
+latitude = -7.5667             # optional, -90..90
+longitude = 110.8167           # optional, -180..180
+
+[mqtt]
+url = "mqtts://broker.example.id:8883"   # mqtt://host[:port] or mqtts://host[:port]
+username = "srl-pasar-01"
+password_file = "/etc/jagajalan/mqtt.password"   # the secret lives only in this file
+ca_file = "/etc/jagajalan/ca.pem"                # TLS (mqtts) only
+keepalive = 30
+reconnect_min = 1.0     # seconds before the first reconnect; doubles up to reconnect_max
+reconnect_max = 60.0
+
+[publish]
+max_batch = 50          # readings per batch
+max_delay = 1.0         # seconds a reading may wait for a fuller batch
+max_inflight = 4        # batches awaiting the broker's PUBACK
+status_interval = 60.0  # seconds between retained "online" status refreshes
+
+[spool]
+path = "/var/lib/jagajalan/srl-pasar-01/spool.sqlite"   # this is the default
+max_readings = 1000000
+
+[[devices]]
+driver = "traffic_counter"     # a key of gateway.drivers.DRIVERS
+id = "cnt1"
+serial = { port = "/dev/ttyUSB0" }
+```
+
+The ``[[devices]]`` entries are a union discriminated on ``driver`` that is built from
+:data:`gateway.drivers.DRIVERS` when the file is loaded, so a new driver needs no change here.
+Relative paths are resolved against the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializeAsAny,
+    Tag,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from gateway import drivers as _drivers
+from gateway.drivers.base import DeviceConfig, Driver
+from jagajalan.config import ConfigError, load_toml, validate
+from telemetry.topics import ID_PATTERN
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SPOOL_DIR = Path("/var/lib/jagajalan")
+_URL_RE = re.compile(
+    r"^(?P<scheme>mqtts?)://(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:(?P<port>\d{1,5}))?$"
+)
+_PATH_KEYS = ("password_file", "ca_file", "certfile", "keyfile")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewaySection(_Section):
+    id: str = Field(pattern=f"^{ID_PATTERN}$", description="gateway id, e.g. srl-pasar-01")
+    site: str | None = Field(None, max_length=200, description="where the gateway stands")
+    latitude: float | None = Field(None, ge=-90, le=90, description="decimal degrees, WGS 84")
+    longitude: float | None = Field(None, ge=-180, le=180, description="decimal degrees, WGS 84")
+
+
+class MqttSection(_Section):
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://...")
+    username: str | None = Field(None, min_length=1, description="broker user (the gateway id)")
+    password_file: Path | None = Field(None, description="file holding the password, mode 600")
+    ca_file: Path | None = Field(None, description="CA certificate (PEM) for mqtts")
+    certfile: Path | None = Field(None, description="client certificate (PEM) for mqtts")
+    keyfile: Path | None = Field(None, description="client private key (PEM) for mqtts")
+    keepalive: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds")
+    reconnect_min: float = Field(1.0, gt=0, le=60, description="first reconnect delay, s")
+    reconnect_max: float = Field(60.0, gt=0, le=3600, description="largest reconnect delay, s")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        m = _URL_RE.match(value)
+        if m is None:
+            raise ValueError("must be mqtt://host:port or mqtts://host:port")
+        if m["port"] is not None and not 1 <= int(m["port"]) <= 65535:
+            raise ValueError("port must be 1..65535")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttSection:
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file is set but username is not")
+        if not self.tls and any((self.ca_file, self.certfile, self.keyfile)):
+            raise ValueError("ca_file/certfile/keyfile need an mqtts:// url")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("certfile and keyfile go together")
+        if self.reconnect_max < self.reconnect_min:
+            raise ValueError("reconnect_max is smaller than reconnect_min")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("mqtts://")
+
+    @property
+    def host(self) -> str:
+        m = _URL_RE.match(self.url)
+        assert m is not None
+        return m["host"].strip("[]")
+
+    @property
+    def port(self) -> int:
+        m = _URL_RE.match(self.url)
+        assert m is not None
+        return int(m["port"]) if m["port"] else (8883 if self.tls else 1883)
+
+    def read_password(self) -> str | None:
+        """The broker password, read from ``password_file`` now (never kept in the config)."""
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+
+
+class PublishSection(_Section):
+    max_batch: int = Field(50, ge=1, le=10_000, description="readings per batch, at most")
+    max_delay: float = Field(1.0, ge=0, le=3600, description="seconds a reading may wait")
+    max_inflight: int = Field(4, ge=1, le=100, description="batches awaiting PUBACK, at most")
+    status_interval: float = Field(60.0, ge=1, le=3600, description="status refresh, seconds")
+
+
+class SpoolSection(_Section):
+    path: Path | None = Field(None, description="default /var/lib/jagajalan/<id>/spool.sqlite")
+    max_readings: int = Field(1_000_000, ge=1, le=100_000_000, description="spool bound")
+
+
+class GatewayConfig(_Section):
+    """The whole gateway config file. Build it with :func:`load_gateway_config`."""
+
+    gateway: GatewaySection
+    mqtt: MqttSection = Field(default_factory=MqttSection)
+    publish: PublishSection = Field(default_factory=PublishSection)
+    spool: SpoolSection = Field(default_factory=SpoolSection)
+    devices: list[SerializeAsAny[DeviceConfig]] = Field(min_length=1)
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_ids(cls, devices: list[DeviceConfig]) -> list[DeviceConfig]:
+        seen: dict[str, int] = {}
+        for i, device in enumerate(devices):
+            if device.id in seen:
+                raise ValueError(
+                    f"duplicate device id {device.id!r}: devices[{seen[device.id]}] and "
+                    f"devices[{i}]"
+                )
+            seen[device.id] = i
+        return devices
+
+    @model_validator(mode="after")
+    def _default_spool(self) -> GatewayConfig:
+        if self.spool.path is None:
+            self.spool.path = DEFAULT_SPOOL_DIR / self.gateway.id / "spool.sqlite"
+        return self
+
+    @property
+    def spool_path(self) -> Path:
+        assert self.spool.path is not None
+        return self.spool.path
+
+    @classmethod
+    def for_drivers(
+        cls, drivers: dict[str, tuple[type[DeviceConfig], type[Driver]]]
+    ) -> type[GatewayConfig]:
+        """This model with ``devices`` as the union of the config models of *drivers*."""
+        return _model_for(tuple((name, entry[0]) for name, entry in sorted(drivers.items())))
+
+
+def _driver_tag(value: Any) -> str | None:
+    name = value.get("driver") if isinstance(value, dict) else getattr(value, "driver", None)
+    return f"driver[{name}]" if isinstance(name, str) else None
+
+
+@lru_cache(maxsize=8)
+def _model_for(members: tuple[tuple[str, type[DeviceConfig]], ...]) -> type[GatewayConfig]:
+    known = ", ".join(name for name, _ in members)
+    # The tags contain "[" so that jagajalan.config.validate drops them from error locations.
+    variants = tuple(Annotated[model, Tag(f"driver[{name}]")] for name, model in members)
+    device = Annotated[
+        Union[variants],  # noqa: UP007 (a runtime tuple of types cannot use the | syntax)
+        Discriminator(
+            _driver_tag,
+            custom_error_type="unknown_driver",
+            custom_error_message=f"{_UNKNOWN_DRIVER} (known drivers: {known})",
+        ),
+    ]
+    return create_model(
+        "GatewayConfig",
+        __base__=GatewayConfig,
+        devices=(list[device], Field(min_length=1)),  # type: ignore[valid-type]
+    )
+
+
+_UNKNOWN_DRIVER = "unknown or missing driver"
+
+
+def load_gateway_config(
+    path: str | Path,
+    drivers: dict[str, tuple[type[DeviceConfig], type[Driver]]] | None = None,
+) -> GatewayConfig:
+    """Load and check a gateway config file; raise :class:`ConfigError` listing every problem.
+
+    *drivers* defaults to :data:`gateway.drivers.DRIVERS` as it is at call time.
+    """
+    if drivers is None:
+        drivers = _drivers.DRIVERS
+    path = Path(path)
+    data = load_toml(_Document, path).model_dump()  # file and TOML syntax errors
+    problems = _resolve_paths(data, path.parent) + _duplicate_ids(data)
+    try:
+        config = validate(GatewayConfig.for_drivers(drivers), data, path)
+    except ConfigError as exc:
+        raise ConfigError(path, _refine(exc.problems, data) + problems) from None
+    if problems:
+        raise ConfigError(path, problems)
+    _warn_about_password_file(config.mqtt.password_file)
+    return config
+
+
+class _Document(BaseModel):
+    """Any TOML document: used to reuse load_toml's file and syntax error reporting."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> list[tuple[str, Any, str]]:
+    """Make relative paths absolute (against *base*) and check that the files are there."""
+    problems: list[tuple[str, Any, str]] = []
+    mqtt = data.get("mqtt")
+    if isinstance(mqtt, dict):
+        for key in _PATH_KEYS:
+            value = mqtt.get(key)
+            if not isinstance(value, str):
+                continue
+            resolved = base / Path(value).expanduser()
+            mqtt[key] = str(resolved)
+            if not resolved.is_file():
+                problems.append((f"mqtt.{key}", value, "file not found"))
+            elif not os.access(resolved, os.R_OK):
+                problems.append((f"mqtt.{key}", value, "file is not readable"))
+            elif key == "password_file" and not resolved.read_text(errors="replace").strip():
+                problems.append((f"mqtt.{key}", value, "password file is empty"))
+    spool = data.get("spool")
+    if isinstance(spool, dict) and isinstance(spool.get("path"), str):
+        spool["path"] = str(base / Path(spool["path"]).expanduser())
+    return problems
+
+
+def _duplicate_ids(data: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """Duplicate device ids, checked on the raw data so they show next to other problems."""
+    devices = data.get("devices")
+    if not isinstance(devices, list):
+        return []
+    problems: list[tuple[str, Any, str]] = []
+    seen: dict[str, int] = {}
+    for i, device in enumerate(devices):
+        ident = device.get("id") if isinstance(device, dict) else None
+        if not isinstance(ident, str):
+            continue
+        if ident in seen:
+            problems.append(
+                (f"devices[{i}].id", ident, f"duplicate device id (also devices[{seen[ident]}])")
+            )
+        else:
+            seen[ident] = i
+    return problems
+
+
+def _refine(
+    problems: list[tuple[str, Any, str]], data: dict[str, Any]
+) -> list[tuple[str, Any, str]]:
+    """Point unknown-driver problems at the ``driver`` key; drop duplicate-id repeats."""
+    devices = data.get("devices")
+    out = []
+    for key, value, message in problems:
+        if key == "devices" and "duplicate device id" in message:
+            continue  # reported by _duplicate_ids with the exact key
+        m = re.fullmatch(r"devices\[(\d+)\]", key)
+        if m and message.startswith(_UNKNOWN_DRIVER) and isinstance(devices, list):
+            device = devices[int(m[1])]
+            driver = device.get("driver") if isinstance(device, dict) else None
+            known = message[len(_UNKNOWN_DRIVER) :].strip()
+            if driver is None:
+                out.append((f"{key}.driver", None, f"required key is missing {known}"))
+            else:
+                out.append((f"{key}.driver", driver, f"unknown driver {known}"))
+            continue
+        out.append((key, value, message.removeprefix("Value error, ")))
+    return out
+
+
+def _warn_about_password_file(path: Path | None) -> None:
+    if path is None:
+        return
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "password file %s can be read by group or others (mode %03o); run chmod 600 %s",
+            path,
+            stat.S_IMODE(mode),
+            path,
+        )

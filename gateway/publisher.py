@@ -1,0 +1,315 @@
+"""The MQTT side of the gateway: one connection, the retained status, batches from the spool.
+
+paho-mqtt 2.2 in its threaded mode (``loop_start``) keeps the connection: it reconnects with
+exponential backoff (``reconnect_delay_set``) and re-sends unacknowledged QoS 1 messages after
+a reconnect. On top of that, one publish thread of ours does every ``publish()``:
+
+* the retained ``online`` status after each connect, every ``status_interval`` and when a
+  device state changes; the broker holds the Last Will (retained ``offline``) for the case
+  where the gateway vanishes, and a clean :meth:`Publisher.stop` publishes ``offline`` itself;
+* batches from the spool at QoS 1, at most ``max_inflight`` awaiting their PUBACK.
+
+paho's network thread only records events (``on_publish`` puts ``(mid, reason)`` on a queue,
+``on_connect`` sets a flag) and wakes the publish thread, which acks the spool rows of the
+batch with that mid. Because the same thread publishes and consumes the PUBACKs, a PUBACK that
+arrives before ``publish()`` has returned its mid cannot be missed. A batch the broker refuses
+(PUBACK with a failure reason, e.g. "Not authorized" from the ACL) stays in the spool and is
+re-sent with the same seq after ``retry_delay``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.config import GatewayConfig
+from gateway.spool import Spool
+from jagajalan import __version__
+from telemetry import topics
+from telemetry.codec import encode_batch, encode_status
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, DeviceState, Status
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two change-triggered status messages (a flapping device must not flood).
+MIN_STATUS_SPACING = 1.0
+
+
+class Publisher:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        spool: Spool,
+        devices: Callable[[], dict[str, DeviceState]],
+        *,
+        clock: Callable[[], float] = time.time,
+        retry_delay: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.gateway = config.gateway.id
+        self.spool = spool
+        self.devices = devices
+        self.clock = clock
+        self.retry_delay = retry_delay
+        self.status_topic = topics.status(self.gateway)
+        self.readings_topic = topics.readings(self.gateway)
+        self.published_batches = 0
+        self._started = time.monotonic()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
+        self._inflight: dict[int, tuple[int, list[int]]] = {}  # mid -> (seq, row ids)
+        self._status_mids: set[int] = set()
+        self._status_due = False
+        self._last_status = float("-inf")
+        self._last_devices: dict[str, DeviceState] | None = None
+        self._paused_until = 0.0
+        self._flush_deadline = 0.0
+        self._last_problem: str | None = None  # for logging each connect problem once
+        self._thread: threading.Thread | None = None
+        self.client = self._build_client()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        mqtt_cfg = self.config.mqtt
+        log.info(
+            "gateway %s: connecting to %s as %s",
+            self.gateway,
+            mqtt_cfg.url,
+            mqtt_cfg.username or "(anonymous)",
+        )
+        self.client.connect_async(mqtt_cfg.host, mqtt_cfg.port, keepalive=mqtt_cfg.keepalive)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New readings are in the spool (called by the drivers' sinks)."""
+        self._wake.set()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self, flush_timeout: float = 3.0) -> None:
+        """Publish what is ready (up to *flush_timeout*), then ``offline``, then disconnect."""
+        self._flush_deadline = time.monotonic() + flush_timeout
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(flush_timeout + 5)
+        if self.connected:
+            info = self.client.publish(
+                self.status_topic, encode_status(self._status("offline")), qos=1, retain=True
+            )
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError) as exc:  # the connection went away meanwhile
+                log.warning("could not publish the offline status: %s", exc)
+        self.client.disconnect()
+        self.client.loop_stop()
+        log.info("gateway %s: publisher stopped", self.gateway)
+
+    # -- the publish thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        publish = self.config.publish
+        tick = min(0.5, max(0.05, publish.max_delay))
+        while True:
+            self._wake.wait(tick)
+            self._wake.clear()
+            try:
+                self._handle_acks()
+                stopping = self._stopping.is_set()
+                if stopping and self._flushed():
+                    return
+                if self.connected:
+                    self._maybe_publish_status()
+                    self._publish_batches(0.0 if stopping else publish.max_delay)
+            except Exception:
+                log.exception("publisher: unexpected error; carrying on")
+                time.sleep(1.0)
+
+    def _flushed(self) -> bool:
+        if not self.connected or time.monotonic() >= self._flush_deadline:
+            return True
+        return not self._inflight and self.spool.depth() == 0
+
+    def _publish_batches(self, max_delay: float) -> None:
+        publish = self.config.publish
+        while len(self._inflight) < publish.max_inflight and time.monotonic() >= self._paused_until:
+            batch = self.spool.next_batch(publish.max_batch, max_delay)
+            if batch is None:
+                return
+            seq, readings, row_ids = batch
+            payload = encode_batch(
+                Batch(gateway=self.gateway, seq=seq, sent=self._now_ms(), readings=readings)
+            )
+            info = self.client.publish(self.readings_topic, payload, qos=1)
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                # NO_CONN is fine: paho keeps the message and sends it after reconnecting.
+                log.warning("batch seq %d not queued by paho (%s); retrying", seq, info.rc)
+                self.spool.release(seq)
+                self._paused_until = time.monotonic() + self.retry_delay
+                return
+            self._inflight[info.mid] = (seq, row_ids)
+            log.debug("batch seq %d (%d readings) published, mid %d", seq, len(readings), info.mid)
+
+    def _handle_acks(self) -> None:
+        while True:
+            try:
+                mid, reason = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
+                if mid in self._status_mids:
+                    self._status_mids.discard(mid)
+                    if reason.is_failure:
+                        self._problem(
+                            f"status:{reason.value}",
+                            "broker refused the status on %s: %s (does the ACL let user %s "
+                            "publish there?)",
+                            self.status_topic,
+                            reason.getName(),
+                            self.config.mqtt.username or "(anonymous)",
+                        )
+                continue
+            seq, row_ids = entry
+            if reason.is_failure:
+                log.error(
+                    "broker refused batch seq %d on %s: %s; keeping it, retry in %.0f s",
+                    seq,
+                    self.readings_topic,
+                    reason.getName(),
+                    self.retry_delay,
+                )
+                self.spool.release(seq)
+                self._paused_until = time.monotonic() + self.retry_delay
+                continue
+            self.spool.ack(row_ids)
+            self.published_batches += 1
+
+    def _maybe_publish_status(self) -> None:
+        now = time.monotonic()
+        devices = self.devices()
+        changed = devices != self._last_devices and now - self._last_status >= MIN_STATUS_SPACING
+        interval = now - self._last_status >= self.config.publish.status_interval
+        if not (self._status_due or changed or interval):
+            return
+        self._status_due = False
+        self._last_status = now
+        self._last_devices = devices
+        payload = encode_status(self._status("online", devices))
+        info = self.client.publish(self.status_topic, payload, qos=1, retain=True)
+        self._status_mids.add(info.mid)
+
+    def _status(self, state: str, devices: dict[str, DeviceState] | None = None) -> Status:
+        return Status(
+            gateway=self.gateway,
+            state=state,  # type: ignore[arg-type]
+            time=self._now_ms(clamp=False),
+            version=__version__,
+            uptime=round(time.monotonic() - self._started, 1),
+            devices=self.devices() if devices is None else devices,
+            spool_depth=self.spool.depth(),
+            dropped=self.spool.dropped(),
+        )
+
+    def _now_ms(self, clamp: bool = True) -> Any:
+        """Now in ms; an unset clock (before 2000) is clamped for ``sent`` or None in a status."""
+        ms = int(self.clock() * 1000)
+        if MIN_TIME_MS <= ms <= MAX_TIME_MS:
+            return ms
+        if not clamp:
+            return None
+        log.warning("gateway clock is not set (%d ms); check NTP", ms)
+        return min(max(ms, MIN_TIME_MS), MAX_TIME_MS)
+
+    # -- paho ---------------------------------------------------------------------------------
+
+    def _build_client(self) -> mqtt.Client:
+        cfg = self.config.mqtt
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.gateway, protocol=mqtt.MQTTv5
+        )
+        if cfg.username is not None:
+            client.username_pw_set(cfg.username, cfg.read_password())
+        if cfg.tls:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.certfile) if cfg.certfile else None,
+                keyfile=str(cfg.keyfile) if cfg.keyfile else None,
+            )
+        # Exactly {"v": 1, "gateway": <id>, "state": "offline"} (docs/protocol.md, section 3).
+        will = Status(gateway=self.gateway, state="offline")
+        will_payload = will.model_dump_json(include={"v", "gateway", "state"}).encode()
+        client.will_set(self.status_topic, will_payload, qos=1, retain=True)
+        client.reconnect_delay_set(cfg.reconnect_min, cfg.reconnect_max)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def _problem(self, problem: str, message: str, *args: object) -> None:
+        """Log a connection problem once per series of identical failed attempts."""
+        if problem != self._last_problem:
+            log.error(message, *args)
+            self._last_problem = problem
+        else:
+            log.debug(message, *args)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        url, user = self.config.mqtt.url, self.config.mqtt.username or "(anonymous)"
+        if reason.is_failure:
+            self._problem(
+                f"refused:{reason.value}",
+                "broker %s refused the connection of %s as user %s: %s; "
+                "check the username and password file; retrying",
+                url,
+                self.gateway,
+                user,
+                reason.getName(),
+            )
+            return
+        self._last_problem = None
+        log.info("gateway %s: connected to %s as %s", self.gateway, url, user)
+        self._status_due = True
+        self._connected.set()
+        self._wake.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        hint = " or the TLS handshake failed (check ca_file, certfile, keyfile)"
+        self._problem(
+            "unreachable",
+            "cannot reach broker %s%s; readings stay in the spool; retrying",
+            self.config.mqtt.url,
+            hint if self.config.mqtt.tls else "",
+        )
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if self._connected.is_set():
+            self._connected.clear()
+            if not self._stopping.is_set():
+                log.warning("gateway %s: lost the broker (%s); reconnecting", self.gateway, reason)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        self._acks.put((mid, reason))
+        self._wake.set()

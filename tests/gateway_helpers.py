@@ -1,0 +1,245 @@
+"""Test-only pieces for the gateway tests: a driver that emits readings, configs, a subscriber.
+
+``EmitDriver`` is registered into ``gateway.drivers.DRIVERS`` by the tests (monkeypatch) or by
+``tests/gateway_helpers_cli.py`` for gateway subprocesses; it is never part of the product.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.config import GatewayConfig, load_gateway_config
+from gateway.drivers import DRIVERS
+from gateway.drivers.base import DeviceConfig, Driver
+from telemetry import Reading
+from tests.services import require_binary
+
+#: Reading times of EmitDriver: T0 + i ms for the i-th reading of a device.
+T0 = 1_764_489_600_000
+
+
+class EmitConfig(DeviceConfig):
+    driver: Literal["test_emit"]
+    count: int = 0  # readings to emit in total, then idle in state "ok"
+    chunk: int = 1  # readings per sink call
+    period: float = 0.0  # seconds between sink calls
+    crash: bool = False  # raise out of run() every time (simulates a driver bug)
+
+
+class EmitDriver(Driver):
+    config: EmitConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.runs = 0
+        self.emitted: list[Reading] = []
+
+    def run(self, stop: threading.Event) -> None:
+        self.runs += 1
+        cfg = self.config
+        if cfg.crash:
+            raise RuntimeError(f"simulated driver bug in {cfg.id}")
+        self.set_state("ok")
+        while len(self.emitted) < cfg.count and not stop.is_set():
+            start = len(self.emitted)
+            n = min(cfg.chunk, cfg.count - start)
+            readings = [
+                Reading(sensor=cfg.id, measurement="traffic", time=T0 + i, fields={"count": i})
+                for i in range(start, start + n)
+            ]
+            self.sink(readings)
+            self.emitted.extend(readings)
+            if cfg.period:
+                stop.wait(cfg.period)
+        stop.wait()
+
+
+def register_emit_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(DRIVERS, "test_emit", (EmitConfig, EmitDriver))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | Path):
+        return json.dumps(str(value))
+    return repr(value)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Enough TOML for gateway configs: tables of scalars and ``[[devices]]``."""
+    out = []
+    for table, body in data.items():
+        if isinstance(body, list):
+            for item in body:
+                out.append(f"[[{table}]]")
+                out += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+        else:
+            out.append(f"[{table}]")
+            out += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def write_config(
+    tmp_path: Path,
+    gateway_id: str,
+    url: str,
+    devices: list[dict[str, Any]],
+    *,
+    mqtt: dict[str, Any] | None = None,
+    publish: dict[str, Any] | None = None,
+) -> Path:
+    data = {
+        "gateway": {"id": gateway_id},
+        "mqtt": {"url": url, "reconnect_min": 0.2, "reconnect_max": 1.0, **(mqtt or {})},
+        "publish": {"max_batch": 50, "max_delay": 0.1, **(publish or {})},
+        "spool": {"path": str(tmp_path / f"{gateway_id}-spool.sqlite")},
+        "devices": devices,
+    }
+    path = tmp_path / f"{gateway_id}.toml"
+    path.write_text(to_toml(data))
+    return path
+
+
+def make_config(
+    tmp_path: Path, gateway_id: str, url: str, devices: list[dict[str, Any]], **kw: Any
+) -> GatewayConfig:
+    return load_gateway_config(write_config(tmp_path, gateway_id, url, devices, **kw))
+
+
+def emit_device(ident: str, count: int, **kw: Any) -> dict[str, Any]:
+    return {"driver": "test_emit", "id": ident, "count": count, "reopen_interval": 0.3, **kw}
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+class Subscriber:
+    """A real MQTT client that records every message on *topics* (as ingest would)."""
+
+    def __init__(
+        self,
+        port: int,
+        topics: list[str],
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """With *client_id*, the session persists in the broker (also over a broker restart)."""
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=mqtt.MQTTv5
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.client.reconnect_delay_set(0.1, 0.5)
+        if client_id:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+            self.client.connect_async("127.0.0.1", port, clean_start=False, properties=props)
+        else:
+            self.client.connect_async("127.0.0.1", port)
+
+    def __enter__(self) -> Subscriber:
+        self.client.loop_start()
+        assert self._subscribed.wait(10), "subscriber did not get its SUBACK"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append(Message(msg.topic, msg.payload, bool(msg.retain)))
+            self._cond.notify_all()
+
+    def on(self, topic: str) -> list[Message]:
+        with self._cond:
+            return [m for m in self.messages if m.topic == topic]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+        return True
+
+
+def batches(sub: Subscriber, gateway_id: str) -> list[dict[str, Any]]:
+    return [m.json() for m in sub.on(f"jagajalan/v1/{gateway_id}/readings")]
+
+
+def received_readings(sub: Subscriber, gateway_id: str) -> list[tuple[str, int]]:
+    return [(r["sensor"], r["time"]) for b in batches(sub, gateway_id) for r in b["readings"]]
+
+
+def current_status(port: int, gateway_id: str, **auth: Any) -> dict[str, Any] | None:
+    """The retained status a fresh subscriber gets right now, or None."""
+    with Subscriber(port, [f"jagajalan/v1/{gateway_id}/status"], **auth) as sub:
+        sub.wait_for(lambda: bool(sub.messages), timeout=1.0)
+        retained = [m for m in sub.messages if m.retain]
+        return retained[-1].json() if retained else None
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def make_tls_files(directory: Path) -> dict[str, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl, EC P-256, 2 days)."""
+    openssl = require_binary("openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        name: directory / name
+        for name in ("ca.pem", "ca.key", "server.pem", "server.key", "server.csr", "san.ext")
+    }
+    files["san.ext"].write_text("subjectAltName=IP:127.0.0.1\n")
+    f = {name: str(path) for name, path in files.items()}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+    ca = ["req", "-x509", *ec, "-keyout", f["ca.key"], "-out", f["ca.pem"]]
+    csr = ["req", *ec, "-keyout", f["server.key"], "-out", f["server.csr"]]
+    sign = ["x509", "-req", "-in", f["server.csr"], "-CA", f["ca.pem"], "-CAkey", f["ca.key"]]
+    for args in (
+        [*ca, "-subj", "/CN=jagajalan-test-ca"],
+        [*csr, "-subj", "/CN=127.0.0.1"],
+        [*sign, "-CAcreateserial", "-days", "2", "-extfile", f["san.ext"], "-out", f["server.pem"]],
+    ):
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+    return files
