@@ -45,7 +45,7 @@ import re
 import stat
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -91,6 +91,9 @@ class MqttSection(_Section):
     ca_file: Path | None = Field(None, description="CA certificate (PEM) for mqtts")
     certfile: Path | None = Field(None, description="client certificate (PEM) for mqtts")
     keyfile: Path | None = Field(None, description="client private key (PEM) for mqtts")
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "5", description="MQTT version; auto = 5 unless the broker refuses it (demo broker)"
+    )
     keepalive: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds")
     reconnect_min: float = Field(1.0, gt=0, le=60, description="first reconnect delay, s")
     reconnect_max: float = Field(60.0, gt=0, le=3600, description="largest reconnect delay, s")

@@ -24,15 +24,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import GatewayConfig
 from gateway.spool import Spool
 from jagajalan import __version__
+from jagajalan.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from telemetry import topics
 from telemetry.codec import encode_batch, encode_status
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, DeviceState, Status
@@ -88,6 +89,12 @@ class Publisher:
             mqtt_cfg.url,
             mqtt_cfg.username or "(anonymous)",
         )
+        if mqtt_cfg.protocol != "5":
+            link = self._link_args()
+            address = link.pop("address")
+            protocol = negotiate_protocol(address, mqtt_cfg.protocol, **link)
+            if protocol != "5":
+                self.client = self._build_client(protocol)
         self.client.connect_async(mqtt_cfg.host, mqtt_cfg.port, keepalive=mqtt_cfg.keepalive)
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
@@ -238,19 +245,22 @@ class Publisher:
 
     # -- paho ---------------------------------------------------------------------------------
 
-    def _build_client(self) -> mqtt.Client:
+    def _link_args(self) -> dict[str, Any]:
         cfg = self.config.mqtt
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.gateway, protocol=mqtt.MQTTv5
-        )
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.read_password())
-        if cfg.tls:
-            client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+        return {
+            "address": parse_url(cfg.url),
+            "username": cfg.username,
+            "password": cfg.read_password() if cfg.username is not None else None,
+            "tls": Tls(
+                ca_file=str(cfg.ca_file) if cfg.ca_file else None,
                 certfile=str(cfg.certfile) if cfg.certfile else None,
                 keyfile=str(cfg.keyfile) if cfg.keyfile else None,
-            )
+            ),
+        }
+
+    def _build_client(self, protocol: Literal["5", "3.1.1"] = "5") -> mqtt.Client:
+        cfg = self.config.mqtt
+        client = new_client(self.gateway, protocol, **self._link_args())
         # Exactly {"v": 1, "gateway": <id>, "state": "offline"} (docs/protocol.md, section 3).
         will = Status(gateway=self.gateway, state="offline")
         will_payload = will.model_dump_json(include={"v", "gateway", "state"}).encode()

@@ -160,13 +160,14 @@ class Demo:
                 raise RuntimeError(f"{c.name} exited with code {code}; last log lines:\n{tail}")
 
     def stop(self) -> None:
+        """Newest first, one at a time: the API, the gateways (they publish "offline" and keep
+        unsent readings in their spools), ingest (flushes), and last the devices."""
         for c in reversed(self.children):
             if c.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     c.proc.send_signal(signal.SIGTERM)
-        for c in reversed(self.children):
             try:
-                c.proc.wait(10)
+                c.proc.wait(15)
             except subprocess.TimeoutExpired:
                 c.proc.kill()
                 c.proc.wait()

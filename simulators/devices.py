@@ -59,6 +59,7 @@ longitude = {site.longitude}
 
 [mqtt]
 url = "{opts.broker_url}"
+protocol = "auto"  # MQTT 5, or 3.1.1 for the embedded demo broker
 
 [publish]
 max_batch = {opts.max_batch}
