@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from ingest.metrics import IngestMetrics
-from ingest.store.base import Store, StoreRejected, StoreUnavailable
-from ingest.store.influx import StoreAuthFailed
+from ingest.store.base import Store, StoreAuthFailed, StoreRejected, StoreUnavailable
 from telemetry.mapping import Point
 
 log = logging.getLogger(__name__)

@@ -127,7 +127,10 @@ class Demo:
             str(ready),
         )
         self.wait_for(lambda: ready.exists(), 30, "emulated devices")
-        self.spawn("ingest", "ingest", "run", "--broker-url", broker_url, *store_args)
+        ingest = self.spawn("ingest", "ingest", "run", "--broker-url", broker_url, *store_args)
+        # Gateways start once ingest holds its subscription: the broker keeps QoS 1 messages
+        # only for subscribers (or persistent sessions) that already exist.
+        self.wait_for(lambda: "subscribed to" in ingest.log.read_text(), 30, "ingest")
         for gw in GATEWAYS:
             self.spawn(f"gateway-{gw}", "gateway", "run", "--config", str(sim_dir / f"{gw}.toml"))
         self.spawn(

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: mosquitto (MQTT broker and
-# mosquitto_passwd) and influxdb (influxd 1.x). Used by `make test` and `make bench`.
+# mosquitto_passwd), influxdb (influxd 1.x) and openssl (test certificates for TLS).
+# Used by `make test` and `make bench`.
 set -euo pipefail
 
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_passwd >/dev/null 2>&1 || missing+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
-# python3-venv is needed by a Debian python3 without ensurepip
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # test certificates for TLS
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then

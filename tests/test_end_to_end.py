@@ -118,6 +118,13 @@ def test_two_gateways_to_influxdb(
             "ingest-e2e",
             log=logs / "ingest.log",
         )
+        # Gateways start only once ingest holds its subscription: a QoS 1 message published
+        # before any subscriber (or persistent session) exists is not kept by the broker.
+        deadline = time.monotonic() + 30
+        while "subscribed to" not in (logs / "ingest.log").read_text():
+            assert procs["ingest"].poll() is None, (logs / "ingest.log").read_text()
+            assert time.monotonic() < deadline, "ingest did not subscribe"
+            time.sleep(0.1)
         for gw in GATEWAYS:
             procs[gw] = _cli(
                 "gateway", "run", "--config", str(sim_dir / f"{gw}.toml"), log=logs / f"{gw}.log"

@@ -26,6 +26,11 @@ class StoreRejected(StoreError):
     """The store refused the data itself (e.g. a field type conflict); retrying will not help."""
 
 
+class StoreAuthFailed(StoreRejected):
+    """The store refused the credentials (HTTP 401/403). A configuration problem: the data
+    itself is fine, so a writer retries later rather than dropping it."""
+
+
 @dataclass(frozen=True)
 class LatestValue:
     gateway: str

@@ -24,6 +24,7 @@ from ingest.store.base import (
     GatewaySeen,
     LatestValue,
     Store,
+    StoreAuthFailed,
     StoreRejected,
     StoreUnavailable,
 )
@@ -38,11 +39,6 @@ from telemetry.mapping import (
 #: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
 WRITE_CHUNK = 5_000
 _ERROR_TEXT_LIMIT = 500
-
-
-class StoreAuthFailed(StoreRejected):
-    """InfluxDB refused the credentials (HTTP 401/403). A configuration problem: the data
-    itself is fine, so a writer should retry later rather than drop it."""
 
 
 def quote_ident(name: str) -> str:
