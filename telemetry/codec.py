@@ -7,7 +7,7 @@ metric label and in dead letters) and a message a person can act on.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,8 +30,16 @@ class DecodeError(ValueError):
         self.message = message
 
 
-def encode_batch(batch: Batch) -> bytes:
-    return batch.model_dump_json(exclude_defaults=False).encode()
+Encoding = Literal["json", "compact"]
+
+
+def encode_batch(batch: Batch, encoding: Encoding = "json") -> bytes:
+    """Encode a batch. ``json`` is payload version 1; ``compact`` (a binary encoding for
+    cellular links) is negotiated by the payload version and accepted by the same
+    :func:`decode_batch`."""
+    if encoding == "json":
+        return batch.model_dump_json(exclude_defaults=False).encode()
+    raise NotImplementedError(f"encoding {encoding!r} is not implemented yet")
 
 
 def encode_status(status: Status) -> bytes:

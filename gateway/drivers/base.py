@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,10 @@ class Driver(ABC):
         self.state: DeviceState = "starting"
         self.last_error: str | None = None
         self.errors: dict[str, int] = {}  # state name -> count of events
+        #: Extra facts a driver reports for the gateway status, e.g. the GPS driver's
+        #: ``position`` ({"latitude", "longitude", "altitude"}) and ``clock_offset`` (seconds,
+        #: gateway clock minus GPS time). The publisher merges them into the status message.
+        self.info: dict[str, Any] = {}
         self.log = logging.getLogger(f"gateway.device.{config.id}")
 
     def set_state(self, state: DeviceState, error: str | None = None) -> None:
