@@ -5,18 +5,19 @@
 - :func:`parse_line`: one line -> :class:`VehicleRecord` | :class:`Heartbeat`, or
   :class:`RecordError` with a machine-readable ``reason``.
 - :class:`LineFramer`: byte chunks as they come off the serial port -> candidate lines.
-- :class:`Aggregator`: events -> one ``traffic`` reading per configured lane and interval.
+
+Aggregation into interval summaries is in :mod:`gateway.traffic_aggregate` and
+:mod:`gateway.traffic_summary`.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Reading
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS
 
 VEHICLE_CLASSES = ("SM", "KR", "KS", "BB", "TB")
 DIRECTIONS = ("N", "E", "S", "W")
@@ -240,120 +241,3 @@ class LineFramer:
         if self._buf.strip():
             lines.append(bytes(self._buf))
         self._buf.clear()
-
-
-# -- aggregation ------------------------------------------------------------------------------
-#: After a jump of the device clock (or of the gateway clock) by more than this many intervals,
-#: the empty intervals of the gap are skipped instead of published as zero counts.
-MAX_CATCH_UP_INTERVALS = 1440
-
-
-class Aggregator:
-    """Per-lane counts and mean speeds over intervals aligned to multiples of *interval_s*.
-
-    Time comes only from the events (device clock) and :meth:`tick` (gateway clock). Interval
-    ``[start, end)`` closes when an event with ``time >= end + grace`` arrives or
-    ``tick(now)`` has ``now >= end + grace``; closing it returns one ``traffic`` reading per
-    configured lane: ``count`` (possibly 0), ``speed_mean`` (km/h, rounded to 0.01) when the
-    count is > 0, time = start. The interval in progress when the aggregator first sees a
-    time is partial and never published. Records are counted, not published, when they are:
-    for a lane not configured (``unknown_lanes``), older than the first complete interval
-    (``before_start``), for an interval already closed (``late``). Events and ticks with a
-    time outside the range a reading accepts (2000-2099) are ignored (``out_of_range``).
-    :meth:`reset` forgets the time (after an outage); counters are kept.
-    """
-
-    def __init__(
-        self, sensor_id: str, interval_s: int, lanes: Iterable[int], grace_s: float
-    ) -> None:
-        if interval_s <= 0 or grace_s < 0:
-            raise ValueError("interval must be > 0 and grace >= 0")
-        self.sensor_id = sensor_id
-        self.interval_ms = round(interval_s * 1000)
-        self.grace_ms = round(grace_s * 1000)
-        self.lanes = tuple(sorted(set(lanes)))
-        self._start: int | None = None  # start of the first interval that will be published
-        self._next = 0  # start of the oldest interval not yet closed (valid once _start is set)
-        self._speeds: dict[int, dict[int, list[float]]] = {}  # start -> lane -> speeds
-        self.counted = 0
-        self.unknown_lanes: dict[int, int] = {}
-        self.before_start = 0
-        self.late = 0
-        self.discarded = 0  # records of open intervals dropped by reset()
-        self.out_of_range = 0
-        self.skipped_intervals = 0
-
-    def feed(self, event: Event) -> list[Reading]:
-        """Take one event; return the readings of the intervals it closed."""
-        if not self._in_range(event.time_ms):
-            self.out_of_range += 1
-            return []
-        readings = self._advance(event.time_ms)
-        if isinstance(event, VehicleRecord):
-            self._count(event)
-        return readings
-
-    def tick(self, now_ms: int) -> list[Reading]:
-        """The gateway clock says *now_ms*; return the readings of the intervals it closed."""
-        if not self._in_range(now_ms):
-            self.out_of_range += 1
-            return []
-        return self._advance(now_ms)
-
-    def reset(self) -> None:
-        """Forget time and open intervals: the next time seen starts a new partial interval."""
-        self.discarded += sum(len(v) for lanes in self._speeds.values() for v in lanes.values())
-        self._speeds.clear()
-        self._start = None
-
-    def _in_range(self, time_ms: int) -> bool:
-        return MIN_TIME_MS <= time_ms < MAX_TIME_MS - self.interval_ms
-
-    def _count(self, record: VehicleRecord) -> None:
-        assert self._start is not None  # set by _advance
-        if record.lane not in self.lanes:
-            self.unknown_lanes[record.lane] = self.unknown_lanes.get(record.lane, 0) + 1
-        elif record.time_ms < self._start:
-            self.before_start += 1
-        elif record.time_ms < self._next:
-            self.late += 1
-        else:
-            start = record.time_ms - record.time_ms % self.interval_ms
-            self._speeds.setdefault(start, {}).setdefault(record.lane, []).append(record.speed_kmh)
-            self.counted += 1
-
-    def _advance(self, time_ms: int) -> list[Reading]:
-        step = self.interval_ms
-        if self._start is None:
-            self._start = self._next = time_ms - time_ms % step + step
-            return []
-        close_before = (time_ms - self.grace_ms) // step * step
-        if close_before <= self._next:
-            return []
-        gap = (close_before - self._next) // step
-        if gap <= MAX_CATCH_UP_INTERVALS:
-            starts: Iterable[int] = range(self._next, close_before, step)
-        else:
-            starts = sorted(s for s in self._speeds if s < close_before)
-            self.skipped_intervals += gap - len(starts)
-        self._next = close_before
-        return [reading for start in starts for reading in self._close(start)]
-
-    def _close(self, start: int) -> list[Reading]:
-        speeds = self._speeds.pop(start, {})
-        readings = []
-        for lane in self.lanes:
-            lane_speeds = speeds.get(lane, [])
-            fields: dict[str, int | float] = {"count": len(lane_speeds)}
-            if lane_speeds:
-                fields["speed_mean"] = round(math.fsum(lane_speeds) / len(lane_speeds), 2)
-            readings.append(
-                Reading(
-                    sensor=self.sensor_id,
-                    measurement="traffic",
-                    time=start,
-                    fields=fields,
-                    tags={"lane": str(lane)},
-                )
-            )
-        return readings

@@ -2,12 +2,15 @@
 
 Vehicles arrive at seeded exponential inter-arrival times (a Poisson stream of
 ``vehicles_per_minute`` per lane), in real time. The class mix is dominated by motorcycles, as
-on Sarolangun roads (docs: ../shared/DOMAIN.md); speed and length are drawn per class. A
-given seed always yields the same sequence of (gap, lane, class, speed, length), see
-:func:`arrivals`. A vehicle's detection time is the clock when its line is sent. After
-``heartbeat_interval`` seconds without a vehicle a heartbeat ``$HBT`` is sent.
+on Sarolangun roads (docs: ../shared/DOMAIN.md); speed and length are drawn per class. Odd
+lanes run north, even lanes south; a share ``contraflow`` of vehicles rides against the lane's
+direction (wrong-way motorcycles, overtaking), and a share ``side_by_side`` of motorcycles has a
+second motorcycle next to it in the same lane, detected in the same millisecond. A given seed
+always yields the same sequence of vehicles, see :func:`arrivals`. A vehicle's detection time
+is the clock when its line is sent. After ``heartbeat_interval`` seconds without a vehicle a
+heartbeat ``$HBT`` is sent.
 
-Every vehicle sent is recorded as truth, with the exact line::
+Every vehicle sent is recorded as truth, with the exact line (all a summary needs)::
 
     {"kind": "vehicle", "device": "cnt1", "time": <ms>, "lane": 1, "direction": "N",
      "speed": 45.2, "length": 1.8, "vehicle_class": "SM", "line": "$VEH,...*1B\\r\\n"}
@@ -53,6 +56,11 @@ LENGTH_M: dict[str, tuple[float, float]] = {
 }
 
 
+#: Default share of motorcycles with a second one beside them (same lane, same millisecond).
+SIDE_BY_SIDE = 0.05
+_OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
+
+
 def direction_of(lane: int) -> str:
     """Odd lanes run north, even lanes south (a two-way road, one lane each way)."""
     return "N" if lane % 2 else "S"
@@ -65,9 +73,22 @@ class Arrival:
     vehicle_class: str
     speed_kmh: float  # rounded to 0.1, as on the wire
     length_m: float  # rounded to 0.1, as on the wire
+    contraflow: bool = False  # against the lane's direction
+    same_instant: bool = False  # beside the previous vehicle: same lane, same detection time
+
+    @property
+    def direction(self) -> str:
+        usual = direction_of(self.lane)
+        return _OPPOSITE[usual] if self.contraflow else usual
 
 
-def arrivals(seed: int, lanes: Sequence[int], vehicles_per_minute: float) -> Iterator[Arrival]:
+def arrivals(
+    seed: int,
+    lanes: Sequence[int],
+    vehicles_per_minute: float,
+    side_by_side: float = SIDE_BY_SIDE,
+    contraflow: float = 0.0,
+) -> Iterator[Arrival]:
     """The endless, deterministic stream of vehicles of a seed (all lanes merged)."""
     rng = random.Random(f"traffic-counter:{seed}")
     rate = vehicles_per_minute * len(lanes) / 60.0  # vehicles per second, all lanes
@@ -78,7 +99,12 @@ def arrivals(seed: int, lanes: Sequence[int], vehicles_per_minute: float) -> Ite
         vehicle_class = rng.choices(classes, weights)[0]
         speed = round(rng.uniform(*SPEED_KMH[vehicle_class]), 1)
         length = round(rng.uniform(*LENGTH_M[vehicle_class]), 1)
-        yield Arrival(gap, lane, vehicle_class, speed, length)
+        wrong_way = contraflow > 0 and rng.random() < contraflow
+        yield Arrival(gap, lane, vehicle_class, speed, length, wrong_way)
+        if vehicle_class == "SM" and side_by_side > 0 and rng.random() < side_by_side:
+            speed = round(rng.uniform(*SPEED_KMH["SM"]), 1)
+            length = round(rng.uniform(*LENGTH_M["SM"]), 1)
+            yield Arrival(0.0, lane, "SM", speed, length, wrong_way, same_instant=True)
 
 
 class TrafficCounterSim:
@@ -92,11 +118,15 @@ class TrafficCounterSim:
         heartbeat_interval: float = 10.0,
         truth: TruthWriter | None = None,
         clock: Callable[[], float] = time.time,
+        side_by_side: float = SIDE_BY_SIDE,
+        contraflow: float = 0.0,
     ) -> None:
         if not lanes or any(not 1 <= lane <= 9 for lane in lanes):
             raise ValueError(f"lanes must be 1-9, got {lanes!r}")
         if vehicles_per_minute <= 0 or heartbeat_interval <= 0:
             raise ValueError("vehicles_per_minute and heartbeat_interval must be > 0")
+        if not (0 <= side_by_side <= 1 and 0 <= contraflow <= 1):
+            raise ValueError("side_by_side and contraflow are shares from 0 to 1")
         self.device_path = device_path
         self.sensor_id = sensor_id
         self.seed = seed
@@ -105,8 +135,11 @@ class TrafficCounterSim:
         self.heartbeat_interval = heartbeat_interval
         self.truth = truth
         self.clock = clock
+        self.side_by_side = side_by_side
+        self.contraflow = contraflow
         self.sent = 0  # vehicle records sent
         self.heartbeats = 0
+        self._last_vehicle_ms = 0
         self._fd: int | None = None
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -162,7 +195,10 @@ class TrafficCounterSim:
 
     def _loop(self) -> None:
         last_sent = due = time.monotonic()
-        for arrival in arrivals(self.seed, self.lanes, self.vehicles_per_minute):
+        stream = arrivals(
+            self.seed, self.lanes, self.vehicles_per_minute, self.side_by_side, self.contraflow
+        )
+        for arrival in stream:
             due += arrival.gap_s
             while True:  # wait for the vehicle, sending heartbeats while the road is empty
                 wake = min(due, last_sent + self.heartbeat_interval)
@@ -181,8 +217,9 @@ class TrafficCounterSim:
         return int(self.clock() * 1000)
 
     def _send_vehicle(self, arrival: Arrival) -> None:
-        time_ms = self._now_ms()
-        direction = direction_of(arrival.lane)
+        time_ms = self._last_vehicle_ms if arrival.same_instant else self._now_ms()
+        self._last_vehicle_ms = time_ms
+        direction = arrival.direction
         line = format_record(
             time_ms,
             arrival.lane,

@@ -18,12 +18,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from ingest.store.influx import InfluxStore
 from simulators.truth import read_truth
 from telemetry import decode_batch, topics
 from tests.services import Influx, Mosquitto
+from tests.traffic_reference import Params, expected_readings
 
 GATEWAYS = ("srl-pasar-01", "srl-pauh-01")
 TRAFFIC_INTERVAL_S = 2
@@ -158,7 +158,7 @@ def test_two_gateways_to_influxdb(
         store = InfluxStore(influx.url, influx_db)
         deadline = time.monotonic() + 20
         while True:
-            stored = store.count("air_quality") + store.count("traffic")
+            stored = sum(store.count(m) for m in {key[0] for key in published})
             if stored == len(published) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -189,21 +189,46 @@ def _assert_air_quality_matches_truth(store: InfluxStore, truth: list[dict]) -> 
         assert fields in produced[p.tags["gateway"]], (p, sorted(produced[p.tags["gateway"]])[:3])
 
 
+#: The summary settings of the gateway configs `jagajalan simulate devices` writes (defaults).
+TRAFFIC_SUMMARY = Params(interval_s=TRAFFIC_INTERVAL_S)
+
+
 def _assert_traffic_matches_truth(store: InfluxStore, truth: list[dict]) -> None:
-    interval_ms = TRAFFIC_INTERVAL_S * 1000
+    """``traffic_flow`` and ``traffic`` in InfluxDB are exactly the summaries recomputed from
+    every vehicle the simulators sent (tests/traffic_reference.py): per interval published,
+    no reading missing, none extra, every field equal. The generated configs set no
+    ``directions``, so each lane's zero readings start with its first reading (the simulator
+    sends no wrong-way vehicles by default) and from then on never miss an interval."""
+    step = TRAFFIC_INTERVAL_S * 1000
     vehicles = defaultdict(list)
     for t in truth:
         if t["kind"] == "vehicle":
-            gw = t["device"].split("/")[0]
-            start = t["time"] - t["time"] % interval_ms
-            vehicles[(gw, str(t["lane"]), start)].append(t["speed"])
-    points = store.points("traffic")
-    assert points
-    nonzero = 0
-    for p in points:
-        speeds = vehicles.get((p.tags["gateway"], p.tags["lane"], p.time_ms), [])
-        assert p.fields["count"] == len(speeds), p
-        if speeds:
-            nonzero += 1
-            assert p.fields["speed_mean"] == pytest.approx(sum(speeds) / len(speeds), abs=0.006)
-    assert nonzero >= 4
+            gw, sensor = t["device"].split("/")
+            vehicles[(gw, sensor)].append(t)
+    stored = defaultdict(dict)
+    for measurement in ("traffic_flow", "traffic"):
+        for p in store.points(measurement):
+            tags = {k: v for k, v in p.tags.items() if k not in ("gateway", "sensor")}
+            key = (measurement, tuple(sorted(tags.items())), p.time_ms)
+            stored[(p.tags["gateway"], p.tags["sensor"])][key] = p.fields
+    assert sorted(stored) == sorted(vehicles) == [(gw, "cnt1") for gw in sorted(GATEWAYS)]
+    for device, points in stored.items():
+        series = defaultdict(list)  # (lane, direction) -> starts of its traffic_flow readings
+        for measurement, tags, time_ms in points:
+            if measurement == "traffic_flow":
+                tag = dict(tags)
+                series[(int(tag["lane"]), tag["direction"])].append(time_ms)
+        assert set(series) == {(1, "N"), (2, "S")}, series
+        starts = sorted({t for times in series.values() for t in times})
+        assert len(starts) >= 4, starts
+        assert starts == list(range(starts[0], starts[-1] + 1, step)), starts  # no gaps
+        first = {pair: min(times) for pair, times in series.items()}
+        for pair, times in series.items():  # zero traffic is data, from the first reading on
+            assert sorted(times) == list(range(first[pair], starts[-1] + 1, step)), pair
+
+        def dense(start: int, first=first) -> set[tuple[int, str]]:
+            return {pair for pair, since in first.items() if since <= start}
+
+        expected = expected_readings(vehicles[device], starts, dense, TRAFFIC_SUMMARY)
+        assert points == expected, device
+        assert sum(f["count"] for (m, *_), f in points.items() if m == "traffic_flow") >= 8

@@ -1,21 +1,30 @@
 """Traffic counter wire format: golden cases, round trips, framing, fuzzing (gateway/traffic.py).
 
 Golden cases live in tests/cases/traffic_counter/<case>/: ``input.txt`` (raw lines) or
-``input.hex`` (hex of raw bytes), and ``expected.json`` (the events of the input's lines, in
-order) or ``error.txt`` (the whole input is one line; first line the reason, second a
-substring of the message).
+``input.hex`` (hex of raw bytes), and one of:
+
+- ``expected.json``: the events of the input's lines, in order;
+- ``error.txt``: the whole input is one line; first line the reason, second a substring of the
+  message;
+- ``readings.json`` (``summary-*`` cases): the input is a stream fed line by line to the
+  driver configured with ``config.toml`` (the keys of its ``[[devices]]`` table); the readings
+  it publishes, in order, with times in ISO 8601 UTC; ``counters.json`` the driver's counters
+  afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.drivers.traffic_counter import TrafficCounterConfig, TrafficCounterDriver
 from gateway.traffic import (
     DIRECTIONS,
     MAX_LINE,
@@ -45,7 +54,19 @@ def _as_dict(event: VehicleRecord | Heartbeat) -> dict:
     return {"kind": "vehicle" if isinstance(event, VehicleRecord) else "heartbeat", **asdict(event)}
 
 
-@pytest.mark.parametrize("case", sorted(CASES.iterdir()), ids=lambda p: p.name)
+KINDS = ("expected.json", "error.txt", "readings.json")
+PARSE_CASES = sorted(
+    p for p in CASES.iterdir() if (p / "expected.json").exists() or (p / "error.txt").exists()
+)
+SUMMARY_CASES = sorted(p for p in CASES.iterdir() if (p / "readings.json").exists())
+
+
+def test_every_case_folder_says_what_it_expects() -> None:
+    for case in CASES.iterdir():
+        assert sum((case / kind).exists() for kind in KINDS) == 1, case
+
+
+@pytest.mark.parametrize("case", PARSE_CASES, ids=lambda p: p.name)
 def test_golden_case(case: Path) -> None:
     data = _input(case)
     if (case / "error.txt").exists():
@@ -65,6 +86,41 @@ def test_golden_case(case: Path) -> None:
         assert [_as_dict(parse_line(line)) for line in cut] == expected
 
 
+def _iso(time_ms: int) -> str:
+    moment = datetime.fromtimestamp(time_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+
+
+@pytest.mark.parametrize("case", SUMMARY_CASES, ids=lambda p: p.name)
+def test_summary_case(case: Path) -> None:
+    """The driver's line path (parse, summarise, forward) without serial I/O or clock."""
+    keys = tomllib.loads((case / "config.toml").read_text())
+    config = TrafficCounterConfig.model_validate(
+        {"id": "cnt1", "driver": "traffic_counter", "serial": {"port": "/dev/null"}, **keys}
+    )
+    published: list = []
+    driver = TrafficCounterDriver(config, published.extend)
+    framer = LineFramer()
+    framer.feed(b"\n")
+    for line in framer.feed(_input(case)):
+        driver.handle_line(line)
+    got = [
+        {"measurement": r.measurement, "time": _iso(r.time), "tags": r.tags, "fields": r.fields}
+        for r in published
+    ]
+    assert got == json.loads((case / "readings.json").read_text())
+    for r in published:  # counts are integers, everything else a float
+        assert all(isinstance(v, int if k == "count" else float) for k, v in r.fields.items()), r
+    counters = {
+        "decode_errors": driver.decode_errors,
+        "shifted": driver.forwarder.shifted if driver.forwarder else 0,
+        "contraflow": driver.aggregator.stats.contraflow,
+        "records": driver.records,
+        "heartbeats": driver.heartbeats,
+    }
+    assert counters == json.loads((case / "counters.json").read_text())
+
+
 REQUIRED_CASES = (
     "good-record",
     "heartbeat",
@@ -74,6 +130,8 @@ REQUIRED_CASES = (
     "unknown-class",
     "garbage-binary",
     "truncated-line",
+    "summary-side-by-side",
+    "summary-contraflow",
 )
 
 

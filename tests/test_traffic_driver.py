@@ -2,13 +2,13 @@
 
 Each test runs the emulated counter (:class:`TrafficCounterSim`) on the device side of a
 :class:`SerialLink` and the real :class:`TrafficCounterDriver` on the gateway side, each in its
-own thread, in real time. Readings are checked against the simulator's ground truth.
+own thread, in real time. Readings are checked against the simulator's ground truth,
+recomputed by the independent reference in tests/traffic_reference.py.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import defaultdict
@@ -25,6 +25,7 @@ from simulators.serial_link import SerialLink
 from simulators.traffic_counter import TrafficCounterSim, arrivals
 from simulators.truth import TruthWriter, read_truth
 from telemetry.models import Reading
+from tests.traffic_reference import Params, expected_readings, forwarded_times
 
 INTERVAL_S = 1
 GRACE_S = 0.4
@@ -84,26 +85,37 @@ def running_driver(
         assert not thread.is_alive(), "run() did not return after stop"
 
 
-def expected_from_truth(truth: list[dict], reading: Reading) -> dict:
-    """Recompute one published reading from what the simulator sent."""
-    speeds = [
-        t["speed"]
-        for t in truth
-        if t["kind"] == "vehicle"
-        and str(t["lane"]) == reading.tags["lane"]
-        and reading.time <= t["time"] < reading.time + INTERVAL_S * 1000
-    ]
-    fields: dict = {"count": len(speeds)}
-    if speeds:
-        fields["speed_mean"] = round(math.fsum(speeds) / len(speeds), 2)
-    return fields
+def flows(readings: list[Reading]) -> list[Reading]:
+    return [r for r in readings if r.measurement == "traffic_flow"]
 
 
 def by_interval(readings: list[Reading]) -> dict[int, set[str]]:
     lanes = defaultdict(set)
-    for r in readings:
-        lanes[r.time].add(r.tags["lane"])
+    for r in flows(readings):
+        lanes[r.time].add(r.tags["lane"] + r.tags["direction"])
     return lanes
+
+
+def point_key(r: Reading) -> tuple:
+    return (r.measurement, tuple(sorted(r.tags.items())), r.time)
+
+
+#: Summary settings of the main test: an undivided road with lane and segment capacities.
+SUMMARY_KEYS = {
+    "directions": {1: "N", 2: "S"},
+    "road_type": "2/2UD",
+    "detection_zone": 2.5,
+    "capacity": {1: 1450, 2: 1500},
+    "segment_capacity": 2900,
+    "forward_records": True,
+}
+SUMMARY = Params(
+    interval_s=INTERVAL_S,
+    emp={"SM": 0.4, "KR": 1.0, "KS": 1.3, "BB": 1.3, "TB": 1.3},
+    zone_m=2.5,
+    capacity={1: 1450, 2: 1500},
+    segment_capacity=2900,
+)
 
 
 def test_readings_match_truth_despite_injected_garbage(
@@ -120,9 +132,18 @@ def test_readings_match_truth_despite_injected_garbage(
         b"$VEH,20261130T0800",  # truncated: the next record's '$' cuts it off (format)
         b"Z" * 400 + b"\r\n",  # overlong (format)
     ]
-    with SerialLink(tmp_path / "ttyCNT") as link, running_driver(link, sink) as driver:
+    with (
+        SerialLink(tmp_path / "ttyCNT") as link,
+        running_driver(link, sink, **SUMMARY_KEYS) as driver,
+    ):
         sim = TrafficCounterSim(
-            link.device_path, seed=3, vehicles_per_minute=240, heartbeat_interval=0.3, truth=truth
+            link.device_path,
+            seed=3,
+            vehicles_per_minute=240,
+            heartbeat_interval=0.3,
+            truth=truth,
+            side_by_side=0.3,  # many same-millisecond pairs, to exercise forwarding
+            contraflow=0.1,
         )
         with sim:
             for data in bad:
@@ -135,6 +156,7 @@ def test_readings_match_truth_despite_injected_garbage(
         readings = sink.snapshot()
         state, errors, decode_errors = driver.state, dict(driver.errors), driver.decode_errors
         records, heartbeats = driver.records, driver.heartbeats
+        shifted = driver.forwarder.shifted if driver.forwarder else -1
     truth.close()
     sent = read_truth(truth_path)
 
@@ -149,23 +171,43 @@ def test_readings_match_truth_despite_injected_garbage(
     assert any("vehicle class 'XX'" in r.getMessage() for r in logged)
     assert all(r.exc_info is None for r in caplog.records)  # logged without a traceback
 
+    # Every vehicle forwarded, in order, on its own point (same-millisecond pairs 1 ms apart).
+    vehicles = [r for r in readings if r.measurement == "vehicle"]
+    assert [(tuple(r.tags.values()), r.time) for r in vehicles] == forwarded_times(sent)
+    assert [(r.fields["speed"], r.fields["length"]) for r in vehicles] == [
+        (t["speed"], t["length"]) for t in sent
+    ]
+    moved = sum(
+        1
+        for t, (_, time_ms) in zip(sent, forwarded_times(sent), strict=True)
+        if time_ms != t["time"]
+    )
+    assert shifted == moved >= 1  # the simulator did send side-by-side motorcycles
+
     intervals = by_interval(readings)
     starts = sorted(intervals)
     assert len(starts) >= 3, starts
-    assert all(lanes == {"1", "2"} for lanes in intervals.values())
-    assert len(readings) == 2 * len(starts)  # each interval published once per lane
+    assert all({"1N", "2S"} <= lanes for lanes in intervals.values())  # zero traffic is data
     assert starts == list(range(starts[0], starts[-1] + 1, INTERVAL_S * 1000))  # no gaps
     # Every interval that ended before the simulator stopped was published.
     assert starts[-1] + INTERVAL_S * 1000 >= stopped_ms - stopped_ms % (INTERVAL_S * 1000)
-    for reading in readings:
-        assert reading.fields == expected_from_truth(sent, reading), reading
-    published = sum(r.fields["count"] for r in readings)
+    summaries = [r for r in readings if r.measurement != "vehicle"]
+    got = {point_key(r): r.fields for r in summaries}
+    assert len(got) == len(summaries)  # each point published once
+    assert got == expected_readings(sent, starts, {(1, "N"), (2, "S")}, SUMMARY)
+    published = sum(r.fields["count"] for r in flows(readings))
     assert published >= 8  # most vehicles fell into complete intervals
+    assert any(r.tags["direction"] == "S" for r in flows(readings) if r.tags["lane"] == "1")
     # Lines in truth are the exact wire lines of the records.
     for t in sent:
         record = parse_line(t["line"].encode())
         assert isinstance(record, VehicleRecord)
-        assert (record.time_ms, record.lane, record.speed_kmh) == (t["time"], t["lane"], t["speed"])
+        assert (record.time_ms, record.lane, record.direction, record.speed_kmh) == (
+            t["time"],
+            t["lane"],
+            t["direction"],
+            t["speed"],
+        )
 
 
 def test_unplug_and_replug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -250,10 +292,10 @@ def test_missing_port_is_unplugged_until_it_appears(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_vehicles(tmp_path: Path) -> None:
-    def stream(seed: int) -> list[tuple]:
+    def stream(seed: int, contraflow: float = 0.0) -> list[tuple]:
         return [
-            (a.gap_s, a.lane, a.vehicle_class, a.speed_kmh, a.length_m)
-            for a in islice(arrivals(seed, (1, 2), 30.0), 500)
+            (a.gap_s, a.lane, a.vehicle_class, a.speed_kmh, a.length_m, a.direction)
+            for a in islice(arrivals(seed, (1, 2), 30.0, contraflow=contraflow), 500)
         ]
 
     first = stream(11)
@@ -262,6 +304,11 @@ def test_same_seed_same_vehicles(tmp_path: Path) -> None:
     classes = [v[2] for v in first]
     assert classes.count("SM") > 0.6 * len(classes)  # motorcycles dominate
     assert {lane for _, lane, *_ in first} == {1, 2}
+    assert {(v[1], v[5]) for v in first} == {(1, "N"), (2, "S")}  # no contraflow by default
+    side_by_side = [v for v in first if v[0] == 0.0]
+    assert side_by_side and all(v[2] == "SM" for v in side_by_side)
+    wrong_way = {(v[1], v[5]) for v in stream(11, contraflow=0.2)}
+    assert wrong_way == {(1, "N"), (1, "S"), (2, "S"), (2, "N")}
     # The simulator sends exactly that sequence over the link.
     truth_path = tmp_path / "truth.jsonl"
     truth = TruthWriter(truth_path)
@@ -270,12 +317,11 @@ def test_same_seed_same_vehicles(tmp_path: Path) -> None:
         with sim:
             assert wait_for(lambda: sim.sent >= 15, 3)
     truth.close()
-    sent = [
-        (t["lane"], t["vehicle_class"], t["speed"], t["length"]) for t in read_truth(truth_path)
-    ]
+    lines = read_truth(truth_path)
+    sent = [(t["lane"], t["vehicle_class"], t["speed"], t["length"]) for t in lines]
     assert len(sent) >= 15
-    expected = [
-        (a.lane, a.vehicle_class, a.speed_kmh, a.length_m)
-        for a in islice(arrivals(11, (1, 2), 3000), len(sent))
-    ]
-    assert sent == expected
+    expected = list(islice(arrivals(11, (1, 2), 3000), len(sent)))
+    assert sent == [(a.lane, a.vehicle_class, a.speed_kmh, a.length_m) for a in expected]
+    # a side-by-side motorcycle is detected in the same millisecond as the one before it
+    for a, previous, now in zip(expected[1:], lines, lines[1:], strict=False):
+        assert (now["time"] == previous["time"]) >= a.same_instant

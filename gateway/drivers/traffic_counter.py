@@ -1,8 +1,10 @@
 """Traffic counter streaming per-vehicle ASCII records (docs/protocol.md 5.1).
 
-Thin glue around the pure core in :mod:`gateway.traffic`: read bytes with pyserial, cut them
-into lines (:class:`LineFramer`), parse them (:func:`parse_line`), aggregate them per lane and
-interval (:class:`Aggregator`) and hand the closed intervals to the sink.
+Thin glue around the pure cores: read bytes with pyserial, cut them into lines
+(:class:`~gateway.traffic.LineFramer`), parse them (:func:`~gateway.traffic.parse_line`),
+summarise them per interval (:class:`~gateway.traffic_aggregate.Aggregator`), optionally forward
+each vehicle (:class:`~gateway.traffic_aggregate.RecordForwarder`, ``forward_records``), and
+hand the readings to the sink.
 
 Device states:
 
@@ -17,7 +19,8 @@ Device states:
 Aggregation pauses while the data cannot be trusted: when the port fails or the device goes
 silent (``timeout``), the open intervals are dropped and nothing is published for the outage;
 the interval in progress when data is back is partial, so the first interval published is the
-next complete one (as at start).
+next complete one (as at start). Forwarded vehicle records are complete on their own and are
+published whenever the port delivers them.
 """
 
 from __future__ import annotations
@@ -26,13 +29,27 @@ import contextlib
 import errno
 import threading
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import serial
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from gateway.drivers.base import Clock, DeviceConfig, Driver, SerialPort, Sink
-from gateway.traffic import Aggregator, LineFramer, RecordError, VehicleRecord, parse_line
+from gateway.traffic import (
+    DIRECTIONS,
+    VEHICLE_CLASSES,
+    LineFramer,
+    RecordError,
+    VehicleRecord,
+    parse_line,
+)
+from gateway.traffic_aggregate import Aggregator, RecordForwarder
+from gateway.traffic_summary import (
+    DEFAULT_DETECTION_ZONE_M,
+    ROAD_TYPES,
+    SummaryConfig,
+    emp_factors,
+)
 from telemetry.models import Reading
 
 #: Seconds between two calls of :meth:`Aggregator.tick` with the gateway clock.
@@ -41,15 +58,97 @@ TICK_INTERVAL = 0.5
 _GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO}
 
 
+Lane = Annotated[int, Field(ge=1, le=9)]
+ClassName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
+Direction = Literal[DIRECTIONS]  # type: ignore[valid-type]
+RoadType = Literal[ROAD_TYPES]  # type: ignore[valid-type]
+Emp = Annotated[float, Field(gt=0, le=10)]
+Capacity = Annotated[float, Field(gt=0, le=50_000)]
+
+
 class TrafficCounterConfig(DeviceConfig):
     driver: Literal["traffic_counter"]
     serial: SerialPort
     interval: int = Field(60, ge=1, le=3600, description="aggregation interval, seconds")
-    lanes: list[int] = Field([1, 2], min_length=1, description="lanes reported every interval")
+    lanes: list[Lane] = Field([1, 2], min_length=1, description="lanes reported every interval")
     grace: float = Field(2.0, ge=0, le=60, description="seconds to wait for late records")
     heartbeat_timeout: float = Field(
         30.0, gt=0, le=3600, description="seconds of silence before the device is 'timeout'"
     )
+    classes: list[ClassName] = Field(
+        default_factory=lambda: list(VEHICLE_CLASSES),
+        min_length=1,
+        description="vehicle classes the counter reports (others are decode errors)",
+    )
+    road_type: RoadType | None = Field(
+        None, description="MKJI/PKJI road type; '2/2UD' makes the motorcycle emp 0.4"
+    )
+    emp: dict[ClassName, Emp] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="passenger-car equivalent per class, overriding the defaults"
+        " (SM 0.25, KR 1.0, KS/BB/TB 1.3)",
+    )
+    detection_zone: float = Field(
+        DEFAULT_DETECTION_ZONE_M,
+        ge=0,
+        le=50,
+        description="length of the detection zone along the lane, m (for occupancy)",
+    )
+    directions: dict[Lane, Direction] = Field(
+        default_factory=dict,
+        description="direction of travel per lane, e.g. {1 = 'N', 2 = 'S'}; zero-traffic"
+        " intervals of a lane without one start after its first vehicle",
+    )
+    capacity: dict[Lane, Capacity] = Field(
+        default_factory=dict,
+        description="capacity per lane, pcu/h (smp/jam): adds degree_of_saturation",
+    )
+    segment_capacity: Capacity | None = Field(
+        None,
+        description="capacity of the road segment (all lanes, both directions), pcu/h:"
+        " adds a traffic_segment reading per interval",
+    )
+    forward_records: bool = Field(False, description="also publish every vehicle as a reading")
+
+    @field_validator("lanes", "classes")
+    @classmethod
+    def _unique(cls, value: list) -> list:
+        repeated = sorted({str(v) for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        return value
+
+    @field_validator("emp")
+    @classmethod
+    def _emp_per_class(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        classes = info.data.get("classes")
+        if classes is None:  # classes itself is invalid, reported there
+            return value
+        unknown = sorted(set(value) - set(classes))
+        if unknown:
+            raise ValueError(f"class(es) {', '.join(unknown)} not in classes {classes}")
+        emp_factors(classes, value)  # ValueError naming a class without a factor
+        return value
+
+    @field_validator("directions", "capacity")
+    @classmethod
+    def _configured_lanes(cls, value: dict[int, object], info: ValidationInfo) -> dict:
+        lanes = info.data.get("lanes")
+        unknown = sorted(set(value) - set(lanes or value))
+        if unknown:
+            raise ValueError(f"lane(s) {unknown} not in lanes {lanes}")
+        return value
+
+    def summary(self) -> SummaryConfig:
+        """The settings of the interval summaries."""
+        return SummaryConfig(
+            classes=tuple(self.classes),
+            emp=emp_factors(self.classes, self.emp, self.road_type),
+            detection_zone_m=self.detection_zone,
+            capacity=dict(self.capacity),
+            segment_capacity=self.segment_capacity,
+        )
 
 
 class TrafficCounterDriver(Driver):
@@ -57,7 +156,23 @@ class TrafficCounterDriver(Driver):
 
     def __init__(self, config: TrafficCounterConfig, sink: Sink, clock: Clock = time.time) -> None:
         super().__init__(config, sink, clock)
-        self.aggregator = Aggregator(config.id, config.interval, config.lanes, config.grace)
+        self.aggregator = Aggregator(
+            config.id,
+            config.interval,
+            config.lanes,
+            config.grace,
+            config.summary(),
+            config.directions,
+        )
+        self.forwarder = RecordForwarder(config.id) if config.forward_records else None
+        learned = [lane for lane in config.lanes if lane not in config.directions]
+        if learned:
+            self.log.info(
+                "device %s: lane(s) %s have no direction in 'directions': each takes the"
+                " direction of its first vehicle, and its zero-traffic intervals start then",
+                config.id,
+                learned,
+            )
         self.records = 0  # vehicle records parsed
         self.heartbeats = 0
         self.decode_errors: dict[str, int] = {}  # RecordError.reason -> count
@@ -114,7 +229,7 @@ class TrafficCounterDriver(Driver):
                 if data:
                     last_bytes = now
                     for line in framer.feed(data):
-                        self._line(line)
+                        self.handle_line(line)
                 elif now - last_bytes >= self.config.heartbeat_timeout and self.state != "timeout":
                     self._pause()
                     self.set_state("timeout", f"no data for {self.config.heartbeat_timeout:g} s")
@@ -126,9 +241,10 @@ class TrafficCounterDriver(Driver):
                 port.close()
 
     # -- per line ---------------------------------------------------------------------------
-    def _line(self, line: bytes) -> None:
+    def handle_line(self, line: bytes) -> None:
+        """One framed line: parse, summarise, forward, publish (no serial I/O, no clock)."""
         try:
-            event = parse_line(line)
+            event = parse_line(line, classes=self.config.classes)
         except RecordError as exc:
             self.decode_errors[exc.reason] = self.decode_errors.get(exc.reason, 0) + 1
             self.log.debug("device %s: skipped line: %s", self.config.id, exc)
@@ -139,9 +255,12 @@ class TrafficCounterDriver(Driver):
         self._live = True
         if isinstance(event, VehicleRecord):
             self.records += 1
-            unknown = self.aggregator.unknown_lanes.get(event.lane, 0)
-            self._publish(self.aggregator.feed(event))
-            if unknown == 0 and self.aggregator.unknown_lanes.get(event.lane, 0):
+            unknown = self.aggregator.stats.unknown_lanes.get(event.lane, 0)
+            readings = self.aggregator.feed(event)
+            if self.forwarder is not None and event.lane in self.config.lanes:
+                readings.append(self.forwarder.feed(event))
+            self._publish(readings)
+            if unknown == 0 and self.aggregator.stats.unknown_lanes.get(event.lane, 0):
                 self.log.warning(
                     "device %s: lane %d is not configured (lanes %s); its records are ignored",
                     self.config.id,
