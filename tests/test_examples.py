@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_gateway_config
+from gateway.drivers import DRIVERS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -27,7 +28,7 @@ def test_gateway_example_loads(path: Path, tmp_path: Path) -> None:
     config_file.write_text(path.read_text().replace("/etc/jagajalan/", f"{etc}/"))
     config = load_gateway_config(config_file)
     assert config.gateway.id
-    assert {d.driver for d in config.devices} <= {"modbus", "traffic_counter"}
+    assert {d.driver for d in config.devices} <= set(DRIVERS)
     assert len({d.id for d in config.devices}) == len(config.devices)
 
 
