@@ -1,4 +1,8 @@
-"""``jagajalan gateway run|check-config``: the edge gateway on the command line."""
+"""``jagajalan gateway run|check-config|doctor|scan``: the edge gateway on the command line.
+
+``doctor`` and ``scan`` are the field technician's tools (gateway/doctor.py, gateway/scan.py):
+Bahasa Indonesia by default, ``--lang en`` for English.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,65 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--config", default=DEFAULT_CONFIG, help=f"gateway TOML config (default {DEFAULT_CONFIG})"
     )
     check.set_defaults(func=_check_config)
+
+    from gateway.i18n import LANGS, default_lang
+
+    doctor = actions.add_parser(
+        "doctor",
+        help="check config, serial ports, devices, broker, spool, disk and clock",
+        description="Field check of a gateway: the config, each serial port and device (one "
+        "real read), the broker (reachable, login, a test publish), the spool, disk space and "
+        "the clock. Prints a table with a remedy for each problem (Bahasa Indonesia by default). "
+        "Exit 0 when nothing failed (warnings allowed), 1 otherwise. Stop the gateway service "
+        "first so doctor can use the serial ports.",
+    )
+    doctor.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"gateway TOML config (default {DEFAULT_CONFIG})"
+    )
+    doctor.add_argument("--lang", choices=LANGS, default=default_lang(), help="id or en")
+    doctor.add_argument("--json", action="store_true", help="machine-readable results")
+    doctor.add_argument(
+        "--wait",
+        type=float,
+        default=12.0,
+        help="seconds to wait for a streaming device's first data (default 12: the traffic "
+        "counter sends a heartbeat every 10 s)",
+    )
+    doctor.set_defaults(func=_doctor)
+
+    scan = actions.add_parser(
+        "scan",
+        help="find Modbus RTU devices on a serial port (baud, unit, profile)",
+        description="Scan a Modbus RTU bus over baud rates, parities and unit addresses, "
+        "identify known profiles, and print a ready-to-paste [[devices]] TOML snippet (stdout; "
+        "progress on stderr). Exit 0 if a device was found, 1 if none, 2 for bad arguments "
+        "or a missing port.",
+    )
+    scan.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    scan.add_argument(
+        "--bauds",
+        help="baud rates to try, most likely first (default 9600,19200,4800,38400,"
+        "57600,115200,2400)",
+    )
+    scan.add_argument("--units", help="unit addresses, e.g. 1-32 or 1,5,7-9 (default 1-32)")
+    scan.add_argument("--parity", help="parities to try, e.g. N,E (default N)")
+    scan.add_argument(
+        "--timeout", type=float, default=0.15, help="seconds to wait for each answer (0.15)"
+    )
+    scan.add_argument("--lang", choices=LANGS, default=default_lang(), help="id or en")
+    scan.set_defaults(func=_scan)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from gateway.doctor import run_doctor
+
+    return run_doctor(args)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from gateway.scan import run_scan
+
+    return run_scan(args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -80,23 +80,67 @@ def build_read_request(unit: int, function: int, address: int, count: int) -> by
     return body + crc16(body).to_bytes(2, "big")
 
 
+def response_length(prefix: bytes, function: int) -> int | None:
+    """Length of the whole response to a read with *function*, judged from its first bytes,
+    or ``None`` while too few bytes have arrived to tell (2 for an exception, else 3).
+    Raises :class:`ModbusFrameError` (``garbage``) as soon as byte 1 is neither *function*
+    nor its exception form, so a reader can stop waiting."""
+    if len(prefix) < 2:
+        return None
+    if prefix[1] == function | 0x80:
+        return 5
+    if prefix[1] != function:
+        raise ModbusFrameError(
+            "garbage",
+            f"not a response to function {function}: byte 1 is 0x{prefix[1]:02x} "
+            f"({len(prefix)} bytes: {_hex(prefix)})",
+        )
+    if len(prefix) < 3:
+        return None
+    return 5 + prefix[2]
+
+
+def strip_echo(received: bytes, request: bytes) -> bytes:
+    """*received* without a leading copy of *request*: some RS-485 adapters hear their own
+    transmission, so the answer arrives after an echo of the request."""
+    return received[len(request) :] if received.startswith(request) else received
+
+
+def answer_needs(received: bytes, request: bytes, function: int) -> int:
+    """How many more bytes to read before the answer to *request* can be judged; 0 when it
+    is complete, or hopeless (garbage: the parser will say what it is).
+
+    An echo of the request is allowed for: while the bytes received could be the start of one
+    (a prefix of the request) and are not a complete answer with a valid CRC, the reader
+    waits for the echo, but never asks for more bytes than a genuine answer would still need,
+    so a genuine answer is never kept waiting for bytes that will not come."""
+    echoed = received.startswith(request)
+    body = received[len(request) :] if echoed else received
+    try:
+        total = response_length(body, function)
+    except ModbusFrameError:
+        return 0
+    need = (3 if total is None else total) - len(body)
+    if echoed or not received or not request.startswith(received):
+        return max(need, 0)
+    echo_need = len(request) - len(received)  # the bytes so far may be an echo arriving
+    if need <= 0:
+        assert total is not None
+        frame = received[:total]
+        return 0 if crc16(frame[:-2]) == int.from_bytes(frame[-2:], "big") else echo_need
+    return min(need, echo_need)
+
+
 def _expected_length(frame: bytes, function: int) -> int:
     """Length the frame must have, judged from its function byte (and byte count)."""
     if len(frame) < 2:
         raise ModbusFrameError(
             "truncated", f"{len(frame)} byte(s) received, a response has at least 5"
         )
-    if frame[1] == function | 0x80:
-        return 5
-    if frame[1] != function:
-        raise ModbusFrameError(
-            "garbage",
-            f"not a response to function {function}: byte 1 is 0x{frame[1]:02x} "
-            f"({len(frame)} bytes: {_hex(frame)})",
-        )
-    if len(frame) < 3:
+    length = response_length(frame, function)
+    if length is None:
         raise ModbusFrameError("truncated", f"{len(frame)} bytes received, no byte count yet")
-    return 5 + frame[2]
+    return length
 
 
 def parse_read_response(frame: bytes, unit: int, function: int, count: int) -> list[int]:

@@ -4,6 +4,12 @@ A profile TOML in ``gateway/profiles/`` describes one sensor model. It is loaded
 validated :class:`Profile` and compiled once by :func:`compile_profile` into a
 :class:`CompiledProfile`: the planned read blocks and one pure decoder function per field.
 Nothing here does I/O except :func:`load_profile` reading the file.
+
+Besides plain values ("gauges") a profile may declare counters (``kind = "counter"``, published
+as the increase since the previous poll), ``range = [min, max]`` per field, device ``[params]``
+given in the gateway config, ``[[derived]]`` fields computed by a tiny safe expression
+(:mod:`gateway.modbus_expr`) and an ``[identify]`` register. The stateful part (counters,
+ranges, derived values) is :class:`gateway.modbus_decoder.DeviceDecoder`.
 """
 
 from __future__ import annotations
@@ -12,128 +18,52 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-
+from gateway.modbus_expr import Expression, parse_expression
+from gateway.modbus_schema import (
+    FUNCTION_CODES,
+    MAX_BLOCK,
+    RAW_RANGE,
+    WIDTH,
+    DerivedField,
+    FieldName,
+    Identify,
+    Profile,
+    ProfileDecodeError,
+    ProfileField,
+    ProfileParam,
+    Range,
+    RegisterType,
+    profile_problems,
+)
 from jagajalan.config import ConfigError, load_toml
-from telemetry.units import FIELDS
+
+__all__ = [
+    "FUNCTION_CODES",
+    "MAX_BLOCK",
+    "PROFILE_DIR",
+    "RAW_RANGE",
+    "WIDTH",
+    "CompiledProfile",
+    "DerivedField",
+    "FieldName",
+    "Identify",
+    "Profile",
+    "ProfileDecodeError",
+    "ProfileField",
+    "ProfileParam",
+    "Range",
+    "RegisterType",
+    "compile_profile",
+    "encode_raw",
+    "find_profile",
+    "load_profile",
+    "plan_blocks",
+    "profile_problems",
+    "raw_from_value",
+]
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-MAX_BLOCK = 125  # registers in one read request
-
-RegisterType = Literal["int16", "uint16", "int32", "uint32", "float32"]
-FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-
-#: Registers (16-bit words) each type occupies.
-WIDTH: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
-#: Inclusive raw range of the integer types.
-RAW_RANGE: dict[str, tuple[int, int]] = {
-    "int16": (-0x8000, 0x7FFF),
-    "uint16": (0, 0xFFFF),
-    "int32": (-0x8000_0000, 0x7FFF_FFFF),
-    "uint32": (0, 0xFFFF_FFFF),
-}
-FUNCTION_CODES = {"holding": 3, "input": 4}
-
-
-class ProfileDecodeError(ValueError):
-    """Registers that cannot be decoded (a register missing or out of range)."""
-
-
-class ProfileField(BaseModel):
-    """One value of the sensor: where it lives and how raw registers become a number."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: FieldName = Field(description="field name in the reading (protocol table 2.2)")
-    type: RegisterType = "uint16"
-    address: int = Field(ge=0, le=0xFFFF, description="register address, 0-based")
-    word_order: Literal["big", "little"] = Field(
-        "big", description="32-bit types: 'big' = high word first, 'little' = low word first"
-    )
-    scale: float = Field(1.0, allow_inf_nan=False, description="value = raw * scale + offset")
-    offset: float = Field(0.0, allow_inf_nan=False)
-    unit: str = Field(min_length=1, max_length=16, description="unit of the decoded value")
-
-    @field_validator("address")
-    @classmethod
-    def _fits(cls, value: int, info: ValidationInfo) -> int:
-        kind = info.data.get("type")
-        if kind is not None and value + WIDTH[kind] > 0x10000:
-            raise ValueError(f"a {kind} at {value} runs past register 65535")
-        return value
-
-    @field_validator("scale")
-    @classmethod
-    def _nonzero(cls, value: float) -> float:
-        if value == 0:
-            raise ValueError("scale must not be 0 (every value would decode to the offset)")
-        return value
-
-    @field_validator("unit")
-    @classmethod
-    def _contract_unit(cls, value: str, info: ValidationInfo) -> str:
-        spec = FIELDS.get(info.data.get("name", ""))
-        if spec is not None and value != spec.unit:
-            raise ValueError(
-                f"field {info.data['name']!r} is in {spec.unit!r} by the protocol "
-                "(table 2.2): convert with scale and offset"
-            )
-        return value
-
-    @property
-    def registers(self) -> range:
-        return range(self.address, self.address + WIDTH[self.type])
-
-
-class Profile(BaseModel):
-    """A whole register map: one sensor model. See :func:`profile_problems` for the checks
-    across fields (names and registers used twice)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="model name")
-    description: str = ""
-    measurement: FieldName = Field(description="measurement of the readings (table 2.1)")
-    function: Literal["holding", "input"] = Field(
-        "holding", description="'holding' (FC 3) or 'input' (FC 4) registers"
-    )
-    max_gap: int = Field(
-        10,
-        ge=0,
-        le=MAX_BLOCK,
-        description="unused registers allowed inside one read block (0: only adjacent ones "
-        "are merged, for devices that refuse reads of undefined registers)",
-    )
-    fields: list[ProfileField] = Field(min_length=1, max_length=64)
-
-
-def profile_problems(profile: Profile) -> list[tuple[str, Any, str]]:
-    """(key, value, message) for every field name or register used twice."""
-    problems: list[tuple[str, Any, str]] = []
-    names: dict[str, int] = {}
-    owner: dict[int, int] = {}
-    for i, f in enumerate(profile.fields):
-        if f.name in names:
-            problems.append(
-                (f"fields[{i}].name", f.name, f"already used by fields[{names[f.name]}]")
-            )
-        names.setdefault(f.name, i)
-        for reg in f.registers:
-            if reg in owner:
-                other = profile.fields[owner[reg]]
-                problems.append(
-                    (
-                        f"fields[{i}].address",
-                        f.address,
-                        f"register {reg} is also read by fields[{owner[reg]}] "
-                        f"({other.name!r}, {other.type} at {other.address})",
-                    )
-                )
-                break
-            owner[reg] = i
-    return problems
 
 
 def find_profile(name_or_path: str | Path) -> Path:
@@ -218,6 +148,8 @@ def _field_decoder(field: ProfileField) -> Decoder:
     if field.word_order == "little":
         addresses = addresses[::-1]  # read the high word first
     kind, scale, offset = field.type, field.scale, field.offset
+    if field.kind == "counter":  # the raw count; the increase is scaled by the DeviceDecoder
+        scale, offset = 1.0, 0.0
     if kind == "float32":
         fmt = ">f"
     else:
@@ -240,20 +172,23 @@ def _field_decoder(field: ProfileField) -> Decoder:
 
 @dataclass(frozen=True)
 class CompiledProfile:
-    """A profile ready to poll: its read plan and pure decoders."""
+    """A profile ready to poll: its read plan, pure decoders and parsed expressions."""
 
     profile: Profile
     function_code: int
     blocks: tuple[tuple[int, int], ...]
     decoders: tuple[tuple[str, Decoder], ...]
+    derived: tuple[tuple[DerivedField, Expression], ...] = ()
 
     @property
     def measurement(self) -> str:
         return self.profile.measurement
 
     def decode(self, registers: Mapping[int, int]) -> dict[str, float]:
-        """Decoded values by field name: ``round(raw * scale + offset, 6)``. The result may hold
-        NaN or infinity for float32 registers; callers that publish must drop those."""
+        """Decoded values by field name: ``round(raw * scale + offset, 6)``, and for counters
+        the raw count. Stateless: no ranges, counter increases or derived fields (see
+        :class:`gateway.modbus_decoder.DeviceDecoder`). The result may hold NaN or infinity
+        for float32 registers; callers that publish must drop those."""
         return {name: decoder(registers) for name, decoder in self.decoders}
 
     def registers_of(self, block_values: Sequence[Sequence[int]]) -> dict[int, int]:
@@ -277,4 +212,5 @@ def compile_profile(profile: Profile) -> CompiledProfile:
         function_code=FUNCTION_CODES[profile.function],
         blocks=tuple(plan_blocks(spans, profile.max_gap)),
         decoders=tuple((f.name, _field_decoder(f)) for f in profile.fields),
+        derived=tuple((d, parse_expression(d.expression)) for d in profile.derived),
     )

@@ -1,20 +1,33 @@
-"""An emulated RS-485 Modbus RTU sensor: a real pymodbus RTU server on a pseudo-terminal.
+"""Emulated RS-485 Modbus RTU sensors: a real pymodbus RTU server on a pseudo-terminal.
 
-The register map comes from a gateway profile (gateway/profiles/), so every sensor model the
-gateway knows can be emulated without code. Values follow a seeded, deterministic pattern
-that is plausible for Sarolangun, Jambi (tropical lowland): PM2.5 10-60 ug/m3 drifting slowly,
-PM10 about 1.4 x PM2.5, temperature 23-34 degC with the day, humidity 60-100 %RH falling as
-it warms. Step *k* of a given seed always yields the same registers, whatever the wall clock.
+The register maps come from the gateway profiles (gateway/profiles/), so every sensor model
+the gateway knows can be emulated without code; the values come from
+:class:`simulators.modbus_patterns.RegisterPattern` (seeded and plausible per kind of field).
 
-Every ``update_interval`` the new registers are written into the server's datastore and one
-truth line is recorded, decoded with the gateway's own profile code::
+:class:`ModbusBusSim` is one RS-485 line with several devices: one pymodbus server answering
+several unit ids on one SerialLink, as on a real bus. Requests for a unit that is not on the
+line, or that was made silent with :meth:`ModbusBusSim.set_silent`, get no answer at all. The
+server counts the requests it is working on at once (:attr:`ModbusBusSim.max_concurrent`): on
+a correctly serialised bus this never exceeds 1 (give ``response_delay`` to widen the window
+in which an interleaved request would be seen). :class:`ModbusSensorSim` is the one-device
+line the rest of the code knew first.
+
+Every ``update_interval`` each unit's next step is written into the server's datastore and one
+truth line per unit is recorded, decoded with the gateway's own profile code::
 
     {"kind": "modbus_values", "device": "env1", "time": <ms>, "unit": 1,
-     "registers": {"0": 413, ...}, "fields": {"pm25": 41.3, ...}}
+     "registers": {"0": 413, ...}, "fields": {"pm25": 41.3, ...}, "counters": {"rain": 1234}}
+
+``fields`` holds what the gateway publishes from those registers apart from counters (whose
+published value is an increase between two polls); ``counters`` holds the raw counts.
 
 Usage::
 
-    with SerialLink(tmp / "ttyENV") as link, ModbusSensorSim(link.device_path, "pm-th-generic"):
+    with SerialLink(tmp / "ttyBUS") as link, ModbusBusSim(
+        link.device_path,
+        [SimSpec(1, "pm-th-generic"), SimSpec(2, "level-ultrasonic-generic",
+                                              params={"reference": 250.0})],
+    ):
         ...  # the gateway polls link.path
 """
 
@@ -23,177 +36,161 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from gateway.profile import (
-    WIDTH,
-    CompiledProfile,
-    ProfileField,
-    compile_profile,
-    encode_raw,
-    load_profile,
-    raw_from_value,
-)
+from gateway.modbus_decoder import DeviceDecoder
+from gateway.profile import CompiledProfile, compile_profile, load_profile
+from simulators.modbus_patterns import RANGES, VIRTUAL_EPOCH, WIB, RegisterPattern
 from simulators.truth import TruthWriter
+
+__all__ = [
+    "RANGES",
+    "VIRTUAL_EPOCH",
+    "WIB",
+    "ModbusBusSim",
+    "ModbusSensorSim",
+    "RegisterPattern",
+    "SimSpec",
+]
 
 log = logging.getLogger(__name__)
 
-#: Virtual start of every simulated day: 2025-12-01 00:00 WIB (17:00 UTC the day before).
-#: Values depend on this virtual time, never on the wall clock, so runs are reproducible.
-VIRTUAL_EPOCH = 1_764_522_000
-WIB = 7 * 3600
 
-#: Plausible ranges of other documented fields (for profiles added later).
-RANGES: dict[str, tuple[float, float]] = {
-    "pressure": (1005.0, 1013.0),
-    "rain": (0.0, 4.0),
-    "wind_speed": (0.0, 6.0),
-    "wind_direction": (0.0, 359.0),
-    "level": (0.0, 40.0),
-    "distance": (150.0, 300.0),
-    "surface_temperature": (24.0, 52.0),
-    "water_film": (0.0, 2.0),
-    "count": (0.0, 40.0),
-    "speed_mean": (20.0, 60.0),
-}
+@dataclass
+class SimSpec:
+    """One emulated device on a line: its unit address, profile and seed."""
+
+    unit: int
+    profile: str
+    seed: int = 0
+    params: Mapping[str, float] = field(default_factory=dict)
+    sensor_id: str | None = None  # for the truth lines; default "unit<N>"
+    counter_start: int | None = None  # counters' first raw value (default: seeded)
 
 
-class RegisterPattern:
-    """Seeded, deterministic physical values and raw registers for a profile, by step."""
+class _Unit:
+    """A device on the line: its compiled profile, pattern and current registers."""
 
-    def __init__(self, profile: CompiledProfile, seed: int = 0, step_seconds: float = 1.0):
-        self.profile = profile
-        self.seed = seed
-        self.step_seconds = step_seconds
-        setup = random.Random(f"modbus-pattern:{seed}")
-        self.start = VIRTUAL_EPOCH + setup.randrange(24) * 3600  # virtual hour of step 0
-        self.phases = {f.name: setup.uniform(0, 2 * math.pi) for f in profile.profile.fields}
-        self.pm_phase = (setup.uniform(0, 2 * math.pi), setup.uniform(0, 2 * math.pi))
+    def __init__(self, spec: SimSpec, step_seconds: float) -> None:
+        self.spec = spec
+        self.sensor_id = spec.sensor_id or f"unit{spec.unit}"
+        self.profile = compile_profile(load_profile(spec.profile))
+        self.pattern = RegisterPattern(
+            self.profile, spec.seed, step_seconds, spec.params, spec.counter_start
+        )
+        self.current: dict[int, int] = {}
+        self.silent = False
+        self.requests = 0
+        addresses = {a for start, n in self.profile.blocks for a in range(start, start + n)}
+        if self.profile.profile.identify is not None:
+            addresses.add(self.profile.profile.identify.address)
+        self.spans = _spans(sorted(addresses))
 
-    def virtual_time(self, step: int) -> float:
-        return self.start + step * self.step_seconds
-
-    def values(self, step: int) -> dict[str, float]:
-        """Physical values at *step* (before quantisation to registers)."""
-        t = self.virtual_time(step)
-        rng = random.Random(f"modbus-step:{self.seed}:{step}")
-        hour = ((t + WIB) % 86400) / 3600
-        day = math.cos(2 * math.pi * (hour - 14) / 24)  # 1 at 14:00 WIB, -1 at 02:00
-        a, b = self.pm_phase
-        pm25 = 35 + 15 * math.sin(2 * math.pi * t / 14_400 + a)
-        pm25 += 5 * math.sin(2 * math.pi * t / 2_820 + b) + rng.gauss(0, 0.8)
-        pm25 = _clamp(pm25, 10, 60)
-        known = {
-            "pm25": pm25,
-            "pm10": _clamp(pm25 * 1.4 + rng.gauss(0, 1.5), 12, 90),
-            "temperature": _clamp(28.5 + 5.5 * day + rng.gauss(0, 0.15), 23, 34),
-            "humidity": _clamp(80 - 20 * day + rng.gauss(0, 0.6), 60, 100),
-        }
-        out: dict[str, float] = {}
-        for f in self.profile.profile.fields:
-            if f.name in known:
-                out[f.name] = known[f.name]
-            else:
-                lo, hi = RANGES.get(f.name) or _sane_range(f)
-                wave = math.sin(2 * math.pi * t / 3_600 + self.phases[f.name])
-                out[f.name] = lo + (hi - lo) * (0.5 + 0.45 * wave + rng.uniform(-0.02, 0.02))
-        return out
-
-    def registers(self, step: int) -> dict[int, int]:
-        """Raw registers by address at *step*."""
-        values = self.values(step)
-        registers: dict[int, int] = {}
-        for f in self.profile.profile.fields:
-            words = encode_raw(f, raw_from_value(f, values[f.name]))
-            registers.update(zip(f.registers, words, strict=True))
-        return registers
+    def truth_fields(self, registers: Mapping[int, int]) -> tuple[dict, dict]:
+        """What a gateway publishes from these registers (counters aside), and the counts."""
+        decoded = DeviceDecoder(self.profile, self.spec.params).decode(registers)
+        return decoded.fields, decoded.counters
 
 
-def _clamp(value: float, lo: float, hi: float) -> float:
-    return min(max(value, lo), hi)
+def _spans(addresses: Sequence[int]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for a in addresses:
+        if spans and spans[-1][0] + spans[-1][1] == a:
+            spans[-1] = (spans[-1][0], spans[-1][1] + 1)
+        else:
+            spans.append((a, 1))
+    return spans
 
 
-def _sane_range(field: ProfileField) -> tuple[float, float]:
-    """A modest physical range for a field nobody described: small raw values."""
-    raw_lo, raw_hi = (-500, 500) if field.type in ("int16", "int32") else (0, 1000)
-    lo, hi = (raw * field.scale + field.offset for raw in (raw_lo, raw_hi))
-    return min(lo, hi), max(lo, hi)
+class _Line:
+    """The datastore as seen on the bus: units not on the line (or silent) get no answer at
+    all, as on a real RS-485 line (pymodbus' own store would answer with an exception)."""
 
-
-class _OneUnit:
-    """The datastore as seen on the bus: requests for another unit get no answer at all, as
-    on a real RS-485 line (pymodbus' own store would answer with an exception)."""
-
-    def __init__(self, core, unit: int) -> None:  # core: pymodbus SimCore
+    def __init__(self, core, sim: ModbusBusSim) -> None:  # core: pymodbus SimCore
         self.core = core
-        self.unit = unit
+        self.sim = sim
 
     def device_ids(self) -> list[int]:
-        return [self.unit]
+        return [u for u, unit in self.sim.units.items() if not unit.silent]
 
-    def _check(self, device_id: int) -> None:
-        if device_id != self.unit:
-            raise NoSuchIdException(f"unit {device_id} is not on this simulated line")
+    def _unit(self, device_id: int) -> _Unit:
+        unit = self.sim.units.get(device_id)
+        if unit is None or unit.silent:
+            raise NoSuchIdException(f"unit {device_id} does not answer on this simulated line")
+        return unit
 
     async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
-        self._check(device_id)
-        return await self.core.async_getValues(device_id, func_code, address, count)
+        unit = self._unit(device_id)
+        sim = self.sim
+        sim.in_flight += 1
+        sim.max_concurrent = max(sim.max_concurrent, sim.in_flight)
+        try:
+            if sim.response_delay:
+                await asyncio.sleep(sim.response_delay)
+            unit.requests += 1
+            return await self.core.async_getValues(device_id, func_code, address, count)
+        finally:
+            sim.in_flight -= 1
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values):
-        self._check(device_id)
+        self._unit(device_id)
         return await self.core.async_setValues(device_id, func_code, address, values)
 
 
-class ModbusSensorSim:
-    """A Modbus RTU sensor on *device_path* (the device side of a SerialLink)."""
+class ModbusBusSim:
+    """Several Modbus RTU devices on one line at *device_path* (the device side of a
+    SerialLink)."""
 
     def __init__(
         self,
         device_path: str,
-        profile: str,
-        unit: int = 1,
-        seed: int = 0,
+        devices: Sequence[SimSpec],
+        *,
         update_interval: float = 1.0,
+        step_seconds: float | None = None,
         truth: TruthWriter | None = None,
-        sensor_id: str = "env1",
         baudrate: int = 9600,
+        response_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not devices:
+            raise ValueError("a line needs at least one device")
+        if len({d.unit for d in devices}) != len(devices):
+            raise ValueError("two devices with one unit address on a line")
         self.device_path = device_path
-        self.profile = compile_profile(load_profile(profile))
-        self.unit = unit
         self.update_interval = update_interval
         self.truth = truth
-        self.sensor_id = sensor_id
         self.baudrate = baudrate
+        self.response_delay = response_delay
         self.clock = clock
-        self.pattern = RegisterPattern(self.profile, seed, update_interval)
+        step = update_interval if step_seconds is None else step_seconds
+        self.units: dict[int, _Unit] = {d.unit: _Unit(d, step) for d in devices}
         self.step = 0  # steps written so far
-        self.current: dict[int, int] = {}
-        fields = self.profile.profile.fields
-        self._first = min(f.address for f in fields)
-        self._end = max(f.address + WIDTH[f.type] for f in fields)
+        self.in_flight = 0
+        self.max_concurrent = 0  # most requests the server worked on at once
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._name = f"modbus-sim:{'+'.join(u.sensor_id for u in self.units.values())}"
+
+    def set_silent(self, unit: int, silent: bool = True) -> None:
+        """Make *unit* stop answering (a dead sensor on a live bus), or answer again."""
+        self.units[unit].silent = silent
 
     # -- control ----------------------------------------------------------------------------
-    def start(self) -> ModbusSensorSim:
+    def start(self) -> ModbusBusSim:
         if self._thread is not None:
             raise RuntimeError("simulator already started")
-        self._thread = threading.Thread(
-            target=self._thread_main, name=f"modbus-sim:{self.sensor_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._thread_main, name=self._name, daemon=True)
         self._thread.start()
         if not self._ready.wait(10) or self._error is not None:
             self.stop()
@@ -219,7 +216,7 @@ class ModbusSensorSim:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> ModbusSensorSim:
+    def __enter__(self) -> ModbusBusSim:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -238,16 +235,22 @@ class ModbusSensorSim:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        span = self._end - self._first
-        device = SimDevice(
-            id=self.unit,
-            simdata=[SimData(self._first, count=span, values=0, datatype=DataType.REGISTERS)],
-        )
+        devices = [
+            SimDevice(
+                id=number,
+                simdata=[
+                    SimData(start, count=n, values=0, datatype=DataType.REGISTERS)
+                    for start, n in unit.spans
+                ],
+            )
+            for number, unit in self.units.items()
+        ]
         server = ModbusSerialServer(
-            device, port=self.device_path, baudrate=self.baudrate, ignore_missing_devices=True
+            devices, port=self.device_path, baudrate=self.baudrate, ignore_missing_devices=True
         )
-        server.context = _OneUnit(server.context, self.unit)  # type: ignore[assignment]
-        await self._update(server)
+        core = server.context
+        server.context = _Line(core, self)  # type: ignore[assignment]
+        await self._update(core)
         await server.serve_forever(background=True)
         self._ready.set()
         try:
@@ -259,24 +262,72 @@ class ModbusSensorSim:
                 if self._stopping.is_set():
                     break
                 next_at += self.update_interval
-                await self._update(server)
+                await self._update(core)
         finally:
             await server.shutdown()
 
-    async def _update(self, server: ModbusSerialServer) -> None:
-        """Write the next step's registers and record them in the truth, in one loop turn
+    async def _update(self, core) -> None:  # core: pymodbus SimCore
+        """Write every unit's next step and record it in the truth, in one loop turn
         (requests are served on the same loop, so no answer mixes two steps)."""
-        registers = self.pattern.registers(self.step)
-        block = [registers.get(a, 0) for a in range(self._first, self._end)]
-        await server.context.async_setValues(self.unit, 16, self._first, block)
-        self.current = registers
+        now = round(self.clock() * 1000)
+        for number, unit in self.units.items():
+            registers = unit.pattern.registers(self.step)
+            for start, n in unit.spans:
+                block = [registers.get(a, 0) for a in range(start, start + n)]
+                await core.async_setValues(number, 16, start, block)
+            unit.current = registers
+            if self.truth is not None:
+                fields, counters = unit.truth_fields(registers)
+                extra = {"counters": counters} if counters else {}
+                self.truth.write(
+                    "modbus_values",
+                    unit.sensor_id,
+                    time=now,
+                    unit=number,
+                    registers={str(a): v for a, v in sorted(registers.items())},
+                    fields=fields,
+                    **extra,
+                )
         self.step += 1
-        if self.truth is not None:
-            self.truth.write(
-                "modbus_values",
-                self.sensor_id,
-                time=round(self.clock() * 1000),
-                unit=self.unit,
-                registers={str(a): v for a, v in sorted(registers.items())},
-                fields=self.profile.decode(registers),
-            )
+
+
+class ModbusSensorSim(ModbusBusSim):
+    """A line with one Modbus RTU sensor on *device_path*."""
+
+    def __init__(
+        self,
+        device_path: str,
+        profile: str,
+        unit: int = 1,
+        seed: int = 0,
+        update_interval: float = 1.0,
+        truth: TruthWriter | None = None,
+        sensor_id: str = "env1",
+        baudrate: int = 9600,
+        clock: Callable[[], float] = time.time,
+        params: Mapping[str, float] | None = None,
+    ) -> None:
+        spec = SimSpec(unit, profile, seed, dict(params or {}), sensor_id)
+        super().__init__(
+            device_path,
+            [spec],
+            update_interval=update_interval,
+            truth=truth,
+            baudrate=baudrate,
+            clock=clock,
+        )
+        self.unit = unit
+        self.sensor_id = sensor_id
+        self._only = self.units[unit]
+
+    @property
+    def profile(self) -> CompiledProfile:
+        return self._only.profile
+
+    @property
+    def pattern(self) -> RegisterPattern:
+        return self._only.pattern
+
+    @property
+    def current(self) -> dict[int, int]:
+        return self._only.current

@@ -5,6 +5,15 @@ The gateway opens :attr:`SerialLink.path` with pyserial exactly as it would open
 :meth:`read`/:meth:`write`). A relay thread copies bytes between the two pty masters, which
 is also where faults can be injected later. :meth:`unplug` makes the gateway's path vanish
 (reads fail, the symlink is gone) and :meth:`replug` brings it back at the same path.
+
+A pseudo-terminal moves bytes whatever speed is set on it. To make baud rates matter (for
+baud detection in ``jagajalan gateway scan``), give the link the device's line speed:
+``SerialLink(path, baudrate=19200)``. While the gateway side's termios speed (read with
+``tcgetattr`` on the gateway-side pty, where pyserial sets it) differs from it, the relay
+garbles the bytes in both directions, as a UART at the wrong speed would (framing errors:
+about half of the bytes lost, the rest wrong), so a device never sees a valid request and the
+gateway never a valid answer. Without ``baudrate`` the link ignores speeds, as before.
+Parity cannot be emulated this way: the Linux pty driver does not keep the parity flags.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import logging
 import os
 import queue
 import select
+import termios
 import threading
 import tty
 from collections.abc import Callable
@@ -34,10 +44,26 @@ def _raw_pty() -> tuple[int, int, str]:
     return master, slave, os.ttyname(slave)
 
 
+def garble(data: bytes) -> bytes:
+    """What a UART at the wrong speed makes of *data*: every other byte lost, the rest wrong.
+    Deterministic; ``$`` never survives (so no ASCII record does) and a Modbus frame loses
+    its CRC, so a valid frame could only appear by a 1-in-65536 chance."""
+    return bytes(b ^ 0xA5 for b in data[1::2])
+
+
 class SerialLink:
-    def __init__(self, path: str | Path) -> None:
-        """*path* is where the gateway side appears (a symlink to a /dev/pts/N)."""
+    def __init__(self, path: str | Path, baudrate: int | None = None) -> None:
+        """*path* is where the gateway side appears (a symlink to a /dev/pts/N).
+
+        *baudrate*: the device's line speed; when set, bytes are garbled while the gateway
+        side's speed differs from it (see the module docstring). None: speeds are ignored.
+        """
         self.path = str(path)
+        if baudrate is not None and not hasattr(termios, f"B{baudrate}"):
+            raise ValueError(f"baudrate {baudrate} is not a speed termios knows")
+        self.baudrate = baudrate
+        self._speed = None if baudrate is None else getattr(termios, f"B{baudrate}")
+        self.garbled = 0  # relayed chunks garbled because the speeds differed
         self.to_gateway: Filter | None = None  # optional byte filter device -> gateway
         self.to_device: Filter | None = None  # optional byte filter gateway -> device
         self._dev_master, self._dev_slave, self.device_path = _raw_pty()
@@ -130,10 +156,23 @@ class SerialLink:
                     out, flt = self._dev_master, self.to_device
                 if flt is not None:
                     data = flt(data)
+                if data and self._speed is not None and not self._speeds_match():
+                    self.garbled += 1
+                    data = garble(data)
                 if out is None or not data:
                     continue  # unplugged: bytes fall on the floor, as on a real cable
                 with contextlib.suppress(OSError):
                     os.write(out, data)
+
+    def _speeds_match(self) -> bool:
+        """True if the gateway side is set to the device's speed (relay thread only)."""
+        if self._gw is None:
+            return True  # unplugged: nothing reaches the gateway anyway
+        try:
+            attrs = termios.tcgetattr(self._gw[1])
+        except termios.error:
+            return False
+        return attrs[4] == self._speed and attrs[5] == self._speed
 
     def close(self) -> None:
         self._stop.set()

@@ -55,7 +55,25 @@ def field(name: str, address: int, type_: str = "uint16", **extra: object) -> st
 
 
 def test_there_are_profiles() -> None:
-    assert "pm-th-generic" in {p.stem for p in PROFILES}
+    """One profile per kind of roadside sensor, each publishing documented fields only."""
+    expected = {
+        "pm-th-generic": ("air_quality", {"pm25", "pm10", "temperature", "humidity"}),
+        "th-generic": ("weather", {"temperature", "humidity"}),
+        "rain-tipping-generic": ("weather", {"rain"}),
+        "level-ultrasonic-generic": ("water_level", {"distance", "level"}),
+        "road-surface-generic": ("road_surface", {"surface_temperature", "water_film"}),
+    }
+    assert set(expected) <= {p.stem for p in PROFILES}
+    for name, (measurement, fields) in expected.items():
+        profile = load_profile(name)
+        published = {f.name for f in profile.fields if f.publish} | {
+            d.name for d in profile.derived
+        }
+        assert (profile.measurement, published) == (measurement, fields), name
+    for path in PROFILES:
+        profile = load_profile(path.stem)
+        for f in [*profile.fields, *profile.derived]:
+            assert f.name in FIELDS or not getattr(f, "publish", True), f"{f.name}: undocumented"
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=[p.stem for p in PROFILES])

@@ -1,38 +1,42 @@
 """Modbus RTU sensors over RS-485, described by register-map profiles (gateway/profiles/).
 
-The driver polls one unit every ``poll_interval`` (aligned to multiples of the interval on
-the gateway clock): it reads the blocks planned by the profile with pymodbus' synchronous
-serial client, decodes them with the profile's pure decoders and hands one reading to the
-sink. pymodbus drops a bad answer silently and reports "no response", so the driver keeps
-the raw bytes of the last answer and lets the pure frame core (:mod:`gateway.modbus_frames`)
-say what was wrong with it. Device states:
+Each device polls one unit every ``poll_interval`` (aligned to multiples of the interval on
+the gateway clock) in its own thread: it reads the blocks planned by the profile through the
+:class:`~gateway.modbus_bus.ModbusBus` of its port, which it shares with every other Modbus
+device configured on the same port (one owner per RS-485 bus, requests serialised; see
+:mod:`gateway.modbus_bus`). The registers are decoded by the profile's pure decoders and the
+device's :class:`~gateway.modbus_decoder.DeviceDecoder` (counters, ranges, derived fields)
+into one reading for the sink. Timeout, retries and interval are per device. Device states:
 
-- ``timeout``: nothing came back (after ``retries`` retries).
+- ``timeout``: nothing came back (after ``retries`` retries; the bus is free between tries).
 - ``crc_error``: bytes came back, but with a bad CRC, cut short, or as garbage.
 - ``decode_error``: a valid frame from another unit or of the wrong length, or values that
-  do not decode (NaN, infinity; the finite ones are still published).
+  cannot be published (NaN, out of ``range``, a counter glitch; the good fields are still
+  published).
 - ``error``: the device answered with a Modbus exception (e.g. illegal data address: wrong
   profile or unit), or the port exists but cannot be opened.
-- ``unplugged``: the port path is gone or the port fails with an I/O error; the driver
-  closes it and tries again every ``reopen_interval``.
+- ``unplugged``: the port path is gone or the port fails with an I/O error; the bus closes
+  it for every device on it and each device tries again every ``reopen_interval``.
+
+Counters start again (no increase on the first poll) when the driver starts and whenever
+the bus port was reopened since the device's previous poll.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 import threading
 import time
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
-from pymodbus.client import ModbusSerialClient
-from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from gateway.drivers.base import Clock, DeviceConfig, Driver, SerialPort, Sink
-from gateway.modbus_frames import ModbusFrameError, parse_read_response
-from gateway.profile import ProfileDecodeError, compile_profile, load_profile
+from gateway.modbus_bus import BUS_POOL, BusError, BusPool, BusTimeout
+from gateway.modbus_decoder import DeviceDecoder, ParamError, resolve_params
+from gateway.modbus_frames import ModbusFrameError
+from gateway.profile import Profile, ProfileDecodeError, compile_profile, load_profile
+from jagajalan.config import ConfigError
 from telemetry.models import DeviceState, Reading
 
 
@@ -41,8 +45,39 @@ class ModbusConfig(DeviceConfig):
     serial: SerialPort
     unit: int = Field(1, ge=1, le=247, description="Modbus slave address")
     profile: str = Field(description="profile name in gateway/profiles, or a path to a .toml")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="numbers the profile asks for, e.g. { reference = 250.0 } (cm)",
+    )
     poll_interval: float = Field(5.0, ge=0.2, le=3600, description="seconds between polls")
     retries: int = Field(2, ge=0, le=10, description="retries of a request without answer")
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_loads(cls, value: str) -> str:
+        _load(value)
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _params_fit(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        name = info.data.get("profile")
+        if name is None:
+            return value  # the profile itself is already reported
+        _, problems = resolve_params(_load(name), value)
+        if problems:
+            raise ValueError("; ".join(f"{k} = {v!r}: {m}" for k, v, m in problems))
+        return value
+
+
+def _load(name: str) -> Profile:
+    """The profile, or a ValueError that pydantic reports at the ``profile`` key."""
+    try:
+        return load_profile(name)
+    except ConfigError as exc:
+        detail = "; ".join(f"{k} = {v!r}: {m}" for k, v, m in exc.problems)
+        raise ValueError(f"profile {exc.path}: {detail}") from None
 
 
 #: Device state for each reason the frame core gives.
@@ -54,6 +89,8 @@ STATE_OF_REASON: dict[str, DeviceState] = {
     "wrong_length": "decode_error",
     "exception": "error",
 }
+#: Frame errors that a retry cannot cure (the device did answer, deliberately).
+NO_RETRY = frozenset({"exception", "wrong_length"})
 
 
 class _Failure(Exception):
@@ -64,64 +101,63 @@ class _Failure(Exception):
         super().__init__(message)
 
 
-class _RecordingClient(ModbusSerialClient):
-    """pymodbus' sync serial client that keeps the raw bytes received since the last request,
-    so that an answer pymodbus rejected can be classified by the pure frame core."""
-
-    def __init__(self, port: str, **kwargs: object) -> None:
-        super().__init__(port, **kwargs)  # type: ignore[arg-type]
-        self.rx = bytearray()
-
-    def send(self, request: bytes, addr: tuple | None = None) -> int:
-        self.rx.clear()
-        return super().send(request, addr)
-
-    def recv(self, size: int | None) -> bytes:
-        data = super().recv(size)
-        self.rx += data
-        return data
-
-
 class ModbusDriver(Driver):
-    """Polls one Modbus RTU unit described by a profile. Owns its serial port."""
+    """Polls one Modbus RTU unit described by a profile, through the bus of its port."""
 
     config: ModbusConfig
 
-    def __init__(self, config: ModbusConfig, sink: Sink, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        config: ModbusConfig,
+        sink: Sink,
+        clock: Clock = time.time,
+        *,
+        pool: BusPool | None = None,
+    ) -> None:
         super().__init__(config, sink, clock)
-        # Raises jagajalan.config.ConfigError at start for a missing or broken profile.
+        # Raises jagajalan.config.ConfigError at start for a missing or broken profile,
+        # params that do not fit it, or serial settings that clash with a bus neighbour.
         self.profile = compile_profile(load_profile(config.profile))
-        self._client: _RecordingClient | None = None
-        self.polls = 0  # successful polls
+        try:
+            self.decoder = DeviceDecoder(self.profile, config.params)
+        except ParamError as exc:
+            where = f"devices[id={config.id}]"
+            raise ConfigError(
+                "gateway config", [(f"{where}.{k}", v, m) for k, v, m in exc.problems]
+            ) from None
+        self.pool = BUS_POOL if pool is None else pool
+        self.bus = self.pool.join(self, config.id, config.serial, config.unit)
+        self._generation: int | None = None  # bus generation of the counter baselines
+        self.polls = 0  # readings handed to the sink
+        self.reads = 0  # polls the device answered completely
+        self.counters: dict[str, int] = {}  # raw counts of the counter fields, last poll
 
     # -- loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        cfg = self.config
+        self.pool.attach(self.bus, self, cfg.id, cfg.serial, cfg.unit)
         try:
             while not stop.is_set():
                 stop.wait(self._step())
         except Exception as exc:  # never raise out of run(); a bug, so keep the traceback
-            self.log.exception("device %s: driver stopped by an unexpected error", self.config.id)
+            self.log.exception("device %s: driver stopped by an unexpected error", cfg.id)
             with contextlib.suppress(Exception):
                 self.set_state("error", f"driver failure: {exc!r}")
         finally:
-            self._close()
+            self.pool.leave(self.bus, cfg.id)
 
     def _step(self) -> float:
-        """Open the port if needed and poll once; return the seconds to wait before the next."""
+        """Poll once; return the seconds to wait before the next poll."""
         try:
-            if self._client is None and not self._open():
-                return self.config.reopen_interval
             self.poll()
+        except BusError as exc:  # unplugged, or will not open: persists, counted once
+            self._mark(exc.state, str(exc))  # type: ignore[arg-type]
+            return self.config.reopen_interval
         except _Failure as failure:
-            if failure.state == "unplugged":
-                self._close()
-                self._mark(failure.state, str(failure))
-                return self.config.reopen_interval
             self.set_state(failure.state, str(failure))
         except Exception as exc:  # a bug: log it with its traceback, keep the driver alive
             self.log.exception("device %s: unexpected error while polling", self.config.id)
             self.set_state("error", f"unexpected error: {exc!r}")
-            self._close()
             return self.config.reopen_interval
         return self._until_next_poll()
 
@@ -135,93 +171,56 @@ class ModbusDriver(Driver):
         if self.state != state:
             self.set_state(state, message)
 
-    # -- port ---------------------------------------------------------------------------------
-    def _open(self) -> bool:
-        port = self.config.serial
-        if not os.path.exists(port.port):
-            self._mark("unplugged", f"{port.port} does not exist")
-            return False
-        client = _RecordingClient(
-            port.port,
-            baudrate=port.baudrate,
-            bytesize=port.bytesize,
-            parity=port.parity,
-            stopbits=port.stopbits,
-            timeout=port.timeout,
-            retries=self.config.retries,
-            name=self.config.id,
-        )
-        if not client.connect():
-            client.close()
-            self._mark("error", f"cannot open {port.port} (permissions, or in use?)")
-            return False
-        self._client = client
-        self.log.info("device %s: opened %s", self.config.id, port.port)
-        return True
-
-    def _close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
-
     # -- one poll -----------------------------------------------------------------------------
     def poll(self) -> None:
-        """Read every planned block, decode, and hand one reading to the sink.
-        Raises :class:`_Failure` for device failures."""
+        """Read every planned block, decode, and hand one reading to the sink (none when no
+        field has a value yet, e.g. a counter's first poll). Raises :class:`_Failure` or
+        :class:`~gateway.modbus_bus.BusError` for device failures."""
         started = self.clock()
         blocks = [self._read_block(start, count) for start, count in self.profile.blocks]
+        if self.bus.generation != self._generation:  # first poll, or the port was reopened
+            self.decoder.reset()
+            self._generation = self.bus.generation
         try:
-            values = self.profile.decode(self.profile.registers_of(blocks))
+            decoded = self.decoder.decode(self.profile.registers_of(blocks))
         except ProfileDecodeError as exc:
             raise _Failure("decode_error", f"decode failed: {exc}") from None
-        fields = {name: v for name, v in values.items() if math.isfinite(v)}
-        bad = {name: v for name, v in values.items() if name not in fields}
-        if not fields:
-            raise _Failure("decode_error", f"no finite value: {bad}")
-        try:
-            reading = Reading(
-                sensor=self.config.id,
-                measurement=self.profile.measurement,
-                time=round(started * 1000),
-                fields=fields,
-            )
-        except ValidationError as exc:  # e.g. the gateway clock is unset (1970)
-            raise _Failure("error", f"reading refused: {exc.errors()[0]['msg']}") from None
-        if bad:
-            self.set_state("decode_error", f"non-finite values dropped: {bad}")
+        self.reads += 1
+        self.counters = decoded.counters
+        for event in decoded.events:
+            self.log.info("device %s: %s", self.config.id, event)
+        reading = None
+        if decoded.fields:
+            try:
+                reading = Reading(
+                    sensor=self.config.id,
+                    measurement=self.profile.measurement,
+                    time=round(started * 1000),
+                    fields=decoded.fields,
+                )
+            except ValidationError as exc:  # e.g. the gateway clock is unset (1970)
+                raise _Failure("error", f"reading refused: {exc.errors()[0]['msg']}") from None
+        if decoded.problems:
+            shown = "; ".join(f"{name}: {why}" for name, why in decoded.problems.items())
+            self.set_state("decode_error", f"not published: {shown}")
         else:
             self.set_state("ok")
-        self.polls += 1
-        self.sink([reading])
+        if reading is not None:
+            self.polls += 1
+            self.sink([reading])
 
     def _read_block(self, start: int, count: int) -> list[int]:
-        client = self._client
-        assert client is not None
-        unit = self.config.unit
+        cfg = self.config
         fc = self.profile.function_code
-        read = client.read_holding_registers if fc == 3 else client.read_input_registers
-        where = f"unit {unit}, {count} register(s) at {start}, FC {fc}"
-        try:
-            response = read(start, count=count, device_id=unit)
-        except ModbusIOException:
-            raise self._classify(bytes(client.rx), start, count, where) from None
-        except (ConnectionException, OSError) as exc:
-            raise _Failure("unplugged", f"I/O error on {self.config.serial.port}: {exc}") from None
-        if response.isError():
-            raise self._classify(bytes(client.rx), start, count, where)
-        registers = list(response.registers)
-        if len(registers) != count:
-            raise _Failure("decode_error", f"{len(registers)} registers received ({where})")
-        return registers
-
-    def _classify(self, raw: bytes, start: int, count: int, where: str) -> _Failure:
-        """The device state for an answer pymodbus did not accept, judged by the frame core."""
-        if not raw:
-            tries = self.config.retries + 1
-            return _Failure("timeout", f"no answer ({where}; {tries} tries)")
-        try:
-            parse_read_response(raw, self.config.unit, self.profile.function_code, count)
-        except ModbusFrameError as exc:
-            return _Failure(STATE_OF_REASON[exc.reason], f"{exc} ({where})")
-        return _Failure("error", f"answer not accepted: {raw.hex(' ')} ({where})")
+        where = f"unit {cfg.unit}, {count} register(s) at {start}, FC {fc}"
+        failure = _Failure("timeout", "no attempt")
+        for _ in range(cfg.retries + 1):
+            try:
+                return self.bus.read_registers(cfg.unit, fc, start, count, cfg.serial.timeout)
+            except BusTimeout:
+                failure = _Failure("timeout", f"no answer ({where}; {cfg.retries + 1} tries)")
+            except ModbusFrameError as exc:
+                failure = _Failure(STATE_OF_REASON[exc.reason], f"{exc} ({where})")
+                if exc.reason in NO_RETRY:
+                    break
+        raise failure
