@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field
 from telemetry.topics import ID_PATTERN
 
 PAYLOAD_VERSION = 1
+#: Payload version 2 is the compact binary encoding of the same batch (telemetry/compact.py):
+#: it changes the bytes on the wire, not the model, so a decoded batch still has ``v == 1``.
+COMPACT_PAYLOAD_VERSION = 2
 
 #: Earliest and latest plausible reading time (ms since the Unix epoch, UTC): 2000-01-01 and
 #: 2100-01-01. A gateway whose clock is unset (1970) produces readings outside this range,

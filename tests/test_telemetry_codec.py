@@ -20,6 +20,8 @@ REASONS = {
     "no_version",
     "unsupported_version",
     "invalid",
+    "truncated",  # a payload starting with 0xc1 is compact (tests/test_compact_codec.py)
+    "corrupt",
 }
 
 
@@ -60,6 +62,7 @@ def _raw(**over) -> bytes:
         (b"", "empty", "empty"),
         (b"\xff\xfe", "not_utf8", "UTF-8"),
         (b"{not json", "not_json", "position"),
+        (b"[" * 100_000, "not_json", "too deeply"),
         (b"[1, 2]", "not_object", "list"),
         (b'{"gateway": "g"}', "no_version", "'v'"),
         (_raw(v=2), "unsupported_version", "version 2"),
