@@ -1,4 +1,10 @@
-"""`jagajalan simulate ...`: emulated devices on pseudo-terminals (fleets come later)."""
+"""`jagajalan simulate ...`: emulated devices on pseudo-terminals, scenarios, fleets.
+
+``devices``: serial devices of gateways on pseudo-terminals (optionally with a scenario clock
+running alongside); ``scenario``: run a scenario, write its ground truth, check its expected
+threshold crossings; ``fleet``: many gateways publishing real batches to a broker (load).
+The scenario and fleet commands live in :mod:`simulators.cli_run`.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +73,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="create this file once every device is up (for scripts)",
     )
+    d.add_argument(
+        "--scenario",
+        default=None,
+        help="run this scenario (name or file) on its clock alongside the devices and record "
+        "its values in --truth",
+    )
+    d.add_argument(
+        "--speed", type=float, default=None, help="scenario clock speed (default: the file's)"
+    )
     d.set_defaults(func=cmd_devices)
+
+    from simulators.cli_run import register_fleet, register_scenario
+
+    register_scenario(actions)
+    register_fleet(actions)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -75,6 +95,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from simulators.devices import DeviceOptions, start_gateway_devices, stop_gateway_devices
+    from simulators.scenario import Scenario
+    from simulators.scenario_run import ScenarioRunner
     from simulators.sites import site
     from simulators.truth import TruthWriter
 
@@ -91,12 +113,21 @@ def cmd_devices(args: argparse.Namespace) -> int:
         vehicles_per_minute=args.vehicles_per_minute,
         broker_url=args.broker_url,
     )
+    scenario = Scenario.load(args.scenario) if args.scenario else None  # ConfigError: exit 2
     truth = TruthWriter(args.truth)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     running = []
+    runner: ScenarioRunner | None = None
     try:
+        if scenario is not None:
+            clock = scenario.clock(args.speed)
+            runner = ScenarioRunner(scenario, clock=clock, truth=truth).start()
+            console.print(
+                f"Scenario {scenario.name} runs at {clock.speed:g}x: day 1 00:00 WIB is now; "
+                "its values go to the truth file."
+            )
         for s in sites:
             running.append(start_gateway_devices(s, args.dir, opts, truth))
         table = Table(title="Emulated devices (gateway side opens these paths)")
@@ -114,6 +145,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
             args.ready_file.write_text("ready\n")
         stop.wait()
     finally:
+        if runner is not None:
+            runner.stop()
         for gw in running:
             stop_gateway_devices(gw)
         truth.close()

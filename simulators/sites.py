@@ -24,6 +24,24 @@ SITES: list[Site] = [
     Site("srl-singkut-01", "Jl. Lintas Sumatera, Singkut", "Singkut", -2.5010, 102.5620),
     Site("srl-mandiangin-01", "Jl. Mandiangin-Sarolangun", "Mandiangin", -2.0830, 103.0170),
     Site("srl-airhitam-01", "Jl. Poros Air Hitam", "Air Hitam", -2.0520, 102.5310),
+    Site("srl-tembesi-01", "Jl. Tepian Batang Tembesi", "Sarolangun", -2.3040, 102.6985),
+    Site("srl-pelawan-01", "Jl. Lintas Sumatera, Pelawan", "Pelawan", -2.3620, 102.6310),
+    Site("srl-limun-01", "Jl. Sarolangun-Limun, Pulau Pandan", "Limun", -2.4290, 102.3520),
+    Site(
+        "srl-batangasai-01",
+        "Jl. Poros Batang Asai, Pasar Pekan Gedang",
+        "Batang Asai",
+        -2.4850,
+        101.9870,
+    ),
+    Site(
+        "srl-bathin8-01",
+        "Jl. Sarolangun-Bathin VIII, Limbur Tembesi",
+        "Bathin VIII",
+        -2.2210,
+        102.6130,
+    ),
+    Site("srl-cermin-01", "Jl. Cermin Nan Gedang", "Cermin Nan Gedang", -2.4760, 102.4470),
 ]
 
 
