@@ -11,7 +11,9 @@ longitude = 110.8167           # optional, -180..180
 url = "mqtts://broker.example.id:8883"   # mqtt://host[:port] or mqtts://host[:port]
 username = "srl-pasar-01"
 password_file = "/etc/jagajalan/mqtt.password"   # the secret lives only in this file
-ca_file = "/etc/jagajalan/ca.pem"                # TLS (mqtts) only
+ca_file = "/etc/jagajalan/ca.pem"                # TLS (mqtts) only; default: system CAs
+certfile = "/etc/jagajalan/client.pem"           # client certificate (mutual TLS), optional
+keyfile = "/etc/jagajalan/client.key"            # its private key, mode 600
 keepalive = 30
 reconnect_min = 1.0     # seconds before the first reconnect; doubles up to reconnect_max
 reconnect_max = 60.0
@@ -21,10 +23,14 @@ max_batch = 50          # readings per batch
 max_delay = 1.0         # seconds a reading may wait for a fuller batch
 max_inflight = 4        # batches awaiting the broker's PUBACK
 status_interval = 60.0  # seconds between retained "online" status refreshes
+health_interval = 60.0  # seconds between gateway_health readings; 0 = none
+replay_rate = 20.0      # readings/s at most when replaying a backlog after an outage
+encoding = "json"       # batch payload encoding: "json" or "compact"
 
 [spool]
 path = "/var/lib/jagajalan/srl-pasar-01/spool.sqlite"   # this is the default
 max_readings = 1000000
+fsync_interval = 1.0    # seconds; readings are fsynced at least this often (0 = every append)
 
 [[devices]]
 driver = "traffic_counter"     # a key of gateway.drivers.DRIVERS
@@ -61,7 +67,10 @@ from pydantic import (
 
 from gateway import drivers as _drivers
 from gateway.drivers.base import DeviceConfig, Driver
+from gateway.modbus_bus import bus_problems
 from jagajalan.config import ConfigError, load_toml, validate
+from telemetry.codec import encode_batch
+from telemetry.models import MIN_TIME_MS, Batch, Reading
 from telemetry.topics import ID_PATTERN
 
 log = logging.getLogger(__name__)
@@ -71,6 +80,13 @@ _URL_RE = re.compile(
     r"^(?P<scheme>mqtts?)://(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:(?P<port>\d{1,5}))?$"
 )
 _PATH_KEYS = ("password_file", "ca_file", "certfile", "keyfile")
+#: A one-reading batch to check at load time that the configured encoding is available.
+_PROBE = Batch(
+    gateway="probe",
+    seq=0,
+    sent=MIN_TIME_MS,
+    readings=[Reading(sensor="probe", measurement="probe", time=MIN_TIME_MS, fields={"x": 1})],
+)
 
 
 class _Section(BaseModel):
@@ -143,16 +159,55 @@ class MqttSection(_Section):
         return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
 
 
+#: Default backlog replay rate, readings per second. A JSON reading is about 130 bytes on the
+#: wire, so 20 readings/s is about 3 kB/s (~25 kbit/s with MQTT and TLS overhead): a small
+#: share of even a poor rural 3G uplink (~100-400 kbit/s), leaving room for fresh readings
+#: and other traffic, while a day offline at a typical site (~0.5 readings/s, ~45,000
+#: readings) drains in under an hour.
+DEFAULT_REPLAY_RATE = 20.0
+
+
 class PublishSection(_Section):
     max_batch: int = Field(50, ge=1, le=10_000, description="readings per batch, at most")
     max_delay: float = Field(1.0, ge=0, le=3600, description="seconds a reading may wait")
     max_inflight: int = Field(4, ge=1, le=100, description="batches awaiting PUBACK, at most")
     status_interval: float = Field(60.0, ge=1, le=3600, description="status refresh, seconds")
+    health_interval: float = Field(
+        60.0, ge=0, le=86_400, description="seconds between gateway_health readings, 0 = none"
+    )
+    replay_rate: float = Field(
+        DEFAULT_REPLAY_RATE,
+        gt=0,
+        le=100_000,
+        description="readings/s at most when replaying the backlog after an outage",
+    )
+    encoding: Literal["json", "compact"] = Field(
+        "json", description="batch payload encoding (compact: binary, for paid links)"
+    )
+
+    @field_validator("health_interval")
+    @classmethod
+    def _health_interval(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (no gateway_health readings) or at least 1 second")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding_available(cls, value: str) -> str:
+        try:
+            encode_batch(_PROBE, value)  # type: ignore[arg-type]
+        except NotImplementedError:
+            raise ValueError(f"encoding {value!r} is not implemented in this version") from None
+        return value
 
 
 class SpoolSection(_Section):
     path: Path | None = Field(None, description="default /var/lib/jagajalan/<id>/spool.sqlite")
     max_readings: int = Field(1_000_000, ge=1, le=100_000_000, description="spool bound")
+    fsync_interval: float = Field(
+        1.0, ge=0, le=60, description="seconds between fsyncs of new readings, 0 = every append"
+    )
 
 
 class GatewayConfig(_Section):
@@ -241,9 +296,11 @@ def load_gateway_config(
         config = validate(GatewayConfig.for_drivers(drivers), data, path)
     except ConfigError as exc:
         raise ConfigError(path, _refine(exc.problems, data) + problems) from None
+    # Devices sharing one serial port must agree on its settings (Modbus buses only).
+    problems += bus_problems(config.devices)
     if problems:
         raise ConfigError(path, problems)
-    _warn_about_password_file(config.mqtt.password_file)
+    _warn_about_security(path, config.mqtt)
     return config
 
 
@@ -319,14 +376,27 @@ def _refine(
     return out
 
 
-def _warn_about_password_file(path: Path | None) -> None:
-    if path is None:
-        return
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+def _warn_about_security(path: Path, mqtt: MqttSection) -> None:
+    """Warnings (not errors) about secrets that others can read or that cross in clear text."""
+    for key in ("password_file", "keyfile"):
+        secret = getattr(mqtt, key)
+        if secret is None:
+            continue
+        mode = secret.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "%s: mqtt.%s %s can be read by group or others (mode %03o); run chmod 600 %s",
+                path,
+                key,
+                secret,
+                stat.S_IMODE(mode),
+                secret,
+            )
+    if mqtt.username is not None and mqtt.password_file is not None and not mqtt.tls:
         log.warning(
-            "password file %s can be read by group or others (mode %03o); run chmod 600 %s",
+            "%s: mqtt.url = %r has no TLS: the password of user %s crosses the network in clear "
+            "text; use mqtts:// outside a trusted network",
             path,
-            stat.S_IMODE(mode),
-            path,
+            mqtt.url,
+            mqtt.username,
         )

@@ -4,10 +4,15 @@ paho-mqtt 2.2 in its threaded mode (``loop_start``) keeps the connection: it rec
 exponential backoff (``reconnect_delay_set``) and re-sends unacknowledged QoS 1 messages after
 a reconnect. On top of that, one publish thread of ours does every ``publish()``:
 
-* the retained ``online`` status after each connect, every ``status_interval`` and when a
-  device state changes; the broker holds the Last Will (retained ``offline``) for the case
-  where the gateway vanishes, and a clean :meth:`Publisher.stop` publishes ``offline`` itself;
-* batches from the spool at QoS 1, at most ``max_inflight`` awaiting their PUBACK.
+* the retained ``online`` status (:mod:`gateway.health`) after each connect, every
+  ``status_interval`` and when a device state changes; the broker holds the Last Will
+  (retained ``offline``) for the case where the gateway vanishes, and a clean
+  :meth:`Publisher.stop` publishes ``offline`` itself;
+* batches from the spool at QoS 1, at most ``max_inflight`` awaiting their PUBACK, encoded
+  as ``[publish] encoding`` says. After each connect, what was waiting in the spool is
+  replayed oldest first at ``replay_rate`` while fresh readings go out at once
+  (:mod:`gateway.replay`);
+* the spool's periodic fsync (:meth:`gateway.spool.Spool.sync`), also while disconnected.
 
 paho's network thread only records events (``on_publish`` puts ``(mid, reason)`` on a queue,
 ``on_connect`` sets a flag) and wakes the publish thread, which acks the spool rows of the
@@ -31,8 +36,10 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import GatewayConfig
-from gateway.spool import Spool
-from jagajalan import __version__
+from gateway.health import Health
+from gateway.replay import Replay, backlog_slots
+from gateway.spool import Batch as SpoolBatch
+from gateway.spool import Spool, SpoolError
 from jagajalan.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from telemetry import topics
 from telemetry.codec import encode_batch, encode_status
@@ -42,6 +49,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two change-triggered status messages (a flapping device must not flood).
 MIN_STATUS_SPACING = 1.0
+#: Seconds between two error lines about the same kind of refusal by the broker.
+REFUSAL_LOG_INTERVAL = 600.0
+
+Lane = Literal["fresh", "backlog"]
 
 
 class Publisher:
@@ -49,7 +60,7 @@ class Publisher:
         self,
         config: GatewayConfig,
         spool: Spool,
-        devices: Callable[[], dict[str, DeviceState]],
+        health: Health,
         *,
         clock: Callable[[], float] = time.time,
         retry_delay: float = 5.0,
@@ -57,18 +68,18 @@ class Publisher:
         self.config = config
         self.gateway = config.gateway.id
         self.spool = spool
-        self.devices = devices
+        self.health = health
         self.clock = clock
         self.retry_delay = retry_delay
         self.status_topic = topics.status(self.gateway)
         self.readings_topic = topics.readings(self.gateway)
         self.published_batches = 0
-        self._started = time.monotonic()
+        self.replay = Replay(config.publish.replay_rate)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
-        self._inflight: dict[int, tuple[int, list[int]]] = {}  # mid -> (seq, row ids)
+        self._inflight: dict[int, tuple[int, list[int], Lane]] = {}  # mid -> seq, rows, lane
         self._status_mids: set[int] = set()
         self._status_due = False
         self._last_status = float("-inf")
@@ -76,6 +87,7 @@ class Publisher:
         self._paused_until = 0.0
         self._flush_deadline = 0.0
         self._last_problem: str | None = None  # for logging each connect problem once
+        self._refusals: dict[str, float] = {}  # refusal kind -> when last logged as an error
         self._thread: threading.Thread | None = None
         self.client = self._build_client()
 
@@ -89,6 +101,16 @@ class Publisher:
             mqtt_cfg.url,
             mqtt_cfg.username or "(anonymous)",
         )
+        unacked = self.spool.unacknowledged()
+        if unacked:
+            log.info(
+                "%d batch(es) (seq %d..%d, %d readings) were published before the last stop "
+                "without a PUBACK; they are re-sent with the same seq",
+                len(unacked),
+                unacked[0][0],
+                unacked[-1][0],
+                sum(count for _, count in unacked),
+            )
         if mqtt_cfg.protocol != "5":
             link = self._link_args()
             address = link.pop("address")
@@ -117,7 +139,7 @@ class Publisher:
             self._thread.join(flush_timeout + 5)
         if self.connected:
             info = self.client.publish(
-                self.status_topic, encode_status(self._status("offline")), qos=1, retain=True
+                self.status_topic, encode_status(self.health.status("offline")), qos=1, retain=True
             )
             try:
                 info.wait_for_publish(timeout=2.0)
@@ -132,17 +154,26 @@ class Publisher:
     def _run(self) -> None:
         publish = self.config.publish
         tick = min(0.5, max(0.05, publish.max_delay))
+        was_connected = False
         while True:
             self._wake.wait(tick)
             self._wake.clear()
             try:
                 self._handle_acks()
+                self.spool.sync()
                 stopping = self._stopping.is_set()
                 if stopping and self._flushed():
                     return
-                if self.connected:
+                connected = self.connected
+                if connected and not was_connected:
+                    self._begin_replay()
+                was_connected = connected
+                if connected:
                     self._maybe_publish_status()
                     self._publish_batches(0.0 if stopping else publish.max_delay)
+            except SpoolError as exc:  # disk full or failing: say so once, keep retrying
+                self._problem("spool", "%s; retrying", exc)
+                time.sleep(1.0)
             except Exception:
                 log.exception("publisher: unexpected error; carrying on")
                 time.sleep(1.0)
@@ -152,15 +183,35 @@ class Publisher:
             return True
         return not self._inflight and self.spool.depth() == 0
 
+    def _begin_replay(self) -> None:
+        """Connected (again): what waits in the spool now is the backlog."""
+        boundary = self.spool.last_id()
+        self.replay.begin(boundary)
+        if boundary is not None:
+            log.info(
+                "replaying %d waiting reading(s) oldest first at up to %g readings/s; "
+                "new readings go out first",
+                self.spool.depth(),
+                self.config.publish.replay_rate,
+            )
+
     def _publish_batches(self, max_delay: float) -> None:
         publish = self.config.publish
         while len(self._inflight) < publish.max_inflight and time.monotonic() >= self._paused_until:
-            batch = self.spool.next_batch(publish.max_batch, max_delay)
+            lane: Lane = "fresh"
+            batch = self.spool.next_batch(
+                publish.max_batch, max_delay, after=self.replay.fresh_after()
+            )
             if batch is None:
-                return
+                batch = self._backlog_batch()
+                if batch is None:
+                    return
+                lane = "backlog"
+                self.replay.took(len(batch[1]))
             seq, readings, row_ids = batch
             payload = encode_batch(
-                Batch(gateway=self.gateway, seq=seq, sent=self._now_ms(), readings=readings)
+                Batch(gateway=self.gateway, seq=seq, sent=self._now_ms(), readings=readings),
+                publish.encoding,
             )
             info = self.client.publish(self.readings_topic, payload, qos=1)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
@@ -169,8 +220,25 @@ class Publisher:
                 self.spool.release(seq)
                 self._paused_until = time.monotonic() + self.retry_delay
                 return
-            self._inflight[info.mid] = (seq, row_ids)
-            log.debug("batch seq %d (%d readings) published, mid %d", seq, len(readings), info.mid)
+            self._inflight[info.mid] = (seq, row_ids, lane)
+            log.debug("%s batch seq %d (%d readings), mid %d", lane, seq, len(readings), info.mid)
+
+    def _backlog_batch(self) -> SpoolBatch | None:
+        replay = self.replay
+        if not replay.active:
+            return None
+        in_flight = sum(1 for *_, lane in self._inflight.values() if lane == "backlog")
+        if in_flight >= backlog_slots(self.config.publish.max_inflight) or not replay.may_send():
+            return None
+        batch = self.spool.next_batch(self.config.publish.max_batch, up_to=replay.boundary)
+        if batch is None and in_flight == 0:
+            oldest = self.spool.oldest_id()
+            assert replay.boundary is not None
+            if oldest is None or oldest > replay.boundary:
+                sent, seconds = replay.finish()
+                if sent:
+                    log.info("backlog replayed: %d reading(s) in %.0f s", sent, seconds)
+        return batch
 
     def _handle_acks(self) -> None:
         while True:
@@ -183,22 +251,25 @@ class Publisher:
                 if mid in self._status_mids:
                     self._status_mids.discard(mid)
                     if reason.is_failure:
-                        self._problem(
+                        self._refused(
                             f"status:{reason.value}",
-                            "broker refused the status on %s: %s (does the ACL let user %s "
+                            "broker refused the status on %s: %s (does the ACL let %s "
                             "publish there?)",
                             self.status_topic,
                             reason.getName(),
-                            self.config.mqtt.username or "(anonymous)",
+                            self._identity(),
                         )
                 continue
-            seq, row_ids = entry
+            seq, row_ids, _lane = entry
             if reason.is_failure:
-                log.error(
-                    "broker refused batch seq %d on %s: %s; keeping it, retry in %.0f s",
+                self._refused(
+                    f"batch:{reason.value}",
+                    "broker refused batch seq %d on %s: %s (does the ACL let %s publish there?); "
+                    "keeping it, retry in %.0f s",
                     seq,
                     self.readings_topic,
                     reason.getName(),
+                    self._identity(),
                     self.retry_delay,
                 )
                 self.spool.release(seq)
@@ -209,7 +280,7 @@ class Publisher:
 
     def _maybe_publish_status(self) -> None:
         now = time.monotonic()
-        devices = self.devices()
+        devices = self.health.device_states()
         changed = devices != self._last_devices and now - self._last_status >= MIN_STATUS_SPACING
         interval = now - self._last_status >= self.config.publish.status_interval
         if not (self._status_due or changed or interval):
@@ -217,29 +288,15 @@ class Publisher:
         self._status_due = False
         self._last_status = now
         self._last_devices = devices
-        payload = encode_status(self._status("online", devices))
+        payload = encode_status(self.health.status("online"))
         info = self.client.publish(self.status_topic, payload, qos=1, retain=True)
         self._status_mids.add(info.mid)
 
-    def _status(self, state: str, devices: dict[str, DeviceState] | None = None) -> Status:
-        return Status(
-            gateway=self.gateway,
-            state=state,  # type: ignore[arg-type]
-            time=self._now_ms(clamp=False),
-            version=__version__,
-            uptime=round(time.monotonic() - self._started, 1),
-            devices=self.devices() if devices is None else devices,
-            spool_depth=self.spool.depth(),
-            dropped=self.spool.dropped(),
-        )
-
-    def _now_ms(self, clamp: bool = True) -> Any:
-        """Now in ms; an unset clock (before 2000) is clamped for ``sent`` or None in a status."""
+    def _now_ms(self) -> int:
+        """Now in ms for ``sent``; an unset clock (before 2000) is clamped into range."""
         ms = int(self.clock() * 1000)
         if MIN_TIME_MS <= ms <= MAX_TIME_MS:
             return ms
-        if not clamp:
-            return None
         log.warning("gateway clock is not set (%d ms); check NTP", ms)
         return min(max(ms, MIN_TIME_MS), MAX_TIME_MS)
 
@@ -271,6 +328,22 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         return client
+
+    def _identity(self) -> str:
+        cfg = self.config.mqtt
+        if cfg.username:
+            return f"user {cfg.username}"
+        return "the client certificate's identity" if cfg.certfile else "anonymous clients"
+
+    def _refused(self, kind: str, message: str, *args: object) -> None:
+        """Log a refusal by the broker as an error once per kind per 10 minutes (a broker that
+        drops the connection after each refusal must not flood the log), else at debug."""
+        now = time.monotonic()
+        if now - self._refusals.get(kind, float("-inf")) >= REFUSAL_LOG_INTERVAL:
+            self._refusals[kind] = now
+            log.error(message, *args)
+        else:
+            log.debug(message, *args)
 
     def _problem(self, problem: str, message: str, *args: object) -> None:
         """Log a connection problem once per series of identical failed attempts."""

@@ -1,12 +1,16 @@
-"""The gateway process: drivers in their own threads -> spool -> publisher.
+"""The gateway process: drivers in their own threads -> spool -> publisher; health beside.
 
 :class:`DriverRunner` supervises one driver: a driver must not raise out of ``run``, so one that
 does has a bug; the runner logs it with its traceback, sets the device state to ``error`` and
 runs the driver again after its ``reopen_interval``. The other devices carry on.
 
 :class:`GatewayService` wires the pieces together and owns their lifecycle; the work itself is
-in the drivers (polling), :mod:`gateway.spool` (spooling) and :mod:`gateway.publisher`
-(publishing).
+in the drivers (polling), :mod:`gateway.spool` (spooling), :mod:`gateway.publisher`
+(publishing, replay) and :mod:`gateway.health` (status and the periodic ``gateway_health``
+reading, which enters the spool through the same sink as the devices' readings).
+
+A spool that cannot be written (disk full, I/O error) does not crash the driver that handed
+over the readings: they are counted as lost (``spool_errors`` in the status) and logged.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from types import FrameType
 from gateway import drivers as _drivers
 from gateway.config import GatewayConfig
 from gateway.drivers.base import DeviceConfig, Driver
+from gateway.health import Health, report_periodically
 from gateway.publisher import Publisher
-from gateway.spool import Spool
+from gateway.spool import Spool, SpoolError
 from telemetry.models import DeviceState, Reading
 
 log = logging.getLogger(__name__)
@@ -91,16 +96,28 @@ class GatewayService:
         self.config = config
         self._stop_drivers = threading.Event()
         self._shutdown = threading.Event()
-        self.spool = Spool(config.spool_path, config.spool.max_readings, clock=clock)
+        self.spool = Spool(
+            config.spool_path,
+            config.spool.max_readings,
+            clock=clock,
+            fsync_interval=config.spool.fsync_interval,
+        )
         try:
             self.runners = [
                 DriverRunner(table[device.driver][1](device, self._sink, clock), self._stop_drivers)
                 for device in config.devices
             ]
-            self.publisher = Publisher(config, self.spool, self.device_states, clock=clock)
+            self.health = Health(config.gateway.id, self.spool, lambda: self.drivers, clock=clock)
+            self.publisher = Publisher(config, self.spool, self.health, clock=clock)
         except BaseException:
             self.spool.close()
             raise
+        self._health_thread = threading.Thread(
+            target=report_periodically,
+            args=(self.health, self._sink, config.publish.health_interval, self._stop_drivers),
+            name="health",
+            daemon=True,
+        )
         self._started = False
 
     @property
@@ -108,10 +125,14 @@ class GatewayService:
         return [runner.driver for runner in self.runners]
 
     def device_states(self) -> dict[str, DeviceState]:
-        return {runner.driver.config.id: runner.driver.state for runner in self.runners}
+        return self.health.device_states()
 
     def _sink(self, readings: Sequence[Reading]) -> None:
-        self.spool.append(readings)
+        try:
+            self.spool.append(readings)
+        except SpoolError as exc:
+            self.health.lost(len(readings), exc)
+            return
         self.publisher.notify()
 
     def start(self) -> None:
@@ -126,6 +147,8 @@ class GatewayService:
         self.publisher.start()
         for runner in self.runners:
             runner.start()
+        if self.config.publish.health_interval > 0:
+            self._health_thread.start()
 
     def stop(self, join_timeout: float = 5.0) -> None:
         """Stop the drivers, publish what is ready, say ``offline``, close the spool."""
@@ -139,6 +162,8 @@ class GatewayService:
             runner.thread.join(max(0.0, deadline - time.monotonic()))
             if runner.thread.is_alive():
                 log.error("device %s: driver did not stop in time", runner.driver.config.id)
+        if self._health_thread.is_alive():
+            self._health_thread.join(max(0.1, deadline - time.monotonic()))
         self.publisher.stop()
         self.spool.close()
         log.info("gateway %s: stopped", self.config.gateway.id)

@@ -6,6 +6,12 @@ PUBACK, which deletes the rows. A reading therefore leaves the gateway's disk on
 broker has taken responsibility for it; a crash, reboot or broker outage at any point loses
 nothing that was appended (within the fsync policy below).
 
+Order and lanes
+    Rows are kept in append order (``id``, never reused). :meth:`next_batch` hands out the
+    oldest rows of an id range first: ``after``/``up_to`` let the publisher keep two lanes,
+    the backlog (rows that were waiting when the broker connection came up) and the fresh
+    rows appended since (see :mod:`gateway.replay`).
+
 Sequence numbers (``seq``)
     ``next_batch`` assigns the next ``seq`` from a counter kept in the ``meta`` table, in the
     same transaction that marks the rows with it, so a seq is never assigned twice, also
@@ -18,19 +24,34 @@ Sequence numbers (``seq``)
     were really lost (only when the spool overflowed, counted in ``dropped``), never a false
     alarm from a retry.
 
-fsync policy
-    SQLite in WAL mode with ``synchronous=NORMAL`` for appends and acks: each commit is one
-    append to the WAL without an fsync, so a process crash (bug, OOM kill, SIGKILL) loses
-    nothing once :meth:`append` has returned, and the SD card of a small gateway is not worn
-    by an fsync for every reading. The transaction that assigns a seq runs with
-    ``synchronous=FULL``: that fsync makes the seq counter and every reading appended before it
-    durable against power loss, so after a power cut the counter never goes back (no reused
-    seq) and at most the readings of the last ``max_delay`` seconds (about one second) are
-    lost; a rolled-back ack only causes a harmless re-send with the same seq.
+fsync policy (what survives what)
+    SQLite in WAL mode. Appends and acks commit with ``synchronous=NORMAL``: each commit is
+    one append to the WAL file *without* an fsync. The data is then in the kernel's page
+    cache, so **a process crash (SIGKILL, OOM kill, a bug) loses nothing once**
+    :meth:`append` **has returned**. Against **power loss** the WAL is fsynced by a
+    ``synchronous=FULL`` commit (an fsync of the WAL covers every frame before it):
+
+    * :meth:`sync`, which the publisher thread calls every half second, does one when
+      readings were appended since the last fsync and that fsync is ``fsync_interval``
+      seconds old (default 1 s). A power cut therefore loses at most the readings of about
+      the last ``fsync_interval`` + 0.5 seconds, also during a broker outage, and the SD card
+      of a small gateway sees at most one fsync per interval instead of one per reading.
+      ``fsync_interval = 0`` fsyncs every append before it returns (the safest and most
+      wearing setting).
+    * the transaction that assigns a seq is always FULL, so after a power cut the seq counter
+      never goes back (no seq is reused for other readings);
+    * acks stay NORMAL: an ack lost to a power cut only causes a harmless re-send with the
+      same seq.
+
+    WAL frames carry checksums, so after a power cut SQLite recovers the last complete
+    commit; a torn write never corrupts the spool.
 
 Bound
-    At most ``max_readings`` rows are kept. When an append would exceed it, the oldest rows are
-    deleted and counted in the persisted ``dropped`` counter (shown in the status).
+    At most ``max_readings`` rows are kept. When an append would exceed it, the oldest rows
+    are deleted and counted in the persisted ``dropped`` counter (shown in the status). Rows
+    of batches in flight in this run (published, PUBACK pending: at most ``max_inflight``
+    batches) are spared: paho re-sends them after a reconnect, so deleting them would count
+    readings as dropped that still reach the broker.
 
 Thread safety: one connection, every call holds one lock. ``locking_mode=EXCLUSIVE`` makes a
 second process opening the same spool fail at once instead of interleaving seqs.
@@ -62,19 +83,19 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE INDEX IF NOT EXISTS readings_unbatched ON readings(id) WHERE seq IS NULL;
 CREATE INDEX IF NOT EXISTS readings_seq ON readings(seq) WHERE seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped', 0), ('syncs', 0);
 """
 
 #: Largest number of SQL variables used in one statement (SQLite allows 32766).
 _CHUNK = 500
-#: Seconds between two "spool full" warnings.
+#: Seconds between two "spool full" (or "cannot write") log lines.
 _DROP_LOG_INTERVAL = 60.0
 
 Batch = tuple[int, list[Reading], list[int]]
 
 
 class SpoolError(RuntimeError):
-    """The spool cannot be opened (in use by another process, not a database, ...)."""
+    """The spool cannot be opened (in use, not a database) or written (disk full, I/O)."""
 
 
 class Spool:
@@ -83,13 +104,20 @@ class Spool:
         path: str | Path,
         max_readings: int = 1_000_000,
         clock: Callable[[], float] = time.time,
+        *,
+        fsync_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
         self.max_readings = max_readings
         self.clock = clock
+        self.fsync_interval = fsync_interval
+        self.monotonic = monotonic
         self._lock = threading.Lock()
         self._claimed: set[int] = set()  # seqs handed out in this run and not released
         self._last_drop_log = float("-inf")
+        self._unsynced = False  # appended since the last fsync of the WAL
+        self._last_sync = monotonic()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -114,37 +142,66 @@ class Spool:
     # -- producer side ------------------------------------------------------------------------
 
     def append(self, readings: Sequence[Reading]) -> None:
-        """Persist *readings*; when this returns they survive a crash of the process."""
+        """Persist *readings*; when this returns they survive a crash of the process.
+
+        Raises :class:`SpoolError` if the spool cannot be written (disk full, I/O error).
+        """
         if not readings:
             return
         now = self.clock()
         rows = [(now, r.model_dump_json(exclude_defaults=True)) for r in readings]
-        with self._lock, self._tx():
-            self._db.executemany("INSERT INTO readings (t, data) VALUES (?, ?)", rows)
-            self._depth += len(rows)
-            if self._depth > self.max_readings:
-                self._drop_oldest(self._depth - self.max_readings)
+        with self._lock:
+            try:
+                with self._durable(self.fsync_interval == 0), self._tx():
+                    self._db.executemany("INSERT INTO readings (t, data) VALUES (?, ?)", rows)
+                    depth = self._depth + len(rows)
+                    if depth > self.max_readings:
+                        depth -= self._drop_oldest(depth - self.max_readings)
+            except sqlite3.Error as exc:
+                self._depth = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+                self._dropped = self._meta("dropped")
+                raise SpoolError(f"cannot write to spool {self.path}: {exc}") from None
+            self._depth = depth
+            self._unsynced = self.fsync_interval != 0
+
+    def sync(self, force: bool = False) -> bool:
+        """fsync the WAL if readings were appended since the last fsync and that fsync is
+        ``fsync_interval`` old (or *force*). Returns whether it did. See "fsync policy"."""
+        with self._lock:
+            if not self._unsynced:
+                return False
+            if not force and self.monotonic() - self._last_sync < self.fsync_interval:
+                return False
+            with self._errors(), self._durable(True), self._tx():
+                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'syncs'")
+            return True
 
     # -- publisher side -----------------------------------------------------------------------
 
-    def next_batch(self, max_readings: int, max_delay: float = 0.0) -> Batch | None:
+    def next_batch(
+        self,
+        max_readings: int,
+        max_delay: float = 0.0,
+        *,
+        after: int = 0,
+        up_to: int | None = None,
+    ) -> Batch | None:
         """The next batch to publish as ``(seq, readings, row_ids)``, or None.
 
-        First a batch handed out before and not acknowledged (from an earlier run, or
-        released), with its original seq. Otherwise a new batch of the oldest readings not yet
-        in a batch, under a new seq: only when there are *max_readings* of them or the oldest
-        has waited *max_delay* seconds.
+        Only rows with ``after < id <= up_to`` are considered (the publisher's lanes). First a
+        batch handed out before and not acknowledged (from an earlier run, or released), with
+        its original seq. Otherwise a new batch of the oldest readings not yet in a batch,
+        under a new seq: only when there are *max_readings* of them or the oldest has waited
+        *max_delay* seconds.
         """
-        with self._lock:
-            batched = [
-                s
-                for (s,) in self._db.execute(
-                    "SELECT DISTINCT seq FROM readings WHERE seq IS NOT NULL ORDER BY seq"
-                )
-            ]
-            self._claimed &= set(batched)  # forget batches whose rows are all gone
-            for seq in batched:
-                if seq not in self._claimed:
+        top = up_to if up_to is not None else 2**63 - 1
+        with self._lock, self._errors():
+            batched = self._db.execute(
+                "SELECT seq, MIN(id) FROM readings WHERE seq IS NOT NULL GROUP BY seq ORDER BY seq"
+            ).fetchall()
+            self._claimed &= {seq for seq, _ in batched}  # forget batches whose rows are gone
+            for seq, first in batched:
+                if seq not in self._claimed and after < first <= top:
                     rows = self._db.execute(
                         "SELECT id, data FROM readings WHERE seq = ? ORDER BY id", (seq,)
                     ).fetchall()
@@ -153,8 +210,9 @@ class Spool:
                     if readings:
                         return seq, readings, ids
             rows = self._db.execute(
-                "SELECT id, t, data FROM readings WHERE seq IS NULL ORDER BY id LIMIT ?",
-                (max_readings,),
+                "SELECT id, t, data FROM readings WHERE seq IS NULL AND id > ? AND id <= ? "
+                "ORDER BY id LIMIT ?",
+                (after, top, max_readings),
             ).fetchall()
             if not rows:
                 return None
@@ -165,24 +223,20 @@ class Spool:
             if not readings:
                 return None
             # FULL for this one commit: see "fsync policy" in the module docstring.
-            self._db.execute("PRAGMA synchronous=FULL")
-            try:
-                with self._tx():
-                    seq = self._meta("next_seq")
-                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq + 1,))
-                    self._db.execute(
-                        "UPDATE readings SET seq = ? WHERE seq IS NULL AND id <= ?",
-                        (seq, rows[-1][0]),
-                    )
-            finally:
-                self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._durable(True), self._tx():
+                seq = self._meta("next_seq")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq + 1,))
+                self._db.execute(
+                    "UPDATE readings SET seq = ? WHERE seq IS NULL AND id >= ? AND id <= ?",
+                    (seq, ids[0], ids[-1]),
+                )
             self._claimed.add(seq)
             return seq, readings, ids
 
     def ack(self, row_ids: Iterable[int]) -> None:
         """The broker has the batch: delete its rows."""
         ids = list(row_ids)
-        with self._lock, self._tx():
+        with self._lock, self._errors(), self._tx():
             for chunk in _chunks(ids):
                 cur = self._db.execute(
                     f"DELETE FROM readings WHERE id IN ({','.join('?' * len(chunk))})", chunk
@@ -193,6 +247,13 @@ class Spool:
         """Hand batch *seq* out again from :meth:`next_batch` (its publish failed)."""
         with self._lock:
             self._claimed.discard(seq)
+
+    def unacknowledged(self) -> list[tuple[int, int]]:
+        """``(seq, readings)`` of batches handed out but not acknowledged, oldest first."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT seq, COUNT(*) FROM readings WHERE seq IS NOT NULL GROUP BY seq ORDER BY seq"
+            ).fetchall()
 
     # -- health -------------------------------------------------------------------------------
 
@@ -212,6 +273,16 @@ class Spool:
             row = self._db.execute("SELECT t FROM readings ORDER BY id LIMIT 1").fetchone()
         return None if row is None else max(0.0, self.clock() - row[0])
 
+    def oldest_id(self) -> int | None:
+        """Row id of the oldest reading in the spool; None if empty."""
+        with self._lock:
+            return self._db.execute("SELECT MIN(id) FROM readings").fetchone()[0]
+
+    def last_id(self) -> int | None:
+        """Row id of the newest reading in the spool; None if empty."""
+        with self._lock:
+            return self._db.execute("SELECT MAX(id) FROM readings").fetchone()[0]
+
     def next_seq(self) -> int:
         """The seq the next new batch will get."""
         with self._lock:
@@ -219,7 +290,7 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._db.close()  # checkpoints the WAL into the database file, with fsyncs
 
     def __enter__(self) -> Spool:
         return self
@@ -235,19 +306,47 @@ class Spool:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite errors while the spool is open (disk full, I/O error) as :class:`SpoolError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot write to spool {self.path}: {exc}") from None
+
+    @contextlib.contextmanager
+    def _durable(self, full: bool) -> Iterator[None]:
+        """Commit the transaction inside with ``synchronous=FULL`` (an fsync) if *full*."""
+        if not full:
+            yield
+            return
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._unsynced = False
+        self._last_sync = self.monotonic()
 
     def _meta(self, key: str) -> int:
         return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
-    def _drop_oldest(self, count: int) -> None:
+    def _drop_oldest(self, count: int) -> int:
+        claimed = sorted(self._claimed)
+        spare = f"AND (seq IS NULL OR seq NOT IN ({','.join('?' * len(claimed))}))"
         cur = self._db.execute(
-            "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)",
-            (count,),
+            "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE 1 "
+            f"{spare if claimed else ''} ORDER BY id LIMIT ?)",
+            (*claimed, count),
         )
-        self._count_dropped(cur.rowcount)
+        dropped = cur.rowcount
+        self._dropped += dropped
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (self._dropped,))
         now = time.monotonic()
         if now - self._last_drop_log >= _DROP_LOG_INTERVAL:
             self._last_drop_log = now
@@ -257,11 +356,7 @@ class Spool:
                 self.max_readings,
                 self._dropped,
             )
-
-    def _count_dropped(self, count: int) -> None:
-        self._depth -= count
-        self._dropped += count
-        self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (self._dropped,))
+        return dropped
 
     def _parse(self, rows: list[tuple[int, str]]) -> tuple[list[Reading], list[int]]:
         """Rows to readings; a row that no longer parses is deleted and counted as dropped."""
@@ -279,7 +374,11 @@ class Spool:
                     self._db.execute(
                         f"DELETE FROM readings WHERE id IN ({','.join('?' * len(chunk))})", chunk
                     )
-                self._count_dropped(len(bad))
+                self._depth -= len(bad)
+                self._dropped += len(bad)
+                self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'dropped'", (self._dropped,)
+                )
         return readings, ids
 
 

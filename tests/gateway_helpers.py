@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,10 +21,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import Field
 
 from gateway.config import GatewayConfig, load_gateway_config
 from gateway.drivers import DRIVERS
 from gateway.drivers.base import DeviceConfig, Driver
+from gateway.service import GatewayService
 from telemetry import Reading
 from tests.services import require_binary
 
@@ -32,42 +36,98 @@ T0 = 1_764_489_600_000
 
 class EmitConfig(DeviceConfig):
     driver: Literal["test_emit"]
-    count: int = 0  # readings to emit in total, then idle in state "ok"
+    count: int = 0  # readings to emit in total (over all runs with a log), then idle
     chunk: int = 1  # readings per sink call
     period: float = 0.0  # seconds between sink calls
     crash: bool = False  # raise out of run() every time (simulates a driver bug)
+    #: A file where each reading handed to the sink is logged as "<index> <unix time>" once
+    #: the sink has returned (= the spool has it). A restarted gateway resumes after the last
+    #: logged index, so "every reading taken" is known exactly across kills and restarts.
+    log: str | None = None
+    #: Reported as Driver.info (firmware, position, clock_offset, ...).
+    info: dict[str, Any] = Field(default_factory=dict)
+    bad_frames: int = 0  # report this many crc_error events before the first reading
+    t0: int = T0  # time of reading 0, ms (recent times for a store with a retention policy)
+
+
+def read_emit_log(path: Path) -> dict[int, float]:
+    """Index -> time taken, from an EmitDriver log (the last line may be cut by a kill)."""
+    taken: dict[int, float] = {}
+    if not path.exists():
+        return taken
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            taken[int(parts[0])] = float(parts[1])
+    return taken
 
 
 class EmitDriver(Driver):
+    """Emits readings ``traffic`` of sensor <id> at time t0 + i ms with ``count = i``."""
+
     config: EmitConfig
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.runs = 0
         self.emitted: list[Reading] = []
+        self.taken: list[tuple[int, float]] = []  # (index, wall time the sink returned)
+        self.info = dict(self.config.info)
 
     def run(self, stop: threading.Event) -> None:
         self.runs += 1
         cfg = self.config
         if cfg.crash:
             raise RuntimeError(f"simulated driver bug in {cfg.id}")
+        for _ in range(cfg.bad_frames if self.runs == 1 else 0):
+            self.set_state("crc_error", "simulated bad frame")
         self.set_state("ok")
-        while len(self.emitted) < cfg.count and not stop.is_set():
-            start = len(self.emitted)
-            n = min(cfg.chunk, cfg.count - start)
-            readings = [
-                Reading(sensor=cfg.id, measurement="traffic", time=T0 + i, fields={"count": i})
-                for i in range(start, start + n)
-            ]
-            self.sink(readings)
-            self.emitted.extend(readings)
-            if cfg.period:
-                stop.wait(cfg.period)
+        log_path = Path(cfg.log) if cfg.log else None
+        taken = read_emit_log(log_path) if log_path else {}
+        index = max(taken, default=-1) + 1 if log_path else len(self.emitted)
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT) if log_path else None
+        try:
+            while index < cfg.count and not stop.is_set():
+                n = min(cfg.chunk, cfg.count - index)
+                readings = [
+                    Reading(
+                        sensor=cfg.id, measurement="traffic", time=cfg.t0 + i, fields={"count": i}
+                    )
+                    for i in range(index, index + n)
+                ]
+                self.sink(readings)
+                now = time.time()
+                if fd is not None:
+                    os.write(
+                        fd, "".join(f"{i} {now:.3f}\n" for i in range(index, index + n)).encode()
+                    )
+                self.emitted.extend(readings)
+                self.taken.extend((i, now) for i in range(index, index + n))
+                index += n
+                if cfg.period:
+                    stop.wait(cfg.period)
+        finally:
+            if fd is not None:
+                os.close(fd)
         stop.wait()
 
 
 def register_emit_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(DRIVERS, "test_emit", (EmitConfig, EmitDriver))
+
+
+@contextlib.contextmanager
+def running(config: GatewayConfig) -> Iterator[GatewayService]:
+    service = GatewayService(config)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def expected_readings(device: str, count: int) -> list[tuple[str, int]]:
+    return [(device, T0 + i) for i in range(count)]
 
 
 def _toml_value(value: Any) -> str:
@@ -131,6 +191,7 @@ class Message:
     topic: str
     payload: bytes
     retain: bool
+    at: float = field(default_factory=time.time)  # when it arrived (unix time)
 
     def json(self) -> dict[str, Any]:
         return json.loads(self.payload)
@@ -243,3 +304,19 @@ def make_tls_files(directory: Path) -> dict[str, Path]:
     ):
         subprocess.run([openssl, *args], check=True, capture_output=True)
     return files
+
+
+def make_client_cert(tls: dict[str, Path], common_name: str) -> tuple[Path, Path]:
+    """A client certificate (CN = *common_name*) and its key (mode 600), signed by the CA of
+    :func:`make_tls_files`, for mutual TLS."""
+    openssl = require_binary("openssl")
+    directory = tls["ca.pem"].parent
+    key, csr, pem = (directory / f"{common_name}.{ext}" for ext in ("key", "csr", "pem"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    req = ["req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={common_name}"]
+    sign = ["x509", "-req", "-in", str(csr), "-CA", str(tls["ca.pem"])]
+    sign += ["-CAkey", str(tls["ca.key"]), "-CAcreateserial", "-days", "2", "-out", str(pem)]
+    for args in (req, sign):
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+    key.chmod(0o600)
+    return pem, key

@@ -1,24 +1,21 @@
-"""The gateway against real Mosquitto brokers: delivery, status, auth and ACL, Last Will, outage.
+"""The gateway against real Mosquitto brokers: delivery, status and health, backlog replay,
+Last Will, outage, compact encoding, full disk. Security: tests/test_gateway_security.py.
 
 The devices are ``test_emit`` drivers (tests/gateway_helpers.py), registered for each test.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
+import resource
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
+import time
 from pathlib import Path
 
 import pytest
 
-from gateway.config import GatewayConfig
-from gateway.service import GatewayService
+from telemetry.codec import decode_batch
 from tests.gateway_helpers import (
     T0,
     EmitDriver,
@@ -26,65 +23,23 @@ from tests.gateway_helpers import (
     batches,
     current_status,
     emit_device,
+    expected_readings,
     make_config,
-    make_tls_files,
     received_readings,
     register_emit_driver,
+    running,
     wait_until,
     write_config,
 )
-from tests.services import Mosquitto, free_port, mosquitto, write_mosquitto_conf
+from tests.gateway_helpers_procs import start_gateway, stop
+from tests.services import Mosquitto, free_port, write_mosquitto_conf
 
 pytestmark = pytest.mark.services
-
-REPO = Path(__file__).resolve().parent.parent
-ACL = """\
-# gateways: only their own subtree (docs/protocol.md)
-pattern write jagajalan/v1/%u/readings
-pattern write jagajalan/v1/%u/status
-pattern read  jagajalan/v1/%u/cmd
-
-user ingest
-topic read jagajalan/v1/#
-"""
-PASSWORDS = {
-    "gw-auth": "right-horse-battery",
-    "gw-locked": "correct-pony-cell",
-    "ingest": "ingest-pw",
-}
-INGEST = {"username": "ingest", "password": "ingest-pw"}
 
 
 @pytest.fixture(autouse=True)
 def _emit_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     register_emit_driver(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    with mosquitto(tmp_path_factory.mktemp("secure"), passwords=PASSWORDS, acl=ACL) as b:
-        yield b
-
-
-@contextlib.contextmanager
-def running(config: GatewayConfig) -> Iterator[GatewayService]:
-    service = GatewayService(config)
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-def expected_readings(device: str, count: int) -> list[tuple[str, int]]:
-    return [(device, T0 + i) for i in range(count)]
-
-
-def password_file(tmp_path: Path, secret: str) -> Path:
-    path = tmp_path / "mqtt.password"
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
-    return path
 
 
 def test_every_reading_arrives_once_in_seq_order_with_status(
@@ -159,77 +114,6 @@ def test_a_crashing_driver_is_isolated_and_restarted(
     assert "simulated driver bug in bad" in caplog.text
 
 
-def test_right_password_publishes_under_acl(secure_broker: Mosquitto, tmp_path: Path) -> None:
-    gw = "gw-auth"
-    pw = password_file(tmp_path, PASSWORDS[gw])
-    config = make_config(
-        tmp_path,
-        gw,
-        secure_broker.url,
-        [emit_device("c1", 25, chunk=5)],
-        mqtt={"username": gw, "password_file": str(pw)},
-    )
-    topic = f"jagajalan/v1/{gw}/#"
-    with Subscriber(secure_broker.port, [topic], **INGEST) as sub, running(config) as service:
-        assert sub.wait_for(lambda: len(received_readings(sub, gw)) >= 25)
-        assert wait_until(lambda: service.spool.depth() == 0)
-        status = current_status(secure_broker.port, gw, **INGEST)
-        assert status is not None and status["state"] == "online"
-    assert sorted(received_readings(sub, gw)) == expected_readings("c1", 25)
-
-
-def test_wrong_password_never_connects_and_is_logged_without_the_secret(
-    secure_broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    gw = "gw-locked"
-    wrong = "wrong-staple-0451"
-    pw = password_file(tmp_path, wrong)
-    config = make_config(
-        tmp_path,
-        gw,
-        secure_broker.url,
-        [emit_device("c1", 10)],
-        mqtt={"username": gw, "password_file": str(pw)},
-    )
-    caplog.set_level(logging.DEBUG, logger="gateway")
-    with running(config) as service:
-        refusals = lambda: [r for r in caplog.records if "refused the connection" in r.getMessage()]  # noqa: E731
-        assert wait_until(lambda: len(refusals()) >= 3)  # it keeps trying ...
-        assert not service.publisher.connected
-        assert service.spool.depth() == 10  # ... and keeps the readings
-    errors = [r for r in refusals() if r.levelno == logging.ERROR]
-    assert len(errors) == 1  # ... but says so once per series of attempts
-    assert "user gw-locked" in errors[0].getMessage()
-    assert "Not authorized" in errors[0].getMessage()
-    assert wrong not in caplog.text
-    assert current_status(secure_broker.port, gw, **INGEST) is None  # never had a status
-
-
-def test_broker_refuses_topics_outside_the_gateways_own(
-    secure_broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # Credentials of gw-auth, but publishing as gateway gw-other: outside its ACL subtree.
-    # (Mosquitto 2.0.11 with max_queued_messages 0, as in tests/services.py, also drops the
-    # connection after a refused QoS 1 publish; the gateway just reconnects.)
-    gw = "gw-other"
-    pw = password_file(tmp_path, PASSWORDS["gw-auth"])
-    config = make_config(
-        tmp_path,
-        gw,
-        secure_broker.url,
-        [emit_device("c1", 10, chunk=10)],
-        mqtt={"username": "gw-auth", "password_file": str(pw)},
-    )
-    with Subscriber(secure_broker.port, [f"jagajalan/v1/{gw}/#"], **INGEST) as sub:
-        with running(config) as service:
-            assert wait_until(lambda: "broker refused batch seq" in caplog.text)
-            assert service.spool.depth() == 10  # refused batches stay in the spool
-            assert service.publisher.published_batches == 0
-        assert sub.messages == []
-    assert "Not authorized" in caplog.text
-    assert "broker refused the status on jagajalan/v1/gw-other/status" in caplog.text
-
-
 def test_broker_down_at_start_then_up_delivers_everything(tmp_path: Path) -> None:
     gw = "gw-outage"
     port = free_port()
@@ -258,61 +142,10 @@ def test_broker_down_at_start_then_up_delivers_everything(tmp_path: Path) -> Non
     assert len(readings) == 120
 
 
-def test_mqtts_with_the_brokers_ca_delivers_and_a_foreign_ca_does_not(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    tls = make_tls_files(tmp_path / "tls")
-    foreign = make_tls_files(tmp_path / "foreign")
-    extra = f"cafile {tls['ca.pem']}\ncertfile {tls['server.pem']}\nkeyfile {tls['server.key']}\n"
-    with mosquitto(tmp_path / "broker", extra=extra) as broker:
-        url = f"mqtts://127.0.0.1:{broker.port}"
-        good = make_config(
-            tmp_path,
-            "gw-tls",
-            url,
-            [emit_device("c1", 20, chunk=5)],
-            mqtt={"ca_file": str(tls["ca.pem"])},
-        )
-        with running(good) as service:
-            emitted = service.drivers[0].emitted  # type: ignore[attr-defined]
-            assert wait_until(lambda: len(emitted) == 20 and service.spool.depth() == 0)
-            assert service.publisher.published_batches >= 1  # acked by PUBACKs over TLS
-        bad = make_config(
-            tmp_path,
-            "gw-tls-bad",
-            url,
-            [emit_device("c1", 5)],
-            mqtt={"ca_file": str(foreign["ca.pem"])},
-        )
-        with running(bad) as service:
-            assert wait_until(lambda: "TLS handshake failed" in caplog.text)
-            assert not service.publisher.connected
-            assert service.spool.depth() == 5
-
-
-def _gateway_process(config: Path, log: Path) -> subprocess.Popen:
-    out = log.open("wb")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.gateway_helpers_cli",
-            "gateway",
-            "run",
-            "--config",
-            str(config),
-        ],
-        cwd=REPO,
-        stdout=out,
-        stderr=out,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-
-
 def test_last_will_marks_a_killed_gateway_offline(broker: Mosquitto, tmp_path: Path) -> None:
     gw = "gw-killed"
     config = write_config(tmp_path, gw, broker.url, [emit_device("c1", 5)])
-    proc = _gateway_process(config, tmp_path / "gateway.log")
+    proc = start_gateway(config, tmp_path / "gateway.log")
     try:
         assert wait_until(
             lambda: (current_status(broker.port, gw) or {}).get("state") == "online", timeout=20
@@ -333,7 +166,7 @@ def test_sigterm_stops_cleanly_with_exit_0(broker: Mosquitto, tmp_path: Path) ->
     config = write_config(tmp_path, gw, broker.url, [emit_device("c1", 5)])
     log = tmp_path / "gateway.log"
     with Subscriber(broker.port, [f"jagajalan/v1/{gw}/readings"]) as sub:
-        proc = _gateway_process(config, log)
+        proc = start_gateway(config, log)
         try:
             assert sub.wait_for(lambda: len(received_readings(sub, gw)) >= 5, timeout=20), (
                 log.read_text()
@@ -348,3 +181,189 @@ def test_sigterm_stops_cleanly_with_exit_0(broker: Mosquitto, tmp_path: Path) ->
     assert status is not None and status["state"] == "offline" and "uptime" in status
     assert "received SIGTERM" in log.read_text()
     assert json.loads(sub.on(f"jagajalan/v1/{gw}/readings")[0].payload)["gateway"] == gw
+
+
+GPS_INFO = {
+    "fix": True,
+    "satellites": 8,
+    "position": {"latitude": -2.2985, "longitude": 102.7045, "altitude": 61.5},
+    "clock_offset": 0.25,
+}
+
+
+def test_status_and_gateway_health_report_devices_spool_and_gps(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    gw = "gw-health"
+    devices = [
+        emit_device("env1", 30, chunk=5, bad_frames=2, info={"firmware": "2.1.0"}),
+        emit_device("gps1", 0, info=GPS_INFO),
+    ]
+    config = make_config(tmp_path, gw, broker.url, devices, publish={"health_interval": 1.0})
+    readings_topic, status_topic = f"jagajalan/v1/{gw}/readings", f"jagajalan/v1/{gw}/status"
+
+    def health() -> list[dict]:
+        return [
+            r
+            for b in batches(sub, gw)
+            for r in b["readings"]
+            if r["measurement"] == "gateway_health"
+        ]
+
+    with Subscriber(broker.port, [f"jagajalan/v1/{gw}/#"]) as sub, running(config):
+        assert sub.wait_for(lambda: len(health()) >= 2)
+        assert sub.wait_for(
+            lambda: any(
+                m.json()["devices"] == {"env1": "ok", "gps1": "ok"} for m in sub.on(status_topic)
+            )
+        )
+        assert sub.wait_for(lambda: len(received_readings(sub, gw)) >= 30 + 2)
+    online = [m.json() for m in sub.on(status_topic) if m.json()["state"] == "online"]
+    status = [s for s in online if s["devices"].get("gps1") == "ok"][-1]
+    assert status["state"] == "online" and status["version"] and status["uptime"] >= 0
+    assert status["errors"] == {"env1": {"crc_error": 2}}  # per-device error counts
+    assert status["firmware"] == {"env1": "2.1.0"}
+    assert status["position"] == GPS_INFO["position"] and status["clock_offset"] == 0.25
+    assert status["info"] == {"gps1": {"fix": True, "satellites": 8}}
+    assert isinstance(status["spool_depth"], int) and isinstance(status["spool_oldest_age"], float)
+    assert status["dropped"] == 0 and status["spool_errors"] == 0
+    # gateway_health readings come through the spool, as sensor "gateway", one a second.
+    points = health()
+    assert all(r["sensor"] == "gateway" for r in points)
+    last = points[-1]["fields"]
+    assert set(last) == {
+        "uptime", "spool_depth", "spool_oldest_age", "dropped", "decode_errors",
+        "devices_ok", "devices_total", "clock_offset",
+    }  # fmt: skip
+    assert (last["decode_errors"], last["devices_ok"], last["devices_total"]) == (2, 2, 2)
+    assert last["clock_offset"] == 0.25 and last["dropped"] == 0
+    uptimes = [p["fields"]["uptime"] for p in points]
+    assert uptimes == sorted(uptimes) and uptimes[-1] > uptimes[0]
+    assert [m for m in sub.on(readings_topic) if m.retain] == []
+
+
+def test_backlog_replays_oldest_first_at_the_rate_while_fresh_readings_go_first(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """300 readings wait in the spool (broker down) while another device keeps taking one
+    every 0.1 s. Once the broker is up, the backlog drains at replay_rate = 50/s in batches of
+    25, oldest first per sensor, and the live readings go out as they come."""
+    gw, rate, batch = "gw-replay", 50.0, 25
+    port = free_port()
+    workdir = tmp_path / "broker"
+    broker = Mosquitto(port, workdir, write_mosquitto_conf(workdir, port))
+    broker.start()
+    caplog.set_level(logging.INFO, logger="gateway.publisher")
+    sub = Subscriber(port, [f"jagajalan/v1/{gw}/readings"], client_id="replay-sub")
+    devices = [
+        emit_device("old", 300, chunk=50),
+        emit_device("live", 100_000, period=0.1),
+    ]
+    publish = {"replay_rate": rate, "max_batch": batch, "max_inflight": 4, "health_interval": 0}
+    config = make_config(tmp_path, gw, broker.url, devices, publish=publish)
+    try:
+        with sub:
+            broker.stop()
+            with running(config) as service:
+                old, live = service.drivers  # type: ignore[misc]
+                assert wait_until(lambda: len(old.emitted) == 300)
+                time.sleep(1.0)
+                up = time.time()  # the gateway cannot connect before this
+                broker.start()
+                assert sub.wait_for(
+                    lambda: (
+                        {t for s, t in received_readings(sub, gw) if s == "old"}
+                        >= {T0 + i for i in range(300)}
+                    ),
+                    timeout=60,
+                )
+                time.sleep(1.0)
+                assert isinstance(live, EmitDriver)
+                taken = dict(live.taken)
+    finally:
+        broker.stop()
+    first_arrival: dict[tuple[str, int], float] = {}
+    order: list[tuple[str, int]] = []
+    for m in sub.on(f"jagajalan/v1/{gw}/readings"):
+        for r in m.json()["readings"]:
+            key = (r["sensor"], r["time"] - T0)
+            if key not in first_arrival:
+                first_arrival[key] = m.at
+                order.append(key)
+    start = min(first_arrival.values())  # the first batch after the broker came up
+    # Backlog: taken before the broker was up. Fresh: taken after a batch had arrived, so
+    # after the gateway connected. (Readings taken in between may be either: left out.)
+    backlog = [k for k in order if k[0] == "old" or taken[k[1]] < up]
+    fresh = [k for k in order if k[0] == "live" and taken[k[1]] > start]
+    # Oldest first within each lane and each sensor.
+    for sensor in ("old", "live"):
+        in_lane = [i for s, i in backlog if s == sensor]
+        assert in_lane == sorted(in_lane), sensor
+        assert [i for s, i in fresh if s == sensor] == sorted(i for s, i in fresh if s == sensor)
+    drained = max(first_arrival[k] for k in backlog)
+    # Fresh readings did not wait for the backlog: every one taken well before the backlog
+    # was drained had arrived before it was.
+    early = [k for k in fresh if taken[k[1]] < drained - 1.5]
+    assert early, "no fresh reading was taken while the backlog drained"
+    assert all(first_arrival[k] < drained for k in early)
+    # Rate: at most rate * (T + 1) + max_batch in T seconds (generous 20 % timing slack),
+    # and not stalled either.
+    duration = drained - start
+    assert duration >= 0.8 * ((len(backlog) - batch) / rate - 1), (len(backlog), duration)
+    assert duration <= 4 * len(backlog) / rate + 5, (len(backlog), duration)
+    assert "replaying" in caplog.text and "backlog replayed" in caplog.text
+
+
+def test_compact_encoding_delivers_the_same_readings(broker: Mosquitto, tmp_path: Path) -> None:
+    gw = "gw-compact"
+    config = make_config(
+        tmp_path,
+        gw,
+        broker.url,
+        [emit_device("c1", 120, chunk=40)],
+        publish={"encoding": "compact"},
+    )
+    topic = f"jagajalan/v1/{gw}/readings"
+    with Subscriber(broker.port, [topic]) as sub, running(config):
+        assert sub.wait_for(
+            lambda: sum(len(decode_batch(m.payload).readings) for m in sub.on(topic)) >= 120
+        )
+    payloads = [m.payload for m in sub.on(topic)]
+    assert all(p[0] == 0xC1 for p in payloads)  # the compact marker, not JSON
+    got = [(r.sensor, r.time) for p in payloads for r in decode_batch(p).readings]
+    assert sorted(got) == expected_readings("c1", 120)
+
+
+def test_a_full_disk_loses_readings_counted_but_never_crashes(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The spool's file system fills up for real: RLIMIT_FSIZE on the gateway process makes
+    every write past 400 kB fail with EFBIG, as a full disk does (no tmpfs can be mounted
+    here). The gateway logs it, counts what it could not keep, and carries on."""
+    gw = "gw-diskfull"
+    config = write_config(
+        tmp_path,
+        gw,
+        broker.url,
+        [emit_device("c1", 100_000, chunk=5, period=0.005)],
+        publish={"status_interval": 1.0},
+    )
+    log = tmp_path / "gateway.log"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    proc = start_gateway(config, log, preexec_fn=limit)
+    try:
+        assert wait_until(
+            lambda: (current_status(broker.port, gw) or {}).get("spool_errors", 0) > 0, timeout=60
+        ), log.read_text()
+        assert proc.poll() is None  # still running
+        status = current_status(broker.port, gw) or {}
+        assert status["state"] == "online" and status["devices"] == {"c1": "ok"}
+    finally:
+        assert stop(proc) == 0
+    text = log.read_text()
+    assert f"cannot write to spool {tmp_path / (gw + '-spool.sqlite')}" in text
+    assert "reading(s) lost so far (free disk space?)" in text
+    assert "Traceback" not in text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -224,3 +226,154 @@ def test_threads_append_while_the_publisher_batches_and_acks(path: Path) -> None
     for p in range(producers):  # each producer's readings in the order appended
         times = [r.time for r in delivered if r.sensor == f"s{p}"]
         assert times == sorted(times)
+
+
+def test_lanes_split_the_spool_by_row_id(path: Path) -> None:
+    with Spool(path) as spool:
+        spool.append(readings(0, 6))
+        boundary = spool.last_id()
+        assert boundary is not None
+        spool.append(readings(6, 3))
+        # Fresh lane: only rows after the boundary, oldest first.
+        seq, got, ids = spool.next_batch(10, after=boundary)
+        assert (seq, got) == (0, readings(6, 3))
+        assert spool.next_batch(10, after=boundary) is None
+        # Backlog lane: only rows up to the boundary, oldest first, in batches of 4.
+        seq, got, back_ids = spool.next_batch(4, up_to=boundary)
+        assert (seq, got) == (1, readings(0, 4))
+        spool.ack(ids)
+        spool.release(1)  # the broker refused it: handed out again in its own lane only
+        assert spool.next_batch(10, after=boundary) is None
+        assert spool.next_batch(10, up_to=boundary) == (1, readings(0, 4), back_ids)
+        seq, got, _ = spool.next_batch(10, up_to=boundary)
+        assert (seq, got) == (2, readings(4, 2))
+
+
+def test_unacknowledged_batches_are_listed_after_a_restart(path: Path) -> None:
+    with Spool(path) as spool:
+        spool.append(readings(0, 7))
+        spool.next_batch(3)
+        spool.next_batch(3)
+        assert spool.unacknowledged() == [(0, 3), (1, 3)]
+    with Spool(path) as spool:
+        assert spool.unacknowledged() == [(0, 3), (1, 3)]
+        assert spool.oldest_id() == 1 and spool.last_id() == 7
+
+
+class Ticker:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _full_commits(statements: list[str]) -> int:
+    """Commits made while synchronous=FULL (each of them fsyncs the WAL)."""
+    full, count = False, 0
+    for statement in statements:
+        if statement == "PRAGMA synchronous=FULL":
+            full = True
+        elif statement == "PRAGMA synchronous=NORMAL":
+            full = False
+        elif statement == "COMMIT" and full:
+            count += 1
+    return count
+
+
+def test_fsync_policy_syncs_new_readings_once_per_interval(path: Path) -> None:
+    mono = Ticker()
+    with Spool(path, fsync_interval=1.0, monotonic=mono) as spool:
+        statements: list[str] = []
+        spool._db.set_trace_callback(statements.append)  # observe SQLite's own statements
+        spool.append(readings(0, 5))
+        spool.append(readings(5, 5))
+        assert _full_commits(statements) == 0  # appends commit without an fsync
+        assert not spool.sync()  # the last fsync (at open) is not 1 s old yet
+        mono.now += 1.0
+        assert spool.sync()  # one fsync for both appends
+        assert _full_commits(statements) == 1
+        mono.now += 5.0
+        assert not spool.sync()  # nothing new: no fsync
+        spool.append(readings(10, 1))
+        assert spool.sync()  # the interval has long passed: at once
+        assert _full_commits(statements) == 2
+        spool.next_batch(100)  # assigning a seq always fsyncs
+        assert _full_commits(statements) == 3
+        spool._db.set_trace_callback(None)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'syncs'").fetchone() == (2,)
+
+
+def test_fsync_interval_zero_fsyncs_every_append(path: Path) -> None:
+    with Spool(path, fsync_interval=0) as spool:
+        statements: list[str] = []
+        spool._db.set_trace_callback(statements.append)
+        spool.append(readings(0, 1))
+        spool.append(readings(1, 1))
+        assert _full_commits(statements) == 2
+        assert not spool.sync()  # nothing left to sync
+        spool._db.set_trace_callback(None)
+
+
+def test_the_bound_spares_batches_in_flight(path: Path) -> None:
+    with Spool(path, max_readings=10) as spool:
+        spool.append(readings(0, 10))
+        _, in_flight, ids = spool.next_batch(4)  # published, PUBACK pending
+        spool.append(readings(10, 3))
+        assert spool.dropped() == 3  # the oldest rows that are not in flight
+        assert spool.depth() == 10
+        spool.ack(ids)  # the PUBACK arrives after all: nothing counted twice
+        assert spool.depth() == 6
+        _, rest, _ = spool.next_batch(100)
+        assert in_flight == readings(0, 4)
+        assert rest == readings(7, 6)  # 4..6 dropped, the newest kept
+
+
+_DISK_FULL_SCRIPT = """
+import resource, sys
+from pathlib import Path
+from gateway.spool import Spool, SpoolError
+from tests.test_spool import readings
+
+path = Path(sys.argv[1])
+spool = Spool(path, fsync_interval=0)
+spool.append(readings(0, 50))
+size = max(p.stat().st_size for p in path.parent.iterdir())
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 65536, hard))  # the disk is nearly full
+appended, error = 50, None
+try:
+    for start in range(50, 100_000, 50):
+        spool.append(readings(start, 50))
+        appended += 50
+except SpoolError as exc:
+    error = str(exc)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space again
+depth = spool.depth()
+spool.append(readings(900_000, 1))
+_, got, _ = spool.next_batch(1_000_000)
+print(error)
+print(appended, depth, len(got), got[:appended] == readings(0, appended), got[-1].fields)
+"""
+
+
+def test_a_full_disk_is_a_spool_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    """The disk fills up for real: RLIMIT_FSIZE in a child process makes SQLite's writes fail
+    with EFBIG exactly as on a full file system (a tmpfs cannot be mounted here)."""
+    path = tmp_path / "spool" / "spool.sqlite"
+    repo = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL_SCRIPT, str(path)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    error, summary = result.stdout.splitlines()
+    assert error.startswith(f"cannot write to spool {path}: "), error
+    appended, depth, got, intact, last = summary.split(" ", 4)
+    assert int(appended) >= 50 and int(depth) == int(appended)  # the failed append left nothing
+    assert int(got) == int(appended) + 1 and intact == "True"  # and writing works again
+    assert last == "{'count': 900000, 'speed_mean': 40.5}"
