@@ -10,6 +10,8 @@ never stops the others.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import threading
 import time
@@ -17,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import serial
 from pydantic import BaseModel, ConfigDict, Field
 
 from telemetry.models import DeviceState, Reading
@@ -81,3 +84,67 @@ class Driver(ABC):
     @abstractmethod
     def run(self, stop: threading.Event) -> None:
         """Loop until *stop* is set. Must not raise."""
+
+
+#: errno values that mean the port is gone (adapter unplugged, path removed, pty closed).
+PORT_GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO})
+
+
+class SerialSessionDriver(Driver):
+    """Template for a driver that owns one serial port: open it, run a session on it until
+    it fails or ``stop`` is set, close it, wait ``reopen_interval``, open it again.
+
+    Subclasses implement :meth:`session`; they may override :meth:`opened` (what a successful
+    open means for the state) and :meth:`after_session` (e.g. flush what an outage closed).
+    The config must have a ``serial: SerialPort`` key.
+    """
+
+    #: Longest single read, seconds: short, so that stop and timers are handled on time.
+    read_slice: float = 0.2
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                port = self.open_port()
+                if port is not None:
+                    try:
+                        self.session(port, stop)
+                    finally:
+                        with contextlib.suppress(OSError):  # closing a port that is gone
+                            port.close()
+            except Exception as exc:  # a bug, not a device fault: keep the gateway alive
+                self.log.exception("device %s: unexpected error", self.config.id)
+                self.set_state("error", f"{type(exc).__name__}: {exc}")
+            self.after_session()
+            if not stop.is_set():
+                stop.wait(self.config.reopen_interval)
+
+    def open_port(self) -> serial.SerialBase | None:
+        cfg: SerialPort = self.config.serial  # type: ignore[attr-defined]
+        try:
+            port = serial.serial_for_url(
+                cfg.port,
+                baudrate=cfg.baudrate,
+                bytesize=cfg.bytesize,
+                parity=cfg.parity,
+                stopbits=cfg.stopbits,
+                timeout=min(cfg.timeout, self.read_slice),
+                write_timeout=max(cfg.timeout, 1.0),
+            )
+        except (OSError, ValueError) as exc:
+            gone = getattr(exc, "errno", None) in PORT_GONE
+            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}: {exc}")
+            return None
+        self.opened(port)
+        return port
+
+    def opened(self, port: serial.SerialBase) -> None:
+        """The port is open: by default the device counts as ok until the session says not."""
+        self.set_state("ok")
+
+    @abstractmethod
+    def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
+        """Talk to the device until the port fails (set a state and return) or stop is set."""
+
+    def after_session(self) -> None:
+        """Called after every session or failed open, before waiting to reopen."""

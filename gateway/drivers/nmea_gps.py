@@ -30,8 +30,6 @@ there is a fix, aligned to multiples of the interval on the gateway clock.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import threading
 import time
 from typing import Literal
@@ -39,7 +37,7 @@ from typing import Literal
 import serial
 from pydantic import Field, ValidationError
 
-from gateway.drivers.base import Clock, DeviceConfig, Driver, SerialPort, Sink
+from gateway.drivers.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
 from gateway.nmea import (
     MAX_LINE,
     GpsTracker,
@@ -57,7 +55,6 @@ READ_SLICE = 0.2
 #: Samples needed before the clock offset is reported and judged.
 MIN_OFFSET_SAMPLES = 3
 POSITION_MEASUREMENT = "gateway_position"
-_GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO}
 
 
 class NmeaGpsConfig(DeviceConfig):
@@ -77,7 +74,7 @@ class NmeaGpsConfig(DeviceConfig):
     )
 
 
-class NmeaGpsDriver(Driver):
+class NmeaGpsDriver(SerialSessionDriver):
     config: NmeaGpsConfig
 
     def __init__(self, config: NmeaGpsConfig, sink: Sink, clock: Clock = time.time) -> None:
@@ -95,42 +92,10 @@ class NmeaGpsDriver(Driver):
         bits = 1 + port.bytesize + (port.parity != "N") + port.stopbits
         self._seconds_per_byte = bits / port.baudrate
 
-    # -- loop -------------------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                port = self._open()
-                if port is not None:
-                    try:
-                        self._session(port, stop)
-                    finally:
-                        with contextlib.suppress(OSError):
-                            port.close()
-            except Exception as exc:  # a bug, not a device fault: keep the gateway alive
-                self.log.exception("device %s: unexpected error", self.config.id)
-                self.set_state("error", f"{type(exc).__name__}: {exc}")
-            if not stop.is_set():
-                stop.wait(self.config.reopen_interval)
+    # -- session ----------------------------------------------------------------------------
+    read_slice = READ_SLICE
 
-    def _open(self) -> serial.SerialBase | None:
-        cfg = self.config.serial
-        try:
-            port = serial.serial_for_url(
-                cfg.port,
-                baudrate=cfg.baudrate,
-                bytesize=cfg.bytesize,
-                parity=cfg.parity,
-                stopbits=cfg.stopbits,
-                timeout=min(cfg.timeout, READ_SLICE),
-            )
-        except (OSError, ValueError) as exc:
-            gone = getattr(exc, "errno", None) in _GONE
-            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}: {exc}")
-            return None
-        self.set_state("ok")
-        return port
-
-    def _session(self, port: serial.SerialBase, stop: threading.Event) -> None:
+    def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
         framer = LineFramer(MAX_LINE)
         last_bytes = time.monotonic()
         interval = self.config.position_interval

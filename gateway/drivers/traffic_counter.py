@@ -26,7 +26,6 @@ published whenever the port delivers them.
 from __future__ import annotations
 
 import contextlib
-import errno
 import threading
 import time
 from typing import Annotated, Literal
@@ -34,7 +33,7 @@ from typing import Annotated, Literal
 import serial
 from pydantic import Field, ValidationInfo, field_validator
 
-from gateway.drivers.base import Clock, DeviceConfig, Driver, SerialPort, Sink
+from gateway.drivers.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
 from gateway.traffic import (
     DIRECTIONS,
     VEHICLE_CLASSES,
@@ -55,7 +54,6 @@ from telemetry.models import Reading
 #: Seconds between two calls of :meth:`Aggregator.tick` with the gateway clock.
 TICK_INTERVAL = 0.5
 #: errno values of a failed open that mean "the device is not there".
-_GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO}
 
 
 Lane = Annotated[int, Field(ge=1, le=9)]
@@ -151,7 +149,7 @@ class TrafficCounterConfig(DeviceConfig):
         )
 
 
-class TrafficCounterDriver(Driver):
+class TrafficCounterDriver(SerialSessionDriver):
     config: TrafficCounterConfig
 
     def __init__(self, config: TrafficCounterConfig, sink: Sink, clock: Clock = time.time) -> None:
@@ -179,42 +177,17 @@ class TrafficCounterDriver(Driver):
         self._live = False  # aggregating (ticks on): port open and device not silent
 
     # -- loop -------------------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                port = self._open()
-                if port is not None:
-                    self._session(port, stop)
-            except Exception as exc:  # a bug, not a device fault: keep the gateway alive
-                self.log.exception("device %s: unexpected error", self.config.id)
-                self.set_state("error", f"{type(exc).__name__}: {exc}")
-            self._pause()
-            if not stop.is_set():
-                stop.wait(self.config.reopen_interval)
+    read_slice = TICK_INTERVAL / 2  # short reads so that ticks and stop are handled on time
 
-    def _open(self) -> serial.SerialBase | None:
-        cfg = self.config.serial
-        try:
-            port = serial.serial_for_url(
-                cfg.port,
-                baudrate=cfg.baudrate,
-                bytesize=cfg.bytesize,
-                parity=cfg.parity,
-                stopbits=cfg.stopbits,
-                # Short reads so that ticks and stop are handled on time; never longer than
-                # the configured read timeout.
-                timeout=min(cfg.timeout, TICK_INTERVAL / 2),
-            )
-        except (OSError, ValueError) as exc:
-            gone = getattr(exc, "errno", None) in _GONE
-            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}: {exc}")
-            return None
+    def opened(self, port: serial.SerialBase) -> None:
         self.set_state("ok")
         self.aggregator.reset()
         self._live = True
-        return port
 
-    def _session(self, port: serial.SerialBase, stop: threading.Event) -> None:
+    def after_session(self) -> None:
+        self._pause()
+
+    def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
         framer = LineFramer()
         last_bytes = next_tick = time.monotonic()
         try:

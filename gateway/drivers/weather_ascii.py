@@ -26,8 +26,6 @@ the rain that fell meanwhile (unless the station was reset, see :class:`RainCoun
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import termios
 import threading
 import time
@@ -36,7 +34,7 @@ from typing import Literal
 import serial
 from pydantic import Field, ValidationError
 
-from gateway.drivers.base import Clock, DeviceConfig, Driver, SerialPort, Sink
+from gateway.drivers.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
 from gateway.traffic import LineFramer
 from gateway.weather import MAX_LINE, MEASUREMENT, WeatherDecoder, WeatherError, format_query
 from telemetry.models import Reading
@@ -44,7 +42,6 @@ from telemetry.models import Reading
 #: Longest single read wait, so that stop, deadlines and silence are noticed on time.
 READ_SLICE = 0.2
 #: errno values of a failed open that mean "the device is not there".
-_GONE = {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO}
 
 
 class WeatherAsciiConfig(DeviceConfig):
@@ -78,7 +75,7 @@ class WeatherAsciiConfig(DeviceConfig):
     )
 
 
-class WeatherAsciiDriver(Driver):
+class WeatherAsciiDriver(SerialSessionDriver):
     config: WeatherAsciiConfig
 
     def __init__(self, config: WeatherAsciiConfig, sink: Sink, clock: Clock = time.time) -> None:
@@ -95,45 +92,23 @@ class WeatherAsciiDriver(Driver):
         self.decode_errors: dict[str, int] = {}  # WeatherError.reason -> count
 
     # -- loop -------------------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                port = self._open()
-                if port is not None:
-                    try:
-                        if self.config.mode == "poll":
-                            self._poll_session(port, stop)
-                        else:
-                            self._stream_session(port, stop)
-                    finally:
-                        with contextlib.suppress(OSError):  # closing a port that is gone
-                            port.close()
-            except Exception as exc:  # a bug, not a device fault: keep the gateway alive
-                self.log.exception("device %s: unexpected error", self.config.id)
-                self.set_state("error", f"{type(exc).__name__}: {exc}")
-            if not stop.is_set():
-                stop.wait(self.config.reopen_interval)
+    read_slice = READ_SLICE
 
-    def _open(self) -> serial.SerialBase | None:
-        cfg = self.config.serial
-        try:
-            port = serial.serial_for_url(
-                cfg.port,
-                baudrate=cfg.baudrate,
-                bytesize=cfg.bytesize,
-                parity=cfg.parity,
-                stopbits=cfg.stopbits,
-                timeout=min(cfg.timeout, READ_SLICE),
-                write_timeout=max(cfg.timeout, 1.0),
-            )
-        except (OSError, ValueError) as exc:
-            gone = getattr(exc, "errno", None) in _GONE
-            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}: {exc}")
-            return None
-        self.log.info("device %s: opened %s (%s mode)", self.config.id, cfg.port, self.config.mode)
+    def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
+        if self.config.mode == "poll":
+            self._poll_session(port, stop)
+        else:
+            self._stream_session(port, stop)
+
+    def opened(self, port: serial.SerialBase) -> None:
+        self.log.info(
+            "device %s: opened %s (%s mode)",
+            self.config.id,
+            self.config.serial.port,
+            self.config.mode,
+        )
         if self.state in ("starting", "unplugged", "error"):
             self.set_state("ok")
-        return port
 
     def _unplugged(self, exc: Exception) -> None:
         self.set_state("unplugged", f"{self.config.serial.port}: {exc}")
