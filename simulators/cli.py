@@ -12,6 +12,7 @@ import argparse
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 DEFAULT_GATEWAYS = "srl-pasar-01,srl-pauh-01"
@@ -24,9 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "devices",
         help="emulate each gateway's serial devices on pseudo-terminals",
         description=(
-            "Start emulated serial devices (Modbus RTU particulate sensor, traffic counter) on "
-            "pseudo-terminals and write a matching gateway config per gateway. Runs until "
-            "Ctrl-C. Point `jagajalan gateway run --config <dir>/<gateway>.toml` at it."
+            "Start emulated serial devices (Modbus RTU sensors, traffic counter, and with "
+            "--devices all a weather station and a GPS) on pseudo-terminals and write a "
+            "matching gateway config per gateway; optionally driven by a scenario and with "
+            "injected faults. Runs until Ctrl-C. Point `jagajalan gateway run --config "
+            "<dir>/<gateway>.toml` at it."
         ),
     )
     d.add_argument(
@@ -82,6 +85,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--speed", type=float, default=None, help="scenario clock speed (default: the file's)"
     )
+    d.add_argument(
+        "--devices",
+        choices=("basic", "all"),
+        default="basic",
+        help="basic: Modbus env1 and traffic counter cnt1 (default); all: every device kind "
+        "(five Modbus sensors on one RS-485 line, traffic counter, weather station, GPS)",
+    )
+    d.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, e.g. env1:crc_error@30s+10s or gps1:clock_drift=45@1m+2m "
+        "(<device>:<kind>[=<arg>]@<start>+<duration>; repeatable; see docs/simulators.md)",
+    )
     d.set_defaults(func=cmd_devices)
 
     from simulators.cli_run import register_fleet, register_scenario
@@ -94,7 +112,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from simulators.devices import DeviceOptions, start_gateway_devices, stop_gateway_devices
+    from simulators.devices import (
+        DeviceOptions,
+        device_ids,
+        start_gateway_devices,
+        stop_gateway_devices,
+        unknown_fault_devices,
+    )
+    from simulators.faults import faults_from_table, parse_fault
     from simulators.scenario import Scenario
     from simulators.scenario_run import ScenarioRunner
     from simulators.sites import site
@@ -106,14 +131,31 @@ def cmd_devices(args: argparse.Namespace) -> int:
     except KeyError as exc:
         console.print(f"[red]error:[/red] {exc.args[0]}")
         return 2
+    scenario = Scenario.load(args.scenario) if args.scenario else None  # ConfigError: exit 2
+    try:
+        faults = [parse_fault(text) for text in args.fault]
+        gateways = [s.gateway for s in sites]
+        unknown = unknown_fault_devices(faults, gateways, args.devices)
+        if scenario is not None:  # a scenario's faults on devices not emulated are skipped
+            planned = faults_from_table(scenario.file.faults)
+            skip = set(unknown_fault_devices(planned, gateways, args.devices))
+            faults += [f for f in planned if f.device not in skip]
+        if unknown:
+            raise ValueError(
+                f"faults on unknown devices {unknown}; known: {device_ids(args.devices)}"
+            )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
     opts = DeviceOptions(
         seed=args.seed,
         poll_interval=args.poll_interval,
         traffic_interval=args.traffic_interval,
         vehicles_per_minute=args.vehicles_per_minute,
         broker_url=args.broker_url,
+        devices=args.devices,
+        faults=faults,
     )
-    scenario = Scenario.load(args.scenario) if args.scenario else None  # ConfigError: exit 2
     truth = TruthWriter(args.truth)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,17 +166,19 @@ def cmd_devices(args: argparse.Namespace) -> int:
         if scenario is not None:
             clock = scenario.clock(args.speed)
             runner = ScenarioRunner(scenario, clock=clock, truth=truth).start()
+            opts.scenario, opts.scenario_clock = scenario, clock
             console.print(
                 f"Scenario {scenario.name} runs at {clock.speed:g}x: day 1 00:00 WIB is now; "
                 "its values go to the truth file."
             )
+        opts.origin = None if scenario is not None else time.time()
         for s in sites:
             running.append(start_gateway_devices(s, args.dir, opts, truth))
         table = Table(title="Emulated devices (gateway side opens these paths)")
         for col in ("gateway", "site", "device", "path", "config"):
             table.add_column(col)
         for gw in running:
-            for dev_id, link in gw.links.items():
+            for dev_id, link in gw.ports.items():
                 table.add_row(gw.site.gateway, gw.site.name, dev_id, link.path, str(gw.config_path))
         console.print(table)
         console.print(

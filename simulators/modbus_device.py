@@ -62,6 +62,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: ``value_filter(sensor_id, values) -> values``: rewrites a device's values before they are sent.
+ValueFilter = Callable[[str, dict[str, float]], dict[str, float]]
+
 
 @dataclass
 class SimSpec:
@@ -73,6 +76,9 @@ class SimSpec:
     params: Mapping[str, float] = field(default_factory=dict)
     sensor_id: str | None = None  # for the truth lines; default "unit<N>"
     counter_start: int | None = None  # counters' first raw value (default: seeded)
+    #: Value hook: physical values by field name at a time (counters: the raw count), e.g.
+    #: from a scenario; None: the seeded :class:`RegisterPattern`.
+    values: Callable[[float], Mapping[str, float]] | None = None
 
 
 class _Unit:
@@ -159,7 +165,12 @@ class ModbusBusSim:
         baudrate: int = 9600,
         response_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
+        source_clock: Callable[[], float] | None = None,
+        value_filter: ValueFilter | None = None,
     ) -> None:
+        """*source_clock*: the time given to the units' ``values`` hooks (a scenario clock's
+        ``now``; default *clock*). *value_filter(sensor_id, values)*: applied to every unit's
+        values before they are written (fault injection: stuck, out of range)."""
         if not devices:
             raise ValueError("a line needs at least one device")
         if len({d.unit for d in devices}) != len(devices):
@@ -170,6 +181,8 @@ class ModbusBusSim:
         self.baudrate = baudrate
         self.response_delay = response_delay
         self.clock = clock
+        self.source_clock = source_clock or clock
+        self.value_filter = value_filter
         step = update_interval if step_seconds is None else step_seconds
         self.units: dict[int, _Unit] = {d.unit: _Unit(d, step) for d in devices}
         self.step = 0  # steps written so far
@@ -270,15 +283,24 @@ class ModbusBusSim:
         """Write every unit's next step and record it in the truth, in one loop turn
         (requests are served on the same loop, so no answer mixes two steps)."""
         now = round(self.clock() * 1000)
+        source_t = self.source_clock()
         for number, unit in self.units.items():
-            registers = unit.pattern.registers(self.step)
+            if unit.spec.values is not None:
+                values = dict(unit.spec.values(source_t))
+            else:
+                values = unit.pattern.values(self.step)
+            if self.value_filter is not None:
+                values = self.value_filter(unit.sensor_id, values)
+            registers = unit.pattern.encode(values)
             for start, n in unit.spans:
                 block = [registers.get(a, 0) for a in range(start, start + n)]
                 await core.async_setValues(number, 16, start, block)
             unit.current = registers
             if self.truth is not None:
                 fields, counters = unit.truth_fields(registers)
-                extra = {"counters": counters} if counters else {}
+                extra: dict = {"counters": counters} if counters else {}
+                if unit.spec.values is not None:
+                    extra["source_time"] = round(source_t * 1000)
                 self.truth.write(
                     "modbus_values",
                     unit.sensor_id,

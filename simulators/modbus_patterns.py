@@ -136,10 +136,15 @@ class RegisterPattern:
 
     def registers(self, step: int) -> dict[int, int]:
         """Raw registers by address at *step*, with the model register of ``[identify]``."""
-        values = self.values(step)
+        return self.encode(self.values(step))
+
+    def encode(self, values: Mapping[str, float]) -> dict[int, int]:
+        """Raw registers holding physical *values* (by field name; counters: the raw count,
+        wrapped at the rollover). A field missing from *values* reads 0."""
         registers: dict[int, int] = {}
         for f in self.profile.profile.fields:
-            raw = values[f.name] if f.kind == "counter" else raw_from_value(f, values[f.name])
+            value = values.get(f.name, 0.0)
+            raw = int(value) % f.modulus if f.kind == "counter" else raw_from_value(f, value)
             words = encode_raw(f, raw)
             registers.update(zip(f.registers, words, strict=True))
         ident = self.profile.profile.identify

@@ -234,6 +234,7 @@ class ScenarioFile(_Model):
     haze: Haze | None = None
     sites: list[SiteConfig] = Field(min_length=1)
     expect: list[Expect] = []
+    faults: list[dict[str, Any]] = []  # device faults, checked by simulators/faults.py
 
     @model_validator(mode="after")
     def _sane(self) -> ScenarioFile:

@@ -32,6 +32,7 @@ import time
 import tty
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from gateway.traffic import format_heartbeat, format_record
 from simulators.truth import TruthWriter
@@ -59,6 +60,14 @@ LENGTH_M: dict[str, tuple[float, float]] = {
 #: Default share of motorcycles with a second one beside them (same lane, same millisecond).
 SIDE_BY_SIDE = 0.05
 _OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
+
+
+class SourceClock(Protocol):
+    """What the vehicle hook's clock offers (a :class:`simulators.scenario.ScenarioClock`)."""
+
+    def now(self) -> float: ...
+
+    def real_time(self, t: float) -> float: ...
 
 
 def direction_of(lane: int) -> str:
@@ -120,7 +129,16 @@ class TrafficCounterSim:
         clock: Callable[[], float] = time.time,
         side_by_side: float = SIDE_BY_SIDE,
         contraflow: float = 0.0,
+        vehicles: Callable[[float, float], Sequence[Any]] | None = None,
+        source_clock: SourceClock | None = None,
     ) -> None:
+        """*vehicles(t0, t1)*: value hook giving the vehicles passing in [t0, t1) of
+        *source_clock* (e.g. ``Scenario.vehicles`` bound to a site, with the scenario clock)
+        instead of the seeded stream; each needs ``time, lane, direction, vehicle_class,
+        speed, length``. A vehicle's record carries the real time its scenario time maps to
+        (``source_clock.real_time``), so the gateway sees its own clock's time."""
+        if (vehicles is None) != (source_clock is None):
+            raise ValueError("vehicles and source_clock go together")
         if not lanes or any(not 1 <= lane <= 9 for lane in lanes):
             raise ValueError(f"lanes must be 1-9, got {lanes!r}")
         if vehicles_per_minute <= 0 or heartbeat_interval <= 0:
@@ -137,6 +155,8 @@ class TrafficCounterSim:
         self.clock = clock
         self.side_by_side = side_by_side
         self.contraflow = contraflow
+        self.vehicles = vehicles
+        self.source_clock = source_clock
         self.sent = 0  # vehicle records sent
         self.heartbeats = 0
         self._last_vehicle_ms = 0
@@ -188,7 +208,10 @@ class TrafficCounterSim:
 
     def _run(self) -> None:
         try:
-            self._loop()
+            if self.vehicles is not None:
+                self._source_loop()
+            else:
+                self._loop()
         except OSError as exc:  # the pty went away under us: end quietly
             if not self._stop.is_set():
                 log.warning("%r: write failed, stopping: %s", self, exc)
@@ -212,6 +235,47 @@ class TrafficCounterSim:
                     last_sent = time.monotonic()
             self._send_vehicle(arrival)
             last_sent = time.monotonic()
+
+    def _source_loop(self, tick: float = 0.05) -> None:
+        """Send what the vehicle hook gives, tick by tick of the source clock."""
+        assert self.vehicles is not None and self.source_clock is not None
+        clock = self.source_clock
+        last = clock.now()
+        last_sent = time.monotonic()
+        while not self._stop.wait(tick):
+            now = clock.now()
+            for v in self.vehicles(last, now):
+                time_ms = max(self._last_vehicle_ms, round(clock.real_time(v.time) * 1000))
+                self._send(time_ms, v.lane, v.direction, v.speed, v.length, v.vehicle_class)
+                self._last_vehicle_ms = time_ms
+                last_sent = time.monotonic()
+                fields = (v.lane, v.direction, v.speed, v.length, v.vehicle_class)
+                self._record(time_ms, *fields, {"source_time": round(v.time * 1000)})
+            last = now
+            if time.monotonic() >= last_sent + self.heartbeat_interval:
+                self.send_raw(format_heartbeat(self._now_ms()))
+                self.heartbeats += 1
+                last_sent = time.monotonic()
+
+    def _send(self, time_ms, lane, direction, speed, length, vehicle_class) -> None:
+        self._line = format_record(time_ms, lane, direction, speed, length, vehicle_class)
+        self.send_raw(self._line)
+        self.sent += 1
+
+    def _record(self, time_ms, lane, direction, speed, length, vehicle_class, extra) -> None:
+        if self.truth is not None:
+            self.truth.write(
+                "vehicle",
+                self.sensor_id,
+                time=time_ms,
+                lane=lane,
+                direction=direction,
+                speed=round(speed, 1),
+                length=round(length, 1),
+                vehicle_class=vehicle_class,
+                line=self._line.decode("ascii"),
+                **extra,
+            )
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -39,7 +39,7 @@ import threading
 import time
 import tty
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from gateway.weather import QUANTITIES, crc16, encode_crc, format_sentence
@@ -183,7 +183,13 @@ class WeatherStationSim:
         echo: bool = False,
         truth: TruthWriter | None = None,
         clock: Callable[[], float] = time.time,
+        source: Callable[[float], WeatherState] | None = None,
+        source_clock: Callable[[], float] | None = None,
+        value_filter: Callable[[str, dict[str, float]], dict[str, float]] | None = None,
     ) -> None:
+        """*source(t)*: value hook giving the weather at time *t* of *source_clock* (e.g. a
+        scenario's; default *clock*) instead of the seeded model. *value_filter(sensor_id,
+        values)* rewrites the values before they are encoded (fault injection)."""
         self.units = {**_DEFAULT_UNITS, **(units or {})}
         for group, unit in self.units.items():
             if unit not in _ENCODE.get(group, {}):
@@ -203,6 +209,9 @@ class WeatherStationSim:
         self.truth = truth
         self.clock = clock
         self.model = WeatherModel(seed, storm=storm)
+        self.source = source
+        self.source_clock = source_clock or clock
+        self.value_filter = value_filter
         self.silent = False
         self.sent = 0  # data messages sent
         self.queries = 0  # valid queries for this address received
@@ -267,7 +276,15 @@ class WeatherStationSim:
         now = self.clock()
         dt = 1.0 if self._last_step is None else max(0.0, now - self._last_step)
         self._last_step = now
-        state = self.model.step(now, dt * self.time_scale)
+        extra: dict[str, int] = {}
+        if self.source is not None:
+            source_t = self.source_clock()
+            state = self.source(source_t)
+            extra["source_time"] = round(source_t * 1000)
+        else:
+            state = self.model.step(now, dt * self.time_scale)
+        if self.value_filter is not None:
+            state = WeatherState(**self.value_filter(self.sensor_id, asdict(state)))
         items = encode(state, self.units, self.invalid_keys)
         line = format_sentence(self.address, 0, items, crc=crc)
         self.send_raw(line)
@@ -279,6 +296,7 @@ class WeatherStationSim:
                 time=int(now * 1000),
                 line=line.decode("ascii"),
                 **physical_values(items),
+                **extra,
             )
         return line
 
