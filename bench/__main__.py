@@ -12,6 +12,7 @@ import traceback
 
 BENCHMARKS = ["bench.codec", "bench.gateway"]
 BENCHMARKS += ["bench.fleet"]  # 500 gateways x 1 batch/s x 60 s against Mosquitto
+BENCHMARKS += ["bench.ingest"]  # ingest throughput/latency vs Mosquitto and InfluxDB
 
 
 def main() -> int:

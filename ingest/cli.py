@@ -64,9 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             default=_default_client_id())  # fmt: skip
     _option(o, "--shared-group", "subscribe to readings as $share/<group>/... (scale-out)")
     _option(o, "--max-inflight", "most unacknowledged messages held (MQTT 5 Receive Maximum)",
-            type=int, default=1000)  # fmt: skip
+            type=int, default=10_000)  # fmt: skip
     _option(o, "--session-expiry", "seconds the broker keeps our session while we are away",
-            type=int, default=86_400)  # fmt: skip
+            type=int, default=7 * 86_400)  # fmt: skip
     s = run.add_argument_group("store (give --influx-url or --sqlite)")
     _option(s, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
     _option(s, "--influx-db", "InfluxDB database", default="jagajalan")
@@ -74,6 +74,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _option(s, "--influx-username", "InfluxDB 1.x username")
     _option(s, "--influx-password-file", "file holding the InfluxDB 1.x password")
     _option(s, "--sqlite", "path of the embedded SQLite store instead of InfluxDB")
+    _option(s, "--influx-timeout", "seconds to wait for an InfluxDB answer before retrying",
+            type=float, default=10.0)  # fmt: skip
+    r = run.add_argument_group("retention and rollups (InfluxDB; see docs/scaling.md)")
+    _option(r, "--retention", "on: ensure retention policies and rollups at start; off: leave"
+            " the database as it is", choices=["on", "off"], default="on")  # fmt: skip
+    _option(r, "--raw-retention", "keep raw points this long (InfluxQL duration, e.g. 90d)",
+            default="90d")  # fmt: skip
+    _option(r, "--rollup-1m-retention", "keep 1-minute rollups this long", default="730d")
+    _option(r, "--rollup-1h-retention", "keep 1-hour rollups this long (INF = forever)",
+            default="INF")  # fmt: skip
     w = run.add_argument_group("writing")
     _option(w, "--batch-size", "write when this many points wait", type=int, default=5000)
     _option(w, "--max-delay", "...or when the oldest waited this many seconds",
@@ -83,7 +93,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     _option(w, "--drain-timeout", "at shutdown, retry the last writes this long (s)",
             type=float, default=10.0)  # fmt: skip
     _option(w, "--metrics-port", "Prometheus /metrics port, 0 = off", type=int, default=0)
+    _option(w, "--leave", "retire this worker (its --client-id): unsubscribe, write what its"
+            " session still holds, end the session after this many idle seconds, exit",
+            type=float)  # fmt: skip
     run.set_defaults(func=run_command)
+    bf = actions.add_parser(
+        "backfill",
+        help="recompute the 1-minute and 1-hour rollups of a past window (docs/scaling.md)",
+    )
+    _option(bf, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
+    _option(bf, "--influx-db", "InfluxDB database", default="jagajalan")
+    _option(bf, "--influx-token-file", "file holding an InfluxDB 2.x/3.x token")
+    _option(bf, "--influx-username", "InfluxDB 1.x username")
+    _option(bf, "--influx-password-file", "file holding the InfluxDB 1.x password")
+    bf.add_argument("--start", required=True, help="UTC start, e.g. 2026-11-01T00:00:00Z")
+    bf.add_argument("--end", required=True, help="UTC end (exclusive)")
+    bf.set_defaults(func=backfill_command)
 
 
 def _secret(file_opt: str, path: str | None, env: str, problems: list) -> str | None:
@@ -123,6 +148,9 @@ def build(args: argparse.Namespace):
     _check_range(problems, "--metrics-port", args.metrics_port, 0, 65_535)
     _check_range(problems, "--retry-max-delay", args.retry_max_delay, 0.01, 3600)
     _check_range(problems, "--drain-timeout", args.drain_timeout, 0, 3600)
+    _check_range(problems, "--influx-timeout", args.influx_timeout, 0.1, 600)
+    if args.leave is not None:
+        _check_range(problems, "--leave", args.leave, 0.1, 3600)
     if args.ca_file and not Path(args.ca_file).is_file():
         problems.append(("--ca-file", args.ca_file, "file not found"))
     if not args.client_id:
@@ -150,6 +178,7 @@ def build(args: argparse.Namespace):
         retry_max_delay=args.retry_max_delay,
         drain_timeout=args.drain_timeout,
         metrics_port=args.metrics_port,
+        leave_after_idle=args.leave,
     )
     return settings, store
 
@@ -171,14 +200,31 @@ def _store(args: argparse.Namespace, problems: list):
     password = _secret(
         "--influx-password-file", args.influx_password_file, "JAGAJALAN_INFLUX_PASSWORD", problems
     )
+    from ingest.retention import RetentionSettings
     from ingest.store.influx import InfluxStore
 
+    retention = None
+    if args.retention == "on":
+        retention = RetentionSettings(
+            raw=args.raw_retention,
+            rollup_1m=args.rollup_1m_retention,
+            rollup_1h=args.rollup_1h_retention,
+        )
+        options = {
+            "raw": "--raw-retention",
+            "rollup_1m": "--rollup-1m-retention",
+            "rollup_1h": "--rollup-1h-retention",
+        }
+        for name, value, message in retention.problems():
+            problems.append((options.get(name, name), value, message))
     return InfluxStore(
         args.influx_url,
         args.influx_db,
         token=token,
         username=args.influx_username,
         password=password,
+        timeout=args.influx_timeout,
+        retention=retention,
     )
 
 
@@ -202,3 +248,52 @@ def run_command(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         store.close()
+
+
+def _utc_ms(problems: list, option: str, text: str) -> int:
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        problems.append((option, text, "not a time such as 2026-11-01T00:00:00Z"))
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from ingest import retention
+    from ingest.store.base import StoreError
+    from ingest.store.influx import InfluxStore
+
+    problems: list[tuple[str, Any, str]] = []
+    if not args.influx_url or urlsplit(args.influx_url).scheme not in ("http", "https"):
+        problems.append(("--influx-url", args.influx_url, "must be http://host:port or https://"))
+    start = _utc_ms(problems, "--start", args.start)
+    end = _utc_ms(problems, "--end", args.end)
+    if start and end and start >= end:
+        problems.append(("--end", args.end, "must be after --start"))
+    token = _secret(
+        "--influx-token-file", args.influx_token_file, "JAGAJALAN_INFLUX_TOKEN", problems
+    )
+    password = _secret(
+        "--influx-password-file", args.influx_password_file, "JAGAJALAN_INFLUX_PASSWORD", problems
+    )
+    if problems:
+        raise ConfigError(SOURCE, problems)
+    store = InfluxStore(
+        args.influx_url, args.influx_db, token=token, username=args.influx_username,
+        password=password,
+    )  # fmt: skip
+    try:
+        written = retention.backfill(store, start, end)
+    except StoreError as exc:
+        log.error("event=backfill_failed error=%r", str(exc))
+        return 1
+    finally:
+        store.close()
+    log.info("event=backfilled start=%s end=%s rollup_points=%d", args.start, args.end, written)
+    print(f"{written} rollup points written")
+    return 0

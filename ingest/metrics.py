@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_SIZE_BUCKETS = (1, 10, 50, 100, 500, 1_000, 2_000, 5_000, 10_000, 20_000)
+_WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3_600, 21_600, 86_400)
 
 
 class IngestMetrics:
@@ -11,13 +15,21 @@ class IngestMetrics:
         r = self.registry
         self.messages = Counter(
             "jagajalan_ingest_messages_received",
-            "MQTT messages received, by topic kind (readings, status)",
+            "MQTT messages received, by topic kind (readings, status, other)",
             ["kind"],
+            registry=r,
+        )
+        self.readings_in = Counter(
+            "jagajalan_ingest_readings_received", "readings in accepted messages", registry=r
+        )
+        self.points_in = Counter(
+            "jagajalan_ingest_points_received",
+            "points to write from accepted messages (readings plus pipeline points)",
             registry=r,
         )
         self.malformed = Counter(
             "jagajalan_ingest_malformed",
-            "messages refused (not written), by reason",
+            "messages refused whole (dead-lettered, not written), by reason",
             ["reason"],
             registry=r,
         )
@@ -26,24 +38,60 @@ class IngestMetrics:
         )
         self.points_rejected = Counter(
             "jagajalan_ingest_points_rejected",
-            "points the store refused (e.g. field type conflict); logged, not written",
+            "points the store refused (e.g. field type conflict); dead-lettered",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "jagajalan_ingest_dead_letters",
+            "dead letters published (QoS 1, accepted by the broker), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.acked = Counter(
+            "jagajalan_ingest_messages_acked",
+            "messages acknowledged to the broker (written or dead-lettered)",
             registry=r,
         )
         self.write_errors = Counter(
             "jagajalan_ingest_write_errors",
-            "failed store writes: unavailable or auth (retried), rejected (a batch in which"
-            " the store refused points)",
+            "failed attempts: unavailable or auth (retried), rejected (a batch in which the"
+            " store refused points), dead_letter (the broker did not take a dead letter; retried)",
             ["kind"],
             registry=r,
         )
         self.retries = Counter(
-            "jagajalan_ingest_write_retries", "store writes retried after a failure", registry=r
+            "jagajalan_ingest_write_retries",
+            "store writes and dead-letter publishes retried after a failure",
+            registry=r,
+        )
+        self.batch_points = Histogram(
+            "jagajalan_ingest_batch_points",
+            "points per store write batch",
+            buckets=_SIZE_BUCKETS,
+            registry=r,
+        )
+        self.write_seconds = Histogram(
+            "jagajalan_ingest_write_seconds",
+            "time to store one batch, splitting and retries included",
+            buckets=_WRITE_BUCKETS,
+            registry=r,
+        )
+        self.lag_seconds = Histogram(
+            "jagajalan_ingest_lag_seconds",
+            "when a batch is stored: now minus the time of its newest reading",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.lag = Gauge(
+            "jagajalan_ingest_lag_last_seconds",
+            "lag of the last batch stored (now minus its newest reading's time)",
+            registry=r,
         )
         self.buffer_points = Gauge(
-            "jagajalan_ingest_buffer_points", "points waiting to be written", registry=r
+            "jagajalan_ingest_buffer_points", "points received and not yet stored", registry=r
         )
-        self.buffer_messages = Gauge(
-            "jagajalan_ingest_buffer_messages",
+        self.unacked = Gauge(
+            "jagajalan_ingest_unacked_messages",
             "messages received and not yet acknowledged",
             registry=r,
         )

@@ -1,62 +1,128 @@
-"""The pure step of ingest: (topic, payload, receive time) -> points to write, or a rejection.
+"""The pure step of ingest: (topic, payload, receive time) -> records to write, or a rejection.
 
 decode (telemetry codec) -> validate (the payload's gateway is the topic's gateway) -> map
 (telemetry.mapping). No sockets, no clock, no store: the MQTT glue passes the receive time in.
+
+Records are line-protocol lines when an :class:`~telemetry.mapping.LineEncoder` is given (the
+InfluxDB path: no Point objects are built), else :class:`~telemetry.mapping.Point` objects
+(for stores that take points, such as the embedded SQLite store).
+
+Readings payloads take a fast path first: JSON parsed by pydantic-core's parser and validated
+by the same :class:`~telemetry.models.Batch` model as the codec. Whatever the fast path does
+not accept goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of what is
+refused and why, so the fast path can only ever accept what the codec accepts (a property test
+in tests/test_ingest_pipeline.py holds it to that).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import from_json
 
 from telemetry import topics
 from telemetry.codec import DecodeError, decode_batch, decode_status
-from telemetry.mapping import Point, batch_meta_point, batch_to_points, status_point
+from telemetry.mapping import (
+    LineEncoder,
+    batch_meta_line,
+    batch_meta_point,
+    batch_to_points,
+    status_point,
+    to_line,
+)
+from telemetry.models import PAYLOAD_VERSION, Batch
 
 #: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...).
 BAD_TOPIC = "bad_topic"
 GATEWAY_MISMATCH = "gateway_mismatch"
+UNENCODABLE = "unencodable"  # valid payload, but a name line protocol cannot carry
+INTERNAL = "internal"  # a bug in ingest; the message is dead-lettered, never dropped
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     kind: str  # topics.READINGS or topics.STATUS
     gateway: str
-    points: list[Point]
+    points: list[Any]  # line-protocol lines (str) with an encoder, else Point objects
+    readings: int = 0  # readings in the batch (0 for a status)
+    newest_ms: int = 0  # time of the newest reading (or of the status), for the lag metric
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    reason: str  # metric label: a DecodeError reason, BAD_TOPIC or GATEWAY_MISMATCH
+    reason: str  # metric label and dead-letter reason: a DecodeError reason or one above
     message: str
+    gateway: str | None = None  # the topic's gateway, when the topic names a valid one
 
 
-def process(topic: str, payload: bytes, received_ms: int) -> Accepted | Rejected:
-    """Turn one MQTT message into the points it stands for, or say why it is refused."""
+def decode_readings(payload: bytes) -> Batch:
+    """:func:`telemetry.codec.decode_batch`, with the fast path described above."""
+    if payload[:7] == _V1_START and payload.count(b'"v"') == 1:
+        # The one "v" key is the first key and is the integer 1: parse and validate in one
+        # pass. Other spellings (whitespace, "v" later or repeated) take the checked path.
+        try:
+            return Batch.model_validate_json(payload)
+        except ValueError:  # pydantic's ValidationError: the codec names the problem
+            pass
+    elif payload[:1] == b"{":
+        try:
+            obj = from_json(payload, allow_inf_nan=False)
+        except ValueError:
+            obj = None
+        if type(obj) is dict and type(obj.get("v")) is int and obj["v"] == PAYLOAD_VERSION:
+            try:
+                return Batch.model_validate(obj)
+            except ValidationError:
+                pass  # the codec names the problem
+    return decode_batch(payload)
+
+
+_V1_START = b'{"v":1,'
+
+
+def process(
+    topic: str, payload: bytes, received_ms: int, encoder: LineEncoder | None = None
+) -> Accepted | Rejected:
+    """Turn one MQTT message into the records it stands for, or say why it is refused."""
     try:
         gateway, kind = topics.parse(topic)
     except ValueError as exc:
         return Rejected(BAD_TOPIC, str(exc))
     try:
         if kind == topics.READINGS:
-            batch = decode_batch(payload)
+            batch = decode_readings(payload)
             if batch.gateway != gateway:
                 return _mismatch(batch.gateway, gateway)
-            return Accepted(kind, gateway, [*batch_to_points(batch), batch_meta_point(batch)])
+            newest = max(r.time for r in batch.readings)
+            records: list[Any]
+            if encoder is not None:
+                records = encoder.batch_lines(batch)
+                records.append(batch_meta_line(batch))
+            else:
+                records = [*batch_to_points(batch), batch_meta_point(batch)]
+            return Accepted(kind, gateway, records, len(batch.readings), newest)
         if kind == topics.STATUS:
             status = decode_status(payload)
             if status.gateway != gateway:
                 return _mismatch(status.gateway, gateway)
             time_ms = status.time if status.time is not None else received_ms
-            return Accepted(kind, gateway, [status_point(gateway, status.state, time_ms)])
+            point = status_point(gateway, status.state, time_ms)
+            record = to_line(point) if encoder is not None else point
+            return Accepted(kind, gateway, [record], 0, time_ms)
     except DecodeError as exc:
-        return Rejected(exc.reason, exc.message)
-    return Rejected(BAD_TOPIC, f"topic {topic!r}: ingest does not take {kind!r} messages")
+        return Rejected(exc.reason, exc.message, gateway)
+    except ValueError as exc:  # a name or value line protocol cannot carry
+        return Rejected(UNENCODABLE, str(exc), gateway)
+    return Rejected(BAD_TOPIC, f"topic {topic!r}: ingest does not take {kind!r} messages", gateway)
 
 
 def _mismatch(payload_gateway: str, topic_gateway: str) -> Rejected:
     return Rejected(
         GATEWAY_MISMATCH,
         f"payload gateway {payload_gateway!r} published on the topic of {topic_gateway!r}",
+        topic_gateway,
     )
 
 

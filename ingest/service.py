@@ -1,16 +1,22 @@
 """The ingest worker: MQTT (paho 2.x, MQTT v5) -> pipeline -> buffer -> writer -> store.
 
-The paho callback only decodes and maps (the pure :func:`ingest.pipeline.process`) and queues
-the result; the writer thread (:mod:`ingest.writer`) does all store I/O. Messages are
-acknowledged manually (``manual_ack=True``), after their points are stored, in the order they
-arrived. With a fixed client id, ``clean_start=False`` and a session expiry, the broker keeps
-what was not acknowledged across a crash or restart of the worker and redelivers it.
+The paho callback only decodes and encodes (the pure :func:`ingest.pipeline.process`) and
+queues the result; the writer thread (:mod:`ingest.writer`) does all store I/O and publishes
+dead letters. Messages are acknowledged manually (``manual_ack=True``), all the messages of a
+batch at once after the batch is stored, in the order they arrived. With a fixed client id,
+``clean_start=False`` and a session expiry, the broker keeps what was not acknowledged across
+a crash or restart of the worker and redelivers it.
 
-Memory is bounded by MQTT 5 flow control: the CONNECT property *Receive Maximum*
-(``max_inflight``) caps the QoS 1 messages the broker sends before they are acknowledged.
-While the store is down, nothing gets acknowledged, so the broker stops sending once that
-many are buffered and queues the rest in the session (Mosquitto: set
-``max_queued_messages 0`` or large enough so that its queue does not drop them).
+Flow control: the CONNECT property *Receive Maximum* (``max_inflight``, up to 65,535) caps the
+QoS 1 messages the broker sends before they are acknowledged. It is large by default so that
+several write batches can be in flight (the window never caps throughput), and it bounds
+memory: while the store is down nothing gets acknowledged, the broker stops sending once that
+many are buffered and queues the rest in the session (Mosquitto: ``max_queued_messages 0``).
+
+Shared subscriptions (``$share/<group>/...``): Mosquitto 2.0.11 keeps the unacknowledged and
+newly assigned messages of a member that disconnected in that member's session until it comes
+back or the session expires (then they are lost); it does not hand them to the other members.
+So each worker needs a stable client id of its own and must be restarted (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -18,21 +24,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest import pipeline
+from ingest import paho_speedup, pipeline
+from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.store.base import Store
-from ingest.writer import Buffer, Item, Writer
+from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks
 from jagajalan.mqtt import Protocol, Tls, negotiate_protocol, new_client, parse_url
 from telemetry import topics
+from telemetry.mapping import LineEncoder, to_line
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +53,10 @@ class MqttSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never logged
     shared_group: str | None = None
-    session_expiry: int = 86_400  # seconds the broker keeps the session while we are away
-    max_inflight: int = 1_000  # MQTT 5 Receive Maximum: unacknowledged messages at most
+    session_expiry: int = 7 * 86_400  # seconds the broker keeps the session while we are away
+    max_inflight: int = 10_000  # MQTT 5 Receive Maximum: unacknowledged messages at most
     keepalive: int = 30
+    dead_letter_timeout: float = 10.0  # wait this long for the broker to accept a dead letter
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class IngestSettings:
     retry_max_delay: float = 5.0  # longest pause between retries of a failed write (s)
     drain_timeout: float = 10.0  # at shutdown, keep retrying the last writes this long (s)
     metrics_port: int = 0  # 0 = no /metrics endpoint
+    # Retire this worker: unsubscribe, write what its session still holds, and once nothing
+    # arrived for this many seconds, end the session (see docs/scaling.md). None = run.
+    leave_after_idle: float | None = None
 
 
 class IngestService:
@@ -74,8 +85,21 @@ class IngestService:
         self.metrics = metrics or IngestMetrics()
         self.clock = clock
         self.buffer = Buffer()
+        write_lines = getattr(store, "write_lines", None)
+        # Stores that take line protocol get it straight from the pipeline (no Point objects).
+        self.encoder = LineEncoder() if write_lines is not None else None
+        hooks = WriterHooks(
+            write=write_lines or store.write,
+            ensure=store.ensure,
+            render=(lambda r: r) if write_lines is not None else to_line,
+            acknowledge=self._acknowledge,
+            publish=self._publish_dead_letters,
+            redelivered=self._redelivered,
+            worker=settings.mqtt.client_id,
+            clock_ms=lambda: int(self.clock() * 1000),
+        )
         self.writer = Writer(
-            store,
+            hooks,
             self.buffer,
             self.metrics,
             batch_size=settings.batch_size,
@@ -85,11 +109,16 @@ class IngestService:
         self.subscribed = threading.Event()
         self.metrics_port = 0
         self._generation = 0  # bumped on every (re)connection; acks of older ones are void
+        self._resumed = 0  # messages received before this generation were redelivered to it
         self._draining = False
+        self._last_message = time.monotonic()
+        self._left = False  # --leave: the session is drained and may end
         self._client: mqtt.Client | None = None
+        self._published: dict[int, object] = {}  # dead letter mid -> PUBACK reason code
         self.protocol: str = "5"
+        self._counted = {k: self.metrics.messages.labels(k) for k in ("readings", "status")}
         self.metrics.buffer_points.set_function(lambda: self.buffer.points)
-        self.metrics.buffer_messages.set_function(lambda: self.buffer.messages)
+        self.metrics.unacked.set_function(lambda: self.buffer.messages)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -99,6 +128,7 @@ class IngestService:
         m = self.settings.mqtt
         address = parse_url(m.url)
         tls = Tls(ca_file=m.ca_file)
+        paho_speedup.install()
         self.protocol = negotiate_protocol(
             address, m.protocol, username=m.username, password=m.password, tls=tls
         )
@@ -112,16 +142,29 @@ class IngestService:
         )
         client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(100)  # our own publishes: dead letters
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         self.metrics_port = self.metrics.serve(self.settings.metrics_port)
         if self.metrics_port:
-            log.info("metrics on http://0.0.0.0:%d/metrics", self.metrics_port)
+            log.info("event=metrics url=http://0.0.0.0:%d/metrics", self.metrics_port)
         self._client = client
         self.writer.start()
-        log.info("connecting to %s as %r (MQTT %s)", address, m.client_id, self.protocol)
+        log.info(
+            "event=connecting broker=%s client_id=%s mqtt=%s receive_maximum=%d batch_size=%d"
+            " max_delay=%s",
+            address,
+            m.client_id,
+            self.protocol,
+            m.max_inflight,
+            self.settings.batch_size,
+            self.settings.max_delay,
+        )
         if self.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = m.session_expiry
@@ -139,20 +182,31 @@ class IngestService:
         self.writer.stop(self.settings.drain_timeout)
         self.writer.join()
         if self._client is not None:
-            self._client.disconnect()
+            props = None
+            if self._left and self.protocol == "5":
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0  # the broker forgets the session now
+            self._client.disconnect(properties=props)
             self._client.loop_stop()
         self.metrics.close()
-        log.info("ingest stopped")
+        log.info("event=stopped")
 
     def run(self, stop: threading.Event) -> int:
         """Run until *stop* is set (by a signal handler, say), then stop cleanly. Returns 0,
         or 1 if the writer thread ended by itself (which it should never do)."""
         self.start()
+        idle = self.settings.leave_after_idle
         try:
             while not stop.wait(0.5):
                 if not self.writer.is_alive():
-                    log.error("the writer thread ended unexpectedly; stopping")
+                    log.error("event=writer_died: the writer thread ended unexpectedly; stopping")
                     return 1
+                quiet = time.monotonic() - self._last_message
+                drained = self.subscribed.is_set() and self.buffer.messages == 0
+                if idle is not None and drained and quiet >= idle:
+                    log.info("event=left: session drained, ending it")
+                    self._left = True
+                    return 0
             return 0
         finally:
             self.stop()
@@ -166,10 +220,25 @@ class IngestService:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+            log.error("event=connect_refused reason=%r", str(reason_code))
             return
         self._generation += 1
-        log.info("connected (session present: %s)", flags.session_present)
+        generation = self._generation
+        if flags.session_present:
+            self._resumed = generation
+            # The broker resends every unacknowledged message of the session: forget the
+            # copies still waiting here, so that memory stays within one receive window.
+            dropped = self.buffer.drop_waiting(
+                lambda i: i.token is None or i.token[1] == generation
+            )
+            if dropped:
+                log.info("event=resumed dropped_waiting=%d (the broker redelivers them)", dropped)
+        log.info("event=connected session_present=%s", flags.session_present)
+        if self.settings.leave_after_idle is not None:
+            # Leaving: take no new share of the group; what the session holds still comes.
+            self._last_message = time.monotonic()
+            client.unsubscribe(self.filters())
+            return
         # Retained statuses only when the subscription is new: a resumed session already
         # holds whatever was published while we were away.
         if self.protocol == "5":
@@ -181,9 +250,15 @@ class IngestService:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(rc) for rc in reason_codes if rc.is_failure]
         if failed:
-            log.error("broker refused the subscriptions %s: %s", self.filters(), failed)
+            log.error("event=subscribe_refused filters=%s reasons=%s", self.filters(), failed)
             return
-        log.info("subscribed to %s", ", ".join(self.filters()))
+        log.info("event=subscribed filters=%s", ",".join(self.filters()))
+        log.info("subscribed to %s", ", ".join(self.filters()))  # demo and tests wait for it
+        self.metrics.connected.set(1)
+        self.subscribed.set()
+
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        log.info("event=unsubscribed filters=%s (leaving)", ",".join(self.filters()))
         self.metrics.connected.set(1)
         self.subscribed.set()
 
@@ -191,36 +266,74 @@ class IngestService:
         self.metrics.connected.set(0)
         self.subscribed.clear()
         if not self._draining:
-            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+            log.warning("event=disconnected reason=%r: reconnecting", str(reason_code))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if self._draining:
             return  # not acknowledged: the broker redelivers it to the next session
-        kind = message.topic.rsplit("/", 1)[-1]
-        label = kind if kind in (topics.READINGS, topics.STATUS) else "other"
-        self.metrics.messages.labels(label).inc()
+        self._last_message = time.monotonic()
+        topic = message.topic
+        payload = message.payload
+        token = (message.mid, self._generation) if message.qos > 0 else None
         try:
-            result = pipeline.process(message.topic, message.payload, int(self.clock() * 1000))
+            result = pipeline.process(topic, payload, int(self.clock() * 1000), self.encoder)
         except Exception as exc:  # a bug must not kill paho's network thread
-            log.exception("could not process a message on %s", message.topic)
-            result = pipeline.Rejected("internal", repr(exc))
-        points: list = []
-        if isinstance(result, pipeline.Rejected):
+            log.exception("event=pipeline_error topic=%s", topic)
+            result = pipeline.Rejected(pipeline.INTERNAL, repr(exc))
+        if isinstance(result, pipeline.Accepted):
+            self._counted[result.kind].inc()
+            self.metrics.readings_in.inc(result.readings)
+            self.metrics.points_in.inc(len(result.points))
+            item = Item(result.points, topic, result.gateway, result.newest_ms, token=token)
+        else:
+            kind = topic.rsplit("/", 1)[-1]
+            self.metrics.messages.labels(kind if kind in ("readings", "status") else "other").inc()
             self.metrics.malformed.labels(result.reason).inc()
             log.warning(
-                "refused message on %s: %s: %s; payload %s",
-                message.topic,
+                "event=refused topic=%s reason=%s error=%r payload=%s",
+                topic,
                 result.reason,
                 result.message,
-                pipeline.preview(message.payload),
+                pipeline.preview(payload),
             )
-        else:
-            points = result.points
-        ack = partial(self._ack, message.mid, message.qos, self._generation)
-        self.buffer.put(Item(points, ack))
+            item = Item([], topic, result.gateway, 0, result.reason, result.message, payload, token)
+        self.buffer.put(item)
 
-    def _ack(self, mid: int, qos: int, generation: int) -> None:
+    def _acknowledge(self, items: Sequence[Item]) -> None:
         # A message received on an earlier connection is redelivered by the broker on the
         # current one (and written again, which is harmless); acking the old id is void.
-        if qos > 0 and generation == self._generation and self._client is not None:
-            self._client.ack(mid, qos)
+        client, generation = self._client, self._generation
+        if client is None:
+            return
+        for item in items:
+            token = item.token
+            if token is not None and token[1] == generation:
+                client.ack(token[0], 1)
+
+    def _redelivered(self, item: Item) -> bool:
+        return item.token is not None and item.token[1] < self._resumed
+
+    # -- dead letters -------------------------------------------------------------------
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._published[mid] = reason_code
+
+    def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Publish at QoS 1 and wait for the broker's PUBACK; raise DeadLetterFailed if any
+        was not accepted (the writer retries and keeps the originals unacknowledged)."""
+        client = self._client
+        if client is None or not self.subscribed.is_set():
+            raise DeadLetterFailed("not connected to the broker")
+        infos = [client.publish(d.dead_letter_topic, d.encode(), qos=1) for d in letters]
+        timeout = self.settings.mqtt.dead_letter_timeout
+        deadline = time.monotonic() + timeout
+        for info in infos:
+            try:
+                info.wait_for_publish(max(0.01, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as exc:
+                raise DeadLetterFailed(f"dead letter not published: {exc}") from None
+            if not info.is_published():
+                raise DeadLetterFailed(f"the broker did not confirm a dead letter in {timeout}s")
+            code = self._published.pop(info.mid, None)
+            if code is not None and getattr(code, "is_failure", False):
+                raise DeadLetterFailed(f"the broker refused a dead letter: {code}")

@@ -1,39 +1,53 @@
 """The write side of ingest: a FIFO of received messages and the thread that stores them.
 
-Each :class:`Item` is one MQTT message: the points it maps to (none for a refused message)
-and a ``done`` callback that acknowledges it to the broker. The writer takes items oldest
-first, writes their points in batches (at most ``batch_size`` points, or whatever arrived
-within ``max_delay``), and only then calls ``done`` on each, in the order received. So a
-message is acknowledged once its points are stored, and a crash at any moment loses nothing:
-the broker redelivers what was not acknowledged, and rewriting a point is harmless.
+Each :class:`Item` is one MQTT message: the records it maps to (line-protocol lines or Points;
+none for a refused message) and what is needed to acknowledge or dead-letter it. The writer
+takes items oldest first, writes their records in batches (at most ``batch_size`` records, or
+whatever arrived within ``max_delay``), publishes the dead letters the batch produced, and only
+then acknowledges all its messages at once, in the order received. So a message is
+acknowledged once its points are stored (or its dead letter is with the broker), and a crash
+at any moment loses nothing: the broker redelivers what was not acknowledged, and rewriting a
+point is harmless.
 
-* Store unavailable (or refusing the credentials): retry the same batch with exponential
-  backoff, forever while running and until ``drain_timeout`` once stopping.
-* Store rejects a batch: split it in halves until the bad points are isolated; the good ones
-  are written, each bad one is logged and counted (a dead-letter topic comes later).
+* Store unavailable, slow or refusing the credentials: retry the same batch with exponential
+  backoff, forever while running and until ``drain_timeout`` once stopping. Nothing is
+  acknowledged meanwhile, so the broker stops sending at the receive window: memory stays
+  bounded.
+* Store rejects a batch (HTTP 400): bisect it until the bad records are isolated; the good ones
+  are written, the bad ones become dead letters (grouped per original message).
+* Dead letter not accepted by the broker: retried like a failed write; the original message
+  stays unacknowledged until it is.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from typing import Any
 
+from ingest import deadletter
+from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
-from ingest.store.base import Store, StoreAuthFailed, StoreRejected, StoreUnavailable
-from telemetry.mapping import Point
+from ingest.store.base import StoreAuthFailed, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class Item:
-    points: list[Point]
-    done: Callable[[], None]
+    records: list[Any]  # line-protocol lines or Points
+    topic: str
+    gateway: str | None = None
+    newest_ms: int = 0  # newest reading time, for the lag metric; 0 = none
+    reason: str | None = None  # set when the message was refused whole
+    error: str = ""  # why it was refused
+    payload: bytes | None = None  # kept only for a refused message (its dead letter)
+    token: Any = None  # what the acknowledger needs (MQTT message id and connection)
     received: float = field(default_factory=time.monotonic)
 
 
@@ -50,12 +64,16 @@ class Buffer:
         self.messages = 0
 
     def put(self, item: Item) -> None:
+        n = len(item.records)
         with self._cond:
             self._items.append(item)
-            self._waiting_points += len(item.points)
-            self.points += len(item.points)
+            self._waiting_points += n
+            self.points += n
             self.messages += 1
-            self._cond.notify()
+            if self._waiting_points >= self._wake_at or len(self._items) == 1:
+                self._cond.notify()
+
+    _wake_at = 1  # set by take(): no need to wake the writer before a batch is full
 
     def close(self) -> None:
         """No more waiting: :meth:`take` hands out what is left, then returns None."""
@@ -63,11 +81,27 @@ class Buffer:
             self._closed = True
             self._cond.notify_all()
 
-    def take(self, max_points: int, max_delay: float) -> list[Item] | None:
-        """Block until *max_points* points wait, the oldest item is *max_delay* seconds old,
-        or the buffer is closed; then remove and return the oldest items (at most
-        *max_points* points, but always at least one item). None once closed and empty."""
+    def drop_waiting(self, keep: Callable[[Item], bool]) -> int:
+        """Forget waiting items for which *keep* is false (e.g. those received on a broker
+        connection that is gone: the broker redelivers them). Returns how many went."""
         with self._cond:
+            kept = [i for i in self._items if keep(i)]
+            gone = len(self._items) - len(kept)
+            lost_points = sum(len(i.records) for i in self._items) - sum(
+                len(i.records) for i in kept
+            )
+            self._items = deque(kept)
+            self._waiting_points -= lost_points
+            self.points -= lost_points
+            self.messages -= gone
+            return gone
+
+    def take(self, max_points: int, max_delay: float) -> list[Item] | None:
+        """Block until *max_points* records wait, the oldest item is *max_delay* seconds old,
+        or the buffer is closed; then remove and return the oldest items (at most
+        *max_points* records, but always at least one item). None once closed and empty."""
+        with self._cond:
+            self._wake_at = max_points
             while True:
                 if self._items:
                     if self._closed or self._waiting_points >= max_points:
@@ -81,38 +115,37 @@ class Buffer:
                 else:
                     self._cond.wait()
             taken = [self._items.popleft()]
-            total = len(taken[0].points)
-            while self._items and total + len(self._items[0].points) <= max_points:
+            total = len(taken[0].records)
+            while self._items and total + len(self._items[0].records) <= max_points:
                 item = self._items.popleft()
-                total += len(item.points)
+                total += len(item.records)
                 taken.append(item)
             self._waiting_points -= total
             return taken
 
     def finish(self, items: Sequence[Item]) -> None:
         with self._cond:
-            self.points -= sum(len(i.points) for i in items)
+            self.points -= sum(len(i.records) for i in items)
             self.messages -= len(items)
 
 
 def write_splitting(
-    store: Store, points: Sequence[Point], on_bad: Callable[[Point, StoreRejected], None]
-) -> int:
-    """Write *points*; if the store rejects them, bisect to write all the good ones and
-    report each bad one to *on_bad*. Returns how many were written. StoreUnavailable and
+    write: Callable[[Sequence[Any]], None], records: Sequence[Any], start: int = 0
+) -> list[tuple[int, StoreRejected]]:
+    """Write *records*; if the store rejects them, bisect to write all the good ones.
+    Returns (index, error) of each record the store refused. StoreUnavailable and
     StoreAuthFailed propagate (the caller retries the whole batch)."""
     try:
-        store.write(points)
-        return len(points)
+        write(records)
+        return []
     except StoreAuthFailed:
         raise
     except StoreRejected as exc:
-        if len(points) == 1:
-            on_bad(points[0], exc)
-            return 0
-        half = len(points) // 2
-        return write_splitting(store, points[:half], on_bad) + write_splitting(
-            store, points[half:], on_bad
+        if len(records) == 1:
+            return [(start, exc)]
+        half = len(records) // 2
+        return write_splitting(write, records[:half], start) + write_splitting(
+            write, records[half:], start + half
         )
 
 
@@ -121,13 +154,39 @@ def _error_kind(exc: Exception) -> str:
         return "auth"
     if isinstance(exc, StoreUnavailable):
         return "unavailable"
+    if isinstance(exc, DeadLetterFailed):
+        return "dead_letter"
     return "error"
+
+
+class DeadLetterFailed(RuntimeError):
+    """The broker did not accept a dead letter (not connected, timeout, refused)."""
+
+
+class GaveUp(Exception):
+    """Stopping, and the drain deadline passed while an action kept failing."""
+
+
+@dataclass
+class WriterHooks:
+    """What the writer calls outside itself (the MQTT side, and clocks for tests)."""
+
+    write: Callable[[Sequence[Any]], None]  # store.write_lines or store.write
+    ensure: Callable[[], None]  # store.ensure
+    render: Callable[[Any], str]  # a record as line protocol, for dead letters
+    acknowledge: Callable[[Sequence[Item]], None] = lambda items: None
+    publish: Callable[[Sequence[DeadLetter]], None] = lambda letters: None
+    # True for an item the broker has redelivered on a newer connection: its copy does the
+    # dead-lettering (and acknowledging), so the old one publishes no duplicate.
+    redelivered: Callable[[Item], bool] = lambda item: False
+    worker: str = ""
+    clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)
 
 
 class Writer(threading.Thread):
     def __init__(
         self,
-        store: Store,
+        hooks: WriterHooks,
         buffer: Buffer,
         metrics: IngestMetrics,
         *,
@@ -136,7 +195,7 @@ class Writer(threading.Thread):
         retry_max_delay: float = 5.0,
     ) -> None:
         super().__init__(name="ingest-writer", daemon=True)
-        self.store = store
+        self.hooks = hooks
         self.buffer = buffer
         self.metrics = metrics
         self.batch_size = batch_size
@@ -154,73 +213,142 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         while (items := self.buffer.take(self.batch_size, self.max_delay)) is not None:
-            points = [p for item in items for p in item.points]
-            if points and not self._write(points):
-                left = self.buffer.messages
+            try:
+                self._handle(items)
+            except GaveUp:
                 log.error(
-                    "store still failing at shutdown: %d message(s) left unacknowledged; "
-                    "the broker keeps them for the next session",
-                    left,
+                    "event=drain_incomplete unacked_messages=%d: the store or broker is still"
+                    " failing at shutdown; the broker keeps these messages for the next session",
+                    self.buffer.messages,
                 )
                 return
-            for item in items:
-                item.done()
-            self.buffer.finish(items)
 
-    def _write(self, points: list[Point]) -> bool:
-        """Write with retries; False if stopping and the drain deadline passed."""
+    def _handle(self, items: list[Item]) -> None:
+        records = [r for item in items for r in item.records]
+        bad: list[tuple[int, StoreRejected]] = []
+        if records:
+            started = time.perf_counter()
+            bad = self._retry(lambda: self._write(records), f"store write of {len(records)} points")
+            self.metrics.write_seconds.observe(time.perf_counter() - started)
+            self.metrics.batch_points.observe(len(records))
+            self.metrics.points_written.inc(len(records) - len(bad))
+        letters = self._dead_letters(items, bad)
+        if letters:
+            sent = self._retry(lambda: self._publish(letters), f"{len(letters)} dead letter(s)")
+            for letter in sent:
+                self.metrics.dead_letters.labels(letter.reason).inc()
+                log.warning(
+                    "event=dead_letter reason=%s topic=%s gateway=%s points=%d error=%r",
+                    letter.reason,
+                    letter.topic,
+                    letter.gateway,
+                    len(letter.points),
+                    letter.error[:300],
+                )
+        self.hooks.acknowledge(items)
+        self.metrics.acked.inc(len(items))
+        now_ms = self.hooks.clock_ms()
+        newest = max((i.newest_ms for i in items), default=0)
+        if newest:
+            lag = max(0.0, (now_ms - newest) / 1000)
+            self.metrics.lag_seconds.observe(lag)
+            self.metrics.lag.set(lag)
+        self.buffer.finish(items)
+
+    def _write(self, records: list[Any]) -> list[tuple[int, StoreRejected]]:
+        self._ensure()
+        bad = write_splitting(self.hooks.write, records)
+        if bad:
+            self.metrics.write_errors.labels("rejected").inc()
+            self.metrics.points_rejected.inc(len(bad))
+        return bad
+
+    def _render(self, record: Any) -> str:
+        try:
+            return self.hooks.render(record)
+        except ValueError:  # a point line protocol cannot carry: show it as it is
+            return repr(record)
+
+    def _publish(self, letters: list[tuple[Item, DeadLetter]]) -> list[DeadLetter]:
+        due = [letter for item, letter in letters if not self.hooks.redelivered(item)]
+        if due:
+            self.hooks.publish(due)
+        return due
+
+    def _dead_letters(
+        self, items: Sequence[Item], bad: list[tuple[int, StoreRejected]]
+    ) -> list[tuple[Item, DeadLetter]]:
+        now = self.hooks.clock_ms()
+        worker = self.hooks.worker
+        letters = [
+            (i, DeadLetter(i.reason, i.topic, i.gateway, i.error, now, (), i.payload, worker))
+            for i in items
+            if i.reason is not None
+        ]
+        if not bad:
+            return letters
+        starts, total = [], 0
+        for item in items:
+            starts.append(total)
+            total += len(item.records)
+        grouped: dict[tuple[int, str], list[tuple[int, StoreRejected]]] = {}
+        for index, exc in bad:
+            owner = bisect.bisect_right(starts, index) - 1
+            reason = deadletter.store_reason(str(exc))
+            grouped.setdefault((owner, reason), []).append((index, exc))
+        for (owner, reason), entries in grouped.items():
+            item = items[owner]
+            local = [index - starts[owner] for index, _ in entries]
+            points = [self._render(item.records[k]) for k in local]
+            error = str(entries[0][1])
+            letter = DeadLetter(reason, item.topic, item.gateway, error, now, points, None, worker)
+            letters.append((item, letter))
+        return letters
+
+    def _retry(self, action: Callable[[], Any], what: str) -> Any:
+        """Run *action* until it succeeds; raises GaveUp when stopping past the deadline."""
         delay = 0.1
         failures = 0
         while True:
             try:
-                self._ensure()
-                bad: list[Point] = []
-                written = write_splitting(self.store, points, partial(self._bad, bad))
+                result = action()
             except Exception as exc:  # a bug or an odd answer must not lose data either
                 kind = _error_kind(exc)
                 self.metrics.write_errors.labels(kind).inc()
                 failures += 1
                 if failures == 1 or failures % 10 == 0:
                     log.warning(
-                        "store write of %d points failed (attempt %d, retrying): %s",
-                        len(points),
+                        "event=retry what=%r attempt=%d kind=%s error=%r",
+                        what,
                         failures,
-                        exc,
+                        kind,
+                        str(exc)[:300],
                         exc_info=kind == "error",
                     )
                 if self._stopping.is_set() and time.monotonic() >= self._deadline:
-                    return False
+                    raise GaveUp from exc
                 self.metrics.retries.inc()
                 self._sleep(delay)
                 delay = min(delay * 2, self.retry_max_delay)
                 continue
             if failures:
-                log.info("store writes work again after %d failed attempt(s)", failures)
-            self.metrics.points_written.inc(written)
-            if bad:
-                self.metrics.write_errors.labels("rejected").inc()
-                self.metrics.points_rejected.inc(len(bad))
-            return True
+                log.info("event=recovered what=%r failed_attempts=%d", what, failures)
+            return result
 
     def _ensure(self) -> None:
         if self._ensured:
             return
         try:
-            self.store.ensure()
+            self.hooks.ensure()
+        except StoreAuthFailed:
+            raise
         except StoreRejected as exc:  # e.g. no admin rights; the database may well exist
-            log.warning("could not create the database (writing anyway): %s", exc)
+            log.warning(
+                "event=ensure_failed error=%r: could not create the database, retention"
+                " policies or continuous queries (writing anyway)",
+                str(exc)[:300],
+            )
         self._ensured = True
-
-    @staticmethod
-    def _bad(bad: list[Point], point: Point, exc: StoreRejected) -> None:
-        bad.append(point)
-        log.warning(
-            "store refused a point, not written: measurement=%s tags=%s time=%d: %s",
-            point.measurement,
-            point.tags,
-            point.time_ms,
-            exc,
-        )
 
     def _sleep(self, seconds: float) -> None:
         if not self._stopping.is_set():

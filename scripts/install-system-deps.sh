@@ -7,6 +7,7 @@ set -euo pipefail
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_passwd >/dev/null 2>&1 || missing+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)  # bench (a)
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # test certificates for TLS
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')

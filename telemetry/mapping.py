@@ -9,12 +9,23 @@ One reading becomes one point:
 
 Because the point's identity (measurement, tag set, time) is fully determined by the reading,
 a reading delivered twice lands on the same point and is stored once.
+
+Line protocol escaping follows what InfluxDB 1.x actually parses (checked against influxd
+1.6.7 by tests/test_line_protocol.py): in measurements ``,`` and space are escaped, in tag
+keys, tag values and field keys ``,``, ``=`` and space. 1.x unescapes backslashes (and a
+backslash before a double quote) differently in each of these places, so a name containing a
+backslash is refused with a :class:`ValueError`, as is a name with a control character
+(newline, tab), an empty name and a measurement starting with ``#`` (a comment line). String
+field values escape ``\\`` and ``"`` and may hold any text.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from telemetry.models import Batch
 from telemetry.units import field_kind
@@ -40,8 +51,40 @@ def batch_to_points(batch: Batch) -> list[Point]:
     return points
 
 
-_MEAS_ESC = str.maketrans({",": r"\,", " ": r"\ ", "\\": "\\\\", "\n": r"\n"})
-_TAG_ESC = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\=", "\\": "\\\\", "\n": r"\n"})
+# -- escaping ---------------------------------------------------------------------------------
+
+_MEAS_ESC = str.maketrans({",": r"\,", " ": r"\ "})
+_TAG_ESC = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
+# Control characters (InfluxDB strips or splits on tabs and line breaks) and backslashes
+# (unescaped differently in measurements, tags and field keys) are refused.
+_REFUSED = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def _escape(text: str, what: str, table: dict[int, str]) -> str:
+    if not text:
+        raise ValueError(f"{what} is empty; line protocol cannot carry an empty name")
+    bad = _REFUSED.search(text)
+    if bad:
+        raise ValueError(
+            f"{what} {text!r} contains {bad.group()!r}: a name in InfluxDB line protocol may not"
+            " hold a control character (newline, tab, ...) or a backslash"
+        )
+    return text.translate(table)
+
+
+def escape_measurement(name: str) -> str:
+    if name.startswith("#"):
+        raise ValueError(f"measurement {name!r}: a line starting with # is a comment")
+    return _escape(name, "measurement", _MEAS_ESC)
+
+
+def escape_key(name: str, what: str = "tag key") -> str:
+    """Escape a tag key, tag value or field key."""
+    return _escape(name, what, _TAG_ESC)
+
+
+def _string_value(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _field_value(value: float | int | str) -> str:
@@ -50,27 +93,91 @@ def _field_value(value: float | int | str) -> str:
     if isinstance(value, int):
         return f"{value}i"
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"field value {value!r}: InfluxDB stores only finite numbers")
         return repr(value)
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return _string_value(value)
+
+
+@lru_cache(maxsize=65_536)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """The escaped ``measurement,k=v,...`` prefix of a series (tags sorted, empty ones left
+    out: InfluxDB refuses empty tag values, and an empty tag is the same as none)."""
+    parts = [escape_measurement(measurement)]
+    for key, value in sorted(tags):
+        if value != "":
+            parts.append(f",{escape_key(key)}={escape_key(value, 'tag value')}")
+    return "".join(parts)
+
+
+@lru_cache(maxsize=4_096)
+def _field_key(name: str) -> str:
+    return escape_key(name, "field key") + "="
 
 
 def to_line(point: Point) -> str:
-    """One point in InfluxDB line protocol with millisecond precision (``precision=ms``)."""
-    parts = [point.measurement.translate(_MEAS_ESC)]
-    for key in sorted(point.tags):
-        value = point.tags[key]
-        if value == "":
-            continue  # InfluxDB refuses empty tag values; an empty tag is the same as none
-        parts.append(f",{key.translate(_TAG_ESC)}={value.translate(_TAG_ESC)}")
-    fields = ",".join(
-        f"{key.translate(_TAG_ESC)}={_field_value(value)}" for key, value in point.fields.items()
-    )
-    return f"{''.join(parts)} {fields} {point.time_ms}"
+    """One point in InfluxDB line protocol with millisecond precision (``precision=ms``).
+    Raises ValueError for a name or value that line protocol cannot carry."""
+    prefix = _series(point.measurement, tuple(point.tags.items()))
+    if not point.fields:
+        raise ValueError(f"point of {point.measurement!r} has no fields")
+    fields = ",".join(_field_key(k) + _field_value(v) for k, v in point.fields.items())
+    return f"{prefix} {fields} {int(point.time_ms)}"
 
 
 def to_lines(points: Iterable[Point]) -> bytes:
-    return "\n".join(to_line(p) for p in points).encode()
+    return "\n".join([to_line(p) for p in points]).encode()
+
+
+class LineEncoder:
+    """Batches straight to line protocol, without building :class:`Point` objects: the same
+    lines as ``[to_line(p) for p in batch_to_points(batch)]``, several times faster. For each
+    series and set of field names, a ``%``-format template (escaped measurement, tags and
+    field keys, each field's type) is built once and cached (at most *max_series* templates,
+    then the cache starts over)."""
+
+    def __init__(self, max_series: int = 100_000) -> None:
+        self.max_series = max_series
+        self._templates: dict[tuple, tuple[str, tuple | None]] = {}
+
+    def batch_lines(self, batch: Batch) -> list[str]:
+        gateway = batch.gateway
+        templates = self._templates
+        lines = []
+        append = lines.append
+        for r in batch.readings:
+            fields = r.fields
+            tags = r.tags
+            if tags:
+                key: tuple = (gateway, r.measurement, r.sensor, tuple(tags.items()), *fields)
+            else:
+                key = (gateway, r.measurement, r.sensor, *fields)
+            entry = templates.get(key)
+            if entry is None:
+                entry = self._template(key, gateway, r.measurement, r.sensor, tags, fields)
+            fmt, convert = entry
+            if convert is None:  # every field a float
+                append(fmt % (*map(float, fields.values()), r.time))
+            else:
+                append(fmt % (*[c(v) for c, v in zip(convert, fields.values())], r.time))  # noqa: B905
+        return lines
+
+    def _template(
+        self, key: tuple, gateway: str, measurement: str, sensor: str, tags: dict, fields: dict
+    ) -> tuple[str, tuple | None]:
+        if len(self._templates) >= self.max_series:
+            self._templates.clear()
+        prefix = _series(measurement, (("gateway", gateway), ("sensor", sensor), *tags.items()))
+        kinds = [field_kind(name) == "int" for name in fields]
+        values = ",".join(
+            _field_key(name).replace("%", "%%") + ("%di" if is_int else "%r")
+            for name, is_int in zip(fields, kinds, strict=True)
+        )
+        fmt = f"{prefix.replace('%', '%%')} {values} %d"
+        convert = None if not any(kinds) else tuple(int if k else float for k in kinds)
+        entry = (fmt, convert)
+        self._templates[key] = entry
+        return entry
 
 
 #: Written by ingest for every batch it accepts: tags gateway; fields seq (int), readings (int);
@@ -91,6 +198,12 @@ def batch_meta_point(batch: Batch) -> Point:
         {"seq": int(batch.seq), "readings": len(batch.readings)},
         batch.sent,
     )
+
+
+def batch_meta_line(batch: Batch) -> str:
+    """``to_line(batch_meta_point(batch))``, without the Point."""
+    prefix = _series(BATCH_MEASUREMENT, (("gateway", batch.gateway),))
+    return f"{prefix} seq={int(batch.seq)}i,readings={len(batch.readings)}i {batch.sent}"
 
 
 def status_point(gateway: str, state: str, time_ms: int) -> Point:

@@ -24,6 +24,10 @@ from telemetry.models import Batch, Reading, Status
 
 T0 = 1_764_489_600_000  # 2025-11-30T08:00:00Z; tests stay within hours of it (one shard)
 MIN = 60_000
+HOUR = 3_600_000
+#: Two whole hours before the test run: for points written through ingest, which keeps raw
+#: points for 90 days (older ones are dead-lettered as beyond the retention policy).
+RECENT = (int(time.time() * 1000) // HOUR - 2) * HOUR
 
 
 def wait_for(check: Callable[[], object], timeout: float, what: str, step: float = 0.05):

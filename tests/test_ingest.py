@@ -20,9 +20,10 @@ from ingest.metrics import IngestMetrics
 from ingest.service import IngestService, IngestSettings, MqttSettings
 from ingest.store.influx import InfluxStore
 from telemetry import topics
-from telemetry.mapping import Point, batch_meta_point, batch_to_points
+from telemetry.mapping import LineEncoder, Point, batch_meta_point, batch_to_points, to_line
 from tests.ingest_helpers import (
     MIN,
+    RECENT,
     T0,
     Publisher,
     batch,
@@ -84,12 +85,17 @@ def wait_subscribed(proc: subprocess.Popen, port: int, log: Path) -> None:
 def test_pipeline_maps_checks_and_refuses() -> None:
     b = batch("gw-a", 1)
     ok = pipeline.process(topics.readings("gw-a"), batch_bytes("gw-a", 1), 0)
-    assert ok == pipeline.Accepted("readings", "gw-a", [*batch_to_points(b), batch_meta_point(b)])
+    points = [*batch_to_points(b), batch_meta_point(b)]
+    assert ok == pipeline.Accepted("readings", "gw-a", points, 3, T0)
+    encoded = pipeline.process(topics.readings("gw-a"), batch_bytes("gw-a", 1), 0, LineEncoder())
+    assert encoded == pipeline.Accepted("readings", "gw-a", [to_line(p) for p in points], 3, T0)
     will = pipeline.process(topics.status("gw-a"), status_bytes("gw-a", "offline"), T0 + 42)
     assert will == pipeline.Accepted(
         "status",
         "gw-a",
         [Point("gateway_status", {"gateway": "gw-a"}, {"state": "offline"}, T0 + 42)],
+        0,
+        T0 + 42,
     )
     timed = pipeline.process(topics.status("gw-a"), status_bytes("gw-a", "online", T0), T0 + 42)
     assert isinstance(timed, pipeline.Accepted) and timed.points[0].time_ms == T0
@@ -118,14 +124,16 @@ def test_ingest_process_writes_batches_and_refuses_bad_payloads(
     pub = Publisher(broker.port)
     try:
         wait_subscribed(proc, port, log)
-        pub.send(topics.status("gw-a"), status_bytes("gw-a", "online", T0 - 1000))
-        sent = [batch("gw-a", seq, T0 + seq * MIN) for seq in range(4)]
+        pub.send(topics.status("gw-a"), status_bytes("gw-a", "online", RECENT - 1000))
+        sent = [batch("gw-a", seq, RECENT + seq * MIN) for seq in range(4)]
         for b in sent[:3]:
             pub.send(topics.readings("gw-a"), batch_bytes("gw-a", b.seq, b.readings[0].time))
         pub.send(topics.readings("gw-a"), b"this is { not json")
         pub.send(topics.readings("gw-a"), raw_batch(v=99, gateway="gw-a"))
         pub.send(topics.readings("gw-a"), batch_bytes("gw-b", 9))  # gw-b's data on gw-a's topic
-        pub.send(topics.readings("gw-a"), batch_bytes("gw-a", 3, T0 + 3 * MIN))  # next valid one
+        pub.send(
+            topics.readings("gw-a"), batch_bytes("gw-a", 3, RECENT + 3 * MIN)
+        )  # next valid one
         before_will = int(time.time() * 1000)
         pub.send(topics.status("gw-a"), status_bytes("gw-a", "offline"))  # Last Will: no time
 
@@ -141,23 +149,30 @@ def test_ingest_process_writes_batches_and_refuses_bad_payloads(
         assert seen.state == "offline"
         assert before_will <= seen.state_time_ms <= int(time.time() * 1000)
 
-        m = scrape(port)
+        # The points are queryable a moment before the writer counts them and acknowledges.
+        m = wait_for(
+            lambda: (s := scrape(port)) and metric(s, "jagajalan_ingest_unacked_messages") == 0
+            and s,
+            10,
+            "every message acknowledged",
+        )  # fmt: skip
         assert metric(m, "jagajalan_ingest_malformed_total", reason="not_json") == 1
         assert metric(m, "jagajalan_ingest_malformed_total", reason="unsupported_version") == 1
         assert metric(m, "jagajalan_ingest_malformed_total", reason="gateway_mismatch") == 1
         assert metric(m, "jagajalan_ingest_messages_received_total", kind="readings") == 7
         assert metric(m, "jagajalan_ingest_messages_received_total", kind="status") == 2
         assert metric(m, "jagajalan_ingest_points_written_total") == len(expected) + 4 + 2
-        assert metric(m, "jagajalan_ingest_buffer_messages") == 0
+        assert metric(m, "jagajalan_ingest_unacked_messages") == 0
     finally:
         pub.close()
         code = stop_process(proc)
     text = log.read_text()
     assert code == 0, text
     assert "Traceback" not in text
-    assert "refused message on jagajalan/v1/gw-a/readings: not_json" in text
-    assert "refused message on jagajalan/v1/gw-a/readings: gateway_mismatch" in text
-    assert text.count("refused message") == 3
+    assert "event=refused topic=jagajalan/v1/gw-a/readings reason=not_json" in text
+    assert "event=refused topic=jagajalan/v1/gw-a/readings reason=gateway_mismatch" in text
+    assert text.count("event=refused") == 3
+    assert text.count("event=dead_letter reason=") == 3
 
 
 def test_ingest_started_while_influxdb_is_down(
@@ -172,7 +187,7 @@ def test_ingest_started_while_influxdb_is_down(
     try:
         wait_subscribed(proc, port, log)
         for seq in range(20):
-            pub.send(topics.readings("gw-down"), batch_bytes("gw-down", seq, T0 + seq * 1000))
+            pub.send(topics.readings("gw-down"), batch_bytes("gw-down", seq, RECENT + seq * 1000))
         m = wait_for(
             lambda: (
                 (s := scrape(port)) and metric(s, "jagajalan_ingest_write_retries_total") >= 3 and s
@@ -181,7 +196,7 @@ def test_ingest_started_while_influxdb_is_down(
             "write retries",
         )
         assert metric(m, "jagajalan_ingest_write_errors_total", kind="unavailable") >= 3
-        assert metric(m, "jagajalan_ingest_buffer_messages") == 5  # flow control holds
+        assert metric(m, "jagajalan_ingest_unacked_messages") == 5  # flow control holds
         assert metric(m, "jagajalan_ingest_points_written_total") == 0
 
         server.start()
@@ -208,9 +223,9 @@ def test_messages_not_yet_written_survive_a_killed_worker(
     try:
         wait_subscribed(proc, port, log)
         for seq in range(10):
-            pub.send(topics.readings("gw-kill"), batch_bytes("gw-kill", seq, T0 + seq * 1000))
+            pub.send(topics.readings("gw-kill"), batch_bytes("gw-kill", seq, RECENT + seq * 1000))
         wait_for(
-            lambda: metric(scrape(port), "jagajalan_ingest_buffer_messages") == 10,
+            lambda: metric(scrape(port), "jagajalan_ingest_unacked_messages") == 10,
             10,
             "10 messages buffered",
         )
@@ -232,7 +247,9 @@ def test_rejected_points_are_split_out_and_the_rest_written(
     store = InfluxStore(influx.url, influx_db)
     store.ensure()
     # humidity already exists as an integer: the batch's float humidity conflicts with it.
-    store.write([Point("air_quality", {"gateway": "gw-x", "sensor": "old"}, {"humidity": 1}, T0)])
+    store.write(
+        [Point("air_quality", {"gateway": "gw-x", "sensor": "old"}, {"humidity": 1}, RECENT)]
+    )
     metrics = IngestMetrics()
     settings = IngestSettings(
         MqttSettings(url=broker.url, client_id=f"test-split-{uuid.uuid4().hex[:8]}"),
@@ -243,7 +260,7 @@ def test_rejected_points_are_split_out_and_the_rest_written(
     pub = Publisher(broker.port)
     try:
         assert service.subscribed.wait(10)
-        pub.send(topics.readings("gw-x"), batch_bytes("gw-x", 5, T0 + MIN))
+        pub.send(topics.readings("gw-x"), batch_bytes("gw-x", 5, RECENT + MIN))
         wait_for(lambda: store.count("gateway_batches") == 1, 10, "the batch's meta point")
         wait_for(lambda: service.buffer.messages == 0, 5, "the message acknowledged")
     finally:
@@ -267,9 +284,9 @@ def test_signal_flushes_the_buffer_before_exit(
     pub = Publisher(broker.port)
     try:
         wait_subscribed(proc, port, log)
-        pub.send(topics.readings("gw-sig"), batch_bytes("gw-sig", 1))
+        pub.send(topics.readings("gw-sig"), batch_bytes("gw-sig", 1, RECENT))
         wait_for(
-            lambda: metric(scrape(port), "jagajalan_ingest_buffer_messages") == 1, 5, "buffered"
+            lambda: metric(scrape(port), "jagajalan_ingest_unacked_messages") == 1, 5, "buffered"
         )
         store = InfluxStore(influx.url, influx_db)
         assert store.count("gateway_batches") == 0

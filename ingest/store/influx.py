@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,6 +35,9 @@ from telemetry.mapping import (
     Point,
     to_lines,
 )
+
+if TYPE_CHECKING:
+    from ingest.retention import RetentionSettings
 
 #: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
 WRITE_CHUNK = 5_000
@@ -71,15 +74,18 @@ class InfluxStore(Store):
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
+        retention: RetentionSettings | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
+        self.retention = retention  # ensure() also sets up retention policies and rollups
         headers = {"User-Agent": "jagajalan-ingest"}
         auth: httpx.BasicAuth | None = None
         if token:
             headers["Authorization"] = f"Token {token}"
         elif username:
             auth = httpx.BasicAuth(username, password or "")
+        # One connection pool, kept alive: consecutive writes reuse the same TCP connection.
         self._client = httpx.Client(base_url=self.url, headers=headers, auth=auth, timeout=timeout)
 
     def __repr__(self) -> str:  # never shows credentials
@@ -129,20 +135,49 @@ class InfluxStore(Store):
     # -- Store --------------------------------------------------------------------------
 
     def ensure(self) -> None:
+        """Create the database; with ``retention`` settings also its retention policies and
+        continuous queries (:mod:`ingest.retention`). Idempotent."""
         self._request("/query", {"q": f"CREATE DATABASE {quote_ident(self.database)}"})
+        if self.retention is not None:
+            from ingest.retention import apply
+
+            apply(self, self.retention)
+
+    def execute(self, statement: str, tolerate: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Run InfluxQL statement(s) on this database; one result per statement. An error
+        that contains one of the *tolerate* texts is ignored, any other raises StoreRejected."""
+        response = self._request("/query", {"q": statement, "db": self.database, "epoch": "ms"})
+        try:
+            results = response.json().get("results", [])
+        except (ValueError, AttributeError):
+            raise StoreUnavailable(
+                f"InfluxDB at {self.url} answered a query with something that is not its JSON"
+            ) from None
+        for result in results:
+            error = result.get("error")
+            if error and not any(t in error for t in tolerate):
+                raise StoreRejected(f"InfluxDB refused {statement[:80]!r}...: {error}")
+        return results
 
     def write(self, points: Sequence[Point]) -> None:
         for chunk in chunks(points):
-            body = to_lines(chunk)
-            params = {"db": self.database, "precision": "ms"}
-            try:
-                self._request("/write", params, body)
-            except StoreRejected as exc:
-                if "database not found" not in str(exc):
-                    raise
-                # Created after a fresh start of InfluxDB (or dropped): create, then retry.
-                self.ensure()
-                self._request("/write", params, body)
+            self._write_body(to_lines(chunk))
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Write points already in line protocol (``precision=ms``), one line each."""
+        for chunk in chunks(lines):
+            self._write_body("\n".join(chunk).encode())
+
+    def _write_body(self, body: bytes) -> None:
+        params = {"db": self.database, "precision": "ms"}
+        try:
+            self._request("/write", params, body)
+        except StoreRejected as exc:
+            if "database not found" not in str(exc):
+                raise
+            # Created after a fresh start of InfluxDB (or dropped): create, then retry.
+            self.ensure()
+            self._request("/write", params, body)
 
     def latest(
         self, gateway: str | None = None, measurement: str | None = None
@@ -281,6 +316,9 @@ def _error_text(response: httpx.Response) -> str:
     return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
 
 
-def chunks(points: Sequence[Point], size: int = WRITE_CHUNK) -> Iterator[Sequence[Point]]:
-    for start in range(0, len(points), size):
-        yield points[start : start + size]
+def chunks(items: Sequence, size: int = WRITE_CHUNK) -> Iterator[Sequence]:
+    if 0 < len(items) <= size:
+        yield items
+        return
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,345 @@
+"""Ingest throughput and latency against a real Mosquitto and a real InfluxDB (``make bench``).
+
+Measures, in one run, on this machine:
+
+(a) the broker's own delivery rate to a bare subscriber (``mosquitto_sub``, a C client);
+(b) InfluxDB's own accept rate for pre-encoded line protocol in 5,000-line writes;
+(c) JagaJalan ingest's sustained readings/s with one and two workers (a shared subscription),
+    for single-reading messages and for batches of 50 readings;
+(d) publish-to-queryable latency p50/p99 at a steady 2,000 readings/s;
+(e) the peak RSS of the ingest workers;
+
+and checks that InfluxDB holds exactly the points published. Throughput is measured by
+draining a backlog: the workers' persistent sessions exist, the messages are published while
+the workers are away (the broker queues them: ``max_queued_messages 0``), then the workers
+start and the time from their first acknowledgement to their last is taken. So the publisher
+does not compete for the CPU, and the figure is the workers' own sustained rate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from ingest.pipeline import decode_readings
+from ingest.store.influx import InfluxStore
+from telemetry.mapping import LineEncoder, batch_meta_line
+from tests.ingest_helpers import metric, scrape, start_ingest, stop_process, wait_for
+from tests.services import free_port, influxd, mosquitto
+
+GATEWAYS = 200
+HOUR = 3_600_000
+
+
+def out(name: str, value: float | str, unit: str = "") -> None:
+    shown = f"{value:.0f}" if isinstance(value, float) and value >= 100 else value
+    if isinstance(value, float) and value < 100:
+        shown = f"{value:.3f}"
+    print(f"{name} {shown} {unit}".rstrip(), flush=True)
+
+
+# -- workload ---------------------------------------------------------------------------------
+
+
+def payload(gateway: int, seq: int, per: int, base_ms: int, mark: float | None = None) -> bytes:
+    """A valid v1 batch of *per* air-quality readings; every reading of every message of a
+    gateway has its own time, so each lands on its own point."""
+    t0 = base_ms + seq * per * 1000
+    pm = mark if mark is not None else 41.3
+    readings = ",".join(
+        f'{{"sensor":"env1","measurement":"air_quality","time":{t0 + i * 1000},"fields":'
+        f'{{"pm25":{pm + (i % 7) / 10},"pm10":63.0,"temperature":29.4,"humidity":78.5}}}}'
+        for i in range(per)
+    )
+    return (
+        f'{{"v":1,"gateway":"bench-{gateway:04d}","seq":{seq},"sent":{t0 + 500},'
+        f'"readings":[{readings}]}}'
+    ).encode()
+
+
+def workload(messages: int, per: int, base_ms: int) -> list[tuple[str, bytes]]:
+    return [
+        (f"jagajalan/v1/bench-{i % GATEWAYS:04d}/readings", payload(i % GATEWAYS, i // GATEWAYS,
+                                                                     per, base_ms))
+        for i in range(messages)
+    ]  # fmt: skip
+
+
+class RawPublisher:
+    """A minimal MQTT 3.1.1 QoS 1 publisher on a plain socket (benchmark only): it pipelines
+    pre-built PUBLISH packets and counts the PUBACKs, far faster than a general client."""
+
+    def __init__(self, port: int, client_id: str = "bench-pub") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        cid = client_id.encode()
+        body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack("!H", len(cid)) + cid
+        self.sock.sendall(b"\x10" + _varint(len(body)) + body)
+        if self.sock.recv(4)[:2] != b"\x20\x02":
+            raise RuntimeError("broker refused the benchmark publisher")
+        self.acked = 0
+        self._mid = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        rest = 0
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                return
+            rest += len(data)
+            self.acked += rest // 4  # PUBACK is 4 bytes in 3.1.1; nothing else arrives
+            rest %= 4
+
+    def packet(self, topic: str, body: bytes) -> bytes:
+        self._mid = self._mid % 65535 + 1
+        t = topic.encode()
+        var = struct.pack("!H", len(t)) + t + struct.pack("!H", self._mid)
+        return b"\x32" + _varint(len(var) + len(body)) + var + body
+
+    def send(self, messages: list[tuple[str, bytes]], window: int = 20_000) -> None:
+        """Publish all and wait for every PUBACK (at most *window* unacknowledged)."""
+        start = self.acked
+        for i in range(0, len(messages), 1000):
+            while (start + i) - self.acked > window:
+                time.sleep(0.001)
+            self.sock.sendall(b"".join(self.packet(t, p) for t, p in messages[i : i + 1000]))
+        wait_for(lambda: self.acked - start >= len(messages), 120, "PUBACKs", step=0.01)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+# -- (a) and (b) ------------------------------------------------------------------------------
+
+
+def broker_rate(port: int, messages: list[tuple[str, bytes]]) -> tuple[float, str]:
+    """Messages/s the broker delivers to a bare QoS 1 subscriber draining a backlog."""
+    sub = shutil.which("mosquitto_sub")
+    if sub is None:
+        return 0.0, "mosquitto_sub not installed (Debian package mosquitto-clients)"
+    args = [sub, "-p", str(port), "-q", "1", "-c", "-i", "bare", "-V", "mqttv5", "-x", "600"]
+    subprocess.run([*args, "-t", "jagajalan/v1/+/readings", "-E"], check=True)
+    pub = RawPublisher(port, "bench-pub-a")
+    pub.send(messages)
+    pub.close()
+    started = time.perf_counter()
+    cmd = [*args, "-t", "jagajalan/v1/+/readings", "-C", str(len(messages))]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return len(messages) / (time.perf_counter() - started), "mosquitto_sub"
+
+
+def influx_rate(url: str, lines: list[str], writers: int) -> float:
+    """Points/s InfluxDB accepts from *writers* clients sending 5,000-line writes."""
+    db = f"bench_b{writers}"
+    client = httpx.Client(base_url=url, timeout=60)
+    client.post("/query", params={"q": f"CREATE DATABASE {db}"})
+    bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
+
+    def post(body: bytes) -> None:
+        r = client.post("/write", params={"db": db, "precision": "ms"}, content=body)
+        r.raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(post, bodies))
+    rate = len(lines) / (time.perf_counter() - started)
+    client.post("/query", params={"q": f"DROP DATABASE {db}"})
+    return rate
+
+
+# -- (c), (e) ---------------------------------------------------------------------------------
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Workers:
+    def __init__(self, work: Path, broker_url: str, influx_url: str, db: str, n: int) -> None:
+        self.work, self.n = work, n
+        self.ports = [free_port() for _ in range(n)]
+        self.args = [
+            [
+                "--broker-url", broker_url, "--influx-url", influx_url, "--influx-db", db,
+                "--client-id", f"bench-{db}-{i}", "--shared-group", db,
+                "--metrics-port", str(port),
+            ]
+            for i, port in enumerate(self.ports)
+        ]  # fmt: skip
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        self.procs = [
+            start_ingest(*a, log=self.work / f"worker-{i}.log") for i, a in enumerate(self.args)
+        ]
+        for port in self.ports:
+            wait_for(lambda p=port: metric(scrape(p), "jagajalan_ingest_connected") == 1, 60,
+                     "a worker to subscribe")  # fmt: skip
+
+    def acked(self) -> float:
+        return sum(metric(scrape(p), "jagajalan_ingest_messages_acked_total") for p in self.ports)
+
+    def stop(self) -> list[float]:
+        rss = [peak_rss_mb(p.pid) for p in self.procs]
+        for p in self.procs:
+            stop_process(p)
+        return rss
+
+
+def ingest_rate(work: Path, broker, influx_url: str, workers: int, per: int, messages: int):
+    db = f"bench_w{workers}_r{per}"
+    group = Workers(work, broker.url, influx_url, db, workers)
+    group.start()  # creates the persistent sessions, then away while the backlog is queued
+    group.stop()
+    base = (int(time.time() * 1000) // HOUR - 30) * HOUR
+    backlog = workload(messages, per, base)
+    pub = RawPublisher(broker.port, f"bench-pub-{db}")
+    pub.send(backlog)
+    pub.close()
+    del backlog
+    group.procs = [
+        start_ingest(*a, log=work / f"{db}-{i}.log") for i, a in enumerate(group.args)
+    ]  # fmt: skip
+    first = wait_for(lambda: (n := group.acked()) and (time.perf_counter(), n), 120, "first ack")
+    done = wait_for(lambda: group.acked() >= messages and time.perf_counter(), 600, "all acked",
+                    step=0.02)  # fmt: skip
+    rate = (messages - first[1]) / (done - first[0]) * per
+    rss = group.stop()
+    store = InfluxStore(influx_url, db)
+    counts = (store.count("air_quality"), store.count("gateway_batches"))
+    store.close()
+    ok = counts == (messages * per, messages)
+    return rate, max(rss), ok, counts
+
+
+# -- (d) --------------------------------------------------------------------------------------
+
+
+def latency(work: Path, broker, influx_url: str, rate: int = 2000, seconds: float = 15.0):
+    db = "bench_latency"
+    group = Workers(work, broker.url, influx_url, db, 1)
+    group.start()
+    pub = RawPublisher(broker.port, "bench-pub-latency")
+    sent: dict[int, float] = {}
+    seen: dict[int, float] = {}
+    client = httpx.Client(base_url=influx_url, timeout=10)
+    stop = threading.Event()
+
+    def poll() -> None:
+        cursor = int(time.time() * 1000) - 2000
+        while not stop.is_set() or len(seen) < len(sent):
+            q = f'SELECT "pm25" FROM "air_quality" WHERE time > {cursor - 3000}ms'
+            r = client.post("/query", params={"db": db, "q": q, "epoch": "ms"})
+            now = time.time()
+            for s in r.json()["results"][0].get("series", []):
+                for t, mark in s["values"]:
+                    seen.setdefault(round(mark), now)
+                    cursor = max(cursor, int(t))
+            if stop.is_set() and time.time() > stop_time + 30:
+                return
+            time.sleep(0.02)
+
+    stop_time = float("inf")
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    started = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        due = started + i / rate
+        while (delay := due - time.perf_counter()) > 0:
+            time.sleep(delay)
+        now = time.time()
+        gw = i % GATEWAYS
+        body = payload(gw, 0, 1, int(now * 1000), mark=float(i))
+        pub.sock.sendall(pub.packet(f"jagajalan/v1/bench-{gw:04d}/readings", body))
+        sent[i] = now
+    stop_time = time.time()
+    stop.set()
+    poller.join(60)
+    pub.close()
+    group.stop()
+    lat = sorted(seen[i] - sent[i] for i in sent if i in seen)
+    p50 = statistics.median(lat) if lat else float("nan")
+    p99 = lat[int(len(lat) * 0.99)] if lat else float("nan")
+    return p50, p99, len(lat), len(sent)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="jagajalan-bench-") as tmp:
+        work = Path(tmp)
+        with (
+            mosquitto(work / "mosquitto", persistence=False) as broker,
+            influxd(work / "influxd") as influx,
+        ):
+            base = (int(time.time() * 1000) // HOUR - 30) * HOUR
+            sample = workload(20_000, 50, base)
+            a_msgs, how = broker_rate(broker.port, sample)
+            out("broker_delivery_batch50", a_msgs * 50, f"readings/s ({a_msgs:.0f} msg/s, {how})")
+            single = workload(100_000, 1, base)
+            a1, _ = broker_rate(broker.port, single)
+            out("broker_delivery_single", a1, "readings/s (msg/s)")
+            encoder = LineEncoder()
+            lines = []
+            for _, body in sample:
+                batch = decode_readings(body)
+                lines += [*encoder.batch_lines(batch), batch_meta_line(batch)]
+            b1 = influx_rate(influx.url, lines, 1)
+            b2 = influx_rate(influx.url, lines, 2)
+            out("influxdb_accept_1_writer", b1, "points/s")
+            out("influxdb_accept_2_writers", b2, "points/s")
+            # per batch of 50 readings ingest writes 51 points (the batch's own meta point)
+            b_readings = max(b1, b2) * 50 / 51
+            out("influxdb_accept_best", b_readings, "readings/s (batches of 50)")
+            results = {}
+            for workers, per, messages in ((1, 50, 20_000), (2, 50, 20_000),
+                                           (1, 1, 120_000), (2, 1, 120_000)):  # fmt: skip
+                rate, rss, ok, counts = ingest_rate(
+                    work, broker, influx.url, workers, per, messages
+                )
+                name = f"ingest_{workers}_worker{'s' if workers > 1 else ''}_" + (
+                    "batch50" if per == 50 else "single"
+                )
+                results[(workers, per)] = rate
+                out(name, rate, "readings/s")
+                out(f"{name}_peak_rss", rss, "MB")
+                out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
+            p50, p99, got, total = latency(work, broker, influx.url)
+            out("latency_2000_per_s_p50", p50, "s")
+            out("latency_2000_per_s_p99", p99, "s")
+            out("latency_readings_verified", "yes" if got == total else f"NO {got}/{total}")
+            limits = [x for x in (a_msgs * 50, b_readings) if x > 0]  # (a) needs mosquitto_sub
+            ratio = results[(1, 50)] / min(limits)
+            b1_readings = b1 * 50 / 51
+            out("one_worker_batch50_over_single_writer_b", results[(1, 50)] / b1_readings, "")
+            scale = results[(2, 1)] / (results[(1, 1)] or 1)
+            out("target_one_worker_batch50_over_min_ab", ratio, "(target >= 0.60)")
+            out("target_two_over_one_worker_single", scale, "(target >= 1.30)")
+            out("target_p99_latency", p99, "s (target < 1)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
