@@ -70,8 +70,16 @@ class DeviceSnapshot:
             driver.state,
             dict(driver.errors),
             driver.last_error,
-            dict(getattr(driver, "info", None) or {}),
+            _info(driver),
         )
+
+
+def _info(driver: Driver) -> dict[str, Any]:
+    info = dict(getattr(driver, "info", None) or {})
+    stuck = driver.stuck_fields() if hasattr(driver, "stuck_fields") else []
+    if stuck:
+        info["stuck"] = stuck  # fields frozen for `stuck_after` seconds
+    return info
 
 
 def status_details(devices: Sequence[DeviceSnapshot]) -> dict[str, Any]:

@@ -51,7 +51,9 @@ class Cabinet:
         scenario: Any = None,
         speed: float | None = None,
         poll_interval: float = 0.4,
+        settings: dict[str, dict[str, Any]] | None = None,
     ) -> None:
+        """*settings*: extra config keys per device id, on top of OVERRIDES."""
         self.truth_path = tmp / "truth.jsonl"
         self.truth = TruthWriter(self.truth_path)
         clock = scenario.clock(speed) if scenario is not None else None
@@ -79,7 +81,8 @@ class Cabinet:
         for dev in self.config.devices:
             if wanted is not None and dev.id not in wanted:
                 continue
-            cfg = dev.model_copy(update=OVERRIDES[dev.driver])
+            update = {**OVERRIDES[dev.driver], **(settings or {}).get(dev.id, {})}
+            cfg = dev.model_copy(update=update)
             cls = DRIVERS[dev.driver][1]
             sink = self.readings[dev.id].extend
             kwargs = {"pool": pool} if dev.driver == "modbus" else {}

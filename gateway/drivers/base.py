@@ -22,6 +22,7 @@ from typing import Any, Literal
 import serial
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.flatline import FlatlineWatch
 from telemetry.models import DeviceState, Reading
 from telemetry.topics import ID_PATTERN
 
@@ -51,6 +52,13 @@ class DeviceConfig(BaseModel):
     reopen_interval: float = Field(
         5.0, gt=0, le=600, description="seconds between attempts to reopen a failed port"
     )
+    stuck_after: float | None = Field(
+        None,
+        gt=0,
+        le=7 * 86400,
+        description="report a field as stuck when its value stays exactly the same for this "
+        "many seconds (gauges only: a rain gauge reads 0 for days); off by default",
+    )
 
 
 class Driver(ABC):
@@ -67,6 +75,9 @@ class Driver(ABC):
         #: ``position`` ({"latitude", "longitude", "altitude"}) and ``clock_offset`` (seconds,
         #: gateway clock minus GPS time). The publisher merges them into the status message.
         self.info: dict[str, Any] = {}
+        self._flatline = FlatlineWatch(config.stuck_after) if config.stuck_after else None
+        if self._flatline is not None:
+            self.sink = self._watched(sink)
         self.log = logging.getLogger(f"gateway.device.{config.id}")
 
     def set_state(self, state: DeviceState, error: str | None = None) -> None:
@@ -84,6 +95,33 @@ class Driver(ABC):
     @abstractmethod
     def run(self, stop: threading.Event) -> None:
         """Loop until *stop* is set. Must not raise."""
+
+    def stuck_fields(self) -> list[str]:
+        """Fields whose value has been frozen for ``stuck_after`` seconds (status ``info``)."""
+        return self._flatline.stuck() if self._flatline is not None else []
+
+    def _watched(self, sink: Sink) -> Sink:
+        watch = self._flatline
+        assert watch is not None
+
+        def sink_and_watch(readings: Sequence[Reading]) -> None:
+            for reading in readings:
+                became, recovered = watch.observe(reading)
+                if became:
+                    self.errors["stuck"] = self.errors.get("stuck", 0) + 1
+                    self.log.warning(
+                        "device %s: value of %s unchanged for %g s or more: sensor stuck?",
+                        self.config.id,
+                        ", ".join(became),
+                        self.config.stuck_after,
+                    )
+                if recovered:
+                    self.log.info(
+                        "device %s: %s moving again", self.config.id, ", ".join(recovered)
+                    )
+            sink(readings)
+
+        return sink_and_watch
 
 
 #: errno values that mean the port is gone (adapter unplugged, path removed, pty closed).
