@@ -18,17 +18,14 @@ Every epoch sent is recorded as truth::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import random
-import threading
 import time
-import tty
 from collections.abc import Callable
 
 from gateway.nmea import format_gga, format_rmc, frame
+from simulators.serial_device import SerialDeviceSim
 from simulators.truth import TruthWriter
 
 log = logging.getLogger(__name__)
@@ -38,7 +35,7 @@ SAROLANGUN = (-2.30, 102.70)
 METRES_PER_DEGREE = 111_320.0
 
 
-class GpsSim:
+class GpsSim(SerialDeviceSim):
     def __init__(
         self,
         device_path: str,
@@ -77,51 +74,10 @@ class GpsSim:
         self.silent = False
         self.sent = 0  # epochs sent
         self.rng = random.Random(f"gps:{seed}")
-        self._fd: int | None = None
-        self._write_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_device()
 
     def __repr__(self) -> str:
         return f"GpsSim({self.sensor_id!r}, {self.device_path!r})"
-
-    # -- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._fd = os.open(self.device_path, os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(self._fd)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"sim:{self.sensor_id}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        with self._write_lock:
-            if self._fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._fd)
-                self._fd = None
-
-    def __enter__(self) -> GpsSim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- output -----------------------------------------------------------------------------
-    def send_raw(self, data: bytes) -> None:
-        """Write *data* as is (garbage, corrupt sentences), never inside another sentence."""
-        with self._write_lock:
-            if self._fd is None:
-                raise RuntimeError("simulator is not started")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
 
     def _run(self) -> None:
         try:

@@ -23,18 +23,15 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import random
-import threading
 import time
-import tty
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.traffic import format_heartbeat, format_record
+from simulators.serial_device import SerialDeviceSim
 from simulators.truth import TruthWriter
 
 log = logging.getLogger(__name__)
@@ -116,7 +113,7 @@ def arrivals(
             yield Arrival(0.0, lane, "SM", speed, length, wrong_way, same_instant=True)
 
 
-class TrafficCounterSim:
+class TrafficCounterSim(SerialDeviceSim):
     def __init__(
         self,
         device_path: str,
@@ -160,51 +157,10 @@ class TrafficCounterSim:
         self.sent = 0  # vehicle records sent
         self.heartbeats = 0
         self._last_vehicle_ms = 0
-        self._fd: int | None = None
-        self._write_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_device()
 
     def __repr__(self) -> str:
         return f"TrafficCounterSim({self.sensor_id!r}, {self.device_path!r})"
-
-    # -- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._fd = os.open(self.device_path, os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(self._fd)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"sim:{self.sensor_id}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        with self._write_lock:
-            if self._fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._fd)
-                self._fd = None
-
-    def __enter__(self) -> TrafficCounterSim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- output -----------------------------------------------------------------------------
-    def send_raw(self, data: bytes) -> None:
-        """Write *data* as is (garbage, corrupt records), never inside another line."""
-        with self._write_lock:
-            if self._fd is None:
-                raise RuntimeError("simulator is not started")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
 
     def _run(self) -> None:
         try:

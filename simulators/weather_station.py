@@ -35,14 +35,13 @@ import math
 import os
 import random
 import select
-import threading
 import time
-import tty
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from gateway.weather import QUANTITIES, crc16, encode_crc, format_sentence
+from simulators.serial_device import SerialDeviceSim
 from simulators.truth import TruthWriter
 
 log = logging.getLogger(__name__)
@@ -164,7 +163,9 @@ def physical_values(items: list[tuple[str, str]]) -> dict[str, float]:
     return values
 
 
-class WeatherStationSim:
+class WeatherStationSim(SerialDeviceSim):
+    open_flags = os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK
+
     def __init__(
         self,
         device_path: str,
@@ -216,41 +217,10 @@ class WeatherStationSim:
         self.sent = 0  # data messages sent
         self.queries = 0  # valid queries for this address received
         self._last_step: float | None = None
-        self._fd: int | None = None
-        self._write_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_device()
 
     def __repr__(self) -> str:
         return f"WeatherStationSim({self.sensor_id!r}, {self.device_path!r}, {self.mode})"
-
-    # -- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._fd = os.open(self.device_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(self._fd)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"sim:{self.sensor_id}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        with self._write_lock:
-            if self._fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._fd)
-                self._fd = None
-
-    def __enter__(self) -> WeatherStationSim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset_rain(self) -> None:
         """Zero the rain accumulator, as the station's ``aXZRU`` command or a power cycle."""
