@@ -172,6 +172,29 @@ def influx_rate(url: str, lines: list[str], writers: int) -> float:
 # -- (c), (e) ---------------------------------------------------------------------------------
 
 
+_poller = httpx.Client(timeout=2, trust_env=False)
+
+
+def acked(port: int) -> float:
+    """The worker's acknowledged messages. The benchmark polls this every 20 ms, so it asks
+    for that one metric, uncompressed, on one kept client: a full scrape (all metrics, gzip;
+    and ``httpx.get``, which builds a TLS context each time: 20 ms of CPU) at that rate takes
+    CPU from the worker and InfluxDB that a Prometheus scraping every 15 s does not."""
+    try:
+        r = _poller.get(
+            f"http://127.0.0.1:{port}/metrics",
+            params={"name[]": "jagajalan_ingest_messages_acked_total"},
+            headers={"Accept-Encoding": "identity"},
+            timeout=2,
+        )
+    except httpx.HTTPError:
+        return 0.0
+    for line in r.text.splitlines():
+        if line.startswith("jagajalan_ingest_messages_acked_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -202,7 +225,7 @@ class Workers:
                      "a worker to subscribe")  # fmt: skip
 
     def acked(self) -> float:
-        return sum(metric(scrape(p), "jagajalan_ingest_messages_acked_total") for p in self.ports)
+        return sum(acked(p) for p in self.ports)
 
     def stop(self) -> list[float]:
         rss = [peak_rss_mb(p.pid) for p in self.procs]
@@ -311,9 +334,12 @@ def main() -> None:
             b2 = influx_rate(influx.url, lines, 2)
             out("influxdb_accept_1_writer", b1, "points/s")
             out("influxdb_accept_2_writers", b2, "points/s")
-            # per batch of 50 readings ingest writes 51 points (the batch's own meta point)
+            # per batch of 50 readings ingest writes 51 points (the batch's own meta point).
+            # The target is stated against InfluxDB's own best rate: the better of 1 and 2
+            # writers (a worker writes over 2 connections at once: --parallel-writes 2).
             b_readings = max(b1, b2) * 50 / 51
-            out("influxdb_accept_best", b_readings, "readings/s (batches of 50)")
+            best = 1 if b1 >= b2 else 2
+            out("influxdb_accept_best", b_readings, f"readings/s (batches of 50; {best} writer(s))")
             results = {}
             for workers, per, messages in ((1, 50, 20_000), (2, 50, 20_000),
                                            (1, 1, 120_000), (2, 1, 120_000)):  # fmt: skip

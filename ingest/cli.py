@@ -90,6 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             type=float, default=0.2)  # fmt: skip
     _option(w, "--retry-max-delay", "longest pause between write retries (s)",
             type=float, default=5.0)  # fmt: skip
+    _option(w, "--parallel-writes", "InfluxDB writes in flight at once (one HTTP connection"
+            " each; acknowledged in order)", type=int, default=2)  # fmt: skip
     _option(w, "--drain-timeout", "at shutdown, retry the last writes this long (s)",
             type=float, default=10.0)  # fmt: skip
     _option(w, "--metrics-port", "Prometheus /metrics port, 0 = off", type=int, default=0)
@@ -147,6 +149,7 @@ def build(args: argparse.Namespace):
     _check_range(problems, "--session-expiry", args.session_expiry, 1, 2**32 - 1)
     _check_range(problems, "--metrics-port", args.metrics_port, 0, 65_535)
     _check_range(problems, "--retry-max-delay", args.retry_max_delay, 0.01, 3600)
+    _check_range(problems, "--parallel-writes", args.parallel_writes, 1, 16)
     _check_range(problems, "--drain-timeout", args.drain_timeout, 0, 3600)
     _check_range(problems, "--influx-timeout", args.influx_timeout, 0.1, 600)
     if args.leave is not None:
@@ -176,6 +179,7 @@ def build(args: argparse.Namespace):
         batch_size=args.batch_size,
         max_delay=args.max_delay,
         retry_max_delay=args.retry_max_delay,
+        parallel_writes=args.parallel_writes,
         drain_timeout=args.drain_timeout,
         metrics_port=args.metrics_port,
         leave_after_idle=args.leave,

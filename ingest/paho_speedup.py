@@ -1,4 +1,4 @@
-"""A faster decode of MQTT 5 PUBLISH properties for paho-mqtt 2.2.0 (ingest's hot path).
+"""Speed-ups of paho-mqtt 2.2.0 for ingest's hot path: PUBLISH properties, reads and acks.
 
 paho builds a :class:`~paho.mqtt.properties.Properties` object for every MQTT 5 PUBLISH it
 receives: the constructor rebuilds two lookup tables and ``unpack()`` first clears each of
@@ -11,14 +11,30 @@ property length is a single 0 byte, as in every PUBLISH Mosquitto forwards from 
 any other packet goes through paho's own code. :func:`install` swaps it into paho's packet
 decoder, for paho-mqtt 2.2.0 only (the version it was checked against: tests assert the
 decoded packets are equal). It changes how paho decodes, in this process, nothing else.
+
+:func:`tune` changes one client (same version check):
+
+* Reads: paho takes every packet from the socket in three or four ``recv`` calls (the type
+  byte, the length bytes one by one, the rest), one packet per turn of its loop (a
+  ``select``, the keepalive check, ...). :class:`BufferedSocket` reads up to
+  :data:`RECV_SIZE` bytes at once and hands them out; it reports what it holds through
+  ``pending()``, which paho already asks of a TLS socket so that ``select`` does not wait
+  while data is buffered; and ``loop_read`` takes up to :data:`READ_BATCH` more packets that
+  are already buffered in the same turn.
+* Acks: :func:`ack_many` queues the PUBACKs of many messages as one write (one ``send``, one
+  wake-up of paho's loop) instead of one packet each. The bytes are the same: paho's PUBACK
+  is ``0x40 0x02`` and the message id, also in MQTT 5 (reason code 0 and no properties).
 """
 
 from __future__ import annotations
 
 import logging
+import struct
+from collections.abc import Sequence
 from importlib import metadata
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import paho.mqtt.client as mqtt
 from paho.mqtt import _packet
 from paho.mqtt.properties import Properties
 
@@ -43,9 +59,7 @@ class FastProperties(Properties):
         return super().unpack(buffer)
 
 
-def install() -> bool:
-    """Use :class:`FastProperties` in paho's packet decoding. Returns False (and changes
-    nothing) for a paho-mqtt version other than the one this was checked against."""
+def _checked() -> bool:
     try:
         version = metadata.version("paho-mqtt")
     except metadata.PackageNotFoundError:
@@ -53,5 +67,92 @@ def install() -> bool:
     if version != CHECKED_VERSION:
         log.info("event=paho_speedup_skipped paho_version=%s", version)
         return False
+    return True
+
+
+def install() -> bool:
+    """Use :class:`FastProperties` in paho's packet decoding. Returns False (and changes
+    nothing) for a paho-mqtt version other than the one this was checked against."""
+    if not _checked():
+        return False
     _packet.Properties = FastProperties
     return True
+
+
+#: Bytes asked of the socket at once (a few hundred single-reading messages).
+RECV_SIZE = 256 * 1024
+#: Packets read from the buffer in one turn of paho's loop, at most (then it writes the acks
+#: queued meanwhile, checks the keepalive, ...).
+READ_BATCH = 64
+
+
+class BufferedSocket:
+    """A socket (plain or TLS) whose ``recv`` reads ahead; everything else is the socket's."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            buf = self._sock.recv(max(size, RECV_SIZE))  # BlockingIOError: nothing there yet
+            if not buf:
+                return buf  # connection closed
+            self._buf, pos = buf, 0
+        end = min(pos + size, len(buf))
+        self._pos = end
+        return buf[pos:end]
+
+    def pending(self) -> int:
+        """Bytes received and not yet handed out (paho then reads without waiting)."""
+        inner = getattr(self._sock, "pending", None)
+        return len(self._buf) - self._pos + (inner() if inner is not None else 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def tune(client: mqtt.Client) -> bool:
+    """Buffered reads and bulk acks (:func:`ack_many`) for *client*, before it connects.
+    Returns False (and changes nothing) for another paho-mqtt version."""
+    if not _checked():
+        return False
+    create = client._create_socket
+
+    def create_buffered() -> BufferedSocket:
+        return BufferedSocket(create())
+
+    client._create_socket = create_buffered  # type: ignore[method-assign]
+    read = client.loop_read
+
+    def loop_read_buffered(max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        # paho reads one packet per turn of its loop (a select and its other checks each);
+        # take up to READ_BATCH packets that are already buffered in one turn.
+        rc = read(max_packets)
+        for _ in range(READ_BATCH):
+            pending = getattr(client._sock, "pending", None)
+            if rc != mqtt.MQTT_ERR_SUCCESS or pending is None or not pending():
+                break
+            rc = read(max_packets)
+        return rc
+
+    client.loop_read = loop_read_buffered  # type: ignore[method-assign]
+    client._jagajalan_bulk_ack = True  # type: ignore[attr-defined]
+    return True
+
+
+def ack_many(client: mqtt.Client, mids: Sequence[int]) -> None:
+    """``client.ack(mid, 1)`` for every mid (manual acks), queued as one write when
+    :func:`tune` was applied to *client*."""
+    if not mids:
+        return
+    if not getattr(client, "_jagajalan_bulk_ack", False):
+        for mid in mids:
+            client.ack(mid, 1)
+        return
+    if not client._manual_ack:
+        return  # paho acknowledged them itself (ack() does nothing either)
+    packet = struct.pack(f"!{len(mids)}I", *[0x4002_0000 | mid for mid in mids])
+    client._packet_queue(mqtt.PUBACK, packet, 0, 1)

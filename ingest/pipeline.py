@@ -8,31 +8,35 @@ InfluxDB path: no Point objects are built), else :class:`~telemetry.mapping.Poin
 (for stores that take points, such as the embedded SQLite store).
 
 Readings payloads take a fast path first: JSON parsed by pydantic-core's parser and validated
-by the same :class:`~telemetry.models.Batch` model as the codec. Whatever the fast path does
-not accept goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of what is
-refused and why, so the fast path can only ever accept what the codec accepts (a property test
-in tests/test_ingest_pipeline.py holds it to that).
+in the same pass. :func:`decode_readings` validates with the same :class:`~telemetry.models.Batch`
+model as the codec; :func:`validate_readings` (the InfluxDB path) with :data:`BATCH_DICT`, the
+same constraints over TypedDicts, which gives plain dicts (no model object per reading, and the
+finite-number check in Rust instead of a Python validator). Whatever a fast path does not accept
+goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of what is refused and
+why, so a fast path can only ever accept what the codec accepts, and gives the same data
+(property tests in tests/test_ingest_pipeline.py hold both to that).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 from pydantic_core import from_json
+from typing_extensions import TypedDict
 
 from telemetry import topics
 from telemetry.codec import DecodeError, decode_batch, decode_status
 from telemetry.mapping import (
     LineEncoder,
-    batch_meta_line,
     batch_meta_point,
     batch_to_points,
+    meta_line,
     status_point,
     to_line,
 )
-from telemetry.models import PAYLOAD_VERSION, Batch
+from telemetry.models import PAYLOAD_VERSION, READING_TAGS, Batch, Id, Name, TagValue, TimeMs
 
 #: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...).
 BAD_TOPIC = "bad_topic"
@@ -81,6 +85,48 @@ def decode_readings(payload: bytes) -> Batch:
 
 _V1_START = b'{"v":1,'
 
+# -- the same constraints as telemetry.models.Batch, over TypedDicts --------------------------
+
+_FORBID = ConfigDict(extra="forbid")
+#: Reading.fields: StrictInt | StrictFloat, floats finite (the model's _finite validator)
+_Number = StrictInt | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: Reading.tags: a key of READING_TAGS (the model's _known_tags validator); Literal[tuple] is
+#: Literal of the tuple's items
+_TagKey = Literal[READING_TAGS]  # type: ignore[valid-type]
+
+
+class _Reading(TypedDict):
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+    sensor: Id
+    measurement: Name
+    time: TimeMs
+    fields: Annotated[dict[Name, _Number], Field(min_length=1, max_length=64)]
+    tags: NotRequired[dict[_TagKey, TagValue]]
+
+
+class _Batch(TypedDict):
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+    v: NotRequired[Literal[1]]
+    gateway: Id
+    seq: Annotated[int, Field(ge=0, strict=True)]
+    sent: TimeMs
+    readings: Annotated[list[_Reading], Field(min_length=1, max_length=10_000)]
+
+
+BATCH_DICT = TypeAdapter(_Batch)
+
+
+def validate_readings(payload: bytes) -> dict[str, Any]:
+    """:func:`telemetry.codec.decode_batch`'s decision on *payload*, the accepted batch as
+    plain dicts and lists (keys of :class:`~telemetry.models.Batch`; a reading without tags
+    has no ``tags`` key). Raises :class:`~telemetry.codec.DecodeError` like the codec."""
+    if payload[:7] == _V1_START and payload.count(b'"v"') == 1:
+        try:
+            return BATCH_DICT.validate_json(payload)
+        except ValueError:  # pydantic's ValidationError: the codec names the problem
+            pass
+    return decode_readings(payload).model_dump()
+
 
 def process(
     topic: str, payload: bytes, received_ms: int, encoder: LineEncoder | None = None
@@ -92,16 +138,20 @@ def process(
         return Rejected(BAD_TOPIC, str(exc))
     try:
         if kind == topics.READINGS:
+            records: list[Any]
+            if encoder is not None:
+                data = validate_readings(payload)
+                if data["gateway"] != gateway:
+                    return _mismatch(data["gateway"], gateway)
+                readings = data["readings"]
+                records, newest = encoder.reading_lines(gateway, readings)
+                records.append(meta_line(gateway, data["seq"], len(readings), data["sent"]))
+                return Accepted(kind, gateway, records, len(readings), newest)
             batch = decode_readings(payload)
             if batch.gateway != gateway:
                 return _mismatch(batch.gateway, gateway)
-            newest = max(r.time for r in batch.readings)
-            records: list[Any]
-            if encoder is not None:
-                records = encoder.batch_lines(batch)
-                records.append(batch_meta_line(batch))
-            else:
-                records = [*batch_to_points(batch), batch_meta_point(batch)]
+            newest = max([r.time for r in batch.readings])
+            records = [*batch_to_points(batch), batch_meta_point(batch)]
             return Accepted(kind, gateway, records, len(batch.readings), newest)
         if kind == topics.STATUS:
             status = decode_status(payload)

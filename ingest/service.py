@@ -65,6 +65,7 @@ class IngestSettings:
     batch_size: int = 5_000  # flush when this many points wait...
     max_delay: float = 0.2  # ...or when the oldest waiting message is this old (s)
     retry_max_delay: float = 5.0  # longest pause between retries of a failed write (s)
+    parallel_writes: int = 2  # InfluxDB writes in flight at once (acknowledged in order)
     drain_timeout: float = 10.0  # at shutdown, keep retrying the last writes this long (s)
     metrics_port: int = 0  # 0 = no /metrics endpoint
     # Retire this worker: unsubscribe, write what its session still holds, and once nothing
@@ -105,6 +106,9 @@ class IngestService:
             batch_size=settings.batch_size,
             max_delay=settings.max_delay,
             retry_max_delay=settings.retry_max_delay,
+            # Several writes in flight keep InfluxDB busy while the worker encodes the next;
+            # only for stores with their own connection pool (InfluxDB's HTTP client).
+            parallel=settings.parallel_writes if write_lines is not None else 1,
         )
         self.subscribed = threading.Event()
         self.metrics_port = 0
@@ -141,6 +145,7 @@ class IngestService:
             tls=tls,
         )
         client.manual_ack_set(True)
+        paho_speedup.tune(client)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)  # our own publishes: dead letters
@@ -305,10 +310,8 @@ class IngestService:
         client, generation = self._client, self._generation
         if client is None:
             return
-        for item in items:
-            token = item.token
-            if token is not None and token[1] == generation:
-                client.ack(token[0], 1)
+        mids = [t[0] for t in [i.token for i in items] if t is not None and t[1] == generation]
+        paho_speedup.ack_many(client, mids)
 
     def _redelivered(self, item: Item) -> bool:
         return item.token is not None and item.token[1] < self._resumed

@@ -4,10 +4,13 @@ Each :class:`Item` is one MQTT message: the records it maps to (line-protocol li
 none for a refused message) and what is needed to acknowledge or dead-letter it. The writer
 takes items oldest first, writes their records in batches (at most ``batch_size`` records, or
 whatever arrived within ``max_delay``), publishes the dead letters the batch produced, and only
-then acknowledges all its messages at once, in the order received. So a message is
-acknowledged once its points are stored (or its dead letter is with the broker), and a crash
-at any moment loses nothing: the broker redelivers what was not acknowledged, and rewriting a
-point is harmless.
+then acknowledges all its messages at once, in the order received. With ``parallel`` > 1,
+that many threads each take a batch and write it at the same time (one HTTP connection each,
+so InfluxDB works on one batch while the next is sent); a batch is acknowledged only after
+every batch taken before it was (MQTT acknowledges QoS 1 messages in the order received,
+[MQTT-4.6.0-2]). So a message is acknowledged once its points are stored (or its dead letter
+is with the broker), and a crash at any moment loses nothing: the broker redelivers what was
+not acknowledged, and rewriting a point is harmless.
 
 * Store unavailable, slow or refusing the credentials: retry the same batch with exponential
   backoff, forever while running and until ``drain_timeout`` once stopping. Nothing is
@@ -193,6 +196,7 @@ class Writer(threading.Thread):
         batch_size: int = 5_000,
         max_delay: float = 0.2,
         retry_max_delay: float = 5.0,
+        parallel: int = 1,
     ) -> None:
         super().__init__(name="ingest-writer", daemon=True)
         self.hooks = hooks
@@ -201,9 +205,15 @@ class Writer(threading.Thread):
         self.batch_size = batch_size
         self.max_delay = max_delay
         self.retry_max_delay = retry_max_delay
+        self.parallel = max(1, parallel)
         self._stopping = threading.Event()
         self._deadline = float("inf")
         self._ensured = False
+        self._take_lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._taken = 0  # batches taken (the number of the last one)
+        self._finished = 0  # batches acknowledged, in the order taken
+        self._ended = False  # a writing thread gave up or died: no more acknowledgements
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Write what is buffered (retrying for at most *drain_timeout* s), then end."""
@@ -212,18 +222,53 @@ class Writer(threading.Thread):
         self.buffer.close()
 
     def run(self) -> None:
-        while (items := self.buffer.take(self.batch_size, self.max_delay)) is not None:
-            try:
-                self._handle(items)
-            except GaveUp:
+        helpers = [
+            threading.Thread(target=self._loop, name=f"ingest-writer-{i}", daemon=True)
+            for i in range(1, self.parallel)
+        ]
+        for helper in helpers:
+            helper.start()
+        self._loop()
+        for helper in helpers:
+            helper.join()
+
+    def _loop(self) -> None:
+        """Take batches and write them; with ``parallel`` > 1 several threads do this at once
+        (one HTTP connection each), and acknowledge their batches in the order taken."""
+        clean = False
+        try:
+            while True:
+                with self._take_lock:
+                    items = self.buffer.take(self.batch_size, self.max_delay)
+                    if items is None or self._ended:
+                        clean = True
+                        return
+                    self._taken += 1
+                    number = self._taken
+                self._handle(items, number)
+        except GaveUp:
+            if not self._ended:
                 log.error(
                     "event=drain_incomplete unacked_messages=%d: the store or broker is still"
                     " failing at shutdown; the broker keeps these messages for the next session",
                     self.buffer.messages,
                 )
-                return
+        finally:
+            if not clean:  # gave up or died: the batches after this one are not acknowledged
+                with self._turn:
+                    self._ended = True
+                    self._turn.notify_all()
 
-    def _handle(self, items: list[Item]) -> None:
+    def _wait_turn(self, number: int) -> None:
+        """Until every batch taken before batch *number* is acknowledged (MQTT acknowledges
+        QoS 1 messages in the order received)."""
+        with self._turn:
+            while self._finished != number - 1:
+                if self._ended:
+                    raise GaveUp
+                self._turn.wait()
+
+    def _handle(self, items: list[Item], number: int = 0) -> None:
         records = [r for item in items for r in item.records]
         bad: list[tuple[int, StoreRejected]] = []
         if records:
@@ -245,15 +290,21 @@ class Writer(threading.Thread):
                     len(letter.points),
                     letter.error[:300],
                 )
+        if number:
+            self._wait_turn(number)
         self.hooks.acknowledge(items)
         self.metrics.acked.inc(len(items))
         now_ms = self.hooks.clock_ms()
-        newest = max((i.newest_ms for i in items), default=0)
+        newest = max([i.newest_ms for i in items])
         if newest:
             lag = max(0.0, (now_ms - newest) / 1000)
             self.metrics.lag_seconds.observe(lag)
             self.metrics.lag.set(lag)
         self.buffer.finish(items)
+        if number:
+            with self._turn:
+                self._finished = number
+                self._turn.notify_all()
 
     def _write(self, records: list[Any]) -> list[tuple[int, StoreRejected]]:
         self._ensure()

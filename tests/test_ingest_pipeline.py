@@ -1,5 +1,6 @@
-"""The pure parts of ingest: the fast decode path agrees with the codec, rejections carry
-their reason and gateway, dead-letter payloads, retention statements. No I/O."""
+"""The pure parts of ingest: the fast decode paths agree with the codec, rejections carry
+their reason and gateway, dead-letter payloads, retention statements; the paho speed-ups and
+the order of acknowledgements with parallel writes. No broker, no database."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from hypothesis import strategies as st
 from ingest import deadletter, pipeline, retention
 from ingest.deadletter import DeadLetter
 from telemetry import DecodeError, decode_batch, encode_batch, topics
-from telemetry.mapping import LineEncoder
-from tests.ingest_helpers import T0, batch_bytes, raw_batch
+from telemetry.mapping import LineEncoder, to_line
+from tests.ingest_helpers import T0, batch_bytes, raw_batch, wait_for
 from tests.test_line_protocol import _batches
 
 
@@ -25,12 +26,49 @@ def _outcome(decode, payload: bytes):
         return ("refused", exc.reason)
 
 
+def _typed(value):
+    """*value* with every number tagged by its type (1 and 1.0 differ) and empty tags gone."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items() if not (k == "tags" and v == {})}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+def _dict_outcome(payload: bytes):
+    """validate_readings' decision and data, next to the codec's."""
+    fast = _outcome(pipeline.validate_readings, payload)
+    codec = _outcome(decode_batch, payload)
+    if codec[0] == "ok":
+        codec = ("ok", _typed(codec[1].model_dump()))
+    if fast[0] == "ok":
+        fast = ("ok", _typed(fast[1]))
+    return fast, codec
+
+
+def _lines_agree(payload: bytes) -> None:
+    """The InfluxDB path (dicts, LineEncoder) writes what the Point path writes, or refuses
+    for the same reason."""
+    topic = topics.readings("gw-a")
+    fast = pipeline.process(topic, payload, 0, LineEncoder(max_series=3))
+    slow = pipeline.process(topic, payload, 0, None)
+    assert type(fast) is type(slow)
+    if isinstance(slow, pipeline.Accepted):
+        assert fast.points == [to_line(p) for p in slow.points]
+        assert (fast.readings, fast.newest_ms) == (slow.readings, slow.newest_ms)
+    else:
+        assert (fast.reason, fast.gateway) == (slow.reason, slow.gateway)
+
+
 @given(batch=_batches)
 @settings(max_examples=200, deadline=None)
 def test_fast_path_decodes_what_the_codec_decodes(batch) -> None:
     payload = encode_batch(batch)
     assert payload.startswith(b'{"v":1,')  # the fast path is taken for gateways' payloads
     assert pipeline.decode_readings(payload) == decode_batch(payload) == batch
+    fast, codec = _dict_outcome(payload)
+    assert fast == codec and fast[0] == "ok"
+    _lines_agree(encode_batch(batch.model_copy(update={"gateway": "gw-a"})))
 
 
 _MUTATIONS = [
@@ -54,6 +92,22 @@ _MUTATIONS = [
     lambda p: p.replace(b'"env1"', b'"\\ud800"'),
     lambda p: p.replace(b'"sensor"', b'"sensor","sensor":"x"'),
     lambda p: p.replace(b'"pm10"', b'"v"'),  # a field named v: not the version key
+    lambda p: p.replace(b'"pm10"', b'"PM10"'),
+    lambda p: p.replace(b'"env1"', b'"env1\\n"'),
+    lambda p: p.replace(b'{"lane":"1"}', b"{}", 1),  # empty tags: same as none
+    lambda p: p.replace(b'"lane":"1"', b'"lanes":"1"', 1),  # not a tag of the contract
+    lambda p: p.replace(b'"lane":"1"', b'"lane":"1","lane":"x y"', 1),
+    lambda p: p.replace(b'"lane":"1"', b'"lane":"1","direction":"in"', 1),
+    lambda p: p.replace(b'"count":0', b'"count":' + b"9" * 30, 1),  # a huge count
+    lambda p: p.replace(b'"count":0', b'"count":1.5', 1),
+    lambda p: p.replace(b"20.5", b"-0.0"),
+    lambda p: p.replace(b"20.5", b"1e-05"),
+    lambda p: p.replace(b"20.5", b"0.00012"),
+    lambda p: p.replace(b"20.5", b"12345678901234567890.5"),
+    lambda p: p.replace(b"20.5", b"20"),  # an integer in a float field
+    lambda p: p.replace(b'"pm10":20.5', b'"pm10":20.5,"pm1":1.0', 1),
+    lambda p: p.replace(b'"time":', b'"time":1.0,"time":', 1),
+    lambda p: p.replace(b'"seq":', b'"seq":-1,"seq":', 1),
 ]
 
 
@@ -61,6 +115,9 @@ _MUTATIONS = [
 def test_fast_path_refuses_and_accepts_exactly_like_the_codec(mutate) -> None:
     payload = mutate(batch_bytes("gw-a", 1))
     assert _outcome(pipeline.decode_readings, payload) == _outcome(decode_batch, payload)
+    fast, codec = _dict_outcome(payload)
+    assert fast == codec
+    _lines_agree(payload)
 
 
 @given(
@@ -75,6 +132,9 @@ def test_fast_path_agrees_with_the_codec_on_corrupted_payloads(data, edits) -> N
         payload[i : i + len(replacement)] = replacement
     payload = bytes(payload)
     assert _outcome(pipeline.decode_readings, payload) == _outcome(decode_batch, payload)
+    fast, codec = _dict_outcome(payload)
+    assert fast == codec
+    _lines_agree(payload)
 
 
 def test_rejections_name_the_reason_and_the_gateway() -> None:
@@ -190,3 +250,135 @@ def test_fast_publish_properties_decode_like_paho() -> None:
         assert fast.properties.json() == original.properties.json()
     assert fast.properties.ResponseTopic == "r" and fast.properties.PayloadFormatIndicator == 1
     assert fast_cls(0x03).json() == {}  # a fresh one shares tables, not values
+
+
+def test_bulk_acks_are_the_bytes_of_one_ack_each() -> None:
+    import paho.mqtt.client as mqtt
+
+    from ingest import paho_speedup
+
+    def queued(bulk: bool, mids: list[int]) -> bytes:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.manual_ack_set(True)
+        if bulk:
+            assert paho_speedup.tune(client)
+            paho_speedup.ack_many(client, mids)
+        else:
+            for mid in mids:
+                client.ack(mid, 1)
+        return b"".join(bytes(p["packet"]) for p in client._out_packet)
+
+    mids = [1, 2, 255, 256, 4660, 65535]
+    assert (
+        queued(True, mids)
+        == queued(False, mids)
+        == b"".join(bytes([0x40, 0x02, mid >> 8, mid & 0xFF]) for mid in mids)
+    )
+    assert queued(True, []) == b""
+
+
+def test_buffered_socket_reads_ahead_and_says_what_it_holds() -> None:
+    import socket
+
+    from ingest import paho_speedup
+
+    a, b = socket.socketpair()
+    try:
+        b.setblocking(False)
+        sock = paho_speedup.BufferedSocket(b)
+        with pytest.raises(BlockingIOError):
+            sock.recv(1)
+        a.sendall(b"\x32\x05hello\x40")
+        assert sock.recv(1) == b"\x32" and sock.pending() == 7
+        assert sock.recv(1) == b"\x05"
+        assert sock.recv(100) == b"hello\x40"[:100] and sock.pending() == 0
+        assert sock.fileno() == b.fileno()  # everything else is the socket's
+        a.close()
+        assert sock.recv(1) == b""  # closed
+    finally:
+        b.close()
+
+
+def test_parallel_writes_acknowledge_in_the_order_taken() -> None:
+    import threading
+
+    from ingest.metrics import IngestMetrics
+    from ingest.writer import Buffer, Item, Writer, WriterHooks
+
+    first_write = threading.Event()
+    release_first = threading.Event()
+    acked: list[str] = []
+    written: list[str] = []
+
+    def write(records) -> None:
+        if records[0] == "a" and not first_write.is_set():
+            first_write.set()
+            assert release_first.wait(10)  # the second batch is written meanwhile
+        written.append(records[0])
+
+    hooks = WriterHooks(
+        write=write,
+        ensure=lambda: None,
+        render=str,
+        acknowledge=lambda items: acked.extend(i.topic for i in items),
+    )
+    buffer = Buffer()
+    writer = Writer(hooks, buffer, IngestMetrics(), batch_size=1, max_delay=0.01, parallel=2)
+    writer.start()
+    for name in "abcd":
+        buffer.put(Item([name], name))
+    assert first_write.wait(10)
+    wait_for(lambda: len(written) >= 1, 10, "the second batch to be written")
+    assert acked == []  # "b" is stored, but waits for "a"
+    release_first.set()
+    wait_for(lambda: len(acked) == 4, 10, "all acknowledged")
+    writer.stop(1)
+    writer.join(10)
+    assert acked == ["a", "b", "c", "d"] and buffer.messages == 0 and not writer.is_alive()
+
+
+def test_tuned_client_reads_every_buffered_packet_in_one_turn() -> None:
+    import socket
+    import struct
+
+    import paho.mqtt.client as mqtt
+
+    from ingest import paho_speedup
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.manual_ack_set(True)
+    assert paho_speedup.tune(client)
+    got: list[tuple[str, int, bytes]] = []
+    client.on_message = lambda c, u, m: got.append((m.topic, m.mid, m.payload))
+    a, b = socket.socketpair()
+    try:
+        b.setblocking(False)
+        client._sock = paho_speedup.BufferedSocket(b)
+
+        def publish(mid: int) -> bytes:  # QoS 1, MQTT 5, no properties
+            topic = f"jagajalan/v1/gw-{mid}/readings".encode()
+            body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", mid) + b"\x00"
+            body += b'{"v":1}' * mid  # lengths from 1 to several bytes of remaining length
+            return b"\x32" + _varint(len(body)) + body
+
+        a.sendall(b"".join(publish(mid) for mid in range(1, 31)))
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+        assert [m for _, m, _ in got] == list(range(1, 31))  # one turn of paho's loop
+        assert got[29] == ("jagajalan/v1/gw-30/readings", 30, b'{"v":1}' * 30)
+        a.sendall(publish(31)[:5])  # half a packet: read what is there, wait for the rest
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS and len(got) == 30
+        a.sendall(publish(31)[5:])
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS and got[-1][1] == 31
+    finally:
+        client._sock = None
+        a.close()
+        b.close()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
