@@ -7,36 +7,40 @@ Records are line-protocol lines when an :class:`~telemetry.mapping.LineEncoder` 
 InfluxDB path: no Point objects are built), else :class:`~telemetry.mapping.Point` objects
 (for stores that take points, such as the embedded SQLite store).
 
-Readings payloads take a fast path first: JSON parsed by pydantic-core's parser and validated
-in the same pass. :func:`decode_readings` validates with the same :class:`~telemetry.models.Batch`
-model as the codec; :func:`validate_readings` (the InfluxDB path) with :data:`BATCH_DICT`, the
-same constraints over TypedDicts, which gives plain dicts (no model object per reading, and the
-finite-number check in Rust instead of a Python validator). Whatever a fast path does not accept
-goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of what is refused and
-why, so a fast path can only ever accept what the codec accepts, and gives the same data
-(property tests in tests/test_ingest_pipeline.py hold both to that).
+Readings payloads take a fast path first. The InfluxDB path: :func:`fast_batch` parses and
+checks the JSON in C (msgspec) into plain structs, and the :class:`~telemetry.mapping.LineEncoder`
+checks the names once per series, so no Python code runs per reading except the encoder's
+loop. The Point path: :func:`decode_readings` parses with pydantic-core and validates with
+the codec's own :class:`~telemetry.models.Batch` model in the same pass. Whatever a fast path
+does not accept goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of
+what is refused and why, so a fast path can only ever accept what the codec accepts, and
+gives the same data (property tests in tests/test_ingest_pipeline.py hold both to that).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+import msgspec
+from msgspec import Meta
+from pydantic import ValidationError
 from pydantic_core import from_json
-from typing_extensions import TypedDict
 
 from telemetry import topics
 from telemetry.codec import DecodeError, decode_batch, decode_status
 from telemetry.mapping import (
+    InvalidName,
     LineEncoder,
+    batch_meta_line,
     batch_meta_point,
     batch_to_points,
     meta_line,
     status_point,
     to_line,
 )
-from telemetry.models import PAYLOAD_VERSION, READING_TAGS, Batch, Id, Name, TagValue, TimeMs
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, PAYLOAD_VERSION, Batch
 
 #: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...).
 BAD_TOPIC = "bad_topic"
@@ -85,47 +89,48 @@ def decode_readings(payload: bytes) -> Batch:
 
 _V1_START = b'{"v":1,'
 
-# -- the same constraints as telemetry.models.Batch, over TypedDicts --------------------------
+# -- ingest's fast path: the numbers checked in C ---------------------------------------------
+#
+# The same constraints as telemetry.models.Batch on everything but the names: msgspec checks
+# the structure, the unknown keys, the types, the ranges (times; floats finite: +-inf fails the
+# bounds, NaN every comparison) and the lengths while it parses. Names and tags are checked
+# by the LineEncoder, once per series (its template cache). Float fields are read as floats
+# (an integer given for one becomes a float, as the mapping does); counts are made ints again
+# by the encoder, exactly (or it hands the batch to the codec).
 
-_FORBID = ConfigDict(extra="forbid")
-#: Reading.fields: StrictInt | StrictFloat, floats finite (the model's _finite validator)
-_Number = StrictInt | Annotated[float, Field(strict=True, allow_inf_nan=False)]
-#: Reading.tags: a key of READING_TAGS (the model's _known_tags validator); Literal[tuple] is
-#: Literal of the tuple's items
-_TagKey = Literal[READING_TAGS]  # type: ignore[valid-type]
-
-
-class _Reading(TypedDict):
-    __pydantic_config__ = _FORBID  # type: ignore[misc]
-    sensor: Id
-    measurement: Name
-    time: TimeMs
-    fields: Annotated[dict[Name, _Number], Field(min_length=1, max_length=64)]
-    tags: NotRequired[dict[_TagKey, TagValue]]
+_TimeMs = Annotated[int, Meta(ge=MIN_TIME_MS, le=MAX_TIME_MS)]
+_Finite = Annotated[float, Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 
-class _Batch(TypedDict):
-    __pydantic_config__ = _FORBID  # type: ignore[misc]
-    v: NotRequired[Literal[1]]
-    gateway: Id
-    seq: Annotated[int, Field(ge=0, strict=True)]
-    sent: TimeMs
-    readings: Annotated[list[_Reading], Field(min_length=1, max_length=10_000)]
+class WireReading(msgspec.Struct, forbid_unknown_fields=True):
+    sensor: str
+    measurement: str
+    time: _TimeMs
+    fields: Annotated[dict[str, _Finite], Meta(min_length=1, max_length=64)]
+    tags: dict[str, str] = {}
 
 
-BATCH_DICT = TypeAdapter(_Batch)
+class WireBatch(msgspec.Struct, forbid_unknown_fields=True):
+    v: Literal[1]
+    gateway: str
+    seq: Annotated[int, Meta(ge=0)]
+    sent: _TimeMs
+    readings: Annotated[list[WireReading], Meta(min_length=1, max_length=10_000)]
 
 
-def validate_readings(payload: bytes) -> dict[str, Any]:
-    """:func:`telemetry.codec.decode_batch`'s decision on *payload*, the accepted batch as
-    plain dicts and lists (keys of :class:`~telemetry.models.Batch`; a reading without tags
-    has no ``tags`` key). Raises :class:`~telemetry.codec.DecodeError` like the codec."""
-    if payload[:7] == _V1_START and payload.count(b'"v"') == 1:
-        try:
-            return BATCH_DICT.validate_json(payload)
-        except ValueError:  # pydantic's ValidationError: the codec names the problem
-            pass
-    return decode_readings(payload).model_dump()
+_WIRE = msgspec.json.Decoder(WireBatch)
+
+
+def fast_batch(payload: bytes) -> WireBatch | None:
+    """The batch of a v1 JSON payload whose structure and numbers are as the contract says,
+    or None: then only :func:`telemetry.codec.decode_batch` may judge it. Names are not
+    checked here (see above)."""
+    if payload[:1] != b"{":
+        return None
+    try:
+        return _WIRE.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def process(
@@ -140,13 +145,22 @@ def process(
         if kind == topics.READINGS:
             records: list[Any]
             if encoder is not None:
-                data = validate_readings(payload)
-                if data["gateway"] != gateway:
-                    return _mismatch(data["gateway"], gateway)
-                readings = data["readings"]
-                records, newest = encoder.reading_lines(gateway, readings)
-                records.append(meta_line(gateway, data["seq"], len(readings), data["sent"]))
-                return Accepted(kind, gateway, records, len(readings), newest)
+                fast = fast_batch(payload)
+                if fast is not None and fast.gateway == gateway:
+                    try:
+                        lines, newest = encoder.reading_lines(gateway, fast.readings)
+                    except InvalidName:
+                        pass  # the codec names the problem below
+                    else:
+                        n = len(fast.readings)
+                        lines.append(meta_line(gateway, fast.seq, n, fast.sent))
+                        return Accepted(kind, gateway, lines, n, newest)
+                batch = decode_batch(payload)
+                if batch.gateway != gateway:
+                    return _mismatch(batch.gateway, gateway)
+                lines = [*encoder.batch_lines(batch), batch_meta_line(batch)]
+                newest = max([r.time for r in batch.readings])
+                return Accepted(kind, gateway, lines, len(batch.readings), newest)
             batch = decode_readings(payload)
             if batch.gateway != gateway:
                 return _mismatch(batch.gateway, gateway)

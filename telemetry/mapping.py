@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from pydantic_core import to_json
+import msgspec
 
-from telemetry.models import Batch
+from telemetry.models import NAME_PATTERN, READING_TAGS, TAG_VALUE_PATTERN, Batch, Reading
+from telemetry.topics import ID_PATTERN
 from telemetry.units import field_kind
 
 
@@ -97,8 +99,15 @@ def _field_value(value: float | int | str) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"field value {value!r}: InfluxDB stores only finite numbers")
-        return repr(value)
+        return format_float(value)
     return _string_value(value)
+
+
+def format_float(value: float) -> str:
+    """A finite float as line protocol writes it: the shortest digits that read back as the
+    same float (as ``repr``), in JSON's notation (``1e16``, not ``1e+16``), which InfluxDB
+    parses too. The same as the batch formatting in :class:`LineEncoder`."""
+    return _JSON.encode(value).decode()
 
 
 @lru_cache(maxsize=65_536)
@@ -131,91 +140,132 @@ def to_lines(points: Iterable[Point]) -> bytes:
     return "\n".join([to_line(p) for p in points]).encode()
 
 
+class InvalidName(ValueError):
+    """A reading's name or tag that the contract (telemetry.models) does not allow."""
+
+
 class LineEncoder:
     """Readings straight to line protocol, without building :class:`Point` objects: the same
-    lines as ``[to_line(p) for p in batch_to_points(batch)]``, several times faster. For each
-    series and set of field names, a ``%``-format template (escaped measurement, tags and
-    field keys, each field's type) is built once and cached (at most *max_series* templates,
-    then the cache starts over).
+    lines as ``[to_line(p) for p in batch_to_points(batch)]``, several times faster.
 
-    The numbers of a whole batch are formatted in one call of pydantic-core's JSON serializer
-    (Rust; several times faster than ``repr`` of each float). It writes the same shortest
-    round-trip digits as Python's ``repr``, only the notation differs for exponents and for
-    magnitudes below 1e-4; a batch holding such a number is formatted with ``repr``."""
+    Readings are objects with the attributes of :class:`~telemetry.models.Reading` (the models
+    themselves, or ingest's decoded wire structs), whose values of float fields are floats.
+    For each series and set of field names, the escaped ``measurement,tags `` prefix and the
+    types of the fields are worked out once and cached (at most *max_series* entries, then the
+    cache starts over). That is also where names are checked against the contract: a reading
+    whose measurement, sensor, field names or tags the contract does not allow raises
+    :class:`InvalidName`, so a decoder that checked only the numbers (ingest's fast path) can
+    rely on the encoder for the names, once per series instead of once per reading.
+
+    The fields of a whole batch are formatted by one call of msgspec's JSON encoder (C):
+    field names need no escaping in line protocol (the contract allows ``[a-z0-9_]`` only),
+    so ``{"pm25":41.3,"rh":78.0}`` becomes ``pm25=41.3,rh=78.0`` by deleting quotes and
+    turning colons into equals signs. Numbers are written as :func:`format_float` writes
+    them. Readings with integer fields (counts) are formatted one by one."""
 
     def __init__(self, max_series: int = 100_000) -> None:
         self.max_series = max_series
-        self._templates: dict[tuple, tuple[str, tuple | None]] = {}
+        # (gateway, measurement, sensor[, tags], *field names) -> (prefix, int fields)
+        self._templates: dict[tuple, tuple[str, tuple[bool, ...] | None]] = {}
 
     def batch_lines(self, batch: Batch) -> list[str]:
-        readings = [
-            {"measurement": r.measurement, "sensor": r.sensor, "time": r.time}
-            | {"fields": r.fields, "tags": r.tags}
-            for r in batch.readings
-        ]
+        """The lines of a validated :class:`~telemetry.models.Batch` (meta line not included)."""
+        readings = [_FloatReading(r) for r in batch.readings]
         return self.reading_lines(batch.gateway, readings)[0]
 
-    def reading_lines(self, gateway: str, readings: list[dict]) -> tuple[list[str], int]:
-        """The lines of a gateway's readings (validated dicts with the keys of
-        :class:`~telemetry.models.Reading`; ``tags`` may be missing), and the newest time."""
+    def reading_lines(self, gateway: str, readings: Sequence[Any]) -> tuple[list[str], int]:
+        """The lines of a gateway's readings, and the newest reading time."""
         templates = self._templates
-        fmts: list[str] = []
-        values: list = []  # per reading: its converted field values, then its time
-        newest = 0
+        prefixes: list[str] = []
+        fields: list[dict] = []
+        times: list[int] = []
+        counted: list[tuple[int, tuple[bool, ...]]] = []  # readings with int fields
         for r in readings:
-            fields = r["fields"]
-            tags = r.get("tags")
-            measurement = r["measurement"]
-            sensor = r["sensor"]
-            if tags:
-                key: tuple = (gateway, measurement, sensor, tuple(tags.items()), *fields)
+            f = r.fields
+            t = r.tags
+            if t:
+                key: tuple = (gateway, r.measurement, r.sensor, tuple(t.items()), *f)
             else:
-                key = (gateway, measurement, sensor, *fields)
+                key = (gateway, r.measurement, r.sensor, *f)
             entry = templates.get(key)
             if entry is None:
-                entry = self._template(key, gateway, measurement, sensor, tags, fields)
-            fmt, convert = entry
-            fmts.append(fmt)
-            if convert is None:  # every field a float
-                values += map(float, fields.values())
-            else:
-                values += [c(v) for c, v in zip(convert, fields.values())]  # noqa: B905
-            time_ms = r["time"]
-            values.append(time_ms)
-            if time_ms > newest:
-                newest = time_ms
-        text = to_json(values).decode()
-        if "e" in text or "n" in text or "0.0000" in text:  # not as repr writes it: use repr
-            pieces = tuple(map(repr, values))
-        else:
-            pieces = tuple(text[1:-1].split(","))
-        if len(fmts) == 1:
-            return [fmts[0] % pieces], newest
-        return ("\n".join(fmts) % pieces).split("\n"), newest
+                entry = self._template(key, gateway, r)
+            if entry[1] is not None:
+                counted.append((len(prefixes), entry[1]))
+            prefixes.append(entry[0])
+            fields.append(f)
+            times.append(r.time)
+        # [{"pm25":41.3,"rh":78.0},...] -> ["pm25=41.3,rh=78.0", ...]
+        text = _JSON.encode(fields).translate(_FIELDS_TABLE, b'"').decode()
+        parts = text[2:-2].split("},{")
+        for i, ints in counted:  # "count=12i,speed=41.5"
+            parts[i] = _counted_fields(fields[i], ints)
+        stamps = _JSON.encode(times).decode()[1:-1].split(",")
+        lines = [p + q + " " + s for p, q, s in zip(prefixes, parts, stamps)]  # noqa: B905
+        return lines, max(times)
 
-    def _template(
-        self,
-        key: tuple,
-        gateway: str,
-        measurement: str,
-        sensor: str,
-        tags: dict | None,
-        fields: dict,
-    ) -> tuple[str, tuple | None]:
+    def _template(self, key: tuple, gateway: str, r: Any) -> tuple[str, tuple[bool, ...] | None]:
+        _check_names(gateway, r)
         if len(self._templates) >= self.max_series:
             self._templates.clear()
-        tag_items = tags.items() if tags else ()
-        prefix = _series(measurement, (("gateway", gateway), ("sensor", sensor), *tag_items))
-        kinds = [field_kind(name) == "int" for name in fields]
-        values = ",".join(
-            _field_key(name).replace("%", "%%") + ("%si" if is_int else "%s")
-            for name, is_int in zip(fields, kinds, strict=True)
-        )
-        fmt = f"{prefix.replace('%', '%%')} {values} %s"
-        convert = None if not any(kinds) else tuple(int if k else float for k in kinds)
-        entry = (fmt, convert)
+        tags = (("gateway", gateway), ("sensor", r.sensor), *r.tags.items())
+        kinds = tuple(field_kind(name) == "int" for name in r.fields)
+        entry = (_series(r.measurement, tags) + " ", kinds if any(kinds) else None)
         self._templates[key] = entry
         return entry
+
+
+_JSON = msgspec.json.Encoder()
+_FIELDS_TABLE = bytes.maketrans(b":", b"=")
+_NAME_RE = re.compile(NAME_PATTERN)
+_ID_RE = re.compile(ID_PATTERN)
+_TAG_VALUE_RE = re.compile(TAG_VALUE_PATTERN)
+#: Integers above this are not all exact as floats: a count that large takes the slow path.
+_EXACT = 2**53
+
+
+def _check_names(gateway: str, r: Any) -> None:
+    problems = [
+        f"{what} {value!r} does not match {pattern.pattern}"
+        for what, value, pattern in (
+            ("gateway", gateway, _ID_RE),
+            ("sensor", r.sensor, _ID_RE),
+            ("measurement", r.measurement, _NAME_RE),
+            *(("field name", name, _NAME_RE) for name in r.fields),
+            *(("tag value", value, _TAG_VALUE_RE) for value in r.tags.values()),
+        )
+        if type(value) is not str or pattern.fullmatch(value) is None
+    ]
+    problems += [f"unknown tag key {k!r}" for k in r.tags if k not in READING_TAGS]
+    if problems:
+        raise InvalidName("; ".join(problems))
+
+
+def _counted_fields(fields: dict, ints: tuple[bool, ...]) -> str:
+    out = []
+    for (name, value), is_int in zip(fields.items(), ints):  # noqa: B905
+        if is_int:
+            if type(value) is float and not -_EXACT < value < _EXACT:
+                raise InvalidName(f"field {name!r}: count {value!r} is too large to be exact")
+            out.append(f"{name}={int(value)}i")
+        else:
+            out.append(f"{name}={format_float(value)}")
+    return ",".join(out)
+
+
+class _FloatReading:
+    """A :class:`~telemetry.models.Reading` with its fields typed as the mapping types them
+    (the model keeps an integer given for a float field as an int, and a float given for a
+    count as a float)."""
+
+    __slots__ = ("fields", "measurement", "sensor", "tags", "time")
+
+    def __init__(self, r: Reading) -> None:
+        self.sensor, self.measurement, self.time = r.sensor, r.measurement, r.time
+        self.tags = r.tags
+        self.fields = {
+            k: int(v) if field_kind(k) == "int" else float(v) for k, v in r.fields.items()
+        }
 
 
 #: Written by ingest for every batch it accepts: tags gateway; fields seq (int), readings (int);

@@ -24,9 +24,14 @@ MAX_TIME_MS = 4_102_444_800_000
 #: InfluxDB, so only low-cardinality values belong here (never times, sequence numbers or text).
 READING_TAGS = ("lane", "direction", "vehicle_class")
 
+#: Measurement and field names; tag values (readings' own tags). Gateway and sensor ids are
+#: ``telemetry.topics.ID_PATTERN``.
+NAME_PATTERN = r"[a-z][a-z0-9_]{0,63}"
+TAG_VALUE_PATTERN = r"[A-Za-z0-9_.-]{1,32}"
+
 Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-TagValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+Name = Annotated[str, Field(pattern=f"^{NAME_PATTERN}$")]
+TagValue = Annotated[str, Field(pattern=f"^{TAG_VALUE_PATTERN}$")]
 TimeMs = Annotated[int, Field(ge=MIN_TIME_MS, le=MAX_TIME_MS, strict=True)]
 Number = StrictInt | StrictFloat
 

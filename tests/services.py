@@ -151,6 +151,7 @@ class Influx:
     workdir: Path
     conf: Path
     proc: subprocess.Popen | None = None
+    cpus: set[int] | None = None  # run on these CPUs only (benchmarks), GOMAXPROCS to match
 
     @property
     def url(self) -> str:
@@ -159,7 +160,17 @@ class Influx:
     def start(self) -> None:
         binary = require_binary("influxd")
         out = (self.workdir / "influxd.log").open("ab")
-        self.proc = subprocess.Popen([binary, "-config", str(self.conf)], stdout=out, stderr=out)
+        env, pin = None, None
+        if self.cpus:
+            cpus = set(self.cpus)
+            env = {**os.environ, "GOMAXPROCS": str(len(cpus))}
+
+            def pin() -> None:
+                os.sched_setaffinity(0, cpus)
+
+        self.proc = subprocess.Popen(
+            [binary, "-config", str(self.conf)], stdout=out, stderr=out, env=env, preexec_fn=pin
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -214,10 +225,10 @@ bind-address = "127.0.0.1:{rpc}"
 
 
 @contextlib.contextmanager
-def influxd(workdir: Path, *, auth: bool = False) -> Iterator[Influx]:
+def influxd(workdir: Path, *, auth: bool = False, cpus: set[int] | None = None) -> Iterator[Influx]:
     port = free_port()
     conf = write_influx_conf(workdir, port, auth=auth)
-    server = Influx(port, workdir, conf)
+    server = Influx(port, workdir, conf, cpus=cpus)
     server.start()
     try:
         yield server

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from telemetry import Batch, Reading
 from telemetry.mapping import (
+    InvalidName,
     LineEncoder,
     Point,
     batch_meta_line,
@@ -43,7 +45,7 @@ from tests.services import Influx
         (Point("m", {}, {"s": "two\nlines", "b": True}, 1), 'm s="two\nlines",b=true 1'),
         (
             Point("m", {}, {"big": 1e20, "small": 1e-05, "neg": -0.0}, 7),
-            "m big=1e+20,small=1e-05,neg=-0.0 7",
+            "m big=1e20,small=0.00001,neg=-0.0 7",  # JSON notation: InfluxDB reads it
         ),
     ],
 )
@@ -103,6 +105,41 @@ def test_fast_encoder_writes_the_same_lines_as_the_point_encoder(batches: list[B
         expected = [to_line(p) for p in batch_to_points(batch)]
         assert encoder.batch_lines(batch) == expected
         assert batch_meta_line(batch) == to_line(batch_meta_point(batch))
+
+
+def test_fast_encoder_checks_names_once_per_series() -> None:
+    """The encoder is where ingest's fast path checks names: anything the contract does not
+    allow raises InvalidName, naming it; a valid series is checked once, then cached."""
+    ok = SimpleNamespace(
+        sensor="env1", measurement="air_quality", time=T0, fields={"pm25": 1.5}, tags={}
+    )
+    encoder = LineEncoder()
+    assert encoder.reading_lines("gw-a", [ok]) == (
+        ["air_quality,gateway=gw-a,sensor=env1 pm25=1.5 " + str(T0)],
+        T0,
+    )
+    bad = {
+        "sensor": ("Env 1", "sensor 'Env 1'"),
+        "measurement": ("Air", "measurement 'Air'"),
+        "fields": ({"PM25": 1.5}, "field name 'PM25'"),
+        "tags": ({"lanes": "1"}, "unknown tag key 'lanes'"),
+    }
+    for key, (value, named) in bad.items():
+        reading = SimpleNamespace(**{**vars(ok), key: value})
+        with pytest.raises(InvalidName, match=named):
+            encoder.reading_lines("gw-a", [ok, reading])
+    with pytest.raises(InvalidName, match="tag value 'x y'"):
+        encoder.reading_lines("gw-a", [SimpleNamespace(**{**vars(ok), "tags": {"lane": "x y"}})])
+    with pytest.raises(InvalidName, match="gateway 'GW'"):
+        encoder.reading_lines("GW", [ok])
+    # counts are ints with the i suffix; one too large to be exact as a float is refused
+    counted = SimpleNamespace(**{**vars(ok), "measurement": "traffic", "fields": {"count": 12.0}})
+    assert encoder.reading_lines("gw-a", [counted])[0] == [
+        f"traffic,gateway=gw-a,sensor=env1 count=12i {T0}"
+    ]
+    huge = SimpleNamespace(**{**vars(counted), "fields": {"count": 2.0**60}})
+    with pytest.raises(InvalidName, match="too large to be exact"):
+        encoder.reading_lines("gw-a", [huge])
 
 
 # -- round trip through a real InfluxDB ---------------------------------------------------------
