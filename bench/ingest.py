@@ -12,8 +12,15 @@ Measures, in one run, on this machine:
 and checks that InfluxDB holds exactly the points published. Throughput is measured by
 draining a backlog: the workers' persistent sessions exist, the messages are published while
 the workers are away (the broker queues them: ``max_queued_messages 0``), then the workers
-start and the time from their first acknowledgement to their last is taken. So the publisher
+start, and the rate is taken while all of them drain (:func:`drain_rate`). So the publisher
 does not compete for the CPU, and the figure is the workers' own sustained rate.
+
+Two layouts. First everything shares all CPUs, as when the whole stack runs on one small
+host. Then (b) and (c) for one worker and batches of 50 again with InfluxDB on CPU 1 alone
+and the broker, the worker and the benchmark on CPU 0, as when the database has a host of
+its own: there the ratio (c)/(b) is the worker's speed against the database's, while on
+shared CPUs it is mostly how the CPU time is split between the two (every CPU second the
+worker uses is one InfluxDB does not get).
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ FIELDS: dict[str, FieldSpec] = {
     # gateway_health
     "uptime": FieldSpec("s", "float", "seconds since the gateway process started"),
     "spool_depth": FieldSpec("readings", "int", "readings waiting to be published"),
-    "dropped": FieldSpec("readings", "int", "readings dropped since start"),
+    "dropped": FieldSpec("readings", "int", "readings a full spool dropped (spool file lifetime)"),
     "decode_errors": FieldSpec("frames", "int", "device frames that failed to decode"),
     "spool_oldest_age": FieldSpec("s", "float", "seconds the oldest waiting reading has waited"),
     "devices_ok": FieldSpec("devices", "int", "devices of the gateway in state ok"),
