@@ -120,7 +120,6 @@ class IngestService:
         self._client: mqtt.Client | None = None
         self._published: dict[int, object] = {}  # dead letter mid -> PUBACK reason code
         self.protocol: str = "5"
-        self._counted = {k: self.metrics.messages.labels(k) for k in ("readings", "status")}
         self.metrics.buffer_points.set_function(lambda: self.buffer.points)
         self.metrics.unacked.set_function(lambda: self.buffer.messages)
 
@@ -285,14 +284,15 @@ class IngestService:
         except Exception as exc:  # a bug must not kill paho's network thread
             log.exception("event=pipeline_error topic=%s", topic)
             result = pipeline.Rejected(pipeline.INTERNAL, repr(exc))
+        received = self.metrics.received
         if isinstance(result, pipeline.Accepted):
-            self._counted[result.kind].inc()
-            self.metrics.readings_in.inc(result.readings)
-            self.metrics.points_in.inc(len(result.points))
+            received.messages[result.kind] += 1
+            received.readings += result.readings
+            received.points += len(result.points)
             item = Item(result.points, topic, result.gateway, result.newest_ms, token=token)
         else:
             kind = topic.rsplit("/", 1)[-1]
-            self.metrics.messages.labels(kind if kind in ("readings", "status") else "other").inc()
+            received.messages[kind if kind in ("readings", "status") else "other"] += 1
             self.metrics.malformed.labels(result.reason).inc()
             log.warning(
                 "event=refused topic=%s reason=%s error=%r payload=%s",

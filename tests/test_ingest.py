@@ -161,6 +161,11 @@ def test_ingest_process_writes_batches_and_refuses_bad_payloads(
         assert metric(m, "jagajalan_ingest_malformed_total", reason="gateway_mismatch") == 1
         assert metric(m, "jagajalan_ingest_messages_received_total", kind="readings") == 7
         assert metric(m, "jagajalan_ingest_messages_received_total", kind="status") == 2
+        assert metric(m, "jagajalan_ingest_messages_received_total", kind="other") == 0
+        readings = sum(len(b.readings) for b in sent)
+        assert metric(m, "jagajalan_ingest_readings_received_total") == readings
+        # points to write: the readings, a gateway_batches point per batch, the 2 statuses
+        assert metric(m, "jagajalan_ingest_points_received_total") == readings + 4 + 2
         assert metric(m, "jagajalan_ingest_points_written_total") == len(expected) + 4 + 2
         assert metric(m, "jagajalan_ingest_unacked_messages") == 0
     finally:
