@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,9 @@ from simulators.modbus_device import ModbusBusSim, ModbusSensorSim, RegisterPatt
 from simulators.serial_link import SerialLink
 from simulators.truth import TruthWriter, read_truth
 from telemetry.models import Reading
+from tests.driver_helpers import wait_for
 
 POLL = 0.3
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 8.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Device:
@@ -231,7 +223,7 @@ def test_the_emulator_does_see_interleaved_requests(tmp_path: Path) -> None:
         port.write(build_read_request(1, 3, 0, 4))
         time.sleep(0.05)
         port.write(build_read_request(2, 4, 1, 2))
-        assert wait_for(lambda: sum(u.requests for u in sim.units.values()) >= 2)
+        assert wait_for(lambda: sum(u.requests for u in sim.units.values()) >= 2, 8)
     assert sim.max_concurrent == 2
 
 

@@ -19,17 +19,9 @@ from simulators.modbus_device import ModbusSensorSim, RegisterPattern
 from simulators.serial_link import SerialLink
 from simulators.truth import TruthWriter, read_truth
 from telemetry.models import Reading
+from tests.driver_helpers import wait_for
 
 POLL = 0.3
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Running:

@@ -10,9 +10,8 @@ machine clock, so the true offset is exactly minus the drift).
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,36 +23,11 @@ from gateway.nmea import WEEK_ROLLOVER_S, format_rmc, frame
 from simulators.gps import GpsSim
 from simulators.serial_link import SerialLink
 from simulators.truth import TruthWriter, read_truth
-from telemetry.models import Reading
+from tests.driver_helpers import Collector, in_thread, wait_for
 
 #: The offset estimate is off by the line's transmission time at 9600 baud (a pty has none)
 #: minus the simulator's output delay: well under this.
 OFFSET_TOLERANCE = 0.5
-
-
-class Collector:
-    """The driver's sink: keeps every reading, thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.readings: list[Reading] = []
-
-    def __call__(self, readings) -> None:
-        with self._lock:
-            self.readings.extend(readings)
-
-    def snapshot(self) -> list[Reading]:
-        with self._lock:
-            return list(self.readings)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @contextmanager
@@ -68,15 +42,8 @@ def running_driver(link: SerialLink, sink: Collector, **overrides) -> Iterator[N
         }
     )
     driver = NmeaGpsDriver(config, sink)
-    stop = threading.Event()
-    thread = threading.Thread(target=driver.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with in_thread(driver):
         yield driver
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive(), "run() did not return after stop"
 
 
 def test_registered() -> None:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -25,35 +25,11 @@ from simulators.serial_link import SerialLink
 from simulators.traffic_counter import TrafficCounterSim, arrivals
 from simulators.truth import TruthWriter, read_truth
 from telemetry.models import Reading
+from tests.driver_helpers import Collector, in_thread, wait_for
 from tests.traffic_reference import Params, expected_readings, forwarded_times
 
 INTERVAL_S = 1
 GRACE_S = 0.4
-
-
-class Collector:
-    """The driver's sink: keeps every reading, thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.readings: list[Reading] = []
-
-    def __call__(self, readings) -> None:
-        with self._lock:
-            self.readings.extend(readings)
-
-    def snapshot(self) -> list[Reading]:
-        with self._lock:
-            return list(self.readings)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @contextmanager
@@ -73,16 +49,9 @@ def running_driver(
         }
     )
     driver = TrafficCounterDriver(config, sink)
-    stop = threading.Event()
-    thread = threading.Thread(target=driver.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with in_thread(driver):
         assert wait_for(lambda: driver.state == "ok"), driver.state
         yield driver
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive(), "run() did not return after stop"
 
 
 def flows(readings: list[Reading]) -> list[Reading]:

@@ -10,9 +10,8 @@ to the growth of the station's accumulator since the previous reading.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,33 +26,9 @@ from simulators.serial_link import SerialLink
 from simulators.truth import TruthWriter, read_truth
 from simulators.weather_station import WeatherStationSim
 from telemetry.models import Reading
+from tests.driver_helpers import Collector, in_thread, wait_for
 
 IMPERIAL = {"wind": "S", "temperature": "F", "pressure": "I", "rain": "I"}
-
-
-class Collector:
-    """The driver's sink: keeps every reading, thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.readings: list[Reading] = []
-
-    def __call__(self, readings) -> None:
-        with self._lock:
-            self.readings.extend(readings)
-
-    def snapshot(self) -> list[Reading]:
-        with self._lock:
-            return list(self.readings)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @contextmanager
@@ -70,15 +45,8 @@ def running_driver(link: SerialLink, sink: Collector, **overrides) -> Iterator[W
         }
     )
     driver = WeatherAsciiDriver(config, sink)
-    stop = threading.Event()
-    thread = threading.Thread(target=driver.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with in_thread(driver):
         yield driver
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive(), "run() did not return after stop"
 
 
 def check_against_truth(readings: list[Reading], truth: list[dict]) -> list[int]:
