@@ -184,5 +184,37 @@ class SerialSessionDriver(Driver):
     def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
         """Talk to the device until the port fails (set a state and return) or stop is set."""
 
+    def read_lines(
+        self,
+        port: serial.SerialBase,
+        stop: threading.Event,
+        framer: Any,
+        handle: Callable[[bytes, float], None],
+        silence_timeout: float,
+        every_turn: Callable[[], None] | None = None,
+    ) -> None:
+        """Session body for a device that sends lines on its own (NMEA, a station in stream
+        mode): cut the bytes into lines with *framer* (``feed(bytes) -> lines``), hand each to
+        *handle* with the gateway time it arrived, set ``timeout`` after *silence_timeout*
+        seconds without a byte, and set ``unplugged`` and return when the port fails.
+        *every_turn* runs after every read (timers that must not wait for data)."""
+        last_bytes = time.monotonic()
+        while not stop.is_set():
+            try:
+                data = port.read(port.in_waiting or 1)
+            except OSError as exc:  # serial.SerialException included
+                self.set_state("unplugged", f"{self.config.serial.port}: {exc}")  # type: ignore[attr-defined]
+                return
+            now = time.monotonic()
+            if data:
+                last_bytes = now
+                received = self.clock()
+                for line in framer.feed(data):
+                    handle(line, received)
+            elif now - last_bytes >= silence_timeout and self.state != "timeout":
+                self.set_state("timeout", f"no data for {silence_timeout:g} s")
+            if every_turn is not None:
+                every_turn()
+
     def after_session(self) -> None:
         """Called after every session or failed open, before waiting to reopen."""

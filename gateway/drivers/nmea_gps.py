@@ -96,27 +96,23 @@ class NmeaGpsDriver(SerialSessionDriver):
     read_slice = READ_SLICE
 
     def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
-        framer = LineFramer(MAX_LINE)
-        last_bytes = time.monotonic()
         interval = self.config.position_interval
         next_position = self._next_tick(interval) if interval else None
-        while not stop.is_set():
-            try:
-                data = port.read(port.in_waiting or 1)
-            except OSError as exc:  # serial.SerialException included
-                self.set_state("unplugged", f"{self.config.serial.port}: {exc}")
-                return
-            now = time.monotonic()
-            if data:
-                last_bytes = now
-                received = self.clock()
-                for line in framer.feed(data):
-                    self._line(line, received)
-            elif now - last_bytes >= self.config.silence_timeout and self.state != "timeout":
-                self.set_state("timeout", f"no data for {self.config.silence_timeout:g} s")
-            if interval and next_position is not None and self.clock() >= next_position:
+
+        def position_timer() -> None:
+            nonlocal next_position
+            if next_position is not None and self.clock() >= next_position:
                 next_position = self._next_tick(interval)
                 self._publish_position()
+
+        self.read_lines(
+            port,
+            stop,
+            LineFramer(MAX_LINE),
+            self._line,
+            self.config.silence_timeout,
+            position_timer if interval else None,
+        )
 
     def _next_tick(self, interval: float) -> float:
         now = self.clock()

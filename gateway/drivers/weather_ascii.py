@@ -149,21 +149,7 @@ class WeatherAsciiDriver(SerialSessionDriver):
     # -- stream mode ------------------------------------------------------------------------
     def _stream_session(self, port: serial.SerialBase, stop: threading.Event) -> None:
         framer = LineFramer(MAX_LINE)  # not in sync: the first, partial line is dropped
-        last_bytes = time.monotonic()
-        while not stop.is_set():
-            try:
-                data = port.read(port.in_waiting or 1)
-            except OSError as exc:  # serial.SerialException included
-                self._unplugged(exc)
-                return
-            now = time.monotonic()
-            if data:
-                last_bytes = now
-                received = self.clock()
-                for line in framer.feed(data):
-                    self._line(line, received)
-            elif now - last_bytes >= self.config.stream_timeout and self.state != "timeout":
-                self.set_state("timeout", f"no data for {self.config.stream_timeout:g} s")
+        self.read_lines(port, stop, framer, self._line, self.config.stream_timeout)
 
     # -- per line ---------------------------------------------------------------------------
     def _line(self, line: bytes, received: float) -> None:
