@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import encode_batch, encode_status
 from telemetry.models import Batch, Reading, Status
+from tests.gateway_helpers_procs import stop as stop_process  # noqa: F401  (re-exported)
 
 T0 = 1_764_489_600_000  # 2025-11-30T08:00:00Z; tests stay within hours of it (one shard)
 MIN = 60_000
@@ -173,18 +173,6 @@ def start_ingest(*args: str, log: Path) -> subprocess.Popen:
         stderr=out,
         stdin=subprocess.DEVNULL,
     )
-
-
-def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return -9
-    return proc.returncode
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
