@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from simulators.faults import Fault
 from simulators.sites import site
 from simulators.truth import TruthWriter, read_truth
 from telemetry.models import Reading
+from tests.driver_helpers import wait_for  # noqa: F401  (re-exported to the cabinet tests)
 
 GATEWAY = "srl-tembesi-01"
 
@@ -29,15 +30,6 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "weather_ascii": {"answer_timeout": 0.5, "reopen_interval": 0.3},
     "nmea_gps": {"silence_timeout": 3.0, "reopen_interval": 0.3},
 }
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class Cabinet:
