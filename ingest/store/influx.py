@@ -118,19 +118,9 @@ class InfluxStore(Store):
         return response
 
     def _query(self, q: str) -> list[dict[str, Any]]:
-        """Run InfluxQL statements; one result per statement (``series`` may be missing)."""
-        response = self._request("/query", {"q": q, "db": self.database, "epoch": "ms"})
-        try:
-            results = response.json().get("results", [])
-        except (ValueError, AttributeError):
-            raise StoreUnavailable(
-                f"InfluxDB at {self.url} answered a query with something that is not its JSON"
-            ) from None
-        for result in results:
-            error = result.get("error")
-            if error and not error.startswith("database not found"):
-                raise StoreRejected(f"InfluxDB query failed: {error}")
-        return results
+        """Run InfluxQL statements; one result per statement (``series`` may be missing; a
+        database not created yet reads as empty)."""
+        return self.execute(q, tolerate=("database not found",))
 
     # -- Store --------------------------------------------------------------------------
 
