@@ -93,7 +93,7 @@ class RawPublisher:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         cid = client_id.encode()
         body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack("!H", len(cid)) + cid
-        self.sock.sendall(b"\x10" + _varint(len(body)) + body)
+        self.sock.sendall(b"\x10" + varint(len(body)) + body)
         if self.sock.recv(4)[:2] != b"\x20\x02":
             raise RuntimeError("broker refused the benchmark publisher")
         self.acked = 0
@@ -115,7 +115,7 @@ class RawPublisher:
         self._mid = self._mid % 65535 + 1
         t = topic.encode()
         var = struct.pack("!H", len(t)) + t + struct.pack("!H", self._mid)
-        return b"\x32" + _varint(len(var) + len(body)) + var + body
+        return b"\x32" + varint(len(var) + len(body)) + var + body
 
     def send(self, messages: list[tuple[str, bytes]], window: int = 20_000) -> None:
         """Publish all and wait for every PUBACK (at most *window* unacknowledged)."""
@@ -130,7 +130,8 @@ class RawPublisher:
         self.sock.close()
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """An MQTT variable byte integer (a packet's remaining length)."""
     out = bytearray()
     while True:
         n, digit = n >> 7, n & 0x7F

@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 
 from telemetry.models import NAME_PATTERN, READING_TAGS, TAG_VALUE_PATTERN, Batch, Reading
-from telemetry.topics import ID_PATTERN
+from telemetry.topics import ID_RE
 from telemetry.units import field_kind
 
 
@@ -218,7 +218,6 @@ class LineEncoder:
 _JSON = msgspec.json.Encoder()
 _FIELDS_TABLE = bytes.maketrans(b":", b"=")
 _NAME_RE = re.compile(NAME_PATTERN)
-_ID_RE = re.compile(ID_PATTERN)
 _TAG_VALUE_RE = re.compile(TAG_VALUE_PATTERN)
 #: Integers above this are not all exact as floats: a count that large takes the slow path.
 _EXACT = 2**53
@@ -228,8 +227,8 @@ def _check_names(gateway: str, r: Any) -> None:
     problems = [
         f"{what} {value!r} does not match {pattern.pattern}"
         for what, value, pattern in (
-            ("gateway", gateway, _ID_RE),
-            ("sensor", r.sensor, _ID_RE),
+            ("gateway", gateway, ID_RE),
+            ("sensor", r.sensor, ID_RE),
             ("measurement", r.measurement, _NAME_RE),
             *(("field name", name, _NAME_RE) for name in r.fields),
             *(("tag value", value, _TAG_VALUE_RE) for value in r.tags.values()),

@@ -15,7 +15,8 @@ import re
 
 ROOT = "jagajalan/v1"
 ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
-_ID_RE = re.compile(ID_PATTERN)
+#: Gateway and sensor ids (use fullmatch).
+ID_RE = re.compile(ID_PATTERN)
 
 READINGS = "readings"
 STATUS = "status"
@@ -28,7 +29,7 @@ ALL_STATUS = f"{ROOT}/+/{STATUS}"
 
 def valid_id(value: str) -> bool:
     """True if *value* is a valid gateway or sensor id (lowercase, digits, hyphens)."""
-    return _ID_RE.fullmatch(value) is not None  # not match(): "$" also matches before "\n"
+    return ID_RE.fullmatch(value) is not None  # not match(): "$" also matches before "\n"
 
 
 def _check(gateway: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.ingest import varint
 from ingest import deadletter, pipeline, retention
 from ingest.deadletter import DeadLetter
 from telemetry import DecodeError, decode_batch, encode_batch, topics
@@ -363,7 +364,7 @@ def test_tuned_client_reads_every_buffered_packet_in_one_turn() -> None:
             topic = f"jagajalan/v1/gw-{mid}/readings".encode()
             body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", mid) + b"\x00"
             body += b'{"v":1}' * mid  # lengths from 1 to several bytes of remaining length
-            return b"\x32" + _varint(len(body)) + body
+            return b"\x32" + varint(len(body)) + body
 
         a.sendall(b"".join(publish(mid) for mid in range(1, 31)))
         assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
@@ -377,12 +378,3 @@ def test_tuned_client_reads_every_buffered_packet_in_one_turn() -> None:
         client._sock = None
         a.close()
         b.close()
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = n >> 7, n & 0x7F
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
