@@ -3,7 +3,9 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY jagajalan ./jagajalan
+COPY kernel ./kernel
 COPY telemetry ./telemetry
+COPY store ./store
 COPY gateway ./gateway
 COPY ingest ./ingest
 COPY api ./api

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from api import errors
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.routes import gateways, health, readings
-from ingest.store import Store
-from jagajalan import __version__
+from kernel import __version__
+from store import Store
 
 DESCRIPTION = """Read-only access to JagaJalan road and environment data.
 

@@ -55,7 +55,7 @@ def run_command(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.broker import mqtt_reachable
     from api.settings import settings_from
-    from ingest.store import StoreError
+    from store import StoreError
 
     settings = settings_from(args, os.environ)
     store = settings.open_store()

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 
-from ingest.store import Store
-from ingest.store.sqlite import SQLiteStore
+from store import Store
+from store.sqlite import SQLiteStore
 
 BrokerCheck = Callable[[], bool]
 Backend = Literal["influxdb", "sqlite"]

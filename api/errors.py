@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import backend_name
 from api.models import ErrorResponse
-from ingest.store import StoreError, StoreUnavailable
+from store import StoreError, StoreUnavailable
 
 log = logging.getLogger("api")
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from ingest.store import DEFAULT_SQLITE_PATH, Store, open_store
-from jagajalan.config import ConfigError
+from kernel.config import ConfigError
+from store import DEFAULT_SQLITE_PATH, Store, open_store
 
 SOURCE = "command line/environment"
 
@@ -181,8 +181,13 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str]) -> ApiSettin
         problems,
     )
     if token is not None and values.get("influx_username"):
-        problems.append(("--influx-username", values["influx_username"], "give a token or a "
-                         "username and password, not both"))  # fmt: skip
+        problems.append(
+            (
+                "--influx-username",
+                values["influx_username"],
+                "give a token or a username and password, not both",
+            )
+        )
     if password is not None and not values.get("influx_username"):
         problems.append(("--influx-username", None, "a password needs a username"))
     if values.get("influx_username") and password is None and token is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bench.wire_helper import standard_batch, wire_bytes_per_reading
 from telemetry import decode_batch, encode_batch
 from telemetry.mapping import batch_to_points, to_lines
+from testkit.wire import standard_batch, wire_bytes_per_reading
 
 
 def rate(work: Callable[[], object], readings: int, rounds: int = 1000) -> float:

@@ -1,7 +1,7 @@
 """Fleet load generator: 500 gateways x 1 batch/s for 60 s against a real Mosquitto.
 
 Runs ``jagajalan simulate fleet`` as its own process (so its CPU is measured alone) against a
-Mosquitto started here (tests/services.py; ``max_queued_messages 0``, so the broker drops
+Mosquitto started here (testkit/services.py; ``max_queued_messages 0``, so the broker drops
 nothing), counts every batch with a subscriber, and prints the achieved rate, the CPU of the
 fleet process and of the broker, and whether the subscriber saw exactly what the fleet says
 it sent. Sizes can be changed with BENCH_FLEET_GATEWAYS, BENCH_FLEET_RATE, BENCH_FLEET_DURATION.
@@ -21,7 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from telemetry import topics
-from tests.services import mosquitto
+from testkit.services import mosquitto
 
 
 def _cpu_seconds(pid: int) -> float:

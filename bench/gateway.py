@@ -1,7 +1,7 @@
 """The gateway: CPU per 10,000 readings, peak memory, backlog replay after an outage, and bytes
 on the wire per reading, JSON versus compact.
 
-Everything is real: Mosquitto (``tests/services.py``, ``max_queued_messages 0`` so that it
+Everything is real: Mosquitto (``testkit/services.py``, ``max_queued_messages 0`` so that it
 never drops a queued message), the gateway command as its own process (``python -m
 bench.gateway_helper gateway run``, which adds the bench-only ``bench_emit`` driver), its
 SQLite spool, and an MQTT subscriber that decodes every batch and counts the readings. CPU
@@ -45,11 +45,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from bench.wire_helper import publish_packet_size, standard_batch, wire_bytes_per_reading
 from gateway.config import PublishSection
 from telemetry import topics
 from telemetry.codec import decode_batch, encode_batch
-from tests.services import Mosquitto, mosquitto
+from testkit.services import Mosquitto, mosquitto
+from testkit.wire import publish_packet_size, standard_batch, wire_bytes_per_reading
 
 ROOT = Path(__file__).resolve().parent.parent
 SENSOR = "bench1"

@@ -2,7 +2,7 @@
 bench-only ``bench_emit`` driver, a source as fast as the gateway can take.
 
 Never part of the product: it is registered only in the process this launcher starts (as
-``tests/gateway_helpers_cli.py`` does for the tests).
+``testkit/gateway_cli.py`` does for the tests).
 
 The driver waits until ``go_file`` exists (so that the bench can read the gateway's CPU time
 after start-up and before the work), hands ``count`` four-field air-quality readings to the
@@ -17,9 +17,9 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from bench.wire_helper import air_quality_readings
-from gateway.drivers import DRIVERS
-from gateway.drivers.base import DeviceConfig, Driver
+from gateway.devices import DRIVERS
+from gateway.devices.base import DeviceConfig, Driver
+from testkit.wire import air_quality_readings
 
 
 class BenchEmitConfig(DeviceConfig):

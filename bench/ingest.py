@@ -41,10 +41,11 @@ from pathlib import Path
 import httpx
 
 from ingest.pipeline import decode_readings
-from ingest.store.influx import InfluxStore
+from store.influx import InfluxStore
 from telemetry.mapping import LineEncoder, batch_meta_line
-from tests.ingest_helpers import metric, scrape, start_ingest, stop_process, wait_for
-from tests.services import free_port, influxd, mosquitto
+from testkit.ingest import metric, scrape, start_ingest, stop_process, wait_for
+from testkit.rates import varint, window_rate
+from testkit.services import free_port, influxd, mosquitto
 
 GATEWAYS = 200
 HOUR = 3_600_000
@@ -78,10 +79,12 @@ def payload(gateway: int, seq: int, per: int, base_ms: int, mark: float | None =
 
 def workload(messages: int, per: int, base_ms: int) -> list[tuple[str, bytes]]:
     return [
-        (f"jagajalan/v1/bench-{i % GATEWAYS:04d}/readings", payload(i % GATEWAYS, i // GATEWAYS,
-                                                                     per, base_ms))
+        (
+            f"jagajalan/v1/bench-{i % GATEWAYS:04d}/readings",
+            payload(i % GATEWAYS, i // GATEWAYS, per, base_ms),
+        )
         for i in range(messages)
-    ]  # fmt: skip
+    ]
 
 
 class RawPublisher:
@@ -128,16 +131,6 @@ class RawPublisher:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def varint(n: int) -> bytes:
-    """An MQTT variable byte integer (a packet's remaining length)."""
-    out = bytearray()
-    while True:
-        n, digit = n >> 7, n & 0x7F
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 # -- (a) and (b) ------------------------------------------------------------------------------
@@ -217,12 +210,21 @@ class Workers:
         self.ports = [free_port() for _ in range(n)]
         self.args = [
             [
-                "--broker-url", broker_url, "--influx-url", influx_url, "--influx-db", db,
-                "--client-id", f"bench-{db}-{i}", "--shared-group", db,
-                "--metrics-port", str(port),
+                "--broker-url",
+                broker_url,
+                "--influx-url",
+                influx_url,
+                "--influx-db",
+                db,
+                "--client-id",
+                f"bench-{db}-{i}",
+                "--shared-group",
+                db,
+                "--metrics-port",
+                str(port),
             ]
             for i, port in enumerate(self.ports)
-        ]  # fmt: skip
+        ]
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> None:
@@ -230,8 +232,11 @@ class Workers:
             start_ingest(*a, log=self.work / f"worker-{i}.log") for i, a in enumerate(self.args)
         ]
         for port in self.ports:
-            wait_for(lambda p=port: metric(scrape(p), "jagajalan_ingest_connected") == 1, 60,
-                     "a worker to subscribe")  # fmt: skip
+            wait_for(
+                lambda p=port: metric(scrape(p), "jagajalan_ingest_connected") == 1,
+                60,
+                "a worker to subscribe",
+            )
 
     def acked(self) -> float:
         return sum(acked(p) for p in self.ports)
@@ -264,25 +269,9 @@ def drain_rate(group: Workers, messages: int, step: float = 0.05) -> float:
         time.sleep(step)
 
 
-def window_rate(samples: list[tuple[float, list[float]]]) -> float:
-    """Messages/s from (time, acknowledged count per worker) samples, the last taken when
-    all were acknowledged: over the samples from the first where every worker has
-    acknowledged something to the first where one has reached its final count."""
-    final = samples[-1][1]
-    start = next(i for i, (_, c) in enumerate(samples) if all(c))
-    end = next(
-        i for i, (_, c) in enumerate(samples) if any(n >= f for n, f in zip(c, final, strict=True))
-    )
-    if end <= start:  # a worker finished before the last one started: count all of it,
-        # from the last sample before any acknowledgement (so never a span of zero)
-        start = max(0, next(i for i, (_, c) in enumerate(samples) if any(c)) - 1)
-        end = len(samples) - 1
-    (t0, c0), (t1, c1) = samples[start], samples[end]
-    return (sum(c1) - sum(c0)) / (t1 - t0)
-
-
-def ingest_rate(work: Path, broker, influx_url: str, workers: int, per: int, messages: int,
-                tag: str = ""):  # fmt: skip
+def ingest_rate(
+    work: Path, broker, influx_url: str, workers: int, per: int, messages: int, tag: str = ""
+):
     db = f"bench_w{workers}_r{per}{tag}"
     group = Workers(work, broker.url, influx_url, db, workers)
     group.start()  # creates the persistent sessions, then away while the backlog is queued
@@ -293,9 +282,7 @@ def ingest_rate(work: Path, broker, influx_url: str, workers: int, per: int, mes
     pub.send(backlog)
     pub.close()
     del backlog
-    group.procs = [
-        start_ingest(*a, log=work / f"{db}-{i}.log") for i, a in enumerate(group.args)
-    ]  # fmt: skip
+    group.procs = [start_ingest(*a, log=work / f"{db}-{i}.log") for i, a in enumerate(group.args)]
     rate = drain_rate(group, messages) * per
     rss = group.stop()
     store = InfluxStore(influx_url, db)
@@ -408,8 +395,12 @@ def main() -> None:
             best = 1 if b1 >= b2 else 2
             out("influxdb_accept_best", b_readings, f"readings/s (batches of 50; {best} writer(s))")
             results = {}
-            for workers, per, messages in ((1, 50, 20_000), (2, 50, 20_000),
-                                           (1, 1, 120_000), (2, 1, 120_000)):  # fmt: skip
+            for workers, per, messages in (
+                (1, 50, 20_000),
+                (2, 50, 20_000),
+                (1, 1, 120_000),
+                (2, 1, 120_000),
+            ):
                 rate, rss, ok, counts = ingest_rate(
                     work, broker, influx.url, workers, per, messages
                 )
@@ -435,8 +426,9 @@ def main() -> None:
                 b_sep, c_sep, ratio_sep = separate
                 out("separate_cores_influxdb_accept_best", b_sep, "readings/s (InfluxDB on CPU 1)")
                 out("separate_cores_ingest_1_worker_batch50", c_sep, "readings/s (worker on CPU 0)")
-                out("target_one_worker_batch50_over_b_separate_cores", ratio_sep,
-                    "(target >= 0.60)")  # fmt: skip
+                out(
+                    "target_one_worker_batch50_over_b_separate_cores", ratio_sep, "(target >= 0.60)"
+                )
             out("target_two_over_one_worker_single", scale, "(target >= 1.30)")
             out("target_p99_latency", p99, "s (target < 1)")
 

@@ -1,7 +1,7 @@
 """``jagajalan gateway run|check-config|doctor|scan``: the edge gateway on the command line.
 
-``doctor`` and ``scan`` are the field technician's tools (gateway/doctor.py, gateway/scan.py):
-Bahasa Indonesia by default, ``--lang en`` for English.
+``doctor`` and ``scan`` are the field technician's tools (gateway/tools/doctor/command.py,
+gateway/tools/scan/command.py): Bahasa Indonesia by default, ``--lang en`` for English.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     check.set_defaults(func=_check_config)
 
-    from gateway.i18n import LANGS, default_lang
+    from kernel.text import LANGS, default_lang
 
     doctor = actions.add_parser(
         "doctor",
@@ -95,21 +95,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from gateway.doctor import run_doctor
+    from gateway.tools.doctor.command import run_doctor
 
     return run_doctor(args)
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from gateway.scan import run_scan
+    from gateway.tools.scan.command import run_scan
 
     return run_scan(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     from gateway.config import load_gateway_config
-    from gateway.service import GatewayService
-    from gateway.spool import SpoolError
+    from gateway.runtime.service import GatewayService
+    from gateway.runtime.spool import SpoolError
 
     config = load_gateway_config(args.config)
     try:

@@ -33,13 +33,13 @@ max_readings = 1000000
 fsync_interval = 1.0    # seconds; readings are fsynced at least this often (0 = every append)
 
 [[devices]]
-driver = "traffic_counter"     # a key of gateway.drivers.DRIVERS
+driver = "traffic_counter"     # a key of gateway.devices.DRIVERS
 id = "cnt1"
 serial = { port = "/dev/ttyUSB0" }
 ```
 
 The ``[[devices]]`` entries are a union discriminated on ``driver`` that is built from
-:data:`gateway.drivers.DRIVERS` when the file is loaded, so a new driver needs no change here.
+:data:`gateway.devices.DRIVERS` when the file is loaded, so a new driver needs no change here.
 Relative paths are resolved against the directory of the config file.
 """
 
@@ -65,10 +65,10 @@ from pydantic import (
     model_validator,
 )
 
-from gateway import drivers as _drivers
-from gateway.drivers.base import DeviceConfig, Driver
-from gateway.modbus_bus import bus_problems
-from jagajalan.config import ConfigError, load_toml, validate
+from gateway import devices as _drivers
+from gateway.devices.base import DeviceConfig, Driver
+from gateway.devices.modbus.bus import bus_problems
+from kernel.config import ConfigError, load_toml, validate
 from telemetry.codec import encode_batch
 from telemetry.models import MIN_TIME_MS, Batch, Reading
 from telemetry.topics import ID_PATTERN
@@ -259,7 +259,7 @@ def _driver_tag(value: Any) -> str | None:
 @lru_cache(maxsize=8)
 def _model_for(members: tuple[tuple[str, type[DeviceConfig]], ...]) -> type[GatewayConfig]:
     known = ", ".join(name for name, _ in members)
-    # The tags contain "[" so that jagajalan.config.validate drops them from error locations.
+    # The tags contain "[" so that kernel.config.validate drops them from error locations.
     variants = tuple(Annotated[model, Tag(f"driver[{name}]")] for name, model in members)
     device = Annotated[
         Union[variants],  # noqa: UP007 (a runtime tuple of types cannot use the | syntax)
@@ -285,7 +285,7 @@ def load_gateway_config(
 ) -> GatewayConfig:
     """Load and check a gateway config file; raise :class:`ConfigError` listing every problem.
 
-    *drivers* defaults to :data:`gateway.drivers.DRIVERS` as it is at call time.
+    *drivers* defaults to :data:`gateway.devices.DRIVERS` as it is at call time.
     """
     if drivers is None:
         drivers = _drivers.DRIVERS

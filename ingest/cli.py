@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jagajalan.config import ConfigError
-from jagajalan.mqtt import MqttUrlError, parse_url
+from kernel.config import ConfigError
+from kernel.mqtt import MqttUrlError, parse_url
 
 log = logging.getLogger("ingest")
 
@@ -53,20 +53,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     o = run.add_argument_group("MQTT")
-    _option(o, "--broker-url", "mqtt://host:port, or mqtts:// for TLS",
-            default="mqtt://127.0.0.1:1883")  # fmt: skip
-    _option(o, "--mqtt-protocol", "MQTT version; auto = 5 unless the broker refuses it",
-            choices=["auto", "5", "3.1.1"], default="auto")  # fmt: skip
+    _option(
+        o, "--broker-url", "mqtt://host:port, or mqtts:// for TLS", default="mqtt://127.0.0.1:1883"
+    )
+    _option(
+        o,
+        "--mqtt-protocol",
+        "MQTT version; auto = 5 unless the broker refuses it",
+        choices=["auto", "5", "3.1.1"],
+        default="auto",
+    )
     _option(o, "--ca-file", "CA certificate(s) for mqtts:// (default: the system's)")
     _option(o, "--mqtt-username", "broker username")
     _option(o, "--mqtt-password-file", "file holding the broker password")
-    _option(o, "--client-id", "fixed MQTT client id (the broker keeps its session)",
-            default=_default_client_id())  # fmt: skip
+    _option(
+        o,
+        "--client-id",
+        "fixed MQTT client id (the broker keeps its session)",
+        default=_default_client_id(),
+    )
     _option(o, "--shared-group", "subscribe to readings as $share/<group>/... (scale-out)")
-    _option(o, "--max-inflight", "most unacknowledged messages held (MQTT 5 Receive Maximum)",
-            type=int, default=10_000)  # fmt: skip
-    _option(o, "--session-expiry", "seconds the broker keeps our session while we are away",
-            type=int, default=7 * 86_400)  # fmt: skip
+    _option(
+        o,
+        "--max-inflight",
+        "most unacknowledged messages held (MQTT 5 Receive Maximum)",
+        type=int,
+        default=10_000,
+    )
+    _option(
+        o,
+        "--session-expiry",
+        "seconds the broker keeps our session while we are away",
+        type=int,
+        default=7 * 86_400,
+    )
     s = run.add_argument_group("store (give --influx-url or --sqlite)")
     _option(s, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
     _option(s, "--influx-db", "InfluxDB database", default="jagajalan")
@@ -74,30 +94,61 @@ def register(sub: argparse._SubParsersAction) -> None:
     _option(s, "--influx-username", "InfluxDB 1.x username")
     _option(s, "--influx-password-file", "file holding the InfluxDB 1.x password")
     _option(s, "--sqlite", "path of the embedded SQLite store instead of InfluxDB")
-    _option(s, "--influx-timeout", "seconds to wait for an InfluxDB answer before retrying",
-            type=float, default=10.0)  # fmt: skip
+    _option(
+        s,
+        "--influx-timeout",
+        "seconds to wait for an InfluxDB answer before retrying",
+        type=float,
+        default=10.0,
+    )
     r = run.add_argument_group("retention and rollups (InfluxDB; see docs/scaling.md)")
-    _option(r, "--retention", "on: ensure retention policies and rollups at start; off: leave"
-            " the database as it is", choices=["on", "off"], default="on")  # fmt: skip
-    _option(r, "--raw-retention", "keep raw points this long (InfluxQL duration, e.g. 90d)",
-            default="90d")  # fmt: skip
+    _option(
+        r,
+        "--retention",
+        "on: ensure retention policies and rollups at start; off: leave the database as it is",
+        choices=["on", "off"],
+        default="on",
+    )
+    _option(
+        r,
+        "--raw-retention",
+        "keep raw points this long (InfluxQL duration, e.g. 90d)",
+        default="90d",
+    )
     _option(r, "--rollup-1m-retention", "keep 1-minute rollups this long", default="730d")
-    _option(r, "--rollup-1h-retention", "keep 1-hour rollups this long (INF = forever)",
-            default="INF")  # fmt: skip
+    _option(
+        r, "--rollup-1h-retention", "keep 1-hour rollups this long (INF = forever)", default="INF"
+    )
     w = run.add_argument_group("writing")
     _option(w, "--batch-size", "write when this many points wait", type=int, default=5000)
-    _option(w, "--max-delay", "...or when the oldest waited this many seconds",
-            type=float, default=0.2)  # fmt: skip
-    _option(w, "--retry-max-delay", "longest pause between write retries (s)",
-            type=float, default=5.0)  # fmt: skip
-    _option(w, "--parallel-writes", "InfluxDB writes in flight at once (one HTTP connection"
-            " each; acknowledged in order)", type=int, default=2)  # fmt: skip
-    _option(w, "--drain-timeout", "at shutdown, retry the last writes this long (s)",
-            type=float, default=10.0)  # fmt: skip
+    _option(
+        w, "--max-delay", "...or when the oldest waited this many seconds", type=float, default=0.2
+    )
+    _option(
+        w, "--retry-max-delay", "longest pause between write retries (s)", type=float, default=5.0
+    )
+    _option(
+        w,
+        "--parallel-writes",
+        "InfluxDB writes in flight at once (one HTTP connection each; acknowledged in order)",
+        type=int,
+        default=2,
+    )
+    _option(
+        w,
+        "--drain-timeout",
+        "at shutdown, retry the last writes this long (s)",
+        type=float,
+        default=10.0,
+    )
     _option(w, "--metrics-port", "Prometheus /metrics port, 0 = off", type=int, default=0)
-    _option(w, "--leave", "retire this worker (its --client-id): unsubscribe, write what its"
-            " session still holds, end the session after this many idle seconds, exit",
-            type=float)  # fmt: skip
+    _option(
+        w,
+        "--leave",
+        "retire this worker (its --client-id): unsubscribe, write what its"
+        " session still holds, end the session after this many idle seconds, exit",
+        type=float,
+    )
     run.set_defaults(func=run_command)
     bf = actions.add_parser(
         "backfill",
@@ -192,7 +243,7 @@ def _store(args: argparse.Namespace, problems: list):
         problems.append(("--influx-url/--sqlite", None, "give exactly one of the two"))
         return None
     if args.sqlite:
-        from ingest.store.sqlite import SQLiteStore  # the embedded store, imported on use
+        from store.sqlite import SQLiteStore  # the embedded store, imported on use
 
         return SQLiteStore(args.sqlite)
     if urlsplit(args.influx_url).scheme not in ("http", "https"):
@@ -204,8 +255,8 @@ def _store(args: argparse.Namespace, problems: list):
     password = _secret(
         "--influx-password-file", args.influx_password_file, "JAGAJALAN_INFLUX_PASSWORD", problems
     )
-    from ingest.retention import RetentionSettings
-    from ingest.store.influx import InfluxStore
+    from store.influx import InfluxStore
+    from store.retention import RetentionSettings
 
     retention = None
     if args.retention == "on":
@@ -268,9 +319,9 @@ def _utc_ms(problems: list, option: str, text: str) -> int:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
-    from ingest import retention
-    from ingest.store.base import StoreError
-    from ingest.store.influx import InfluxStore
+    from store import retention
+    from store.base import StoreError
+    from store.influx import InfluxStore
 
     problems: list[tuple[str, Any, str]] = []
     if not args.influx_url or urlsplit(args.influx_url).scheme not in ("http", "https"):
@@ -288,9 +339,12 @@ def backfill_command(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(SOURCE, problems)
     store = InfluxStore(
-        args.influx_url, args.influx_db, token=token, username=args.influx_username,
+        args.influx_url,
+        args.influx_db,
+        token=token,
+        username=args.influx_username,
         password=password,
-    )  # fmt: skip
+    )
     try:
         written = retention.backfill(store, start, end)
     except StoreError as exc:

@@ -14,7 +14,7 @@ loop. The Point path: :func:`decode_readings` parses with pydantic-core and vali
 the codec's own :class:`~telemetry.models.Batch` model in the same pass. Whatever a fast path
 does not accept goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of
 what is refused and why, so a fast path can only ever accept what the codec accepts, and
-gives the same data (property tests in tests/test_ingest_pipeline.py hold both to that).
+gives the same data (property tests in tests/ingest/test_pipeline.py hold both to that).
 """
 
 from __future__ import annotations

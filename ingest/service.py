@@ -35,9 +35,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from ingest import paho_speedup, pipeline
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
-from ingest.store.base import Store
 from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks
-from jagajalan.mqtt import Protocol, Tls, negotiate_protocol, new_client, parse_url
+from kernel.mqtt import Protocol, Tls, negotiate_protocol, new_client, parse_url
+from store.base import Store
 from telemetry import topics
 from telemetry.mapping import LineEncoder, to_line
 

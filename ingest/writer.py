@@ -36,7 +36,7 @@ from typing import Any
 from ingest import deadletter
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
-from ingest.store.base import StoreAuthFailed, StoreRejected, StoreUnavailable
+from store.base import StoreAuthFailed, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

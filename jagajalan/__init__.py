@@ -1,3 +1,8 @@
-"""JagaJalan application shell: the `jagajalan` command, config loading and logging."""
+"""The JagaJalan shell: the ``jagajalan`` command, ``demo`` and the embedded broker.
 
-__version__ = "0.1.0"
+No component imports this package; shared code lives in :mod:`kernel`.
+"""
+
+from kernel import __version__
+
+__all__ = ["__version__"]

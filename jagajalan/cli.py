@@ -11,9 +11,9 @@ import argparse
 import importlib
 import sys
 
-from jagajalan import __version__
-from jagajalan.config import ConfigError
-from jagajalan.logs import setup_logging
+from kernel import __version__
+from kernel.config import ConfigError
+from kernel.logs import setup_logging
 
 #: Component CLI modules, in the order shown by --help.
 COMPONENTS = [

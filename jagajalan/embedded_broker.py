@@ -57,7 +57,7 @@ class EmbeddedBroker:
     def _run(self) -> None:
         from amqtt.broker import Broker
 
-        # Clients probe for MQTT 5 first (jagajalan.mqtt.negotiate_protocol); amqtt warns about
+        # Clients probe for MQTT 5 first (kernel.mqtt.negotiate_protocol); amqtt warns about
         # every such probe, which is expected here.
         logging.getLogger("amqtt.broker").setLevel(logging.ERROR)
         loop = asyncio.new_event_loop()

@@ -3,7 +3,7 @@
 ``devices``: serial devices of gateways on pseudo-terminals (optionally with a scenario clock
 running alongside); ``scenario``: run a scenario, write its ground truth, check its expected
 threshold crossings; ``fleet``: many gateways publishing real batches to a broker (load).
-The scenario and fleet commands live in :mod:`simulators.cli_run`.
+The scenario and fleet commands live in :mod:`simulators.commands`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     d.set_defaults(func=cmd_devices)
 
-    from simulators.cli_run import register_fleet, register_scenario
+    from simulators.commands import register_fleet, register_scenario
 
     register_scenario(actions)
     register_fleet(actions)
@@ -112,16 +112,16 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from simulators.devices import (
+    from simulators.devices.cabinet import (
         DeviceOptions,
         device_ids,
         start_gateway_devices,
         stop_gateway_devices,
         unknown_fault_devices,
     )
-    from simulators.faults import faults_from_table, parse_fault
-    from simulators.scenario import Scenario
-    from simulators.scenario_run import ScenarioRunner
+    from simulators.devices.faults import faults_from_table, parse_fault
+    from simulators.scenario.engine import Scenario
+    from simulators.scenario.run import ScenarioRunner
     from simulators.sites import site
     from simulators.truth import TruthWriter
 

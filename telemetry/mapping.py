@@ -11,7 +11,7 @@ Because the point's identity (measurement, tag set, time) is fully determined by
 a reading delivered twice lands on the same point and is stored once.
 
 Line protocol escaping follows what InfluxDB 1.x actually parses (checked against influxd
-1.6.7 by tests/test_line_protocol.py): in measurements ``,`` and space are escaped, in tag
+1.6.7 by tests/telemetry/test_line_protocol.py): in measurements ``,`` and space are escaped, in tag
 keys, tag values and field keys ``,``, ``=`` and space. 1.x unescapes backslashes (and a
 backslash before a double quote) differently in each of these places, so a name containing a
 backslash is refused with a :class:`ValueError`, as is a name with a control character

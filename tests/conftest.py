@@ -1,7 +1,7 @@
 """Shared fixtures: real Mosquitto and InfluxDB processes, started once per test session.
 
 Tests that need a broker or database of their own (auth, outages, kills) use the context
-managers in tests/services.py directly.
+managers in testkit/services.py directly.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services import Influx, Mosquitto, influxd, mosquitto
+from testkit.services import Influx, Mosquitto, influxd, mosquitto
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from ingest.store.influx import InfluxStore
 from simulators.truth import read_truth
+from store.influx import InfluxStore
 from telemetry import decode_batch, topics
-from tests.services import Influx, Mosquitto
-from tests.traffic_reference import Params, expected_readings
+from testkit.services import Influx, Mosquitto
+from testkit.traffic_reference import Params, expected_readings
 
 GATEWAYS = ("srl-pasar-01", "srl-pauh-01")
 TRAFFIC_INTERVAL_S = 2
@@ -195,7 +195,7 @@ TRAFFIC_SUMMARY = Params(interval_s=TRAFFIC_INTERVAL_S)
 
 def _assert_traffic_matches_truth(store: InfluxStore, truth: list[dict]) -> None:
     """``traffic_flow`` and ``traffic`` in InfluxDB are exactly the summaries recomputed from
-    every vehicle the simulators sent (tests/traffic_reference.py): per interval published,
+    every vehicle the simulators sent (testkit/traffic_reference.py): per interval published,
     no reading missing, none extra, every field equal. The generated configs set no
     ``directions``, so each lane's zero readings start with its first reading (the simulator
     sends no wrong-way vehicles by default) and from then on never miss an interval."""

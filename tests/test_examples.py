@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_gateway_config
-from gateway.drivers import DRIVERS
+from gateway.devices import DRIVERS
+from testkit import REPO
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = REPO / "examples"
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("gateway*.toml")), ids=lambda p: p.name)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import StoreDep
 from api.errors import STORE_ERRORS
 from api.models import GatewayPublic
-from api.times import utc_iso, wib_iso
+from kernel.times import utc_iso, wib_iso
 
 router = APIRouter(tags=["gateways"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import StoreDep
 from api.errors import INVALID_REQUEST, STORE_ERRORS
 from api.models import LatestReading
-from api.times import utc_iso, wib_iso
+from kernel.times import utc_iso, wib_iso
 from telemetry.topics import ID_PATTERN
 from telemetry.units import FIELDS
 

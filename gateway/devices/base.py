@@ -1,0 +1,220 @@
+"""What every device driver is: a typed config model and a class that runs in its own thread.
+
+A driver owns its serial port (or, for Modbus, its bus) and loops until ``stop`` is set:
+it reads the device, turns bytes into :class:`telemetry.Reading` objects through a pure
+parser, and hands them to ``sink``. It never raises out of ``run``: every failure becomes a
+device state (``timeout``, ``crc_error``, ``decode_error``, ``unplugged``, ``error``) and a
+counted, logged event, and the driver retries after ``reopen_interval``. One failing device
+never stops the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import serial
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.runtime.flatline import FlatlineWatch
+from telemetry.models import DeviceState, Reading
+from telemetry.topics import ID_PATTERN
+
+Sink = Callable[[Sequence[Reading]], None]
+Clock = Callable[[], float]  # seconds since the Unix epoch, UTC (time.time by default)
+
+
+class SerialPort(BaseModel):
+    """How a serial port is spelled in every driver's config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: str = Field(description="device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    timeout: float = Field(1.0, gt=0, le=30, description="read timeout in seconds")
+
+
+class DeviceConfig(BaseModel):
+    """Keys every device has. Driver configs subclass this and add ``driver: Literal[...]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=f"^{ID_PATTERN}$", description="sensor id, unique per gateway")
+    reopen_interval: float = Field(
+        5.0, gt=0, le=600, description="seconds between attempts to reopen a failed port"
+    )
+    stuck_after: float | None = Field(
+        None,
+        gt=0,
+        le=7 * 86400,
+        description="report a field as stuck when its value stays exactly the same for this "
+        "many seconds (gauges only: a rain gauge reads 0 for days); off by default",
+    )
+
+
+class Driver(ABC):
+    """Base class: subclasses implement :meth:`run` and keep :attr:`state` current."""
+
+    def __init__(self, config: DeviceConfig, sink: Sink, clock: Clock = time.time) -> None:
+        self.config = config
+        self.sink = sink
+        self.clock = clock
+        self.state: DeviceState = "starting"
+        self.last_error: str | None = None
+        self.errors: dict[str, int] = {}  # state name -> count of events
+        #: Extra facts a driver reports for the gateway status, e.g. the GPS driver's
+        #: ``position`` ({"latitude", "longitude", "altitude"}) and ``clock_offset`` (seconds,
+        #: gateway clock minus GPS time). The publisher merges them into the status message.
+        self.info: dict[str, Any] = {}
+        self._flatline = FlatlineWatch(config.stuck_after) if config.stuck_after else None
+        if self._flatline is not None:
+            self.sink = self._watched(sink)
+        self.log = logging.getLogger(f"gateway.device.{config.id}")
+
+    def set_state(self, state: DeviceState, error: str | None = None) -> None:
+        """Record the device state; log transitions (not every repeat) and count errors."""
+        if state != "ok":
+            self.errors[state] = self.errors.get(state, 0) + 1
+        if state != self.state:
+            if state == "ok":
+                self.log.info("device %s: ok (was %s)", self.config.id, self.state)
+            else:
+                self.log.warning("device %s: %s: %s", self.config.id, state, error)
+        self.state = state
+        self.last_error = error
+
+    @abstractmethod
+    def run(self, stop: threading.Event) -> None:
+        """Loop until *stop* is set. Must not raise."""
+
+    def stuck_fields(self) -> list[str]:
+        """Fields whose value has been frozen for ``stuck_after`` seconds (status ``info``)."""
+        return self._flatline.stuck() if self._flatline is not None else []
+
+    def _watched(self, sink: Sink) -> Sink:
+        watch = self._flatline
+        assert watch is not None
+
+        def sink_and_watch(readings: Sequence[Reading]) -> None:
+            for reading in readings:
+                became, recovered = watch.observe(reading)
+                if became:
+                    self.errors["stuck"] = self.errors.get("stuck", 0) + 1
+                    self.log.warning(
+                        "device %s: value of %s unchanged for %g s or more: sensor stuck?",
+                        self.config.id,
+                        ", ".join(became),
+                        self.config.stuck_after,
+                    )
+                if recovered:
+                    self.log.info(
+                        "device %s: %s moving again", self.config.id, ", ".join(recovered)
+                    )
+            sink(readings)
+
+        return sink_and_watch
+
+
+#: errno values that mean the port is gone (adapter unplugged, path removed, pty closed).
+PORT_GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO})
+
+
+class SerialSessionDriver(Driver):
+    """Template for a driver that owns one serial port: open it, run a session on it until
+    it fails or ``stop`` is set, close it, wait ``reopen_interval``, open it again.
+
+    Subclasses implement :meth:`session`; they may override :meth:`opened` (what a successful
+    open means for the state) and :meth:`after_session` (e.g. flush what an outage closed).
+    The config must have a ``serial: SerialPort`` key.
+    """
+
+    #: Longest single read, seconds: short, so that stop and timers are handled on time.
+    read_slice: float = 0.2
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                port = self.open_port()
+                if port is not None:
+                    try:
+                        self.session(port, stop)
+                    finally:
+                        with contextlib.suppress(OSError):  # closing a port that is gone
+                            port.close()
+            except Exception as exc:  # a bug, not a device fault: keep the gateway alive
+                self.log.exception("device %s: unexpected error", self.config.id)
+                self.set_state("error", f"{type(exc).__name__}: {exc}")
+            self.after_session()
+            if not stop.is_set():
+                stop.wait(self.config.reopen_interval)
+
+    def open_port(self) -> serial.SerialBase | None:
+        cfg: SerialPort = self.config.serial  # type: ignore[attr-defined]
+        try:
+            port = serial.serial_for_url(
+                cfg.port,
+                baudrate=cfg.baudrate,
+                bytesize=cfg.bytesize,
+                parity=cfg.parity,
+                stopbits=cfg.stopbits,
+                timeout=min(cfg.timeout, self.read_slice),
+                write_timeout=max(cfg.timeout, 1.0),
+            )
+        except (OSError, ValueError) as exc:
+            gone = getattr(exc, "errno", None) in PORT_GONE
+            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}: {exc}")
+            return None
+        self.opened(port)
+        return port
+
+    def opened(self, port: serial.SerialBase) -> None:
+        """The port is open: by default the device counts as ok until the session says not."""
+        self.set_state("ok")
+
+    @abstractmethod
+    def session(self, port: serial.SerialBase, stop: threading.Event) -> None:
+        """Talk to the device until the port fails (set a state and return) or stop is set."""
+
+    def read_lines(
+        self,
+        port: serial.SerialBase,
+        stop: threading.Event,
+        framer: Any,
+        handle: Callable[[bytes, float], None],
+        silence_timeout: float,
+        every_turn: Callable[[], None] | None = None,
+    ) -> None:
+        """Session body for a device that sends lines on its own (NMEA, a station in stream
+        mode): cut the bytes into lines with *framer* (``feed(bytes) -> lines``), hand each to
+        *handle* with the gateway time it arrived, set ``timeout`` after *silence_timeout*
+        seconds without a byte, and set ``unplugged`` and return when the port fails.
+        *every_turn* runs after every read (timers that must not wait for data)."""
+        last_bytes = time.monotonic()
+        while not stop.is_set():
+            try:
+                data = port.read(port.in_waiting or 1)
+            except OSError as exc:  # serial.SerialException included
+                self.set_state("unplugged", f"{self.config.serial.port}: {exc}")  # type: ignore[attr-defined]
+                return
+            now = time.monotonic()
+            if data:
+                last_bytes = now
+                received = self.clock()
+                for line in framer.feed(data):
+                    handle(line, received)
+            elif now - last_bytes >= silence_timeout and self.state != "timeout":
+                self.set_state("timeout", f"no data for {silence_timeout:g} s")
+            if every_turn is not None:
+                every_turn()
+
+    def after_session(self) -> None:
+        """Called after every session or failed open, before waiting to reopen."""

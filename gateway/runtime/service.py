@@ -1,0 +1,190 @@
+"""The gateway process: drivers in their own threads -> spool -> publisher; health beside.
+
+:class:`DriverRunner` supervises one driver: a driver must not raise out of ``run``, so one that
+does has a bug; the runner logs it with its traceback, sets the device state to ``error`` and
+runs the driver again after its ``reopen_interval``. The other devices carry on.
+
+:class:`GatewayService` wires the pieces together and owns their lifecycle; the work itself is
+in the drivers (polling), :mod:`gateway.runtime.spool` (spooling), :mod:`gateway.runtime.publisher`
+(publishing, replay) and :mod:`gateway.runtime.health` (status and the periodic ``gateway_health``
+reading, which enters the spool through the same sink as the devices' readings).
+
+A spool that cannot be written (disk full, I/O error) does not crash the driver that handed
+over the readings: they are counted as lost (``spool_errors`` in the status) and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from gateway import devices as _drivers
+from gateway.config import GatewayConfig
+from gateway.devices.base import DeviceConfig, Driver
+from gateway.runtime.health import Health, report_periodically
+from gateway.runtime.publisher import Publisher
+from gateway.runtime.spool import Spool, SpoolError
+from telemetry.models import DeviceState, Reading
+
+log = logging.getLogger(__name__)
+
+DriverTable = dict[str, tuple[type[DeviceConfig], type[Driver]]]
+
+
+class DriverRunner:
+    """Runs one driver in its own thread and restarts it after a crash."""
+
+    def __init__(self, driver: Driver, stop: threading.Event) -> None:
+        self.driver = driver
+        self.stop = stop
+        self.crashes = 0
+        self._last_crash: str | None = None
+        device = driver.config.id
+        self.thread = threading.Thread(target=self._main, name=f"device-{device}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _main(self) -> None:
+        cfg = self.driver.config
+        while not self.stop.is_set():
+            try:
+                self.driver.run(self.stop)
+            except Exception as exc:
+                self.crashes += 1
+                problem = f"{type(exc).__name__}: {exc}"
+                if problem != self._last_crash:  # the full traceback once per kind of crash
+                    log.exception(
+                        "device %s: driver %r crashed (a bug); restarting it in %.1f s",
+                        cfg.id,
+                        type(self.driver).__name__,
+                        cfg.reopen_interval,
+                    )
+                else:
+                    log.error(
+                        "device %s: driver crashed again (%s, %d times); restarting in %.1f s",
+                        cfg.id,
+                        problem,
+                        self.crashes,
+                        cfg.reopen_interval,
+                    )
+                self._last_crash = problem
+                self.driver.set_state("error", problem)
+            else:
+                if self.stop.is_set():
+                    return
+                log.error("device %s: driver returned while the gateway runs; restarting", cfg.id)
+                self.driver.set_state("error", "driver returned without being stopped")
+            self.stop.wait(cfg.reopen_interval)
+
+
+class GatewayService:
+    """The whole gateway: ``start()``/``stop()`` for embedding, ``run()`` for the command line."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        drivers: DriverTable | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        table = _drivers.DRIVERS if drivers is None else drivers
+        self.config = config
+        self._stop_drivers = threading.Event()
+        self._shutdown = threading.Event()
+        self.spool = Spool(
+            config.spool_path,
+            config.spool.max_readings,
+            clock=clock,
+            fsync_interval=config.spool.fsync_interval,
+        )
+        try:
+            self.runners = [
+                DriverRunner(table[device.driver][1](device, self._sink, clock), self._stop_drivers)
+                for device in config.devices
+            ]
+            self.health = Health(config.gateway.id, self.spool, lambda: self.drivers, clock=clock)
+            self.publisher = Publisher(config, self.spool, self.health, clock=clock)
+        except BaseException:
+            self.spool.close()
+            raise
+        self._health_thread = threading.Thread(
+            target=report_periodically,
+            args=(self.health, self._sink, config.publish.health_interval, self._stop_drivers),
+            name="health",
+            daemon=True,
+        )
+        self._started = False
+
+    @property
+    def drivers(self) -> list[Driver]:
+        return [runner.driver for runner in self.runners]
+
+    def device_states(self) -> dict[str, DeviceState]:
+        return self.health.device_states()
+
+    def _sink(self, readings: Sequence[Reading]) -> None:
+        try:
+            self.spool.append(readings)
+        except SpoolError as exc:
+            self.health.lost(len(readings), exc)
+            return
+        self.publisher.notify()
+
+    def start(self) -> None:
+        log.info(
+            "gateway %s: starting %d device(s), spool %s (%d readings waiting)",
+            self.config.gateway.id,
+            len(self.runners),
+            self.spool.path,
+            self.spool.depth(),
+        )
+        self._started = True
+        self.publisher.start()
+        for runner in self.runners:
+            runner.start()
+        if self.config.publish.health_interval > 0:
+            self._health_thread.start()
+
+    def stop(self, join_timeout: float = 5.0) -> None:
+        """Stop the drivers, publish what is ready, say ``offline``, close the spool."""
+        if not self._started:
+            self.spool.close()
+            return
+        self._started = False
+        self._stop_drivers.set()
+        deadline = time.monotonic() + join_timeout
+        for runner in self.runners:
+            runner.thread.join(max(0.0, deadline - time.monotonic()))
+            if runner.thread.is_alive():
+                log.error("device %s: driver did not stop in time", runner.driver.config.id)
+        if self._health_thread.is_alive():
+            self._health_thread.join(max(0.1, deadline - time.monotonic()))
+        self.publisher.stop()
+        self.spool.close()
+        log.info("gateway %s: stopped", self.config.gateway.id)
+
+    def request_shutdown(self) -> None:
+        self._shutdown.set()
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT (or :meth:`request_shutdown`); return the exit code."""
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            self._shutdown.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, on_signal)
+        self.start()
+        try:
+            while not self._shutdown.wait(1.0):
+                pass
+        finally:
+            self.stop()
+        return 0

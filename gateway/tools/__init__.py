@@ -1,0 +1,1 @@
+"""The field technician's tools: ``gateway doctor`` and ``gateway scan``."""

@@ -1,0 +1,1 @@
+"""The text catalogue's tables, one per tool (see :mod:`kernel.text`)."""

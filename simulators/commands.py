@@ -1,0 +1,362 @@
+"""`jagajalan simulate scenario` and `jagajalan simulate fleet`.
+
+Heavy imports happen inside the command functions (``jagajalan --help`` stays fast).
+Scenario output is for technicians: Bahasa Indonesia by default, ``--lang en`` for English.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+from pathlib import Path
+
+TEXT = {
+    "id": {
+        "title": "Ambang batas dalam skenario {name} (waktu WIB)",
+        "cols": ("lokasi", "sinyal", "ambang", "arah", "diharapkan", "terjadi", "selisih", "hasil"),
+        "up": "naik",
+        "down": "turun",
+        "ok": "sesuai",
+        "bad": "meleset",
+        "never": "tidak terjadi",
+        "list": "Skenario yang tersedia",
+        "list_cols": ("nama", "lama", "kecepatan", "keterangan"),
+        "start": "Skenario {name} (seed {seed}) berjalan {speed}. Ctrl-C menghentikan.",
+        "paced": "{speed}x lebih cepat dari waktu nyata (hari 1 pukul 00:00 WIB = sekarang)",
+        "fast": "secepat mungkin",
+        "done": "{n} sampel ditulis{truth}.",
+        "level": {"normal": "normal"},
+    },
+    "en": {
+        "title": "Thresholds in scenario {name} (times in WIB)",
+        "cols": ("site", "signal", "level", "way", "expected", "happened", "delta", "result"),
+        "up": "up",
+        "down": "down",
+        "ok": "as expected",
+        "bad": "off",
+        "never": "did not happen",
+        "list": "Shipped scenarios",
+        "list_cols": ("name", "duration", "speed", "description"),
+        "start": "Scenario {name} (seed {seed}) runs {speed}. Ctrl-C stops.",
+        "paced": "{speed}x faster than real time (day 1 00:00 WIB is now)",
+        "fast": "as fast as possible",
+        "done": "{n} samples written{truth}.",
+        "level": {"normal": "normal"},
+    },
+}
+
+
+def register_scenario(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "scenario",
+        help="run a scenario: ground truth and its expected threshold crossings",
+        description=(
+            "Run a scenario (simulators/scenarios/<name>.toml or a file) on its accelerated "
+            "clock, print the state of every site each scenario hour, write the ground truth "
+            "and compare the threshold crossings with the times the file expects."
+        ),
+    )
+    p.add_argument("name", nargs="?", help="scenario name or path (see --list)")
+    p.add_argument("--list", action="store_true", help="list the shipped scenarios")
+    p.add_argument("--seed", type=int, default=None, help="override the file's seed")
+    p.add_argument("--speed", type=float, default=None, help="clock speed (default: the file's)")
+    p.add_argument("--fast", action="store_true", help="do not wait for the clock")
+    p.add_argument("--truth", type=Path, default=None, help="write the ground truth (JSONL)")
+    p.add_argument("--vehicles", action="store_true", help="also write every vehicle to --truth")
+    p.add_argument("--quiet", action="store_true", help="no hourly progress lines")
+    p.add_argument("--check", action="store_true", help="exit 1 if a crossing is off")
+    p.add_argument("--lang", choices=("id", "en"), default="id", help="language of the output")
+    p.set_defaults(func=cmd_scenario)
+
+
+def register_fleet(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "fleet",
+        help="many gateways publishing real batches to a broker (load generator)",
+        description=(
+            "Open MQTT connections for N simulated gateways and publish QoS 1 batches (the real "
+            "codec, growing per-gateway seq, values from a scenario) at R batches/s each for D "
+            "seconds; print and optionally write what was sent and acknowledged."
+        ),
+    )
+    p.add_argument("--gateways", type=int, default=None, help="number of gateways (N)")
+    p.add_argument("--rate", type=float, default=1.0, help="batches/s per gateway (default 1)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
+    p.add_argument(
+        "--broker-url",
+        default=os.environ.get("JAGAJALAN_BROKER_URL", "mqtt://127.0.0.1:1883"),
+        help="mqtt://host[:port] or mqtts://host[:port]",
+    )
+    p.add_argument("--batch-size", type=int, default=10, help="readings per batch (default 10)")
+    p.add_argument(
+        "--encoding",
+        choices=("json", "compact"),
+        default="json",
+        help="payload encoding: json (v1) or compact (v2, for cellular links); default json",
+    )
+    p.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="file of <gateway-id>:<password> lines; one connection per gateway",
+    )
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        help="multiplex the gateways on this many connections (broker ACL permitting)",
+    )
+    p.add_argument("--protocol", choices=("auto", "5", "3.1.1"), default="auto")
+    p.add_argument("--ca-file", type=Path, default=None, help="CA certificate for mqtts://")
+    p.add_argument("--prefix", default="fleet", help="gateway ids: <prefix>-0001, ...")
+    p.add_argument("--seq-start", type=int, default=0, help="first seq of every gateway")
+    p.add_argument("--scenario", default=None, help="values from this scenario (name or file)")
+    p.add_argument("--speed", type=float, default=None, help="scenario clock speed")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--no-status", action="store_true", help="no retained online/offline status")
+    p.add_argument("--drain-timeout", type=float, default=15.0, help="wait for PUBACKs, s")
+    p.add_argument("--summary", type=Path, default=None, help="write the summary as JSON")
+    p.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines")
+    p.set_defaults(func=cmd_fleet)
+
+
+def _when(scenario, t: float) -> str:
+    """``day2 06:30``: scenario day and WIB clock time, as written in scenario files."""
+    from simulators.scenario.physics import wib_hour
+
+    minutes = round(wib_hour(t) * 60) % 1440
+    return f"day{scenario.day_of(t)} {minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulators.scenario.config import shipped
+    from simulators.scenario.engine import Scenario
+    from simulators.scenario.run import ScenarioRunner, check_expectations, series_from_truth
+    from simulators.truth import TruthWriter
+
+    text = TEXT[args.lang]
+    out = Console()
+    if args.list or not args.name:
+        table = Table(title=text["list"])
+        for col in text["list_cols"]:
+            table.add_column(col)
+        for name in shipped():
+            sc = Scenario.load(name)
+            table.add_row(name, f"{sc.duration / 86400:g} d", f"{sc.speed:g}x", sc.description)
+        out.print(table)
+        return 0 if args.list else 2
+    scenario = Scenario.load(args.name, seed=args.seed)
+    clock = None if args.fast else scenario.clock(args.speed)
+    truth = TruthWriter(args.truth)
+    records: list[dict] = []
+    hour = {"next": scenario.start}
+
+    def on_sample(t: float, sample: dict[str, dict[str, float]]) -> None:
+        for site, values in sample.items():
+            records.append({"kind": "scenario", "device": site, "time": t * 1000, "values": values})
+        if args.quiet or t < hour["next"]:
+            return
+        hour["next"] = t + 3600
+        for site, v in sample.items():
+            out.print(f"{_when(scenario, t)}  {site:<18} {_line(scenario, site, v, args.lang)}")
+
+    runner = ScenarioRunner(
+        scenario, clock=clock, truth=truth, on_sample=on_sample, vehicles=args.vehicles
+    )
+    speed = text["fast"] if clock is None else text["paced"].format(speed=f"{clock.speed:g}")
+    out.print(text["start"].format(name=scenario.name, seed=scenario.seed, speed=speed))
+    previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    try:
+        runner.start()
+        while not runner.join(0.2):
+            pass
+    except KeyboardInterrupt:
+        runner.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        runner.stop()
+        truth.close()
+    out.print(
+        text["done"].format(n=runner.samples, truth=f" -> {args.truth}" if args.truth else "")
+    )
+    results = check_expectations(scenario, series_from_truth(records))
+    if results:
+        table = Table(title=text["title"].format(name=scenario.name))
+        for col in text["cols"]:
+            table.add_column(col)
+        for r in results:
+            delta = "-" if r.delta is None else f"{r.delta / 60:+.0f} min"
+            table.add_row(
+                r.expect.site,
+                r.expect.signal,
+                r.level,
+                text[r.expect.direction],
+                _when(scenario, r.expected),
+                text["never"] if r.actual is None else _when(scenario, r.actual),
+                delta,
+                text["ok"] if r.ok else text["bad"],
+            )
+        out.print(table)
+    finished = runner.last_time is not None and runner.last_time >= scenario.end - scenario.step
+    if args.check and (not finished or not all(r.ok for r in results)):
+        return 1
+    return 0
+
+
+def _line(scenario, site: str, v: dict[str, float], lang: str) -> str:
+    from simulators import ispu
+
+    parts = [
+        f"{v['temperature']:4.1f}°C",
+        f"RH {v['humidity']:3.0f}%",
+        f"{'hujan' if lang == 'id' else 'rain'} {v['rain_intensity']:4.1f} mm/h",
+        f"PM2.5 {v['pm25']:5.1f} ({ispu.category_of('pm25', v['pm25']).label(lang)})",
+        f"DS {v['degree_of_saturation']:.2f}",
+        f"{v['traffic_speed']:4.1f} km/h",
+    ]
+    if "water_level" in v:
+        flood = scenario.sites[site].config.flood
+        state = "normal"
+        for name, level in sorted(flood.levels.items(), key=lambda kv: kv[1]):
+            if v["water_level"] >= level:
+                state = name
+        air = "air" if lang == "id" else "water"
+        parts.append(f"{air} {v['water_level']:+5.1f} cm ({state})")
+    return "  ".join(parts)
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulators.fleet.generator import FleetOptions
+    from simulators.fleet.mqtt import run_fleet
+
+    err = Console(stderr=True)
+    opts = FleetOptions(
+        rate=args.rate,
+        duration=args.duration,
+        gateways=args.gateways,
+        broker_url=args.broker_url,
+        batch_size=args.batch_size,
+        encoding=args.encoding,
+        credentials=args.credentials,
+        connections=args.connections,
+        protocol=args.protocol,
+        prefix=args.prefix,
+        seq_start=args.seq_start,
+        scenario=args.scenario,
+        speed=args.speed,
+        seed=args.seed,
+        status=not args.no_status,
+        ca_file=args.ca_file,
+        drain_timeout=args.drain_timeout,
+        progress_interval=args.progress,
+    )
+    problems = opts.check()
+    if problems:
+        for problem in problems:
+            err.print(f"[red]error:[/red] {problem}")
+        return 2
+
+    def progress(p: dict) -> None:
+        err.print(
+            f"[{p['elapsed_s']:6.1f} s] published {p['published']}/{p['planned']}  "
+            f"acked {p['acked']}  refused {p['refused']}  in flight {p['inflight']}  "
+            f"{p['batches_per_s']:.1f} batches/s  max lag {p['max_lag_s']:.3f} s"
+        )
+
+    try:
+        summary = run_fleet(opts, progress)
+    except ValueError as exc:  # a broker URL or option the checks above did not catch
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    if args.summary:
+        args.summary.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    totals, achieved = summary["totals"], summary["achieved"]
+    table = Table(
+        title=f"Fleet: {summary['gateways']} gateways on "
+        f"{summary['connections']} connections to {summary['broker']}"
+    )
+    for col in (
+        "published",
+        "acked",
+        "refused",
+        "unacked",
+        "readings acked",
+        "batches/s",
+        "target/s",
+        "max lag s",
+    ):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *(
+            str(x)
+            for x in (
+                totals["published"],
+                totals["acked"],
+                totals["refused"],
+                totals["unacked"],
+                totals["readings_acked"],
+                achieved["batches_per_s"],
+                achieved["target_batches_per_s"],
+                achieved["max_lag_s"],
+            )
+        )
+    )
+    out = Console()
+    out.print(table)
+    _print_per_gateway(out, summary["per_gateway"])
+    failed = {
+        g: d["connect_error"] for g, d in summary["per_gateway"].items() if d["connect_error"]
+    }
+    for gateway, error in list(failed.items())[:10]:
+        err.print(f"[red]{gateway}:[/red] {error}")
+    if len(failed) > 10:
+        err.print(f"... and {len(failed) - 10} more gateways could not connect")
+    ok = not failed and totals["unacked"] == 0 and totals["refused"] == 0
+    return 0 if ok else 1
+
+
+def _print_per_gateway(out, per_gateway: dict[str, dict]) -> None:
+    """Every gateway for small fleets; the spread and the seq check for large ones."""
+    from rich.table import Table
+
+    if len(per_gateway) <= 20:
+        table = Table(title="Per gateway")
+        for col in (
+            "gateway",
+            "site",
+            "published",
+            "acked",
+            "refused",
+            "unacked",
+            "readings",
+            "acked seqs",
+        ):
+            table.add_column(col)
+        for gateway, g in per_gateway.items():
+            seqs = ", ".join(f"{a}-{b}" for a, b in g["acked_seq_ranges"]) or "-"
+            table.add_row(
+                gateway,
+                g["site"],
+                str(g["published"]),
+                str(g["acked"]),
+                str(g["refused"]),
+                str(g["unacked"]),
+                str(g["readings_acked"]),
+                seqs,
+            )
+        out.print(table)
+        return
+    acked = [g["acked"] for g in per_gateway.values()]
+    contiguous = all(len(g["acked_seq_ranges"]) <= 1 for g in per_gateway.values())
+    out.print(
+        f"Per gateway: acked {min(acked)}-{max(acked)} batches; acked seqs contiguous for every "
+        f"gateway: {'yes' if contiguous else 'NO'} (details: --summary FILE)"
+    )

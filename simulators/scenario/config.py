@@ -1,0 +1,335 @@
+"""The scenario file format (``simulators/scenarios/*.toml``): pydantic models and the loader.
+
+A scenario is data: when it starts, how fast its clock runs, the weather regime, scripted
+events (storms, a haze episode), the sites with their road, flood and air settings, and the
+threshold crossings the scenario is expected to produce (``[[expect]]``). Times inside a
+scenario are written for people, in WIB: ``"day1 14:30"`` is 14:30 WIB on the scenario's first
+day; durations are ``"90m"``, ``"1h30m"``, ``"2d"`` (or plain seconds). Every problem in a
+file is reported at once, naming file, key and value (:class:`kernel.config.ConfigError`).
+See docs/simulators.md for the format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from kernel.config import ConfigError, validate
+from simulators import sites as known_sites
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+CLASSES = ("SM", "KR", "KS", "BB", "TB")
+
+_DURATION = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
+    r"(?:(\d+(?:\.\d+)?)s)?$"
+)
+_DAYTIME = re.compile(r"^day(\d+)\s+(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def parse_duration(value: Any) -> float:
+    """``"1h30m"`` -> 5400.0; a number is seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text like '90m', '1h30m', '2d'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value).strip())
+        if not m or not any(m.groups()):
+            raise ValueError(f"{value!r} is not a duration like '45s', '90m', '1h30m' or '2d'")
+        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = d * 86400 + h * 3600 + mi * 60 + s
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def parse_daytime(value: Any) -> float:
+    """``"day2 06:30"`` -> seconds after day 1 00:00 WIB (here 30.5 h)."""
+    m = _DAYTIME.match(str(value).strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a scenario time like 'day1 14:30' (WIB)")
+    day, hour, minute, second = (int(g) if g else 0 for g in m.groups())
+    if day < 1 or hour > 23 or minute > 59 or second > 59:
+        raise ValueError(f"{value!r}: day counts from 1, then hh:mm[:ss] of a 24 h clock")
+    return (day - 1) * 86400.0 + hour * 3600 + minute * 60 + second
+
+
+def format_daytime(offset: float) -> str:
+    """Seconds after day 1 00:00 WIB -> ``"day2 06:30"`` (the inverse of parse_daytime)."""
+    day, rest = divmod(round(offset), 86400)
+    return f"day{day + 1} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
+
+
+def parse_clock(value: Any) -> float:
+    """``"13:30"`` -> seconds after midnight (WIB)."""
+    m = _CLOCK.match(str(value).strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{value!r} is not a time of day like '13:30'")
+    return int(m.group(1)) * 3600.0 + int(m.group(2)) * 60
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+DayTime = Annotated[float, BeforeValidator(parse_daytime)]
+Clock = Annotated[float, BeforeValidator(parse_clock)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+def _pair(name: str):
+    def check(value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"{name}: the first value must not exceed the second")
+        return value
+
+    return check
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StormClimate(_Model):
+    """Random afternoon convective storms: each day, each site."""
+
+    probability: Share = 0.6  # chance of a storm on a given day (rainy season ~0.6-0.8)
+    coverage: Share = 0.8  # share of sites the day's storm reaches
+    start: tuple[Clock, Clock] = (13 * 3600.0, 17 * 3600.0)  # WIB window of storm onset
+    duration: tuple[Duration, Duration] = (2400.0, 9000.0)
+    peak: tuple[float, float] = Field((8.0, 45.0), description="peak rain intensity, mm/h")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StormClimate:
+        for name in ("start", "duration", "peak"):
+            _pair(name)(getattr(self, name))
+        return self
+
+
+class StormEvent(_Model):
+    """A scripted storm on top of the random ones."""
+
+    at: DayTime
+    duration: Duration
+    peak: Annotated[float, Field(gt=0, le=300)]  # mm/h
+    sites: list[str] | None = None  # default: every site
+
+
+class Weather(_Model):
+    temperature: tuple[float, float] = (23.5, 33.0)  # dry-day min (dawn) and max (14:00), °C
+    humidity: tuple[float, float] = (62.0, 97.0)  # afternoon minimum and night maximum, % RH
+    pressure: float = 1009.5  # hPa, mean
+    wind_direction: Annotated[float, Field(ge=0, lt=360)] = 300.0  # prevailing, degrees
+    storms: StormClimate = StormClimate()
+    events: list[StormEvent] = []
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Weather:
+        _pair("temperature")(self.temperature)
+        _pair("humidity")(self.humidity)
+        return self
+
+
+class Haze(_Model):
+    """A dry-season haze episode (karhutla smoke): PM2.5 rises, holds, clears."""
+
+    start: DayTime
+    ramp: Duration = 3 * 86400.0
+    hold: Duration = 2 * 86400.0
+    clear: Duration = 86400.0
+    peak_pm25: Annotated[float, Field(gt=0, le=1000)] = 300.0  # µg/m³, daily mean at the peak
+    sites: list[str] | None = None
+
+
+class Traffic(_Model):
+    profile: Literal["town", "arterial", "rural"] = "rural"
+    peak_volume: Annotated[float, Field(ge=0)] = 500.0  # veh/h, both directions, weekday peak
+    capacity: Annotated[float, Field(gt=0)] = 2600.0  # smp/h, both directions (site config)
+    road_type: Literal["2/2UD", "4/2D"] = "2/2UD"
+    lanes: list[Annotated[int, Field(ge=1, le=9)]] = [1, 2]
+    class_mix: dict[str, Share] | None = None  # default by profile
+    free_speed: dict[str, Annotated[float, Field(gt=0, le=150)]] | None = None  # km/h
+    emp: dict[str, Annotated[float, Field(gt=0, le=5)]] | None = None  # passenger-car units
+    tidal: Share = 0.1  # direction imbalance at the peaks (lane 1 inbound in the morning)
+    congestion: tuple[float, float] = (0.6, 5.0)  # speed = free / (1 + a * DS^b)
+
+    @model_validator(mode="after")
+    def _classes(self) -> Traffic:
+        for name in ("class_mix", "free_speed", "emp"):
+            table = getattr(self, name)
+            if table is not None and set(table) - set(CLASSES):
+                raise ValueError(
+                    f"{name}: unknown class(es) {sorted(set(table) - set(CLASSES))}"
+                    f"; classes are {list(CLASSES)}"
+                )
+        if self.class_mix is not None and abs(sum(self.class_mix.values()) - 1) > 0.01:
+            raise ValueError(
+                f"class_mix shares add up to {sum(self.class_mix.values()):.3f}, not 1"
+            )
+        if len(set(self.lanes)) != len(self.lanes) or not self.lanes:
+            raise ValueError("lanes must be distinct lane numbers, at least one")
+        return self
+
+
+class Flood(_Model):
+    """Water on a low road segment: level in cm above the road surface (negative: below)."""
+
+    base_level: float = -40.0  # cm, dry weather (water in the drain / river below the road)
+    fast_gain: float = 0.9  # cm per mm stored in the fast (drainage) reservoir
+    fast_tau: Duration = 3 * 3600.0
+    slow_gain: float = 0.25  # cm per mm stored in the slow (river backwater) reservoir
+    slow_tau: Duration = 30 * 3600.0
+    max_level: float = 150.0
+    gauge_height: Annotated[float, Field(gt=0)] = 300.0  # cm, ultrasonic sensor above the road
+    levels: dict[str, float] = {"waspada": 10.0, "siaga": 20.0, "awas": 30.0}
+
+
+class Air(_Model):
+    pm25_base: Annotated[float, Field(gt=0, le=500)] = 20.0  # µg/m³, clean-air daily mean
+    pm10_ratio: Annotated[float, Field(ge=1, le=4)] = 1.45
+    traffic_share: Share = 0.25  # share of pm25_base added at this site's traffic peak
+
+
+class Surface(_Model):
+    solar_gain: Annotated[float, Field(ge=0, le=40)] = 22.0  # °C above air at clear noon
+    night_excess: Annotated[float, Field(ge=0, le=10)] = 1.5  # asphalt warmer than air at night
+
+
+class SiteConfig(_Model):
+    gateway: str
+    name: str | None = None  # default: from simulators/sites.py
+    kecamatan: str | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    traffic: Traffic = Traffic()
+    flood: Flood | None = None
+    air: Air = Air()
+    surface: Surface = Surface()
+
+
+class Expect(_Model):
+    at: DayTime
+    site: str
+    signal: str
+    crosses: str | float
+    direction: Literal["up", "down"] = "up"
+    tolerance: Duration = 900.0
+
+
+class ScenarioFile(_Model):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    description: str = ""
+    seed: int = 1
+    start: dt.date  # day 1 (WIB)
+    duration: Duration
+    speed: Annotated[float, Field(gt=0, le=1e7)] = 1440.0  # scenario seconds per real second
+    step: Duration = 300.0  # ground-truth sampling step, scenario time
+    season: Literal["rainy", "dry"] = "rainy"
+    weather: Weather = Weather()
+    haze: Haze | None = None
+    sites: list[SiteConfig] = Field(min_length=1)
+    expect: list[Expect] = []
+    faults: list[dict[str, Any]] = []  # device faults, checked by simulators/devices/faults.py
+
+    @model_validator(mode="after")
+    def _sane(self) -> ScenarioFile:
+        if self.duration <= 0 or self.step <= 0:
+            raise ValueError("duration and step must be more than zero")
+        return self
+
+
+def start_epoch(day1: dt.date) -> float:
+    """Unix time of day 1, 00:00 WIB."""
+    return dt.datetime(day1.year, day1.month, day1.day, tzinfo=WIB).timestamp()
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """A shipped scenario by name, or a path to a file."""
+    text = str(name_or_path)
+    if "/" in text or text.endswith(".toml"):
+        return Path(text)
+    return SCENARIO_DIR / f"{text}.toml"
+
+
+def shipped() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def load_scenario_file(name_or_path: str | Path) -> tuple[ScenarioFile, Path]:
+    path = scenario_path(name_or_path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        hint = f"file not found (shipped scenarios: {', '.join(shipped())})"
+        raise ConfigError(path, [("(file)", str(path), hint)]) from None
+    except OSError as exc:
+        raise ConfigError(path, [("(file)", str(path), f"cannot read: {exc.strerror}")]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, [("(file)", str(path), "not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("(syntax)", None, f"not valid TOML: {exc}")]) from None
+    model = validate(ScenarioFile, data, path)
+    problems = cross_check(model)
+    if problems:
+        raise ConfigError(path, problems)
+    return model, path
+
+
+def cross_check(model: ScenarioFile) -> list[tuple[str, Any, str]]:
+    """Problems between sections: unknown sites, levels that do not exist, missing places."""
+    from simulators.scenario.levels import SIGNALS, resolve_level
+
+    problems: list[tuple[str, Any, str]] = []
+    ids = [s.gateway for s in model.sites]
+    by_id = {s.gateway: s for s in model.sites}
+    for i, s in enumerate(model.sites):
+        if ids.count(s.gateway) > 1 and ids.index(s.gateway) != i:
+            problems.append((f"sites[{i}].gateway", s.gateway, "site listed twice"))
+        known = _known(s.gateway)
+        for key in ("name", "kecamatan", "latitude", "longitude"):
+            if getattr(s, key) is None and known is None:
+                problems.append(
+                    (
+                        f"sites[{i}].{key}",
+                        None,
+                        f"required for a site not in simulators/sites.py "
+                        f"(known: {', '.join(x.gateway for x in known_sites.SITES)})",
+                    )
+                )
+    for i, ev in enumerate(model.weather.events):
+        for site in ev.sites or []:
+            if site not in by_id:
+                problems.append((f"weather.events[{i}].sites", site, f"no such site; sites: {ids}"))
+    if model.haze is not None:
+        for site in model.haze.sites or []:
+            if site not in by_id:
+                problems.append(("haze.sites", site, f"no such site; sites: {ids}"))
+    for i, ex in enumerate(model.expect):
+        key = f"expect[{i}]"
+        if ex.site not in by_id:
+            problems.append((f"{key}.site", ex.site, f"no such site; sites: {ids}"))
+            continue
+        if ex.signal not in SIGNALS:
+            problems.append((f"{key}.signal", ex.signal, f"unknown signal; known: {SIGNALS}"))
+            continue
+        try:
+            resolve_level(ex.signal, by_id[ex.site], ex.crosses)
+        except ValueError as exc:
+            problems.append((f"{key}.crosses", ex.crosses, str(exc)))
+        if ex.at > model.duration:
+            problems.append((f"{key}.at", format_daytime(ex.at), "after the end of the scenario"))
+    return problems
+
+
+def _known(gateway: str) -> known_sites.Site | None:
+    try:
+        return known_sites.site(gateway)
+    except KeyError:
+        return None

@@ -1,0 +1,314 @@
+"""The production store: InfluxDB over its 1.x HTTP API (``/write``, ``/query``, ``/ping``).
+
+Only plain HTTP through one kept-alive :class:`httpx.Client`; no InfluxDB client library.
+The same endpoints serve InfluxDB 2.x/3.x through their v1 compatibility API when a token is
+given (``Authorization: Token <token>``). With InfluxDB 1.x and a username, credentials go
+in an HTTP Basic ``Authorization`` header (which 1.x accepts exactly like its ``u``/``p``
+query parameters) so that a password never appears in a URL, where it would end up in
+request logs.
+
+Errors: no connection, a timeout or a 5xx answer raise :class:`StoreUnavailable` (retry);
+any other 4xx raises :class:`StoreRejected` carrying InfluxDB's own error text; 401/403 raise
+:class:`StoreAuthFailed`, a :class:`StoreRejected` whose message never contains a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from store.base import (
+    GatewaySeen,
+    LatestValue,
+    Store,
+    StoreAuthFailed,
+    StoreRejected,
+    StoreUnavailable,
+)
+from telemetry.mapping import (
+    BATCH_MEASUREMENT,
+    META_MEASUREMENTS,
+    STATUS_MEASUREMENT,
+    Point,
+    to_lines,
+)
+
+if TYPE_CHECKING:
+    from store.retention import RetentionSettings
+
+#: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
+WRITE_CHUNK = 5_000
+_ERROR_TEXT_LIMIT = 500
+
+
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier in double quotes, with ``\\`` and ``"`` escaped."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def quote_string(value: str) -> str:
+    """An InfluxQL string literal in single quotes; nothing in *value* can end it early."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def _convert(value: Any, kind: str) -> float | int | str | bool:
+    # InfluxDB's JSON writes the float 20.0 as 20, so the declared type decides.
+    if kind == "float":
+        return float(value)
+    if kind == "integer":
+        return int(value)
+    if kind == "boolean":
+        return bool(value)
+    return str(value)
+
+
+class InfluxStore(Store):
+    def __init__(
+        self,
+        url: str,
+        database: str = "jagajalan",
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        retention: RetentionSettings | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.retention = retention  # ensure() also sets up retention policies and rollups
+        headers = {"User-Agent": "jagajalan-ingest"}
+        auth: httpx.BasicAuth | None = None
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        elif username:
+            auth = httpx.BasicAuth(username, password or "")
+        # One connection pool, kept alive: consecutive writes reuse the same TCP connection.
+        self._client = httpx.Client(base_url=self.url, headers=headers, auth=auth, timeout=timeout)
+
+    def __repr__(self) -> str:  # never shows credentials
+        return f"InfluxStore(url={self.url!r}, database={self.database!r})"
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def _request(
+        self, path: str, params: dict[str, str], content: bytes | None = None
+    ) -> httpx.Response:
+        try:
+            response = self._client.post(path, params=params, content=content)
+        except httpx.TimeoutException as exc:
+            raise StoreUnavailable(
+                f"InfluxDB at {self.url} did not answer in time ({exc})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise StoreAuthFailed(
+                f"InfluxDB at {self.url} refused the credentials (HTTP {status}): check the "
+                "token or the username/password and the user's privileges on "
+                f"{self.database!r}"
+            )
+        if status >= 500:
+            raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {_error_text(response)}")
+        if status >= 400:
+            raise StoreRejected(f"InfluxDB refused (HTTP {status}): {_error_text(response)}")
+        return response
+
+    def _query(self, q: str) -> list[dict[str, Any]]:
+        """Run InfluxQL statements; one result per statement (``series`` may be missing; a
+        database not created yet reads as empty)."""
+        return self.execute(q, tolerate=("database not found",))
+
+    # -- Store --------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the database; with ``retention`` settings also its retention policies and
+        continuous queries (:mod:`store.retention`). Idempotent."""
+        self._request("/query", {"q": f"CREATE DATABASE {quote_ident(self.database)}"})
+        if self.retention is not None:
+            from store.retention import apply
+
+            apply(self, self.retention)
+
+    def execute(self, statement: str, tolerate: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Run InfluxQL statement(s) on this database; one result per statement. An error
+        that contains one of the *tolerate* texts is ignored, any other raises StoreRejected."""
+        response = self._request("/query", {"q": statement, "db": self.database, "epoch": "ms"})
+        try:
+            results = response.json().get("results", [])
+        except (ValueError, AttributeError):
+            raise StoreUnavailable(
+                f"InfluxDB at {self.url} answered a query with something that is not its JSON"
+            ) from None
+        for result in results:
+            error = result.get("error")
+            if error and not any(t in error for t in tolerate):
+                raise StoreRejected(f"InfluxDB refused {statement[:80]!r}...: {error}")
+        return results
+
+    def write(self, points: Sequence[Point]) -> None:
+        for chunk in chunks(points):
+            self._write_body(to_lines(chunk))
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Write points already in line protocol (``precision=ms``), one line each."""
+        for chunk in chunks(lines):
+            self._write_body("\n".join(chunk).encode())
+
+    def _write_body(self, body: bytes) -> None:
+        params = {"db": self.database, "precision": "ms"}
+        try:
+            self._request("/write", params, body)
+        except StoreRejected as exc:
+            if "database not found" not in str(exc):
+                raise
+            # Created after a fresh start of InfluxDB (or dropped): create, then retry.
+            self.ensure()
+            self._request("/write", params, body)
+
+    def latest(
+        self, gateway: str | None = None, measurement: str | None = None
+    ) -> list[LatestValue]:
+        fields = self._field_keys(measurement)
+        statements: list[tuple[str, str, str]] = []
+        for meas, keys in fields.items():
+            if meas in META_MEASUREMENTS:
+                continue
+            for key, kind in keys.items():
+                statements.append((meas, key, kind))
+        if not statements:
+            return []
+        where = _where(gateway)
+        q = ";".join(
+            f"SELECT last({quote_ident(key)}) FROM {quote_ident(meas)}{where} GROUP BY *"
+            for meas, key, _ in statements
+        )
+        out: list[LatestValue] = []
+        for (meas, key, kind), result in zip(statements, self._query(q), strict=True):
+            for series in result.get("series", []):
+                tags = {k: v for k, v in series.get("tags", {}).items() if v}
+                time_ms, value = series["values"][0][:2]
+                if value is None:
+                    continue
+                out.append(
+                    LatestValue(
+                        gateway=tags.pop("gateway", ""),
+                        sensor=tags.pop("sensor", ""),
+                        measurement=meas,
+                        tags=tags,
+                        field=key,
+                        value=_convert(value, kind),
+                        time_ms=int(time_ms),
+                    )
+                )
+        out.sort(
+            key=lambda v: (v.gateway, v.sensor, v.measurement, sorted(v.tags.items()), v.field)
+        )
+        return out
+
+    def gateways(self) -> list[GatewaySeen]:
+        batches, status = self._query(
+            f'SELECT last("seq") FROM {quote_ident(BATCH_MEASUREMENT)} GROUP BY "gateway";'
+            f'SELECT last("state") FROM {quote_ident(STATUS_MEASUREMENT)} GROUP BY "gateway"'
+        )
+        seen: dict[str, dict[str, Any]] = {}
+        for series in batches.get("series", []):
+            gateway = series.get("tags", {}).get("gateway", "")
+            time_ms, seq = series["values"][0][:2]
+            seen.setdefault(gateway, {}).update(last_seen_ms=int(time_ms), last_seq=int(seq))
+        for series in status.get("series", []):
+            gateway = series.get("tags", {}).get("gateway", "")
+            time_ms, state = series["values"][0][:2]
+            seen.setdefault(gateway, {}).update(state=str(state), state_time_ms=int(time_ms))
+        return [
+            GatewaySeen(
+                gateway=gateway,
+                last_seen_ms=info.get("last_seen_ms"),
+                last_seq=info.get("last_seq"),
+                state=info.get("state"),
+                state_time_ms=info.get("state_time_ms"),
+            )
+            for gateway, info in sorted(seen.items())
+        ]
+
+    def count(self, measurement: str, gateway: str | None = None) -> int:
+        """Points in *measurement*: per series the largest per-field count, summed. Exact
+        whenever each series has a field that all its points carry (true for every
+        measurement of the protocol); InfluxQL has no row count."""
+        (result,) = self._query(
+            f"SELECT count(*) FROM {quote_ident(measurement)}{_where(gateway)} GROUP BY *"
+        )
+        total = 0
+        for series in result.get("series", []):
+            for row in series.get("values", []):
+                total += max((int(v) for v in row[1:] if v is not None), default=0)
+        return total
+
+    def points(self, measurement: str, gateway: str | None = None) -> list[Point]:
+        kinds = self._field_keys(measurement).get(measurement, {})
+        if not kinds:
+            return []
+        (result,) = self._query(
+            f"SELECT * FROM {quote_ident(measurement)}{_where(gateway)} GROUP BY *"
+        )
+        out: list[Point] = []
+        for series in result.get("series", []):
+            tags = {k: v for k, v in series.get("tags", {}).items() if v}
+            columns = series["columns"]
+            for row in series.get("values", []):
+                fields = {
+                    name: _convert(value, kinds.get(name, "float"))
+                    for name, value in zip(columns[1:], row[1:], strict=True)
+                    if value is not None
+                }
+                out.append(Point(measurement, dict(tags), fields, int(row[0])))
+        out.sort(key=lambda p: (p.time_ms, sorted(p.tags.items())))
+        return out
+
+    def ping(self) -> bool:
+        try:
+            return self._client.get("/ping").status_code == 204
+        except httpx.HTTPError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _field_keys(self, measurement: str | None) -> dict[str, dict[str, str]]:
+        """measurement -> field name -> InfluxDB type (float, integer, string, boolean)."""
+        q = "SHOW FIELD KEYS"
+        if measurement is not None:
+            q += f" FROM {quote_ident(measurement)}"
+        (result,) = self._query(q)
+        out: dict[str, dict[str, str]] = {}
+        for series in result.get("series", []):
+            keys = out.setdefault(series["name"], {})
+            for key, kind in series.get("values", []):
+                keys.setdefault(key, kind)  # the first type wins if shards disagree
+        return out
+
+
+def _where(gateway: str | None) -> str:
+    return "" if gateway is None else f' WHERE "gateway" = {quote_string(gateway)}'
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        text = str(response.json().get("error", response.text))
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        text = response.text
+    text = text.strip() or response.reason_phrase
+    return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
+
+
+def chunks(items: Sequence, size: int = WRITE_CHUNK) -> Iterator[Sequence]:
+    if 0 < len(items) <= size:
+        yield items
+        return
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

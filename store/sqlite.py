@@ -1,0 +1,401 @@
+"""SQLite backend of the store: the embedded choice for demos, tests and one-box sites.
+
+It keeps InfluxDB 1.x semantics, so that the two backends pass one contract test suite:
+
+- A point is identified by (measurement, tag set, time_ms). Writing it again merges its
+  fields into the stored ones, the later values winning. Tags with an empty value are dropped
+  (InfluxDB refuses them; an empty tag is the same as none).
+- A field's type (integer, float, string, boolean) is fixed per measurement by the first write
+  that holds it. A point carrying a field of another type is refused *whole*, exactly like
+  InfluxDB's "field type conflict"; so are points without fields, with non-finite floats or
+  with integers outside int64 (InfluxDB refuses those lines as unparsable).
+- A write is a *partial write*, as in InfluxDB 1.x: the valid points are stored (atomically,
+  in one transaction), then :class:`StoreRejected` is raised naming the first problem and the
+  number of dropped points, e.g. ``partial write: field type conflict: input field "count" on
+  measurement "traffic" is type float, already exists as type integer dropped=1``. Within one
+  write, the first point holding a new field fixes its type for the points after it.
+
+Two differences, on purpose. InfluxDB fixes a field's type per shard (a week by default), so
+it would accept another type in another week; here the type is fixed per measurement for the
+whole database (stricter, and what docs/protocol.md 2.2 demands). InfluxDB 1.6 refuses a whole
+write when a type conflict sits inside the very write that creates the shard; here such a write
+is partial like any other.
+
+Layout: ``series`` (measurement + tag set), ``points`` (series, time, fields as JSON merged
+with ``json_patch``), ``field_types``, and ``latest`` (newest value per series and field,
+kept on write): latest() and gateways() read a few rows per sensor, whatever the point count.
+
+Concurrency: one connection per thread (ingest's writer thread and the API's worker threads use
+the same store object), WAL journal so readers never block the writer, and ``BEGIN IMMEDIATE``
+so that the type checks and the write of a batch are one atomic step, also against another
+process writing to the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from store.base import GatewaySeen, LatestValue, Store, StoreRejected, StoreUnavailable
+from telemetry.mapping import BATCH_MEASUREMENT, META_MEASUREMENTS, STATUS_MEASUREMENT, Point
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id          INTEGER PRIMARY KEY,
+    measurement TEXT NOT NULL,
+    tagkey      TEXT NOT NULL,  -- canonical JSON of the sorted tags: the series identity
+    tags        TEXT NOT NULL,  -- JSON object of all tags
+    gateway     TEXT,           -- the gateway tag, copied out for filtering
+    sensor      TEXT,           -- the sensor tag
+    UNIQUE (measurement, tagkey)
+);
+CREATE INDEX IF NOT EXISTS series_by_gateway ON series (gateway, measurement);
+CREATE TABLE IF NOT EXISTS points (
+    series_id INTEGER NOT NULL REFERENCES series (id),
+    time_ms   INTEGER NOT NULL,
+    fields    TEXT NOT NULL,    -- JSON object field -> value
+    PRIMARY KEY (series_id, time_ms)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS field_types (
+    measurement TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    type        TEXT NOT NULL CHECK (type IN ('integer', 'float', 'string', 'boolean')),
+    PRIMARY KEY (measurement, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS latest (
+    series_id INTEGER NOT NULL REFERENCES series (id),
+    field     TEXT NOT NULL,
+    time_ms   INTEGER NOT NULL,
+    value     ANY,              -- no affinity: INTEGER, REAL and TEXT are kept as written
+    PRIMARY KEY (series_id, field)
+) WITHOUT ROWID;
+"""
+
+_UPSERT_POINT = """
+INSERT INTO points (series_id, time_ms, fields) VALUES (?, ?, ?)
+ON CONFLICT (series_id, time_ms) DO UPDATE SET fields = json_patch(points.fields, excluded.fields)
+"""
+# ">=": rewriting the newest point again overwrites, as the merge of the point itself does.
+_UPSERT_LATEST = """
+INSERT INTO latest (series_id, field, time_ms, value) VALUES (?, ?, ?, ?)
+ON CONFLICT (series_id, field) DO UPDATE SET time_ms = excluded.time_ms, value = excluded.value
+WHERE excluded.time_ms >= latest.time_ms
+"""
+
+_INT64 = (-(2**63), 2**63 - 1)
+_CASTS: dict[str, Any] = {"integer": int, "float": float, "string": str, "boolean": bool}
+
+
+def _kind(value: object) -> str | None:
+    """InfluxDB type name of a field value, or None if InfluxDB has no such type."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: tags[k] for k in sorted(tags) if tags[k] != ""}
+
+
+def _point_problem(point: Point, types: dict[tuple[str, str], str]) -> str | None:
+    """Why InfluxDB would drop *point* given the known *types*, or None if it is valid."""
+    if not point.fields:
+        return f"unable to parse point of measurement {point.measurement!r}: no fields"
+    for name, value in point.fields.items():
+        kind = _kind(value)
+        if kind is None:
+            return f"unable to parse field {name!r}: unsupported value {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"unable to parse field {name!r}: {value!r} is not a finite number"
+        if kind == "integer" and not _INT64[0] <= int(value) <= _INT64[1]:
+            return f"unable to parse field {name!r}: {value} is out of the int64 range"
+        known = types.get((point.measurement, name))
+        if known is not None and known != kind:
+            return (
+                f'field type conflict: input field "{name}" on measurement '
+                f'"{point.measurement}" is type {kind}, already exists as type {known}'
+            )
+    return None
+
+
+def _field_types(
+    conn: sqlite3.Connection, measurements: Iterable[str]
+) -> dict[tuple[str, str], str]:
+    ms = sorted(set(measurements))
+    rows = conn.execute(
+        "SELECT measurement, field, type FROM field_types "
+        f"WHERE measurement IN ({','.join('?' * len(ms))})",
+        ms,
+    )
+    return {(m, f): t for m, f, t in rows}
+
+
+class SQLiteStore(Store):
+    """The store in one SQLite file (WAL mode); see the module docstring for the semantics."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()  # guards _connections and _series
+        self._connections: list[sqlite3.Connection] = []
+        self._series: dict[tuple[str, str], int] = {}  # committed series ids (never change)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._create_schema(conn)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._conn()
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    # -- Store interface ---------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        self._conn()  # creates the schema when the file is new
+
+    def ping(self) -> bool:
+        try:
+            self._read("SELECT count(*) FROM sqlite_master")
+        except StoreUnavailable:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    def write(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        try:
+            problems, new_series = self._write_in_transaction(conn, points)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+            raise
+        with self._lock:
+            self._series.update(new_series)
+        if problems:
+            raise StoreRejected(f"partial write: {problems[0]} dropped={len(problems)}")
+
+    def _write_in_transaction(
+        self, conn: sqlite3.Connection, points: Sequence[Point]
+    ) -> tuple[list[str], dict[tuple[str, str], int]]:
+        types = _field_types(conn, {p.measurement for p in points})
+        problems: list[str] = []
+        new_types: list[tuple[str, str, str]] = []
+        new_series: dict[tuple[str, str], int] = {}
+        point_rows: list[tuple[int, int, str]] = []
+        latest_rows: list[tuple[int, str, int, Any]] = []
+        for point in points:
+            problem = _point_problem(point, types)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            for name, value in point.fields.items():
+                key = (point.measurement, name)
+                if key not in types:
+                    types[key] = _kind(value) or "float"  # never None: checked above
+                    new_types.append((point.measurement, name, types[key]))
+            series_id = self._series_id(conn, point, new_series)
+            point_rows.append((series_id, point.time_ms, json.dumps(point.fields)))
+            latest_rows.extend(
+                (series_id, name, point.time_ms, value) for name, value in point.fields.items()
+            )
+        conn.executemany("INSERT INTO field_types VALUES (?, ?, ?)", new_types)
+        conn.executemany(_UPSERT_POINT, point_rows)
+        conn.executemany(_UPSERT_LATEST, latest_rows)
+        return problems, new_series
+
+    def _series_id(
+        self, conn: sqlite3.Connection, point: Point, new: dict[tuple[str, str], int]
+    ) -> int:
+        tags = _clean_tags(point.tags)
+        tagkey = json.dumps(tags, separators=(",", ":"))
+        key = (point.measurement, tagkey)
+        with self._lock:
+            known = self._series.get(key)
+        if known is not None:
+            return known
+        if key in new:
+            return new[key]
+        row = conn.execute(
+            "SELECT id FROM series WHERE measurement = ? AND tagkey = ?", key
+        ).fetchone()
+        if row is None:
+            cur = conn.execute(
+                "INSERT INTO series (measurement, tagkey, tags, gateway, sensor) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (*key, tagkey, tags.get("gateway"), tags.get("sensor")),
+            )
+            row = (cur.lastrowid,)
+        new[key] = row[0]
+        return row[0]
+
+    def _types(self, measurements: Iterable[str]) -> dict[tuple[str, str], str]:
+        try:
+            return _field_types(self._conn(), measurements)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    @staticmethod
+    def _typed(value: Any, kind: str | None) -> Any:
+        return _CASTS[kind](value) if kind in _CASTS else value
+
+    def points(self, measurement: str, gateway: str | None = None) -> list[Point]:
+        sql = (
+            "SELECT s.tags, p.time_ms, p.fields FROM points p JOIN series s ON s.id = p.series_id "
+            "WHERE s.measurement = ?"
+        )
+        params: list[Any] = [measurement]
+        if gateway is not None:
+            sql += " AND s.gateway = ?"
+            params.append(gateway)
+        rows = self._read(sql + " ORDER BY p.time_ms, p.series_id", params)
+        types = self._types([measurement])
+        result = []
+        for tags, time_ms, fields in rows:
+            values = {
+                name: self._typed(value, types.get((measurement, name)))
+                for name, value in json.loads(fields).items()
+            }
+            result.append(Point(measurement, json.loads(tags), values, time_ms))
+        return result
+
+    def count(self, measurement: str, gateway: str | None = None) -> int:
+        sql = (
+            "SELECT count(*) FROM points p JOIN series s ON s.id = p.series_id "
+            "WHERE s.measurement = ?"
+        )
+        params: list[Any] = [measurement]
+        if gateway is not None:
+            sql += " AND s.gateway = ?"
+            params.append(gateway)
+        return int(self._read(sql, params)[0][0])
+
+    def latest(
+        self, gateway: str | None = None, measurement: str | None = None
+    ) -> list[LatestValue]:
+        meta = sorted(META_MEASUREMENTS)
+        sql = (
+            "SELECT s.measurement, s.tags, l.field, l.value, l.time_ms "
+            "FROM series s JOIN latest l ON l.series_id = s.id "
+            f"WHERE s.measurement NOT IN ({','.join('?' * len(meta))})"
+        )
+        params: list[Any] = list(meta)
+        if gateway is not None:
+            sql += " AND s.gateway = ?"
+            params.append(gateway)
+        if measurement is not None:
+            sql += " AND s.measurement = ?"
+            params.append(measurement)
+        sql += " ORDER BY s.gateway, s.sensor, s.measurement, s.tagkey, l.field"
+        rows = self._read(sql, params)
+        types = self._types(row[0] for row in rows)
+        result = []
+        for meas, tags_json, field, value, time_ms in rows:
+            tags = json.loads(tags_json)
+            gw, sensor = tags.pop("gateway", ""), tags.pop("sensor", "")
+            result.append(
+                LatestValue(
+                    gateway=gw,
+                    sensor=sensor,
+                    measurement=meas,
+                    tags=tags,
+                    field=field,
+                    value=self._typed(value, types.get((meas, field))),
+                    time_ms=time_ms,
+                )
+            )
+        return result
+
+    def gateways(self) -> list[GatewaySeen]:
+        rows = self._read(
+            "SELECT s.measurement, s.gateway, l.field, l.value, l.time_ms "
+            "FROM series s JOIN latest l ON l.series_id = s.id "
+            "WHERE s.gateway IS NOT NULL AND ("
+            "(s.measurement = ? AND l.field = 'seq') OR (s.measurement = ? AND l.field = 'state'))",
+            (BATCH_MEASUREMENT, STATUS_MEASUREMENT),
+        )
+        batches: dict[str, tuple[int, int]] = {}  # gateway -> (time, seq)
+        states: dict[str, tuple[int, str]] = {}  # gateway -> (time, state)
+        for meas, gw, _field, value, time_ms in rows:
+            target: dict[str, Any] = batches if meas == BATCH_MEASUREMENT else states
+            if gw not in target or time_ms > target[gw][0]:
+                target[gw] = (time_ms, value)
+        return [
+            GatewaySeen(
+                gateway=gw,
+                last_seen_ms=batches[gw][0] if gw in batches else None,
+                last_seq=int(batches[gw][1]) if gw in batches else None,
+                state=str(states[gw][1]) if gw in states else None,
+                state_time_ms=states[gw][0] if gw in states else None,
+            )
+            for gw in sorted(batches.keys() | states.keys())
+        ]

@@ -1,0 +1,66 @@
+"""The technician's message catalogue: both languages for every key, the same arguments in
+both, and every key the code uses exists."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gateway.tools.doctor.devices import FAILURES
+from kernel.text import CATALOGUE, LANGS, Joined, T, duration, placeholders, size, tr
+from testkit import REPO
+
+#: Every module that shows catalogue text to people.
+USERS = [*sorted((REPO / "gateway" / "tools").rglob("*.py")), REPO / "gateway" / "cli.py"]
+
+
+@pytest.mark.parametrize("key", sorted(CATALOGUE))
+def test_every_key_in_both_languages_with_the_same_arguments(key: str) -> None:
+    texts = CATALOGUE[key]
+    assert len(texts) == len(LANGS)
+    indonesian, english = texts
+    assert indonesian.strip() and english.strip()
+    assert placeholders(indonesian) == placeholders(english), key
+
+
+def test_every_key_used_in_the_code_exists() -> None:
+    assert USERS, "no doctor/scan modules found"
+    used: set[str] = set()
+    for path in USERS:
+        text = path.read_text()
+        used |= set(
+            re.findall(r"""\b(?:T|tr|Text)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""", text)
+        )
+        # f-string keys: device.{state} and device.{state}.remedy for every failure state
+        if 'T(f"device.{' in text:
+            used |= {f"device.{s}" for s in FAILURES} | {f"device.{s}.remedy" for s in FAILURES}
+        if 'f"status.{' in text:
+            used |= {f"status.{s}" for s in ("pass", "warn", "fail", "skip")}
+        if 'f"name.{check}"' in text:
+            used |= {"name.auth", "name.publish"}
+    missing = sorted(k for k in used if k not in CATALOGUE)
+    assert not missing
+    assert len(used) > 100  # the scan of the sources really found the keys
+
+
+def test_rendering_in_both_languages() -> None:
+    assert tr("serial.missing", port="/dev/ttyUSB0") == "Port serial /dev/ttyUSB0 tidak ditemukan"
+    assert tr("serial.missing", "en", port="/dev/ttyUSB0") == "Serial port /dev/ttyUSB0 not found"
+    nested = T("spool.backlog", age=duration(3 * 3600 + 300))
+    assert (
+        nested.render("id")
+        == "Data tertua sudah menunggu 3 jam 5 menit: gateway belum bisa mengirim"
+    )
+    assert nested.render("en").startswith("The oldest reading has waited 3 h 5 min")
+    both = Joined((T("dur.seconds", n=5), T("dur.days", d=2, h=1)))
+    assert both.render("id") == "5 detik, 2 hari 1 jam"
+    assert both.render("en") == "5 s, 2 d 1 h"
+    # a message argument may itself be called "key" (config problems name their key)
+    assert "gateway.colour" in T("config.problem.remedy", key="gateway.colour", file="f").render()
+
+
+def test_sizes() -> None:
+    assert size(512) == "512 B"
+    assert size(37_400_000) == "37 MB"
+    assert size(1_400_000_000) == "1.4 GB"

@@ -1,0 +1,236 @@
+"""InfluxStore against a real InfluxDB 1.6 process (and, where InfluxDB cannot show what was
+sent, a loopback HTTP receiver that records the requests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from store.base import GatewaySeen, LatestValue, StoreRejected, StoreUnavailable
+from store.influx import InfluxStore, StoreAuthFailed, quote_ident, quote_string
+from telemetry.mapping import Point, batch_meta_point, batch_to_points, status_point
+from testkit.ingest import MIN, T0, Receiver, batch
+from testkit.services import Influx, free_port, influxd
+
+
+def air(gateway: str, t: int, **fields: float) -> Point:
+    return Point("air_quality", {"gateway": gateway, "sensor": "env1"}, fields, t)
+
+
+def traffic(gateway: str, lane: str, t: int, **fields: float | int) -> Point:
+    return Point("traffic", {"gateway": gateway, "sensor": "cnt1", "lane": lane}, fields, t)
+
+
+@pytest.fixture
+def store(influx: Influx, influx_db: str):
+    s = InfluxStore(influx.url, influx_db)
+    s.ensure()
+    yield s
+    s.close()
+
+
+def test_write_and_read_back(store: InfluxStore) -> None:
+    b = batch("gw-a", 3)
+    written = batch_to_points(b)
+    store.write([*written, batch_meta_point(b)])
+    got = store.points("air_quality") + store.points("traffic")
+    assert got == written
+    assert [type(v) for v in got[0].fields.values()] == [float, float, float]
+    assert type(got[1].fields["count"]) is int
+    assert got[2].fields == {"count": 0}  # sparse: no speed_mean stored, none invented
+    assert store.count("traffic") == 2
+    assert store.count("gateway_batches", "gw-a") == 1
+    assert store.ping() is True
+
+
+def test_rewriting_the_same_point_stores_it_once(store: InfluxStore) -> None:
+    point = air("gw-a", T0, pm25=12.5)
+    store.write([point])
+    store.write([point])
+    store.ensure()  # CREATE DATABASE again: idempotent, data kept
+    assert store.count("air_quality") == 1
+    assert store.points("air_quality") == [point]
+
+
+def test_field_type_conflict_is_rejected_naming_the_field(store: InfluxStore) -> None:
+    store.write([traffic("gw-a", "1", T0, count=3)])
+    with pytest.raises(StoreRejected, match=r'field type conflict.*"count"') as info:
+        store.write([traffic("gw-a", "1", T0 + MIN, count=2.5)])
+    assert not isinstance(info.value, StoreAuthFailed)
+    assert store.points("traffic") == [traffic("gw-a", "1", T0, count=3)]
+
+
+def test_writes_are_chunked_at_5000_points() -> None:
+    points = [air("gw-a", T0 + i, pm25=float(i)) for i in range(12_001)]
+    with Receiver(status=204) as receiver:
+        InfluxStore(receiver.url, "db1").write(points)
+    writes = [r for r in receiver.requests if r.path == "/write"]
+    assert [len(r.body.splitlines()) for r in writes] == [5000, 5000, 2001]
+    assert all(r.params == {"db": ["db1"], "precision": ["ms"]} for r in writes)
+    assert b"".join(r.body + b"\n" for r in writes).splitlines()[-1].endswith(b" 1764489612000")
+
+
+def test_first_write_creates_a_missing_database(influx: Influx, influx_db: str) -> None:
+    store = InfluxStore(influx.url, influx_db)  # no ensure()
+    store.write([air("gw-a", T0, pm25=1.0)])
+    assert store.count("air_quality") == 1
+
+
+def test_unreachable_influxdb_is_unavailable() -> None:
+    store = InfluxStore(f"http://127.0.0.1:{free_port()}", timeout=2)
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        store.write([air("gw-a", T0, pm25=1.0)])
+    with pytest.raises(StoreUnavailable):
+        store.latest()
+    assert store.ping() is False
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (500, StoreUnavailable, "timeout"),
+        (503, StoreUnavailable, "timeout"),
+        (400, StoreRejected, "unable to parse"),
+        (413, StoreRejected, "unable to parse"),
+    ],
+)
+def test_http_errors_map_to_store_errors(status: int, error: type, expected: str) -> None:
+    answer = {"error": "timeout" if status >= 500 else "unable to parse 'x': bad"}
+    with (
+        Receiver(status=status, answer=json.dumps(answer).encode()) as receiver,
+        pytest.raises(error, match=expected),
+    ):
+        InfluxStore(receiver.url).write([air("gw-a", T0, pm25=1.0)])
+
+
+def fill(store: InfluxStore) -> None:
+    store.write([traffic("gw-a", "1", T0 + 2 * MIN, count=0)])  # newest, written first
+    store.write(
+        [
+            traffic("gw-a", "1", T0, count=5, speed_mean=38.0),
+            traffic("gw-a", "1", T0 + MIN, count=4, speed_mean=41.5),
+            traffic("gw-a", "2", T0 + MIN, count=7, speed_mean=50.0),
+            air("gw-a", T0, pm25=10.0, pm10=20.0),
+            air("gw-a", T0 + MIN, pm25=11.0),
+            air("gw-b", T0 + 3 * MIN, pm25=30.0),
+            status_point("gw-a", "online", T0),
+        ]
+    )
+
+
+def test_latest_reports_each_sparse_field_with_its_own_time(store: InfluxStore) -> None:
+    fill(store)
+    assert store.latest(gateway="gw-a", measurement="traffic") == [
+        LatestValue("gw-a", "cnt1", "traffic", {"lane": "1"}, "count", 0, T0 + 2 * MIN),
+        LatestValue("gw-a", "cnt1", "traffic", {"lane": "1"}, "speed_mean", 41.5, T0 + MIN),
+        LatestValue("gw-a", "cnt1", "traffic", {"lane": "2"}, "count", 7, T0 + MIN),
+        LatestValue("gw-a", "cnt1", "traffic", {"lane": "2"}, "speed_mean", 50.0, T0 + MIN),
+    ]
+    air_a = store.latest(gateway="gw-a", measurement="air_quality")
+    assert [(v.field, v.value, v.time_ms) for v in air_a] == [
+        ("pm10", 20.0, T0),
+        ("pm25", 11.0, T0 + MIN),
+    ]
+    assert [(v.gateway, v.field) for v in store.latest(gateway="gw-b")] == [("gw-b", "pm25")]
+    everything = store.latest()
+    assert len(everything) == 7
+    assert {v.measurement for v in everything} == {"air_quality", "traffic"}  # no pipeline
+    assert store.latest(gateway="gw-c") == []
+    assert store.latest(measurement="gateway_status") == []
+
+
+def test_gateways_from_batches_and_status(store: InfluxStore) -> None:
+    b = batch("gw-a", 7, T0)
+    store.write(
+        [
+            batch_meta_point(batch("gw-a", 6, T0 - MIN)),
+            batch_meta_point(b),
+            status_point("gw-a", "online", T0 - 5),
+            status_point("gw-a", "offline", T0 + MIN),
+            status_point("gw-b", "online", T0),
+        ]
+    )
+    assert store.gateways() == [
+        GatewaySeen(
+            "gw-a", last_seen_ms=b.sent, last_seq=7, state="offline", state_time_ms=T0 + MIN
+        ),
+        GatewaySeen("gw-b", last_seen_ms=None, last_seq=None, state="online", state_time_ms=T0),
+    ]
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "x' OR gateway = 'gw-a",
+        "gw-a' OR '1'='1",
+        "x'; DROP DATABASE jagajalan; --",
+        "gw-a\\",
+        "gw-a\\' OR 1=1 --",
+        'gw-a" OR "gateway" = \'gw-a',
+        "x'\nSELECT * FROM air_quality",
+    ],
+)
+def test_injection_in_a_gateway_filter_matches_nothing(store: InfluxStore, attack: str) -> None:
+    fill(store)
+    assert store.latest(gateway=attack) == []
+    assert store.count("air_quality", attack) == 0
+    assert store.points("traffic", attack) == []
+    assert store.count("air_quality") == 3  # nothing dropped or changed
+
+
+def test_quoting_is_exact_for_odd_names(store: InfluxStore) -> None:
+    # Not valid gateway ids (the API refuses them), but the store must still match exactly.
+    odd = 'o\'brien "x"'
+    store.write([air(odd, T0, pm25=1.0), air("o", T0, pm25=2.0)])
+    assert [(v.gateway, v.value) for v in store.latest(gateway=odd)] == [(odd, 1.0)]
+    assert store.count("air_quality", odd) == 1
+    name = 'we"ird measure'
+    store.write([Point(name, {"gateway": "gw-a"}, {"v": 1.0}, T0)])
+    assert store.count(name) == 1
+    assert quote_ident('a"b\\c') == '"a\\"b\\\\c"'
+    assert quote_string("a'b\\c\n") == "'a\\'b\\\\c\\n'"
+
+
+def test_token_is_sent_as_authorization_header() -> None:
+    """InfluxDB 1.6 has no token auth (tokens belong to 2.x/3.x and their v1-compatible
+    API), so a loopback receiver stands in and shows what was actually sent."""
+    with Receiver(status=204) as receiver:
+        store = InfluxStore(receiver.url, "db1", token="s3cret-token", username="ignored")
+        store.write([air("gw-a", T0, pm25=1.0)])
+        receiver.status, receiver.answer = 200, b'{"results":[{"statement_id":0}]}'
+        store.ensure()
+        assert store.count("air_quality") == 0
+    assert [r.path for r in receiver.requests] == ["/write", "/query", "/query"]
+    for r in receiver.requests:
+        assert r.headers["authorization"] == "Token s3cret-token"
+        assert "u" not in r.params and "p" not in r.params
+    assert "s3cret-token" not in repr(store)
+
+
+def test_username_and_password_against_influxdb_with_auth(tmp_path: Path) -> None:
+    with influxd(tmp_path / "influx-auth", auth=True) as server:
+        # With auth enabled and no users yet, InfluxDB accepts exactly this statement.
+        r = httpx.post(
+            f"{server.url}/query",
+            params={"q": "CREATE USER admin WITH PASSWORD 'pa55 w0rd' WITH ALL PRIVILEGES"},
+        )
+        assert r.status_code == 200 and "error" not in r.text, r.text
+
+        good = InfluxStore(server.url, "secured", username="admin", password="pa55 w0rd")
+        good.ensure()
+        good.write([air("gw-a", T0, pm25=4.5)])
+        assert good.points("air_quality") == [air("gw-a", T0, pm25=4.5)]
+
+        wrong = InfluxStore(server.url, "secured", username="admin", password="not-it-XYZ")
+        with pytest.raises(StoreAuthFailed, match="refused the credentials") as info:
+            wrong.write([air("gw-a", T0 + 1, pm25=1.0)])
+        assert "not-it-XYZ" not in str(info.value)
+        assert isinstance(info.value, StoreRejected)
+
+        anonymous = InfluxStore(server.url, "secured")
+        with pytest.raises(StoreAuthFailed):
+            anonymous.count("air_quality")
+        assert good.count("air_quality") == 1
