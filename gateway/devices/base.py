@@ -168,10 +168,13 @@ class SerialSessionDriver(Driver):
                 stopbits=cfg.stopbits,
                 timeout=min(cfg.timeout, self.read_slice),
                 write_timeout=max(cfg.timeout, 1.0),
+                # One owner per port: another program reading it would take bytes from us.
+                exclusive=True,
             )
         except (OSError, ValueError) as exc:
             gone = getattr(exc, "errno", None) in PORT_GONE
-            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}: {exc}")
+            why = " (in use by another program?)" if "lock" in str(exc) else ""
+            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}{why}: {exc}")
             return None
         self.opened(port)
         return port

@@ -239,7 +239,8 @@ class ModbusBus:
         except (OSError, ValueError, serial.SerialException) as exc:
             if not os.path.exists(p.port):
                 raise BusUnplugged(f"{p.port} does not exist") from None
-            raise BusUnavailable(f"cannot open {p.port} (permissions, or in use?): {exc}") from None
+            why = "in use by another program?" if "lock" in str(exc) else "permissions?"
+            raise BusUnavailable(f"cannot open {p.port} ({why}): {exc}") from None
         self._serial = ser
         self.generation += 1
         log.info(
