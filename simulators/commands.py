@@ -89,7 +89,7 @@ def register_fleet(actions: argparse._SubParsersAction) -> None:
 
 def _when(scenario, t: float) -> str:
     """``day2 06:30``: scenario day and WIB clock time, as written in scenario files."""
-    from simulators.scenario.physics import wib_hour
+    from kernel.times import wib_hour
 
     minutes = round(wib_hour(t) * 60) % 1440
     return f"day{scenario.day_of(t)} {minutes // 60:02d}:{minutes % 60:02d}"
