@@ -1,6 +1,8 @@
-"""Messages of the field technician's tools (``gateway doctor``, ``gateway scan``).
+"""The text catalogue: every sentence people read, in Bahasa Indonesia and English.
 
-Every line a technician reads comes from :data:`CATALOGUE`: a message key maps to the
+Used by the field technician's tools (``gateway doctor``, ``gateway scan``) and the simulators'
+commands; the data is in ``kernel/messages/*.toml``, one file per tool, so a translator edits
+text, not code. Every line comes from :data:`CATALOGUE`: a message key maps to the
 Bahasa Indonesia text (the default) and the English one, both ``str.format`` templates with
 the same named arguments. Code builds a :class:`Text` (key + arguments) and renders it in the
 chosen language only when printing, so ``--json`` can carry both the key and the text.
@@ -12,58 +14,37 @@ from __future__ import annotations
 
 import os
 import string
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
-
-from kernel.messages import doctor as doctor_messages
-from kernel.messages import scan as scan_messages
 
 Lang = Literal["id", "en"]
 LANGS: tuple[Lang, ...] = ("id", "en")
 DEFAULT_LANG: Lang = "id"
 
-# key: (Bahasa Indonesia, English). Messages shared by both tools; each tool keeps its own
-# in kernel/messages/doctor.py and kernel/messages/scan.py.
-COMMON: dict[str, tuple[str, str]] = {
-    "status.pass": ("LULUS", "PASS"),
-    "status.warn": ("PERINGATAN", "WARN"),
-    "status.fail": ("GAGAL", "FAIL"),
-    "status.skip": ("DILEWATI", "SKIP"),
-    "table.status": ("Status", "Status"),
-    "table.check": ("Pemeriksaan", "Check"),
-    "table.result": ("Hasil dan saran", "Result and remedy"),
-    "check.timeout": (
-        "Pemeriksaan tidak selesai dalam {seconds} detik",
-        "Check did not finish within {seconds} s",
-    ),
-    "check.timeout.remedy": (
-        "Jalankan doctor lagi; kalau terulang, kirim hasil `--json` ke admin",
-        "Run doctor again; if it happens again, send the `--json` output to the admin",
-    ),
-    "check.crashed": ("Kesalahan tak terduga: {error}", "Unexpected error: {error}"),
-    "check.crashed.remedy": (
-        "Kirim hasil `--json` dan log ke admin",
-        "Send the `--json` output and the log to the admin",
-    ),
-    "age.none": ("-", "-"),
-    "dur.seconds": ("{n} detik", "{n} s"),
-    "dur.minutes": ("{m} menit", "{m} min"),
-    "dur.hours": ("{h} jam {m} menit", "{h} h {m} min"),
-    "dur.days": ("{d} hari {h} jam", "{d} d {h} h"),
-}
+#: The catalogue's data: one TOML file per tool, ``["key"] id = "..." en = "..."``.
+MESSAGES_DIR = Path(__file__).with_name("messages")
 
 
-def _merge(*tables: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+def load_catalogue(folder: Path = MESSAGES_DIR) -> dict[str, tuple[str, str]]:
+    """Every message of every ``*.toml`` in *folder*: key -> (Bahasa Indonesia, English).
+    A key defined twice, or a message without both languages, raises ValueError naming the
+    file and the key (a broken catalogue is a bug the tests catch, not a user error)."""
     merged: dict[str, tuple[str, str]] = {}
-    for table in tables:
-        for key, texts in table.items():
+    where: dict[str, str] = {}
+    for path in sorted(folder.glob("*.toml")):
+        for key, texts in tomllib.loads(path.read_text(encoding="utf-8")).items():
             if key in merged:
-                raise ValueError(f"message key {key!r} is defined twice")
-            merged[key] = texts
+                raise ValueError(f"{path.name}: message key {key!r} is already in {where[key]}")
+            if not isinstance(texts, dict) or set(texts) != set(LANGS):
+                raise ValueError(f"{path.name}: message {key!r} needs exactly {list(LANGS)}")
+            merged[key] = (texts["id"], texts["en"])
+            where[key] = path.name
     return merged
 
 
-CATALOGUE = _merge(COMMON, doctor_messages.MESSAGES, scan_messages.MESSAGES)
+CATALOGUE = load_catalogue()
 
 
 def placeholders(template: str) -> set[str]:

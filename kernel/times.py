@@ -1,11 +1,20 @@
-"""Time formatting for API responses: UTC in the data, WIB (Asia/Jakarta) for people."""
+"""Times for people, defined once: UTC in data and on the wire, WIB (Asia/Jakarta) on screen.
+
+Data (payloads, the store, the API's ``time`` fields) is UTC, epoch milliseconds or ISO 8601
+with ``Z``. People read Western Indonesia Time: UTC+7 all year (Indonesia has no daylight
+saving), so local calendar arithmetic (hour of day, day number, midnight) is a fixed offset.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+#: Western Indonesia Time, for rendering.
 WIB = ZoneInfo("Asia/Jakarta")
+#: WIB's offset from UTC, seconds: fixed (no daylight saving), for calendar arithmetic.
+WIB_OFFSET_S = 7 * 3600
+DAY_S = 86_400
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -25,3 +34,23 @@ def wib_iso(ms: int | None) -> str | None:
     if ms is None:
         return None
     return _datetime(ms).astimezone(WIB).isoformat(timespec="milliseconds")
+
+
+def wib_text(seconds: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Unix time -> a WIB time for a person, e.g. ``2026-11-30 16:28:37``."""
+    return datetime.fromtimestamp(seconds, WIB).strftime(fmt)
+
+
+def wib_hour(seconds: float) -> float:
+    """Hour of the WIB day (0 <= h < 24, fractional) of a unix time."""
+    return ((seconds + WIB_OFFSET_S) % DAY_S) / 3600.0
+
+
+def wib_day(seconds: float) -> int:
+    """The WIB calendar day of a unix time, as days since 1970-01-01."""
+    return int((seconds + WIB_OFFSET_S) // DAY_S)
+
+
+def wib_midnight(day: int) -> float:
+    """Unix time of 00:00 WIB of *day* (days since 1970-01-01, as :func:`wib_day` counts)."""
+    return day * DAY_S - WIB_OFFSET_S

@@ -12,41 +12,6 @@ import os
 import signal
 from pathlib import Path
 
-TEXT = {
-    "id": {
-        "title": "Ambang batas dalam skenario {name} (waktu WIB)",
-        "cols": ("lokasi", "sinyal", "ambang", "arah", "diharapkan", "terjadi", "selisih", "hasil"),
-        "up": "naik",
-        "down": "turun",
-        "ok": "sesuai",
-        "bad": "meleset",
-        "never": "tidak terjadi",
-        "list": "Skenario yang tersedia",
-        "list_cols": ("nama", "lama", "kecepatan", "keterangan"),
-        "start": "Skenario {name} (seed {seed}) berjalan {speed}. Ctrl-C menghentikan.",
-        "paced": "{speed}x lebih cepat dari waktu nyata (hari 1 pukul 00:00 WIB = sekarang)",
-        "fast": "secepat mungkin",
-        "done": "{n} sampel ditulis{truth}.",
-        "level": {"normal": "normal"},
-    },
-    "en": {
-        "title": "Thresholds in scenario {name} (times in WIB)",
-        "cols": ("site", "signal", "level", "way", "expected", "happened", "delta", "result"),
-        "up": "up",
-        "down": "down",
-        "ok": "as expected",
-        "bad": "off",
-        "never": "did not happen",
-        "list": "Shipped scenarios",
-        "list_cols": ("name", "duration", "speed", "description"),
-        "start": "Scenario {name} (seed {seed}) runs {speed}. Ctrl-C stops.",
-        "paced": "{speed}x faster than real time (day 1 00:00 WIB is now)",
-        "fast": "as fast as possible",
-        "done": "{n} samples written{truth}.",
-        "level": {"normal": "normal"},
-    },
-}
-
 
 def register_scenario(actions: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
@@ -124,7 +89,7 @@ def register_fleet(actions: argparse._SubParsersAction) -> None:
 
 def _when(scenario, t: float) -> str:
     """``day2 06:30``: scenario day and WIB clock time, as written in scenario files."""
-    from simulators.scenario.physics import wib_hour
+    from kernel.times import wib_hour
 
     minutes = round(wib_hour(t) * 60) % 1440
     return f"day{scenario.day_of(t)} {minutes // 60:02d}:{minutes % 60:02d}"
@@ -134,17 +99,18 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from kernel.text import tr
     from simulators.scenario.config import shipped
     from simulators.scenario.engine import Scenario
     from simulators.scenario.run import ScenarioRunner, check_expectations, series_from_truth
     from simulators.truth import TruthWriter
 
-    text = TEXT[args.lang]
+    lang = args.lang
     out = Console()
     if args.list or not args.name:
-        table = Table(title=text["list"])
-        for col in text["list_cols"]:
-            table.add_column(col)
+        table = Table(title=tr("simulate.list", lang))
+        for col in ("name", "duration", "speed", "description"):
+            table.add_column(tr(f"simulate.list.{col}", lang))
         for name in shipped():
             sc = Scenario.load(name)
             table.add_row(name, f"{sc.duration / 86400:g} d", f"{sc.speed:g}x", sc.description)
@@ -168,8 +134,12 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     runner = ScenarioRunner(
         scenario, clock=clock, truth=truth, on_sample=on_sample, vehicles=args.vehicles
     )
-    speed = text["fast"] if clock is None else text["paced"].format(speed=f"{clock.speed:g}")
-    out.print(text["start"].format(name=scenario.name, seed=scenario.seed, speed=speed))
+    speed = (
+        tr("simulate.fast", lang)
+        if clock is None
+        else tr("simulate.paced", lang, speed=f"{clock.speed:g}")
+    )
+    out.print(tr("simulate.start", lang, name=scenario.name, seed=scenario.seed, speed=speed))
     previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     try:
         runner.start()
@@ -182,24 +152,24 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         runner.stop()
         truth.close()
     out.print(
-        text["done"].format(n=runner.samples, truth=f" -> {args.truth}" if args.truth else "")
+        tr("simulate.done", lang, n=runner.samples, truth=f" -> {args.truth}" if args.truth else "")
     )
     results = check_expectations(scenario, series_from_truth(records))
     if results:
-        table = Table(title=text["title"].format(name=scenario.name))
-        for col in text["cols"]:
-            table.add_column(col)
+        table = Table(title=tr("simulate.title", lang, name=scenario.name))
+        for col in ("site", "signal", "level", "way", "expected", "happened", "delta", "result"):
+            table.add_column(tr(f"simulate.col.{col}", lang))
         for r in results:
             delta = "-" if r.delta is None else f"{r.delta / 60:+.0f} min"
             table.add_row(
                 r.expect.site,
                 r.expect.signal,
                 r.level,
-                text[r.expect.direction],
+                tr(f"simulate.{r.expect.direction}", lang),
                 _when(scenario, r.expected),
-                text["never"] if r.actual is None else _when(scenario, r.actual),
+                tr("simulate.never", lang) if r.actual is None else _when(scenario, r.actual),
                 delta,
-                text["ok"] if r.ok else text["bad"],
+                tr("simulate.ok" if r.ok else "simulate.bad", lang),
             )
         out.print(table)
     finished = runner.last_time is not None and runner.last_time >= scenario.end - scenario.step
@@ -209,12 +179,13 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def _line(scenario, site: str, v: dict[str, float], lang: str) -> str:
+    from kernel.text import tr
     from simulators import ispu
 
     parts = [
         f"{v['temperature']:4.1f}°C",
         f"RH {v['humidity']:3.0f}%",
-        f"{'hujan' if lang == 'id' else 'rain'} {v['rain_intensity']:4.1f} mm/h",
+        tr("simulate.rain", lang, value=f"{v['rain_intensity']:4.1f}"),
         f"PM2.5 {v['pm25']:5.1f} ({ispu.category_of('pm25', v['pm25']).label(lang)})",
         f"DS {v['degree_of_saturation']:.2f}",
         f"{v['traffic_speed']:4.1f} km/h",
@@ -225,8 +196,7 @@ def _line(scenario, site: str, v: dict[str, float], lang: str) -> str:
         for name, level in sorted(flood.levels.items(), key=lambda kv: kv[1]):
             if v["water_level"] >= level:
                 state = name
-        air = "air" if lang == "id" else "water"
-        parts.append(f"{air} {v['water_level']:+5.1f} cm ({state})")
+        parts.append(tr("simulate.water", lang, value=f"{v['water_level']:+5.1f}", level=state))
     return "  ".join(parts)
 
 

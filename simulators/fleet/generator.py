@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from kernel.config import ConfigError
+from kernel.times import wib_day, wib_midnight
 from simulators.scenario.engine import Scenario, ScenarioClock, SensorValues
-from simulators.scenario.physics import day_start, wib_day
 from telemetry import topics
 from telemetry.codec import ENCODINGS, encode_batch
 from telemetry.models import Batch, Reading
@@ -206,7 +206,7 @@ def fleet_scenario(opts: FleetOptions, now: float) -> Scenario:
     """The scenario of a run (raises ConfigError for a bad file, before anything connects).
     Without ``--scenario``: ``normal_day`` re-anchored to today (WIB)."""
     if opts.scenario is None:
-        return Scenario.load(DEFAULT_SCENARIO, seed=opts.seed, start=day_start(wib_day(now)))
+        return Scenario.load(DEFAULT_SCENARIO, seed=opts.seed, start=wib_midnight(wib_day(now)))
     return Scenario.load(opts.scenario, seed=opts.seed)
 
 

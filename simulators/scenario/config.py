@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from kernel.config import ConfigError, validate
+from kernel.times import wib_midnight
 from simulators import sites as known_sites
 
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 CLASSES = ("SM", "KR", "KS", "BB", "TB")
 
@@ -245,7 +245,7 @@ class ScenarioFile(_Model):
 
 def start_epoch(day1: dt.date) -> float:
     """Unix time of day 1, 00:00 WIB."""
-    return dt.datetime(day1.year, day1.month, day1.day, tzinfo=WIB).timestamp()
+    return wib_midnight((day1 - dt.date(1970, 1, 1)).days)
 
 
 def scenario_path(name_or_path: str | Path) -> Path:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernel.times import wib_day
 from simulators import sites as known_sites
 from simulators.scenario.config import (
     ScenarioFile,
@@ -38,7 +39,7 @@ from simulators.scenario.config import (
     start_epoch,
 )
 from simulators.scenario.levels import Level, resolve_level
-from simulators.scenario.physics import SitePhysics, wib_day
+from simulators.scenario.physics import SitePhysics
 from simulators.scenario.traffic import SiteTraffic, TrafficState, Vehicle
 
 __all__ = ["Scenario", "ScenarioClock", "ScenarioSite", "SensorValues", "TrafficState", "Vehicle"]

@@ -22,9 +22,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from kernel.times import wib_day, wib_hour, wib_midnight
 from simulators.scenario.config import ScenarioFile, SiteConfig
 
-WIB_OFFSET = 7 * 3600
 DAY = 86400.0
 GRID = 60.0  # s
 SPIN_UP_DAYS = 2
@@ -47,19 +47,6 @@ def smooth_noise(key: str, t: float, period: float) -> float:
     a, b = unit(key, k) * 2 - 1, unit(key, k + 1) * 2 - 1
     w = (1 - math.cos(math.pi * frac)) / 2
     return a + (b - a) * w
-
-
-def wib_hour(t: float) -> float:
-    return ((t + WIB_OFFSET) % DAY) / 3600.0
-
-
-def wib_day(t: float) -> int:
-    """Days since 1970-01-01 in WIB (the day number of the local calendar date)."""
-    return math.floor((t + WIB_OFFSET) / DAY)
-
-
-def day_start(day: int) -> float:
-    return day * DAY - WIB_OFFSET
 
 
 _NIGHT = math.exp(-16.0 / 6.0)
@@ -156,7 +143,7 @@ class SitePhysics:
             here.uniform(0.8, 1.2),
         )
         if occurs and reached:
-            found.append(Storm(day_start(day) + onset + jitter, length * stretch, peak * scale))
+            found.append(Storm(wib_midnight(day) + onset + jitter, length * stretch, peak * scale))
         found += [s for s in self._events if wib_day(s.start) == day]
         return tuple(found)
 
@@ -196,11 +183,11 @@ class SitePhysics:
 
     # -- the integrated grid ---------------------------------------------------------------
     def _grid(self, t: float) -> dict[str, float]:
-        t = max(t, day_start(self._first_day))
+        t = max(t, wib_midnight(self._first_day))
         day = wib_day(t)
         with self._lock:
             chunk = self._chunk(day)
-        pos = (t - day_start(day)) / GRID
+        pos = (t - wib_midnight(day)) / GRID
         i = min(int(pos), _POINTS - 1)
         frac = pos - i
         return {k: v[i] + (v[i + 1] - v[i]) * frac for k, v in chunk.items()}
@@ -210,7 +197,7 @@ class SitePhysics:
             self._chunks.move_to_end(day)
             return self._chunks[day]
         if not self._checkpoints:
-            first = day_start(self._first_day)
+            first = wib_midnight(self._first_day)
             self._checkpoints[self._first_day] = _State(surface=self.temperature(first, 0.0))
         begin = max(d for d in self._checkpoints if d <= day)
         chunk: dict[str, list[float]] = {}
@@ -231,7 +218,7 @@ class SitePhysics:
         e_slow = math.exp(-GRID / flood.slow_tau) if flood else 0.0
         e_surf = math.exp(-GRID / SURFACE_TAU)
         out: dict[str, list[float]] = {k: [getattr(s, k)] for k in _FIELDS}
-        t0 = day_start(day)
+        t0 = wib_midnight(day)
         for i in range(_POINTS):
             t = t0 + i * GRID
             r = self.rain_intensity(t + GRID / 2)  # mm/h over this step

@@ -23,9 +23,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernel.times import wib_day, wib_hour
 from simulators.scenario.config import CLASSES, Flood, Traffic
 from simulators.scenario.levels import level_of_service
-from simulators.scenario.physics import smooth_noise, unit, wib_day, wib_hour
+from simulators.scenario.physics import smooth_noise, unit
 
 BUCKET = 60.0  # s
 

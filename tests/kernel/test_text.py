@@ -4,15 +4,31 @@ both, and every key the code uses exists."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from gateway.tools.doctor.devices import FAILURES
-from kernel.text import CATALOGUE, LANGS, Joined, T, duration, placeholders, size, tr
+from kernel.text import (
+    CATALOGUE,
+    LANGS,
+    MESSAGES_DIR,
+    Joined,
+    T,
+    duration,
+    load_catalogue,
+    placeholders,
+    size,
+    tr,
+)
 from testkit import REPO
 
 #: Every module that shows catalogue text to people.
-USERS = [*sorted((REPO / "gateway" / "tools").rglob("*.py")), REPO / "gateway" / "cli.py"]
+USERS = [
+    *sorted((REPO / "gateway" / "tools").rglob("*.py")),
+    REPO / "gateway" / "cli.py",
+    REPO / "simulators" / "commands.py",
+]
 
 
 @pytest.mark.parametrize("key", sorted(CATALOGUE))
@@ -39,6 +55,11 @@ def test_every_key_used_in_the_code_exists() -> None:
             used |= {f"status.{s}" for s in ("pass", "warn", "fail", "skip")}
         if 'f"name.{check}"' in text:
             used |= {"name.auth", "name.publish"}
+        if 'tr(f"simulate.col.{col}"' in text:
+            cols = ("site", "signal", "level", "way", "expected", "happened", "delta", "result")
+            used |= {f"simulate.col.{c}" for c in cols}
+            used |= {f"simulate.list.{c}" for c in ("name", "duration", "speed", "description")}
+            used |= {"simulate.up", "simulate.down"}
     missing = sorted(k for k in used if k not in CATALOGUE)
     assert not missing
     assert len(used) > 100  # the scan of the sources really found the keys
@@ -64,3 +85,17 @@ def test_sizes() -> None:
     assert size(512) == "512 B"
     assert size(37_400_000) == "37 MB"
     assert size(1_400_000_000) == "1.4 GB"
+
+
+def test_the_catalogue_is_data_with_pointed_errors(tmp_path: Path) -> None:
+    """Messages live in kernel/messages/*.toml; a key defined twice or a message without both
+    languages is refused, naming the file and the key."""
+    (tmp_path / "a.toml").write_text('["x.one"]\nid = "satu"\nen = "one"\n')
+    assert load_catalogue(tmp_path) == {"x.one": ("satu", "one")}
+    (tmp_path / "b.toml").write_text('["x.one"]\nid = "satu"\nen = "one"\n')
+    with pytest.raises(ValueError, match=r"b.toml: message key 'x.one' is already in a.toml"):
+        load_catalogue(tmp_path)
+    (tmp_path / "b.toml").write_text('["x.two"]\nid = "dua"\n')
+    with pytest.raises(ValueError, match=r"b.toml: message 'x.two' needs exactly \['id', 'en'\]"):
+        load_catalogue(tmp_path)
+    assert {p.name for p in MESSAGES_DIR.glob("*.toml")} >= {"doctor.toml", "scan.toml"}

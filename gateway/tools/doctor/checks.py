@@ -20,7 +20,7 @@ import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from gateway.runtime.spool import Spool, SpoolError
 from gateway.tools.scan.command import seen_ports
 from kernel.config import ConfigError
 from kernel.text import Lang, T, Text, duration, size
+from kernel.times import wib_text
 
 Status = Literal["pass", "warn", "fail", "skip"]
 
@@ -36,7 +37,6 @@ Status = Literal["pass", "warn", "fail", "skip"]
 #: earlier than any build of this software.
 MIN_PLAUSIBLE_TIME = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
 MAX_PLAUSIBLE_TIME = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
-WIB = timedelta(hours=7)
 #: Disk: below this much free space on the spool's filesystem the check fails.
 DISK_MIN_FREE = 50_000_000
 #: Bytes one reading takes in the spool (measured about 165 B for air_quality and traffic
@@ -259,7 +259,7 @@ def _mount_point(path: Path) -> Path:
 
 def wib(ts: float) -> str:
     """A time for people: ``2026-11-30 16:28:37`` in WIB (UTC+7, no daylight saving)."""
-    return (datetime.fromtimestamp(ts, UTC) + WIB).strftime("%Y-%m-%d %H:%M:%S")
+    return wib_text(ts)
 
 
 def check_clock(now: float) -> Result:

@@ -23,7 +23,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import serial
 from rich.console import Console
@@ -67,10 +66,9 @@ from gateway.tools.scan.core import (
 )
 from kernel.config import ConfigError
 from kernel.text import Lang, T, tr
+from kernel.times import wib_text
 
 log = logging.getLogger(__name__)
-
-WIB = timedelta(hours=7)
 
 
 def seen_ports() -> list[str]:
@@ -371,7 +369,7 @@ def _report(bus, args, lang: Lang, err: Console, found: list[Found], started, in
         err.print("→ " + tr("scan.none.remedy", lang), markup=False)
         return 130 if interrupted else 1
     err.print(tr("scan.snippet_intro", lang), markup=False)
-    when = (datetime.now(UTC) + WIB).strftime("%Y-%m-%d %H:%M")
+    when = wib_text(time.time(), "%Y-%m-%d %H:%M")
     sys.stdout.write(snippet(found, args.port, when, lang))
     sys.stdout.flush()
     return 130 if interrupted else 0

@@ -1,1 +1,0 @@
-"""The text catalogue's tables, one per tool (see :mod:`kernel.text`)."""
