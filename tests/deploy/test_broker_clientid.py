@@ -109,7 +109,13 @@ class Peer:
         self.client.loop_stop()
 
 
-def connect_once(broker: Mosquitto, user: str, client_id: str, password: str | None = None) -> str:
+def connect_once(
+    broker: Mosquitto,
+    user: str,
+    client_id: str,
+    password: str | None = None,
+    properties: Properties | None = None,
+) -> str:
     """One MQTT 5 CONNECT; the name of the CONNACK reason, on this thread (no reconnects)."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     c.username_pw_set(user, USERS.get(user, "") if password is None else password)
@@ -117,7 +123,7 @@ def connect_once(broker: Mosquitto, user: str, client_id: str, password: str | N
     closed = threading.Event()
     c.on_connect = lambda _c, _u, _f, rc, _p: answers.append(rc)
     c.on_disconnect = lambda *_: closed.set()
-    c.connect("127.0.0.1", broker.port)
+    c.connect("127.0.0.1", broker.port, properties=properties)
     deadline = time.monotonic() + 10
     while not answers and time.monotonic() < deadline:
         c.loop(0.05)
@@ -216,6 +222,15 @@ def test_client_ids_outside_the_rule_are_refused_and_logged(deployed) -> None:
         shown = client_id or "auto-"
         assert f"refused client id '{shown}" in log and f"for username '{user}'" in log, log
     assert not any(password in log for password in USERS.values())
+
+
+def test_extended_authentication_cannot_get_around_the_rule(deployed) -> None:
+    """A CONNECT with an MQTT 5 Authentication Method skips basic auth (and so the plugin);
+    the shipped broker has no extended-auth plugin, so it refuses such a CONNECT."""
+    props = Properties(PacketTypes.CONNECT)
+    props.AuthenticationMethod = "SCRAM-SHA-1"
+    answer = connect_once(deployed, "gw-a", "gw-b", properties=props)
+    assert answer == "Bad authentication method"
 
 
 def test_a_username_with_a_dot_is_refused(deployed) -> None:
