@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: mosquitto (MQTT broker and
-# mosquitto_passwd), influxdb (influxd 1.x) and openssl (test certificates for TLS).
+# mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), and a C
+# compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin).
 # Used by `make test` and `make bench`.
 set -euo pipefail
 
@@ -10,6 +11,11 @@ command -v mosquitto_passwd >/dev/null 2>&1 || missing+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)  # bench (a)
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # test certificates for TLS
+# deploy/mosquitto/plugin/build.sh: compiler, C library headers, Mosquitto plugin headers.
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+[ -f /usr/include/string.h ] || missing+=(libc6-dev)
+[ -f /usr/include/mosquitto_broker.h ] || missing+=(mosquitto-dev)
+[ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,10 +1,9 @@
-"""The shipped deploy/mosquitto/mosquitto.conf and acl.example, run by a real Mosquitto 2.0:
-only the listener address and the file paths are changed for the test."""
+"""The shipped deploy/mosquitto/mosquitto.conf, acl.example and client id plugin, run by a real
+Mosquitto 2.0: only the listener address and the file paths are changed for the test
+(testkit/shipped_broker.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 from pathlib import Path
 
@@ -13,39 +12,20 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from testkit import REPO
 from testkit.ingest import wait_for
-from testkit.services import Mosquitto, free_port, require_binary
+from testkit.services import Mosquitto
+from testkit.shipped_broker import build_plugin, shipped_broker
 
 pytestmark = pytest.mark.services
 
-DEPLOY = REPO / "deploy" / "mosquitto"
 USERS = {"ingest": "i-pw", "gw-1": "g1-pw", "deadletter-archive": "d-pw"}
 
 
 @pytest.fixture
 def deployed(tmp_path: Path):
-    port = free_port()
-    conf = (DEPLOY / "mosquitto.conf").read_text()
-    conf = conf.replace("listener 1883\n", f"listener {port} 127.0.0.1\n")
-    conf = conf.replace("/mosquitto/config/", f"{tmp_path}/").replace(
-        "/mosquitto/data/", f"{tmp_path}/"
-    )
-    if os.geteuid() == 0:
-        conf = "user root\n" + conf
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    (tmp_path / "acl").write_text((DEPLOY / "acl.example").read_text())
-    (tmp_path / "passwd").write_text("")
-    for user, password in USERS.items():
-        subprocess.run(
-            [require_binary("mosquitto_passwd"), "-b", str(tmp_path / "passwd"), user, password],
-            check=True,
-            capture_output=True,
-        )
-    broker = Mosquitto(port, tmp_path, tmp_path / "mosquitto.conf")
-    broker.start()
-    yield broker
-    broker.stop()
+    plugin = build_plugin(tmp_path)
+    with shipped_broker(tmp_path / "broker", USERS, plugin) as broker:
+        yield broker
 
 
 def _client(broker: Mosquitto, user: str, client_id: str = "", persistent: bool = False):
@@ -71,11 +51,11 @@ def _close(*clients) -> None:
 
 
 def test_shipped_broker_config_keeps_every_message_for_an_absent_worker(deployed) -> None:
-    worker = _client(deployed, "ingest", "ingest-1", persistent=True)
+    worker = _client(deployed, "ingest", "ingest.1", persistent=True)
     worker.subscribe("$share/ingest/jagajalan/v1/+/readings", qos=1)
     assert worker.subscribed.wait(10)
     _close(worker)  # away, e.g. while InfluxDB is down; its session keeps the subscription
-    gateway = _client(deployed, "gw-1")
+    gateway = _client(deployed, "gw-1", "gw-1")
     n = 2500  # more than Mosquitto's default queue of 1000, which would drop the rest
     infos = [gateway.publish("jagajalan/v1/gw-1/readings", b"%d" % i, qos=1) for i in range(n)]
     for info in infos:
@@ -83,7 +63,7 @@ def test_shipped_broker_config_keeps_every_message_for_an_absent_worker(deployed
     denied = gateway.publish("jagajalan/v1/gw-2/readings", b"x", qos=1)  # not its own topic
     denied.wait_for_publish(10)
     assert gateway.acks[denied.mid].getName() == "Not authorized"
-    worker = _client(deployed, "ingest", "ingest-1", persistent=True)
+    worker = _client(deployed, "ingest", "ingest.1", persistent=True)
     wait_for(lambda: len(worker.got) == n, 30, f"all {n} queued messages")
     assert sorted(int(p) for p in worker.got) == list(range(n))
     _close(worker, gateway)
@@ -93,12 +73,12 @@ def test_shipped_acl_lets_ingest_dead_letter_and_the_archive_read_them(deployed)
     archive = _client(deployed, "deadletter-archive", "deadletter-archive", persistent=True)
     archive.subscribe("jagajalan/v1/deadletter/#", qos=1)
     assert archive.subscribed.wait(10)
-    worker = _client(deployed, "ingest", "ingest-1")
+    worker = _client(deployed, "ingest", "ingest.1")
     info = worker.publish("jagajalan/v1/deadletter/not_json", b'{"v":1}', qos=1)
     info.wait_for_publish(10)
     assert not worker.acks[info.mid].is_failure
     wait_for(lambda: archive.got == [b'{"v":1}'], 10, "the dead letter in the archive")
-    gateway = _client(deployed, "gw-1")
+    gateway = _client(deployed, "gw-1", "gw-1")
     forged = gateway.publish("jagajalan/v1/deadletter/not_json", b"forged", qos=1)
     forged.wait_for_publish(10)
     assert gateway.acks[forged.mid].getName() == "Not authorized"

@@ -1,0 +1,95 @@
+"""The shipped broker set-up run by a real Mosquitto 2.0: deploy/mosquitto/mosquitto.conf,
+acl.example and the jagajalan_clientid plugin compiled by the shipped plugin/build.sh.
+
+Only the listener address and the file paths are changed (and ``user root`` added when the
+tests run as root, which Mosquitto otherwise refuses); every replaced text must be present in
+the shipped file, so a renamed setting fails here instead of silently testing something else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from testkit import REPO
+from testkit.services import Mosquitto, free_port, require_binary
+
+DEPLOY = REPO / "deploy" / "mosquitto"
+PLUGIN_LINE = "plugin /mosquitto/plugins/jagajalan_clientid.so\n"
+
+
+def build_plugin(outdir: Path) -> Path:
+    """Compile the plugin with deploy/mosquitto/plugin/build.sh into *outdir*."""
+    script = DEPLOY / "plugin" / "build.sh"
+    done = subprocess.run(["sh", str(script), str(outdir)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{script} failed with exit code {done.returncode}: {done.stderr.strip()} "
+            "(`make system-deps` installs gcc, mosquitto-dev and libmosquitto-dev)"
+        )
+    return outdir / "jagajalan_clientid.so"
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    if old not in text:
+        raise AssertionError(
+            f"deploy/mosquitto/mosquitto.conf no longer contains {old!r}; "
+            "update testkit/shipped_broker.py"
+        )
+    return text.replace(old, new)
+
+
+def write_passwords(path: Path, users: dict[str, str]) -> None:
+    """(Re)write the password file *path* with *users* (name -> password)."""
+    path.write_text("")
+    for user, password in users.items():
+        subprocess.run(
+            [require_binary("mosquitto_passwd"), "-b", str(path), user, password],
+            check=True,
+            capture_output=True,
+        )
+
+
+def write_shipped_conf(
+    workdir: Path, port: int, plugin: Path | None, plugin_options: str = ""
+) -> Path:
+    """The shipped conf with its paths under *workdir*; *plugin* None drops the plugin line
+    (only to show what the plugin prevents). *plugin_options* go right after that line."""
+    conf = (DEPLOY / "mosquitto.conf").read_text()
+    conf = _replace(conf, "listener 1883\n", f"listener {port} 127.0.0.1\n")
+    conf = _replace(conf, "/mosquitto/config/", f"{workdir}/")
+    conf = _replace(conf, "/mosquitto/data/", f"{workdir}/")
+    if plugin is None:
+        conf = _replace(conf, PLUGIN_LINE, "")
+    else:
+        conf = _replace(conf, PLUGIN_LINE, f"plugin {plugin}\n{plugin_options}")
+    if os.geteuid() == 0:
+        conf = "user root\n" + conf
+    path = workdir / "mosquitto.conf"
+    path.write_text(conf)
+    return path
+
+
+@contextlib.contextmanager
+def shipped_broker(
+    workdir: Path, users: dict[str, str], plugin: Path | None, plugin_options: str = ""
+) -> Iterator[Mosquitto]:
+    """A running Mosquitto with the shipped conf, acl.example and a password file of *users*.
+
+    Its log (the shipped ``log_dest stdout``) goes to the file ``Mosquitto.log``; Mosquitto
+    buffers stdout, so read it after :meth:`Mosquitto.stop`.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = write_shipped_conf(workdir, port, plugin, plugin_options)
+    (workdir / "acl").write_text((DEPLOY / "acl.example").read_text())
+    write_passwords(workdir / "passwd", users)
+    broker = Mosquitto(port, workdir, conf)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
