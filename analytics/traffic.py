@@ -210,11 +210,11 @@ def flow_skr(
     """Flow in skr/jam (smp/jam) from vehicle counts per class over *interval_s* seconds.
 
     Counts may also be hourly rates (veh/h) with the default interval of 3600 s. Classes in
-    *not_in_flow* are left out; any other class must have an ekr.
+    *not_in_flow* are left out; any other class must have an ekr (0 leaves it out too).
     """
     seconds = positive("interval (s)", interval_s)
     skip = {class_key(c) for c in not_in_flow}
-    weights = {class_key(c): positive(f"ekr of {c}", v) for c, v in ekr_by_class.items()}
+    weights = {class_key(c): non_negative(f"ekr of {c}", v) for c, v in ekr_by_class.items()}
     terms = []
     for cls, n in counts.items():
         key = class_key(cls)

@@ -179,3 +179,9 @@ def test_flow_is_at_least_the_motorcycle_share_and_at_most_the_heavy_share(
     q = traffic.flow_skr(counts, ekr)
     vehicles = sum(counts.values())
     assert min(ekr.values()) * vehicles - 1e-6 <= q <= max(ekr.values()) * vehicles + 1e-6
+
+
+def test_an_ekr_of_zero_leaves_a_class_out_and_a_negative_one_is_refused() -> None:
+    assert traffic.flow_skr({"SM": 10, "MP": 5}, {"SM": 0, "MP": 1.0}) == 5.0
+    with pytest.raises(ValueError, match=r"ekr of SM -0.5 is negative"):
+        traffic.flow_skr({"SM": 10}, {"SM": -0.5})
