@@ -5,6 +5,7 @@ COPY pyproject.toml requirements.lock README.md ./
 COPY jagajalan ./jagajalan
 COPY kernel ./kernel
 COPY telemetry ./telemetry
+COPY analytics ./analytics
 COPY store ./store
 COPY gateway ./gateway
 COPY ingest ./ingest
