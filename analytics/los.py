@@ -13,7 +13,7 @@ Views (../shared/DOMAIN.md):
 - **Delay, junctions** (PM 96/2015): A < 5 s/veh, B <= 15, C <= 25, D <= 40, E <= 60, F above.
 - **V/C** of revoked KM 14/2006 (arteri primer): A <= 0.20, B <= 0.45, C <= 0.70, D <= 0.85,
   E <= 1.00, F above (forced flow). Still common in reports and what the simulators use
-  today (``level_of_service(ds)``); a separate, configurable view, not the regulation in force.
+  (``los_by_vc(ds)``); a separate, configurable view, not the regulation in force.
 - PKJI 2023 itself defines no LOS classes: it reports DJ, vT and wT.
 - Minimum LOS by road function (PM 96/2015): arteri/kolektor primer B, lokal primer C,
   arteri/kolektor sekunder C, lokal sekunder and lingkungan D.
@@ -142,11 +142,6 @@ def los_by_delay(delay_s: float, bands: LosBands = DELAY_PM96) -> str:
 def los_by_vc(ratio: float, bands: LosBands = VC_KM14_2006) -> str:
     """The V/C view (KM 14/2006): the letter of volume / capacity (e.g. DJ)."""
     return bands.letter(ratio)
-
-
-def level_of_service(ds: float) -> str:
-    """What ``simulators.scenario_levels.level_of_service`` gives today: the V/C view."""
-    return los_by_vc(ds)
 
 
 def meets_minimum(letter: str, road_function: str) -> bool:

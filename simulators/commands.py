@@ -179,8 +179,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def _line(scenario, site: str, v: dict[str, float], lang: str) -> str:
+    from analytics import ispu
     from kernel.text import tr
-    from simulators import ispu
 
     parts = [
         f"{v['temperature']:4.1f}°C",

@@ -6,7 +6,7 @@
   configurable per site in ``[sites.flood] levels``), reached when level >= the value;
 - ``pm25`` / ``pm10``: an ISPU category (``sedang``, ``tidak_sehat``, ``sangat_tidak_sehat``,
   ``berbahaya``), reached when the ISPU index of the concentration falls in that category or
-  a worse one (:mod:`simulators.ispu`);
+  a worse one (:mod:`analytics.ispu`);
 - ``degree_of_saturation``: a level of service letter (Permenhub KM 14/2006, volume as share
   of capacity: A <= 0.20, B <= 0.45, C <= 0.70, D <= 0.85, E <= 1.00, F above), reached when
   the degree of saturation is above the previous letter's bound;
@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulators import ispu
+from analytics import ispu
+from analytics.los import VC_KM14_2006
 
 #: Every signal a scenario produces for a site (see Scenario.values).
 SIGNALS: tuple[str, ...] = (
@@ -42,21 +43,8 @@ SIGNALS: tuple[str, ...] = (
     "traffic_speed",
 )
 
-#: Level of service by degree of saturation (upper bounds); F is above 1.0.
-LOS: tuple[tuple[str, float], ...] = (
-    ("A", 0.20),
-    ("B", 0.45),
-    ("C", 0.70),
-    ("D", 0.85),
-    ("E", 1.00),
-)
-
-
-def level_of_service(ds: float) -> str:
-    for letter, upper in LOS:
-        if ds <= upper:
-            return letter
-    return "F"
+#: Level of service by degree of saturation: the V/C view of KM 14/2006 (analytics.los).
+LOS: tuple[tuple[str, float], ...] = VC_KM14_2006.bounds
 
 
 @dataclass(frozen=True)

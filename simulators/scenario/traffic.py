@@ -23,9 +23,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.los import los_by_vc
 from kernel.times import wib_day, wib_hour
 from simulators.scenario.config import CLASSES, Flood, Traffic
-from simulators.scenario.levels import level_of_service
 from simulators.scenario.physics import smooth_noise, unit
 
 BUCKET = 60.0  # s
@@ -151,7 +151,7 @@ class SiteTraffic:
             flow=flow,
             smp=demand_smp * served,
             ds=ds,
-            los=level_of_service(ds),
+            los=los_by_vc(ds),
             speed=mean_speed if flow > 0 else speeds["KR"],
             class_flow=flows,
             class_speed=speeds,

@@ -124,7 +124,7 @@ def test_category_edges(index: float, key: str) -> None:
 
 
 def test_rank_and_the_simulators_api() -> None:
-    # What simulators/ispu.py offers today, so the simulators can be pointed here.
+    # The API the simulators use (they had their own copy before analytics/ existed).
     assert ispu.CATEGORY_KEYS == (
         "baik",
         "sedang",

@@ -36,7 +36,7 @@ def test_every_letter_of_every_view_is_in_the_golden_file() -> None:
 
 
 def test_the_simulators_v_c_function_is_the_v_c_view() -> None:
-    assert [los.level_of_service(x) for x in (0.2, 0.45, 0.7, 0.85, 1.0, 1.01)] == list("ABCDEF")
+    assert [los.los_by_vc(x) for x in (0.2, 0.45, 0.7, 0.85, 1.0, 1.01)] == list("ABCDEF")
 
 
 def test_refusals_name_the_view_and_value() -> None:

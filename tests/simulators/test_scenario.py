@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from analytics import ispu
 from kernel.config import ConfigError
-from simulators import ispu
 from simulators.scenario.config import SCENARIO_DIR, shipped
 from simulators.scenario.engine import Scenario, ScenarioClock
 from simulators.scenario.physics import wib_hour

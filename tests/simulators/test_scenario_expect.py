@@ -3,7 +3,7 @@
 The flood and haze scenarios run accelerated on a real clock (two days in about 6 s, a week
 in about 8 s) and write ground truth; the test reads the JSONL back and finds each crossing
 itself (water level against the site's configured levels, PM2.5 through the ISPU categories
-of simulators/ispu.py), then compares with the file's ``[[expect]]`` times. Tolerance: the
+of analytics/ispu.py), then compares with the file's ``[[expect]]`` times. Tolerance: the
 file's ``tolerance`` (15 min for the flood, 30 min for the haze); samples are every 5 / 10
 scenario minutes, and because sampling follows scenario time, a busy machine delays the run
 but never moves a crossing.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators import ispu
+from analytics import ispu
 from simulators.scenario.config import shipped
 from simulators.scenario.engine import Scenario
 from simulators.scenario.run import (
