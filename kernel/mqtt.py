@@ -9,6 +9,7 @@ once with a short-lived v5 connection and remembers the answer.
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl
 import threading
 from dataclasses import dataclass
@@ -107,8 +108,12 @@ def negotiate_protocol(
         return requested
     answer: dict[str, int] = {}
     done = threading.Event()
+    # A client id of the user's own, new per run: the shipped broker accepts only the username
+    # or "<username>.<anything>" (deploy/mosquitto/plugin), and a fixed id shared by every
+    # gateway would let two probes kick each other off.
+    probe_id = f"{username or 'jagajalan'}.probe.{secrets.token_hex(4)}"
     client = new_client(
-        "jagajalan-probe", "5", username=username, password=password, address=address, tls=tls
+        probe_id, "5", username=username, password=password, address=address, tls=tls
     )
 
     def on_connect(_c, _u, _flags, reason, _props=None) -> None:

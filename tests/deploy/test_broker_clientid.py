@@ -21,6 +21,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from kernel.mqtt import negotiate_protocol, parse_url
 from telemetry import topics
 from testkit.ingest import wait_for
 from testkit.services import Mosquitto
@@ -304,3 +305,15 @@ def test_the_plugin_refuses_options_naming_the_option(tmp_path: Path, plugin: Pa
         pass
     log = (tmp_path / "opt" / "mosquitto.log").read_text()
     assert "jagajalan_clientid: takes no options, but got plugin_opt_mode" in log
+
+
+def test_the_protocol_probe_connects_within_the_rule(deployed) -> None:
+    """Gateways, ingest and the fleet ask the broker for MQTT 5 with their own credentials
+    before connecting (kernel.mqtt.negotiate_protocol): the probe's client id must pass the
+    rule, or every start costs a refused login."""
+    for user in ("gw-a", "ingest"):
+        address = parse_url(deployed.url)
+        assert negotiate_protocol(address, username=user, password=USERS[user]) == "5"
+    log = stopped_log(deployed)
+    assert "gw-a.probe." in log and "ingest.probe." in log, log  # it did connect
+    assert "jagajalan_clientid: refused" not in log, log
