@@ -118,7 +118,9 @@ def check_config(path: str) -> tuple[GatewayConfig | None, list[Result]]:
     user = config.mqtt.username
     if user is not None and user != gw:
         text = T("config.username", username=user, gateway=gw)
-        results.append(Result("config", name, "warn", text, T("config.username.remedy")))
+        # The shipped broker keys the ACL on the username and accepts only client ids equal
+        # to it (or "<username>.<...>"): the gateway, which connects as its id, is refused.
+        results.append(Result("config", name, "fail", text, T("config.username.remedy")))
     return config, results
 
 

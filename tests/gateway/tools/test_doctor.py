@@ -319,6 +319,27 @@ def test_config_errors_are_rows_not_tracebacks(tmp_path: Path) -> None:
     assert "Jam sistem" in done.stdout  # the clock is still checked
 
 
+def test_a_username_other_than_the_gateway_id_fails(tmp_path: Path) -> None:
+    """The shipped broker accepts a gateway's connection only as client id == username and keys
+    its ACL on the username: a config whose username differs from the gateway id cannot work."""
+    password = tmp_path / "pw"
+    password.write_text("secret\n")
+    password.chmod(0o600)
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[gateway]\nid = "srl-dr-01"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n'
+        f'username = "srl-dr-02"\npassword_file = "{password}"\n\n'
+        '[spool]\npath = "spool.sqlite"\n\n'
+        '[[devices]]\nid = "env1"\ndriver = "modbus"\nprofile = "pm-th-generic"\n'
+        f'serial = {{ port = "{tmp_path / "ttyUSB0"}", baudrate = 9600 }}\n'
+    )
+    done = doctor(path, "--json")
+    config = [row for row in json.loads(done.stdout)["checks"] if row["check"] == "config"]
+    refused = [row for row in config if row["status"] == "fail"]
+    assert refused and "srl-dr-02" in refused[0]["message"], config
+    assert done.returncode == 1
+
+
 # -- pieces, in-process ---------------------------------------------------------------------
 
 
