@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from testkit import REPO
+from testkit.gateway import make_tls_files
 from testkit.services import Mosquitto, free_port, require_binary
 
 DEPLOY = REPO / "deploy" / "mosquitto"
@@ -42,6 +43,20 @@ def _replace(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+def install_certs(folder: Path) -> None:
+    """A throw-away CA and server certificate for 127.0.0.1, under the names the shipped conf
+    expects (ca.crt, server.crt, server.key)."""
+    made = make_tls_files(folder / "made")
+    folder.mkdir(parents=True, exist_ok=True)
+    for src, dst in (
+        ("ca.pem", "ca.crt"),
+        ("server.pem", "server.crt"),
+        ("server.key", "server.key"),
+    ):
+        (folder / dst).write_bytes(made[src].read_bytes())
+    (folder / "server.key").chmod(0o600)
+
+
 def write_passwords(path: Path, users: dict[str, str]) -> None:
     """(Re)write the password file *path* with *users* (name -> password)."""
     path.write_text("")
@@ -54,12 +69,15 @@ def write_passwords(path: Path, users: dict[str, str]) -> None:
 
 
 def write_shipped_conf(
-    workdir: Path, port: int, plugin: Path | None, plugin_options: str = ""
+    workdir: Path, port: int, plugin: Path | None, plugin_options: str = "", tls_port: int = 0
 ) -> Path:
-    """The shipped conf with its paths under *workdir*; *plugin* None drops the plugin line
-    (only to show what the plugin prevents). *plugin_options* go right after that line."""
+    """The shipped conf with its paths under *workdir* (TLS files in *workdir*/certs, made by
+    :func:`install_certs`); *plugin* None drops the plugin line (only to show what the plugin
+    prevents). *plugin_options* go right after that line."""
     conf = (DEPLOY / "mosquitto.conf").read_text()
     conf = _replace(conf, "listener 1883\n", f"listener {port} 127.0.0.1\n")
+    conf = _replace(conf, "listener 8883\n", f"listener {tls_port or free_port()} 127.0.0.1\n")
+    conf = _replace(conf, "/mosquitto/certs/", f"{workdir}/certs/")
     conf = _replace(conf, "/mosquitto/config/", f"{workdir}/")
     conf = _replace(conf, "/mosquitto/data/", f"{workdir}/")
     if plugin is None:
@@ -83,11 +101,14 @@ def shipped_broker(
     buffers stdout, so read it after :meth:`Mosquitto.stop`.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    conf = write_shipped_conf(workdir, port, plugin, plugin_options)
+    port, tls_port = free_port(), free_port()
+    install_certs(workdir / "certs")
+    conf = write_shipped_conf(workdir, port, plugin, plugin_options, tls_port)
     (workdir / "acl").write_text((DEPLOY / "acl.example").read_text())
     write_passwords(workdir / "passwd", users)
     broker = Mosquitto(port, workdir, conf)
+    broker.tls_port = tls_port  # type: ignore[attr-defined]
+    broker.ca_file = workdir / "certs" / "ca.crt"  # type: ignore[attr-defined]
     broker.start()
     try:
         yield broker
