@@ -21,12 +21,14 @@ import signal
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kernel.config import ConfigError
 from kernel.mqtt import MqttUrlError, parse_url
-from store.base import StoreWriter
+
+if TYPE_CHECKING:
+    from store import StoreWriter
 
 log = logging.getLogger("ingest")
 
@@ -214,13 +216,13 @@ def build(args: argparse.Namespace):
 
 
 def _store(args: argparse.Namespace, problems: list) -> StoreWriter | None:
+    from store import open_writer  # imported on use: `jagajalan --help` stays fast
+
     if bool(args.influx_url) == bool(args.sqlite):
         problems.append(("--influx-url/--sqlite", None, "give exactly one of the two"))
         return None
     if args.sqlite:
-        from store.sqlite import SQLiteStore  # the embedded store, imported on use
-
-        return SQLiteStore(args.sqlite)
+        return open_writer(sqlite_path=args.sqlite)  # the embedded store: it makes its file
     if urlsplit(args.influx_url).scheme not in ("http", "https"):
         problems.append(("--influx-url", args.influx_url, "must be http://host:port or https://"))
         return None
@@ -230,15 +232,13 @@ def _store(args: argparse.Namespace, problems: list) -> StoreWriter | None:
     password = _secret(
         "--influx-password-file", args.influx_password_file, "JAGAJALAN_INFLUX_PASSWORD", problems
     )
-    from store.influx import InfluxStore
-
-    return InfluxStore(
-        args.influx_url,
-        args.influx_db,
-        token=token,
-        username=args.influx_username,
-        password=password,
-        timeout=args.influx_timeout,
+    return open_writer(
+        influx_url=args.influx_url,
+        influx_db=args.influx_db,
+        influx_token=token,
+        influx_username=args.influx_username,
+        influx_password=password,
+        influx_timeout=args.influx_timeout,
     )
 
 

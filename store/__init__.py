@@ -51,6 +51,7 @@ def open_store(
     influx_username: str | None = None,
     influx_password: str | None = None,
     sqlite_path: str | None = None,
+    influx_timeout: float = 10.0,
 ) -> Store:
     """The InfluxDB store when *influx_url* is given, else the SQLite store at *sqlite_path*.
 
@@ -68,6 +69,7 @@ def open_store(
             token=influx_token,
             username=influx_username,
             password=influx_password,
+            timeout=influx_timeout,
         )
     from store.sqlite import SQLiteStore
 

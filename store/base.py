@@ -18,8 +18,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from telemetry.mapping import Point
+if TYPE_CHECKING:  # annotations only: `jagajalan --help` (store.cli) stays light
+    from telemetry.mapping import Point
 
 
 class StoreError(RuntimeError):
