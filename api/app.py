@@ -1,6 +1,7 @@
 """``create_app(store, broker_check)``: the FastAPI application, with nothing global.
 
-The app does not own the store: whoever built it (``api.cli`` or a test) closes it.
+The app does not own the store: whoever built it (``api.cli`` or a test) closes it. It holds
+the store's read interface only (:class:`store.StoreReader`), opened with a READ-only user.
 OpenAPI: ``/docs`` (Swagger UI) and ``/openapi.json``.
 """
 
@@ -12,7 +13,7 @@ from api import errors
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.routes import gateways, health, readings
 from kernel import __version__
-from store import Store
+from store import StoreReader
 
 DESCRIPTION = """Read-only access to JagaJalan road and environment data.
 
@@ -21,7 +22,7 @@ Times are UTC (ISO 8601 with `Z`) in the data; every time also comes as `*_wib`
 """
 
 
-def create_app(store: Store, broker_check: BrokerCheck | None = None) -> FastAPI:
+def create_app(store: StoreReader, broker_check: BrokerCheck | None = None) -> FastAPI:
     app = FastAPI(
         title="JagaJalan API",
         version=__version__,

@@ -5,6 +5,11 @@ Every option can also come from ``JAGAJALAN_<OPTION>`` (``--influx-url`` =
 (``--influx-token-file``, ``--influx-password-file``) or from ``JAGAJALAN_INFLUX_TOKEN`` /
 ``JAGAJALAN_INFLUX_PASSWORD``, and are never logged. Without ``--influx-url`` the embedded
 SQLite store is read (``--sqlite``, default ./var/jagajalan.sqlite).
+
+The API only reads: its InfluxDB user needs READ on the database and nothing else (``jagajalan
+store setup --api-password-file ...`` makes it). At start it checks that it may read and, if
+not, logs what is missing and the command that fixes it, then serves anyway: ``/health``
+reports ``degraded`` with the reason until an admin fixes it, without a restart.
 """
 
 from __future__ import annotations
@@ -55,17 +60,26 @@ def run_command(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.broker import mqtt_reachable
     from api.settings import settings_from
-    from store import StoreError
+    from store import StoreError, StoreNotReady
+    from store.privileges import explain
+    from store.sqlite import SQLiteStore
 
     settings = settings_from(args, os.environ)
     store = settings.open_store()
     try:
-        if settings.backend == "sqlite":
+        if isinstance(store, SQLiteStore):
             try:
-                store.ensure()  # a local file the API may create; InfluxDB is ingest's to create
+                store.ensure()  # a local file the API may create; InfluxDB is set up by an admin
             except StoreError as exc:
                 log.error("cannot open the store: %s", exc)
                 return 1
+        else:
+            try:
+                store.check_read()
+            except StoreNotReady as exc:
+                log.error("store not ready: %s", explain("api", exc, settings.influx_url or ""))
+            except StoreError as exc:
+                log.warning("store not reachable at start: %s", exc)
         broker_check = (
             functools.partial(mqtt_reachable, settings.broker_url, settings.broker_timeout)
             if settings.broker_url

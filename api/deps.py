@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 
-from store import Store
+from store import StoreReader
 from store.sqlite import SQLiteStore
 
 BrokerCheck = Callable[[], bool]
@@ -29,7 +29,7 @@ READ_ACCESS: list[Any] = []
 PUBLIC: list[Any] = []
 
 
-def get_store(request: Request) -> Store:
+def get_store(request: Request) -> StoreReader:
     return request.app.state.store
 
 
@@ -37,9 +37,9 @@ def get_broker_check(request: Request) -> BrokerCheck | None:
     return request.app.state.broker_check
 
 
-def backend_name(store: Store) -> Backend:
+def backend_name(store: StoreReader) -> Backend:
     return "sqlite" if isinstance(store, SQLiteStore) else "influxdb"
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
+StoreDep = Annotated[StoreReader, Depends(get_store)]
 BrokerCheckDep = Annotated[BrokerCheck | None, Depends(get_broker_check)]

@@ -13,6 +13,12 @@ _WIB = "the same instant in WIB (Asia/Jakarta, +07:00), for people"
 class StoreHealth(BaseModel):
     ok: bool = Field(description="the store answered a ping")
     backend: Literal["influxdb", "sqlite"]
+    problem: str | None = Field(
+        default=None,
+        description="why the API cannot read the store although it answers (database "
+        "missing, login refused, READ privilege missing); null when it can",
+        examples=[None],
+    )
 
 
 class BrokerHealth(BaseModel):
@@ -23,7 +29,8 @@ class BrokerHealth(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "degraded"] = Field(
-        description='"ok" when the store and the broker (if configured) answer'
+        description='"ok" when the store answers and may be read, and the broker (if '
+        "configured) answers"
     )
     store: StoreHealth
     broker: BrokerHealth
@@ -33,7 +40,7 @@ class Health(BaseModel):
             "examples": [
                 {
                     "status": "ok",
-                    "store": {"ok": True, "backend": "influxdb"},
+                    "store": {"ok": True, "backend": "influxdb", "problem": None},
                     "broker": {"ok": True},
                 }
             ]

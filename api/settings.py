@@ -19,26 +19,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from kernel.config import ConfigError
-from store import DEFAULT_SQLITE_PATH, Store, open_store
+from kernel.secrets import DEFAULT_SECRETS
+from store import DEFAULT_SQLITE_PATH, StoreReader, open_reader
 
 SOURCE = "command line/environment"
-
-#: Secrets that ship in examples and tutorials; a server must not run with them.
-DEFAULT_SECRETS = frozenset(
-    {
-        "admin",
-        "changeit",
-        "changeme",
-        "change-me",
-        "changethis",
-        "influxdb",
-        "jagajalan",
-        "password",
-        "root",
-        "secret",
-        "test",
-    }
-)
 
 
 class ApiSettings(BaseModel):
@@ -59,8 +43,9 @@ class ApiSettings(BaseModel):
     def backend(self) -> str:
         return "influxdb" if self.influx_url else "sqlite"
 
-    def open_store(self) -> Store:
-        return open_store(
+    def open_store(self) -> StoreReader:
+        """The store, read-only: the API's user needs READ and nothing else."""
+        return open_reader(
             influx_url=self.influx_url,
             influx_db=self.influx_db,
             influx_token=self.influx_token.get_secret_value() if self.influx_token else None,

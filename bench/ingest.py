@@ -42,7 +42,9 @@ import httpx
 
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
+from store.influxql import quote_ident
 from telemetry.mapping import LineEncoder, batch_meta_line
+from testkit.influx_setup import setup_database
 from testkit.ingest import metric, scrape, start_ingest, stop_process, wait_for
 from testkit.rates import varint, window_rate
 from testkit.services import free_port, influxd, mosquitto
@@ -156,7 +158,7 @@ def influx_rate(url: str, lines: list[str], writers: int) -> float:
     """Points/s InfluxDB accepts from *writers* clients sending 5,000-line writes."""
     db = f"bench_b{writers}"
     client = httpx.Client(base_url=url, timeout=60)
-    client.post("/query", params={"q": f"CREATE DATABASE {db}"})
+    client.post("/query", data={"q": f"CREATE DATABASE {quote_ident(db)}"})
     bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
 
     def post(body: bytes) -> None:
@@ -167,7 +169,7 @@ def influx_rate(url: str, lines: list[str], writers: int) -> float:
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(post, bodies))
     rate = len(lines) / (time.perf_counter() - started)
-    client.post("/query", params={"q": f"DROP DATABASE {db}"})
+    client.post("/query", data={"q": f"DROP DATABASE {quote_ident(db)}"})
     return rate
 
 
@@ -207,6 +209,7 @@ def peak_rss_mb(pid: int) -> float:
 class Workers:
     def __init__(self, work: Path, broker_url: str, influx_url: str, db: str, n: int) -> None:
         self.work, self.n = work, n
+        setup_database(influx_url, db)  # as an operator does before starting ingest
         self.ports = [free_port() for _ in range(n)]
         self.args = [
             [

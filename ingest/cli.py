@@ -5,6 +5,10 @@ underscores: ``--influx-url`` = ``JAGAJALAN_INFLUX_URL``); the command line wins
 never options: they come from files (``--mqtt-password-file``, ``--influx-token-file``,
 ``--influx-password-file``) or from the environment (``JAGAJALAN_MQTT_PASSWORD``,
 ``JAGAJALAN_INFLUX_TOKEN``, ``JAGAJALAN_INFLUX_PASSWORD``), and are never logged.
+
+Ingest creates nothing in InfluxDB: its user needs WRITE on the database and nothing else.
+The database, retention policies, rollups and that user come from ``jagajalan store setup``;
+until they exist ingest says what is missing and waits, acknowledging nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import signal
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kernel.config import ConfigError
 from kernel.mqtt import MqttUrlError, parse_url
+
+if TYPE_CHECKING:
+    from store import StoreWriter
 
 log = logging.getLogger("ingest")
 
@@ -87,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=7 * 86_400,
     )
-    s = run.add_argument_group("store (give --influx-url or --sqlite)")
+    s = run.add_argument_group("store (give --influx-url or --sqlite; the user needs WRITE only)")
     _option(s, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
     _option(s, "--influx-db", "InfluxDB database", default="jagajalan")
     _option(s, "--influx-token-file", "file holding an InfluxDB 2.x/3.x token")
@@ -100,24 +107,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "seconds to wait for an InfluxDB answer before retrying",
         type=float,
         default=10.0,
-    )
-    r = run.add_argument_group("retention and rollups (InfluxDB; see docs/scaling.md)")
-    _option(
-        r,
-        "--retention",
-        "on: ensure retention policies and rollups at start; off: leave the database as it is",
-        choices=["on", "off"],
-        default="on",
-    )
-    _option(
-        r,
-        "--raw-retention",
-        "keep raw points this long (InfluxQL duration, e.g. 90d)",
-        default="90d",
-    )
-    _option(r, "--rollup-1m-retention", "keep 1-minute rollups this long", default="730d")
-    _option(
-        r, "--rollup-1h-retention", "keep 1-hour rollups this long (INF = forever)", default="INF"
     )
     w = run.add_argument_group("writing")
     _option(w, "--batch-size", "write when this many points wait", type=int, default=5000)
@@ -150,18 +139,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
     )
     run.set_defaults(func=run_command)
-    bf = actions.add_parser(
-        "backfill",
-        help="recompute the 1-minute and 1-hour rollups of a past window (docs/scaling.md)",
-    )
-    _option(bf, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
-    _option(bf, "--influx-db", "InfluxDB database", default="jagajalan")
-    _option(bf, "--influx-token-file", "file holding an InfluxDB 2.x/3.x token")
-    _option(bf, "--influx-username", "InfluxDB 1.x username")
-    _option(bf, "--influx-password-file", "file holding the InfluxDB 1.x password")
-    bf.add_argument("--start", required=True, help="UTC start, e.g. 2026-11-01T00:00:00Z")
-    bf.add_argument("--end", required=True, help="UTC end (exclusive)")
-    bf.set_defaults(func=backfill_command)
 
 
 def _secret(file_opt: str, path: str | None, env: str, problems: list) -> str | None:
@@ -183,7 +160,7 @@ def _check_range(problems: list, option: str, value: float, low: float, high: fl
 
 
 def build(args: argparse.Namespace):
-    """Options -> (IngestSettings, Store). Raises ConfigError listing every problem."""
+    """Options -> (IngestSettings, StoreWriter). Raises ConfigError listing every problem."""
     from ingest.service import IngestSettings, MqttSettings
 
     problems: list[tuple[str, Any, str]] = []
@@ -238,14 +215,14 @@ def build(args: argparse.Namespace):
     return settings, store
 
 
-def _store(args: argparse.Namespace, problems: list):
+def _store(args: argparse.Namespace, problems: list) -> StoreWriter | None:
+    from store import open_writer  # imported on use: `jagajalan --help` stays fast
+
     if bool(args.influx_url) == bool(args.sqlite):
         problems.append(("--influx-url/--sqlite", None, "give exactly one of the two"))
         return None
     if args.sqlite:
-        from store.sqlite import SQLiteStore  # the embedded store, imported on use
-
-        return SQLiteStore(args.sqlite)
+        return open_writer(sqlite_path=args.sqlite)  # the embedded store: it makes its file
     if urlsplit(args.influx_url).scheme not in ("http", "https"):
         problems.append(("--influx-url", args.influx_url, "must be http://host:port or https://"))
         return None
@@ -255,31 +232,13 @@ def _store(args: argparse.Namespace, problems: list):
     password = _secret(
         "--influx-password-file", args.influx_password_file, "JAGAJALAN_INFLUX_PASSWORD", problems
     )
-    from store.influx import InfluxStore
-    from store.retention import RetentionSettings
-
-    retention = None
-    if args.retention == "on":
-        retention = RetentionSettings(
-            raw=args.raw_retention,
-            rollup_1m=args.rollup_1m_retention,
-            rollup_1h=args.rollup_1h_retention,
-        )
-        options = {
-            "raw": "--raw-retention",
-            "rollup_1m": "--rollup-1m-retention",
-            "rollup_1h": "--rollup-1h-retention",
-        }
-        for name, value, message in retention.problems():
-            problems.append((options.get(name, name), value, message))
-    return InfluxStore(
-        args.influx_url,
-        args.influx_db,
-        token=token,
-        username=args.influx_username,
-        password=password,
-        timeout=args.influx_timeout,
-        retention=retention,
+    return open_writer(
+        influx_url=args.influx_url,
+        influx_db=args.influx_db,
+        influx_token=token,
+        influx_username=args.influx_username,
+        influx_password=password,
+        influx_timeout=args.influx_timeout,
     )
 
 
@@ -303,55 +262,3 @@ def run_command(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         store.close()
-
-
-def _utc_ms(problems: list, option: str, text: str) -> int:
-    from datetime import UTC, datetime
-
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        problems.append((option, text, "not a time such as 2026-11-01T00:00:00Z"))
-        return 0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
-
-
-def backfill_command(args: argparse.Namespace) -> int:
-    from store import retention
-    from store.base import StoreError
-    from store.influx import InfluxStore
-
-    problems: list[tuple[str, Any, str]] = []
-    if not args.influx_url or urlsplit(args.influx_url).scheme not in ("http", "https"):
-        problems.append(("--influx-url", args.influx_url, "must be http://host:port or https://"))
-    start = _utc_ms(problems, "--start", args.start)
-    end = _utc_ms(problems, "--end", args.end)
-    if start and end and start >= end:
-        problems.append(("--end", args.end, "must be after --start"))
-    token = _secret(
-        "--influx-token-file", args.influx_token_file, "JAGAJALAN_INFLUX_TOKEN", problems
-    )
-    password = _secret(
-        "--influx-password-file", args.influx_password_file, "JAGAJALAN_INFLUX_PASSWORD", problems
-    )
-    if problems:
-        raise ConfigError(SOURCE, problems)
-    store = InfluxStore(
-        args.influx_url,
-        args.influx_db,
-        token=token,
-        username=args.influx_username,
-        password=password,
-    )
-    try:
-        written = retention.backfill(store, start, end)
-    except StoreError as exc:
-        log.error("event=backfill_failed error=%r", str(exc))
-        return 1
-    finally:
-        store.close()
-    log.info("event=backfilled start=%s end=%s rollup_points=%d", args.start, args.end, written)
-    print(f"{written} rollup points written")
-    return 0

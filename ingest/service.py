@@ -17,6 +17,10 @@ Shared subscriptions (``$share/<group>/...``): Mosquitto 2.0.11 keeps the unackn
 newly assigned messages of a member that disconnected in that member's session until it comes
 back or the session expires (then they are lost); it does not hand them to the other members.
 So each worker needs a stable client id of its own and must be restarted (docs/scaling.md).
+
+The store is only written, never set up: the worker holds a :class:`~store.base.StoreWriter`
+whose user needs WRITE and nothing else; until the store is ready it writes and acknowledges
+nothing and says what is missing (:mod:`ingest.readiness`).
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from ingest import paho_speedup, pipeline
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
+from ingest.readiness import StoreReadiness
 from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks
 from kernel.mqtt import Protocol, Tls, negotiate_protocol, new_client, parse_url
-from store.base import Store
+from store.base import StoreWriter
 from telemetry import topics
 from telemetry.mapping import LineEncoder, to_line
 
@@ -77,7 +82,7 @@ class IngestService:
     def __init__(
         self,
         settings: IngestSettings,
-        store: Store,
+        store: StoreWriter,
         metrics: IngestMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -89,9 +94,10 @@ class IngestService:
         write_lines = getattr(store, "write_lines", None)
         # Stores that take line protocol get it straight from the pipeline (no Point objects).
         self.encoder = LineEncoder() if write_lines is not None else None
+        self.readiness = StoreReadiness(store, "ingest", interval=settings.retry_max_delay)
         hooks = WriterHooks(
-            write=write_lines or store.write,
-            ensure=store.ensure,
+            write=self.readiness.guard(write_lines or store.write),
+            ensure=self.readiness.check,
             render=(lambda r: r) if write_lines is not None else to_line,
             acknowledge=self._acknowledge,
             publish=self._publish_dead_letters,
@@ -201,7 +207,9 @@ class IngestService:
         self.start()
         idle = self.settings.leave_after_idle
         try:
+            self.readiness.poll()
             while not stop.wait(0.5):
+                self.readiness.poll()
                 if not self.writer.is_alive():
                     log.error("event=writer_died: the writer thread ended unexpectedly; stopping")
                     return 1

@@ -18,6 +18,7 @@ from kernel.logs import setup_logging
 #: Component CLI modules, in the order shown by --help.
 COMPONENTS = [
     "gateway.cli",
+    "store.cli",
     "ingest.cli",
     "api.cli",
     "simulators.cli",

@@ -127,6 +127,21 @@ class Demo:
             str(ready),
         )
         self.wait_for(lambda: ready.exists(), 30, "emulated devices")
+        if self.args.influx_url:
+            # As an operator does once: ingest and the API create nothing in InfluxDB. Without
+            # admin options this works on an InfluxDB without auth (a local one for the demo).
+            log = self.logs / "setup.log"
+            cmd = [sys.executable, "-m", "jagajalan.cli", "store", "setup", "--wait", "30"]
+            with log.open("ab") as out:
+                done = subprocess.run(
+                    [*cmd, *store_args],
+                    stdout=out,
+                    stderr=out,
+                    stdin=subprocess.DEVNULL,
+                    timeout=120,
+                )
+            if done.returncode != 0:
+                raise RuntimeError(f"`jagajalan store setup` failed; see {log}")
         ingest = self.spawn("ingest", "ingest", "run", "--broker-url", broker_url, *store_args)
         # Gateways start once ingest holds its subscription: the broker keeps QoS 1 messages
         # only for subscribers (or persistent sessions) that already exist.

@@ -1,8 +1,16 @@
-"""The store interface shared by the InfluxDB (production) and SQLite (embedded) backends.
+"""The store's two interfaces, shared by the InfluxDB (production) and SQLite (embedded) backends.
 
-Both backends pass the same contract test suite (tests/store/test_contract.py). Points are
-identified by (measurement, tag set, time): writing the same point twice stores it once, the
-later field values winning, exactly as InfluxDB does.
+- :class:`StoreWriter` is all that ingest (and later analytics) may use: write, and check that
+  writing is possible. :class:`StoreReader` is all that the API, alerts and dashboards' tests
+  may use: latest values, gateways, point queries, and check that reading is possible. A
+  service holds one of the two, opened with credentials that carry only that privilege
+  (``store.privileges``). :class:`Store` is both plus :meth:`Store.ensure`, a set-up action.
+- Nothing here creates a database as a side effect: on InfluxDB the database, its retention
+  policies, continuous queries and users are made by ``jagajalan store setup`` (an admin,
+  once); a service that finds them missing is told so by :class:`StoreNotReady`.
+- Both backends pass the same contract test suite (tests/store/test_contract.py). Points are
+  identified by (measurement, tag set, time): writing the same point twice stores it once, the
+  later field values winning, exactly as InfluxDB does.
 """
 
 from __future__ import annotations
@@ -10,8 +18,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from telemetry.mapping import Point
+if TYPE_CHECKING:  # annotations only: `jagajalan --help` (store.cli) stays light
+    from telemetry.mapping import Point
 
 
 class StoreError(RuntimeError):
@@ -29,6 +39,28 @@ class StoreRejected(StoreError):
 class StoreAuthFailed(StoreRejected):
     """The store refused the credentials (HTTP 401/403). A configuration problem: the data
     itself is fine, so a writer retries later rather than dropping it."""
+
+
+#: What :class:`StoreNotReady` says is missing.
+MISSING_DATABASE = "database"  # the database does not exist (InfluxDB: no `store setup` yet)
+MISSING_LOGIN = "login"  # the store refused the login: no such user, or another password
+MISSING_WRITE = "write"  # the user may not write to the database (WRITE privilege)
+MISSING_READ = "read"  # the user may not read the database (READ privilege)
+
+
+class StoreNotReady(StoreAuthFailed):
+    """The store answers, but is not set up for this user: the database is missing, the login
+    is refused, or the user lacks the privilege. ``jagajalan store setup`` fixes it; the data
+    is fine, so a writer keeps it and retries (a :class:`StoreAuthFailed`, never dropped).
+
+    Carries what is missing (one of the ``MISSING_*`` values), the database and the user
+    (None with a token or without credentials), never a secret."""
+
+    def __init__(self, message: str, *, missing: str, database: str, user: str | None) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.database = database
+        self.user = user
 
 
 @dataclass(frozen=True)
@@ -51,14 +83,29 @@ class GatewaySeen:
     state_time_ms: int | None
 
 
-class Store(ABC):
-    @abstractmethod
-    def ensure(self) -> None:
-        """Create the database/tables if missing. Idempotent."""
+class StoreWriter(ABC):
+    """What a writing service uses (ingest): write points, check it may write."""
 
     @abstractmethod
     def write(self, points: Sequence[Point]) -> None:
-        """Write points. Raises StoreUnavailable or StoreRejected."""
+        """Write points. Raises StoreUnavailable, StoreNotReady or StoreRejected. Never
+        creates the database."""
+
+    @abstractmethod
+    def check_write(self) -> None:
+        """Return if this store's user may write now; else raise StoreNotReady naming what is
+        missing (database, login, WRITE privilege), or StoreUnavailable. Writes nothing."""
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """True if the store answers."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class StoreReader(ABC):
+    """What a reading service uses (API, alerts): latest values, gateways, points."""
 
     @abstractmethod
     def latest(
@@ -79,8 +126,23 @@ class Store(ABC):
         """All points of *measurement*, oldest first (tests and small exports)."""
 
     @abstractmethod
+    def check_read(self) -> None:
+        """Return if this store's user may read now; else raise StoreNotReady naming what is
+        missing (database, login, READ privilege), or StoreUnavailable."""
+
+    @abstractmethod
     def ping(self) -> bool:
         """True if the store answers."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+class Store(StoreReader, StoreWriter):
+    """Both interfaces, and :meth:`ensure`: what set-up, tests and the embedded demo use."""
+
+    @abstractmethod
+    def ensure(self) -> None:
+        """Create the database (InfluxDB: ``CREATE DATABASE``, an admin's statement; the rest
+        of the set-up is ``store.setup``) or the file and tables (SQLite). Idempotent.
+        Services do not call it on InfluxDB: they run with users that may not."""

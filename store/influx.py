@@ -7,27 +7,51 @@ in an HTTP Basic ``Authorization`` header (which 1.x accepts exactly like its ``
 query parameters) so that a password never appears in a URL, where it would end up in
 request logs.
 
+Nothing is created here: not by the constructor, not by a write. A write to a database that
+does not exist raises :class:`StoreNotReady`; the database, its retention policies, continuous
+queries and users are made once by ``jagajalan store setup`` (:mod:`store.setup`), with admin
+credentials that services never hold. :meth:`InfluxStore.ensure` (``CREATE DATABASE``) is for
+set-up and tests only.
+
 Errors: no connection, a timeout or a 5xx answer raise :class:`StoreUnavailable` (retry);
-any other 4xx raises :class:`StoreRejected` carrying InfluxDB's own error text; 401/403 raise
-:class:`StoreAuthFailed`, a :class:`StoreRejected` whose message never contains a secret.
+any other 4xx raises :class:`StoreRejected` carrying InfluxDB's own error text. A refused login
+(401), a missing privilege (403 on ``/write``, or "requires READ" on ``/query``) and a missing
+database (404 on ``/write``) raise :class:`StoreNotReady` naming what is missing; any other
+403 (e.g. "requires admin privilege") raises :class:`StoreAuthFailed`. No message ever
+contains a secret: statements go in the request body (form-encoded), not in the URL that
+proxies and InfluxDB's own HTTP log record.
+
+Checks (:meth:`InfluxStore.check_write`, :meth:`InfluxStore.check_read`), as measured on
+InfluxDB 1.6 with ``auth-enabled = true``: ``/write`` with an empty body answers 204 when the
+user may write, 403 when it may not, 404 when the database does not exist (InfluxDB looks for
+the database before it checks the privilege, so this tells any user whether it exists), and 401
+for a refused login; it writes nothing. ``SHOW RETENTION POLICIES ON <db>`` answers 200 to a
+user with READ, 403 "requires READ" to one without (also when the database does not exist: the
+empty write then tells the two apart), and "database not found" to an admin or without auth.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from store.base import (
+    MISSING_DATABASE,
+    MISSING_LOGIN,
+    MISSING_READ,
+    MISSING_WRITE,
     GatewaySeen,
     LatestValue,
     Store,
     StoreAuthFailed,
+    StoreNotReady,
     StoreRejected,
     StoreUnavailable,
 )
+from store.influxql import quote_ident, quote_string
 from telemetry.mapping import (
     BATCH_MEASUREMENT,
     META_MEASUREMENTS,
@@ -36,22 +60,9 @@ from telemetry.mapping import (
     to_lines,
 )
 
-if TYPE_CHECKING:
-    from store.retention import RetentionSettings
-
 #: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
 WRITE_CHUNK = 5_000
 _ERROR_TEXT_LIMIT = 500
-
-
-def quote_ident(name: str) -> str:
-    """An InfluxQL identifier in double quotes, with ``\\`` and ``"`` escaped."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def quote_string(value: str) -> str:
-    """An InfluxQL string literal in single quotes; nothing in *value* can end it early."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
 
 
 def _convert(value: Any, kind: str) -> float | int | str | bool:
@@ -74,12 +85,12 @@ class InfluxStore(Store):
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
-        retention: RetentionSettings | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
-        self.retention = retention  # ensure() also sets up retention policies and rollups
-        headers = {"User-Agent": "jagajalan-ingest"}
+        self.username = None if token else username  # for messages; None: token or anonymous
+        self.token = bool(token)
+        headers = {"User-Agent": "jagajalan"}
         auth: httpx.BasicAuth | None = None
         if token:
             headers["Authorization"] = f"Token {token}"
@@ -94,10 +105,14 @@ class InfluxStore(Store):
     # -- HTTP ---------------------------------------------------------------------------
 
     def _request(
-        self, path: str, params: dict[str, str], content: bytes | None = None
+        self,
+        path: str,
+        params: dict[str, str],
+        content: bytes | None = None,
+        form: dict[str, str] | None = None,
     ) -> httpx.Response:
         try:
-            response = self._client.post(path, params=params, content=content)
+            response = self._client.post(path, params=params, content=content, data=form)
         except httpx.TimeoutException as exc:
             raise StoreUnavailable(
                 f"InfluxDB at {self.url} did not answer in time ({exc})"
@@ -105,17 +120,52 @@ class InfluxStore(Store):
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
         status = response.status_code
-        if status in (401, 403):
-            raise StoreAuthFailed(
-                f"InfluxDB at {self.url} refused the credentials (HTTP {status}): check the "
-                "token or the username/password and the user's privileges on "
-                f"{self.database!r}"
-            )
+        if status in (401, 403, 404):
+            self._refused(path, status, _error_text(response))
         if status >= 500:
             raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {_error_text(response)}")
         if status >= 400:
             raise StoreRejected(f"InfluxDB refused (HTTP {status}): {_error_text(response)}")
         return response
+
+    def _who(self) -> str:
+        if self.token:
+            return "the token"
+        return f"user {self.username!r}" if self.username else "an anonymous client"
+
+    def _not_ready(self, missing: str, message: str) -> StoreNotReady:
+        return StoreNotReady(
+            f"InfluxDB at {self.url}: {message}",
+            missing=missing,
+            database=self.database,
+            user=self.username,
+        )
+
+    def _refused(self, path: str, status: int, text: str) -> None:
+        """Raise the error for a 401, 403 or 404 answer (404: only a missing database)."""
+        db = self.database
+        if status == 401:
+            if self.username or self.token:
+                problem = f"refused the login of {self._who()} ({text}): no such user, or "
+                problem += "another password" if self.username else "the token is not valid"
+            else:
+                problem = f"requires a login ({text}): give a username and password, or a token"
+            raise self._not_ready(MISSING_LOGIN, problem)
+        if status == 404:
+            if "database not found" not in text:
+                raise StoreRejected(f"InfluxDB refused (HTTP 404): {text}")
+            raise self._not_ready(MISSING_DATABASE, f"database {db!r} does not exist")
+        if path == "/write":
+            raise self._not_ready(
+                MISSING_WRITE, f"{self._who()} may not write to database {db!r} (needs WRITE)"
+            )
+        if "requires READ" in text:
+            raise self._not_ready(
+                MISSING_READ,
+                f"{self._who()} may not read database {db!r} (needs READ, or the database "
+                "does not exist)",
+            )
+        raise StoreAuthFailed(f"InfluxDB at {self.url} refused (HTTP 403): {text}")
 
     def _query(self, q: str) -> list[dict[str, Any]]:
         """Run InfluxQL statements; one result per statement (``series`` may be missing; a
@@ -125,18 +175,55 @@ class InfluxStore(Store):
     # -- Store --------------------------------------------------------------------------
 
     def ensure(self) -> None:
-        """Create the database; with ``retention`` settings also its retention policies and
-        continuous queries (:mod:`store.retention`). Idempotent."""
-        self._request("/query", {"q": f"CREATE DATABASE {quote_ident(self.database)}"})
-        if self.retention is not None:
-            from store.retention import apply
+        """``CREATE DATABASE`` (needs an admin; idempotent). For set-up and tests: services
+        never call it, and ``jagajalan store setup`` does the whole set-up."""
+        self.execute(f"CREATE DATABASE {quote_ident(self.database)}")
 
-            apply(self, self.retention)
+    def check_write(self) -> None:
+        """An empty ``/write``: 204 means this user may write (nothing is written). Any other
+        4xx than 401/403/404 (a server that refuses an empty body) proves nothing either way
+        and passes: the writes themselves will tell."""
+        try:
+            self._request("/write", {"db": self.database, "precision": "ms"}, b"")
+        except StoreAuthFailed:  # StoreNotReady included
+            raise
+        except StoreRejected:
+            return
 
-    def execute(self, statement: str, tolerate: Sequence[str] = ()) -> list[dict[str, Any]]:
+    def check_read(self) -> None:
+        """``SHOW RETENTION POLICIES``; when refused, an empty write tells a missing database
+        from a missing READ privilege (see the module docstring)."""
+        try:
+            self.execute(f"SHOW RETENTION POLICIES ON {quote_ident(self.database)}")
+        except StoreNotReady as exc:
+            if exc.missing == MISSING_READ and self._database_missing():
+                raise self._not_ready(
+                    MISSING_DATABASE, f"database {self.database!r} does not exist"
+                ) from None
+            raise
+        except StoreRejected as exc:
+            if "database not found" in str(exc):
+                raise self._not_ready(
+                    MISSING_DATABASE, f"database {self.database!r} does not exist"
+                ) from None
+            raise
+
+    def _database_missing(self) -> bool:
+        try:
+            self.check_write()
+        except StoreNotReady as exc:
+            return exc.missing == MISSING_DATABASE
+        return False
+
+    def execute(
+        self, statement: str, tolerate: Sequence[str] = (), shown: str | None = None
+    ) -> list[dict[str, Any]]:
         """Run InfluxQL statement(s) on this database; one result per statement. An error
-        that contains one of the *tolerate* texts is ignored, any other raises StoreRejected."""
-        response = self._request("/query", {"q": statement, "db": self.database, "epoch": "ms"})
+        that contains one of the *tolerate* texts is ignored, any other raises StoreRejected.
+        Errors quote *shown* (e.g. the statement with its password masked) instead of the
+        statement when given. The statement travels in the request body, never in the URL."""
+        params = {"db": self.database, "epoch": "ms"}
+        response = self._request("/query", params, form={"q": statement})
         try:
             results = response.json().get("results", [])
         except (ValueError, AttributeError):
@@ -146,7 +233,8 @@ class InfluxStore(Store):
         for result in results:
             error = result.get("error")
             if error and not any(t in error for t in tolerate):
-                raise StoreRejected(f"InfluxDB refused {statement[:80]!r}...: {error}")
+                text = shown if shown is not None else statement
+                raise StoreRejected(f"InfluxDB refused {text[:80]!r}...: {error}")
         return results
 
     def write(self, points: Sequence[Point]) -> None:
@@ -159,15 +247,8 @@ class InfluxStore(Store):
             self._write_body("\n".join(chunk).encode())
 
     def _write_body(self, body: bytes) -> None:
-        params = {"db": self.database, "precision": "ms"}
-        try:
-            self._request("/write", params, body)
-        except StoreRejected as exc:
-            if "database not found" not in str(exc):
-                raise
-            # Created after a fresh start of InfluxDB (or dropped): create, then retry.
-            self.ensure()
-            self._request("/write", params, body)
+        # A missing database raises StoreNotReady: it is `store setup`'s to create, not ours.
+        self._request("/write", {"db": self.database, "precision": "ms"}, body)
 
     def latest(
         self, gateway: str | None = None, measurement: str | None = None
@@ -211,8 +292,10 @@ class InfluxStore(Store):
 
     def gateways(self) -> list[GatewaySeen]:
         batches, status = self._query(
-            f'SELECT last("seq") FROM {quote_ident(BATCH_MEASUREMENT)} GROUP BY "gateway";'
-            f'SELECT last("state") FROM {quote_ident(STATUS_MEASUREMENT)} GROUP BY "gateway"'
+            f"SELECT last({quote_ident('seq')}) FROM {quote_ident(BATCH_MEASUREMENT)}"
+            f" GROUP BY {quote_ident('gateway')};"
+            f"SELECT last({quote_ident('state')}) FROM {quote_ident(STATUS_MEASUREMENT)}"
+            f" GROUP BY {quote_ident('gateway')}"
         )
         seen: dict[str, dict[str, Any]] = {}
         for series in batches.get("series", []):
@@ -294,7 +377,7 @@ class InfluxStore(Store):
 
 
 def _where(gateway: str | None) -> str:
-    return "" if gateway is None else f' WHERE "gateway" = {quote_string(gateway)}'
+    return "" if gateway is None else f" WHERE {quote_ident('gateway')} = {quote_string(gateway)}"
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -1,4 +1,4 @@
-"""Retention policies and rollups (InfluxDB 1.x continuous queries), ensured by ingest on start.
+"""Retention policies and rollups (InfluxDB 1.x continuous queries), made by ``store setup``.
 
 Layout in the database (default ``jagajalan``):
 
@@ -14,21 +14,22 @@ from raw points (exact means; counts never averaged). Each continuous query reco
 past intervals (``RESAMPLE ... FOR``) to take readings that arrive late; a gateway that comes
 back after a longer outage needs :func:`backfill` for its window.
 
-Statement building is pure; :func:`apply` and :func:`backfill` run them through an
-:class:`~store.influx.InfluxStore`.
+Statement building is pure (:func:`policy_statements` and :func:`query_statements` compare
+what the server shows with the settings and return what to run; ``store.setup`` runs them as
+an admin). :func:`backfill` runs the rollup queries through an
+:class:`~store.influx.InfluxStore` whose user may read and write the database.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from store.influxql import quote_ident
+
 if TYPE_CHECKING:
     from store.influx import InfluxStore
-
-log = logging.getLogger(__name__)
 
 RAW = "raw"
 ROLLUPS = {"1m": "rollup_1m", "1h": "rollup_1h"}  # interval -> retention policy (and CQ) name
@@ -74,10 +75,6 @@ class RetentionSettings:
         return out
 
 
-def q_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def rp_durations(settings: RetentionSettings) -> dict[str, str]:
     return {RAW: settings.raw, ROLLUPS["1m"]: settings.rollup_1m, ROLLUPS["1h"]: settings.rollup_1h}
 
@@ -85,13 +82,13 @@ def rp_durations(settings: RetentionSettings) -> dict[str, str]:
 def rollup_select(db: str, interval: str, start_ms: int | None = None, end_ms: int | None = None):
     """The SELECT ... INTO of the *interval* rollup, for a window when given (backfill)."""
     aggregates = ", ".join(f"{a}(*)" for a in AGGREGATES)
-    sums = ", ".join(f'sum("{f}") AS "sum_{f}"' for f in ADDITIVE_FIELDS)
+    sums = ", ".join(f"sum({quote_ident(f)}) AS {quote_ident('sum_' + f)}" for f in ADDITIVE_FIELDS)
     where = ""
     if start_ms is not None and end_ms is not None:
         where = f" WHERE time >= {int(start_ms)}ms AND time < {int(end_ms)}ms"
-    d = q_ident(db)
-    target = f"{d}.{q_ident(ROLLUPS[interval])}.:MEASUREMENT"
-    source = f"{d}.{q_ident(RAW)}./.*/"
+    d = quote_ident(db)
+    target = f"{d}.{quote_ident(ROLLUPS[interval])}.:MEASUREMENT"
+    source = f"{d}.{quote_ident(RAW)}./.*/"
     group = f" GROUP BY time({interval}), *"
     return [
         f"SELECT {aggregates} INTO {target} FROM {source}{where}{group}",
@@ -107,7 +104,7 @@ def cq_statements(db: str, settings: RetentionSettings) -> dict[str, str]:
         for suffix, select in zip(("", "_sum"), rollup_select(db, interval), strict=True):
             cq = f"{name}{suffix}"
             out[cq] = (
-                f"CREATE CONTINUOUS QUERY {q_ident(cq)} ON {q_ident(db)} "
+                f"CREATE CONTINUOUS QUERY {quote_ident(cq)} ON {quote_ident(db)} "
                 f"RESAMPLE EVERY {interval} FOR {resample} BEGIN {select} END"
             )
     return out
@@ -117,48 +114,38 @@ def _normal(statement: str) -> str:
     return " ".join(statement.replace('"', "").split())
 
 
-def apply(store: InfluxStore, settings: RetentionSettings) -> list[str]:
-    """Make the database's retention policies and continuous queries match *settings*;
-    returns the statements it ran. Safe to run from several workers at once."""
-    db = store.database
-    ran: list[str] = []
-
-    def run(statement: str, tolerate: tuple[str, ...] = ()) -> None:
-        store.execute(statement, tolerate=tolerate)
-        ran.append(statement)
-
-    (rps,) = store.execute(f"SHOW RETENTION POLICIES ON {q_ident(db)}")
-    existing = {row[0]: row for s in rps.get("series", []) for row in s.get("values", [])}
+def policy_statements(db: str, settings: RetentionSettings, shown: dict[str, list]) -> list[str]:
+    """CREATE or ALTER RETENTION POLICY statements that make the policies match *settings*,
+    given the rows of ``SHOW RETENTION POLICIES`` by name (empty for a new database)."""
+    out = []
     for name, duration in rp_durations(settings).items():
         shard = f" SHARD DURATION {settings.raw_shard}" if name == RAW else ""
         default = " DEFAULT" if name == RAW else ""
-        row = existing.get(name)
+        row = shown.get(name)
         if row is None:
-            run(
-                f"CREATE RETENTION POLICY {q_ident(name)} ON {q_ident(db)} "
-                f"DURATION {duration} REPLICATION 1{shard}{default}",
-                tolerate=("already exists",),
+            out.append(
+                f"CREATE RETENTION POLICY {quote_ident(name)} ON {quote_ident(db)} "
+                f"DURATION {duration} REPLICATION 1{shard}{default}"
             )
         elif not _same_rp(row, duration, shard and settings.raw_shard, bool(default)):
-            run(
-                f"ALTER RETENTION POLICY {q_ident(name)} ON {q_ident(db)} "
+            out.append(
+                f"ALTER RETENTION POLICY {quote_ident(name)} ON {quote_ident(db)} "
                 f"DURATION {duration}{shard}{default}"
             )
-    (cqs,) = store.execute("SHOW CONTINUOUS QUERIES")
-    shown = {
-        row[0]: row[1]
-        for s in cqs.get("series", [])
-        if s.get("name") == db
-        for row in s.get("values", [])
-    }
+    return out
+
+
+def query_statements(db: str, settings: RetentionSettings, shown: dict[str, str]) -> list[str]:
+    """CREATE (and, for one that changed, first DROP) CONTINUOUS QUERY statements, given the
+    queries ``SHOW CONTINUOUS QUERIES`` lists for *db* by name."""
+    out = []
     for name, statement in cq_statements(db, settings).items():
         if name in shown and _normal(shown[name]) == _normal(statement):
             continue
         if name in shown:
-            log.info("continuous query %s changed; recreating it", name)
-            run(f"DROP CONTINUOUS QUERY {q_ident(name)} ON {q_ident(db)}", tolerate=("not found",))
-        run(statement, tolerate=("already exists",))
-    return ran
+            out.append(f"DROP CONTINUOUS QUERY {quote_ident(name)} ON {quote_ident(db)}")
+        out.append(statement)
+    return out
 
 
 def _same_rp(row: list, duration: str, shard: str, default: bool) -> bool:

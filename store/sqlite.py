@@ -208,6 +208,14 @@ class SQLiteStore(Store):
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
         self._conn()  # creates the schema when the file is new
 
+    def check_write(self) -> None:
+        """The embedded store has no users: a writer may create its own file, so this is
+        :meth:`ensure` (StoreUnavailable if the file cannot be made or opened)."""
+        self.ensure()
+
+    def check_read(self) -> None:
+        self._read("SELECT count(*) FROM sqlite_master")
+
     def ping(self) -> bool:
         try:
             self._read("SELECT count(*) FROM sqlite_master")

@@ -105,6 +105,11 @@ def test_two_gateways_to_influxdb(
             assert procs["devices"].poll() is None, (logs / "devices.log").read_text()
             assert time.monotonic() < deadline, "emulated devices did not start"
             time.sleep(0.1)
+        # Set up as an operator does, once, before the services run.
+        setup = ["--influx-url", influx.url, "--influx-db", influx_db]
+        assert _cli("store", "setup", *setup, log=logs / "setup.log").wait(60) == 0, (
+            logs / "setup.log"
+        ).read_text()
         procs["ingest"] = _cli(
             "ingest",
             "run",

@@ -175,7 +175,7 @@ def test_health_without_broker(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.json() == {
         "status": "ok",
-        "store": {"ok": True, "backend": "sqlite"},
+        "store": {"ok": True, "backend": "sqlite", "problem": None},
         "broker": {"ok": None},
     }
 
@@ -187,7 +187,7 @@ def test_health_with_real_broker_and_closed_port(
     up = TestClient(create_app(sqlite_store, functools.partial(mqtt_reachable, broker.url)))
     assert up.get("/health").json() == {
         "status": "ok",
-        "store": {"ok": True, "backend": "sqlite"},
+        "store": {"ok": True, "backend": "sqlite", "problem": None},
         "broker": {"ok": True},
     }
     closed = f"mqtt://127.0.0.1:{free_port()}"
@@ -220,7 +220,7 @@ def test_mqtt_reachable(broker: Mosquitto, tmp_path: Path) -> None:
 def assert_store_down(client: TestClient, backend: str) -> None:
     r = client.get("/health")
     assert r.status_code == 503
-    assert r.json()["store"] == {"ok": False, "backend": backend}
+    assert r.json()["store"] == {"ok": False, "backend": backend, "problem": None}
     assert r.json()["status"] == "degraded"
     for path in ("/readings/latest", "/gateways"):
         r = client.get(path)
@@ -284,7 +284,11 @@ def test_api_on_real_influxdb_answers_like_on_sqlite(
             r = on_influx.get(path)
             assert r.status_code == 200, r.text
             assert r.json() == client.get(path).json(), path
-        assert on_influx.get("/health").json()["store"] == {"ok": True, "backend": "influxdb"}
+        assert on_influx.get("/health").json()["store"] == {
+            "ok": True,
+            "backend": "influxdb",
+            "problem": None,
+        }
     finally:
         store.close()
 

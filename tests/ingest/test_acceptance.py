@@ -21,6 +21,7 @@ import pytest
 from store.influx import InfluxStore
 from telemetry import topics
 from telemetry.mapping import Point
+from testkit.influx_setup import setup_database
 from testkit.ingest import (
     HOUR,
     MIN,
@@ -56,6 +57,7 @@ def _all_stored(url: str, db: str, stream: Stream, timeout: float = 60) -> None:
 def test_a_influxdb_down_for_30s_under_a_steady_stream(tmp_path: Path, broker: Mosquitto) -> None:
     server, port, log = not_started_influx(tmp_path), free_port(), tmp_path / "ingest.log"
     server.start()
+    setup_database(server.url, "acc_a")
     args = ingest_args(broker, server.url, "acc_a", port, "--max-inflight", "200")
     proc = start_ingest(*args, "--retry-max-delay", "1", log=log)
     stream = None
@@ -91,6 +93,7 @@ def test_a_influxdb_down_for_30s_under_a_steady_stream(tmp_path: Path, broker: M
 def test_b_ingest_sigkilled_under_load_and_restarted(tmp_path: Path, broker: Mosquitto) -> None:
     port, log = free_port(), tmp_path / "ingest.log"
     with influxd(tmp_path / "influx") as server:
+        setup_database(server.url, "acc_b")
         # Batches wait up to 1 s, so the kill always catches unacknowledged messages.
         args = [*ingest_args(broker, server.url, "acc_b", port), "--max-delay", "1"]
         proc = start_ingest(*args, log=log)
@@ -123,6 +126,7 @@ def test_c_three_shared_workers_one_killed_mid_stream(tmp_path: Path, broker: Mo
     is therefore: nothing is lost, and the dead worker's share lands once a worker with the
     same client id is back (a supervisor restarts it, or ``--leave`` retires it)."""
     with influxd(tmp_path / "influx") as server:
+        setup_database(server.url, "acc_c")
         ports = [free_port() for _ in range(3)]
         args = [
             ingest_args(broker, server.url, "acc_c", p, "--shared-group", "ingest") for p in ports
@@ -180,6 +184,7 @@ def test_d_refused_points_and_payloads_become_dead_letters(
     letters = DeadLetters(broker.port)
     pub = Publisher(broker.port)
     with influxd(tmp_path / "influx") as server:
+        setup_database(server.url, "acc_d")  # the raw policy keeps 90 days (beyond_retention)
         proc = start_ingest(*ingest_args(broker, server.url, "acc_d", port), log=log)
         try:
             wait_subscribed(proc, port, log)
@@ -249,6 +254,7 @@ def test_e_a_refused_dead_letter_keeps_the_message_unacknowledged(tmp_path: Path
         mosquitto(tmp_path / "mq", passwords=users, acl=deny) as b,
         influxd(tmp_path / "influx") as server,
     ):
+        setup_database(server.url, "acc_e")
         (tmp_path / "pw").write_text("ingest-pw")
         args = ingest_args(b, server.url, "acc_e", port, "--mqtt-username", "ingest")
         proc = start_ingest(

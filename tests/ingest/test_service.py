@@ -20,6 +20,7 @@ from ingest.service import IngestService, IngestSettings, MqttSettings
 from store.influx import InfluxStore
 from telemetry import topics
 from telemetry.mapping import LineEncoder, Point, batch_meta_point, batch_to_points, to_line
+from testkit.influx_setup import setup_database
 from testkit.ingest import (
     MIN,
     RECENT,
@@ -92,6 +93,7 @@ def test_ingest_process_writes_batches_and_refuses_bad_payloads(
     tmp_path: Path, broker: Mosquitto, influx: Influx, influx_db: str
 ) -> None:
     port, log = free_port(), tmp_path / "ingest.log"
+    setup_database(influx.url, influx_db)
     proc = start_ingest(*ingest_args(broker, influx.url, influx_db, port), log=log)
     pub = Publisher(broker.port)
     try:
@@ -178,6 +180,7 @@ def test_ingest_started_while_influxdb_is_down(
         assert metric(m, "jagajalan_ingest_points_written_total") == 0
 
         server.start()
+        setup_database(server.url, influx_db)
         store = InfluxStore(server.url, influx_db)
         wait_for(lambda: store.count("gateway_batches") == 20, 20, "all 20 batches")
         assert store.count("traffic") == 40
@@ -209,6 +212,7 @@ def test_messages_not_yet_written_survive_a_killed_worker(
         )
         assert stop_process(proc, signal.SIGKILL) == -signal.SIGKILL
         server.start()
+        setup_database(server.url, influx_db)
         proc = start_ingest(*args, log=log)  # same client id: the session resumes
         store = InfluxStore(server.url, influx_db)
         wait_for(lambda: store.count("gateway_batches") == 10, 20, "all 10 batches")
@@ -257,6 +261,7 @@ def test_signal_flushes_the_buffer_before_exit(
 ) -> None:
     port, log = free_port(), tmp_path / "ingest.log"
     # Nothing would be written for 60 s but for the shutdown flush.
+    setup_database(influx.url, influx_db)
     args = ingest_args(broker, influx.url, influx_db, port, "--max-delay", "60")
     proc = start_ingest(*args, log=log)
     pub = Publisher(broker.port)

@@ -51,7 +51,7 @@ def test_demo_serves_latest_readings_from_both_gateways(tmp_path: Path) -> None:
         assert seen == {"srl-pasar-01", "srl-pauh-01"}, (tmp_path / "demo.log").read_text()
         assert elapsed < 30
         health = httpx.get(f"{api}/health", timeout=5).json()
-        assert health["store"] == {"ok": True, "backend": "sqlite"}
+        assert health["store"] == {"ok": True, "backend": "sqlite", "problem": None}
         assert health["broker"]["ok"] is True
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert proc.wait(60) == 0

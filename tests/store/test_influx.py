@@ -9,8 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from store.base import GatewaySeen, LatestValue, StoreRejected, StoreUnavailable
-from store.influx import InfluxStore, StoreAuthFailed, quote_ident, quote_string
+from store.base import (
+    GatewaySeen,
+    LatestValue,
+    StoreAuthFailed,
+    StoreNotReady,
+    StoreRejected,
+    StoreUnavailable,
+)
+from store.influx import InfluxStore
+from store.influxql import quote_ident, quote_string
 from telemetry.mapping import Point, batch_meta_point, batch_to_points, status_point
 from testkit.ingest import MIN, T0, Receiver, batch
 from testkit.services import Influx, free_port, influxd
@@ -73,8 +81,23 @@ def test_writes_are_chunked_at_5000_points() -> None:
     assert b"".join(r.body + b"\n" for r in writes).splitlines()[-1].endswith(b" 1764489612000")
 
 
-def test_first_write_creates_a_missing_database(influx: Influx, influx_db: str) -> None:
-    store = InfluxStore(influx.url, influx_db)  # no ensure()
+def test_a_write_never_creates_the_database(influx: Influx, influx_db: str) -> None:
+    """Creating it is `store setup`'s (an admin's): a writer says it is missing, and keeps the
+    points (StoreNotReady is a StoreAuthFailed: retried, never dead-lettered)."""
+    store = InfluxStore(influx.url, influx_db)  # no ensure(); InfluxDB without auth
+    with pytest.raises(StoreNotReady, match=f"database '{influx_db}' does not exist") as info:
+        store.write([air("gw-a", T0, pm25=1.0)])
+    assert (info.value.missing, info.value.database) == ("database", influx_db)
+    assert isinstance(info.value, StoreAuthFailed)
+    with pytest.raises(StoreNotReady, match="does not exist"):
+        store.check_write()
+    with pytest.raises(StoreNotReady, match="does not exist"):
+        store.check_read()
+    (result,) = influx.query("SHOW DATABASES")["results"]
+    assert [influx_db] not in result["series"][0].get("values", [])
+    store.ensure()
+    store.check_write()
+    store.check_read()
     store.write([air("gw-a", T0, pm25=1.0)])
     assert store.count("air_quality") == 1
 
@@ -225,10 +248,11 @@ def test_username_and_password_against_influxdb_with_auth(tmp_path: Path) -> Non
         assert good.points("air_quality") == [air("gw-a", T0, pm25=4.5)]
 
         wrong = InfluxStore(server.url, "secured", username="admin", password="not-it-XYZ")
-        with pytest.raises(StoreAuthFailed, match="refused the credentials") as info:
+        with pytest.raises(StoreNotReady, match="refused the login of user 'admin'") as info:
             wrong.write([air("gw-a", T0 + 1, pm25=1.0)])
         assert "not-it-XYZ" not in str(info.value)
-        assert isinstance(info.value, StoreRejected)
+        assert info.value.missing == "login" and info.value.user == "admin"
+        assert isinstance(info.value, StoreAuthFailed)
 
         anonymous = InfluxStore(server.url, "secured")
         with pytest.raises(StoreAuthFailed):

@@ -1,4 +1,4 @@
-"""Retention policies and rollups against a real InfluxDB 1.6: what ingest ensures at start,
+"""Retention policies and rollups against a real InfluxDB 1.6: what ``store setup`` makes,
 and the rollup queries themselves, run by hand for a past window (continuous queries only run
 on InfluxDB's schedule)."""
 
@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from store import retention
+from store import retention, setup
 from store.influx import InfluxStore
 from store.retention import RetentionSettings
 from telemetry.mapping import Point
+from testkit.influx_setup import setup_database
 from testkit.ingest import HOUR, MIN, RECENT
 from testkit.services import Influx
 
@@ -31,11 +32,9 @@ def _cqs(influx: Influx, db: str) -> dict[str, str]:
     }
 
 
-def test_ensure_creates_policies_and_continuous_queries_once(
-    influx: Influx, influx_db: str
-) -> None:
-    store = InfluxStore(influx.url, influx_db, retention=RetentionSettings())
-    store.ensure()
+def test_setup_creates_policies_and_continuous_queries_once(influx: Influx, influx_db: str) -> None:
+    store = InfluxStore(influx.url, influx_db)
+    setup_database(influx.url, influx_db)
     rps = _rps(influx, influx_db)
     assert rps["raw"] == ["2160h0m0s", "24h0m0s", 1, True]  # 90 days, the default policy
     assert rps["rollup_1m"][0] == "17520h0m0s" and rps["rollup_1m"][3] is False
@@ -45,10 +44,10 @@ def test_ensure_creates_policies_and_continuous_queries_once(
     assert "RESAMPLE EVERY 1m FOR 10m" in cqs["rollup_1m"]
     assert f"INTO {influx_db}.rollup_1h.:MEASUREMENT FROM {influx_db}.raw./.*/" in cqs["rollup_1h"]
     # again: nothing to do; then with other settings: altered, CQs recreated
-    assert retention.apply(store, RetentionSettings()) == []
+    assert setup.run(store, RetentionSettings(), []) == []
     changed = RetentionSettings(raw="30d", resample_1m="5m")
-    ran = retention.apply(store, changed)
-    assert [s.split(" ON ")[0] for s in ran] == [
+    ran = setup.run(store, changed, [])
+    assert [s.shown.split(" ON ")[0] for s in ran] == [
         'ALTER RETENTION POLICY "raw"',
         'DROP CONTINUOUS QUERY "rollup_1m"',
         'CREATE CONTINUOUS QUERY "rollup_1m"',
@@ -61,8 +60,8 @@ def test_ensure_creates_policies_and_continuous_queries_once(
 
 
 def test_rollup_queries_aggregate_a_past_window(influx: Influx, influx_db: str) -> None:
-    store = InfluxStore(influx.url, influx_db, retention=RetentionSettings())
-    store.ensure()
+    store = InfluxStore(influx.url, influx_db)
+    setup_database(influx.url, influx_db)
     t = RECENT - HOUR  # a whole past hour
     points = []
     for i in range(120):  # two hours of a reading every minute, on lane 1
@@ -108,13 +107,13 @@ def test_backfill_command(influx: Influx, influx_db: str, capsys) -> None:
 
     from jagajalan.cli import main
 
-    store = InfluxStore(influx.url, influx_db, retention=RetentionSettings())
-    store.ensure()
+    store = InfluxStore(influx.url, influx_db)
+    setup_database(influx.url, influx_db)
     tags = {"gateway": "gw-b", "sensor": "cnt1", "lane": "2"}
     store.write([Point("traffic", tags, {"count": 3}, RECENT + i * MIN) for i in range(3)])
     start = datetime.fromtimestamp(RECENT / 1000, UTC).isoformat()
     end = datetime.fromtimestamp((RECENT + HOUR) / 1000, UTC).isoformat()
-    args = ["ingest", "backfill", "--influx-url", influx.url, "--influx-db", influx_db]
+    args = ["store", "backfill", "--influx-url", influx.url, "--influx-db", influx_db]
     assert main([*args, "--start", start, "--end", end]) == 0
     assert "4 rollup points written" in capsys.readouterr().out  # 3 minutes + 1 hour
     (result,) = store.execute('SELECT "sum_count" FROM "rollup_1h"."traffic"')
@@ -128,7 +127,7 @@ def test_backfill_command(influx: Influx, influx_db: str, capsys) -> None:
 def test_bad_retention_options_are_config_errors(capsys) -> None:
     from jagajalan.cli import main
 
-    args = ["ingest", "run", "--influx-url", "http://127.0.0.1:9", "--raw-retention", "90 days"]
+    args = ["store", "setup", "--influx-url", "http://127.0.0.1:9", "--raw-retention", "90 days"]
     assert main([*args, "--rollup-1h-retention", "30m"]) == 2
     err = capsys.readouterr().err
     assert "command line: --raw-retention = '90 days': '90 days' is not a duration" in err

@@ -20,6 +20,7 @@ from telemetry import Batch, DecodeError, Reading, compact, topics
 from telemetry.codec import decode_batch, encode_batch, payload_version
 from telemetry.mapping import Point, batch_to_points
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, READING_TAGS
+from testkit.influx_setup import setup_database
 from testkit.ingest import Publisher, start_ingest, stop_process, wait_for
 from testkit.services import Influx, Mosquitto
 from testkit.wire import standard_batch, wire_bytes_per_reading
@@ -420,6 +421,7 @@ def test_compact_batch_lands_in_influxdb_through_real_ingest(
     payload = encode_batch(batch, "compact")
     assert payload[:2] == b"\xc1\x02"
     log = tmp_path / "ingest.log"
+    setup_database(influx.url, influx_db)
     proc = start_ingest(
         *("--broker-url", broker.url, "--influx-url", influx.url, "--influx-db", influx_db),
         *("--client-id", f"test-compact-{uuid.uuid4().hex[:8]}"),

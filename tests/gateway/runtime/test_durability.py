@@ -43,6 +43,7 @@ from testkit.gateway import (
     wait_until,
     write_config,
 )
+from testkit.influx_setup import setup_database
 from testkit.procs import frozen, start_gateway, start_ingest, stop, wait_for_log
 from testkit.services import Influx, Mosquitto, free_port, write_mosquitto_conf
 
@@ -106,6 +107,7 @@ def rig(tmp_path: Path, influx: Influx, db: str, name: str) -> Iterator[Rig]:
     broker = Mosquitto(port, workdir, write_mosquitto_conf(workdir, port))
     broker.start()
     ingest: subprocess.Popen | None = None
+    setup_database(influx.url, db)
     store = InfluxStore(influx.url, db)
     try:
         ingest = start_ingest(broker.url, influx.url, db, f"ingest-{name}", logs / "ingest.log")
