@@ -65,6 +65,9 @@ class IngestSettings:
     batch_size: int = 5_000  # flush when this many points wait...
     max_delay: float = 0.2  # ...or when the oldest waiting message is this old (s)
     retry_max_delay: float = 5.0  # longest pause between retries of a failed write (s)
+    # Attempts at a point refused neither transiently nor as such (413, an odd answer) before
+    # it is dead-lettered as store_refused (ingest/retry.py).
+    max_attempts: int = 5
     parallel_writes: int = 2  # InfluxDB writes in flight at once (acknowledged in order)
     drain_timeout: float = 10.0  # at shutdown, keep retrying the last writes this long (s)
     metrics_port: int = 0  # 0 = no /metrics endpoint
@@ -106,6 +109,7 @@ class IngestService:
             batch_size=settings.batch_size,
             max_delay=settings.max_delay,
             retry_max_delay=settings.retry_max_delay,
+            max_attempts=settings.max_attempts,
             # Several writes in flight keep InfluxDB busy while the worker encodes the next;
             # only for stores with their own connection pool (InfluxDB's HTTP client).
             parallel=settings.parallel_writes if write_lines is not None else 1,

@@ -7,9 +7,13 @@ in an HTTP Basic ``Authorization`` header (which 1.x accepts exactly like its ``
 query parameters) so that a password never appears in a URL, where it would end up in
 request logs.
 
-Errors: no connection, a timeout or a 5xx answer raise :class:`StoreUnavailable` (retry);
-any other 4xx raises :class:`StoreRejected` carrying InfluxDB's own error text; 401/403 raise
-:class:`StoreAuthFailed`, a :class:`StoreRejected` whose message never contains a secret.
+Errors (their kinds: :func:`store.base.classify`), each carrying InfluxDB's own error text,
+never a secret: no connection, a timeout, a 5xx, 408 or 429 answer raise
+:class:`StoreUnavailable`; 401/403 raise :class:`StoreAuthFailed`; a 404 (no such database, or
+not InfluxDB's API at all) or a redirect raise :class:`StoreMisconfigured`, naming the fix;
+400 (the points: unparsable, field type conflict, beyond retention) raises
+:class:`StoreRejected`; any other answer, 413 (request too large) among them, raises
+:class:`StoreRequestRefused`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from store.base import (
     LatestValue,
     Store,
     StoreAuthFailed,
+    StoreMisconfigured,
     StoreRejected,
+    StoreRequestRefused,
     StoreUnavailable,
 )
 from telemetry.mapping import (
@@ -80,6 +86,8 @@ class InfluxStore(Store):
         self.database = database
         self.retention = retention  # ensure() also sets up retention policies and rollups
         headers = {"User-Agent": "jagajalan-ingest"}
+        self._secrets = tuple(s for s in (token, password) if s)  # kept out of error texts
+        self._username = username
         auth: httpx.BasicAuth | None = None
         if token:
             headers["Authorization"] = f"Token {token}"
@@ -105,17 +113,42 @@ class InfluxStore(Store):
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
         status = response.status_code
-        if status in (401, 403):
+        if status < 300:
+            return response
+        text = self._error_text(response)
+        if status == 401:
             raise StoreAuthFailed(
-                f"InfluxDB at {self.url} refused the credentials (HTTP {status}): check the "
-                "token or the username/password and the user's privileges on "
-                f"{self.database!r}"
+                f"InfluxDB at {self.url} refused the credentials (HTTP 401): check the "
+                "token or the username/password"
             )
-        if status >= 500:
-            raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {_error_text(response)}")
-        if status >= 400:
-            raise StoreRejected(f"InfluxDB refused (HTTP {status}): {_error_text(response)}")
-        return response
+        if status == 403:
+            user = f'"{self._username}"' if self._username else "the user"
+            raise StoreAuthFailed(
+                f"InfluxDB at {self.url} refused this user (HTTP 403: {text}): grant "
+                f'{user} WRITE on "{self.database}" (GRANT WRITE ON "{self.database}" TO '
+                f"{user}), or give the token write permission"
+            )
+        if status >= 500 or status in (408, 429):
+            raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {text}")
+        if status == 404:
+            if "database not found" in text:
+                raise StoreMisconfigured(f"InfluxDB at {self.url} answered HTTP 404: {text}")
+            raise StoreMisconfigured(
+                f"{self.url}{path} answered HTTP 404 ({text}): that is not InfluxDB's HTTP "
+                "API; check the URL's host, port and path"
+            )
+        if status < 400:
+            location = response.headers.get("location", "(nowhere)")
+            raise StoreMisconfigured(
+                f"{self.url}{path} redirects to {location} (HTTP {status}): use the address "
+                "it redirects to as the InfluxDB URL"
+            )
+        if status == 400:
+            raise StoreRejected(f"InfluxDB refused (HTTP 400): {text}")
+        raise StoreRequestRefused(f"InfluxDB refused (HTTP {status}): {text}")
+
+    def _error_text(self, response: httpx.Response) -> str:
+        return _error_text(response, self._secrets)
 
     def _query(self, q: str) -> list[dict[str, Any]]:
         """Run InfluxQL statements; one result per statement (``series`` may be missing; a
@@ -162,11 +195,20 @@ class InfluxStore(Store):
         params = {"db": self.database, "precision": "ms"}
         try:
             self._request("/write", params, body)
-        except StoreRejected as exc:
+        except StoreMisconfigured as exc:
             if "database not found" not in str(exc):
                 raise
             # Created after a fresh start of InfluxDB (or dropped): create, then retry.
-            self.ensure()
+            try:
+                self.ensure()
+            except StoreMisconfigured as refused:  # e.g. a user without admin rights
+                raise StoreMisconfigured(
+                    f'database "{self.database}" does not exist at {self.url} and cannot be '
+                    f'created here ({refused}): create it (CREATE DATABASE "{self.database}") '
+                    "as an admin, or check the database name"
+                ) from None
+            except StoreRejected:
+                pass  # created; only a retention policy or rollup did not take
             self._request("/write", params, body)
 
     def latest(
@@ -297,12 +339,14 @@ def _where(gateway: str | None) -> str:
     return "" if gateway is None else f' WHERE "gateway" = {quote_string(gateway)}'
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
     try:
         text = str(response.json().get("error", response.text))
     except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
         text = response.text
     text = text.strip() or response.reason_phrase
+    for secret in secrets:  # an answer that echoes a secret must not carry it into a log
+        text = text.replace(secret, "***")
     return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
 
 
