@@ -1,5 +1,5 @@
-"""A worker whose writes fail, with real Mosquitto, real InfluxDB 1.6 and the real ``ingest run``
-command.
+"""A worker whose writes fail, or whose broker connection breaks mid-write, with real Mosquitto,
+real InfluxDB 1.6 and the real ``ingest run`` command.
 
 (a) A point InfluxDB refuses for a reason that is not transient and that splitting cannot fix
 (a line over influxd's ``max-body-size``: HTTP 413 on its own) is dead-lettered as
@@ -7,7 +7,10 @@ command.
 acknowledged. (b) A configuration problem (the database missing and not creatable, then no
 write privilege) dead-letters nothing and acknowledges nothing, says so in one error line and
 a gauge, and everything is stored once it is fixed, also with a least-privilege user that may
-write but not create the database. The outage of a store that is merely down (transient) is
+write but not create the database. (c) A connection that breaks between a message's receipt
+and the end of its write: no acknowledgement goes out on the new connection for a message of
+the old one (observed packet by packet by a TCP relay between worker and broker), and every
+reading is stored exactly once. The outage of a store that is merely down (transient) is
 test a of tests/ingest/test_acceptance.py.
 """
 
@@ -32,6 +35,8 @@ from testkit.ingest import (
     wait_subscribed,
 )
 from testkit.ingest_acceptance import DeadLetters, stored, stream_payload
+from testkit.mqtt_relay import Relay
+from testkit.procs import frozen
 from testkit.services import Mosquitto, free_port, influxd, mosquitto
 
 pytestmark = pytest.mark.services
@@ -195,3 +200,74 @@ def test_a_configuration_problem_holds_everything_loudly_until_it_is_fixed(
     text = log.read_text()
     assert "ingest-pw" not in text and "admin-pw" not in text
     assert "event=store_configuration_fixed" in text
+
+
+def test_no_ack_goes_out_on_a_newer_connection_for_a_message_of_an_older_one(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    """InfluxDB is frozen (SIGSTOP) while the worker holds messages; the relay drops the
+    worker's broker connection and holds back the broker's side of the next one (CONNACK and
+    the redelivered messages); then InfluxDB thaws and the writes of the old connection's
+    messages complete while the worker is on the new connection, not yet told it is
+    connected. Their acknowledgements would carry packet ids of the old connection: they must
+    not go out. Once released, the broker redelivers; each reading is stored exactly once."""
+    port, log = free_port(), tmp_path / "ingest.log"
+    relay = Relay(broker.port)
+    pub = Publisher(broker.port)
+    per, count = 5, 12
+    with influxd(tmp_path / "influx") as server:
+        args = args_for(relay.url, server.url, "stale", port, "--influx-timeout", "300")
+        proc = start_ingest(*args, "--max-delay", "0.02", log=log)
+        try:
+            wait_subscribed(proc, port, log)
+            pub.send(topics.readings("gw-s"), stream_payload("gw-s", 0, per))
+            wait_for(lambda: relay.of(1, "puback"), 20, "the first message acknowledged")
+            with frozen(server.proc):
+                for seq in range(1, count + 1):
+                    pub.send(topics.readings("gw-s"), stream_payload("gw-s", seq, per))
+                wait_for(
+                    lambda: metric(scrape(port), "jagajalan_ingest_unacked_messages") == count,
+                    20,
+                    "the worker holding every message, its writes stuck",
+                )
+                relay.hold_new = True
+                relay.drop()
+                wait_for(lambda: relay.connections == 2, 30, "the worker to reconnect")
+            # InfluxDB runs again: the stuck writes complete while the CONNACK is held back.
+            wait_for(
+                lambda: (
+                    relay.of(2, "puback")
+                    or metric(scrape(port), "jagajalan_ingest_stale_acks_dropped_total") >= 1
+                ),
+                30,
+                "the old connection's writes to complete",
+            )
+            early = relay.of(2, "puback")
+            relay.release()
+            wait_for(
+                lambda: stored(server.url, "stale") == ((count + 1) * per, count + 1),
+                30,
+                "every reading stored",
+            )
+            wait_for(
+                lambda: metric(scrape(port), "jagajalan_ingest_unacked_messages") == 0,
+                20,
+                "every redelivered message acknowledged",
+            )
+            assert early == [], "acknowledged on connection 2 before it delivered anything"
+            assert relay.violations() == []
+            redelivered = relay.of(2, "publish")
+            assert redelivered and all(e.dup for e in redelivered)
+            acked = {e.mid for e in relay.of(2, "puback")}
+            assert acked == {e.mid for e in redelivered}  # each answered on its own connection
+            m = scrape(port)
+            assert metric(m, "jagajalan_ingest_stale_acks_dropped_total") >= 1
+            assert stored(server.url, "stale") == ((count + 1) * per, count + 1)
+            points = InfluxStore(server.url, "stale").points("air_quality", "gw-s")
+            times = [p.time_ms for p in points]
+            assert times == sorted(set(times)) and len(times) == (count + 1) * per
+        finally:
+            pub.close()
+            relay.close()
+            assert stop_process(proc) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
