@@ -123,10 +123,15 @@ class InfluxStore(Store):
             )
         if status == 403:
             user = f'"{self._username}"' if self._username else "the user"
+            db = f'"{self.database}"'
+            fix = (
+                f"grant {user} WRITE on {db} (GRANT WRITE ON {db} TO {user}), or give the "
+                "token write permission"
+                if path == "/write"
+                else f"check {user}'s privileges on {db}"
+            )
             raise StoreAuthFailed(
-                f"InfluxDB at {self.url} refused this user (HTTP 403: {text}): grant "
-                f'{user} WRITE on "{self.database}" (GRANT WRITE ON "{self.database}" TO '
-                f"{user}), or give the token write permission"
+                f"InfluxDB at {self.url} refused this user (HTTP 403: {text}): {fix}"
             )
         if status >= 500 or status in (408, 429):
             raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {text}")
