@@ -118,6 +118,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _option(
         w,
+        "--max-attempts",
+        "attempts at points the store keeps refusing for a reason neither transient nor about"
+        " the points (e.g. HTTP 413) before they are dead-lettered as store_refused",
+        type=int,
+        default=5,
+    )
+    _option(
+        w,
         "--parallel-writes",
         "InfluxDB writes in flight at once (one HTTP connection each; acknowledged in order)",
         type=int,
@@ -177,6 +185,7 @@ def build(args: argparse.Namespace):
     _check_range(problems, "--session-expiry", args.session_expiry, 1, 2**32 - 1)
     _check_range(problems, "--metrics-port", args.metrics_port, 0, 65_535)
     _check_range(problems, "--retry-max-delay", args.retry_max_delay, 0.01, 3600)
+    _check_range(problems, "--max-attempts", args.max_attempts, 1, 1000)
     _check_range(problems, "--parallel-writes", args.parallel_writes, 1, 16)
     _check_range(problems, "--drain-timeout", args.drain_timeout, 0, 3600)
     _check_range(problems, "--influx-timeout", args.influx_timeout, 0.1, 600)
@@ -207,6 +216,7 @@ def build(args: argparse.Namespace):
         batch_size=args.batch_size,
         max_delay=args.max_delay,
         retry_max_delay=args.retry_max_delay,
+        max_attempts=args.max_attempts,
         parallel_writes=args.parallel_writes,
         drain_timeout=args.drain_timeout,
         metrics_port=args.metrics_port,

@@ -1,8 +1,10 @@
 """Dead letters: what ingest could not write, published so that nothing vanishes silently.
 
 Pure: builds topics and payloads; publishing is the service's job. Every refused message
-(undecodable payload, wrong topic, gateway mismatch) and every point InfluxDB refused (field
-type conflict, beyond the retention policy, unparsable line, ...) becomes one dead letter on
+(undecodable payload, wrong topic, gateway mismatch), every point InfluxDB refused (field
+type conflict, beyond the retention policy, unparsable line, ...) and every point it kept
+refusing for another reason (``store_refused``: too large, an unexpected answer, after a
+bounded number of attempts) becomes one dead letter on
 
     jagajalan/v1/deadletter/<reason>        QoS 1, not retained
 
@@ -34,7 +36,10 @@ STORE_REASONS = (
     ("max-values-per-tag", "limit_exceeded"),
     ("max series per database", "limit_exceeded"),
 )
-STORE_REJECTED = "store_rejected"  # any other refusal by the store
+STORE_REJECTED = "store_rejected"  # any other refusal of points by the store
+#: Points the store kept refusing for a reason that is neither transient nor about the points
+#: as such (HTTP 413, an unexpected answer), given up after ingest's bounded attempts.
+STORE_REFUSED = "store_refused"
 
 
 def store_reason(error: str) -> str:
@@ -60,6 +65,7 @@ class DeadLetter:
     points: Sequence[str] = ()  # refused points, in line protocol
     payload: bytes | None = None  # the original payload, for a message that was refused whole
     worker: str = ""  # the MQTT client id of the ingest worker
+    attempts: int = 0  # store_refused: how many write attempts were refused before giving up
 
     @property
     def dead_letter_topic(self) -> str:
@@ -78,9 +84,10 @@ def payload(letter: DeadLetter) -> bytes:
          "points": ["air_quality,gateway=gw-a,sensor=env1 humidity=80.0 1764489600000"]}
 
     ``points`` is present for points the store refused, ``payload_b64`` (the original payload,
-    base64) for a message refused whole. Past 1 MiB of payload or 2 MiB of points the rest is
-    left out, and ``truncated`` is true with ``payload_bytes`` / ``points_total`` saying how
-    much there was.
+    base64) for a message refused whole; ``attempts`` for ``store_refused`` points (the write
+    attempts refused before ingest gave up on them). Past 1 MiB of payload or 2 MiB of points
+    the rest is left out, and ``truncated`` is true with ``payload_bytes`` / ``points_total``
+    saying how much there was.
     """
     obj: dict = {
         "v": VERSION,
@@ -91,6 +98,8 @@ def payload(letter: DeadLetter) -> bytes:
         "time": letter.time_ms,
         "worker": letter.worker,
     }
+    if letter.attempts:
+        obj["attempts"] = letter.attempts
     if letter.points:
         kept, size = [], 0
         for line in letter.points:

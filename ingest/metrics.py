@@ -82,9 +82,34 @@ class IngestMetrics:
         )
         self.write_errors = Counter(
             "jagajalan_ingest_write_errors",
-            "failed attempts: unavailable or auth (retried), rejected (a batch in which the"
-            " store refused points), dead_letter (the broker did not take a dead letter; retried)",
+            "failed attempts retried without limit: unavailable (store down, slow, 5xx), auth"
+            " and configuration (the worker's settings), dead_letter (the broker did not take"
+            " a dead letter), error (anything else); and rejected: a batch in which the store"
+            " refused points",
             ["kind"],
+            registry=r,
+        )
+        self.refused_attempts = Counter(
+            "jagajalan_ingest_refused_attempts",
+            "write attempts refused for a reason neither transient nor about the points as"
+            " such (HTTP 413, an unexpected answer); at most --max-attempts per point",
+            registry=r,
+        )
+        self.dead_lettered_after_retries = Counter(
+            "jagajalan_ingest_dead_lettered_after_retries",
+            "points given up after --max-attempts refused attempts (dead letter store_refused)",
+            registry=r,
+        )
+        self.misconfigured = Gauge(
+            "jagajalan_ingest_store_misconfigured",
+            "1 while writes fail because of this worker's store settings (credentials,"
+            " privileges, a missing database, a wrong URL); nothing is acknowledged meanwhile",
+            registry=r,
+        )
+        self.stale_acks = Counter(
+            "jagajalan_ingest_stale_acks_dropped",
+            "acknowledgements not sent because their message came on an earlier broker"
+            " connection (the broker redelivers it on the current one)",
             registry=r,
         )
         self.retries = Counter(

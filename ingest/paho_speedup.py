@@ -148,7 +148,11 @@ def tune(client: mqtt.Client) -> bool:
 
 def ack_many(client: mqtt.Client, mids: Sequence[int]) -> None:
     """``client.ack(mid, 1)`` for every mid (manual acks), queued as one write when
-    :func:`tune` was applied to *client*."""
+    :func:`tune` was applied to *client*. Like ``client.ack`` it queues on whatever connection
+    the client has by the time the queue is written: the caller passes only ids received on
+    the current connection, and makes that check and this call one step against the
+    client's reconnection (``IngestService._acknowledge``); both paths go through paho's
+    ``_packet_queue``, which ``reconnect()`` empties."""
     if not mids:
         return
     if not getattr(client, "_jagajalan_bulk_ack", False):

@@ -13,6 +13,15 @@ several write batches can be in flight (the window never caps throughput), and i
 memory: while the store is down nothing gets acknowledged, the broker stops sending once that
 many are buffered and queues the rest in the session (Mosquitto: ``max_queued_messages 0``).
 
+Acknowledgements go out only on the connection that delivered their message. Packet ids
+are per connection: an ack for a message of connection N sent on connection N+1 would
+acknowledge whatever the broker has under that id there (or nothing), while the broker
+redelivers the original anyway. So every message carries the generation of its connection
+(one int), the generation moves on as soon as paho reports the connection gone (before it
+opens the next), and acks of an older generation are dropped and counted; the broker
+redelivers those messages on the resumed session, and writing a point again is harmless
+(its identity is measurement, tags and time).
+
 Shared subscriptions (``$share/<group>/...``): Mosquitto 2.0.11 keeps the unacknowledged and
 newly assigned messages of a member that disconnected in that member's session until it comes
 back or the session expires (then they are lost); it does not hand them to the other members.
@@ -70,6 +79,9 @@ class IngestSettings:
     batch_size: int = 5_000  # flush when this many points wait...
     max_delay: float = 0.2  # ...or when the oldest waiting message is this old (s)
     retry_max_delay: float = 5.0  # longest pause between retries of a failed write (s)
+    # Attempts at a point refused neither transiently nor as such (413, an odd answer) before
+    # it is dead-lettered as store_refused (ingest/retry.py).
+    max_attempts: int = 5
     parallel_writes: int = 2  # InfluxDB writes in flight at once (acknowledged in order)
     drain_timeout: float = 10.0  # at shutdown, keep retrying the last writes this long (s)
     metrics_port: int = 0  # 0 = no /metrics endpoint
@@ -112,13 +124,18 @@ class IngestService:
             batch_size=settings.batch_size,
             max_delay=settings.max_delay,
             retry_max_delay=settings.retry_max_delay,
+            max_attempts=settings.max_attempts,
             # Several writes in flight keep InfluxDB busy while the worker encodes the next;
             # only for stores with their own connection pool (InfluxDB's HTTP client).
             parallel=settings.parallel_writes if write_lines is not None else 1,
         )
         self.subscribed = threading.Event()
         self.metrics_port = 0
-        self._generation = 0  # bumped on every (re)connection; acks of older ones are void
+        # The broker connection messages now arrive on: bumped (on paho's thread) as soon as
+        # one is gone; acks of messages of an older one are void. _ack_lock makes "check the
+        # generation, queue the acks" one step against the bump.
+        self._generation = 0
+        self._ack_lock = threading.Lock()
         self._resumed = 0  # messages received before this generation were redelivered to it
         self._draining = False
         self._last_message = time.monotonic()
@@ -158,6 +175,7 @@ class IngestService:
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         client.on_disconnect = self._on_disconnect
+        client.on_pre_connect = self._on_pre_connect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         self.metrics_port = self.metrics.serve(self.settings.metrics_port)
@@ -234,7 +252,6 @@ class IngestService:
         if reason_code.is_failure:
             log.error("event=connect_refused reason=%r", str(reason_code))
             return
-        self._generation += 1
         generation = self._generation
         if flags.session_present:
             self._resumed = generation
@@ -274,7 +291,19 @@ class IngestService:
         self.metrics.connected.set(1)
         self.subscribed.set()
 
+    def _next_connection(self) -> None:
+        """From now on, acks of the messages received so far are stale. Runs on paho's thread
+        when a connection is gone, before paho opens the next one: an ack queued before this
+        is queued on the old connection (paho empties its out-queue when reconnecting), any
+        later one is dropped by :meth:`_acknowledge`."""
+        with self._ack_lock:
+            self._generation += 1
+
+    def _on_pre_connect(self, client, userdata) -> None:
+        self._next_connection()  # in case a connection ended without on_disconnect
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._next_connection()
         self.metrics.connected.set(0)
         self.subscribed.clear()
         if not self._draining:
@@ -312,14 +341,30 @@ class IngestService:
             item = Item([], topic, result.gateway, 0, result.reason, result.message, payload, token)
         self.buffer.put(item)
 
-    def _acknowledge(self, items: Sequence[Item]) -> None:
-        # A message received on an earlier connection is redelivered by the broker on the
-        # current one (and written again, which is harmless); acking the old id is void.
-        client, generation = self._client, self._generation
+    def _acknowledge(self, items: Sequence[Item]) -> int:
+        """Ack *items* received on the current connection; returns how many were done. One
+        received on an earlier connection is redelivered by the broker on this one (and
+        written again, which is harmless): its ack is dropped, never sent here."""
+        client = self._client
         if client is None:
-            return
-        mids = [t[0] for t in [i.token for i in items] if t is not None and t[1] == generation]
-        paho_speedup.ack_many(client, mids)
+            return 0
+        with self._ack_lock:
+            generation = self._generation
+            mids, stale = [], 0
+            for token in [i.token for i in items if i.token is not None]:
+                if token[1] == generation:
+                    mids.append(token[0])
+                else:
+                    stale += 1
+            paho_speedup.ack_many(client, mids)
+        if stale:
+            self.metrics.stale_acks.inc(stale)
+            log.info(
+                "event=stale_acks_dropped messages=%d: received on a broker connection that is"
+                " gone; the broker redelivers them",
+                stale,
+            )
+        return len(items) - stale
 
     def _redelivered(self, item: Item) -> bool:
         return item.token is not None and item.token[1] < self._resumed

@@ -12,14 +12,25 @@ every batch taken before it was (MQTT acknowledges QoS 1 messages in the order r
 is with the broker), and a crash at any moment loses nothing: the broker redelivers what was
 not acknowledged, and rewriting a point is harmless.
 
-* Store unavailable, slow or refusing the credentials: retry the same batch with exponential
-  backoff, forever while running and until ``drain_timeout`` once stopping. Nothing is
-  acknowledged meanwhile, so the broker stops sending at the receive window: memory stays
-  bounded.
-* Store rejects a batch (HTTP 400): bisect it until the bad records are isolated; the good ones
-  are written, the bad ones become dead letters (grouped per original message).
-* Dead letter not accepted by the broker: retried like a failed write; the original message
-  stays unacknowledged until it is.
+* Store down or slow (transient), or refusing this worker's settings (credentials,
+  privileges, a missing database, a wrong URL: not the batch's fault): the same batch is
+  retried with exponential backoff, without limit while running and until ``drain_timeout``
+  once stopping. Nothing is acknowledged meanwhile, so the broker stops sending at the
+  receive window: memory stays bounded, and the data waits in the broker, in order, until
+  the store or the setting is back. A settings problem is every batch's, not one batch's:
+  dead-lettering would move the whole stream into the dead-letter topic, to be replayed by
+  hand. So it is retried too, and made loud: one ERROR line naming it and its fix (again
+  when it changes, and once a minute) and a gauge (docs/scaling.md, section 1).
+* Store refuses points (HTTP 400: field type conflict, beyond retention, unparsable): the
+  batch is bisected until the bad records are isolated; the good ones are written, the bad
+  ones become dead letters at once (grouped per original message).
+* Store refuses for any other reason (HTTP 413, an unexpected answer or exception): bisected
+  the same way; the records that still fail on their own are tried ``max_attempts`` times in
+  all (with the same backoff), then dead-lettered as ``store_refused`` and acknowledged. So
+  no batch holds a worker's share of the stream for longer than that. The rules, and the
+  one place that classifies failures, are :mod:`ingest.retry` and :func:`store.base.classify`.
+* Dead letter not accepted by the broker: retried without limit; the original message stays
+  unacknowledged until it is.
 """
 
 from __future__ import annotations
@@ -36,7 +47,9 @@ from typing import Any
 from ingest import deadletter
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
-from store.base import StoreAuthFailed, StoreRejected, StoreUnavailable
+from ingest.retry import DeadLetterFailed, GaveUp, Refusal, Retrier, describe
+
+__all__ = ["Buffer", "DeadLetterFailed", "GaveUp", "Item", "Writer", "WriterHooks"]
 
 log = logging.getLogger(__name__)
 
@@ -132,52 +145,16 @@ class Buffer:
             self.messages -= len(items)
 
 
-def write_splitting(
-    write: Callable[[Sequence[Any]], None], records: Sequence[Any], start: int = 0
-) -> list[tuple[int, StoreRejected]]:
-    """Write *records*; if the store rejects them, bisect to write all the good ones.
-    Returns (index, error) of each record the store refused. StoreUnavailable and
-    StoreAuthFailed propagate (the caller retries the whole batch)."""
-    try:
-        write(records)
-        return []
-    except StoreAuthFailed:
-        raise
-    except StoreRejected as exc:
-        if len(records) == 1:
-            return [(start, exc)]
-        half = len(records) // 2
-        return write_splitting(write, records[:half], start) + write_splitting(
-            write, records[half:], start + half
-        )
-
-
-def _error_kind(exc: Exception) -> str:
-    if isinstance(exc, StoreAuthFailed):
-        return "auth"
-    if isinstance(exc, StoreUnavailable):
-        return "unavailable"
-    if isinstance(exc, DeadLetterFailed):
-        return "dead_letter"
-    return "error"
-
-
-class DeadLetterFailed(RuntimeError):
-    """The broker did not accept a dead letter (not connected, timeout, refused)."""
-
-
-class GaveUp(Exception):
-    """Stopping, and the drain deadline passed while an action kept failing."""
-
-
 @dataclass
 class WriterHooks:
     """What the writer calls outside itself (the MQTT side, and clocks for tests)."""
 
     write: Callable[[Sequence[Any]], None]  # store.write_lines or store.write
-    ensure: Callable[[], None]  # store.ensure
+    ensure: Callable[[], None]  # the store is ready for writing, else raises (creates nothing)
     render: Callable[[Any], str]  # a record as line protocol, for dead letters
-    acknowledge: Callable[[Sequence[Item]], None] = lambda items: None
+    # Returns how many it acknowledged (None: all); those received on a connection that is
+    # gone are not (the broker redelivers them).
+    acknowledge: Callable[[Sequence[Item]], int | None] = lambda items: None
     publish: Callable[[Sequence[DeadLetter]], None] = lambda letters: None
     # True for an item the broker has redelivered on a newer connection: its copy does the
     # dead-lettering (and acknowledging), so the old one publishes no duplicate.
@@ -197,6 +174,7 @@ class Writer(threading.Thread):
         max_delay: float = 0.2,
         retry_max_delay: float = 5.0,
         parallel: int = 1,
+        max_attempts: int = 5,
     ) -> None:
         super().__init__(name="ingest-writer", daemon=True)
         self.hooks = hooks
@@ -214,6 +192,13 @@ class Writer(threading.Thread):
         self._taken = 0  # batches taken (the number of the last one)
         self._finished = 0  # batches acknowledged, in the order taken
         self._ended = False  # a writing thread gave up or died: no more acknowledgements
+        self.retry = Retrier(
+            metrics,
+            max_delay=retry_max_delay,
+            max_attempts=max_attempts,
+            sleep=self._sleep,
+            giving_up=lambda: self._stopping.is_set() and time.monotonic() >= self._deadline,
+        )
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Write what is buffered (retrying for at most *drain_timeout* s), then end."""
@@ -270,16 +255,20 @@ class Writer(threading.Thread):
 
     def _handle(self, items: list[Item], number: int = 0) -> None:
         records = [r for item in items for r in item.records]
-        bad: list[tuple[int, StoreRejected]] = []
+        bad: list[Refusal] = []
         if records:
             started = time.perf_counter()
-            bad = self._retry(lambda: self._write(records), f"store write of {len(records)} points")
+            bad = self.retry.write(self.hooks.write, records, prepare=self._ensure)
             self.metrics.write_seconds.observe(time.perf_counter() - started)
             self.metrics.batch_points.observe(len(records))
             self.metrics.points_written.inc(len(records) - len(bad))
+            if bad:
+                self.metrics.write_errors.labels("rejected").inc()
+                self.metrics.points_rejected.inc(len(bad))
         letters = self._dead_letters(items, bad)
         if letters:
-            sent = self._retry(lambda: self._publish(letters), f"{len(letters)} dead letter(s)")
+            what = f"{len(letters)} dead letter(s)"
+            sent = self.retry.until_done(lambda: self._publish(letters), what)
             for letter in sent:
                 self.metrics.dead_letters.labels(letter.reason).inc()
                 log.warning(
@@ -292,8 +281,8 @@ class Writer(threading.Thread):
                 )
         if number:
             self._wait_turn(number)
-        self.hooks.acknowledge(items)
-        self.metrics.acked.inc(len(items))
+        acked = self.hooks.acknowledge(items)
+        self.metrics.acked.inc(len(items) if acked is None else acked)
         now_ms = self.hooks.clock_ms()
         newest = max([i.newest_ms for i in items])
         if newest:
@@ -305,14 +294,6 @@ class Writer(threading.Thread):
             with self._turn:
                 self._finished = number
                 self._turn.notify_all()
-
-    def _write(self, records: list[Any]) -> list[tuple[int, StoreRejected]]:
-        self._ensure()
-        bad = write_splitting(self.hooks.write, records)
-        if bad:
-            self.metrics.write_errors.labels("rejected").inc()
-            self.metrics.points_rejected.inc(len(bad))
-        return bad
 
     def _render(self, record: Any) -> str:
         try:
@@ -327,7 +308,7 @@ class Writer(threading.Thread):
         return due
 
     def _dead_letters(
-        self, items: Sequence[Item], bad: list[tuple[int, StoreRejected]]
+        self, items: Sequence[Item], bad: list[Refusal]
     ) -> list[tuple[Item, DeadLetter]]:
         now = self.hooks.clock_ms()
         worker = self.hooks.worker
@@ -342,63 +323,34 @@ class Writer(threading.Thread):
         for item in items:
             starts.append(total)
             total += len(item.records)
-        grouped: dict[tuple[int, str], list[tuple[int, StoreRejected]]] = {}
-        for index, exc in bad:
-            owner = bisect.bisect_right(starts, index) - 1
-            reason = deadletter.store_reason(str(exc))
-            grouped.setdefault((owner, reason), []).append((index, exc))
-        for (owner, reason), entries in grouped.items():
+        grouped: dict[tuple[int, str], list[Refusal]] = {}
+        for refusal in bad:
+            owner = bisect.bisect_right(starts, refusal.index) - 1
+            if refusal.for_points:
+                reason = deadletter.store_reason(describe(refusal.error))
+            else:
+                reason = deadletter.STORE_REFUSED
+            grouped.setdefault((owner, reason), []).append(refusal)
+        for (owner, reason), refusals in grouped.items():
             item = items[owner]
-            local = [index - starts[owner] for index, _ in entries]
-            points = [self._render(item.records[k]) for k in local]
-            error = str(entries[0][1])
-            letter = DeadLetter(reason, item.topic, item.gateway, error, now, points, None, worker)
+            points = [self._render(item.records[r.index - starts[owner]]) for r in refusals]
+            first = refusals[0]
+            attempts = 0 if first.for_points else max(r.attempts for r in refusals)
+            error = describe(first.error)
+            letter = DeadLetter(
+                reason, item.topic, item.gateway, error, now, points, None, worker, attempts
+            )
             letters.append((item, letter))
         return letters
 
-    def _retry(self, action: Callable[[], Any], what: str) -> Any:
-        """Run *action* until it succeeds; raises GaveUp when stopping past the deadline."""
-        delay = 0.1
-        failures = 0
-        while True:
-            try:
-                result = action()
-            except Exception as exc:  # a bug or an odd answer must not lose data either
-                kind = _error_kind(exc)
-                self.metrics.write_errors.labels(kind).inc()
-                failures += 1
-                if failures == 1 or failures % 10 == 0:
-                    log.warning(
-                        "event=retry what=%r attempt=%d kind=%s error=%r",
-                        what,
-                        failures,
-                        kind,
-                        str(exc)[:300],
-                        exc_info=kind == "error",
-                    )
-                if self._stopping.is_set() and time.monotonic() >= self._deadline:
-                    raise GaveUp from exc
-                self.metrics.retries.inc()
-                self._sleep(delay)
-                delay = min(delay * 2, self.retry_max_delay)
-                continue
-            if failures:
-                log.info("event=recovered what=%r failed_attempts=%d", what, failures)
-            return result
-
     def _ensure(self) -> None:
+        """Before the first write: the store must be ready for this worker (database there,
+        write privilege; ``hooks.ensure`` checks, it creates nothing). Until it is, the
+        failure goes to the retry policy like any write's: a store that is down or not set
+        up is retried without limit, and nothing is acknowledged meanwhile."""
         if self._ensured:
             return
-        try:
-            self.hooks.ensure()
-        except StoreAuthFailed:
-            raise
-        except StoreRejected as exc:  # e.g. no admin rights; the database may well exist
-            log.warning(
-                "event=ensure_failed error=%r: could not create the database, retention"
-                " policies or continuous queries (writing anyway)",
-                str(exc)[:300],
-            )
+        self.hooks.ensure()
         self._ensured = True
 
     def _sleep(self, seconds: float) -> None:

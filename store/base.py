@@ -11,6 +11,20 @@
 - Both backends pass the same contract test suite (tests/store/test_contract.py). Points are
   identified by (measurement, tag set, time): writing the same point twice stores it once, the
   later field values winning, exactly as InfluxDB does.
+
+A failed write is one of four kinds, and :func:`classify` is the one place that says which:
+
+* ``transient`` (:class:`StoreUnavailable`): the store is down, slow, answering 5xx or
+  throttling. Nothing is wrong with the data or the settings; retry, without limit.
+* ``configuration`` (:class:`StoreMisconfigured`, :class:`StoreAuthFailed`): credentials
+  refused, no write privilege, the database missing (`store setup` not run), a URL that is not the
+  store's write endpoint. Every write fails the same way until a person fixes the settings;
+  the data is fine.
+* ``points`` (:class:`StoreRejected`): the store refused these points themselves (field type
+  conflict, beyond the retention policy, unparsable). Retrying cannot help.
+* ``refused`` (:class:`StoreRequestRefused`, and any exception that is not a store error):
+  neither of the above, e.g. a request over the store's size limit or an answer nobody
+  expected. Probably for good, but not the store's verdict on the points: worth a few tries.
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: `jagajalan --help` (store.cli) stays light
@@ -36,9 +51,39 @@ class StoreRejected(StoreError):
     """The store refused the data itself (e.g. a field type conflict); retrying will not help."""
 
 
-class StoreAuthFailed(StoreRejected):
-    """The store refused the credentials (HTTP 401/403). A configuration problem: the data
-    itself is fine, so a writer retries later rather than dropping it."""
+class StoreMisconfigured(StoreRejected):
+    """The store refuses every write as this client is set up (database missing and not
+    creatable, a URL that is not its write endpoint). The data itself is fine, so a writer
+    retries later rather than dropping it. The message names the problem and the fix."""
+
+
+class StoreAuthFailed(StoreMisconfigured):
+    """The store refused the credentials or this user's privileges (HTTP 401/403)."""
+
+
+class StoreRequestRefused(StoreRejected):
+    """The store refused the request, not (as far as it says) the points in it: too large
+    (HTTP 413), or a 4xx it has no business answering to a write."""
+
+
+class Failure(StrEnum):
+    TRANSIENT = "transient"
+    CONFIGURATION = "configuration"
+    POINTS = "points"
+    REFUSED = "refused"
+
+
+def classify(exc: BaseException) -> Failure:
+    """The kind of a failed store call (see the module docstring)."""
+    if isinstance(exc, StoreUnavailable):
+        return Failure.TRANSIENT
+    if isinstance(exc, StoreMisconfigured):
+        return Failure.CONFIGURATION
+    if isinstance(exc, StoreRequestRefused):
+        return Failure.REFUSED
+    if isinstance(exc, StoreRejected):
+        return Failure.POINTS
+    return Failure.REFUSED
 
 
 #: What :class:`StoreNotReady` says is missing.

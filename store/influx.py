@@ -13,13 +13,16 @@ queries and users are made once by ``jagajalan store setup`` (:mod:`store.setup`
 credentials that services never hold. :meth:`InfluxStore.ensure` (``CREATE DATABASE``) is for
 set-up and tests only.
 
-Errors: no connection, a timeout or a 5xx answer raise :class:`StoreUnavailable` (retry);
-any other 4xx raises :class:`StoreRejected` carrying InfluxDB's own error text. A refused login
-(401), a missing privilege (403 on ``/write``, or "requires READ" on ``/query``) and a missing
-database (404 on ``/write``) raise :class:`StoreNotReady` naming what is missing; any other
-403 (e.g. "requires admin privilege") raises :class:`StoreAuthFailed`. No message ever
-contains a secret: statements go in the request body (form-encoded), not in the URL that
-proxies and InfluxDB's own HTTP log record.
+Errors (their kinds: :func:`store.base.classify`), each carrying InfluxDB's own error text,
+never a secret: no connection, a timeout, a 5xx, 408 or 429 answer raise
+:class:`StoreUnavailable`; a refused login (401), a missing privilege (403 on ``/write``, or
+"requires READ" on ``/query``) and a missing database (404 "database not found") raise
+:class:`StoreNotReady` naming what is missing; any other 403 (e.g. "requires admin privilege")
+raises :class:`StoreAuthFailed`; any other 404 (not InfluxDB's API at all) or a redirect raise
+:class:`StoreMisconfigured`, naming the fix; 400 (the points: unparsable, field type conflict,
+beyond retention) raises :class:`StoreRejected`; any other answer, 413 (request too large)
+among them, raises :class:`StoreRequestRefused`. Statements go in the request body
+(form-encoded), not in the URL that proxies and InfluxDB's own HTTP log record.
 
 Checks (:meth:`InfluxStore.check_write`, :meth:`InfluxStore.check_read`), as measured on
 InfluxDB 1.6 with ``auth-enabled = true``: ``/write`` with an empty body answers 204 when the
@@ -47,8 +50,10 @@ from store.base import (
     LatestValue,
     Store,
     StoreAuthFailed,
+    StoreMisconfigured,
     StoreNotReady,
     StoreRejected,
+    StoreRequestRefused,
     StoreUnavailable,
 )
 from store.influxql import quote_ident, quote_string
@@ -91,6 +96,7 @@ class InfluxStore(Store):
         self.username = None if token else username  # for messages; None: token or anonymous
         self.token = bool(token)
         headers = {"User-Agent": "jagajalan"}
+        self._secrets = tuple(s for s in (token, password) if s)  # kept out of error texts
         auth: httpx.BasicAuth | None = None
         if token:
             headers["Authorization"] = f"Token {token}"
@@ -120,13 +126,30 @@ class InfluxStore(Store):
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
         status = response.status_code
-        if status in (401, 403, 404):
-            self._refused(path, status, _error_text(response))
-        if status >= 500:
-            raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {_error_text(response)}")
-        if status >= 400:
-            raise StoreRejected(f"InfluxDB refused (HTTP {status}): {_error_text(response)}")
-        return response
+        if status < 300:
+            return response
+        text = self._error_text(response)
+        if status in (401, 403) or (status == 404 and "database not found" in text):
+            self._refused(path, status, text)
+        if status >= 500 or status in (408, 429):
+            raise StoreUnavailable(f"InfluxDB answered HTTP {status}: {text}")
+        if status == 404:
+            raise StoreMisconfigured(
+                f"{self.url}{path} answered HTTP 404 ({text}): that is not InfluxDB's HTTP "
+                "API; check the URL's host, port and path"
+            )
+        if status < 400:
+            location = response.headers.get("location", "(nowhere)")
+            raise StoreMisconfigured(
+                f"{self.url}{path} redirects to {location} (HTTP {status}): use the address "
+                "it redirects to as the InfluxDB URL"
+            )
+        if status == 400:
+            raise StoreRejected(f"InfluxDB refused (HTTP 400): {text}")
+        raise StoreRequestRefused(f"InfluxDB refused (HTTP {status}): {text}")
+
+    def _error_text(self, response: httpx.Response) -> str:
+        return _error_text(response, self._secrets)
 
     def _who(self) -> str:
         if self.token:
@@ -151,9 +174,7 @@ class InfluxStore(Store):
             else:
                 problem = f"requires a login ({text}): give a username and password, or a token"
             raise self._not_ready(MISSING_LOGIN, problem)
-        if status == 404:
-            if "database not found" not in text:
-                raise StoreRejected(f"InfluxDB refused (HTTP 404): {text}")
+        if status == 404:  # "database not found" (the only 404 sent here)
             raise self._not_ready(MISSING_DATABASE, f"database {db!r} does not exist")
         if path == "/write":
             raise self._not_ready(
@@ -185,7 +206,7 @@ class InfluxStore(Store):
         and passes: the writes themselves will tell."""
         try:
             self._request("/write", {"db": self.database, "precision": "ms"}, b"")
-        except StoreAuthFailed:  # StoreNotReady included
+        except StoreMisconfigured:  # StoreAuthFailed and StoreNotReady included
             raise
         except StoreRejected:
             return
@@ -380,12 +401,14 @@ def _where(gateway: str | None) -> str:
     return "" if gateway is None else f" WHERE {quote_ident('gateway')} = {quote_string(gateway)}"
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
     try:
         text = str(response.json().get("error", response.text))
     except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
         text = response.text
     text = text.strip() or response.reason_phrase
+    for secret in secrets:  # an answer that echoes a secret must not carry it into a log
+        text = text.replace(secret, "***")
     return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
 
 

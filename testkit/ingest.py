@@ -63,6 +63,7 @@ class Receiver:
     status: int = 204
     answer: bytes = b""
     requests: list[Request] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
 
     def __enter__(self) -> Receiver:
         owner = self
@@ -83,6 +84,8 @@ class Receiver:
                 self.send_response(owner.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(owner.answer)))
+                for name, value in owner.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(owner.answer)
 

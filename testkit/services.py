@@ -195,8 +195,13 @@ class Influx:
         return r.json()
 
 
-def write_influx_conf(workdir: Path, port: int, *, auth: bool = False) -> Path:
+def write_influx_conf(
+    workdir: Path, port: int, *, auth: bool = False, max_body_size: int | None = None
+) -> Path:
+    """An influxd config for tests; *max_body_size* (bytes) caps a /write request's body
+    (influxd answers 413 above it; its own default is 25 MB)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    body_limit = "" if max_body_size is None else f"\n  max-body-size = {max_body_size}"
     rpc = free_port()
     conf = workdir / "influxdb.conf"
     conf.write_text(
@@ -212,7 +217,7 @@ bind-address = "127.0.0.1:{rpc}"
 [http]
   bind-address = "127.0.0.1:{port}"
   auth-enabled = {"true" if auth else "false"}
-  log-enabled = false
+  log-enabled = false{body_limit}
 [monitor]
   store-enabled = false
 [continuous_queries]
@@ -225,9 +230,15 @@ bind-address = "127.0.0.1:{rpc}"
 
 
 @contextlib.contextmanager
-def influxd(workdir: Path, *, auth: bool = False, cpus: set[int] | None = None) -> Iterator[Influx]:
+def influxd(
+    workdir: Path,
+    *,
+    auth: bool = False,
+    cpus: set[int] | None = None,
+    max_body_size: int | None = None,
+) -> Iterator[Influx]:
     port = free_port()
-    conf = write_influx_conf(workdir, port, auth=auth)
+    conf = write_influx_conf(workdir, port, auth=auth, max_body_size=max_body_size)
     server = Influx(port, workdir, conf, cpus=cpus)
     server.start()
     try:

@@ -1,6 +1,7 @@
 """Acceptance: nothing is lost, with real Mosquitto, real InfluxDB and real ingest processes.
 
-(a) InfluxDB stopped for 30 s under a steady stream; (b) the ingest process SIGKILLed under
+(a) InfluxDB stopped for 30 s under a steady stream (transient: nothing dead-lettered, nothing
+acknowledged until it is back); (b) the ingest process SIGKILLed under
 load; (c) three workers on a shared subscription, one killed mid-stream; (d) a field type
 conflict, a point beyond the retention policy and an undecodable payload become dead letters
 while every good point is written; (e) a dead letter the broker refuses keeps its original
@@ -55,11 +56,14 @@ def _all_stored(url: str, db: str, stream: Stream, timeout: float = 60) -> None:
 
 
 def test_a_influxdb_down_for_30s_under_a_steady_stream(tmp_path: Path, broker: Mosquitto) -> None:
+    """A store that is down is transient: retried without limit (many more attempts than
+    --max-attempts), nothing dead-lettered, nothing acknowledged until it is back."""
     server, port, log = not_started_influx(tmp_path), free_port(), tmp_path / "ingest.log"
     server.start()
     setup_database(server.url, "acc_a")
+    letters = DeadLetters(broker.port)
     args = ingest_args(broker, server.url, "acc_a", port, "--max-inflight", "200")
-    proc = start_ingest(*args, "--retry-max-delay", "1", log=log)
+    proc = start_ingest(*args, "--retry-max-delay", "1", "--max-attempts", "2", log=log)
     stream = None
     try:
         wait_subscribed(proc, port, log)
@@ -68,23 +72,32 @@ def test_a_influxdb_down_for_30s_under_a_steady_stream(tmp_path: Path, broker: M
         server.stop()
         outage_end = time.monotonic() + 30
         most_unacked = 0.0
+        acked_in_outage: list[float] = []  # once every writer thread is failing
         while time.monotonic() < outage_end:
             assert proc.poll() is None, log.read_text()
-            unacked = metric(scrape(port), "jagajalan_ingest_unacked_messages")
-            most_unacked = max(most_unacked, unacked)
+            m = scrape(port)
+            most_unacked = max(most_unacked, metric(m, "jagajalan_ingest_unacked_messages"))
+            if metric(m, "jagajalan_ingest_write_errors_total", kind="unavailable") >= 3:
+                acked_in_outage.append(metric(m, "jagajalan_ingest_messages_acked_total"))
             time.sleep(0.5)
         m = scrape(port)
         assert metric(m, "jagajalan_ingest_write_errors_total", kind="unavailable") >= 3
         assert 150 <= most_unacked <= 200  # held back at the receive window: memory bounded
+        assert len(acked_in_outage) >= 20 and len(set(acked_in_outage)) == 1  # no ack at all
+        assert letters.received == []
+        assert metric(m, "jagajalan_ingest_refused_attempts_total") == 0
+        assert metric(m, "jagajalan_ingest_store_misconfigured") == 0
         server.start()
         time.sleep(3)
         stream.stop()
         assert stream.sent_messages >= 600  # 20 msg/s for more than 30 s
         _all_stored(server.url, "acc_a", stream)
         assert metric(scrape(port), "jagajalan_ingest_unacked_messages") == 0
+        assert letters.received == []
     finally:
         if stream is not None:
             stream.stop()
+        letters.close()
         assert stop_process(proc) == 0, log.read_text()
         server.stop()
     assert "Traceback" not in log.read_text()
