@@ -149,7 +149,8 @@ def register_map(data: Mapping[str, Any], where: str = "profile") -> RegisterMap
             raise RegisterMapError(f"{where}: {at}{key}: missing")
         ok = isinstance(value, bool) if kinds is bool else isinstance(value, kinds)
         if not ok or (kinds is not bool and isinstance(value, bool)):
-            raise RegisterMapError(f"{where}: {at}{key} = {value!r}: not of type {kinds}")
+            names = [k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,))]
+            raise RegisterMapError(f"{where}: {at}{key} = {value!r}: not {' or '.join(names)}")
         return value
 
     fields = []
@@ -161,6 +162,9 @@ def register_map(data: Mapping[str, Any], where: str = "profile") -> RegisterMap
         order = get(table, "word_order", str, "big", at)
         if order not in ("big", "little"):
             raise RegisterMapError(f"{where}: {at}word_order = {order!r}: not big or little")
+        kind = get(table, "kind", str, "gauge", at)
+        if kind not in ("gauge", "counter"):
+            raise RegisterMapError(f"{where}: {at}kind = {kind!r}: not gauge or counter")
         scale = float(get(table, "scale", (int, float), 1.0, at))
         if scale == 0:
             raise RegisterMapError(f"{where}: {at}scale = 0: must not be 0")
@@ -172,7 +176,7 @@ def register_map(data: Mapping[str, Any], where: str = "profile") -> RegisterMap
                 word_order=order,
                 scale=scale,
                 offset=float(get(table, "offset", (int, float), 0.0, at)),
-                counter=get(table, "kind", str, "gauge", at) == "counter",
+                counter=kind == "counter",
                 rollover=get(table, "rollover", int, None, at),
                 range=_range(table.get("range"), f"{where}: {at}range"),
                 publish=get(table, "publish", bool, True, at),
@@ -188,6 +192,13 @@ def register_map(data: Mapping[str, Any], where: str = "profile") -> RegisterMap
         )
         for i, d in enumerate(data.get("derived", []))
     )
+    for i, d in enumerate(derived):
+        try:
+            evaluate(d.expression, _AnyName())
+        except ValueError as exc:
+            raise RegisterMapError(f"{where}: derived[{i}].expression: {exc}") from None
+        except ZeroDivisionError:
+            pass  # depends on the values
     defaults = {
         name: float(spec["default"])
         for name, spec in data.get("params", {}).items()
@@ -224,6 +235,14 @@ def _range(value: Any, where: str) -> tuple[float, float] | None:
 
 
 # -- derived expressions -------------------------------------------------------------------------
+
+
+class _AnyName(dict):
+    """Every name is 1.0: for checking an expression's syntax."""
+
+    def __missing__(self, name: str) -> float:
+        return 1.0
+
 
 _TOKEN = re.compile(
     r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_]\w*)|(.))"

@@ -119,6 +119,15 @@ def test_profile_problems_name_the_file_and_key(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + "[[fields]]\nname = 'pm25'\n", "b.toml")
     with pytest.raises(RegisterMapError, match=r"b\.toml: fields\[0\]\.address: missing"):
         load_register_map(path)
+    path = write(tmp_path, HEADER + field("rain", 0, kind="tips"), "d.toml")
+    with pytest.raises(RegisterMapError, match=r"d\.toml: fields\[0\]\.kind = 'tips'"):
+        load_register_map(path)
+    path = write(tmp_path, HEADER + field("rain", 0, scale="0.2"), "e.toml")
+    with pytest.raises(RegisterMapError, match=r"fields\[0\]\.scale = '0.2': not int or float"):
+        load_register_map(path)
+    bad = HEADER + field("distance", 0) + '[[derived]]\nname = "level"\nexpression = "2 **"\n'
+    with pytest.raises(RegisterMapError, match=r"c\.toml: derived\[0\]\.expression: '2 \*\*'"):
+        load_register_map(write(tmp_path, bad, "c.toml"))
     with pytest.raises(RegisterMapError, match="cannot read"):
         load_register_map(tmp_path / "absent.toml")
 
