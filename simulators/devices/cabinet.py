@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.devices.weather_ascii.protocol import QUANTITIES
 from simulators.devices import sources
 from simulators.devices.faults import Fault, FaultInjector, Target
 from simulators.devices.gps import GpsSim
@@ -35,6 +34,7 @@ from simulators.devices.modbus import ModbusBusSim, SimSpec
 from simulators.devices.serial_link import SerialLink
 from simulators.devices.traffic_counter import TrafficCounterSim, direction_of
 from simulators.devices.weather_station import WeatherStationSim
+from simulators.devices.wire.wxt import PLAUSIBLE
 from simulators.sites import Site
 from simulators.truth import TruthWriter
 
@@ -43,11 +43,7 @@ log = logging.getLogger(__name__)
 ENV_PROFILE = "pm-th-generic"
 DEVICE_SETS = ("basic", "all")
 #: Weather values an ``out_of_range`` fault can push beyond the gateway's plausible range.
-WEATHER_RANGES = {
-    q.name: (q.low, q.high)
-    for q in QUANTITIES.values()
-    if q.name in ("temperature", "humidity", "pressure", "wind_speed")
-}
+WEATHER_RANGES = {q: PLAUSIBLE[q] for q in ("temperature", "humidity", "pressure", "wind_speed")}
 
 
 def device_ids(devices: str) -> list[str]:
@@ -173,8 +169,8 @@ path = "{spool}"
 
 
 def _modbus_ranges(sim: ModbusBusSim, unit: int) -> dict[str, tuple[float, float]]:
-    fields = sim.units[unit].profile.profile.fields
-    return {f.name: tuple(f.range) for f in fields if f.range is not None and f.kind != "counter"}
+    fields = sim.units[unit].register_map.fields
+    return {f.name: f.range for f in fields if f.range is not None and not f.counter}
 
 
 def start_gateway_devices(

@@ -9,11 +9,12 @@ driver reports ``clock_offset`` of about -30 s). ``fix=False`` emulates a module
 fix (RMC status V, GGA quality 0, no position, time still sent). ``fix``, ``clock_drift``
 and ``silent`` may be changed while it runs.
 
-Every epoch sent is recorded as truth::
+The sentences are written by the emulator's own :mod:`simulators.devices.wire.nmea`. Every
+epoch sent is recorded as truth, with the position as written (5 decimals of a minute)::
 
     {"kind": "gps_fix", "device": "gps1", "time": <GPS ms>, "sent": <clock ms>,
-     "fix": true, "latitude": -2.3000012, "longitude": 102.7000031, "altitude": 35.0,
-     "satellites": 9, "clock_drift": 0.0}
+     "fix": true, "latitude": -2.3000016666666667, "longitude": 102.70000333333333,
+     "altitude": 35.0, "satellites": 9, "clock_drift": 0.0}
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import random
 import time
 from collections.abc import Callable
 
-from gateway.devices.nmea_gps.protocol import format_gga, format_rmc, frame
 from simulators.devices.serial_device import SerialDeviceSim
+from simulators.devices.wire import nmea
 from simulators.truth import TruthWriter
 
 log = logging.getLogger(__name__)
@@ -101,17 +102,10 @@ class GpsSim(SerialDeviceSim):
         longitude = round(self.longitude + lon_m / (METRES_PER_DEGREE * cos_lat), 7)
         satellites = self.satellites if fix else self.rng.randint(0, 3)
         talker = self.talker
-        data = format_rmc(gps_ms, latitude, longitude, valid=fix, talker=talker)
-        data += format_gga(
-            gps_ms,
-            latitude,
-            longitude,
-            self.altitude,
-            quality=1 if fix else 0,
-            satellites=satellites,
-            talker=talker,
-        )
-        data += frame(f"{talker}GSA,A,{3 if fix else 1},04,05,09,12,24,,,,,,,,2.5,1.3,2.1")
+        where = nmea.position(latitude, longitude) if fix else None
+        data = nmea.rmc(gps_ms, where, talker)
+        data += nmea.gga(gps_ms, where, self.altitude, satellites, talker=talker)
+        data += nmea.gsa(fix, [4, 5, 9, 12, 24], 2.5, 1.3, 2.1, talker)
         self.send_raw(data)
         self.sent += 1
         if self.truth is not None:
@@ -121,9 +115,9 @@ class GpsSim(SerialDeviceSim):
                 time=gps_ms,
                 sent=int(self.clock() * 1000),
                 fix=fix,
-                latitude=latitude if fix else None,
-                longitude=longitude if fix else None,
-                altitude=self.altitude if fix else None,
+                latitude=where.latitude if where else None,
+                longitude=where.longitude if where else None,
+                altitude=float(nmea.altitude_text(self.altitude)) if where else None,
                 satellites=satellites,
                 clock_drift=self.clock_drift,
             )

@@ -1,7 +1,9 @@
 """Emulated RS-485 Modbus RTU sensors: a real pymodbus RTU server on a pseudo-terminal.
 
-The register maps come from the gateway profiles (gateway/devices/modbus/profiles/), so every
-sensor model the gateway knows can be emulated without code; the values come from
+The register maps come from the gateway's profile files (gateway/devices/modbus/profiles/),
+read as data by :mod:`simulators.devices.register_maps`, so every sensor model the gateway
+knows can be emulated without code; the registers are encoded by the emulator's own
+:mod:`simulators.devices.wire.registers`, never the gateway's code; the values come from
 :class:`simulators.devices.modbus_patterns.RegisterPattern` (seeded and plausible per kind of
 field).
 
@@ -14,13 +16,16 @@ in which an interleaved request would be seen). :class:`ModbusSensorSim` is the 
 line the rest of the code knew first.
 
 Every ``update_interval`` each unit's next step is written into the server's datastore and one
-truth line per unit is recorded, decoded with the gateway's own profile code::
+truth line per unit is recorded: what the emulator meant to send, after its own rounding to
+the registers::
 
     {"kind": "modbus_values", "device": "env1", "time": <ms>, "unit": 1,
      "registers": {"0": 413, ...}, "fields": {"pm25": 41.3, ...}, "counters": {"rain": 1234}}
 
-``fields`` holds what the gateway publishes from those registers apart from counters (whose
-published value is an increase between two polls); ``counters`` holds the raw counts.
+``fields`` holds what a gateway following docs/protocol.md 5.2 publishes from those values
+(ranges, derived fields), apart from counters (whose published value is an increase between
+two polls); ``counters`` holds the raw counts; ``out_of_range`` (only when there are any) the
+values sent that such a gateway refuses (an ``out_of_range`` fault).
 
 Usage::
 
@@ -46,9 +51,8 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from gateway.devices.modbus.decoder import DeviceDecoder
-from gateway.devices.modbus.profile import CompiledProfile, compile_profile, load_profile
 from simulators.devices.modbus_patterns import RANGES, VIRTUAL_EPOCH, WIB, RegisterPattern
+from simulators.devices.register_maps import RegisterMap, load_register_map
 from simulators.truth import TruthWriter
 
 __all__ = [
@@ -83,37 +87,19 @@ class SimSpec:
 
 
 class _Unit:
-    """A device on the line: its compiled profile, pattern and current registers."""
+    """A device on the line: its register map, pattern and current registers."""
 
     def __init__(self, spec: SimSpec, step_seconds: float) -> None:
         self.spec = spec
         self.sensor_id = spec.sensor_id or f"unit{spec.unit}"
-        self.profile = compile_profile(load_profile(spec.profile))
+        self.register_map = load_register_map(spec.profile)
         self.pattern = RegisterPattern(
-            self.profile, spec.seed, step_seconds, spec.params, spec.counter_start
+            self.register_map, spec.seed, step_seconds, spec.params, spec.counter_start
         )
         self.current: dict[int, int] = {}
         self.silent = False
         self.requests = 0
-        addresses = {a for start, n in self.profile.blocks for a in range(start, start + n)}
-        if self.profile.profile.identify is not None:
-            addresses.add(self.profile.profile.identify.address)
-        self.spans = _spans(sorted(addresses))
-
-    def truth_fields(self, registers: Mapping[int, int]) -> tuple[dict, dict]:
-        """What a gateway publishes from these registers (counters aside), and the counts."""
-        decoded = DeviceDecoder(self.profile, self.spec.params).decode(registers)
-        return decoded.fields, decoded.counters
-
-
-def _spans(addresses: Sequence[int]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for a in addresses:
-        if spans and spans[-1][0] + spans[-1][1] == a:
-            spans[-1] = (spans[-1][0], spans[-1][1] + 1)
-        else:
-            spans.append((a, 1))
-    return spans
+        self.spans = self.register_map.spans
 
 
 class _Line:
@@ -292,14 +278,17 @@ class ModbusBusSim:
                 values = unit.pattern.values(self.step)
             if self.value_filter is not None:
                 values = self.value_filter(unit.sensor_id, values)
-            registers = unit.pattern.encode(values)
+            sent = unit.register_map.encode(values)
+            registers = sent.registers
             for start, n in unit.spans:
                 block = [registers.get(a, 0) for a in range(start, start + n)]
                 await core.async_setValues(number, 16, start, block)
             unit.current = registers
             if self.truth is not None:
-                fields, counters = unit.truth_fields(registers)
-                extra: dict = {"counters": counters} if counters else {}
+                fields, refused = unit.register_map.published(sent.carried, unit.spec.params)
+                extra: dict = {"counters": sent.counters} if sent.counters else {}
+                if refused:
+                    extra["out_of_range"] = refused
                 if unit.spec.values is not None:
                     extra["source_time"] = round(source_t * 1000)
                 self.truth.write(
@@ -344,8 +333,8 @@ class ModbusSensorSim(ModbusBusSim):
         self._only = self.units[unit]
 
     @property
-    def profile(self) -> CompiledProfile:
-        return self._only.profile
+    def register_map(self) -> RegisterMap:
+        return self._only.register_map
 
     @property
     def pattern(self) -> RegisterPattern:

@@ -22,7 +22,8 @@ import math
 import random
 from collections.abc import Mapping
 
-from gateway.devices.modbus.profile import CompiledProfile, ProfileField, encode_raw, raw_from_value
+from simulators.devices.register_maps import RegisterMap, load_register_map
+from simulators.devices.wire.registers import RegisterField
 
 #: Virtual start of every simulated day: 2025-12-01 00:00 WIB (17:00 UTC the day before).
 VIRTUAL_EPOCH = 1_764_522_000
@@ -45,26 +46,29 @@ RANGES: dict[str, tuple[float, float]] = {
 
 
 class RegisterPattern:
-    """Seeded, deterministic physical values and raw registers for a profile, by step."""
+    """Seeded, deterministic physical values and raw registers for a profile (a
+    :class:`RegisterMap`, or a profile name or path), by step."""
 
     def __init__(
         self,
-        profile: CompiledProfile,
+        profile: RegisterMap | str,
         seed: int = 0,
         step_seconds: float = 1.0,
         params: Mapping[str, float] | None = None,
         counter_start: int | None = None,
     ) -> None:
-        self.profile = profile
+        self.register_map = (
+            profile if isinstance(profile, RegisterMap) else load_register_map(profile)
+        )
         self.seed = seed
         self.step_seconds = step_seconds
         self.params = dict(params or {})
         setup = random.Random(f"modbus-pattern:{seed}")
         self.start = VIRTUAL_EPOCH + setup.randrange(24) * 3600  # virtual hour of step 0
-        self.phases = {f.name: setup.uniform(0, 2 * math.pi) for f in profile.profile.fields}
+        self.phases = {f.name: setup.uniform(0, 2 * math.pi) for f in self.register_map.fields}
         self.pm_phase = (setup.uniform(0, 2 * math.pi), setup.uniform(0, 2 * math.pi))
         self.flood_phase = setup.uniform(0, 2 * math.pi)
-        self.counters = [f for f in profile.profile.fields if f.kind == "counter"]
+        self.counters = [f for f in self.register_map.fields if f.counter]
         self.counter_start = {
             f.name: (counter_start if counter_start is not None else setup.randrange(f.modulus))
             for f in self.counters
@@ -123,8 +127,8 @@ class RegisterPattern:
         known["level"] = level
         known["distance"] = max(30.0, reference - level + rng.gauss(0, 0.3))
         out: dict[str, float] = {}
-        for f in self.profile.profile.fields:
-            if f.kind == "counter":
+        for f in self.register_map.fields:
+            if f.counter:
                 out[f.name] = (self.counter_start[f.name] + self.added(step)) % f.modulus
             elif f.name in known:
                 out[f.name] = known[f.name]
@@ -141,16 +145,7 @@ class RegisterPattern:
     def encode(self, values: Mapping[str, float]) -> dict[int, int]:
         """Raw registers holding physical *values* (by field name; counters: the raw count,
         wrapped at the rollover). A field missing from *values* reads 0."""
-        registers: dict[int, int] = {}
-        for f in self.profile.profile.fields:
-            value = values.get(f.name, 0.0)
-            raw = int(value) % f.modulus if f.kind == "counter" else raw_from_value(f, value)
-            words = encode_raw(f, raw)
-            registers.update(zip(f.registers, words, strict=True))
-        ident = self.profile.profile.identify
-        if ident is not None:
-            registers.setdefault(ident.address, ident.value)
-        return registers
+        return self.register_map.encode(values).registers
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -170,7 +165,7 @@ def _clamp(value: float, lo: float, hi: float) -> float:
     return min(max(value, lo), hi)
 
 
-def _sane_range(field: ProfileField) -> tuple[float, float]:
+def _sane_range(field: RegisterField) -> tuple[float, float]:
     """A modest physical range for a field nobody described: small raw values."""
     raw_lo, raw_hi = (-500, 500) if field.type in ("int16", "int32") else (0, 1000)
     lo, hi = (raw * field.scale + field.offset for raw in (raw_lo, raw_hi))

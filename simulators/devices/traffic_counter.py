@@ -10,7 +10,9 @@ always yields the same sequence of vehicles, see :func:`arrivals`. A vehicle's d
 is the clock when its line is sent. After ``heartbeat_interval`` seconds without a vehicle a
 heartbeat ``$HBT`` is sent.
 
-Every vehicle sent is recorded as truth, with the exact line (all a summary needs)::
+Lines are written by the emulator's own :mod:`simulators.devices.wire.vehicle`. Every vehicle
+sent is recorded as truth, with the exact line and the speed and length as written (all a
+summary needs)::
 
     {"kind": "vehicle", "device": "cnt1", "time": <ms>, "lane": 1, "direction": "N",
      "speed": 45.2, "length": 1.8, "vehicle_class": "SM", "line": "$VEH,...*1B\\r\\n"}
@@ -30,8 +32,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.devices.traffic_counter.protocol import format_heartbeat, format_record
 from simulators.devices.serial_device import SerialDeviceSim
+from simulators.devices.wire import vehicle as wire
 from simulators.truth import TruthWriter
 
 log = logging.getLogger(__name__)
@@ -187,7 +189,7 @@ class TrafficCounterSim(SerialDeviceSim):
                 if time.monotonic() >= due:
                     break
                 if time.monotonic() >= last_sent + self.heartbeat_interval:
-                    self.send_raw(format_heartbeat(self._now_ms()))
+                    self.send_raw(wire.heartbeat(self._now_ms()))
                     self.heartbeats += 1
                     last_sent = time.monotonic()
             self._send_vehicle(arrival)
@@ -210,27 +212,28 @@ class TrafficCounterSim(SerialDeviceSim):
                 self._record(time_ms, *fields, {"source_time": round(v.time * 1000)})
             last = now
             if time.monotonic() >= last_sent + self.heartbeat_interval:
-                self.send_raw(format_heartbeat(self._now_ms()))
+                self.send_raw(wire.heartbeat(self._now_ms()))
                 self.heartbeats += 1
                 last_sent = time.monotonic()
 
     def _send(self, time_ms, lane, direction, speed, length, vehicle_class) -> None:
-        self._line = format_record(time_ms, lane, direction, speed, length, vehicle_class)
-        self.send_raw(self._line)
+        self._record_sent = wire.vehicle(time_ms, lane, direction, speed, length, vehicle_class)
+        self.send_raw(self._record_sent.line)
         self.sent += 1
 
     def _record(self, time_ms, lane, direction, speed, length, vehicle_class, extra) -> None:
         if self.truth is not None:
+            sent = self._record_sent
             self.truth.write(
                 "vehicle",
                 self.sensor_id,
                 time=time_ms,
                 lane=lane,
                 direction=direction,
-                speed=round(speed, 1),
-                length=round(length, 1),
+                speed=sent.speed,
+                length=sent.length,
                 vehicle_class=vehicle_class,
-                line=self._line.decode("ascii"),
+                line=sent.line.decode("ascii"),
                 **extra,
             )
 
@@ -240,26 +243,6 @@ class TrafficCounterSim(SerialDeviceSim):
     def _send_vehicle(self, arrival: Arrival) -> None:
         time_ms = self._last_vehicle_ms if arrival.same_instant else self._now_ms()
         self._last_vehicle_ms = time_ms
-        direction = arrival.direction
-        line = format_record(
-            time_ms,
-            arrival.lane,
-            direction,
-            arrival.speed_kmh,
-            arrival.length_m,
-            arrival.vehicle_class,
-        )
-        self.send_raw(line)
-        self.sent += 1
-        if self.truth is not None:
-            self.truth.write(
-                "vehicle",
-                self.sensor_id,
-                time=time_ms,
-                lane=arrival.lane,
-                direction=direction,
-                speed=arrival.speed_kmh,
-                length=arrival.length_m,
-                vehicle_class=arrival.vehicle_class,
-                line=line.decode("ascii"),
-            )
+        fields = (arrival.lane, arrival.direction, arrival.speed_kmh, arrival.length_m)
+        self._send(time_ms, *fields, arrival.vehicle_class)
+        self._record(time_ms, *fields, arrival.vehicle_class, {})

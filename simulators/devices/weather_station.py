@@ -19,8 +19,10 @@ Modes, as on the real station:
 "pressure": "I", "rain": "I"}``; ``invalid_keys`` are sent as ``#`` (``Ta=#C``);
 ``silent = True`` makes the station stop talking; :meth:`reset_rain` zeroes the accumulator;
 ``echo=True`` sends every command back first, as an RS-485 adapter with local echo does.
-Every sentence sent is recorded as truth with the physical values it encodes, in the units
-of docs/protocol.md table 2.2 (decoded from the exact wire text)::
+Sentences and their CRC are written by the emulator's own :mod:`simulators.devices.wire.wxt`.
+Every sentence sent is recorded as truth with the physical values it carries, in the units
+of docs/protocol.md table 2.2 (the emulator's own conversion back from the written number,
+4 decimals)::
 
     {"kind": "weather_values", "device": "wx1", "time": <ms>, "line": "0R0,...\\r\\n",
      "wind_direction": 283.0, "wind_speed": 1.0, "temperature": 23.6, "humidity": 54.2,
@@ -40,8 +42,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from gateway.devices.weather_ascii.protocol import QUANTITIES, crc16, encode_crc, format_sentence
 from simulators.devices.serial_device import SerialDeviceSim
+from simulators.devices.wire import wxt
 from simulators.truth import TruthWriter
 
 log = logging.getLogger(__name__)
@@ -104,47 +106,24 @@ class WeatherModel:
         )
 
 
-#: How the station writes each key in each unit: (unit letter, from SI, decimals).
-_ENCODE: dict[str, dict[str, tuple[Callable[[float], float], int]]] = {
-    "wind": {
-        "M": (lambda v: v, 1),
-        "K": (lambda v: v * 3.6, 1),
-        "S": (lambda v: v / 0.44704, 1),
-        "N": (lambda v: v * 3600.0 / 1852.0, 1),
-    },
-    "temperature": {"C": (lambda v: v, 1), "F": (lambda v: v * 9.0 / 5.0 + 32.0, 1)},
-    "pressure": {
-        "H": (lambda v: v, 1),
-        "P": (lambda v: v * 100.0, 0),
-        "B": (lambda v: v / 1000.0, 4),
-        "M": (lambda v: v / 1.333224, 2),
-        "I": (lambda v: v / 33.863886, 3),
-    },
-    "rain": {"M": (lambda v: v, 2), "I": (lambda v: v / 25.4, 3)},
-}
-_DEFAULT_UNITS = {"wind": "M", "temperature": "C", "pressure": "H", "rain": "M"}
-
-
 def encode(
     state: WeatherState, units: Mapping[str, str], invalid: Collection[str] = ()
 ) -> list[tuple[str, str]]:
     """The (key, value-with-unit) items of a composite message, as the station writes them;
     *units* maps wind/temperature/pressure/rain to unit letters (defaults: M, C, H, M)."""
-    units = {**_DEFAULT_UNITS, **units}
+    units = {**wxt.DEFAULT_UNITS, **units}
 
-    def item(key: str, text: str, unit: str) -> tuple[str, str]:
-        return key, ("#" if key in invalid else text) + unit
+    def item(key: str, text: str) -> tuple[str, str]:
+        return key, "#" + text[-1] if key in invalid else text
 
     def scaled(key: str, group: str, value: float, fewer_decimals: int = 0) -> tuple[str, str]:
-        unit = units[group]
-        convert, decimals = _ENCODE[group][unit]
-        return item(key, f"{convert(value):.{decimals - fewer_decimals}f}", unit)
+        return item(key, wxt.written(group, units[group], value, fewer_decimals))
 
     return [
-        item("Dm", f"{round(state.wind_direction) % 360:03d}", "D"),
+        item("Dm", f"{round(state.wind_direction) % 360:03d}D"),
         scaled("Sm", "wind", state.wind_speed),
         scaled("Ta", "temperature", state.temperature),
-        item("Ua", f"{state.humidity:.1f}", "P"),
+        item("Ua", f"{state.humidity:.1f}P"),
         scaled("Pa", "pressure", state.pressure),
         scaled("Rc", "rain", state.rain_total),
         scaled("Ri", "rain", state.rain_intensity, fewer_decimals=1),
@@ -153,13 +132,13 @@ def encode(
 
 
 def physical_values(items: list[tuple[str, str]]) -> dict[str, float]:
-    """What the wire text means in the units of table 2.2 (``#`` values left out)."""
+    """What the written items stand for, in the units of table 2.2 with the protocol's 4
+    decimals (``#`` values and unpublished keys left out)."""
     values = {}
     for key, text in items:
-        quantity = QUANTITIES.get(key)
-        if quantity is None or text.startswith("#"):
-            continue
-        values[quantity.name] = round(quantity.units[text[-1]](float(text[:-1])), 4)
+        value = wxt.value_of(key, text)
+        if value is not None:
+            values[wxt.KEYS[key][0]] = value
     return values
 
 
@@ -191,9 +170,9 @@ class WeatherStationSim(SerialDeviceSim):
         """*source(t)*: value hook giving the weather at time *t* of *source_clock* (e.g. a
         scenario's; default *clock*) instead of the seeded model. *value_filter(sensor_id,
         values)* rewrites the values before they are encoded (fault injection)."""
-        self.units = {**_DEFAULT_UNITS, **(units or {})}
+        self.units = {**wxt.DEFAULT_UNITS, **(units or {})}
         for group, unit in self.units.items():
-            if unit not in _ENCODE.get(group, {}):
+            if unit not in wxt.UNITS.get(group, {}):
                 raise ValueError(f"unit {unit!r} for {group!r} is not supported")
         if mode not in ("poll", "stream") or interval <= 0 or time_scale <= 0:
             raise ValueError("mode must be poll or stream, interval and time_scale > 0")
@@ -256,7 +235,7 @@ class WeatherStationSim(SerialDeviceSim):
         if self.value_filter is not None:
             state = WeatherState(**self.value_filter(self.sensor_id, asdict(state)))
         items = encode(state, self.units, self.invalid_keys)
-        line = format_sentence(self.address, 0, items, crc=crc)
+        line = wxt.message(self.address, 0, items, crc=crc)
         self.send_raw(line)
         self.sent += 1
         if self.truth is not None:
@@ -312,10 +291,9 @@ class WeatherStationSim(SerialDeviceSim):
             crc = False
         elif command[: len(address) + 2] == address + b"r0" and len(command) == len(address) + 5:
             body, given = command[:-3], command[-3:]
-            expected = encode_crc(crc16(body))
+            expected = wxt.crc_text(body)
             if given != expected:
-                hint = address + b"tX,Use chksum " + expected
-                self.send_raw(hint + encode_crc(crc16(hint)) + b"\r\n")
+                self.send_raw(wxt.chksum_hint(self.address, expected))
                 return
             crc = True
         else:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.devices.modbus.profile import compile_profile, load_profile
-from gateway.devices.traffic_counter.protocol import format_record
-from gateway.devices.weather_ascii.protocol import format_sentence
 from simulators.devices import sources
 from simulators.devices.modbus_patterns import RegisterPattern
 from simulators.devices.weather_station import encode
+from simulators.devices.wire import vehicle, wxt
 from simulators.scenario.engine import Scenario
 from testkit.cabinet import GATEWAY, Cabinet, wait_for
 
@@ -69,19 +67,19 @@ def render(seed: int, path: Path) -> None:
     t0 = sc.at("day1 14:00")
     lines = []
     for u in sources.BUS_UNITS:
-        pattern = RegisterPattern(compile_profile(load_profile(u.profile)), seed)
+        pattern = RegisterPattern(u.profile, seed)
         hook = sources.modbus_values(sc, GATEWAY, u.sensor)
         for k in range(12):
             lines.append({"device": u.sensor, "registers": pattern.encode(hook(t0 + 300 * k))})
     weather = sources.weather_source(sc, GATEWAY)
     for k in range(12):
-        line = format_sentence("0", 0, encode(weather(t0 + 300 * k), {}), crc=True)
+        line = wxt.message("0", 0, encode(weather(t0 + 300 * k), {}), crc=True)
         lines.append({"device": "wx1", "line": line.decode()})
     for v in sources.vehicle_source(sc, GATEWAY)(t0, t0 + 3600):
-        record = format_record(
+        record = vehicle.vehicle(
             round(v.time * 1000), v.lane, v.direction, v.speed, v.length, v.vehicle_class
         )
-        lines.append({"device": "cnt1", "line": record.decode()})
+        lines.append({"device": "cnt1", "line": record.line.decode()})
     path.write_text("".join(json.dumps(x, sort_keys=True) + "\n" for x in lines))
 
 

@@ -61,6 +61,11 @@ class Quantity:
     high: float
 
 
+#: 1 mmHg in hPa: 13.5951 g/cm3 x 9.80665 m/s2 x 1 mm, exactly (the conventional millimetre of
+#: mercury); 1 inHg = 25.4 mmHg. Rounder factors (1.333224, 33.863886) move the 4th decimal.
+MMHG_HPA = 1.33322387415
+INHG_HPA = 33.86388640341
+
 #: Keys the gateway publishes. Other keys (Dn/Dx/Sn/Sx min and max wind, Tp internal
 #: temperature, Rd/Hd durations, Rp/Hp peaks, Hc/Hi hail, Th/Vh/Vs/Vr/Id supervisor data) are
 #: accepted and ignored. ``rain_total`` is the accumulator; :class:`RainCounter` turns it into
@@ -87,8 +92,8 @@ QUANTITIES: dict[str, Quantity] = {
             "H": _same,  # hPa
             "P": lambda v: v / 100.0,  # Pa
             "B": lambda v: v * 1000.0,  # bar
-            "M": lambda v: v * 1.333224,  # mmHg
-            "I": lambda v: v * 33.863886,  # inHg
+            "M": lambda v: v * MMHG_HPA,  # mmHg
+            "I": lambda v: v * INHG_HPA,  # inHg
         },
         500.0,
         1200.0,

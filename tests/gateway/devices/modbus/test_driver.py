@@ -260,13 +260,13 @@ def test_same_seed_same_values(tmp_path: Path) -> None:
     assert len(runs[0]) == 5
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
-    pattern = RegisterPattern(compile_profile(load_profile("pm-th-generic")), 11, 0.05)
+    pattern = RegisterPattern("pm-th-generic", 11, 0.05)
     assert [{str(a): v for a, v in pattern.registers(k).items()} for k in range(5)] == runs[0]
 
 
 def test_values_are_plausible_for_sarolangun() -> None:
     compiled = compile_profile(load_profile("pm-th-generic"))
-    pattern = RegisterPattern(compiled, seed=5, step_seconds=300)
+    pattern = RegisterPattern("pm-th-generic", seed=5, step_seconds=300)
     days = [compiled.decode(pattern.registers(k)) for k in range(2 * 288)]  # two days
     pm25 = [d["pm25"] for d in days]
     temps = [d["temperature"] for d in days]

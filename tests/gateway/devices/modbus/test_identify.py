@@ -21,7 +21,7 @@ SHIPPED = sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 def emulated_reader(name: str, seed: int = 1) -> Any:
     compiled = compile_profile(load_profile(name))
-    registers = RegisterPattern(compiled, seed, params={"reference": 250.0}).registers(5)
+    registers = RegisterPattern(name, seed, params={"reference": 250.0}).registers(5)
 
     def read(function: int, address: int, count: int) -> list[int]:
         if function != compiled.function_code and compiled.profile.identify is None:

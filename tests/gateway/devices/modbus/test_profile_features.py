@@ -142,7 +142,7 @@ def test_emulated_rain_adds_up_through_the_decoder() -> None:
     """Poll the emulated gauge every 5th step for two days from just below the rollover: the
     published rain equals the tips the emulator counted, times 0.2 mm."""
     compiled = compile_profile(load_profile("rain-tipping-generic"))
-    pattern = RegisterPattern(compiled, seed=7, step_seconds=60, counter_start=65_000)
+    pattern = RegisterPattern("rain-tipping-generic", seed=7, step_seconds=60, counter_start=65_000)
     decoder = DeviceDecoder(compiled)
     published = 0.0
     for step in range(0, 2 * 1440, 5):
@@ -161,13 +161,15 @@ def test_emulated_rain_adds_up_through_the_decoder() -> None:
 
 def test_emulated_level_and_surface_follow_the_world() -> None:
     level = compile_profile(load_profile("level-ultrasonic-generic"))
-    pattern = RegisterPattern(level, seed=3, step_seconds=600, params={"reference": 300.0})
+    pattern = RegisterPattern(
+        "level-ultrasonic-generic", seed=3, step_seconds=600, params={"reference": 300.0}
+    )
     decoder = DeviceDecoder(level, {"reference": 300.0})
     levels = [decoder.decode(pattern.registers(k)).fields["level"] for k in range(288)]  # 2 days
     assert max(levels) > 20 and min(levels) < 1, "the water rises and falls"
     assert all(-2 < v < 40 for v in levels)
     road = compile_profile(load_profile("road-surface-generic"))
-    pattern = RegisterPattern(road, seed=3, step_seconds=600)
+    pattern = RegisterPattern("road-surface-generic", seed=3, step_seconds=600)
     hot = {}
     for k in range(144):
         hour = ((pattern.virtual_time(k) + 7 * 3600) % 86400) // 3600
