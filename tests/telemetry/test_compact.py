@@ -34,6 +34,8 @@ REASONS = {
     "no_version",
     "unsupported_version",
     "invalid",
+    "reserved_id",
+    "reserved_measurement",
     "truncated",
     "corrupt",
 }
@@ -176,7 +178,7 @@ READINGS = st.builds(
 )
 BATCHES = st.builds(
     Batch,
-    gateway=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,62}\Z"),
+    gateway=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,62}\Z").filter(topics.valid_gateway_id),
     seq=st.integers(min_value=0),
     sent=st.integers(MIN_TIME_MS, MAX_TIME_MS),
     readings=st.lists(READINGS, min_size=1, max_size=25),
