@@ -101,7 +101,7 @@ _V1_START = b'{"v":1,'
 # does); counts are made ints again by the encoder, exactly (or it hands the batch to the
 # codec).
 
-_TimeMs = Annotated[int, Meta(ge=MIN_TIME_MS, le=MAX_TIME_MS)]
+_TimeMs = Annotated[int, Meta(ge=MIN_TIME_MS, lt=MAX_TIME_MS)]
 _Finite = Annotated[float, Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 

@@ -30,9 +30,10 @@ PAYLOAD_VERSION = 1
 #: it changes the bytes on the wire, not the model, so a decoded batch still has ``v == 1``.
 COMPACT_PAYLOAD_VERSION = 2
 
-#: Earliest and latest plausible reading time (ms since the Unix epoch, UTC): 2000-01-01 and
-#: 2100-01-01. A gateway whose clock is unset (1970) produces readings outside this range,
-#: which are refused instead of landing decades away from the dashboards.
+#: Plausible reading and send times (ms since the Unix epoch, UTC): from 2000-01-01 (included)
+#: to 2100-01-01 (excluded), so MIN_TIME_MS <= time < MAX_TIME_MS (:func:`valid_time`). A
+#: gateway whose clock is unset (1970) produces readings outside this range, which are
+#: refused instead of landing decades away from the dashboards.
 MIN_TIME_MS = 946_684_800_000
 MAX_TIME_MS = 4_102_444_800_000
 
@@ -67,6 +68,11 @@ def reserved_measurement(name: str) -> bool:
     return name in PIPELINE_MEASUREMENTS or name.startswith(PIPELINE_PREFIX)
 
 
+def valid_time(ms: int) -> bool:
+    """True if *ms* is a time the contract accepts (2000-01-01 <= time < 2100-01-01)."""
+    return MIN_TIME_MS <= ms < MAX_TIME_MS
+
+
 def _not_reserved_measurement(name: str) -> str:
     if reserved_measurement(name):
         raise PydanticCustomError(
@@ -88,7 +94,7 @@ GatewayId = Annotated[Id, AfterValidator(_not_reserved_id)]
 Name = Annotated[str, Field(pattern=f"^{NAME_PATTERN}$")]
 Measurement = Annotated[Name, AfterValidator(_not_reserved_measurement)]
 TagValue = Annotated[str, Field(pattern=f"^{TAG_VALUE_PATTERN}$")]
-TimeMs = Annotated[int, Field(ge=MIN_TIME_MS, le=MAX_TIME_MS, strict=True)]
+TimeMs = Annotated[int, Field(ge=MIN_TIME_MS, lt=MAX_TIME_MS, strict=True)]
 Number = StrictInt | StrictFloat
 
 

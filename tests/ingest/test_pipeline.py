@@ -92,6 +92,12 @@ _CONTRACT_EDGES = [
     (lambda p: p.replace(b'"air_quality"', b'"gateway_health"', 1), None),  # a gateway's own
     (lambda p: p.replace(b'"gw-a"', b'"deadletter"', 1), "reserved_id"),
     (lambda p: p.replace(b'"gw-a"', b'"ingest-1"', 1), "reserved_id"),
+    (_time(MIN_TIME_MS - 1), "invalid"),
+    (_time(MIN_TIME_MS), None),
+    (_time(MAX_TIME_MS - 1), None),
+    (_time(MAX_TIME_MS), "invalid"),
+    (_time(MAX_TIME_MS - 1, b"sent", T0 + 500), None),
+    (_time(MAX_TIME_MS, b"sent", T0 + 500), "invalid"),
 ]
 
 
