@@ -71,7 +71,7 @@ from gateway.devices.modbus.bus import bus_problems
 from kernel.config import ConfigError, load_toml, validate
 from telemetry.codec import encode_batch
 from telemetry.models import MIN_TIME_MS, Batch, Reading
-from telemetry.topics import ID_PATTERN
+from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,13 @@ class GatewaySection(_Section):
     latitude: float | None = Field(None, ge=-90, le=90, description="decimal degrees, WGS 84")
     longitude: float | None = Field(None, ge=-180, le=180, description="decimal degrees, WGS 84")
 
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if reserved_id(value):
+            raise ValueError(reserved_reason(value))
+        return value
+
 
 class MqttSection(_Section):
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://...")
@@ -113,6 +120,15 @@ class MqttSection(_Section):
     keepalive: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds")
     reconnect_min: float = Field(1.0, gt=0, le=60, description="first reconnect delay, s")
     reconnect_max: float = Field(60.0, gt=0, le=3600, description="largest reconnect delay, s")
+
+    @field_validator("username")
+    @classmethod
+    def _not_a_service(cls, value: str | None) -> str | None:
+        if value is not None and reserved_id(value):
+            raise ValueError(
+                f"a gateway logs in as itself, not as a service; {reserved_reason(value)}"
+            )
+        return value
 
     @field_validator("url")
     @classmethod

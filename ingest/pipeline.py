@@ -42,7 +42,8 @@ from telemetry.mapping import (
 )
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, PAYLOAD_VERSION, Batch
 
-#: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...).
+#: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...;
+#: ``reserved_id`` also for a topic whose gateway level is a reserved id).
 BAD_TOPIC = "bad_topic"
 GATEWAY_MISMATCH = "gateway_mismatch"
 UNENCODABLE = "unencodable"  # valid payload, but a name line protocol cannot carry
@@ -93,12 +94,14 @@ _V1_START = b'{"v":1,'
 #
 # The same constraints as telemetry.models.Batch on everything but the names: msgspec checks
 # the structure, the unknown keys, the types, the ranges (times; floats finite: +-inf fails the
-# bounds, NaN every comparison) and the lengths while it parses. Names and tags are checked
-# by the LineEncoder, once per series (its template cache). Float fields are read as floats
-# (an integer given for one becomes a float, as the mapping does); counts are made ints again
-# by the encoder, exactly (or it hands the batch to the codec).
+# bounds, NaN every comparison) and the lengths while it parses. Names and tags, reserved
+# measurements included, are checked by the LineEncoder, once per series (its template
+# cache); the gateway must be the topic's, which topics.parse checked (reserved ids too).
+# Float fields are read as floats (an integer given for one becomes a float, as the mapping
+# does); counts are made ints again by the encoder, exactly (or it hands the batch to the
+# codec).
 
-_TimeMs = Annotated[int, Meta(ge=MIN_TIME_MS, le=MAX_TIME_MS)]
+_TimeMs = Annotated[int, Meta(ge=MIN_TIME_MS, lt=MAX_TIME_MS)]
 _Finite = Annotated[float, Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 
@@ -139,6 +142,8 @@ def process(
     """Turn one MQTT message into the records it stands for, or say why it is refused."""
     try:
         gateway, kind = topics.parse(topic)
+    except topics.ReservedId as exc:  # a dead-letter topic, or a service user's own subtree
+        return Rejected(exc.reason, str(exc))
     except ValueError as exc:
         return Rejected(BAD_TOPIC, str(exc))
     try:

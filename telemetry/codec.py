@@ -16,19 +16,44 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from telemetry import compact
-from telemetry.models import COMPACT_PAYLOAD_VERSION, PAYLOAD_VERSION, Batch, Status
+from telemetry.models import (
+    COMPACT_PAYLOAD_VERSION,
+    PAYLOAD_VERSION,
+    RESERVED_MEASUREMENT,
+    Batch,
+    Status,
+)
+from telemetry.topics import RESERVED_ID
 
 SUPPORTED_VERSIONS = (PAYLOAD_VERSION,)
 ENCODINGS = ("json", "compact")
 M = TypeVar("M", bound=BaseModel)
+#: Reasons for a payload that is valid but for a name the contract keeps for itself. They
+#: win over ``invalid`` when a payload has other problems too.
+RESERVED_REASONS = (RESERVED_ID, RESERVED_MEASUREMENT)
+#: Every reason a :class:`DecodeError` can carry (docs/protocol.md, section 2.3).
+REASONS = (
+    "empty",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "no_version",
+    "unsupported_version",
+    "invalid",
+    *RESERVED_REASONS,
+    "truncated",
+    "corrupt",
+)
 
 
 class DecodeError(ValueError):
-    """A payload that cannot be accepted. ``reason`` is one of:
+    """A payload that cannot be accepted. ``reason`` is one of :data:`REASONS`:
 
     ``empty``, ``not_utf8``, ``not_json``, ``not_object``, ``no_version``,
-    ``unsupported_version``, ``invalid``; for compact payloads also ``truncated`` (the payload
-    ends early) and ``corrupt`` (bytes that are not a well-formed compact payload).
+    ``unsupported_version``, ``invalid``; ``reserved_id`` (the payload's gateway is a reserved
+    id) and ``reserved_measurement`` (a reading names a measurement JagaJalan writes itself);
+    for compact payloads also ``truncated`` (the payload ends early) and ``corrupt`` (bytes
+    that are not a well-formed compact payload).
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -109,13 +134,18 @@ def _validate(model: type[M], obj: dict[str, Any]) -> M:
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
-        raise DecodeError("invalid", describe_validation_error(exc)) from None
+        types = {err["type"] for err in exc.errors(include_url=False)}
+        reason = next((r for r in RESERVED_REASONS if r in types), "invalid")
+        raise DecodeError(reason, describe_validation_error(exc)) from None
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
-    """One line per problem: where in the payload, what is wrong, and the bad value."""
+    """One line per problem: where in the payload, what is wrong, and the bad value. Reserved
+    names come first (they decide the reason)."""
     parts = []
-    errors = exc.errors(include_url=False)
+    errors = sorted(
+        exc.errors(include_url=False), key=lambda err: err["type"] not in RESERVED_REASONS
+    )
     for err in errors[:limit]:
         where = ".".join(str(p) for p in err["loc"]) or "(root)"
         value = err.get("input")

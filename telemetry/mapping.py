@@ -30,8 +30,18 @@ from typing import Any
 
 import msgspec
 
-from telemetry.models import NAME_PATTERN, READING_TAGS, TAG_VALUE_PATTERN, Batch, Reading
-from telemetry.topics import ID_RE
+from telemetry.models import (
+    BATCH_MEASUREMENT,
+    NAME_PATTERN,
+    PIPELINE_MEASUREMENTS,
+    READING_TAGS,
+    STATUS_MEASUREMENT,
+    TAG_VALUE_PATTERN,
+    Batch,
+    Reading,
+    reserved_measurement,
+)
+from telemetry.topics import ID_RE, reserved_id
 from telemetry.units import field_kind
 
 
@@ -153,9 +163,10 @@ class LineEncoder:
     For each series and set of field names, the escaped ``measurement,tags `` prefix and the
     types of the fields are worked out once and cached (at most *max_series* entries, then the
     cache starts over). That is also where names are checked against the contract: a reading
-    whose measurement, sensor, field names or tags the contract does not allow raises
-    :class:`InvalidName`, so a decoder that checked only the numbers (ingest's fast path) can
-    rely on the encoder for the names, once per series instead of once per reading.
+    whose measurement, sensor, field names or tags the contract does not allow (also a
+    reserved gateway id or a reserved measurement) raises :class:`InvalidName`, so a decoder
+    that checked only the numbers (ingest's fast path) can rely on the encoder for the names,
+    once per series instead of once per reading.
 
     The fields of a whole batch are formatted by one call of msgspec's JSON encoder (C):
     field names need no escaping in line protocol (the contract allows ``[a-z0-9_]`` only),
@@ -236,6 +247,10 @@ def _check_names(gateway: str, r: Any) -> None:
         if type(value) is not str or pattern.fullmatch(value) is None
     ]
     problems += [f"unknown tag key {k!r}" for k in r.tags if k not in READING_TAGS]
+    if not problems and reserved_id(gateway):
+        problems.append(f"gateway {gateway!r} is a reserved id")
+    if not problems and reserved_measurement(r.measurement):
+        problems.append(f"measurement {r.measurement!r} is reserved (a pipeline measurement)")
     if problems:
         raise InvalidName("; ".join(problems))
 
@@ -267,15 +282,14 @@ class _FloatReading:
         }
 
 
-#: Written by ingest for every batch it accepts: tags gateway; fields seq (int), readings (int);
-#: time = the batch's send time. Gives "last seen" per gateway and the data to spot lost or
-#: duplicated batches from the sequence numbers.
-BATCH_MEASUREMENT = "gateway_batches"
-#: Written by ingest for every status message: tags gateway; field state ("online"/"offline");
-#: time = the status time, or the receive time for a Last Will (which carries none).
-STATUS_MEASUREMENT = "gateway_status"
-#: Measurements that describe the pipeline itself rather than the roads.
-META_MEASUREMENTS = frozenset({BATCH_MEASUREMENT, STATUS_MEASUREMENT})
+# BATCH_MEASUREMENT (gateway_batches) is written by ingest for every batch it accepts: tags
+# gateway; fields seq (int), readings (int); time = the batch's send time. Gives "last seen"
+# per gateway and the data to spot lost or duplicated batches from the sequence numbers.
+# STATUS_MEASUREMENT (gateway_status) is written by ingest for every status message: tags
+# gateway; field state ("online"/"offline"); time = the status time, or the receive time for
+# a Last Will (which carries none). Both are defined, and reserved, in telemetry.models.
+#: Measurements that describe the pipeline itself rather than the roads (none is a reading).
+META_MEASUREMENTS = frozenset(PIPELINE_MEASUREMENTS)
 
 
 def batch_meta_point(batch: Batch) -> Point:

@@ -1,22 +1,39 @@
-"""Payload models of the telemetry contract, version 1 (see docs/protocol.md)."""
+"""Payload models of the telemetry contract, version 1 (see docs/protocol.md).
+
+A model accepts exactly what the contract allows: besides the shapes, types and ranges, a
+batch or status never names a reserved gateway id (:func:`telemetry.topics.reserved_id`,
+error type ``reserved_id``) and a reading never names a measurement that JagaJalan writes
+itself (:func:`reserved_measurement`, error type ``reserved_measurement``); the codec turns
+those error types into its rejection reasons of the same names.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from telemetry.topics import ID_PATTERN
+from telemetry.topics import ID_PATTERN, RESERVED_ID, reserved_id, reserved_reason
 
 PAYLOAD_VERSION = 1
 #: Payload version 2 is the compact binary encoding of the same batch (telemetry/compact.py):
 #: it changes the bytes on the wire, not the model, so a decoded batch still has ``v == 1``.
 COMPACT_PAYLOAD_VERSION = 2
 
-#: Earliest and latest plausible reading time (ms since the Unix epoch, UTC): 2000-01-01 and
-#: 2100-01-01. A gateway whose clock is unset (1970) produces readings outside this range,
-#: which are refused instead of landing decades away from the dashboards.
+#: Plausible reading and send times (ms since the Unix epoch, UTC): from 2000-01-01 (included)
+#: to 2100-01-01 (excluded), so MIN_TIME_MS <= time < MAX_TIME_MS (:func:`valid_time`). A
+#: gateway whose clock is unset (1970) produces readings outside this range, which are
+#: refused instead of landing decades away from the dashboards.
 MIN_TIME_MS = 946_684_800_000
 MAX_TIME_MS = 4_102_444_800_000
 
@@ -29,10 +46,55 @@ READING_TAGS = ("lane", "direction", "vehicle_class")
 NAME_PATTERN = r"[a-z][a-z0-9_]{0,63}"
 TAG_VALUE_PATTERN = r"[A-Za-z0-9_.-]{1,32}"
 
+#: Measurements JagaJalan's own services write, with field types of their own (not typed by
+#: name as readings' fields are: telemetry.units). Ingest writes ``gateway_batches`` for every
+#: batch (fields seq, readings: integers) and ``gateway_status`` for every status (field
+#: state: a string); see telemetry.mapping. A gateway may not write them: one float ``seq`` or
+#: ``state`` landing first in a new shard would make every gateway's points of that
+#: measurement fail there with a field type conflict.
+BATCH_MEASUREMENT = "gateway_batches"
+STATUS_MEASUREMENT = "gateway_status"
+PIPELINE_MEASUREMENTS = (BATCH_MEASUREMENT, STATUS_MEASUREMENT)
+#: Every measurement a JagaJalan service writes from now on is named with this prefix (and
+#: listed in PIPELINE_MEASUREMENTS). The prefix is reserved already, so no gateway can have
+#: written such a measurement before the service that owns it exists.
+PIPELINE_PREFIX = "jagajalan_"
+#: The reason (and pydantic error type) of a reading whose measurement is reserved.
+RESERVED_MEASUREMENT = "reserved_measurement"
+
+
+def reserved_measurement(name: str) -> bool:
+    """True if gateways may not write the measurement *name* (a pipeline measurement)."""
+    return name in PIPELINE_MEASUREMENTS or name.startswith(PIPELINE_PREFIX)
+
+
+def valid_time(ms: int) -> bool:
+    """True if *ms* is a time the contract accepts (2000-01-01 <= time < 2100-01-01)."""
+    return MIN_TIME_MS <= ms < MAX_TIME_MS
+
+
+def _not_reserved_measurement(name: str) -> str:
+    if reserved_measurement(name):
+        raise PydanticCustomError(
+            RESERVED_MEASUREMENT,
+            f"measurement {name!r} is reserved: JagaJalan writes it itself"
+            f" ({', '.join(PIPELINE_MEASUREMENTS)} and names starting with {PIPELINE_PREFIX})",
+        )
+    return name
+
+
+def _not_reserved_id(gateway: str) -> str:
+    if reserved_id(gateway):
+        raise PydanticCustomError(RESERVED_ID, f"gateway id {reserved_reason(gateway)}")
+    return gateway
+
+
 Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
+GatewayId = Annotated[Id, AfterValidator(_not_reserved_id)]
 Name = Annotated[str, Field(pattern=f"^{NAME_PATTERN}$")]
+Measurement = Annotated[Name, AfterValidator(_not_reserved_measurement)]
 TagValue = Annotated[str, Field(pattern=f"^{TAG_VALUE_PATTERN}$")]
-TimeMs = Annotated[int, Field(ge=MIN_TIME_MS, le=MAX_TIME_MS, strict=True)]
+TimeMs = Annotated[int, Field(ge=MIN_TIME_MS, lt=MAX_TIME_MS, strict=True)]
 Number = StrictInt | StrictFloat
 
 
@@ -42,7 +104,7 @@ class Reading(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sensor: Id
-    measurement: Name
+    measurement: Measurement
     time: TimeMs
     fields: dict[Name, Number] = Field(min_length=1, max_length=64)
     tags: dict[str, TagValue] = Field(default_factory=dict, exclude_if=lambda tags: not tags)
@@ -74,7 +136,7 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: Literal[1] = PAYLOAD_VERSION
-    gateway: Id
+    gateway: GatewayId
     seq: Annotated[int, Field(ge=0, strict=True)]
     sent: TimeMs
     readings: list[Reading] = Field(min_length=1, max_length=10_000)
@@ -91,7 +153,7 @@ class Status(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     v: Literal[1] = PAYLOAD_VERSION
-    gateway: Id
+    gateway: GatewayId
     state: Literal["online", "offline"]
     time: TimeMs | None = None
     version: str | None = None

@@ -84,11 +84,14 @@ class Stream:
 
 
 class DeadLetters:
-    """Subscribes (QoS 1) to every dead-letter topic and keeps what arrives."""
+    """Subscribes (QoS 1) to every dead-letter topic and keeps what arrives; *auth* is a
+    (username, password) pair for brokers that refuse anonymous clients."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, auth: tuple[str, str] | None = None) -> None:
         self.received: list[tuple[str, dict]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         ready = threading.Event()
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.on_message = lambda c, u, m: self.received.append(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from telemetry import Batch, Reading
+from telemetry import Batch, Reading, topics
 from telemetry.models import READING_TAGS
 from telemetry.units import FIELDS
 from testkit.ingest import T0
 
 ids = st.from_regex(r"[a-z0-9][a-z0-9-]{0,8}", fullmatch=True)
+#: Ids a gateway may have (not a reserved one such as "api": telemetry.topics.reserved_id).
+gateway_ids = ids.filter(topics.valid_gateway_id)
 
 
 names = st.sampled_from([*sorted(FIELDS), "voltage", "x_1"])
@@ -32,7 +34,7 @@ readings = st.builds(
 
 batches = st.builds(
     Batch,
-    gateway=ids,
+    gateway=gateway_ids,
     seq=st.integers(0, 2**40),
     sent=st.integers(T0, T0 + 10**9),
     readings=st.lists(readings, min_size=1, max_size=20),

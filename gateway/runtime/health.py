@@ -40,7 +40,7 @@ from typing import Any
 from gateway.devices.base import Driver, Sink
 from gateway.runtime.spool import Spool
 from kernel import __version__
-from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, DeviceState, Reading, Status
+from telemetry.models import DeviceState, Reading, Status, valid_time
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class Health:
         return Status(
             gateway=self.gateway,
             state=state,  # type: ignore[arg-type]
-            time=ms if MIN_TIME_MS <= ms <= MAX_TIME_MS else None,
+            time=ms if valid_time(ms) else None,
             version=__version__,
             uptime=round(self.uptime(), 1),
             **status_details(self.snapshot()),
@@ -194,7 +194,7 @@ class Health:
     def reading(self) -> Reading | None:
         """A ``gateway_health`` reading for now; None if the gateway clock is not set."""
         ms = int(self.clock() * 1000)
-        if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        if not valid_time(ms):
             return None
         fields = health_fields(
             uptime=self.uptime(),

@@ -43,7 +43,7 @@ from gateway.runtime.spool import Spool, SpoolError
 from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from telemetry import topics
 from telemetry.codec import encode_batch, encode_status
-from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, DeviceState, Status
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, DeviceState, Status, valid_time
 
 log = logging.getLogger(__name__)
 
@@ -295,10 +295,10 @@ class Publisher:
     def _now_ms(self) -> int:
         """Now in ms for ``sent``; an unset clock (before 2000) is clamped into range."""
         ms = int(self.clock() * 1000)
-        if MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        if valid_time(ms):
             return ms
         log.warning("gateway clock is not set (%d ms); check NTP", ms)
-        return min(max(ms, MIN_TIME_MS), MAX_TIME_MS)
+        return min(max(ms, MIN_TIME_MS), MAX_TIME_MS - 1)
 
     # -- paho ---------------------------------------------------------------------------------
 

@@ -79,6 +79,11 @@ class FleetOptions:
             problems.append(f"--encoding {self.encoding!r} unknown; choose one of {ENCODINGS}")
         if not topics.valid_id(f"{self.prefix}-0001"):
             problems.append(f"--prefix {self.prefix!r} does not make valid gateway ids")
+        elif topics.reserved_id(f"{self.prefix}-0001"):
+            problems.append(
+                f"--prefix {self.prefix!r} makes reserved ids:"
+                f" {topics.reserved_reason(self.prefix + '-0001')}"
+            )
         if self.seq_start < 0:
             problems.append(f"--seq-start must be >= 0, got {self.seq_start}")
         return problems
@@ -105,6 +110,8 @@ def read_credentials(path: Path) -> dict[str, str]:
             problems.append((f"line {n}", gateway, "expected <gateway-id>:<password>"))
         elif not topics.valid_id(gateway):
             problems.append((f"line {n}", gateway, f"not a gateway id ({topics.ID_PATTERN})"))
+        elif topics.reserved_id(gateway):
+            problems.append((f"line {n}", gateway, topics.reserved_reason(gateway)))
         elif gateway in found:
             problems.append((f"line {n}", gateway, "gateway listed twice"))
         else:

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from ingest import deadletter, pipeline
 from ingest.deadletter import DeadLetter
 from store import retention
-from telemetry import DecodeError, decode_batch, encode_batch, topics
+from telemetry import Batch, DecodeError, Reading, compact, decode_batch, encode_batch, topics
 from telemetry.mapping import InvalidName, LineEncoder, to_line
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS
 from telemetry.units import field_kind
 from testkit.ingest import T0, batch_bytes, raw_batch, wait_for
 from testkit.rates import varint
@@ -48,10 +49,9 @@ def _agree(payload: bytes) -> None:
         assert _outcome(decode_batch, payload)[0] == "ok"
 
 
-def _lines_agree(payload: bytes) -> None:
+def _lines_agree(payload: bytes, topic: str = "jagajalan/v1/gw-a/readings") -> None:
     """The InfluxDB path (structs, LineEncoder) writes what the Point path writes, or refuses
     for the same reason."""
-    topic = topics.readings("gw-a")
     fast = pipeline.process(topic, payload, 0, LineEncoder(max_series=3))
     slow = pipeline.process(topic, payload, 0, None)
     assert type(fast) is type(slow)
@@ -77,6 +77,54 @@ def test_fast_path_decodes_what_the_codec_decodes(batch) -> None:
     )
     assert _fast_outcome(payload) == ("codec" if huge else "ok")
     _lines_agree(encode_batch(batch.model_copy(update={"gateway": "gw-a"})))
+
+
+def _time(ms: int, key: bytes = b"time", t: int = T0):
+    return lambda p: p.replace(b'"%s":%d' % (key, t), b'"%s":%d' % (key, ms), 1)
+
+
+#: Edits of a valid payload at the edges of the contract, and the reason both of ingest's
+#: paths refuse the result with (None: accepted).
+_CONTRACT_EDGES = [
+    (lambda p: p.replace(b'"air_quality"', b'"gateway_batches"', 1), "reserved_measurement"),
+    (lambda p: p.replace(b'"traffic"', b'"gateway_status"', 1), "reserved_measurement"),
+    (lambda p: p.replace(b'"traffic"', b'"jagajalan_alerts"', 1), "reserved_measurement"),
+    (lambda p: p.replace(b'"air_quality"', b'"gateway_health"', 1), None),  # a gateway's own
+    (lambda p: p.replace(b'"gw-a"', b'"deadletter"', 1), "reserved_id"),
+    (lambda p: p.replace(b'"gw-a"', b'"ingest-1"', 1), "reserved_id"),
+    (_time(MIN_TIME_MS - 1), "invalid"),
+    (_time(MIN_TIME_MS), None),
+    (_time(MAX_TIME_MS - 1), None),
+    (_time(MAX_TIME_MS), "invalid"),
+    (_time(MAX_TIME_MS - 1, b"sent", T0 + 500), None),
+    (_time(MAX_TIME_MS, b"sent", T0 + 500), "invalid"),
+]
+
+
+def _as_compact(payload: bytes) -> bytes:
+    """A JSON batch as the compact encoding, without validating it (as another
+    implementation of a gateway would send it)."""
+    obj = json.loads(payload)
+    readings = [Reading.model_construct(**{"tags": {}, **r}) for r in obj.pop("readings")]
+    return compact.encode(Batch.model_construct(**obj, readings=readings))
+
+
+@pytest.mark.parametrize(("mutate", "reason"), _CONTRACT_EDGES)
+@pytest.mark.parametrize("encoding", ["json", "compact"])
+def test_both_paths_refuse_reserved_names_and_times_out_of_range(
+    mutate, reason: str | None, encoding: str
+) -> None:
+    payload = mutate(batch_bytes("gw-a", 1))
+    assert payload != batch_bytes("gw-a", 1)
+    if encoding == "compact":
+        payload = _as_compact(payload)
+    for encoder in (LineEncoder(), None):
+        result = pipeline.process(topics.readings("gw-a"), payload, 0, encoder)
+        if reason is None:
+            assert isinstance(result, pipeline.Accepted), result
+        else:
+            assert isinstance(result, pipeline.Rejected), result
+            assert (result.reason, result.gateway) == (reason, "gw-a")
 
 
 _MUTATIONS = [
@@ -116,6 +164,7 @@ _MUTATIONS = [
     lambda p: p.replace(b'"pm10":20.5', b'"pm10":20.5,"pm1":1.0', 1),
     lambda p: p.replace(b'"time":', b'"time":1.0,"time":', 1),
     lambda p: p.replace(b'"seq":', b'"seq":-1,"seq":', 1),
+    *(m for m, _ in _CONTRACT_EDGES),
 ]
 
 
@@ -143,9 +192,47 @@ def test_fast_path_agrees_with_the_codec_on_corrupted_payloads(data, edits) -> N
     _lines_agree(payload)
 
 
+_EDGE_TIMES = [MIN_TIME_MS - 1, MIN_TIME_MS, T0, MAX_TIME_MS - 1, MAX_TIME_MS]
+
+
+@given(
+    gateway=st.sampled_from(["gw-a", "gw-b", "deadletter", "ingest", "api", "jagajalan-x"]),
+    measurement=st.sampled_from(
+        ["air_quality", "gateway_health", "gateway_batches", "gateway_status", "jagajalan_x"]
+    ),
+    times=st.lists(st.sampled_from(_EDGE_TIMES), min_size=2, max_size=2),
+    on_own_topic=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_fast_path_agrees_with_the_codec_at_the_contract_edges(
+    gateway: str, measurement: str, times: list[int], on_own_topic: bool
+) -> None:
+    """Reserved gateway ids (in the payload and in the topic), reserved measurements and the
+    first and last milliseconds of the time range: the fast paths decide as the codec."""
+    reading = {"sensor": "env1", "measurement": measurement, "time": times[0]}
+    reading["fields"] = {"seq": 1.5, "pm25": 2.0}
+    obj = {"v": 1, "gateway": gateway, "seq": 3, "sent": times[1], "readings": [reading]}
+    payload = json.dumps(obj, separators=(",", ":")).encode()
+    assert _outcome(pipeline.decode_readings, payload) == _outcome(decode_batch, payload)
+    _agree(payload)
+    topic = f"jagajalan/v1/{gateway if on_own_topic else 'gw-a'}/readings"
+    _lines_agree(payload, topic)
+    _lines_agree(_as_compact(payload), topic)
+
+
 def test_rejections_name_the_reason_and_the_gateway() -> None:
     encoder = LineEncoder()
     cases = {
+        # "deadletter" is never a gateway: no gateway is named, as for a bad topic
+        ("jagajalan/v1/deadletter/readings", raw_batch(gateway="deadletter")): (
+            "reserved_id",
+            None,
+        ),
+        ("jagajalan/v1/ingest/status", b'{"v":1,"gateway":"ingest","state":"online"}'): (
+            "reserved_id",
+            None,
+        ),
+        (topics.readings("gw-a"), raw_batch(gateway="api")): ("reserved_id", "gw-a"),
         (topics.readings("gw-a"), b"{nope"): ("not_json", "gw-a"),
         (topics.readings("gw-a"), raw_batch(v=99)): ("unsupported_version", "gw-a"),
         (topics.readings("gw-a"), batch_bytes("gw-b", 1)): ("gateway_mismatch", "gw-a"),

@@ -291,7 +291,7 @@ def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_broken_credentials_file_names_file_line_and_problem(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
-    creds.write_text("srl-a-01:pw\nno-colon-here\nBad_Id:pw\nsrl-a-01:again\n")
+    creds.write_text("srl-a-01:pw\nno-colon-here\nBad_Id:pw\nsrl-a-01:again\ndeadletter:pw\n")
     proc = _cli("--credentials", str(creds), "--duration", "1")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     for text in (
@@ -303,6 +303,8 @@ def test_broken_credentials_file_names_file_line_and_problem(tmp_path: Path) -> 
         "not a gateway id",
         "line 4",
         "listed twice",
+        "line 5",
+        "'deadletter' is reserved",  # ingest's dead letters, never a gateway
     ):
         assert text in proc.stderr, (text, proc.stderr)
     assert "pw" not in proc.stderr.replace(str(creds), "")  # passwords are never shown
@@ -316,6 +318,8 @@ def test_option_errors(tmp_path: Path) -> None:
     proc = _cli("--credentials", str(creds), "--connections", "1")
     assert proc.returncode == 2
     assert "every gateway needs its own connection" in proc.stderr
+    proc = _cli("--gateways", "2", "--prefix", "ingest", "--duration", "1")
+    assert proc.returncode == 2 and "--prefix 'ingest' makes reserved ids" in proc.stderr
     proc = _cli("--rate", "0")
     assert proc.returncode == 2
     assert "--rate must be a positive" in proc.stderr and "give --gateways N" in proc.stderr

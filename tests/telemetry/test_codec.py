@@ -20,6 +20,8 @@ REASONS = {
     "no_version",
     "unsupported_version",
     "invalid",
+    "reserved_id",  # tests/telemetry/test_reserved.py
+    "reserved_measurement",
     "truncated",  # a payload starting with 0xc1 is compact (tests/telemetry/test_compact.py)
     "corrupt",
 }
@@ -98,9 +100,25 @@ def _raw(**over) -> bytes:
             "unknown tag",
         ),
         (_raw(extra=1), "invalid", "extra"),
+        # JSON has no literal for a number that is not finite: NaN, Infinity, -Infinity are
+        # not JSON at all. 1e400 is JSON, but reads as infinity: the model refuses it at the
+        # reading's fields, naming the field.
+        (encode_batch(sample_batch()).replace(b"12.5", b"Infinity"), "not_json", "Infinity"),
+        (encode_batch(sample_batch()).replace(b"12.5", b"-Infinity"), "not_json", "-Infinity"),
+        (
+            encode_batch(sample_batch()).replace(b"12.5", b"1e400"),
+            "invalid",
+            "readings.0.fields: Value error, field 'pm25' is inf, only finite numbers",
+        ),
+        (
+            encode_batch(sample_batch()).replace(b"12.5", b"-1e400"),
+            "invalid",
+            "field 'pm25' is -inf",
+        ),
     ],
 )
 def test_bad_payloads_are_named(payload: bytes, reason: str, needle: str) -> None:
+    """docs/protocol.md, section 2.3."""
     with pytest.raises(DecodeError) as info:
         decode_batch(payload)
     assert info.value.reason == reason

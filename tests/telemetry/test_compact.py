@@ -35,6 +35,8 @@ REASONS = {
     "no_version",
     "unsupported_version",
     "invalid",
+    "reserved_id",
+    "reserved_measurement",
     "truncated",
     "corrupt",
 }
@@ -161,7 +163,7 @@ FIELDS = st.dictionaries(
     max_size=5,
 )
 TIMES = st.one_of(
-    st.integers(MIN_TIME_MS, MAX_TIME_MS),
+    st.integers(MIN_TIME_MS, MAX_TIME_MS - 1),
     st.integers(0, 500).map(lambda i: T0 + i * 5000),
     st.integers(0, 5).map(lambda i: T0 + i * 60_000),
 )
@@ -177,9 +179,9 @@ READINGS = st.builds(
 )
 BATCHES = st.builds(
     Batch,
-    gateway=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,62}\Z"),
+    gateway=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,62}\Z").filter(topics.valid_gateway_id),
     seq=st.integers(min_value=0),
-    sent=st.integers(MIN_TIME_MS, MAX_TIME_MS),
+    sent=st.integers(MIN_TIME_MS, MAX_TIME_MS - 1),
     readings=st.lists(READINGS, min_size=1, max_size=25),
 )
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from gateway.devices.modbus.expr import ExpressionError, parse_expression
+from telemetry.models import PIPELINE_MEASUREMENTS, PIPELINE_PREFIX, reserved_measurement
 from telemetry.units import FIELDS
 
 MAX_BLOCK = 125  # registers in one read request
@@ -218,6 +219,16 @@ class Profile(BaseModel):
     params: dict[FieldName, ProfileParam] = Field(default_factory=dict)
     derived: list[DerivedField] = Field(default_factory=list, max_length=64)
     identify: Identify | None = None
+
+    @field_validator("measurement")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if reserved_measurement(value):
+            raise ValueError(
+                f"reserved: JagaJalan writes {', '.join(PIPELINE_MEASUREMENTS)} and every"
+                f" {PIPELINE_PREFIX}* measurement itself (docs/protocol.md, section 4)"
+            )
+        return value
 
 
 def profile_problems(profile: Profile) -> list[tuple[str, Any, str]]:

@@ -34,7 +34,7 @@ from kernel import __version__
 from kernel.text import T
 from telemetry import topics
 from telemetry.codec import encode_status
-from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Status
+from telemetry.models import Status, valid_time
 
 UNSUPPORTED_PROTOCOL = 132
 AUTH_FAILURES = (134, 135)  # bad user name or password; not authorized
@@ -220,7 +220,7 @@ def _round_trip(
     status = Status(
         gateway=gw,
         state="online" if running else "offline",
-        time=now_ms if MIN_TIME_MS <= now_ms <= MAX_TIME_MS else None,
+        time=now_ms if valid_time(now_ms) else None,
         version=__version__,
         doctor=nonce,  # type: ignore[call-arg]  (extra keys are allowed in a status)
     )

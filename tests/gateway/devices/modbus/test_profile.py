@@ -124,6 +124,14 @@ def test_broken_profile_names_file_key_and_value(
     assert message in text
 
 
+def test_a_profile_cannot_write_a_pipeline_measurement(tmp_path: Path) -> None:
+    path = write(tmp_path, 'model = "test"\nmeasurement = "gateway_batches"\n' + field("rain", 0))
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    assert f"{path}: measurement = 'gateway_batches': " in str(info.value)
+    assert "reserved: JagaJalan writes gateway_batches, gateway_status" in str(info.value)
+
+
 def test_unit_must_match_the_protocol(tmp_path: Path) -> None:
     body = HEADER + field("temperature", 0, "int16").replace('"degC"', '"degF"')
     path = write(tmp_path, body)
