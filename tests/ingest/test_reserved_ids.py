@@ -19,6 +19,7 @@ import pytest
 
 from store.influx import InfluxStore
 from testkit import REPO
+from testkit.influx_setup import setup_database
 from testkit.ingest import (
     RECENT,
     batch_bytes,
@@ -68,6 +69,7 @@ def test_reserved_ids_are_dead_lettered_once_and_never_stored(
     acl = (REPO / "deploy" / "mosquitto" / "acl.example").read_text()
     port, log = free_port(), tmp_path / "ingest.log"
     (tmp_path / "pw").write_text(USERS["ingest"])
+    setup_database(influx.url, influx_db)
     with mosquitto(tmp_path / "mq", passwords=USERS, acl=acl) as broker:
         args = ingest_args(broker, influx.url, influx_db, port, "--mqtt-username", "ingest")
         proc = start_ingest(*args, "--mqtt-password-file", str(tmp_path / "pw"), log=log)
