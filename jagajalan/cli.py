@@ -22,6 +22,7 @@ COMPONENTS = [
     "api.cli",
     "simulators.cli",
     "jagajalan.demo",
+    "jagajalan.configdoc",
 ]
 
 

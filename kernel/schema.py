@@ -158,10 +158,14 @@ def _plural(annotation: Any) -> str:
     text = describe(annotation)
     if text == "a table":
         return "tables"
-    for word, plural in (("a whole number", "whole numbers"), ("a number", "numbers")):
+    for word, plural in (
+        ("a whole number", "whole numbers"),
+        ("a number", "numbers"),
+        ("text", "text values"),
+    ):
         if text.startswith(word):
             return plural + text[len(word) :]
-    return text if text.startswith("one of") else f"items: {text}"
+    return f"items, each {text}"
 
 
 def _pydantic_metadata(metadata: list[Any]) -> list[Any]:
@@ -175,7 +179,11 @@ def allowed(field: FieldInfo) -> str:
 
 
 def default_text(field: FieldInfo) -> str | None:
-    """The default as written in a config (None when the field is required)."""
+    """The default as written in a config (None when the field is required); a field may
+    say how to show it (``json_schema_extra={"default_shown": '["13:00", "17:00"]'}``)."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("default_shown"), str):
+        return extra["default_shown"]
     if field.default is PydanticUndefined and field.default_factory is None:
         return None
     if field.default_factory is not None:
@@ -195,6 +203,8 @@ def show(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return _number(value)
+    if value == "":
+        return '""'
     if isinstance(value, BaseModel):
         return "(table)"
     if isinstance(value, list | tuple):

@@ -109,7 +109,9 @@ class StormClimate(_Model):
     probability: Share = Field(0.6, description="chance of a storm on a day (rainy: 0.6-0.8)")
     coverage: Share = Field(0.8, description="share of sites the day's storm reaches")
     start: tuple[Clock, Clock] = Field(
-        (13 * 3600.0, 17 * 3600.0), description="window of storm onset, WIB"
+        (13 * 3600.0, 17 * 3600.0),
+        description="window of storm onset, WIB",
+        json_schema_extra={"default_shown": '["13:00", "17:00"]'},
     )
     duration: tuple[Duration, Duration] = Field((2400.0, 9000.0), description="storm length")
     peak: tuple[float, float] = Field((8.0, 45.0), description="peak rain intensity, mm/h")
@@ -280,9 +282,7 @@ class Expect(_Model):
 class ScenarioFile(_Model):
     """A scenario file, simulators/scenarios/<name>.toml."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = Field(
-        description="the scenario's name"
-    )
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the scenario's name")
     description: str = Field("", description="what happens, for people")
     seed: int = Field(1, description="same seed, same values (override: --seed)")
     start: dt.date = Field(description="day 1 (a WIB date)")
