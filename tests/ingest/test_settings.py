@@ -1,8 +1,9 @@
 """``ingest run`` settings: stable client ids, and secrets that never reach a log line.
 
 The log scan runs the real command against a Mosquitto and an InfluxDB that both check
-passwords, at DEBUG level, once with the right secrets (data flows) and once with wrong ones
-(every refusal is logged), and looks for the secrets in everything the process wrote."""
+passwords, at DEBUG level: with the right secrets (data flows), with a wrong InfluxDB password
+and with a wrong broker password (every refusal is logged), and looks for the secrets in
+everything the processes wrote."""
 
 from __future__ import annotations
 
