@@ -67,7 +67,7 @@ def _host_and_port(
     if not _HOST.match(parts.hostname) and not parts.netloc.startswith("["):
         raise ValueError(f"{parts.hostname!r} is not a host name or address")
     try:
-        port = parts.port or schemes[parts.scheme]
+        port = schemes[parts.scheme] if parts.port is None else parts.port
     except ValueError:
         raise ValueError("the port must be a number from 1 to 65535") from None
     if not 1 <= port <= 65535:

@@ -9,6 +9,7 @@ once with a short-lived v5 connection and remembers the answer.
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl
 import threading
 from dataclasses import dataclass
@@ -99,9 +100,10 @@ def negotiate_protocol(
         return requested
     answer: dict[str, int] = {}
     done = threading.Event()
-    client = new_client(
-        "jagajalan-probe", "5", username=username, password=password, address=address, tls=tls
-    )
+    # A client id of its own, new each time and within the broker's rule (user U connects as
+    # U or U.<anything>): never the caller's, whose persistent session it would end.
+    ident = f"{username or 'jagajalan'}.probe.{secrets.token_hex(4)}"
+    client = new_client(ident, "5", username=username, password=password, address=address, tls=tls)
 
     def on_connect(_c, _u, _flags, reason, _props=None) -> None:
         answer["rc"] = reason.value if hasattr(reason, "value") else int(reason)
