@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
 from kernel.fields import BrokerUrl, InfluxLink, ReadableFile, Rule, SettingsGroup, given
 from kernel.settings import ServiceSettings, load
-from store import DEFAULT_SQLITE_PATH, Store, open_store
+
+if TYPE_CHECKING:
+    from store import Store
+
+#: store.DEFAULT_SQLITE_PATH (a test holds them equal): the store package is imported only
+#: when the API runs, so that building the command line (every `jagajalan` start) stays fast.
+DEFAULT_SQLITE_PATH = "./var/jagajalan.sqlite"
 
 
 class HttpListen(SettingsGroup):
@@ -69,6 +75,8 @@ class ApiSettings(ServiceSettings, HttpListen, InfluxLink, SqliteStore, BrokerHe
         return "influxdb" if self.influx_url else "sqlite"
 
     def open_store(self) -> Store:
+        from store import open_store
+
         secrets = self.influx_secrets()
         return open_store(
             influx_url=self.influx_url,

@@ -24,7 +24,6 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from kernel.fields import ClientId, InfluxLink, MqttLink, Rule, SettingsGroup, given
 from kernel.schema import Allowed
 from kernel.settings import ServiceSettings
-from store.retention import duration_seconds
 
 if TYPE_CHECKING:
     from ingest.service import IngestSettings
@@ -33,6 +32,8 @@ if TYPE_CHECKING:
 
 
 def _retention(value: str) -> str:
+    from store.retention import duration_seconds  # not at import: `jagajalan --help` stays fast
+
     if duration_seconds(value) < 3600:  # raises ValueError naming the allowed form
         raise ValueError("InfluxDB keeps data at least 1h: use 1h or more")
     return value

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from kernel.schema import Allowed
 
@@ -140,6 +140,8 @@ class SettingsGroup(BaseModel):
     """A set of options shown together in ``--help`` and the docs (``group``), with the
     rules across its fields (:meth:`rules`, checked on the values as given)."""
 
+    # Built on first use: creating the groups (every `jagajalan` start) stays cheap.
+    model_config = ConfigDict(defer_build=True)
     group: ClassVar[str] = "options"
 
     @classmethod

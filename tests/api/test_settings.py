@@ -1,5 +1,6 @@
-"""``api run`` never shows a secret: not in its log (DEBUG level), not in HTTP answers, with
-the right InfluxDB password and with a wrong one (a real InfluxDB that checks passwords)."""
+"""``api run`` settings. It never shows a secret: not in its log (DEBUG level), not in HTTP
+answers, with the right InfluxDB password and with a wrong one (a real InfluxDB that checks
+passwords)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+import api.settings
+import store
 from testkit import REPO
 from testkit.services import Mosquitto, free_port, influxd, wait_port
-
-pytestmark = pytest.mark.services
 
 INFLUX_SECRET = "api-ix-4c2e8a90-never-shown"
 WRONG_SECRET = "api-wrong-71d3b5f2-never-shown"
@@ -39,6 +40,11 @@ def _serve(env: dict[str, str], port: int, log: Path, broker: Mosquitto) -> list
         assert proc.wait(20) == 0, log.read_text()
 
 
+def test_the_default_sqlite_path_is_the_store_s() -> None:
+    assert api.settings.DEFAULT_SQLITE_PATH == store.DEFAULT_SQLITE_PATH
+
+
+@pytest.mark.services
 def test_api_never_shows_a_secret(tmp_path: Path, broker: Mosquitto) -> None:
     with influxd(tmp_path / "influx", auth=True) as influx:
         create = f"CREATE USER admin WITH PASSWORD '{INFLUX_SECRET}' WITH ALL PRIVILEGES"
