@@ -59,7 +59,7 @@ def run_command(args: argparse.Namespace) -> int:
                 mqtt_reachable,
                 settings.broker_url,
                 settings.broker_timeout,
-                str(settings.broker_ca_file) if settings.broker_ca_file else None,
+                str(settings.ca_file) if settings.ca_file else None,
             )
             if settings.broker_url
             else None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from kernel.fields import BrokerUrl, InfluxLink, ReadableFile, Rule, SettingsGroup, given
+from kernel.fields import BrokerUrl, CaFile, InfluxLink, Rule, SettingsGroup, given
 from kernel.settings import ServiceSettings, load
 
 if TYPE_CHECKING:
@@ -59,12 +59,16 @@ class BrokerHealth(SettingsGroup):
     broker_url: BrokerUrl | None = Field(
         None, description="MQTT broker checked by /health; unset: no broker check"
     )
-    broker_ca_file: ReadableFile | None = Field(
-        None, description="CA certificate(s), PEM, for an mqtts:// broker; unset: the system's"
-    )
+    ca_file: CaFile = None
     broker_timeout: float = Field(
         2.0, ge=0.05, le=60, description="seconds the broker check may take"
     )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        if given(values, "ca_file") and not str(values.get("broker_url") or "").startswith("mqtts"):
+            return [(("ca_file", "broker_url"), "a CA file needs an mqtts:// broker URL")]
+        return []
 
 
 class ApiSettings(ServiceSettings, HttpListen, InfluxLink, SqliteStore, BrokerHealth):

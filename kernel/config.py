@@ -71,7 +71,8 @@ def validate(model: type[M], data: dict[str, Any], path: str | Path) -> M:
             elif err["type"] == "extra_forbidden":
                 message = "unknown key (misspelt?)" + _known_keys(str(loc[-1]), table)
             else:
-                message = err["msg"] + _allowed(err["type"], err["msg"], field)
+                message = err["msg"].removeprefix("Value error, ")
+                message += _allowed(err["type"], message, field)
             problems.append((key, value, message))
         raise ConfigError(path, problems) from None
 

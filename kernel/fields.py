@@ -121,6 +121,11 @@ Secret = Annotated[
     AfterValidator(check_secret),
     Allowed("a secret, given in a file or the environment: not empty, not a default one"),
 ]
+#: The CA certificates that check an mqtts:// broker (``--ca-file`` in every service).
+CaFile = Annotated[
+    ReadableFile | None,
+    Field(description="CA certificate(s), PEM, for an mqtts:// broker; unset: the system's"),
+]
 ClientId = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
@@ -158,9 +163,7 @@ class MqttLink(SettingsGroup):
     mqtt_protocol: Literal["auto", "5", "3.1.1"] = Field(
         "auto", description="MQTT version; auto = 5 unless the broker refuses it"
     )
-    ca_file: ReadableFile | None = Field(
-        None, description="CA certificate(s), PEM, for mqtts://; unset: the system's"
-    )
+    ca_file: CaFile = None
     mqtt_username: str | None = Field(None, min_length=1, description="broker username")
     mqtt_password: Secret | None = Field(None, description="broker password")
 
