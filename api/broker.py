@@ -5,7 +5,9 @@
 *Any* CONNACK counts, also "not authorised": a broker that refuses anonymous clients is up and
 answering MQTT, which is what health wants to know. A port that accepts TCP but does not speak
 MQTT (or a dead broker) is not reachable. No paho client and no network thread are needed for
-this, and no credentials are handled.
+this, and no credentials are handled. The client id is ``api.health.<8 hex>``, new for every
+check: it never takes over another client's session, and it follows the broker's rule for
+user ``api`` (a client of user U connects as U or ``U.<anything>``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import ssl
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+def health_client_id(username: str = "api") -> str:
+    return f"{username}.health.{secrets.token_hex(4)}"
 
 
 def _connect_packet(client_id: str) -> bytes:
@@ -41,7 +47,7 @@ def mqtt_reachable(url: str, timeout: float = 2.0, ca_file: str | None = None) -
         if parts.scheme == "mqtts":
             context = ssl.create_default_context(cafile=ca_file)
             sock = context.wrap_socket(sock, server_hostname=parts.hostname)
-        sock.sendall(_connect_packet(f"jagajalan-health-{secrets.token_hex(4)}"))
+        sock.sendall(_connect_packet(health_client_id()))
         answer = b""
         while len(answer) < 4:
             chunk = sock.recv(4 - len(answer))

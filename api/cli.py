@@ -4,7 +4,8 @@ Every option can also come from ``JAGAJALAN_<OPTION>`` (``--influx-url`` =
 ``JAGAJALAN_INFLUX_URL``); the command line wins. Secrets come only from files
 (``--influx-token-file``, ``--influx-password-file``) or from ``JAGAJALAN_INFLUX_TOKEN`` /
 ``JAGAJALAN_INFLUX_PASSWORD``, and are never logged. Without ``--influx-url`` the embedded
-SQLite store is read (``--sqlite``, default ./var/jagajalan.sqlite).
+SQLite store is read (``--sqlite``, default ./var/jagajalan.sqlite). All options:
+docs/configuration.md.
 
 The API only reads: its InfluxDB user needs READ on the database and nothing else (``jagajalan
 store setup --api-password-file ...`` makes it). At start it checks that it may read and, if
@@ -32,23 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
-    def option(group: argparse._ArgumentGroup, name: str, help: str) -> None:
-        env = "JAGAJALAN_" + name.lstrip("-").upper().replace("-", "_")  # see settings.env_name
-        group.add_argument(name, default=None, help=f"{help} [env {env}]")
+    from api.settings import ApiSettings
+    from kernel.settings import add_options
 
-    h = run.add_argument_group("HTTP")
-    option(h, "--host", "address to listen on (default 127.0.0.1)")
-    option(h, "--port", "port to listen on (default 8000)")
-    s = run.add_argument_group("store (InfluxDB with --influx-url, else SQLite)")
-    option(s, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
-    option(s, "--influx-db", "InfluxDB database (default jagajalan)")
-    option(s, "--influx-token-file", "file holding an InfluxDB 2.x/3.x token")
-    option(s, "--influx-username", "InfluxDB 1.x username")
-    option(s, "--influx-password-file", "file holding the InfluxDB 1.x password")
-    option(s, "--sqlite", "path of the embedded SQLite store (default ./var/jagajalan.sqlite)")
-    b = run.add_argument_group("health")
-    option(b, "--broker-url", "MQTT broker checked by /health: mqtt://host:port or mqtts://")
-    option(b, "--broker-timeout", "seconds the broker check may take (default 2)")
+    add_options(run, ApiSettings)
     run.set_defaults(func=run_command)
 
 
@@ -81,7 +69,12 @@ def run_command(args: argparse.Namespace) -> int:
             except StoreError as exc:
                 log.warning("store not reachable at start: %s", exc)
         broker_check = (
-            functools.partial(mqtt_reachable, settings.broker_url, settings.broker_timeout)
+            functools.partial(
+                mqtt_reachable,
+                settings.broker_url,
+                settings.broker_timeout,
+                str(settings.ca_file) if settings.ca_file else None,
+            )
             if settings.broker_url
             else None
         )

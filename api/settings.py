@@ -1,43 +1,78 @@
 """Settings of ``jagajalan api run``: from the command line, else ``JAGAJALAN_*`` variables.
 
-Every option ``--some-name`` can also come from ``JAGAJALAN_SOME_NAME``; the command line wins.
-Secrets are never options: they come from files (``--influx-token-file``,
-``--influx-password-file``) or from ``JAGAJALAN_INFLUX_TOKEN`` / ``JAGAJALAN_INFLUX_PASSWORD``.
-They are kept as :class:`pydantic.SecretStr`, so they never show in a repr or a log line.
-Settings that would run with a well-known default secret (``admin``, ``changeme``, ...) or
-an empty one are refused, like every other mistake: all problems are reported at once.
+One model (:class:`ApiSettings`) gives the options, their checks and their reference in
+docs/configuration.md (:mod:`kernel.settings`). Every option ``--some-name`` can also come
+from ``JAGAJALAN_SOME_NAME``; the command line wins. Secrets are never options: they come
+from files (``--influx-token-file``, ``--influx-password-file`` or ``JAGAJALAN_*_FILE``) or
+from ``JAGAJALAN_INFLUX_TOKEN`` / ``JAGAJALAN_INFLUX_PASSWORD``, are kept as
+:class:`pydantic.SecretStr` (never in a repr or a log line), and empty or well-known default
+secrets are refused, like every other mistake: all problems are reported at once.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import Field
 
-from kernel.config import ConfigError
-from kernel.secrets import DEFAULT_SECRETS
-from store import DEFAULT_SQLITE_PATH, StoreReader, open_reader
+from kernel.fields import BrokerUrl, CaFile, InfluxLink, Rule, SettingsGroup, given
+from kernel.settings import ServiceSettings, load
 
-SOURCE = "command line/environment"
+if TYPE_CHECKING:
+    from store import StoreReader
+
+#: store.DEFAULT_SQLITE_PATH (a test holds them equal): the store package is imported only
+#: when the API runs, so that building the command line (every `jagajalan` start) stays fast.
+DEFAULT_SQLITE_PATH = "./var/jagajalan.sqlite"
 
 
-class ApiSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class HttpListen(SettingsGroup):
+    group: ClassVar[str] = "HTTP"
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    influx_url: str | None = None
-    influx_db: str = "jagajalan"
-    influx_token: SecretStr | None = None
-    influx_username: str | None = None
-    influx_password: SecretStr | None = None
-    sqlite: str | None = None
-    broker_url: str | None = None
-    broker_timeout: float = 2.0
+    host: str = Field("127.0.0.1", min_length=1, description="address to listen on")
+    port: int = Field(8000, ge=1, le=65_535, description="port to listen on")
+
+
+class SqliteStore(SettingsGroup):
+    group: ClassVar[str] = "store"
+
+    sqlite: str | None = Field(
+        None,
+        min_length=1,
+        description="path of the embedded SQLite store, read when no --influx-url is given; "
+        f"unset: {DEFAULT_SQLITE_PATH}",
+        json_schema_extra={"metavar": "PATH"},
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        if given(values, "influx_url") and given(values, "sqlite"):
+            return [(("influx_url", "sqlite"), "give one of the two, not both")]
+        return []
+
+
+class BrokerHealth(SettingsGroup):
+    group: ClassVar[str] = "health"
+
+    broker_url: BrokerUrl | None = Field(
+        None, description="MQTT broker checked by /health; unset: no broker check"
+    )
+    ca_file: CaFile = None
+    broker_timeout: float = Field(
+        2.0, ge=0.05, le=60, description="seconds the broker check may take"
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        if given(values, "ca_file") and not str(values.get("broker_url") or "").startswith("mqtts"):
+            return [(("ca_file", "broker_url"), "a CA file needs an mqtts:// broker URL")]
+        return []
+
+
+class ApiSettings(ServiceSettings, HttpListen, InfluxLink, SqliteStore, BrokerHealth):
+    command: ClassVar[str] = "jagajalan api run"
 
     @property
     def backend(self) -> str:
@@ -45,14 +80,15 @@ class ApiSettings(BaseModel):
 
     def open_store(self) -> StoreReader:
         """The store, read-only: the API's user needs READ and nothing else."""
+        from store import open_reader
+
+        secrets = self.influx_secrets()
         return open_reader(
             influx_url=self.influx_url,
             influx_db=self.influx_db,
-            influx_token=self.influx_token.get_secret_value() if self.influx_token else None,
-            influx_username=self.influx_username,
-            influx_password=(
-                self.influx_password.get_secret_value() if self.influx_password else None
-            ),
+            influx_token=secrets["token"],
+            influx_username=secrets["username"],
+            influx_password=secrets["password"],
             sqlite_path=None if self.influx_url else (self.sqlite or DEFAULT_SQLITE_PATH),
         )
 
@@ -64,121 +100,8 @@ class ApiSettings(BaseModel):
         return f"InfluxDB {self.influx_url} db={self.influx_db} auth={auth}"
 
 
-def env_name(option: str) -> str:
-    """``--influx-url`` -> ``JAGAJALAN_INFLUX_URL``."""
-    return "JAGAJALAN_" + option.lstrip("-").upper().replace("-", "_")
-
-
-def _value(args: argparse.Namespace, option: str, env: Mapping[str, str]) -> Any:
-    given = getattr(args, option.lstrip("-").replace("-", "_"), None)
-    if given is not None:
-        return given
-    return env.get(env_name(option)) or None
-
-
-def _secret(
-    file_option: str,
-    path: str | None,
-    env_var: str,
-    env: Mapping[str, str],
-    problems: list[tuple[str, Any, str]],
-) -> SecretStr | None:
-    if path:
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip("\r\n")
-        except OSError as exc:
-            problems.append((file_option, path, f"cannot read: {exc.strerror}"))
-            return None
-        where: tuple[str, Any] = (file_option, path)
-    else:
-        value = env.get(env_var, "")
-        if env_var not in env:
-            return None
-        where = (env_var, "(hidden)")
-    if not value.strip():
-        problems.append((*where, "the secret is empty"))
-    elif value.strip().lower() in DEFAULT_SECRETS:
-        problems.append((*where, "a well-known default secret; set a real one"))
-    return SecretStr(value)
-
-
-def _check_url(
-    option: str, url: str | None, schemes: tuple[str, ...], problems: list[tuple[str, Any, str]]
-) -> None:
-    if url is None:
-        return
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        problems.append((option, url, "not a valid URL (bad port?)"))
-        return
-    if parts.scheme not in schemes or not parts.hostname:
-        problems.append(
-            (option, url, f"must be {' or '.join(s + '://host:port' for s in schemes)}")
-        )
-    elif parts.username or parts.password:
-        problems.append((option, "(hidden)", "no credentials in the URL"))
-
-
 def settings_from(args: argparse.Namespace, env: Mapping[str, str]) -> ApiSettings:
-    """Command-line options (else environment) -> settings. Raises ConfigError listing every
-    problem; no secret value ever appears in it."""
-    problems: list[tuple[str, Any, str]] = []
-    values: dict[str, Any] = {}
-    for option in ("--host", "--influx-url", "--influx-db", "--influx-username", "--sqlite"):
-        value = _value(args, option, env)
-        if value is not None:
-            values[option.lstrip("-").replace("-", "_")] = value
-    values["broker_url"] = _value(args, "--broker-url", env)
-    for option, key, low, high, kind in (
-        ("--port", "port", 1, 65_535, int),
-        ("--broker-timeout", "broker_timeout", 0.05, 60, float),
-    ):
-        raw = _value(args, option, env)
-        if raw is None:
-            continue
-        try:
-            number = kind(raw)
-        except ValueError:
-            problems.append((option, raw, "not a number"))
-            continue
-        if not low <= number <= high:
-            problems.append((option, raw, f"must be between {low} and {high}"))
-        values[key] = number
-
-    if values.get("influx_url") and values.get("sqlite"):
-        problems.append(("--influx-url/--sqlite", None, "give one of the two, not both"))
-    _check_url("--influx-url", values.get("influx_url"), ("http", "https"), problems)
-    _check_url("--broker-url", values["broker_url"], ("mqtt", "mqtts"), problems)
-    token = _secret(
-        "--influx-token-file",
-        _value(args, "--influx-token-file", env),
-        "JAGAJALAN_INFLUX_TOKEN",
-        env,
-        problems,
-    )
-    password = _secret(
-        "--influx-password-file",
-        _value(args, "--influx-password-file", env),
-        "JAGAJALAN_INFLUX_PASSWORD",
-        env,
-        problems,
-    )
-    if token is not None and values.get("influx_username"):
-        problems.append(
-            (
-                "--influx-username",
-                values["influx_username"],
-                "give a token or a username and password, not both",
-            )
-        )
-    if password is not None and not values.get("influx_username"):
-        problems.append(("--influx-username", None, "a password needs a username"))
-    if values.get("influx_username") and password is None and token is None:
-        problems.append(("--influx-password-file", None, "a username needs a password"))
-    if (token or password or values.get("influx_username")) and not values.get("influx_url"):
-        problems.append(("--influx-url", None, "InfluxDB credentials given without a URL"))
-    if problems:
-        raise ConfigError(SOURCE, problems)
-    return ApiSettings(influx_token=token, influx_password=password, **values)
+    """Command-line options (else environment) -> settings. Raises
+    :class:`kernel.settings.SettingsError` listing every problem; no secret ever appears in
+    it."""
+    return load(ApiSettings, args, env)

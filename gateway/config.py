@@ -69,6 +69,7 @@ from gateway import devices as _drivers
 from gateway.devices.base import DeviceConfig, Driver
 from gateway.devices.modbus.bus import bus_problems
 from kernel.config import ConfigError, load_toml, validate
+from kernel.fields import BrokerUrl, split_broker_url
 from telemetry.codec import encode_batch
 from telemetry.models import MIN_TIME_MS, Batch, Reading
 from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
@@ -76,9 +77,6 @@ from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL_DIR = Path("/var/lib/jagajalan")
-_URL_RE = re.compile(
-    r"^(?P<scheme>mqtts?)://(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:(?P<port>\d{1,5}))?$"
-)
 _PATH_KEYS = ("password_file", "ca_file", "certfile", "keyfile")
 #: A one-reading batch to check at load time that the configured encoding is available.
 _PROBE = Batch(
@@ -94,6 +92,8 @@ class _Section(BaseModel):
 
 
 class GatewaySection(_Section):
+    """The gateway itself."""
+
     id: str = Field(pattern=f"^{ID_PATTERN}$", description="gateway id, e.g. srl-pasar-01")
     site: str | None = Field(None, max_length=200, description="where the gateway stands")
     latitude: float | None = Field(None, ge=-90, le=90, description="decimal degrees, WGS 84")
@@ -108,7 +108,9 @@ class GatewaySection(_Section):
 
 
 class MqttSection(_Section):
-    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://...")
+    """How the gateway reaches the broker (TLS with mqtts://)."""
+
+    url: BrokerUrl = Field("mqtt://127.0.0.1:1883", description="the MQTT broker")
     username: str | None = Field(None, min_length=1, description="broker user (the gateway id)")
     password_file: Path | None = Field(None, description="file holding the password, mode 600")
     ca_file: Path | None = Field(None, description="CA certificate (PEM) for mqtts")
@@ -130,16 +132,6 @@ class MqttSection(_Section):
             )
         return value
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        m = _URL_RE.match(value)
-        if m is None:
-            raise ValueError("must be mqtt://host:port or mqtts://host:port")
-        if m["port"] is not None and not 1 <= int(m["port"]) <= 65535:
-            raise ValueError("port must be 1..65535")
-        return value
-
     @model_validator(mode="after")
     def _consistent(self) -> MqttSection:
         if self.password_file is not None and self.username is None:
@@ -154,19 +146,15 @@ class MqttSection(_Section):
 
     @property
     def tls(self) -> bool:
-        return self.url.startswith("mqtts://")
+        return split_broker_url(self.url)[2]
 
     @property
     def host(self) -> str:
-        m = _URL_RE.match(self.url)
-        assert m is not None
-        return m["host"].strip("[]")
+        return split_broker_url(self.url)[0]
 
     @property
     def port(self) -> int:
-        m = _URL_RE.match(self.url)
-        assert m is not None
-        return int(m["port"]) if m["port"] else (8883 if self.tls else 1883)
+        return split_broker_url(self.url)[1]
 
     def read_password(self) -> str | None:
         """The broker password, read from ``password_file`` now (never kept in the config)."""
@@ -184,6 +172,8 @@ DEFAULT_REPLAY_RATE = 20.0
 
 
 class PublishSection(_Section):
+    """Batching, pacing and encoding of what the gateway publishes."""
+
     max_batch: int = Field(50, ge=1, le=10_000, description="readings per batch, at most")
     max_delay: float = Field(1.0, ge=0, le=3600, description="seconds a reading may wait")
     max_inflight: int = Field(4, ge=1, le=100, description="batches awaiting PUBACK, at most")
@@ -219,6 +209,8 @@ class PublishSection(_Section):
 
 
 class SpoolSection(_Section):
+    """The on-disk spool that keeps readings until the broker has them."""
+
     path: Path | None = Field(None, description="default /var/lib/jagajalan/<id>/spool.sqlite")
     max_readings: int = Field(1_000_000, ge=1, le=100_000_000, description="spool bound")
     fsync_interval: float = Field(
@@ -233,7 +225,9 @@ class GatewayConfig(_Section):
     mqtt: MqttSection = Field(default_factory=MqttSection)
     publish: PublishSection = Field(default_factory=PublishSection)
     spool: SpoolSection = Field(default_factory=SpoolSection)
-    devices: list[SerializeAsAny[DeviceConfig]] = Field(min_length=1)
+    devices: list[SerializeAsAny[DeviceConfig]] = Field(
+        min_length=1, description="the devices, one [[devices]] table each"
+    )
 
     @field_validator("devices")
     @classmethod
@@ -288,7 +282,7 @@ def _model_for(members: tuple[tuple[str, type[DeviceConfig]], ...]) -> type[Gate
     return create_model(
         "GatewayConfig",
         __base__=GatewayConfig,
-        devices=(list[device], Field(min_length=1)),  # type: ignore[valid-type]
+        devices=(list[device], GatewayConfig.model_fields["devices"]),  # type: ignore[valid-type]
     )
 
 

@@ -23,6 +23,7 @@ COMPONENTS = [
     "api.cli",
     "simulators.cli",
     "jagajalan.demo",
+    "jagajalan.configdoc",
 ]
 
 

@@ -1,16 +1,21 @@
 """Loading TOML config files into pydantic models, with errors that point.
 
 Every problem in the file is collected and reported at once, each naming the file, the key
-(dotted path, with list indices) and the bad value. Never a traceback for a config mistake.
+(dotted path, with list indices), the bad value and what is allowed there (from the model:
+:mod:`kernel.schema`); an unknown key lists the keys its table accepts. Never a traceback for
+a config mistake.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from kernel import schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,15 +64,64 @@ def validate(model: type[M], data: dict[str, Any], path: str | Path) -> M:
             # Drop the union/tag members pydantic inserts into the location.
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
             key, value = _key(loc, data)
+            field, table = schema.field_at(model, err["loc"])
             if err["type"] == "missing":
                 value = None
-                message = "required key is missing"
+                message = "required key is missing" + _expected(field)
             elif err["type"] == "extra_forbidden":
-                message = "unknown key (misspelt?)"
+                message = "unknown key (misspelt?)" + _known_keys(str(loc[-1]), table)
             else:
-                message = err["msg"]
+                message = err["msg"].removeprefix("Value error, ")
+                message += _allowed(err["type"], message, field)
             problems.append((key, value, message))
         raise ConfigError(path, problems) from None
+
+
+#: Error types whose message already says what is allowed (choices), or that come from a
+#: validator function of the model, whose message must say it.
+SELF_EXPLAINING = frozenset(
+    {
+        "literal_error",
+        "enum",
+        "value_error",
+        "assertion_error",
+        "unknown_driver",
+        "union_tag_invalid",
+        "union_tag_not_found",
+    }
+)
+
+
+def allowed_suffix(error_type: str, text: str | None) -> str:
+    """`` (allowed: ...)`` for a pydantic error, unless its message already says it."""
+    if text is None or error_type in SELF_EXPLAINING:
+        return ""
+    return f" (allowed: {text})"
+
+
+def _allowed(error_type: str, message: str, field: Any) -> str:
+    if field is None:
+        return ""
+    text = schema.allowed(field)
+    if text.removeprefix("text matching ") in message:  # pydantic quoted the pattern
+        return ""
+    return allowed_suffix(error_type, text)
+
+
+def _expected(field: Any) -> str:
+    if field is None:
+        return ""
+    what = schema.allowed(field)
+    return f" ({field.description}: {what})" if field.description else f" ({what})"
+
+
+def _known_keys(key: str, table: type[BaseModel] | None) -> str:
+    if table is None:
+        return ""
+    keys = schema.keys_of(table)
+    close = difflib.get_close_matches(key, keys, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{hint} (keys here: {', '.join(keys)})"
 
 
 def load_toml(model: type[M], path: str | Path) -> M:

@@ -14,10 +14,11 @@ import ssl
 import threading
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from kernel.fields import split_broker_url
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +41,13 @@ class BrokerAddress:
 
 
 def parse_url(url: str) -> BrokerAddress:
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise MqttUrlError(
-            f"broker URL {url!r} is not of the form mqtt://host[:port] or mqtts://host[:port]"
-        )
-    if parts.username or parts.password:
-        raise MqttUrlError(
-            f"broker URL {parts.scheme}://{parts.hostname}... carries credentials; give the "
-            "username and a password file separately so secrets stay out of configs and logs"
-        )
-    tls = parts.scheme == "mqtts"
+    """The rules of :data:`kernel.fields.BrokerUrl`; raises MqttUrlError saying what is
+    wrong (never repeating credentials found in the URL)."""
     try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError:
-        raise MqttUrlError(f"broker URL {url!r} has an invalid port") from None
-    return BrokerAddress(parts.hostname, port, tls)
+        host, port, tls = split_broker_url(url)
+    except ValueError as exc:
+        raise MqttUrlError(f"broker URL: {exc}") from None
+    return BrokerAddress(host, port, tls)
 
 
 @dataclass(frozen=True)

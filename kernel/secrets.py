@@ -10,22 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-#: Secrets that ship in examples and tutorials; a server must not run with them.
-DEFAULT_SECRETS = frozenset(
-    {
-        "admin",
-        "changeit",
-        "changeme",
-        "change-me",
-        "changethis",
-        "influxdb",
-        "jagajalan",
-        "password",
-        "root",
-        "secret",
-        "test",
-    }
-)
+from kernel.fields import DEFAULT_SECRETS  # one list for every secret
 
 
 def read_secret_file(

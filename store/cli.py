@@ -28,25 +28,16 @@ import logging
 import os
 import time
 from typing import Any
-from urllib.parse import urlsplit
-
-from kernel.config import ConfigError
-from kernel.secrets import DEFAULT_SECRETS, read_secret_file
-from store.privileges import SERVICE_USERS
 
 log = logging.getLogger("store")
 
-SOURCE = "command line"
 EXIT_OK, EXIT_CONFIG, EXIT_INFLUX = 0, 2, 3
 
 
-def _option(parser: argparse._ActionsContainer, option: str, help: str, **kwargs: Any) -> None:
-    env = "JAGAJALAN_" + option.lstrip("-").upper().replace("-", "_")
-    default = os.environ.get(env, kwargs.pop("default", None))
-    parser.add_argument(option, default=default, help=f"{help} [env {env}]", **kwargs)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
+    from kernel.settings import add_options
+    from store.settings import BackfillSettings, StoreSetupSettings
+
     parser = sub.add_parser("store", help="set up the InfluxDB database, its users and rollups")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     setup = actions.add_parser(
@@ -55,133 +46,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c = setup.add_argument_group("InfluxDB")
-    _option(c, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
-    _option(c, "--influx-db", "the JagaJalan database", default="jagajalan")
-    _option(c, "--influx-timeout", "seconds to wait for each answer", type=float, default=10.0)
-    _option(c, "--wait", "wait this many seconds for InfluxDB to answer", type=float, default=0.0)
-    a = setup.add_argument_group("admin credentials (InfluxDB 1.x user, or a 2.x/3.x token)")
-    _option(a, "--admin-username", "an InfluxDB admin user")
-    _option(a, "--admin-password-file", "file holding the admin's password")
-    _option(a, "--admin-token-file", "file holding an InfluxDB 2.x/3.x token (see above)")
-    r = setup.add_argument_group("retention (see docs/scaling.md)")
-    _option(r, "--raw-retention", "keep raw points this long (e.g. 90d)", default="90d")
-    _option(r, "--rollup-1m-retention", "keep 1-minute rollups this long", default="730d")
-    _option(r, "--rollup-1h-retention", "keep 1-hour rollups (INF = forever)", default="INF")
-    u = setup.add_argument_group("service users (each set up only when its password file is given)")
-    for user in SERVICE_USERS:
-        s = user.service
-        _option(u, f"--{s}-username", f"{s}'s user", default=user.default_username)
-        _option(u, f"--{s}-password-file", f"file holding {s}'s password ({user.privilege})")
-    setup.add_argument(
-        "--dry-run", action="store_true", help="print the statements (passwords masked) only"
-    )
+    add_options(setup, StoreSetupSettings)
     setup.set_defaults(func=setup_command)
-
     bf = actions.add_parser(
         "backfill",
         help="recompute the 1-minute and 1-hour rollups of a past window (docs/scaling.md)",
     )
-    _option(bf, "--influx-url", "InfluxDB base URL, e.g. http://127.0.0.1:8086")
-    _option(bf, "--influx-db", "InfluxDB database", default="jagajalan")
-    _option(bf, "--influx-token-file", "file holding an InfluxDB 2.x/3.x token")
-    _option(bf, "--influx-username", "a user with READ and WRITE on the database (or an admin)")
-    _option(bf, "--influx-password-file", "file holding that user's password")
-    bf.add_argument("--start", required=True, help="UTC start, e.g. 2026-11-01T00:00:00Z")
-    bf.add_argument("--end", required=True, help="UTC end (exclusive)")
+    add_options(bf, BackfillSettings)
     bf.set_defaults(func=backfill_command)
 
 
-def _check_url(url: str | None, problems: list) -> None:
-    if not url or urlsplit(url).scheme not in ("http", "https"):
-        problems.append(("--influx-url", url, "must be http://host:port or https://"))
-
-
-def _credentials(args: argparse.Namespace, problems: list) -> dict[str, str | None]:
-    """The admin's username/password or token (all None: an InfluxDB without auth)."""
-    username, password, token = args.admin_username, None, None
-    if args.admin_password_file:
-        password = read_secret_file(
-            "--admin-password-file", args.admin_password_file, problems, refuse_defaults=False
-        )
-        if password and password.strip().lower() in DEFAULT_SECRETS:
-            log.warning("the InfluxDB admin password is a well-known default: change it")
-    if args.admin_token_file:
-        token = read_secret_file("--admin-token-file", args.admin_token_file, problems)
-    if token is not None and (username or args.admin_password_file):
-        problems.append(("--admin-token-file", args.admin_token_file, "give a token or a user"))
-    if username and not args.admin_password_file:
-        problems.append(("--admin-password-file", None, "--admin-username needs a password file"))
-    if args.admin_password_file and not username:
-        problems.append(("--admin-username", None, "a password file needs --admin-username"))
-    return {"username": username, "password": password, "token": token}
-
-
-def _users(args: argparse.Namespace, token: bool, admin: str | None, problems: list):
-    from store.setup import UserSpec
-
-    users, seen = [], {}
-    for user in SERVICE_USERS:
-        s = user.service
-        name, path = getattr(args, f"{s}_username"), getattr(args, f"{s}_password_file")
-        if not path:
-            continue
-        option = f"--{s}-password-file"
-        if token:
-            problems.append((option, path, "InfluxDB 2.x/3.x have no users: make tokens"))
-            continue
-        if not name:
-            problems.append((f"--{s}-username", name, "must not be empty"))
-        elif name == admin:
-            problems.append((f"--{s}-username", name, "is the admin: each service needs its own"))
-        elif name in seen:
-            problems.append((f"--{s}-username", name, f"also {seen[name]}'s: one user a service"))
-        seen[name] = s
-        password = read_secret_file(option, path, problems)
-        if password is not None and name:
-            users.append(UserSpec(name, user.privilege, password))
-    return users
-
-
-def _retention(args: argparse.Namespace, problems: list):
-    from store.retention import RetentionSettings
-
-    settings = RetentionSettings(
-        raw=args.raw_retention,
-        rollup_1m=args.rollup_1m_retention,
-        rollup_1h=args.rollup_1h_retention,
-    )
-    for name, value, message in settings.problems():
-        problems.append(("--" + name.replace("_", "-") + "-retention", value, message))
-    return settings
-
-
 def setup_command(args: argparse.Namespace) -> int:
+    from kernel.fields import DEFAULT_SECRETS
+    from kernel.settings import load
     from store.influx import InfluxStore
+    from store.settings import StoreSetupSettings
 
-    problems: list[tuple[str, Any, str]] = []
-    _check_url(args.influx_url, problems)
-    if not args.influx_db:
-        problems.append(("--influx-db", args.influx_db, "must not be empty"))
-    if not 0.1 <= args.influx_timeout <= 600:
-        problems.append(("--influx-timeout", args.influx_timeout, "must be between 0.1 and 600"))
-    if not 0 <= args.wait <= 3600:
-        problems.append(("--wait", args.wait, "must be between 0 and 3600"))
-    creds = _credentials(args, problems)
-    users = _users(args, creds["token"] is not None, creds["username"], problems)
-    settings = _retention(args, problems)
-    if problems:
-        raise ConfigError(SOURCE, problems)
-    admin = InfluxStore(args.influx_url, args.influx_db, timeout=args.influx_timeout, **creds)
+    settings = load(StoreSetupSettings, args, os.environ)
+    creds = settings.admin_credentials()
+    if creds["password"] and creds["password"].strip().lower() in DEFAULT_SECRETS:
+        log.warning("the InfluxDB admin password is a well-known default: change it")
+    assert settings.influx_url is not None  # a rule of the settings
+    admin = InfluxStore(
+        settings.influx_url, settings.influx_db, timeout=settings.influx_timeout, **creds
+    )
     try:
-        if args.wait and not _wait(admin, args.wait):
+        if settings.wait and not _wait(admin, settings.wait):
             log.error(
-                "store setup: InfluxDB at %s did not answer /ping in %ss", admin.url, args.wait
+                "store setup: InfluxDB at %s did not answer /ping in %ss", admin.url, settings.wait
             )
             return EXIT_INFLUX
         if creds["token"] is not None:
-            return _token_mode(admin, settings)
-        return _setup(admin, settings, users, args.dry_run)
+            return _token_mode(admin, settings.retention())
+        return _setup(admin, settings.retention(), settings.users(), settings.dry_run)
     finally:
         admin.close()
 
@@ -243,48 +140,18 @@ def _token_mode(admin: Any, settings: Any) -> int:
     return EXIT_OK
 
 
-def _utc_ms(problems: list, option: str, text: str) -> int:
-    from datetime import UTC, datetime
-
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        problems.append((option, text, "not a time such as 2026-11-01T00:00:00Z"))
-        return 0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
-
-
 def backfill_command(args: argparse.Namespace) -> int:
+    from kernel.settings import load
     from store import retention
     from store.base import StoreError
     from store.influx import InfluxStore
+    from store.settings import BackfillSettings
 
-    problems: list[tuple[str, Any, str]] = []
-    _check_url(args.influx_url, problems)
-    start = _utc_ms(problems, "--start", args.start)
-    end = _utc_ms(problems, "--end", args.end)
-    if start and end and start >= end:
-        problems.append(("--end", args.end, "must be after --start"))
-    token = password = None
-    if args.influx_token_file:
-        token = read_secret_file("--influx-token-file", args.influx_token_file, problems)
-    if args.influx_password_file:
-        password = read_secret_file(
-            "--influx-password-file", args.influx_password_file, problems, refuse_defaults=False
-        )
-    if problems:
-        raise ConfigError(SOURCE, problems)
-    store = InfluxStore(
-        args.influx_url,
-        args.influx_db,
-        token=token,
-        username=args.influx_username,
-        password=password,
-    )
+    settings = load(BackfillSettings, args, os.environ)
+    assert settings.influx_url is not None  # a rule of the settings
+    store = InfluxStore(settings.influx_url, settings.influx_db, **settings.influx_secrets())
     try:
-        written = retention.backfill(store, start, end)
+        written = retention.backfill(store, settings.start, settings.end)
     except StoreError as exc:
         log.error("event=backfill_failed error=%r", str(exc))
         return EXIT_INFLUX

@@ -36,10 +36,12 @@ class SerialPort(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     port: str = Field(description="device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = Field(
+        9600, description="bits per second"
+    )
+    bytesize: Literal[7, 8] = Field(8, description="data bits")
+    parity: Literal["N", "E", "O"] = Field("N", description="none, even or odd")
+    stopbits: Literal[1, 2] = Field(1, description="stop bits")
     timeout: float = Field(1.0, gt=0, le=30, description="read timeout in seconds")
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from kernel.config import ConfigError, validate
 from kernel.times import wib_midnight
+from kernel.schema import Allowed
 from simulators import sites as known_sites
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -76,10 +77,17 @@ def parse_clock(value: Any) -> float:
     return int(m.group(1)) * 3600.0 + int(m.group(2)) * 60
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-DayTime = Annotated[float, BeforeValidator(parse_daytime)]
-Clock = Annotated[float, BeforeValidator(parse_clock)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Allowed("seconds, or text like '45s', '90m', '1h30m', '2d'"),
+]
+DayTime = Annotated[
+    float, BeforeValidator(parse_daytime), Allowed("a scenario time like 'day1 14:30' (WIB)")
+]
+Clock = Annotated[float, BeforeValidator(parse_clock), Allowed("a time of day like '13:30' (WIB)")]
 Share = Annotated[float, Field(ge=0, le=1)]
+Sites = list[str] | None
 
 
 def _pair(name: str):
@@ -98,10 +106,14 @@ class _Model(BaseModel):
 class StormClimate(_Model):
     """Random afternoon convective storms: each day, each site."""
 
-    probability: Share = 0.6  # chance of a storm on a given day (rainy season ~0.6-0.8)
-    coverage: Share = 0.8  # share of sites the day's storm reaches
-    start: tuple[Clock, Clock] = (13 * 3600.0, 17 * 3600.0)  # WIB window of storm onset
-    duration: tuple[Duration, Duration] = (2400.0, 9000.0)
+    probability: Share = Field(0.6, description="chance of a storm on a day (rainy: 0.6-0.8)")
+    coverage: Share = Field(0.8, description="share of sites the day's storm reaches")
+    start: tuple[Clock, Clock] = Field(
+        (13 * 3600.0, 17 * 3600.0),
+        description="window of storm onset, WIB",
+        json_schema_extra={"default_shown": '["13:00", "17:00"]'},
+    )
+    duration: tuple[Duration, Duration] = Field((2400.0, 9000.0), description="storm length")
     peak: tuple[float, float] = Field((8.0, 45.0), description="peak rain intensity, mm/h")
 
     @model_validator(mode="after")
@@ -114,17 +126,25 @@ class StormClimate(_Model):
 class StormEvent(_Model):
     """A scripted storm on top of the random ones."""
 
-    at: DayTime
-    duration: Duration
-    peak: Annotated[float, Field(gt=0, le=300)]  # mm/h
-    sites: list[str] | None = None  # default: every site
+    at: DayTime = Field(description="when it starts")
+    duration: Duration = Field(description="how long it rains")
+    peak: Annotated[float, Field(gt=0, le=300)] = Field(description="peak rain intensity, mm/h")
+    sites: Sites = Field(None, description="gateways of the sites it reaches; unset: every site")
 
 
 class Weather(_Model):
-    temperature: tuple[float, float] = (23.5, 33.0)  # dry-day min (dawn) and max (14:00), °C
-    humidity: tuple[float, float] = (62.0, 97.0)  # afternoon minimum and night maximum, % RH
-    pressure: float = 1009.5  # hPa, mean
-    wind_direction: Annotated[float, Field(ge=0, lt=360)] = 300.0  # prevailing, degrees
+    """The weather regime of the scenario."""
+
+    temperature: tuple[float, float] = Field(
+        (23.5, 33.0), description="dry-day minimum (dawn) and maximum (14:00), °C"
+    )
+    humidity: tuple[float, float] = Field(
+        (62.0, 97.0), description="afternoon minimum and night maximum, % RH"
+    )
+    pressure: float = Field(1009.5, description="mean air pressure, hPa")
+    wind_direction: Annotated[float, Field(ge=0, lt=360)] = Field(
+        300.0, description="prevailing wind, degrees from north"
+    )
     storms: StormClimate = StormClimate()
     events: list[StormEvent] = []
 
@@ -138,25 +158,41 @@ class Weather(_Model):
 class Haze(_Model):
     """A dry-season haze episode (karhutla smoke): PM2.5 rises, holds, clears."""
 
-    start: DayTime
-    ramp: Duration = 3 * 86400.0
-    hold: Duration = 2 * 86400.0
-    clear: Duration = 86400.0
-    peak_pm25: Annotated[float, Field(gt=0, le=1000)] = 300.0  # µg/m³, daily mean at the peak
-    sites: list[str] | None = None
+    start: DayTime = Field(description="when the smoke starts to build")
+    ramp: Duration = Field(3 * 86400.0, description="smooth rise to the peak")
+    hold: Duration = Field(2 * 86400.0, description="time at the peak")
+    clear: Duration = Field(86400.0, description="smooth fall")
+    peak_pm25: Annotated[float, Field(gt=0, le=1000)] = Field(
+        300.0, description="daily mean PM2.5 at the height of the episode, µg/m³"
+    )
+    sites: Sites = Field(None, description="gateways of the sites it reaches; unset: every site")
 
 
 class Traffic(_Model):
-    profile: Literal["town", "arterial", "rural"] = "rural"
-    peak_volume: Annotated[float, Field(ge=0)] = 500.0  # veh/h, both directions, weekday peak
-    capacity: Annotated[float, Field(gt=0)] = 2600.0  # smp/h, both directions (site config)
-    road_type: Literal["2/2UD", "4/2D"] = "2/2UD"
-    lanes: list[Annotated[int, Field(ge=1, le=9)]] = [1, 2]
-    class_mix: dict[str, Share] | None = None  # default by profile
-    free_speed: dict[str, Annotated[float, Field(gt=0, le=150)]] | None = None  # km/h
-    emp: dict[str, Annotated[float, Field(gt=0, le=5)]] | None = None  # passenger-car units
-    tidal: Share = 0.1  # direction imbalance at the peaks (lane 1 inbound in the morning)
-    congestion: tuple[float, float] = (0.6, 5.0)  # speed = free / (1 + a * DS^b)
+    """Traffic at a site (classes SM, KR, KS, BB, TB)."""
+
+    profile: Literal["town", "arterial", "rural"] = Field("rural", description="24-hour profile")
+    peak_volume: Annotated[float, Field(ge=0)] = Field(
+        500.0, description="weekday peak, both directions, veh/h"
+    )
+    capacity: Annotated[float, Field(gt=0)] = Field(
+        2600.0, description="both directions, smp/h (site config)"
+    )
+    road_type: Literal["2/2UD", "4/2D"] = Field("2/2UD", description="MKJI/PKJI road type")
+    lanes: list[Annotated[int, Field(ge=1, le=9)]] = Field([1, 2], description="lane numbers")
+    class_mix: dict[str, Share] | None = Field(
+        None, description="share of each class, adding up to 1; unset: by profile"
+    )
+    free_speed: dict[str, Annotated[float, Field(gt=0, le=150)]] | None = Field(
+        None, description="free-flow speed per class, km/h; unset: defaults"
+    )
+    emp: dict[str, Annotated[float, Field(gt=0, le=5)]] | None = Field(
+        None, description="passenger-car units per class; unset: by road type"
+    )
+    tidal: Share = Field(0.1, description="direction imbalance at the peaks (lane 1 in, mornings)")
+    congestion: tuple[float, float] = Field(
+        (0.6, 5.0), description="[a, b] in speed = free / (1 + a * DS^b)"
+    )
 
     @model_validator(mode="after")
     def _classes(self) -> Traffic:
@@ -179,62 +215,90 @@ class Traffic(_Model):
 class Flood(_Model):
     """Water on a low road segment: level in cm above the road surface (negative: below)."""
 
-    base_level: float = -40.0  # cm, dry weather (water in the drain / river below the road)
-    fast_gain: float = 0.9  # cm per mm stored in the fast (drainage) reservoir
-    fast_tau: Duration = 3 * 3600.0
-    slow_gain: float = 0.25  # cm per mm stored in the slow (river backwater) reservoir
-    slow_tau: Duration = 30 * 3600.0
-    max_level: float = 150.0
-    gauge_height: Annotated[float, Field(gt=0)] = 300.0  # cm, ultrasonic sensor above the road
-    levels: dict[str, float] = {"waspada": 10.0, "siaga": 20.0, "awas": 30.0}
+    base_level: float = Field(-40.0, description="cm in dry weather (water below the road)")
+    fast_gain: float = Field(0.9, description="cm per mm in the fast (drainage) reservoir")
+    fast_tau: Duration = Field(3 * 3600.0, description="time constant of the fast reservoir")
+    slow_gain: float = Field(0.25, description="cm per mm in the slow (river) reservoir")
+    slow_tau: Duration = Field(30 * 3600.0, description="time constant of the slow reservoir")
+    max_level: float = Field(150.0, description="highest level, cm")
+    gauge_height: Annotated[float, Field(gt=0)] = Field(
+        300.0, description="ultrasonic sensor above the road, cm"
+    )
+    levels: dict[str, float] = Field(
+        {"waspada": 10.0, "siaga": 20.0, "awas": 30.0}, description="named levels, cm"
+    )
 
 
 class Air(_Model):
-    pm25_base: Annotated[float, Field(gt=0, le=500)] = 20.0  # µg/m³, clean-air daily mean
-    pm10_ratio: Annotated[float, Field(ge=1, le=4)] = 1.45
-    traffic_share: Share = 0.25  # share of pm25_base added at this site's traffic peak
+    """Air quality at a site."""
+
+    pm25_base: Annotated[float, Field(gt=0, le=500)] = Field(
+        20.0, description="clean-air daily mean PM2.5, µg/m³"
+    )
+    pm10_ratio: Annotated[float, Field(ge=1, le=4)] = Field(1.45, description="PM10 / PM2.5")
+    traffic_share: Share = Field(0.25, description="share of pm25_base added at the traffic peak")
 
 
 class Surface(_Model):
-    solar_gain: Annotated[float, Field(ge=0, le=40)] = 22.0  # °C above air at clear noon
-    night_excess: Annotated[float, Field(ge=0, le=10)] = 1.5  # asphalt warmer than air at night
+    """Road surface (asphalt) temperature."""
+
+    solar_gain: Annotated[float, Field(ge=0, le=40)] = Field(
+        22.0, description="°C above the air at a clear noon"
+    )
+    night_excess: Annotated[float, Field(ge=0, le=10)] = Field(
+        1.5, description="°C above the air at night"
+    )
 
 
 class SiteConfig(_Model):
-    gateway: str
-    name: str | None = None  # default: from simulators/sites.py
-    kecamatan: str | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    """A site: a gateway of simulators/sites.py, or one described by the four keys after it."""
+
+    gateway: str = Field(description="gateway id")
+    name: str | None = Field(None, description="site name; unset: from simulators/sites.py")
+    kecamatan: str | None = Field(None, description="district; unset: from simulators/sites.py")
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = Field(
+        None, description="decimal degrees; unset: from simulators/sites.py"
+    )
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = Field(
+        None, description="decimal degrees; unset: from simulators/sites.py"
+    )
     traffic: Traffic = Traffic()
-    flood: Flood | None = None
+    flood: Flood | None = Field(None, description="only low segments: gives water_level")
     air: Air = Air()
     surface: Surface = Surface()
 
 
 class Expect(_Model):
-    at: DayTime
-    site: str
-    signal: str
-    crosses: str | float
-    direction: Literal["up", "down"] = "up"
-    tolerance: Duration = 900.0
+    """A threshold crossing the scenario produces."""
+
+    at: DayTime = Field(description="when it happens")
+    site: str = Field(description="gateway id of the site")
+    signal: str = Field(description="a signal of simulators/scenario/levels.py, e.g. water_level")
+    crosses: str | float = Field(description="a named level (siaga, tidak_sehat, E) or a number")
+    direction: Literal["up", "down"] = Field("up", description="reached, or left for good")
+    tolerance: Duration = Field(900.0, description="how far off the time may be")
 
 
 class ScenarioFile(_Model):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    description: str = ""
-    seed: int = 1
-    start: dt.date  # day 1 (WIB)
-    duration: Duration
-    speed: Annotated[float, Field(gt=0, le=1e7)] = 1440.0  # scenario seconds per real second
-    step: Duration = 300.0  # ground-truth sampling step, scenario time
-    season: Literal["rainy", "dry"] = "rainy"
+    """A scenario file, simulators/scenarios/<name>.toml."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the scenario's name")
+    description: str = Field("", description="what happens, for people")
+    seed: int = Field(1, description="same seed, same values (override: --seed)")
+    start: dt.date = Field(description="day 1 (a WIB date)")
+    duration: Duration = Field(description="how long the scenario runs")
+    speed: Annotated[float, Field(gt=0, le=1e7)] = Field(
+        1440.0, description="scenario seconds per real second"
+    )
+    step: Duration = Field(300.0, description="ground-truth sampling step, scenario time")
+    season: Literal["rainy", "dry"] = Field("rainy", description="sets cloudiness")
     weather: Weather = Weather()
-    haze: Haze | None = None
-    sites: list[SiteConfig] = Field(min_length=1)
-    expect: list[Expect] = []
-    faults: list[dict[str, Any]] = []  # device faults, checked by simulators/devices/faults.py
+    haze: Haze | None = Field(None, description="a haze episode; unset: none")
+    sites: list[SiteConfig] = Field(min_length=1, description="the sites, [[sites]] each")
+    expect: list[Expect] = Field([], description="expected crossings, [[expect]] each")
+    faults: list[dict[str, Any]] = Field(
+        [], description="device faults (simulators/devices/faults.py, docs/simulators.md)"
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> ScenarioFile:

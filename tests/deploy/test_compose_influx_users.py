@@ -19,16 +19,23 @@ def _compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+def INGEST_WORKERS(services: dict) -> list[str]:
+    workers = [name for name in services if name.startswith("ingest-")]
+    assert workers, "no ingest-N services in docker-compose.yml"
+    return workers
+
+
 def test_setup_runs_first_with_the_admin_password_that_nobody_else_gets() -> None:
     services = _compose()["services"]
     setup = services["setup"]
     assert setup["command"][:2] == ["store", "setup"] and setup["restart"] == "no"
     env = setup["environment"]
     assert env["JAGAJALAN_ADMIN_PASSWORD_FILE"] == "/run/secrets/influx_admin_password"
-    for name in ("ingest", "api"):
-        assert services[name]["depends_on"]["setup"] == {
+    for service in (*INGEST_WORKERS(services), "api"):
+        assert services[service]["depends_on"]["setup"] == {
             "condition": "service_completed_successfully"
         }
+    for name in ("ingest", "api"):
         assert (
             f"/run/secrets/influx_{name}_password" == env[f"JAGAJALAN_{name.upper()}_PASSWORD_FILE"]
         )
@@ -38,13 +45,14 @@ def test_setup_runs_first_with_the_admin_password_that_nobody_else_gets() -> Non
 
 def test_each_service_logs_in_as_its_own_least_privilege_user() -> None:
     services = _compose()["services"]
-    for name in ("ingest", "api"):
-        env = services[name]["environment"]
+    for service in (*INGEST_WORKERS(services), "api"):
+        name = service.split("-")[0]  # ingest-1 runs as ingest
+        env = services[service]["environment"]
         assert env["JAGAJALAN_INFLUX_USERNAME"] == SERVICES[name].default_username
         own = f"influx_{name}_password"
         assert env["JAGAJALAN_INFLUX_PASSWORD_FILE"] == f"/run/secrets/{own}"
-        influx_secrets = [s for s in services[name]["secrets"] if s.startswith("influx_")]
-        assert influx_secrets == [own], name
+        influx_secrets = [s for s in services[service]["secrets"] if s.startswith("influx_")]
+        assert influx_secrets == [own], service
 
 
 def test_no_default_secrets() -> None:

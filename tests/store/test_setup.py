@@ -228,10 +228,10 @@ def test_config_errors_exit_2_naming_option_and_file(tmp_path: Path, capsys) -> 
     args += ["--alerts-username", "jagajalan_ingest", "--alerts-password-file", str(good)]
     assert main([*args, "--raw-retention", "30m"]) == 2
     err = capsys.readouterr().err
-    assert f"--ingest-password-file = '{empty}': the file is empty" in err
+    assert f"--ingest-password-file = '{empty}': the secret is empty" in err
     assert f"--api-password-file = '{default}': a well-known default secret" in err
     assert "--grafana-username = 'root': is the admin" in err
-    assert "--alerts-username = 'jagajalan_ingest': also ingest's" in err
+    assert "--alerts-username = 'jagajalan_ingest': is also ingest's" in err
     assert "--raw-retention = '30m': InfluxDB keeps data at least 1h" in err
     token = ["store", "setup", "--influx-url", "http://127.0.0.1:9"]
     token += ["--admin-token-file", str(good), "--ingest-password-file", str(good)]

@@ -2,9 +2,12 @@
 
 1. **reachable**: a TCP connection to host:port (DNS failure, refused, no answer, no route).
 2. **login**: an MQTT connection with the gateway's username and password file (TLS too for
-   mqtts). The doctor's client id is ``<gateway>-doctor``, so a running gateway keeps its own
-   session, and it has no Last Will (it must never announce the gateway offline). The
-   password is read from its file and goes only to the broker, never to the output.
+   mqtts). The doctor's client id is ``<username>.doctor.<8 hex>`` (new each run; the
+   username is the gateway id), so a running gateway keeps its own session, two doctors never
+   take each other's, and the broker's rule (a client of user U connects as U or
+   ``U.<anything>``: deploy/mosquitto/mosquitto.conf) accepts it. It has no Last Will (it must
+   never announce the gateway offline). The password is read from its file and goes only to
+   the broker, never to the output.
 3. **publish round trip**: the gateway may publish only below ``jagajalan/v1/<id>/`` and the
    documented ACL lets it write ``readings`` and ``status`` only, so the test message goes to
    its own status topic, **not retained** (the retained status stays what it was), as a valid
@@ -18,6 +21,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import ssl
 import threading
@@ -89,18 +93,20 @@ def _reach(host: str, port: int, url: str, timeout: float) -> Result:
 Protocol = Literal["5", "3.1.1"]
 
 
-def _client(config: GatewayConfig, protocol: Protocol, password: str | None) -> mqtt.Client:
+def client_id(config: GatewayConfig) -> str:
+    """``<username>.doctor.<8 hex>``, new on every call."""
+    return f"{config.mqtt.username or config.gateway.id}.doctor.{secrets.token_hex(4)}"
+
+
+def _client(
+    config: GatewayConfig, protocol: Protocol, password: str | None, ident: str
+) -> mqtt.Client:
     mq = config.mqtt
     if protocol == "5":
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, f"{config.gateway.id}-doctor", protocol=mqtt.MQTTv5
-        )
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, ident, protocol=mqtt.MQTTv5)
     else:  # a clean session: the doctor must leave no queue behind at the broker
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            f"{config.gateway.id}-doctor",
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
+            CallbackAPIVersion.VERSION2, ident, clean_session=True, protocol=mqtt.MQTTv311
         )
     if mq.username:
         client.username_pw_set(mq.username, password)
@@ -118,7 +124,7 @@ def _login(config: GatewayConfig, timeout: float) -> tuple[Result, mqtt.Client |
     mq = config.mqtt
     name = T("name.auth")
     user = mq.username or "(anonymous)"
-    details: dict[str, Any] = {"username": mq.username}
+    details: dict[str, Any] = {"username": mq.username, "client_id": client_id(config)}
     try:
         password = mq.read_password()
     except OSError as exc:
@@ -129,7 +135,7 @@ def _login(config: GatewayConfig, timeout: float) -> tuple[Result, mqtt.Client |
         protocols.append("3.1.1")
     reason: Any = None
     for protocol in protocols:
-        client = _client(config, protocol, password)
+        client = _client(config, protocol, password, details["client_id"])
         answered = threading.Event()
         answer: dict[str, Any] = {}
 

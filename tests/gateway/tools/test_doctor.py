@@ -21,6 +21,7 @@ import pytest
 from gateway.runtime.spool import Spool
 from gateway.tools.doctor.checks import Result, check_clock, check_ntp, check_serial, check_spool
 from gateway.tools.doctor.command import Task, run_tasks
+from kernel.fields import client_id_allowed
 from kernel.text import CATALOGUE, T
 from simulators.devices.gps import GpsSim
 from simulators.devices.modbus import ModbusSensorSim
@@ -418,3 +419,23 @@ def test_a_broken_spool_is_reported_and_left_untouched(
     assert sorted(
         p.name for p in tmp_path.iterdir() if p.name.startswith(config.spool_path.name)
     ) == [config.spool_path.name]
+
+
+@pytest.mark.services
+def test_each_run_logs_in_with_a_new_id_the_broker_rule_accepts(site: Site, tmp_path: Path) -> None:
+    """The broker's own log names the client id and user of each connection: the doctor's id
+    is <user>.doctor.<8 hex>, different each run, so it never takes the gateway's session."""
+    site.counter()
+    acl = (REPO / "deploy/mosquitto/acl.example").read_text()
+    with mosquitto(
+        tmp_path / "mq", passwords={GW: PASSWORD}, acl=acl, extra="log_type notice\n"
+    ) as broker:
+        reports = [rows(doctor(site.config(broker.url), "--json", wait="1")) for _ in range(2)]
+        log = broker.log.read_text()
+    seen = re.findall(r"New client connected from \S+ as (\S+) \(.*u'([^']+)'\)", log)
+    ids = [cid for cid, user in seen if user == GW]
+    assert len(ids) == 2 and ids[0] != ids[1], log
+    for cid, report in zip(ids, reports, strict=True):
+        assert re.fullmatch(rf"{GW}\.doctor\.[0-9a-f]{{8}}", cid)
+        assert client_id_allowed(cid, GW)
+        assert report["auth"][0]["details"]["client_id"] == cid

@@ -1,0 +1,246 @@
+"""Config pieces every component spells the same way: URLs, ports, files, secrets, MQTT, InfluxDB.
+
+Field types (``Annotated`` pydantic types, each with the words of what it allows):
+:data:`BrokerUrl`, :data:`InfluxUrl`, :data:`Port`, :data:`ReadableFile`, :data:`Secret`,
+:data:`ClientId`. Groups of settings shared by services (mixins of
+:class:`kernel.settings.ServiceSettings`): :class:`MqttLink` (broker, protocol, TLS, login)
+and :class:`InfluxLink` (URL, database, token or username and password).
+
+A :data:`Secret` is a :class:`pydantic.SecretStr`: it never shows in a repr, a log line or an
+error. Empty secrets and well-known default ones (:data:`DEFAULT_SECRETS`) are refused.
+URLs never carry credentials. Pure: the only I/O is :func:`check_readable_file`, which looks
+at the file system when a path is validated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+
+from kernel.schema import Allowed
+
+#: Secrets that ship in examples and tutorials; no service may run with one of them.
+DEFAULT_SECRETS = frozenset(
+    {
+        "admin",
+        "changeit",
+        "changeme",
+        "change-me",
+        "changethis",
+        "influxdb",
+        "jagajalan",
+        "password",
+        "root",
+        "secret",
+        "test",
+    }
+)
+
+_HOST = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def check_secret(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value().strip()
+    if not text:
+        raise ValueError("the secret is empty")
+    if text.lower() in DEFAULT_SECRETS:
+        raise ValueError("a well-known default secret; set a real one")
+    return value
+
+
+def _host_and_port(
+    url: str, schemes: dict[str, int], form: str, path: bool = False
+) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"must be {form}")
+    if parts.username or parts.password:
+        raise ValueError("no credentials in the URL: give the username and a password file")
+    if (parts.path not in ("", "/") and not path) or parts.query or parts.fragment:
+        raise ValueError(f"must be {form}, nothing after the port")
+    if not _HOST.match(parts.hostname) and not parts.netloc.startswith("["):
+        raise ValueError(f"{parts.hostname!r} is not a host name or address")
+    try:
+        port = schemes[parts.scheme] if parts.port is None else parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if not 1 <= port <= 65535:
+        raise ValueError("the port must be a number from 1 to 65535")
+    return parts.hostname, port
+
+
+def split_broker_url(url: str) -> tuple[str, int, bool]:
+    """``mqtts://broker:8883`` -> ("broker", 8883, True). Raises ValueError saying what is
+    allowed."""
+    form = "mqtt://host:port or mqtts://host:port (the port may be left out: 1883, 8883)"
+    host, port = _host_and_port(url, {"mqtt": 1883, "mqtts": 8883}, form)
+    return host, port, url.startswith("mqtts:")
+
+
+def check_broker_url(url: str) -> str:
+    split_broker_url(url)
+    return url
+
+
+def check_influx_url(url: str) -> str:
+    """http(s)://host[:port], optionally with a path (InfluxDB behind a reverse proxy)."""
+    _host_and_port(url, {"http": 8086, "https": 8086}, "http://host:port or https://...", True)
+    return url.rstrip("/")
+
+
+def check_readable_file(path: Path) -> Path:
+    if not path.exists():
+        raise ValueError("file not found")
+    if not path.is_file():
+        raise ValueError("not a file")
+    if not os.access(path, os.R_OK):
+        raise ValueError("file is not readable (permissions)")
+    return path
+
+
+BrokerUrl = Annotated[
+    str,
+    AfterValidator(check_broker_url),
+    Allowed("mqtt://host[:port], or mqtts://host[:port] for TLS; no credentials in it"),
+]
+InfluxUrl = Annotated[
+    str,
+    AfterValidator(check_influx_url),
+    Allowed("http://host[:port] or https://host[:port]; no credentials in it"),
+]
+Port = Annotated[int, Field(ge=1, le=65_535)]
+ReadableFile = Annotated[Path, AfterValidator(check_readable_file), Allowed("a readable file")]
+Secret = Annotated[
+    SecretStr,
+    AfterValidator(check_secret),
+    Allowed("a secret, given in a file or the environment: not empty, not a default one"),
+]
+#: The CA certificates that check an mqtts:// broker (``--ca-file`` in every service).
+CaFile = Annotated[
+    ReadableFile | None,
+    Field(description="CA certificate(s), PEM, for an mqtts:// broker; unset: the system's"),
+]
+ClientId = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+    Allowed("1 to 128 letters, digits, '.', '_' or '-', e.g. ingest.1"),
+]
+
+#: A rule across fields: (the fields it is about, what is wrong).
+Rule = tuple[tuple[str, ...], str]
+
+
+def given(values: Mapping[str, Any], name: str) -> bool:
+    value = values.get(name)
+    return value is not None and value != ""
+
+
+class SettingsGroup(BaseModel):
+    """A set of options shown together in ``--help`` and the docs (``group``), with the
+    rules across its fields (:meth:`rules`, checked on the values as given)."""
+
+    # Built on first use: creating the groups (every `jagajalan` start) stays cheap.
+    model_config = ConfigDict(defer_build=True)
+    group: ClassVar[str] = "options"
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        return []
+
+
+class MqttLink(SettingsGroup):
+    """How a service reaches the MQTT broker."""
+
+    group: ClassVar[str] = "MQTT"
+
+    broker_url: BrokerUrl = Field("mqtt://127.0.0.1:1883", description="the MQTT broker")
+    mqtt_protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="MQTT version; auto = 5 unless the broker refuses it"
+    )
+    ca_file: CaFile = None
+    mqtt_username: str | None = Field(None, min_length=1, description="broker username")
+    mqtt_password: Secret | None = Field(None, description="broker password")
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        out: list[Rule] = []
+        if given(values, "mqtt_password") and not given(values, "mqtt_username"):
+            out.append((("mqtt_username",), "a broker password needs a username"))
+        if given(values, "ca_file") and not str(values.get("broker_url", "")).startswith("mqtts"):
+            out.append((("ca_file", "broker_url"), "a CA file needs an mqtts:// broker URL"))
+        return out
+
+
+class InfluxLink(SettingsGroup):
+    """How a service reaches InfluxDB: a token (2.x/3.x) or a username and password (1.x)."""
+
+    group: ClassVar[str] = "store"
+
+    influx_url: InfluxUrl | None = Field(
+        None, description="InfluxDB base URL, e.g. http://127.0.0.1:8086"
+    )
+    influx_db: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$"), Allowed("1 to 64 letters, digits, _ or -")
+    ] = Field("jagajalan", description="InfluxDB database")
+    influx_token: Secret | None = Field(None, description="InfluxDB 2.x/3.x token")
+    influx_username: str | None = Field(None, min_length=1, description="InfluxDB 1.x username")
+    influx_password: Secret | None = Field(None, description="InfluxDB 1.x password")
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        token, user = given(values, "influx_token"), given(values, "influx_username")
+        password = given(values, "influx_password")
+        out: list[Rule] = []
+        if token and (user or password):
+            other = "influx_username" if user else "influx_password"
+            out.append(
+                (("influx_token", other), "give a token or a username and password, not both")
+            )
+        elif password and not user:
+            out.append((("influx_username",), "a password needs a username"))
+        elif user and not password:
+            out.append((("influx_password",), "a username needs a password"))
+        if (token or user or password) and not given(values, "influx_url"):
+            out.append((("influx_url",), "InfluxDB credentials given without a URL"))
+        return out
+
+    def influx_secrets(self) -> dict[str, str | None]:
+        """token/username/password as plain values for the store client (never log them)."""
+        return {
+            "token": self.influx_token.get_secret_value() if self.influx_token else None,
+            "username": self.influx_username,
+            "password": self.influx_password.get_secret_value() if self.influx_password else None,
+        }
+
+
+def client_id_allowed(client_id: str, username: str) -> bool:
+    """The broker's rule (deploy/mosquitto: the jagajalan_clientid plugin): a client of user
+    U connects as client id U or ``U.<anything>``."""
+    return client_id == username or (
+        client_id.startswith(username + ".") and client_id != username + "."
+    )
+
+
+def utc_ms(value: Any) -> int:
+    """``2026-11-01T00:00:00Z`` (no zone: UTC) -> milliseconds since the Unix epoch."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError("not a time such as 2026-11-01T00:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+UtcTime = Annotated[
+    int, BeforeValidator(utc_ms), Allowed("a UTC time such as 2026-11-01T00:00:00Z")
+]
