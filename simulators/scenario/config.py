@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from kernel.config import ConfigError, validate
-from kernel.times import wib_midnight
 from kernel.schema import Allowed
+from kernel.times import wib_midnight
 from simulators import sites as known_sites
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
