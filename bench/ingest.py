@@ -207,7 +207,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 class Workers:
-    def __init__(self, work: Path, broker_url: str, influx_url: str, db: str, n: int) -> None:
+    def __init__(
+        self, work: Path, broker_url: str, influx_url: str, db: str, n: int, extra: tuple = ()
+    ) -> None:
         self.work, self.n = work, n
         setup_database(influx_url, db)  # as an operator does before starting ingest
         self.ports = [free_port() for _ in range(n)]
@@ -225,6 +227,7 @@ class Workers:
                 db,
                 "--metrics-port",
                 str(port),
+                *extra,
             ]
             for i, port in enumerate(self.ports)
         ]
@@ -273,10 +276,17 @@ def drain_rate(group: Workers, messages: int, step: float = 0.05) -> float:
 
 
 def ingest_rate(
-    work: Path, broker, influx_url: str, workers: int, per: int, messages: int, tag: str = ""
+    work: Path,
+    broker,
+    influx_url: str,
+    workers: int,
+    per: int,
+    messages: int,
+    tag: str = "",
+    extra: tuple = (),
 ):
     db = f"bench_w{workers}_r{per}{tag}"
-    group = Workers(work, broker.url, influx_url, db, workers)
+    group = Workers(work, broker.url, influx_url, db, workers, extra)
     group.start()  # creates the persistent sessions, then away while the backlog is queued
     group.stop()
     base = (int(time.time() * 1000) // HOUR - 30) * HOUR
@@ -414,6 +424,18 @@ def main() -> None:
                 out(name, rate, "readings/s")
                 out(f"{name}_peak_rss", rss, "MB")
                 out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
+            # ingest/paho_speedup.py patches paho's internals: kept only while it pays.
+            for per, messages in ((1, 120_000), (50, 20_000)):
+                shape = "batch50" if per == 50 else "single"
+                plain, _, ok, counts = ingest_rate(
+                    work, broker, influx.url, 1, per, messages, "_plainpaho", ("--no-paho-speedup",)
+                )
+                out(f"ingest_1_worker_{shape}_without_paho_speedup", plain, "readings/s")
+                out(
+                    f"ingest_1_worker_{shape}_without_paho_speedup_counts_verified",
+                    "yes" if ok else f"NO {counts}",
+                )
+                out(f"paho_speedup_gain_{shape}", results[(1, per)] / (plain or 1), "x")
             p50, p99, got, total = latency(work, broker, influx.url)
             out("latency_2000_per_s_p50", p50, "s")
             out("latency_2000_per_s_p99", p99, "s")

@@ -88,6 +88,7 @@ class IngestSettings:
     # Retire this worker: unsubscribe, write what its session still holds, and once nothing
     # arrived for this many seconds, end the session (see docs/scaling.md). None = run.
     leave_after_idle: float | None = None
+    paho_speedup: bool = True  # ingest/paho_speedup.py; off: paho as shipped (bench)
 
 
 class IngestService:
@@ -154,7 +155,8 @@ class IngestService:
         m = self.settings.mqtt
         address = parse_url(m.url)
         tls = Tls(ca_file=m.ca_file)
-        paho_speedup.install()
+        if self.settings.paho_speedup:
+            paho_speedup.install()
         self.protocol = negotiate_protocol(
             address, m.protocol, username=m.username, password=m.password, tls=tls
         )
@@ -167,7 +169,8 @@ class IngestService:
             tls=tls,
         )
         client.manual_ack_set(True)
-        paho_speedup.tune(client)
+        if self.settings.paho_speedup:
+            paho_speedup.tune(client)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)  # our own publishes: dead letters

@@ -117,6 +117,11 @@ class Writing(SettingsGroup):
         10.0, ge=0, le=3600, description="at shutdown, retry the last writes this long, seconds"
     )
     metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
+    paho_speedup: bool = Field(
+        True,
+        description="use ingest/paho_speedup.py (faster reads, acks and property decoding, "
+        "checked against paho-mqtt 2.2.0); off: paho as shipped, to compare (make bench)",
+    )
     leave: float | None = Field(
         None,
         ge=0.1,
@@ -157,6 +162,7 @@ class IngestRunSettings(ServiceSettings, MqttLink, Worker, InfluxLink, StoreChoi
             drain_timeout=self.drain_timeout,
             metrics_port=self.metrics_port,
             leave_after_idle=self.leave,
+            paho_speedup=self.paho_speedup,
         )
 
     def open_store(self) -> StoreWriter:

@@ -89,12 +89,14 @@ def test_pipeline_maps_checks_and_refuses() -> None:
 # -- the real command ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("paho", ["--paho-speedup", "--no-paho-speedup"])
 def test_ingest_process_writes_batches_and_refuses_bad_payloads(
-    tmp_path: Path, broker: Mosquitto, influx: Influx, influx_db: str
+    tmp_path: Path, broker: Mosquitto, influx: Influx, influx_db: str, paho: str
 ) -> None:
+    """Also with paho as shipped (--no-paho-speedup, what make bench compares against)."""
     port, log = free_port(), tmp_path / "ingest.log"
     setup_database(influx.url, influx_db)
-    proc = start_ingest(*ingest_args(broker, influx.url, influx_db, port), log=log)
+    proc = start_ingest(*ingest_args(broker, influx.url, influx_db, port, paho), log=log)
     pub = Publisher(broker.port)
     try:
         wait_subscribed(proc, port, log)
