@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import serial
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.runtime.flatline import FlatlineWatch
+from gateway.devices.flatline import FlatlineWatch
 from telemetry.models import DeviceState, Reading
 from telemetry.topics import ID_PATTERN
 
@@ -93,6 +93,34 @@ class Driver(ABC):
                 self.log.warning("device %s: %s: %s", self.config.id, state, error)
         self.state = state
         self.last_error = error
+
+    def emit(self, measurement: str, time_s: float, fields: dict[str, Any]) -> Reading | None:
+        """One reading of this device, handed to the sink. A reading the contract refuses
+        (e.g. the gateway clock is unset: 1970) sets the state ``error`` and is not sent."""
+        try:
+            reading = Reading(
+                sensor=self.config.id,
+                measurement=measurement,
+                time=round(time_s * 1000),
+                fields=fields,
+            )
+        except ValidationError as exc:
+            self.set_state("error", f"reading refused: {exc.errors()[0]['msg']}")
+            return None
+        self.deliver([reading])
+        return reading
+
+    def deliver(self, readings: list[Reading]) -> None:
+        """Hand *readings* to the sink (the spool). A failing sink is logged, never raised:
+        the driver's thread goes on with the next reading."""
+        if not readings:
+            return
+        try:
+            self.sink(readings)
+        except Exception:
+            self.log.exception(
+                "device %s: sink failed, %d reading(s) lost", self.config.id, len(readings)
+            )
 
     @abstractmethod
     def run(self, stop: threading.Event) -> None:

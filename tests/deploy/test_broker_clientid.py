@@ -25,7 +25,7 @@ from kernel.mqtt import negotiate_protocol, parse_url
 from telemetry import topics
 from testkit.ingest import wait_for
 from testkit.services import Mosquitto
-from testkit.shipped_broker import build_plugin, shipped_broker, write_passwords
+from testkit.shipped_broker import shipped_broker, write_passwords
 
 pytestmark = pytest.mark.services
 
@@ -37,11 +37,6 @@ USERS = {
     "ops.x": "ops-secret-5",
 }
 SHARED = "$share/ingest/jagajalan/v1/+/readings"
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_plugin(tmp_path_factory.mktemp("plugin"))
 
 
 @pytest.fixture

@@ -15,16 +15,11 @@ import pytest
 
 from telemetry import topics
 from testkit.gateway import make_tls_files
-from testkit.shipped_broker import build_plugin, shipped_broker
+from testkit.shipped_broker import shipped_broker
 
 pytestmark = pytest.mark.services
 
 USERS = {"srl-tls-01": "tls-secret-1"}
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_plugin(tmp_path_factory.mktemp("plugin"))
 
 
 @pytest.fixture

@@ -44,12 +44,6 @@ from testkit.services import Mosquitto, free_port, influxd, mosquitto
 pytestmark = pytest.mark.services
 
 
-@pytest.fixture
-def broker(tmp_path: Path):
-    with mosquitto(tmp_path / "mosquitto") as b:
-        yield b
-
-
 def _all_stored(url: str, db: str, stream: Stream, timeout: float = 60) -> None:
     want = (stream.sent_readings, stream.sent_messages)
     wait_for(lambda: stored(url, db) == want, timeout, f"InfluxDB to hold {want}", step=0.5)

@@ -38,15 +38,9 @@ from testkit.ingest import (
 from testkit.ingest_acceptance import DeadLetters, stored, stream_payload
 from testkit.mqtt_relay import Relay
 from testkit.procs import frozen
-from testkit.services import Mosquitto, free_port, influxd, mosquitto
+from testkit.services import Mosquitto, free_port, influxd
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def broker(tmp_path: Path):
-    with mosquitto(tmp_path / "mosquitto") as b:
-        yield b
 
 
 def args_for(broker_url: str, influx_url: str, db: str, port: int, *extra: str) -> list[str]:

@@ -30,17 +30,11 @@ from testkit.ingest import (
     wait_for,
     wait_subscribed,
 )
-from testkit.services import Mosquitto, free_port, influxd, mosquitto
+from testkit.services import Mosquitto, free_port, influxd
 
 pytestmark = pytest.mark.services
 
 DB = "jagajalan"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with mosquitto(tmp_path / "mosquitto") as b:
-        yield b
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,17 +38,9 @@ from testkit.ingest import (
     wait_for,
     wait_subscribed,
 )
-from testkit.services import Influx, Mosquitto, free_port, mosquitto
+from testkit.services import Influx, Mosquitto, free_port
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    """A broker of the test's own: no retained statuses or sessions of other tests, so the
-    exact message counts below hold."""
-    with mosquitto(tmp_path / "mosquitto") as b:
-        yield b
 
 
 # -- the pure step ---------------------------------------------------------------------------

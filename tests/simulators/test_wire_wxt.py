@@ -29,6 +29,7 @@ from simulators.devices.weather_station import (
 )
 from simulators.devices.wire import wxt
 from simulators.truth import TruthWriter, read_truth
+from testkit.vectors import WXT_MANUAL_CRCS
 
 DOC_STATE = WeatherState(283.4, 1.04, 23.56, 54.2, 1006.6, 0.0, 0.0)
 
@@ -38,15 +39,7 @@ DOC_STATE = WeatherState(283.4, 1.04, 23.56, 54.2, 1006.6, 0.0, 0.0)
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        # "Polling with CRC" in the WXT530 user guide (M211840EN): the query CRCs it prints,
-        (b"0r0", b"Kld"),
-        (b"0r1", b"Goe"),
-        (b"0r2", b"Gje"),
-        (b"0r3", b"Kid"),
-        (b"0r5", b"Kcd"),
-        (b"0r", b"BVT"),
-        # and its answer to a query with a wrong CRC, "0tX,Use chksum GoeIU~".
-        (b"0tX,Use chksum Goe", b"IU~"),
+        *WXT_MANUAL_CRCS,
         # The CRC sentences of gateway/devices/weather_ascii/cases/ (crc-good-poll-answer, and
         # crc-bad before its digit was corrupted).
         (b"0r0,Dm=283D,Sm=1.0M,Ta=23.6C,Ua=54.2P,Pa=1006.6H,Rc=0.00M,Ri=0.0M,Hc=0.0M", b"DMF"),

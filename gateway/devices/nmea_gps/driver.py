@@ -35,7 +35,7 @@ import time
 from typing import Literal
 
 import serial
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from gateway.devices.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
 from gateway.devices.framing import LineFramer
@@ -49,7 +49,6 @@ from gateway.devices.nmea_gps.protocol import (
     parse_sentence,
     week_rollover_suspected,
 )
-from telemetry.models import Reading
 
 READ_SLICE = 0.2
 #: Samples needed before the clock offset is reported and judged.
@@ -195,17 +194,4 @@ class NmeaGpsDriver(SerialSessionDriver):
             fields["satellites"] = self.tracker.satellites
         if "clock_offset" in self.info:
             fields["clock_offset"] = self.info["clock_offset"]
-        try:
-            reading = Reading(
-                sensor=self.config.id,
-                measurement=POSITION_MEASUREMENT,
-                time=round(self.clock() * 1000),
-                fields=fields,
-            )
-        except ValidationError as exc:  # e.g. the gateway clock is unset (1970)
-            self.set_state("error", f"reading refused: {exc.errors()[0]['msg']}")
-            return
-        try:
-            self.sink([reading])
-        except Exception:
-            self.log.exception("device %s: sink failed, 1 reading lost", self.config.id)
+        self.emit(POSITION_MEASUREMENT, self.clock(), fields)

@@ -52,7 +52,6 @@ from gateway.devices.traffic_counter.summary import (
     SummaryConfig,
     emp_factors,
 )
-from telemetry.models import Reading
 
 #: Seconds between two calls of :meth:`Aggregator.tick` with the gateway clock.
 TICK_INTERVAL = 0.5
@@ -235,7 +234,7 @@ class TrafficCounterDriver(SerialSessionDriver):
             readings = self.aggregator.feed(event)
             if self.forwarder is not None and event.lane in self.config.lanes:
                 readings.append(self.forwarder.feed(event))
-            self._publish(readings)
+            self.deliver(readings)
             if unknown == 0 and self.aggregator.stats.unknown_lanes.get(event.lane, 0):
                 self.log.warning(
                     "device %s: lane %d is not configured (lanes %s); its records are ignored",
@@ -245,12 +244,12 @@ class TrafficCounterDriver(SerialSessionDriver):
                 )
         else:
             self.heartbeats += 1
-            self._publish(self.aggregator.feed(event))
+            self.deliver(self.aggregator.feed(event))
 
     # -- aggregation ------------------------------------------------------------------------
     def _tick(self) -> None:
         if self._live:
-            self._publish(self.aggregator.tick(int(self.clock() * 1000)))
+            self.deliver(self.aggregator.tick(int(self.clock() * 1000)))
 
     def _pause(self) -> None:
         """Publish what the clock has closed, then stop aggregating until data is back."""
@@ -258,13 +257,3 @@ class TrafficCounterDriver(SerialSessionDriver):
             self._tick()
             self.aggregator.reset()
             self._live = False
-
-    def _publish(self, readings: list[Reading]) -> None:
-        if not readings:
-            return
-        try:
-            self.sink(readings)
-        except Exception:
-            self.log.exception(
-                "device %s: sink failed, %d readings lost", self.config.id, len(readings)
-            )

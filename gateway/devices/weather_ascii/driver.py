@@ -33,7 +33,7 @@ import time
 from typing import Literal
 
 import serial
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from gateway.devices.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
 from gateway.devices.framing import LineFramer
@@ -44,7 +44,6 @@ from gateway.devices.weather_ascii.protocol import (
     WeatherError,
     format_query,
 )
-from telemetry.models import Reading
 
 #: Longest single read wait, so that stop, deadlines and silence are noticed on time.
 READ_SLICE = 0.2
@@ -190,17 +189,4 @@ class WeatherAsciiDriver(SerialSessionDriver):
         self.sentences += 1
         if not decoded.fields:
             return
-        try:
-            reading = Reading(
-                sensor=self.config.id,
-                measurement=MEASUREMENT,
-                time=round(received * 1000),
-                fields=decoded.fields,
-            )
-        except ValidationError as exc:  # e.g. the gateway clock is unset (1970)
-            self.set_state("error", f"reading refused: {exc.errors()[0]['msg']}")
-            return
-        try:
-            self.sink([reading])
-        except Exception:
-            self.log.exception("device %s: sink failed, 1 reading lost", self.config.id)
+        self.emit(MEASUREMENT, received, decoded.fields)

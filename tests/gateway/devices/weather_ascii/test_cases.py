@@ -35,6 +35,7 @@ from gateway.devices.weather_ascii.protocol import (
 )
 from simulators.devices.weather_station import WeatherState, encode, physical_values
 from testkit import REPO
+from testkit.vectors import WXT_MANUAL_CRCS
 
 CASES = REPO / "gateway" / "devices" / "weather_ascii" / "cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if (p / "case.toml").is_file())
@@ -113,20 +114,7 @@ def test_cases_cover_the_required_situations() -> None:
 
 
 # -- CRC --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        # The query CRCs printed in the WXT530 user guide (M211840EN), "Polling with CRC".
-        (b"0r0", b"Kld"),
-        (b"0r1", b"Goe"),
-        (b"0r2", b"Gje"),
-        (b"0r3", b"Kid"),
-        (b"0r5", b"Kcd"),
-        (b"0r", b"BVT"),
-        # The guide's reply to a query with a wrong CRC, "0tX,Use chksum GoeIU~".
-        (b"0tX,Use chksum Goe", b"IU~"),
-    ],
-)
+@pytest.mark.parametrize(("body", "expected"), WXT_MANUAL_CRCS)
 def test_crc_matches_the_wxt_manual(body: bytes, expected: bytes) -> None:
     assert encode_crc(crc16(body)) == expected
 

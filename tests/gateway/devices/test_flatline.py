@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gateway.runtime.flatline import FlatlineWatch
+from gateway.devices.flatline import FlatlineWatch
 from gateway.runtime.health import DeviceSnapshot, status_details
 from simulators.devices.faults import Fault
 from telemetry.models import Reading
