@@ -2,7 +2,8 @@
 
 The app does not own the store: whoever built it (``api.cli`` or a test) closes it. It holds
 the store's read interface only (:class:`store.StoreReader`), opened with a READ-only user.
-OpenAPI: ``/docs`` (Swagger UI) and ``/openapi.json``.
+``/`` lists what exists; OpenAPI: ``/docs`` (Swagger UI, served from the package: no CDN) and
+``/openapi.json``. Every error, also an unknown path or method, is JSON of one shape.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
-from api.routes import gateways, health, readings
+from api.routes import docs, gateways, health, index, readings
 from kernel import __version__
 from store import StoreReader
 
@@ -19,6 +20,7 @@ DESCRIPTION = """Read-only access to JagaJalan road and environment data.
 
 Times are UTC (ISO 8601 with `Z`) in the data; every time also comes as `*_wib`
 (Asia/Jakarta, +07:00) for people. Errors are JSON: `{"error": code, "message": text}`.
+`GET /` lists the endpoints (a short page in Bahasa Indonesia for browsers).
 """
 
 
@@ -27,13 +29,15 @@ def create_app(store: StoreReader, broker_check: BrokerCheck | None = None) -> F
         title="JagaJalan API",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by api.routes.docs from the package, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.store = store
     app.state.broker_check = broker_check
     errors.install(app)
+    app.include_router(index.router, dependencies=PUBLIC)
+    docs.install(app)
     app.include_router(health.router, dependencies=PUBLIC)
     app.include_router(gateways.router, dependencies=READ_ACCESS)
     app.include_router(readings.router, dependencies=READ_ACCESS)

@@ -1,4 +1,5 @@
-"""JSON errors instead of tracebacks: validation (422), store down (503), store refusal (502).
+"""JSON errors instead of tracebacks: validation (422), store down (503), store refusal (502),
+unknown path or resource (404), wrong method (405).
 
 Every error body has the same shape (:class:`api.models.ErrorResponse`):
 ``{"error": "<code>", "message": "<for people>"}``, plus ``detail`` for validation errors.
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import backend_name
 from api.models import ErrorResponse
@@ -30,6 +32,11 @@ STORE_ERRORS: dict[int | str, dict[str, Any]] = {
 INVALID_REQUEST: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "a query parameter is invalid"},
 }
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "no such gateway"},
+}
+#: Error codes of the HTTP errors raised by routing (unknown path, wrong method) or a route.
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 _URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
 
@@ -39,8 +46,15 @@ def redact(text: str) -> str:
     return _URL_USERINFO.sub(r"\1***@", text)
 
 
-def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    if status == 503:
+        headers = {**(headers or {}), "Retry-After": "5"}
     body = {"error": code, "message": message, **extra}
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
@@ -64,6 +78,20 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     return _error(422, "invalid_request", message, detail=detail)
 
 
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """404 and 405 from routing (their detail is the bare reason phrase) and those a route
+    raises with a message of its own, in the one error format."""
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    where = f"{request.method} {request.url.path}"
+    message = exc.detail if isinstance(exc.detail, str) else ""
+    if exc.status_code == 404 and message in ("", "Not Found"):
+        message = f"nothing at {request.url.path}; GET / lists what exists"
+    elif exc.status_code == 405 and message in ("", "Method Not Allowed"):
+        allowed = (exc.headers or {}).get("allow", "GET")
+        message = f"{where} is not allowed; this path answers {allowed}"
+    return _error(exc.status_code, code, message or where, headers=exc.headers)
+
+
 async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     backend = backend_name(request.app.state.store)
     log.warning("%s %s: store unavailable: %s", request.method, request.url.path, redact(str(exc)))
@@ -83,6 +111,7 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(StoreError, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)

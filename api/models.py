@@ -48,6 +48,30 @@ class Health(BaseModel):
     }
 
 
+class DevicePublic(BaseModel):
+    device: str = Field(description="device id (the `sensor` of its readings)", examples=["wl1"])
+    state: str = Field(
+        description="ok, starting, timeout (no answer), crc_error, decode_error, unplugged or "
+        "error (docs/api.md)",
+        examples=["unplugged"],
+    )
+    last_error: str | None = Field(
+        description="the device's last problem as the gateway saw it; null when it is ok",
+        examples=["/dev/ttyUSB3: gone"],
+    )
+    stuck: list[str] = Field(
+        description="fields whose value has not changed for the device's stuck_after "
+        "seconds (a frozen sensor), [] when none",
+        examples=[["level"]],
+    )
+    errors: int = Field(
+        description="error events of this device since the gateway started, all kinds",
+        examples=[3],
+    )
+    time: str = Field(description=f"time of the status that reported this; {_UTC}")
+    time_wib: str = Field(description=_WIB)
+
+
 class GatewayPublic(BaseModel):
     gateway: str = Field(description="gateway id", examples=["srl-pasar-01"])
     last_seen: str | None = Field(
@@ -64,6 +88,75 @@ class GatewayPublic(BaseModel):
         examples=["2025-11-30T08:00:00.000Z"],
     )
     state_time_wib: str | None = Field(description=_WIB, examples=["2025-11-30T15:00:00.000+07:00"])
+    spool_depth: int | None = Field(
+        description="readings waiting on the gateway's disk, from the newest status; null when "
+        "that status carried none (a Last Will)",
+        examples=[0],
+    )
+    spool_oldest_age: float | None = Field(
+        description="seconds the oldest waiting reading had waited (0 when none)", examples=[0.0]
+    )
+    dropped: int | None = Field(
+        description="readings the gateway's full spool dropped since the spool was created",
+        examples=[0],
+    )
+    spool_errors: int | None = Field(
+        description="readings the spool could not store (disk full), since the gateway started",
+        examples=[0],
+    )
+    clock_offset: float | None = Field(
+        description="seconds, gateway clock minus GPS time; null without a GPS reporting it",
+        examples=[-0.4],
+    )
+    devices: list[DevicePublic] = Field(
+        description="the devices of the newest status that named devices, by device id"
+    )
+    devices_ok: int = Field(description="how many of them are ok", examples=[3])
+
+
+class StateChange(BaseModel):
+    time: str = Field(description=f"time of the first status that showed this state; {_UTC}")
+    time_wib: str = Field(description=_WIB)
+    device: str | None = Field(
+        description="the device, or null for the gateway itself (online/offline)",
+        examples=["wl1"],
+    )
+    state: str = Field(description="the new state", examples=["unplugged"])
+    previous: str | None = Field(
+        description="the state before (also from before start); null when not known",
+        examples=["ok"],
+    )
+    stuck: list[str] = Field(
+        description="fields frozen at that time (a change of these is a change too)",
+        examples=[[]],
+    )
+    last_error: str | None = Field(
+        description="the device's last problem at that time; null when none",
+        examples=["/dev/ttyUSB3: gone"],
+    )
+
+
+class GatewayHistory(BaseModel):
+    gateway: str = Field(examples=["srl-pasar-01"])
+    start: str = Field(description=f"start of the window (included); {_UTC}")
+    start_wib: str = Field(description=_WIB)
+    end: str = Field(description=f"end of the window (excluded); {_UTC}")
+    end_wib: str = Field(description=_WIB)
+    changes: list[StateChange] = Field(description="oldest first")
+
+
+class IndexLink(BaseModel):
+    path: str = Field(examples=["/gateways"])
+    href: str = Field(description="absolute URL", examples=["http://127.0.0.1:8000/gateways"])
+    summary: str = Field(examples=["Gateways and their devices"])
+
+
+class ApiIndex(BaseModel):
+    name: str = Field(examples=["JagaJalan API"])
+    version: str = Field(examples=["0.1.0"])
+    docs: str = Field(description="Swagger UI (absolute URL)")
+    openapi: str = Field(description="the OpenAPI document (absolute URL)")
+    endpoints: list[IndexLink]
 
 
 class LatestReading(BaseModel):
@@ -90,8 +183,8 @@ class LatestReading(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: str = Field(
-        description="machine-readable code: invalid_request, store_unavailable, store_error, "
-        "internal_error",
+        description="machine-readable code: invalid_request, not_found, method_not_allowed, "
+        "store_unavailable, store_error, internal_error",
         examples=["store_unavailable"],
     )
     message: str = Field(

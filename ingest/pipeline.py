@@ -37,7 +37,7 @@ from telemetry.mapping import (
     batch_meta_point,
     batch_to_points,
     meta_line,
-    status_point,
+    status_points,
     to_line,
 )
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, PAYLOAD_VERSION, Batch
@@ -177,9 +177,9 @@ def process(
             if status.gateway != gateway:
                 return _mismatch(status.gateway, gateway)
             time_ms = status.time if status.time is not None else received_ms
-            point = status_point(gateway, status.state, time_ms)
-            record = to_line(point) if encoder is not None else point
-            return Accepted(kind, gateway, [record], 0, time_ms)
+            points = status_points(status, time_ms)
+            records = [to_line(p) for p in points] if encoder is not None else points
+            return Accepted(kind, gateway, records, 0, time_ms)
     except DecodeError as exc:
         return Rejected(exc.reason, exc.message, gateway)
     except ValueError as exc:  # a name or value line protocol cannot carry

@@ -150,7 +150,8 @@ class StoreWriter(ABC):
 
 
 class StoreReader(ABC):
-    """What a reading service uses (API, alerts): latest values, gateways, points."""
+    """What a reading service uses (API, alerts): latest values, gateways, points (all, in a
+    time window, or the newest of each series)."""
 
     @abstractmethod
     def latest(
@@ -167,8 +168,23 @@ class StoreReader(ABC):
         """Number of points stored in *measurement* (optionally of one gateway)."""
 
     @abstractmethod
-    def points(self, measurement: str, gateway: str | None = None) -> list[Point]:
-        """All points of *measurement*, oldest first (tests and small exports)."""
+    def points(
+        self,
+        measurement: str,
+        gateway: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Point]:
+        """The points of *measurement* (optionally of one gateway) with start_ms <= time <
+        end_ms (either bound optional), oldest first, ties in series order. Without bounds:
+        all of them (tests and small exports); callers with a window bound it."""
+
+    @abstractmethod
+    def newest(
+        self, measurement: str, gateway: str | None = None, before_ms: int | None = None
+    ) -> list[Point]:
+        """The newest point of each series of *measurement* (optionally of one gateway,
+        optionally only among points with time < before_ms), ordered by tag set."""
 
     @abstractmethod
     def check_read(self) -> None:

@@ -351,13 +351,32 @@ class InfluxStore(Store):
                 total += max((int(v) for v in row[1:] if v is not None), default=0)
         return total
 
-    def points(self, measurement: str, gateway: str | None = None) -> list[Point]:
+    def points(
+        self,
+        measurement: str,
+        gateway: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Point]:
+        out = self._select(measurement, _where(gateway, start_ms, end_ms), "")
+        out.sort(key=lambda p: (p.time_ms, sorted(p.tags.items())))
+        return out
+
+    def newest(
+        self, measurement: str, gateway: str | None = None, before_ms: int | None = None
+    ) -> list[Point]:
+        # LIMIT applies per series (GROUP BY *): the newest point of each.
+        out = self._select(
+            measurement, _where(gateway, end_ms=before_ms), " ORDER BY time DESC LIMIT 1"
+        )
+        out.sort(key=lambda p: sorted(p.tags.items()))
+        return out
+
+    def _select(self, measurement: str, where: str, tail: str) -> list[Point]:
         kinds = self._field_keys(measurement).get(measurement, {})
         if not kinds:
             return []
-        (result,) = self._query(
-            f"SELECT * FROM {quote_ident(measurement)}{_where(gateway)} GROUP BY *"
-        )
+        (result,) = self._query(f"SELECT * FROM {quote_ident(measurement)}{where} GROUP BY *{tail}")
         out: list[Point] = []
         for series in result.get("series", []):
             tags = {k: v for k, v in series.get("tags", {}).items() if v}
@@ -369,7 +388,6 @@ class InfluxStore(Store):
                     if value is not None
                 }
                 out.append(Point(measurement, dict(tags), fields, int(row[0])))
-        out.sort(key=lambda p: (p.time_ms, sorted(p.tags.items())))
         return out
 
     def ping(self) -> bool:
@@ -397,8 +415,14 @@ class InfluxStore(Store):
         return out
 
 
-def _where(gateway: str | None) -> str:
-    return "" if gateway is None else f" WHERE {quote_ident('gateway')} = {quote_string(gateway)}"
+def _where(gateway: str | None, start_ms: int | None = None, end_ms: int | None = None) -> str:
+    """`` WHERE ...`` for one gateway and a time window (start included, end excluded)."""
+    terms = [] if gateway is None else [f"{quote_ident('gateway')} = {quote_string(gateway)}"]
+    if start_ms is not None:
+        terms.append(f"time >= {int(start_ms)}ms")
+    if end_ms is not None:
+        terms.append(f"time < {int(end_ms)}ms")
+    return " WHERE " + " AND ".join(terms) if terms else ""
 
 
 def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:

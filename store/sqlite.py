@@ -316,7 +316,13 @@ class SQLiteStore(Store):
     def _typed(value: Any, kind: str | None) -> Any:
         return _CASTS[kind](value) if kind in _CASTS else value
 
-    def points(self, measurement: str, gateway: str | None = None) -> list[Point]:
+    def points(
+        self,
+        measurement: str,
+        gateway: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Point]:
         sql = (
             "SELECT s.tags, p.time_ms, p.fields FROM points p JOIN series s ON s.id = p.series_id "
             "WHERE s.measurement = ?"
@@ -325,7 +331,34 @@ class SQLiteStore(Store):
         if gateway is not None:
             sql += " AND s.gateway = ?"
             params.append(gateway)
-        rows = self._read(sql + " ORDER BY p.time_ms, p.series_id", params)
+        if start_ms is not None:
+            sql += " AND p.time_ms >= ?"
+            params.append(int(start_ms))
+        if end_ms is not None:
+            sql += " AND p.time_ms < ?"
+            params.append(int(end_ms))
+        return self._points(measurement, sql + " ORDER BY p.time_ms, p.series_id", params)
+
+    def newest(
+        self, measurement: str, gateway: str | None = None, before_ms: int | None = None
+    ) -> list[Point]:
+        # One index lookup per series: points' primary key is (series_id, time_ms).
+        before = "" if before_ms is None else " AND q.time_ms < ?"
+        sql = (
+            "SELECT s.tags, p.time_ms, p.fields FROM series s JOIN points p ON p.series_id = s.id "
+            "WHERE s.measurement = ? AND p.time_ms = (SELECT max(q.time_ms) FROM points q "
+            f"WHERE q.series_id = s.id{before})"
+        )
+        params: list[Any] = [measurement]
+        if before_ms is not None:
+            params.append(int(before_ms))
+        if gateway is not None:
+            sql += " AND s.gateway = ?"
+            params.append(gateway)
+        return self._points(measurement, sql + " ORDER BY s.tagkey", params)
+
+    def _points(self, measurement: str, sql: str, params: Sequence[Any]) -> list[Point]:
+        rows = self._read(sql, params)
         types = self._types([measurement])
         result = []
         for tags, time_ms, fields in rows:

@@ -32,6 +32,8 @@ import msgspec
 
 from telemetry.models import (
     BATCH_MEASUREMENT,
+    DEVICE_STATUS_MEASUREMENT,
+    MAX_COUNT,
     NAME_PATTERN,
     PIPELINE_MEASUREMENTS,
     READING_TAGS,
@@ -39,6 +41,7 @@ from telemetry.models import (
     TAG_VALUE_PATTERN,
     Batch,
     Reading,
+    Status,
     reserved_measurement,
 )
 from telemetry.topics import ID_RE, reserved_id
@@ -286,8 +289,11 @@ class _FloatReading:
 # gateway; fields seq (int), readings (int); time = the batch's send time. Gives "last seen"
 # per gateway and the data to spot lost or duplicated batches from the sequence numbers.
 # STATUS_MEASUREMENT (gateway_status) is written by ingest for every status message: tags
-# gateway; field state ("online"/"offline"); time = the status time, or the receive time for
-# a Last Will (which carries none). Both are defined, and reserved, in telemetry.models.
+# gateway; field state ("online"/"offline") and the gateway's own details when the status
+# carries them (STATUS_FIELDS); time = the status time, or the receive time for a Last Will
+# (which carries none). DEVICE_STATUS_MEASUREMENT (jagajalan_device_status): one point per
+# device of the status, same time (DEVICE_FIELDS). All are defined, and reserved, in
+# telemetry.models; docs/protocol.md section 4 is the reference.
 #: Measurements that describe the pipeline itself rather than the roads (none is a reading).
 META_MEASUREMENTS = frozenset(PIPELINE_MEASUREMENTS)
 
@@ -312,5 +318,62 @@ def meta_line(gateway: str, seq: int, readings: int, sent: int) -> str:
     return f"{prefix} seq={int(seq)}i,readings={readings}i {sent}"
 
 
-def status_point(gateway: str, state: str, time_ms: int) -> Point:
-    return Point(STATUS_MEASUREMENT, {"gateway": gateway}, {"state": state}, time_ms)
+def status_point(
+    gateway: str, state: str, time_ms: int, details: dict[str, float | int | str] | None = None
+) -> Point:
+    return Point(
+        STATUS_MEASUREMENT, {"gateway": gateway}, {"state": state, **(details or {})}, time_ms
+    )
+
+
+#: gateway_status fields besides ``state``, from the status keys of the same names, each
+#: written only when the status carries it: name -> InfluxDB type (a type never changes).
+STATUS_FIELDS = {
+    "spool_depth": int,
+    "spool_oldest_age": float,
+    "dropped": int,
+    "spool_errors": int,
+    "clock_offset": float,
+}
+#: jagajalan_device_status fields: ``state`` (a device state), ``last_error`` (the device's
+#: last problem while it is not ok, else ""), ``stuck`` (the fields frozen for the device's
+#: ``stuck_after``, comma-separated, else ""), ``errors`` (its error events since the gateway
+#: started, all kinds summed). Every field in every point, so the newest point is complete.
+DEVICE_FIELDS = {"state": str, "last_error": str, "stuck": str, "errors": int}
+#: Longest last_error text stored (the gateway sends at most 200 characters).
+MAX_ERROR_TEXT = 500
+
+
+def status_points(status: Status, time_ms: int) -> list[Point]:
+    """The points of one status message: its ``gateway_status`` point (state and the
+    gateway's details), then one ``jagajalan_device_status`` point per device."""
+    details = {
+        name: kind(value)
+        for name, kind in STATUS_FIELDS.items()
+        if (value := getattr(status, name)) is not None
+    }
+    points = [status_point(status.gateway, status.state, time_ms, details)]
+    errors = status.errors or {}
+    last_error = status.last_error or {}
+    for device, state in status.devices.items():
+        text = "" if state == "ok" else last_error.get(device, "")
+        fields: dict[str, float | int | str] = {
+            "state": state,
+            "last_error": text[:MAX_ERROR_TEXT],
+            "stuck": ",".join(stuck_fields(status, device)),
+            "errors": min(sum(errors.get(device, {}).values()), MAX_COUNT),
+        }
+        tags = {"gateway": status.gateway, "device": device}
+        points.append(Point(DEVICE_STATUS_MEASUREMENT, tags, fields, time_ms))
+    return points
+
+
+def stuck_fields(status: Status, device: str) -> list[str]:
+    """The field names the gateway reports frozen for *device* (``info.<device>.stuck``),
+    sorted; what is not a list of field names is ignored (``info`` is free-form)."""
+    info = (status.model_extra or {}).get("info")
+    entry = info.get(device) if isinstance(info, dict) else None
+    stuck = entry.get("stuck") if isinstance(entry, dict) else None
+    if not isinstance(stuck, list):
+        return []
+    return sorted({n for n in stuck if isinstance(n, str) and _NAME_RE.fullmatch(n)})

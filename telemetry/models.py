@@ -54,7 +54,10 @@ TAG_VALUE_PATTERN = r"[A-Za-z0-9_.-]{1,32}"
 #: measurement fail there with a field type conflict.
 BATCH_MEASUREMENT = "gateway_batches"
 STATUS_MEASUREMENT = "gateway_status"
-PIPELINE_MEASUREMENTS = (BATCH_MEASUREMENT, STATUS_MEASUREMENT)
+#: One point per device per status message (tags gateway, device; fields state, last_error,
+#: stuck, errors): the devices' state over time (telemetry.mapping.status_points).
+DEVICE_STATUS_MEASUREMENT = "jagajalan_device_status"
+PIPELINE_MEASUREMENTS = (BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_MEASUREMENT)
 #: Every measurement a JagaJalan service writes from now on is named with this prefix (and
 #: listed in PIPELINE_MEASUREMENTS). The prefix is reserved already, so no gateway can have
 #: written such a measurement before the service that owns it exists.
@@ -147,8 +150,20 @@ DeviceState = Literal[
 ]
 
 
+#: Most devices one status may name (a gateway has a handful; this only bounds a payload).
+MAX_STATUS_DEVICES = 256
+#: A count in a status (readings, error events): an integer InfluxDB stores exactly.
+MAX_COUNT = 2**53
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+
+
 class Status(BaseModel):
-    """Retained gateway status. The Last Will carries ``state="offline"`` and no time."""
+    """Retained gateway status. The Last Will carries ``state="offline"`` and no time.
+
+    The details the gateway adds (docs/protocol.md section 3) are typed when ingest stores
+    them (spool, dropped, clock offset, per-device last errors and error counts); other keys
+    (``info``, ``firmware``, ``position``, ...) are allowed as they come."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -158,4 +173,11 @@ class Status(BaseModel):
     time: TimeMs | None = None
     version: str | None = None
     uptime: float | None = None
-    devices: dict[str, DeviceState] = Field(default_factory=dict)
+    devices: dict[Id, DeviceState] = Field(default_factory=dict, max_length=MAX_STATUS_DEVICES)
+    spool_depth: Count | None = None
+    spool_oldest_age: Annotated[FiniteFloat, Field(ge=0)] | None = None
+    dropped: Count | None = None
+    spool_errors: Count | None = None
+    clock_offset: FiniteFloat | None = None
+    errors: dict[Id, dict[Name, Count]] | None = Field(default=None, max_length=MAX_STATUS_DEVICES)
+    last_error: dict[Id, str] | None = Field(default=None, max_length=MAX_STATUS_DEVICES)

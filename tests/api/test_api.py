@@ -142,6 +142,19 @@ def test_latest_readings_bad_params_are_422(
 # -- /gateways -----------------------------------------------------------------------------
 
 
+#: What a gateway shows when its statuses carried no details (tests/api/test_gateway_status.py
+#: has statuses that do).
+NO_DETAILS = {
+    "spool_depth": None,
+    "spool_oldest_age": None,
+    "dropped": None,
+    "spool_errors": None,
+    "clock_offset": None,
+    "devices": [],
+    "devices_ok": 0,
+}
+
+
 def test_gateways(client: TestClient) -> None:
     r = client.get("/gateways")
     assert r.status_code == 200
@@ -154,6 +167,7 @@ def test_gateways(client: TestClient) -> None:
             "state": "online",
             "state_time": "2025-11-30T08:00:00.000Z",
             "state_time_wib": "2025-11-30T15:00:00.000+07:00",
+            **NO_DETAILS,
         },
         {
             "gateway": GW2,
@@ -163,6 +177,7 @@ def test_gateways(client: TestClient) -> None:
             "state": "offline",
             "state_time": "2025-11-30T08:03:00.000Z",
             "state_time_wib": "2025-11-30T15:03:00.000+07:00",
+            **NO_DETAILS,
         },
     ]
 

@@ -472,3 +472,35 @@ def test_tuned_client_reads_every_buffered_packet_in_one_turn() -> None:
         client._sock = None
         a.close()
         b.close()
+
+
+def test_a_status_is_stored_with_its_details_and_one_point_per_device() -> None:
+    payload = json.dumps(
+        {
+            "v": 1,
+            "gateway": "gw-a",
+            "state": "online",
+            "time": T0,
+            "devices": {"wl1": "unplugged", "env1": "ok"},
+            "spool_depth": 7,
+            "dropped": 0,
+            "clock_offset": 0.25,
+            "last_error": {"wl1": "port gone"},
+        }
+    ).encode()
+    topic = topics.status("gw-a")
+    points = pipeline.process(topic, payload, T0 + 99)
+    lines = pipeline.process(topic, payload, T0 + 99, LineEncoder())
+    assert isinstance(points, pipeline.Accepted) and isinstance(lines, pipeline.Accepted)
+    assert lines.points == [to_line(p) for p in points.points]
+    assert lines.points == [
+        f'gateway_status,gateway=gw-a state="online",spool_depth=7i,dropped=0i,clock_offset=0.25 {T0}',
+        f'jagajalan_device_status,device=wl1,gateway=gw-a state="unplugged",last_error="port gone",stuck="",errors=0i {T0}',
+        f'jagajalan_device_status,device=env1,gateway=gw-a state="ok",last_error="",stuck="",errors=0i {T0}',
+    ]
+    # A Last Will carries no time and no details: its state, at the time it was received.
+    will = pipeline.process(topic, b'{"v":1,"gateway":"gw-a","state":"offline"}', T0 + 99)
+    assert isinstance(will, pipeline.Accepted)
+    assert [to_line(p) for p in will.points] == [
+        f'gateway_status,gateway=gw-a state="offline" {T0 + 99}'
+    ]

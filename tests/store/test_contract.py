@@ -280,3 +280,57 @@ def test_one_writer_thread_and_reader_threads_share_a_store(store: Store) -> Non
     (count,) = store.latest(measurement="traffic")
     assert (count.value, count.time_ms) == (99, T0 + 99_000)
     assert store.gateways()[0].last_seq == 99
+
+
+def _device(gateway: str, device: str, state: str, time_ms: int) -> Point:
+    tags = {"gateway": gateway, "device": device}
+    fields = {"state": state, "last_error": "", "stuck": "", "errors": 0}
+    return Point("jagajalan_device_status", tags, fields, time_ms)
+
+
+def test_points_in_a_time_window(store: Store) -> None:
+    written = [_device(GW1, "wl1", s, T0 + i * MIN) for i, s in enumerate("abcd")]
+    store.write([*written, _device(GW2, "wl1", "x", T0 + MIN)])
+    # start included, end excluded; either bound optional; one gateway.
+    got = store.points("jagajalan_device_status", GW1, T0 + MIN, T0 + 3 * MIN)
+    assert got == written[1:3]
+    assert store.points("jagajalan_device_status", GW1, start_ms=T0 + 2 * MIN) == written[2:]
+    assert store.points("jagajalan_device_status", GW1, end_ms=T0 + MIN) == written[:1]
+    assert len(store.points("jagajalan_device_status", start_ms=T0 + MIN)) == 4
+    assert store.points("jagajalan_device_status", GW1, T0 + 9 * MIN, T0 + 10 * MIN) == []
+    assert store.points("no_such_measurement", GW1, T0, T0 + MIN) == []
+
+
+def test_newest_point_of_each_series(store: Store) -> None:
+    store.write(
+        [
+            _device(GW1, "wl1", "ok", T0),
+            _device(GW1, "wl1", "unplugged", T0 + 2 * MIN),
+            _device(GW1, "env1", "ok", T0 + MIN),
+            _device(GW2, "wl1", "timeout", T0 + 3 * MIN),
+            status_point(GW1, "online", T0),
+        ]
+    )
+    newest = store.newest("jagajalan_device_status")
+    assert {
+        (p.tags["gateway"], p.tags["device"], p.fields["state"], p.time_ms) for p in newest
+    } == {
+        (GW1, "wl1", "unplugged", T0 + 2 * MIN),
+        (GW1, "env1", "ok", T0 + MIN),
+        (GW2, "wl1", "timeout", T0 + 3 * MIN),
+    }
+    assert all(type(p.fields["errors"]) is int for p in newest)
+    mine = store.newest("jagajalan_device_status", GW1)
+    assert [(p.tags["device"], p.fields["state"]) for p in mine] == [
+        ("env1", "ok"),
+        ("wl1", "unplugged"),
+    ]
+    # Before a time: the newest point older than it (none for a series that starts later).
+    before = store.newest("jagajalan_device_status", GW1, before_ms=T0 + 2 * MIN)
+    assert [(p.tags["device"], p.fields["state"], p.time_ms) for p in before] == [
+        ("env1", "ok", T0 + MIN),
+        ("wl1", "ok", T0),
+    ]
+    assert store.newest("jagajalan_device_status", GW1, before_ms=T0) == []
+    assert store.newest("gateway_status") == [status_point(GW1, "online", T0)]
+    assert store.newest("no_such_measurement") == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from telemetry import Batch, Reading
-from telemetry.mapping import Point, batch_to_points, to_line
+from telemetry import Batch, DecodeError, Reading, Status
+from telemetry.codec import decode_status, encode_status
+from telemetry.mapping import Point, batch_to_points, status_points, to_line
 
 T0 = 1_764_489_600_000
 
@@ -48,3 +51,97 @@ def test_field_types_follow_the_name_not_the_json_number() -> None:
 )
 def test_line_protocol_escaping(point: Point, line: str) -> None:
     assert to_line(point) == line
+
+
+# -- status messages ------------------------------------------------------------------------
+
+
+def _status(**details: object) -> Status:
+    return decode_status(
+        encode_status(Status(gateway="gw-1", state="online", time=T0, **details))  # type: ignore[arg-type]
+    )
+
+
+def test_a_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
+    status = _status(
+        devices={"wl1": "unplugged", "env1": "ok", "cnt1": "timeout"},
+        spool_depth=42,
+        spool_oldest_age=12.5,
+        dropped=3,
+        spool_errors=0,
+        clock_offset=-0.4,
+        errors={"wl1": {"unplugged": 2, "timeout": 1}, "env1": {"stuck": 1}},
+        last_error={"wl1": "/dev/ttyUSB3: gone", "env1": "stale text of an ok device"},
+        info={"env1": {"stuck": ["pm25", "Bad Name", 7]}, "cnt1": "free-form"},
+    )
+    gw, *devices = status_points(status, T0)
+    assert gw == Point(
+        "gateway_status",
+        {"gateway": "gw-1"},
+        {
+            "state": "online",
+            "spool_depth": 42,
+            "spool_oldest_age": 12.5,
+            "dropped": 3,
+            "spool_errors": 0,
+            "clock_offset": -0.4,
+        },
+        T0,
+    )
+    assert devices == [
+        Point(
+            "jagajalan_device_status",
+            {"gateway": "gw-1", "device": "wl1"},
+            {"state": "unplugged", "last_error": "/dev/ttyUSB3: gone", "stuck": "", "errors": 3},
+            T0,
+        ),
+        Point(
+            "jagajalan_device_status",
+            {"gateway": "gw-1", "device": "env1"},
+            {"state": "ok", "last_error": "", "stuck": "pm25", "errors": 1},
+            T0,
+        ),
+        Point(
+            "jagajalan_device_status",
+            {"gateway": "gw-1", "device": "cnt1"},
+            {"state": "timeout", "last_error": "", "stuck": "", "errors": 0},
+            T0,
+        ),
+    ]
+    # Types never change: counts are integers, the rest floats or strings, in every point.
+    assert isinstance(gw.fields["spool_depth"], int) and isinstance(
+        gw.fields["clock_offset"], float
+    )
+    for line in map(to_line, [gw, *devices]):
+        assert line.endswith(f" {T0}")
+
+
+def test_a_last_will_is_the_state_alone() -> None:
+    will = decode_status(b'{"v":1,"gateway":"gw-1","state":"offline"}')
+    assert status_points(will, T0 + 5) == [
+        Point("gateway_status", {"gateway": "gw-1"}, {"state": "offline"}, T0 + 5)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("details", "where"),
+    [
+        ({"spool_depth": -1}, "spool_depth"),
+        ({"spool_depth": "12"}, "spool_depth"),
+        ({"dropped": 2**60}, "dropped"),
+        ({"devices": {"Bad Id": "ok"}}, "devices"),
+        ({"devices": {"wl1": "asleep"}}, "devices.wl1"),
+        ({"errors": {"wl1": {"timeout": -3}}}, "errors.wl1.timeout"),
+        ({"last_error": {"wl1": 5}}, "last_error.wl1"),
+    ],
+)
+def test_status_details_that_break_the_contract_are_refused(details: dict, where: str) -> None:
+    payload = {"v": 1, "gateway": "gw-1", "state": "online", "time": T0, **details}
+    with pytest.raises(DecodeError) as info:
+        decode_status(json.dumps(payload).encode())
+    assert info.value.reason == "invalid" and where in info.value.message
+
+
+def test_a_clock_offset_that_is_not_finite_is_refused() -> None:
+    with pytest.raises(DecodeError, match="clock_offset"):
+        decode_status(b'{"v":1,"gateway":"gw-1","state":"online","clock_offset":1e400}')

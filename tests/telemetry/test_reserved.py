@@ -21,6 +21,7 @@ from telemetry.mapping import (
     LineEncoder,
     batch_meta_point,
     status_point,
+    status_points,
 )
 from telemetry.models import (
     NAME_PATTERN,
@@ -67,10 +68,15 @@ def _payloads(batch: Batch) -> dict[str, bytes]:
 # -- the rule ---------------------------------------------------------------------------------
 
 
+def _status_with_a_device() -> Status:
+    return Status(gateway="gw-a", state="online", time=T0, devices={"env1": "ok"})
+
+
 def test_every_measurement_ingest_writes_itself_is_reserved() -> None:
     written = {
         batch_meta_point(Batch(gateway="gw-a", seq=1, sent=T0, readings=[_reading()])).measurement,
         status_point("gw-a", "online", T0).measurement,
+        *(p.measurement for p in status_points(_status_with_a_device(), T0)),
     }
     assert written == set(PIPELINE_MEASUREMENTS) == META_MEASUREMENTS
     assert all(reserved_measurement(m) for m in PIPELINE_MEASUREMENTS)

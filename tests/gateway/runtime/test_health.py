@@ -124,12 +124,12 @@ def test_live_status_and_reading(spool: Spool) -> None:
     assert (status.state, status.version, status.uptime) == ("online", __version__, 60.0)
     assert status.time == int(NOW * 1000)
     assert status.devices == {"env1": "crc_error", "gps1": "starting"}
-    assert extra["errors"] == {"env1": {"crc_error": 2}}
-    assert extra["last_error"] == {"env1": "bad CRC"}  # gps1 is starting, without an error
+    assert status.errors == {"env1": {"crc_error": 2}}
+    assert status.last_error == {"env1": "bad CRC"}  # gps1 is starting, without an error
     assert extra["firmware"] == {"env1": "1.4"}
-    assert extra["position"]["latitude"] == -2.2985 and extra["clock_offset"] == -0.412
-    assert (extra["spool_depth"], extra["spool_oldest_age"], extra["dropped"]) == (0, 0.0, 0)
-    assert extra["spool_errors"] == 0
+    assert extra["position"]["latitude"] == -2.2985 and status.clock_offset == -0.412
+    assert (status.spool_depth, status.spool_oldest_age, status.dropped) == (0, 0.0, 0)
+    assert status.spool_errors == 0
 
     reading = health.reading()
     assert reading is not None
