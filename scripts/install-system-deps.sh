@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: mosquitto (MQTT broker and
 # mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), and a C
-# compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin).
+# compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin), and
+# chromium (headless, for the tests of pages).
 # Used by `make test` and `make bench`.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc)
 [ -f /usr/include/string.h ] || missing+=(libc6-dev)
 [ -f /usr/include/mosquitto_broker.h ] || missing+=(mosquitto-dev)
 [ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
+# headless browser for the page tests (tests/api/test_docs_offline.py: /docs without internet)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.errors import INVALID_REQUEST
 from api.models import ApiIndex, IndexLink
 from kernel import __version__
 from kernel.text import Lang, tr
@@ -79,7 +80,7 @@ def _html(request: Request, lang: Lang) -> str:
     "/",
     response_model=ApiIndex,
     summary="What this API serves (JSON; an HTML page for browsers)",
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **INVALID_REQUEST},
 )
 def index(
     request: Request,
