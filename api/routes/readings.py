@@ -48,7 +48,8 @@ def latest_readings(
     """One entry per (gateway, sensor, measurement, tags, field), each with its own time:
     a field that was not in the newest reading (e.g. ``speed_mean`` of an interval without
     vehicles) shows its last known value and when that was. Pipeline measurements
-    (gateway_batches, gateway_status) are not readings and are left out."""
+    (gateway_batches, gateway_status, jagajalan_device_status) are not readings and are
+    left out."""
     out = []
     for v in store.latest(gateway=gateway, measurement=measurement):
         spec = FIELDS.get(v.field)

@@ -115,6 +115,7 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
     ]
     quiet = listed[1]
     assert (quiet["state"], quiet["spool_depth"], quiet["devices"]) == (None, None, [])
+    assert client.get("/readings/latest").json() == []  # status points are not readings
 
 
 def test_a_last_will_keeps_the_devices_but_has_no_details(store: SQLiteStore) -> None:
