@@ -56,7 +56,7 @@ from store.base import (
     StoreRequestRefused,
     StoreUnavailable,
 )
-from store.influxql import quote_ident, quote_string
+from store.influxql import quote_ident, where
 from telemetry.mapping import (
     BATCH_MEASUREMENT,
     META_MEASUREMENTS,
@@ -283,9 +283,9 @@ class InfluxStore(Store):
                 statements.append((meas, key, kind))
         if not statements:
             return []
-        where = _where(gateway)
+        condition = where(gateway)
         q = ";".join(
-            f"SELECT last({quote_ident(key)}) FROM {quote_ident(meas)}{where} GROUP BY *"
+            f"SELECT last({quote_ident(key)}) FROM {quote_ident(meas)}{condition} GROUP BY *"
             for meas, key, _ in statements
         )
         out: list[LatestValue] = []
@@ -343,7 +343,7 @@ class InfluxStore(Store):
         whenever each series has a field that all its points carry (true for every
         measurement of the protocol); InfluxQL has no row count."""
         (result,) = self._query(
-            f"SELECT count(*) FROM {quote_ident(measurement)}{_where(gateway)} GROUP BY *"
+            f"SELECT count(*) FROM {quote_ident(measurement)}{where(gateway)} GROUP BY *"
         )
         total = 0
         for series in result.get("series", []):
@@ -358,7 +358,7 @@ class InfluxStore(Store):
         start_ms: int | None = None,
         end_ms: int | None = None,
     ) -> list[Point]:
-        out = self._select(measurement, _where(gateway, start_ms, end_ms), "")
+        out = self._select(measurement, where(gateway, start_ms, end_ms), "")
         out.sort(key=lambda p: (p.time_ms, sorted(p.tags.items())))
         return out
 
@@ -367,16 +367,18 @@ class InfluxStore(Store):
     ) -> list[Point]:
         # LIMIT applies per series (GROUP BY *): the newest point of each.
         out = self._select(
-            measurement, _where(gateway, end_ms=before_ms), " ORDER BY time DESC LIMIT 1"
+            measurement, where(gateway, end_ms=before_ms), " ORDER BY time DESC LIMIT 1"
         )
         out.sort(key=lambda p: sorted(p.tags.items()))
         return out
 
-    def _select(self, measurement: str, where: str, tail: str) -> list[Point]:
+    def _select(self, measurement: str, condition: str, tail: str) -> list[Point]:
         kinds = self._field_keys(measurement).get(measurement, {})
         if not kinds:
             return []
-        (result,) = self._query(f"SELECT * FROM {quote_ident(measurement)}{where} GROUP BY *{tail}")
+        (result,) = self._query(
+            f"SELECT * FROM {quote_ident(measurement)}{condition} GROUP BY *{tail}"
+        )
         out: list[Point] = []
         for series in result.get("series", []):
             tags = {k: v for k, v in series.get("tags", {}).items() if v}
@@ -413,16 +415,6 @@ class InfluxStore(Store):
             for key, kind in series.get("values", []):
                 keys.setdefault(key, kind)  # the first type wins if shards disagree
         return out
-
-
-def _where(gateway: str | None, start_ms: int | None = None, end_ms: int | None = None) -> str:
-    """`` WHERE ...`` for one gateway and a time window (start included, end excluded)."""
-    terms = [] if gateway is None else [f"{quote_ident('gateway')} = {quote_string(gateway)}"]
-    if start_ms is not None:
-        terms.append(f"time >= {int(start_ms)}ms")
-    if end_ms is not None:
-        terms.append(f"time < {int(end_ms)}ms")
-    return " WHERE " + " AND ".join(terms) if terms else ""
 
 
 def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:

@@ -8,7 +8,8 @@ from the command line, a password from a file.
 InfluxQL's scanner (``influxql/scanner.go``, ``ScanString``) reads both kinds of quoted token the
 same way: ``\\\\``, ``\\"``, ``\\'`` and ``\\n`` are the only escapes, and a raw newline ends the
 token with an error. So a backslash, the quote character and a newline are escaped, and nothing
-else needs to be. Pure functions, no I/O.
+else needs to be. Pure functions, no I/O; :func:`where` builds the store's WHERE clauses with
+them.
 """
 
 from __future__ import annotations
@@ -28,3 +29,14 @@ def quote_ident(name: str) -> str:
 def quote_string(value: str) -> str:
     """An InfluxQL string literal in single quotes (a tag value in ``WHERE``, a password)."""
     return "'" + _escape(value, "'") + "'"
+
+
+def where(gateway: str | None, start_ms: int | None = None, end_ms: int | None = None) -> str:
+    """`` WHERE ...`` for one gateway (its tag) and a time window (start included, end
+    excluded), or "" for neither."""
+    terms = [] if gateway is None else [f"{quote_ident('gateway')} = {quote_string(gateway)}"]
+    if start_ms is not None:
+        terms.append(f"time >= {int(start_ms)}ms")
+    if end_ms is not None:
+        terms.append(f"time < {int(end_ms)}ms")
+    return " WHERE " + " AND ".join(terms) if terms else ""

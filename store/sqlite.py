@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from store.base import GatewaySeen, LatestValue, Store, StoreRejected, StoreUnavailable
+from store.semantics import CASTS, clean_tags, field_kind, point_problem
 from telemetry.mapping import BATCH_MEASUREMENT, META_MEASUREMENTS, STATUS_MEASUREMENT, Point
 
 SCHEMA_VERSION = 1
@@ -89,47 +89,6 @@ INSERT INTO latest (series_id, field, time_ms, value) VALUES (?, ?, ?, ?)
 ON CONFLICT (series_id, field) DO UPDATE SET time_ms = excluded.time_ms, value = excluded.value
 WHERE excluded.time_ms >= latest.time_ms
 """
-
-_INT64 = (-(2**63), 2**63 - 1)
-_CASTS: dict[str, Any] = {"integer": int, "float": float, "string": str, "boolean": bool}
-
-
-def _kind(value: object) -> str | None:
-    """InfluxDB type name of a field value, or None if InfluxDB has no such type."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    return None
-
-
-def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k: tags[k] for k in sorted(tags) if tags[k] != ""}
-
-
-def _point_problem(point: Point, types: dict[tuple[str, str], str]) -> str | None:
-    """Why InfluxDB would drop *point* given the known *types*, or None if it is valid."""
-    if not point.fields:
-        return f"unable to parse point of measurement {point.measurement!r}: no fields"
-    for name, value in point.fields.items():
-        kind = _kind(value)
-        if kind is None:
-            return f"unable to parse field {name!r}: unsupported value {value!r}"
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"unable to parse field {name!r}: {value!r} is not a finite number"
-        if kind == "integer" and not _INT64[0] <= int(value) <= _INT64[1]:
-            return f"unable to parse field {name!r}: {value} is out of the int64 range"
-        known = types.get((point.measurement, name))
-        if known is not None and known != kind:
-            return (
-                f'field type conflict: input field "{name}" on measurement '
-                f'"{point.measurement}" is type {kind}, already exists as type {known}'
-            )
-    return None
 
 
 def _field_types(
@@ -262,14 +221,14 @@ class SQLiteStore(Store):
         point_rows: list[tuple[int, int, str]] = []
         latest_rows: list[tuple[int, str, int, Any]] = []
         for point in points:
-            problem = _point_problem(point, types)
+            problem = point_problem(point, types)
             if problem is not None:
                 problems.append(problem)
                 continue
             for name, value in point.fields.items():
                 key = (point.measurement, name)
                 if key not in types:
-                    types[key] = _kind(value) or "float"  # never None: checked above
+                    types[key] = field_kind(value) or "float"  # never None: checked above
                     new_types.append((point.measurement, name, types[key]))
             series_id = self._series_id(conn, point, new_series)
             point_rows.append((series_id, point.time_ms, json.dumps(point.fields)))
@@ -284,7 +243,7 @@ class SQLiteStore(Store):
     def _series_id(
         self, conn: sqlite3.Connection, point: Point, new: dict[tuple[str, str], int]
     ) -> int:
-        tags = _clean_tags(point.tags)
+        tags = clean_tags(point.tags)
         tagkey = json.dumps(tags, separators=(",", ":"))
         key = (point.measurement, tagkey)
         with self._lock:
@@ -314,7 +273,7 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _typed(value: Any, kind: str | None) -> Any:
-        return _CASTS[kind](value) if kind in _CASTS else value
+        return CASTS[kind](value) if kind in CASTS else value
 
     def points(
         self,
