@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from api.models import DevicePublic, GatewayPublic, StateChange
 from kernel.times import utc_iso, wib_iso
-from store import GatewaySeen
+from store.base import GatewaySeen
 from telemetry.mapping import STATUS_FIELDS, Point
 
 
