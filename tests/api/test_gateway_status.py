@@ -203,7 +203,7 @@ def test_history_lists_changes_not_repeats(store: SQLiteStore) -> None:
         ({"start": "2025-11-30T08:00:00"}, "timezone"),
         ({"start": "yesterday"}, "start"),
         ({"start": "2025-11-30T09:00:00Z", "end": "2025-11-30T08:00:00Z"}, "before end"),
-        ({"start": "2025-10-01T00:00:00Z", "end": "2025-11-30T00:00:00Z"}, "31 days"),
+        ({"start": "2025-11-01T00:00:00Z", "end": "2025-11-08T00:00:01Z"}, "7 days"),
     ],
 )
 def test_history_refuses_bad_windows(store: SQLiteStore, params: dict, text: str) -> None:
@@ -221,6 +221,8 @@ def test_history_defaults_to_the_last_24_hours(store: SQLiteStore) -> None:
         ("wl1", "unplugged"),
     ]
     assert body["start"] < iso(RECENT) < body["end"]
+    week = {"start": "2025-11-01T00:00:00Z", "end": "2025-11-08T00:00:00Z"}  # the longest
+    assert TestClient(create_app(store)).get(f"/gateways/{GW1}/history", params=week).is_success
 
 
 def _batch(gateway: str, t: int) -> Batch:
