@@ -87,7 +87,8 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
     if exc.status_code == 404 and message in ("", "Not Found"):
         message = f"nothing at {request.url.path}; GET / lists what exists"
     elif exc.status_code == 405 and message in ("", "Method Not Allowed"):
-        allowed = (exc.headers or {}).get("allow", "GET")
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        allowed = headers.get("allow", "GET")
         message = f"{where} is not allowed; this path answers {allowed}"
     return _error(exc.status_code, code, message or where, headers=exc.headers)
 
