@@ -40,13 +40,14 @@ serial = { port = "/dev/ttyUSB0" }
 
 The ``[[devices]]`` entries are a union discriminated on ``driver`` that is built from
 :data:`gateway.devices.DRIVERS` when the file is loaded, so a new driver needs no change here.
-Relative paths are resolved against the directory of the config file.
+Every path (the spool, the MQTT secret and certificate files, serial ports, Modbus profile
+files) follows the rule of :func:`kernel.fields.resolve_path`: absolute as given, relative
+against the folder of this config file.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import stat
 from functools import lru_cache
@@ -69,7 +70,7 @@ from gateway import devices as _drivers
 from gateway.devices.base import DeviceConfig, Driver
 from gateway.devices.modbus.bus import bus_problems
 from kernel.config import ConfigError, load_toml, validate
-from kernel.fields import BrokerUrl, split_broker_url
+from kernel.fields import BrokerUrl, ConfigPath, ReadableFile, split_broker_url
 from telemetry.codec import encode_batch
 from telemetry.models import MIN_TIME_MS, Batch, Reading
 from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
@@ -77,7 +78,6 @@ from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL_DIR = Path("/var/lib/jagajalan")
-_PATH_KEYS = ("password_file", "ca_file", "certfile", "keyfile")
 #: A one-reading batch to check at load time that the configured encoding is available.
 _PROBE = Batch(
     gateway="probe",
@@ -112,10 +112,12 @@ class MqttSection(_Section):
 
     url: BrokerUrl = Field("mqtt://127.0.0.1:1883", description="the MQTT broker")
     username: str | None = Field(None, min_length=1, description="broker user (the gateway id)")
-    password_file: Path | None = Field(None, description="file holding the password, mode 600")
-    ca_file: Path | None = Field(None, description="CA certificate (PEM) for mqtts")
-    certfile: Path | None = Field(None, description="client certificate (PEM) for mqtts")
-    keyfile: Path | None = Field(None, description="client private key (PEM) for mqtts")
+    password_file: ReadableFile | None = Field(
+        None, description="file holding the password, mode 600"
+    )
+    ca_file: ReadableFile | None = Field(None, description="CA certificate (PEM) for mqtts")
+    certfile: ReadableFile | None = Field(None, description="client certificate (PEM) for mqtts")
+    keyfile: ReadableFile | None = Field(None, description="client private key (PEM) for mqtts")
     protocol: Literal["auto", "5", "3.1.1"] = Field(
         "5", description="MQTT version; auto = 5 unless the broker refuses it (demo broker)"
     )
@@ -130,6 +132,13 @@ class MqttSection(_Section):
             raise ValueError(
                 f"a gateway logs in as itself, not as a service; {reserved_reason(value)}"
             )
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _not_empty(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.read_text(errors="replace").strip():
+            raise ValueError("password file is empty")
         return value
 
     @model_validator(mode="after")
@@ -211,7 +220,9 @@ class PublishSection(_Section):
 class SpoolSection(_Section):
     """The on-disk spool that keeps readings until the broker has them."""
 
-    path: Path | None = Field(None, description="default /var/lib/jagajalan/<id>/spool.sqlite")
+    path: ConfigPath | None = Field(
+        None, description="the spool file; default /var/lib/jagajalan/<id>/spool.sqlite"
+    )
     max_readings: int = Field(1_000_000, ge=1, le=100_000_000, description="spool bound")
     fsync_interval: float = Field(
         1.0, ge=0, le=60, description="seconds between fsyncs of new readings, 0 = every append"
@@ -301,7 +312,7 @@ def load_gateway_config(
         drivers = _drivers.DRIVERS
     path = Path(path)
     data = load_toml(_Document, path).model_dump()  # file and TOML syntax errors
-    problems = _resolve_paths(data, path.parent) + _duplicate_ids(data)
+    problems = _duplicate_ids(data)
     try:
         config = validate(GatewayConfig.for_drivers(drivers), data, path)
     except ConfigError as exc:
@@ -318,29 +329,6 @@ class _Document(BaseModel):
     """Any TOML document: used to reuse load_toml's file and syntax error reporting."""
 
     model_config = ConfigDict(extra="allow")
-
-
-def _resolve_paths(data: dict[str, Any], base: Path) -> list[tuple[str, Any, str]]:
-    """Make relative paths absolute (against *base*) and check that the files are there."""
-    problems: list[tuple[str, Any, str]] = []
-    mqtt = data.get("mqtt")
-    if isinstance(mqtt, dict):
-        for key in _PATH_KEYS:
-            value = mqtt.get(key)
-            if not isinstance(value, str):
-                continue
-            resolved = base / Path(value).expanduser()
-            mqtt[key] = str(resolved)
-            if not resolved.is_file():
-                problems.append((f"mqtt.{key}", value, "file not found"))
-            elif not os.access(resolved, os.R_OK):
-                problems.append((f"mqtt.{key}", value, "file is not readable"))
-            elif key == "password_file" and not resolved.read_text(errors="replace").strip():
-                problems.append((f"mqtt.{key}", value, "password file is empty"))
-    spool = data.get("spool")
-    if isinstance(spool, dict) and isinstance(spool.get("path"), str):
-        spool["path"] = str(base / Path(spool["path"]).expanduser())
-    return problems
 
 
 def _duplicate_ids(data: dict[str, Any]) -> list[tuple[str, Any, str]]:

@@ -19,6 +19,10 @@ from kernel import schema
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Validation-context key: the folder of the config file being validated (the base of its
+#: relative paths, :func:`kernel.fields.resolve_path`).
+CONFIG_DIR = "config_dir"
+
 
 class ConfigError(Exception):
     def __init__(self, path: str | Path, problems: list[tuple[str, Any, str]]) -> None:
@@ -56,8 +60,12 @@ def _key(loc: tuple[Any, ...], data: Any) -> tuple[str, Any]:
 
 
 def validate(model: type[M], data: dict[str, Any], path: str | Path) -> M:
+    """*data* read from the file *path*, as *model*: relative paths in it are resolved against
+    the file's folder (:data:`kernel.fields.CONFIG_DIR`, the rule of
+    :func:`kernel.fields.resolve_path`)."""
+    context = {CONFIG_DIR: Path(path).absolute().parent}
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):

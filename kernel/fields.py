@@ -1,8 +1,16 @@
 """Config pieces every component spells the same way: URLs, ports, files, secrets, MQTT, InfluxDB.
 
 Field types (``Annotated`` pydantic types, each with the words of what it allows):
-:data:`BrokerUrl`, :data:`InfluxUrl`, :data:`Port`, :data:`ReadableFile`, :data:`Secret`,
-:data:`ClientId`. Groups of settings shared by services (mixins of
+:data:`BrokerUrl`, :data:`InfluxUrl`, :data:`Port`, :data:`ConfigPath`, :data:`ReadableFile`,
+:data:`DevicePath`, :data:`Secret`, :data:`ClientId`.
+
+Paths follow one rule (:func:`resolve_path`, used by every path key of every config): an
+absolute path is taken as given; a relative path read from a config file is resolved against
+the folder of that file (:func:`kernel.config.validate` passes it in the validation context,
+:data:`kernel.config.CONFIG_DIR`); a relative path from the command line or the environment (no config
+file) against the working directory. ``~`` is expanded.
+
+Groups of settings shared by services (mixins of
 :class:`kernel.settings.ServiceSettings`): :class:`MqttLink` (broker, protocol, TLS, login)
 and :class:`InfluxLink` (URL, database, token or username and password).
 
@@ -22,8 +30,17 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+)
 
+from kernel.config import CONFIG_DIR
 from kernel.schema import Allowed
 
 #: Secrets that ship in examples and tutorials; no service may run with one of them.
@@ -95,6 +112,29 @@ def check_influx_url(url: str) -> str:
     return url.rstrip("/")
 
 
+#: The rule in words, for ``Allowed`` texts and the docs.
+PATH_RULE = "relative: to the config file's folder (options and environment: the working folder)"
+
+
+def resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """The one rule for paths in config: absolute as given; relative against the config
+    file's folder (``info.context[CONFIG_DIR]``), else the working directory. The result is
+    absolute and normalised (``..`` removed), symbolic links kept (``/dev/serial/by-id``)."""
+    value = value.expanduser()
+    if not value.is_absolute():
+        base = (info.context or {}).get(CONFIG_DIR)
+        value = (Path(base) if base is not None else Path.cwd()) / value
+    return Path(os.path.normpath(value.absolute()))
+
+
+def resolve_device(value: str, info: ValidationInfo) -> str:
+    """:func:`resolve_path` for a serial port, which may also be a pyserial URL
+    (``socket://host:port``, ``rfc2217://...``): URLs are kept as given."""
+    if "://" in value:
+        return value
+    return str(resolve_path(Path(value), info))
+
+
 def check_readable_file(path: Path) -> Path:
     if not path.exists():
         raise ValueError("file not found")
@@ -116,7 +156,21 @@ InfluxUrl = Annotated[
     Allowed("http://host[:port] or https://host[:port]; no credentials in it"),
 ]
 Port = Annotated[int, Field(ge=1, le=65_535)]
-ReadableFile = Annotated[Path, AfterValidator(check_readable_file), Allowed("a readable file")]
+#: A file or folder path (need not exist yet, e.g. a spool), resolved by :func:`resolve_path`.
+ConfigPath = Annotated[Path, AfterValidator(resolve_path), Allowed(f"a path; {PATH_RULE}")]
+ReadableFile = Annotated[
+    Path,
+    AfterValidator(resolve_path),
+    AfterValidator(check_readable_file),
+    Allowed(f"a readable file; {PATH_RULE}"),
+]
+#: A serial port: a device path (resolved as :data:`ConfigPath`) or a pyserial URL.
+DevicePath = Annotated[
+    str,
+    Field(min_length=1),
+    AfterValidator(resolve_device),
+    Allowed(f"a device path such as /dev/ttyUSB0, or a pyserial URL; {PATH_RULE}"),
+]
 Secret = Annotated[
     SecretStr,
     AfterValidator(check_secret),

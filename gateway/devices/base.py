@@ -23,6 +23,7 @@ import serial
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.devices.flatline import FlatlineWatch
+from kernel.fields import DevicePath
 from telemetry.models import DeviceState, Reading
 from telemetry.topics import ID_PATTERN
 
@@ -35,7 +36,7 @@ class SerialPort(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    port: str = Field(description="device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")
+    port: DevicePath = Field(description="device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = Field(
         9600, description="bits per second"
     )

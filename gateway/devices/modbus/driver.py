@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -41,8 +42,10 @@ from gateway.devices.modbus.profile import (
     ProfileDecodeError,
     compile_profile,
     load_profile,
+    profile_is_path,
 )
 from kernel.config import ConfigError
+from kernel.fields import PATH_RULE, resolve_path
 from telemetry.models import DeviceState, Reading
 
 
@@ -51,7 +54,8 @@ class ModbusConfig(DeviceConfig):
     serial: SerialPort
     unit: int = Field(1, ge=1, le=247, description="Modbus slave address")
     profile: str = Field(
-        description="profile name in gateway/devices/modbus/profiles, or a path to a .toml"
+        description="profile name in gateway/devices/modbus/profiles, or a path to a .toml "
+        f"({PATH_RULE})"
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
@@ -63,7 +67,9 @@ class ModbusConfig(DeviceConfig):
 
     @field_validator("profile")
     @classmethod
-    def _profile_loads(cls, value: str) -> str:
+    def _profile_loads(cls, value: str, info: ValidationInfo) -> str:
+        if profile_is_path(value):  # a file of the site's own: the config rule for paths
+            value = str(resolve_path(Path(value), info))
         _load(value)
         return value
 

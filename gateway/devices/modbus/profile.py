@@ -59,6 +59,7 @@ __all__ = [
     "find_profile",
     "load_profile",
     "plan_blocks",
+    "profile_is_path",
     "profile_problems",
     "raw_from_value",
 ]
@@ -66,11 +67,17 @@ __all__ = [
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
 
+def profile_is_path(name_or_path: str | Path) -> bool:
+    """Anything with a slash or a ``.toml`` suffix is a path, not a profile name."""
+    text = str(name_or_path)
+    return "/" in text or text.endswith(".toml")
+
+
 def find_profile(name_or_path: str | Path) -> Path:
     """A bare name (``pm-th-generic``) is looked up in gateway/devices/modbus/profiles/; anything
     with a slash or a ``.toml`` suffix is a path."""
     text = str(name_or_path)
-    if "/" in text or text.endswith(".toml"):
+    if profile_is_path(text):
         return Path(text)
     path = PROFILE_DIR / f"{text}.toml"
     if not path.is_file():
