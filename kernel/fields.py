@@ -6,9 +6,9 @@ Field types (``Annotated`` pydantic types, each with the words of what it allows
 
 Paths follow one rule (:func:`resolve_path`, used by every path key of every config): an
 absolute path is taken as given; a relative path read from a config file is resolved against
-the folder of that file (:func:`kernel.config.validate` passes it in the validation context,
-:data:`kernel.config.CONFIG_DIR`); a relative path from the command line or the environment (no config
-file) against the working directory. ``~`` is expanded.
+the folder of that file (:func:`kernel.config.validate` passes it in the validation
+context, :data:`kernel.config.CONFIG_DIR`); a relative path from the command line or the
+environment (no config file) against the working directory. ``~`` is expanded.
 
 Groups of settings shared by services (mixins of
 :class:`kernel.settings.ServiceSettings`): :class:`MqttLink` (broker, protocol, TLS, login)

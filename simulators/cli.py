@@ -100,6 +100,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="inject a fault, e.g. env1:crc_error@30s+10s or gps1:clock_drift=45@1m+2m "
         "(<device>:<kind>[=<arg>]@<start>+<duration>; repeatable; see docs/simulators.md)",
     )
+    d.add_argument(
+        "--line",
+        action="append",
+        default=[],
+        metavar="LINE=BAUD[,FRAME]",
+        help="serial settings of an emulated line, e.g. env1=19200,8E1 (repeatable; lines: "
+        "env1, cnt1 with basic; rs485, cnt1, wx1, gps1 with all). Default: the device type's "
+        "usual settings (9600 8N1; weather station 19200 8N1). The devices answer only a "
+        "gateway set that way; the generated config says so",
+    )
     d.set_defaults(func=cmd_devices)
 
     from simulators.commands import register_fleet, register_scenario
@@ -115,6 +125,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from simulators.devices.cabinet import (
         DeviceOptions,
         device_ids,
+        parse_line_option,
         start_gateway_devices,
         stop_gateway_devices,
         unknown_fault_devices,
@@ -133,6 +144,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
         return 2
     scenario = Scenario.load(args.scenario) if args.scenario else None  # ConfigError: exit 2
     try:
+        lines = dict(parse_line_option(text, args.devices) for text in args.line)
         faults = [parse_fault(text) for text in args.fault]
         gateways = [s.gateway for s in sites]
         unknown = unknown_fault_devices(faults, gateways, args.devices)
@@ -155,6 +167,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
         broker_url=args.broker_url,
         devices=args.devices,
         faults=faults,
+        lines=lines,
     )
     truth = TruthWriter(args.truth)
     stop = threading.Event()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import termios
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -202,7 +203,8 @@ class SerialSessionDriver(Driver):
                 # One owner per port: another program reading it would take bytes from us.
                 exclusive=True,
             )
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, termios.error) as exc:
+            # termios.error: the port refused the settings (a pseudo-terminal refuses parity)
             gone = getattr(exc, "errno", None) in PORT_GONE
             why = " (in use by another program?)" if "lock" in str(exc) else ""
             self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}{why}: {exc}")

@@ -10,7 +10,12 @@ humidity ``th1`` at 2, rain gauge ``rain1`` at 3, water level ``wl1`` at 4 with 
 weather station ``wx1`` and the NMEA GPS ``gps1``.
 
 Each line sits behind a :class:`SerialLink` whose gateway-side path is
-``<dir>/<gateway>-<line>``; a matching gateway config is written to ``<dir>/<gateway>.toml``.
+``<dir>/<gateway>-<line>``; a matching gateway config is written to ``<dir>/<gateway>.toml``,
+with every path in it relative to that folder (the config rule: a relative path in a config
+file is resolved against the file's folder) or absolute. Each line has the device type's usual
+settings (:data:`DEFAULT_LINES`: Modbus sensors, traffic counter and GPS 9600 8N1, the WXT
+weather station 19200 8N1), or those of ``opts.lines``; the emulated devices answer only a
+gateway set that way (:class:`SerialLink`), and the generated config says so.
 With a scenario (``opts.scenario`` and ``opts.scenario_clock``) whose sites include the
 gateway, the emulators read the scenario through their value hooks
 (:mod:`simulators.devices.sources`); otherwise their own seeded patterns. ``opts.faults``
@@ -20,6 +25,7 @@ gateway, the emulators read the scenario through their value hooks
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zlib
@@ -31,7 +37,7 @@ from simulators.devices import sources
 from simulators.devices.faults import Fault, FaultInjector, Target
 from simulators.devices.gps import GpsSim
 from simulators.devices.modbus import ModbusBusSim, SimSpec
-from simulators.devices.serial_link import SerialLink
+from simulators.devices.serial_link import Line, SerialLink
 from simulators.devices.traffic_counter import TrafficCounterSim, direction_of
 from simulators.devices.weather_station import WeatherStationSim
 from simulators.devices.wire.wxt import PLAUSIBLE
@@ -44,6 +50,38 @@ ENV_PROFILE = "pm-th-generic"
 DEVICE_SETS = ("basic", "all")
 #: Weather values an ``out_of_range`` fault can push beyond the gateway's plausible range.
 WEATHER_RANGES = {q: PLAUSIBLE[q] for q in ("temperature", "humidity", "pressure", "wind_speed")}
+
+
+#: The usual line settings of each line kind: generic Modbus RTU sensors and the traffic
+#: counter at 9600 8N1, a Vaisala WXT5xx at its factory 19200 8N1, a u-blox GPS at 9600 8N1.
+DEFAULT_LINES = {
+    "env1": Line(9600),
+    "rs485": Line(9600),
+    "cnt1": Line(9600),
+    "wx1": Line(19200),
+    "gps1": Line(9600),
+}
+
+
+def line_names(devices: str) -> list[str]:
+    """The serial lines of a device set (the Modbus sensors share ``rs485`` in ``all``)."""
+    return ["env1", "cnt1"] if devices == "basic" else ["rs485", "cnt1", "wx1", "gps1"]
+
+
+def parse_line_option(text: str, devices: str) -> tuple[str, Line]:
+    """``env1=19200,8E1`` -> ("env1", Line(19200, "8E1")); a Modbus sensor of the ``all`` set
+    names its line ``rs485``. ValueError says what is allowed."""
+    name, sep, settings = text.partition("=")
+    name = name.strip()
+    if name in [u.sensor for u in sources.BUS_UNITS] and devices == "all":
+        name = "rs485"
+    known = line_names(devices)
+    if not sep or name not in known:
+        raise ValueError(
+            f"--line {text!r}: give <line>=<baud>[,<frame>], e.g. env1=19200,8E1; "
+            f"lines of --devices {devices}: {', '.join(known)}"
+        )
+    return name, Line.parse(settings)
 
 
 def device_ids(devices: str) -> list[str]:
@@ -81,16 +119,48 @@ class DeviceOptions:
     faults: list[Fault] = field(default_factory=list)
     origin: float | None = None  # fault times count from here (default: scenario start / now)
     modbus_timeout: float = 0.5
+    #: Line settings by line name (see :func:`line_names`); others: :data:`DEFAULT_LINES`.
+    lines: dict[str, Line] = field(default_factory=dict)
+
+    def line(self, name: str) -> Line:
+        return self.lines.get(name, DEFAULT_LINES[name])
 
 
-def _basic_toml(links: dict[str, SerialLink], opts: DeviceOptions) -> str:
+def _serial(link: SerialLink, directory: Path, **extra: float) -> str:
+    """The ``serial`` table of a device: the port relative to the config's folder, the
+    line's settings."""
+    line = link.line
+    parts = [f"port = {_path_in(Path(link.path), directory)}"]
+    if line.baudrate is not None:
+        parts += [
+            f"baudrate = {line.baudrate}",
+            f"bytesize = {line.bytesize}",
+            f'parity = "{line.parity}"',
+            f"stopbits = {line.stopbits}",
+        ]
+    parts += [f"{k} = {v}" for k, v in extra.items()]
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _path_in(path: Path, directory: Path) -> str:
+    """A TOML string for *path* as written in a config in *directory*: relative when inside
+    it, else absolute."""
+    try:
+        text = str(path.absolute().relative_to(directory.absolute()))
+    except ValueError:
+        text = str(path.absolute())
+    return json.dumps(text)
+
+
+def _basic_toml(links: dict[str, SerialLink], opts: DeviceOptions, directory: Path) -> str:
     lanes = ", ".join(str(lane) for lane in opts.lanes)
     directions = ", ".join(f'{lane} = "{direction_of(lane)}"' for lane in opts.lanes)
+    env = _serial(links["env1"], directory, timeout=opts.modbus_timeout)
     return f"""
 [[devices]]
 id = "env1"
 driver = "modbus"
-serial = {{ port = "{links["env1"].path}", baudrate = 9600, timeout = {opts.modbus_timeout} }}
+serial = {env}
 unit = 1
 profile = "{ENV_PROFILE}"
 poll_interval = {opts.poll_interval}
@@ -98,15 +168,15 @@ poll_interval = {opts.poll_interval}
 [[devices]]
 id = "cnt1"
 driver = "traffic_counter"
-serial = {{ port = "{links["cnt1"].path}", baudrate = 9600 }}
+serial = {_serial(links["cnt1"], directory)}
 interval = {opts.traffic_interval}
 lanes = [{lanes}]
 directions = {{ {directions} }}
 """
 
 
-def _all_toml(site: Site, links: dict[str, SerialLink], opts: DeviceOptions) -> str:
-    bus = links["rs485"].path
+def _all_toml(site: Site, links: dict[str, SerialLink], opts: DeviceOptions, directory: Path):
+    bus = _serial(links["rs485"], directory, timeout=opts.modbus_timeout)
     out = ["\n# One RS-485 line, five Modbus sensors (serial settings shared, timeout per device)"]
     for u in sources.BUS_UNITS:
         params = ""
@@ -118,37 +188,43 @@ def _all_toml(site: Site, links: dict[str, SerialLink], opts: DeviceOptions) -> 
             f"""[[devices]]
 id = "{u.sensor}"
 driver = "modbus"
-serial = {{ port = "{bus}", baudrate = 9600, timeout = {opts.modbus_timeout} }}
+serial = {bus}
 unit = {u.unit}
 profile = "{u.profile}"
 poll_interval = {opts.poll_interval}
 {params}"""
         )
-    basic = _basic_toml({"env1": links["rs485"], "cnt1": links["cnt1"]}, opts)
+    basic = _basic_toml({"env1": links["rs485"], "cnt1": links["cnt1"]}, opts, directory)
     cnt = basic[basic.index('[[devices]]\nid = "cnt1"') :]
     out.append(cnt)
     out.append(
         f"""[[devices]]
 id = "wx1"
 driver = "weather_ascii"
-serial = {{ port = "{links["wx1"].path}", baudrate = 9600 }}
+serial = {_serial(links["wx1"], directory)}
 mode = "poll"
 poll_interval = {max(1.0, opts.poll_interval)}
 
 [[devices]]
 id = "gps1"
 driver = "nmea_gps"
-serial = {{ port = "{links["gps1"].path}", baudrate = 9600 }}
+serial = {_serial(links["gps1"], directory)}
 """
     )
     return "\n".join(out)
 
 
 def gateway_config_toml(
-    site: Site, links: dict[str, SerialLink], opts: DeviceOptions, spool: Path
+    site: Site, links: dict[str, SerialLink], opts: DeviceOptions, spool: Path, directory: Path
 ) -> str:
-    body = _basic_toml(links, opts) if opts.devices == "basic" else _all_toml(site, links, opts)
+    """The gateway config of *site*, to be written in *directory*: its paths are relative to
+    that folder (or absolute), as the config rule reads them."""
+    if opts.devices == "basic":
+        body = _basic_toml(links, opts, directory)
+    else:
+        body = _all_toml(site, links, opts, directory)
     return f"""# Gateway config generated by `jagajalan simulate devices` for {site.name}.
+# Relative paths are relative to this file's folder.
 [gateway]
 id = "{site.gateway}"
 site = "{site.name}"
@@ -164,7 +240,7 @@ max_batch = {opts.max_batch}
 max_delay = {opts.max_delay}
 
 [spool]
-path = "{spool}"
+path = {_path_in(spool, directory)}
 {body}"""
 
 
@@ -178,6 +254,9 @@ def start_gateway_devices(
 ) -> GatewayDevices:
     if opts.devices not in DEVICE_SETS:
         raise ValueError(f"devices must be one of {DEVICE_SETS}, got {opts.devices!r}")
+    unknown_lines = sorted(set(opts.lines) - set(line_names(opts.devices)))
+    if unknown_lines:
+        raise ValueError(f"lines {unknown_lines} are not lines of devices {opts.devices!r}")
     directory.mkdir(parents=True, exist_ok=True)
     gw = site.gateway
     devices = GatewayDevices(site, directory / f"{gw}.toml")
@@ -192,7 +271,8 @@ def start_gateway_devices(
         return sources.modbus_values(sc, gw, sensor) if sc is not None else None
 
     def link(name: str) -> SerialLink:
-        devices.links[name] = SerialLink(directory / f"{gw}-{name}")
+        line = opts.line(name)
+        devices.links[name] = SerialLink(directory / f"{gw}-{name}", line.baudrate, line.frame)
         return devices.links[name]
 
     try:
@@ -279,7 +359,8 @@ def start_gateway_devices(
         raise
     spool_dir = opts.spool_dir or directory
     spool = spool_dir / f"{gw}-spool.sqlite"
-    devices.config_path.write_text(gateway_config_toml(site, devices.links, opts, spool))
+    text = gateway_config_toml(site, devices.links, opts, spool, directory)
+    devices.config_path.write_text(text)
     return devices
 
 

@@ -236,7 +236,8 @@ class ModbusBus:
                 write_timeout=max(1.0, p.timeout),
                 exclusive=True,
             )
-        except (OSError, ValueError, serial.SerialException) as exc:
+        except (OSError, ValueError, serial.SerialException, termios.error) as exc:
+            # termios.error: the port refused the settings (a pseudo-terminal refuses parity)
             if not os.path.exists(p.port):
                 raise BusUnplugged(f"{p.port} does not exist") from None
             why = "in use by another program?" if "lock" in str(exc) else "permissions?"

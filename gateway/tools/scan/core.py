@@ -8,6 +8,8 @@
 - :func:`judge`: registers read with a profile's plan -> does this device look like that
   profile? Values must decode, be finite, not all zero, and lie in each field's plausible
   range (the profile's own ``range`` when it has one, else :data:`PLAUSIBLE`).
+- :func:`dedupe`: one entry per device when a unit answered at several settings (a line or a
+  pseudo-terminal that cannot tell them apart): the setting that answered most cleanly.
 - :func:`snippet`: ready-to-paste ``[[devices]]`` tables for what was found.
 """
 
@@ -227,6 +229,34 @@ class Found:
     #: Params the chosen profile needs from the gateway config: (name, description, unit,
     #: range or None). They are site facts (e.g. a mounting height), never guessed here.
     required: list[tuple[str, str, str, tuple[float, float] | None]] = field(default_factory=list)
+
+
+def same_device(a: Found, b: Found) -> bool:
+    """Answers at two settings come from one device when the unit address is the same and it
+    identifies alike: the same profile (or both unknown) and the same exception code."""
+    return (
+        a.probe.unit == b.probe.unit
+        and (a.match.model if a.match else None) == (b.match.model if b.match else None)
+        and a.exception_code == b.exception_code
+    )
+
+
+def dedupe(found: Sequence[Found], clean: Mapping[Probe, int]) -> list[tuple[Found, list[Found]]]:
+    """One entry per device: (what is kept, the other settings it also answered at). Kept: the
+    setting with the most clean answers in *clean* (by probe; missing: 0), the first probed of
+    equals. Two devices with one unit address that identify differently stay two entries."""
+    groups: list[list[Found]] = []
+    for item in found:
+        group = next((g for g in groups if same_device(g[0], item)), None)
+        if group is None:
+            groups.append([item])
+        else:
+            group.append(item)
+    out = []
+    for group in groups:
+        keep = max(group, key=lambda f: clean.get(f.probe, 0))  # the first of equals
+        out.append((keep, [f for f in group if f is not keep]))
+    return out
 
 
 def values_text(values: Mapping[str, float], units: Mapping[str, str] | None = None) -> str:
