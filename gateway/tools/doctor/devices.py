@@ -6,7 +6,10 @@ thread of its own, exactly as the gateway runs it, while the doctor watches its 
 
 - ``modbus``: until the first poll (made as soon as the driver starts) gives a reading or a
   failure state. The values are checked against each profile field's ``range`` when the
-  profile gives one, else :data:`gateway.tools.scan.core.PLAUSIBLE`.
+  profile gives one, else :data:`gateway.tools.scan.core.PLAUSIBLE`. A device that stays
+  silent or garbled is then looked for at the other baud rates and parities (one read
+  request each, :func:`gateway.tools.scan.bus.find_unit`): when it answers at other
+  settings, the remedy names them (a wrong baud rate is the most common roadside fault).
 - ``traffic_counter``: up to ``wait`` seconds for one valid vehicle record or heartbeat
   (the counter sends a heartbeat every 10 s on an empty road).
 - any other driver: up to ``wait`` seconds for a reading or ``info`` (e.g. a GPS clock
@@ -24,6 +27,7 @@ from typing import Any
 
 from gateway.devices.base import DeviceConfig, Driver
 from gateway.tools.doctor.checks import Result, Status
+from gateway.tools.scan.bus import find_unit, search_order
 from gateway.tools.scan.core import out_of_range, values_text
 from kernel.config import ConfigError
 from kernel.text import Joined, T, Text
@@ -32,6 +36,10 @@ from telemetry.models import Reading
 FAILURES = ("timeout", "crc_error", "decode_error", "unplugged", "error")
 #: Extra seconds on top of a device's own timeouts before the doctor gives up on it.
 MARGIN = 3.0
+#: Failures after which the doctor looks for the device at other line settings, and how
+#: long it waits for each probe's answer (a device answers within tens of milliseconds).
+SEARCH_AFTER = ("timeout", "crc_error")
+SEARCH_TIMEOUT = 0.25
 
 DriverTable = dict[str, tuple[type[DeviceConfig], type[Driver]]]
 
@@ -151,11 +159,32 @@ def _modbus(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
         return rows.row("pass", message)
     if answered:  # e.g. only counters: the first poll sets their baseline, no value yet
         return rows.row("pass", T("device.modbus_first_poll", unit=config.unit))
+    elsewhere = _search(config, rows) if driver.state in (*SEARCH_AFTER, "starting") else None
     if driver.state in FAILURES:
-        remedy = T(f"device.{driver.state}.remedy", **args)
+        remedy = elsewhere or T(f"device.{driver.state}.remedy", **args)
         return rows.failure(driver.state, driver.last_error, remedy)
     message = T("device.no_sign", seconds=round(budget))
-    return rows.row("fail", message, T("device.timeout.remedy", **args))
+    return rows.row("fail", message, elsewhere or T("device.timeout.remedy", **args))
+
+
+def _search(config: Any, rows: _Rows) -> Text | None:
+    """The remedy when the device answers at other line settings, else None."""
+    port = config.serial
+    found = find_unit(
+        port.port, search_order(config.unit, port.baudrate, port.parity), SEARCH_TIMEOUT
+    )
+    if found is None:
+        return None
+    rows.details["answers_at"] = {"baudrate": found.baud, "parity": found.parity}
+    configured = f"{port.baudrate} baud {port.bytesize}{port.parity}{port.stopbits}"
+    return T(
+        "device.answers_elsewhere.remedy",
+        device=config.id,
+        found=f"{found.baud} baud {found.frame}",
+        configured=configured,
+        baud=found.baud,
+        parity=found.parity,
+    )
 
 
 def _traffic(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:

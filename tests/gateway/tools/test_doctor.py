@@ -181,6 +181,24 @@ def test_all_checks_pass_in_indonesian(site: Site, acl_broker: Mosquitto) -> Non
 
 
 @pytest.mark.services
+def test_a_wrong_baud_rate_fails_with_the_right_one(site: Site, acl_broker: Mosquitto) -> None:
+    """The most common roadside fault: everything else passes (as in the test above), the
+    config says 19200 where the sensor talks at 9600: exit 1, and the remedy says 9600."""
+    site.modbus(device_baud=9600, config_baud=19200)
+    site.counter()
+    done = doctor(site.config(acl_broker.url), "--json", "--lang", "en")
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [r for r in json.loads(done.stdout)["checks"] if r["status"] == "fail"]
+    assert [r["details"].get("device") for r in failed] == ["env1"]
+    (env1,) = failed
+    assert env1["details"]["answers_at"] == {"baudrate": 9600, "parity": "N"}
+    assert env1["remedy"] == (
+        "The sensor answers at 9600 baud 8N1, but the config says 19200 baud 8N1: set "
+        '`baudrate = 9600` and `parity = "N"` in the `serial` of device env1'
+    )
+
+
+@pytest.mark.services
 def test_wrong_password_fails_the_login_and_is_never_printed(
     site: Site, acl_broker: Mosquitto
 ) -> None:
@@ -220,7 +238,9 @@ def test_broken_site_names_each_problem(site: Site, acl_broker: Mosquitto) -> No
     assert device["env9"]["status"] == "skip"
     assert device["env2"]["status"] == "fail"
     assert device["env2"]["details"]["state"] == "timeout"
-    assert "jagajalan gateway scan --port" in device["env2"]["remedy"]
+    # Found at its real speed: the remedy names it.
+    assert device["env2"]["details"]["answers_at"] == {"baudrate": 19200, "parity": "N"}
+    assert "Sensor menjawab pada 19200 baud 8N1" in device["env2"]["remedy"]
     assert device["cnt1"]["status"] == "fail"
     assert device["cnt1"]["key"] == "device.traffic_silent"
     (gps,) = checks["gps"]

@@ -26,6 +26,7 @@ from gateway.tools.scan.core import (
     Probe,
     best,
     classify,
+    dedupe,
     judge,
     parse_bauds,
     parse_parities,
@@ -34,8 +35,10 @@ from gateway.tools.scan.core import (
 )
 from jagajalan.cli import main
 from kernel.config import ConfigError
+from simulators.devices.cabinet import DeviceOptions, start_gateway_devices, stop_gateway_devices
 from simulators.devices.modbus import ModbusBusSim, ModbusSensorSim, SimSpec
-from simulators.devices.serial_link import SerialLink
+from simulators.devices.serial_link import Line, SerialLink
+from simulators.sites import site
 from testkit import REPO
 
 
@@ -71,6 +74,46 @@ def test_finds_unit_7_at_19200_baud_and_its_profile(tmp_path: Path) -> None:
     ModbusConfig.model_validate(device)
     config = load_gateway_config(gateway_config_with(tmp_path, done.stdout))
     assert config.devices[0].id == "env1"
+
+
+def test_one_emulated_sensor_is_one_device_at_its_baud_rate(tmp_path: Path) -> None:
+    """The cabinet of `simulate devices` with its sensor at 19200: every default baud rate is
+    probed, only 19200 answers, and the device is reported once, at 19200."""
+    opts = DeviceOptions(lines={"env1": Line(19200)})
+    gw = start_gateway_devices(site("srl-pasar-01"), tmp_path, opts, None)
+    try:
+        port = gw.links["env1"].path
+        done = scan(port, "--units", "1-2", "--timeout", "0.2", "--lang", "en")
+    finally:
+        stop_gateway_devices(gw)
+    assert done.returncode == 0, done.stderr
+    assert "7 baud × parity N × 2 units" in done.stderr
+    assert done.stderr.count("Found: unit") == 1
+    assert "Found: unit 1 at 19200 baud 8N1" in done.stderr
+    assert "1 device(s) found" in done.stderr
+    (device,) = tomllib.loads(done.stdout)["devices"]
+    assert device["serial"]["baudrate"] == 19200 and device["profile"] == "pm-th-generic"
+
+
+def test_a_device_answering_at_two_settings_is_reported_once(tmp_path: Path) -> None:
+    """A pty cannot carry even parity: the 8N1 sensor answers the 8E1 probes too. Same unit,
+    same profile: one device, at the setting probed first of those that answer cleanly."""
+    with (
+        SerialLink(tmp_path / "ttyRS485") as link,
+        ModbusSensorSim(link.device_path, "pm-th-generic", unit=3),
+    ):
+        done = scan(
+            link.path, "--bauds", "9600", "--parity", "N,E,O", "--units", "3", "--lang", "en"
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Found: unit 3 at 9600 baud 8N1" in done.stderr
+    assert "Found: unit 3 at 9600 baud 8E1" in done.stderr
+    assert "9600 baud 8O1" not in done.stderr  # odd parity is garbled
+    assert "Unit 3 also answered at 9600 8E1: the same device" in done.stderr
+    assert "reported once at 9600 baud 8N1, which answered cleanly 3 of 3 times" in done.stderr
+    assert "1 device(s) found" in done.stderr
+    (device,) = tomllib.loads(done.stdout)["devices"]
+    assert device["serial"]["parity"] == "N"
 
 
 def test_a_bus_with_three_models(tmp_path: Path) -> None:
@@ -213,3 +256,14 @@ def test_the_snippet_of_an_unknown_device_parses() -> None:
     assert device["serial"]["port"] == '/dev/serial/by-id/usb-"odd"'
     assert device["serial"]["parity"] == "E" and device["serial"]["baudrate"] == 38400
     assert "gateway/devices/modbus/profiles/" in text
+
+
+def test_dedupe_keeps_the_cleanest_setting_and_distinct_devices() -> None:
+    pm, th = Match("pm-th-generic", True, 4), Match("th-generic", True, 2)
+    n, e, o = Probe(9600, "N", 1), Probe(9600, "E", 1), Probe(19200, "N", 1)
+    found = [Found(n, match=pm), Found(e, match=pm), Found(o, match=th)]
+    (first, others), (second, none) = dedupe(found, {n: 2, e: 3, o: 3})
+    assert first.probe == e and [f.probe for f in others] == [n]  # 3 clean answers beat 2
+    assert second.probe == o and none == []  # another model at the same address: kept
+    (only, _), _ = dedupe(found, {})
+    assert only.probe == n  # equals: the first probed
