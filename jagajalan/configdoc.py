@@ -36,6 +36,13 @@ mode 600), or the secret itself in `JAGAJALAN_X` (containers' secret managers). 
 or a well-known default one (`admin`, `changeme`, `password`, ...) is refused. Secrets never
 appear in `--help`, errors or logs.
 
+**Paths**: one rule for every path in every config (`kernel/fields.py: resolve_path`). An
+absolute path is used as given; `~` is the home folder. A relative path in a config file (the
+gateway's, a Modbus profile path in it) is relative to the folder of that file, wherever the
+command is run from; a relative path given as an option or an environment variable is relative
+to the working folder. Files that `jagajalan` writes (`simulate devices`, `gateway scan`'s
+snippet) follow the rule: paths relative to the config's folder, or absolute.
+
 A mistake stops the command before it starts (exit code 2), listing every problem at once,
 each with where the value came from, the value (hidden for secrets) and what is allowed:
 
@@ -48,7 +55,9 @@ GATEWAY = """\
 ## Gateway config file (TOML)
 
 `jagajalan gateway run --config /etc/jagajalan/gateway.toml` (example: `examples/gateway.toml`;
-check one with `jagajalan gateway check-config`). Relative paths are relative to the file.
+check one with `jagajalan gateway check-config`, which prints every path as resolved). Relative
+paths (`spool.path`, the `mqtt` files, `serial.port`, a Modbus `profile` file) are relative to
+the folder of this file, not to the working folder (see **Paths** above).
 Errors name the file, the key, the value and what is allowed; unknown keys are refused.
 """
 

@@ -113,7 +113,7 @@ def check_influx_url(url: str) -> str:
 
 
 #: The rule in words, for ``Allowed`` texts and the docs.
-PATH_RULE = "relative: to the config file's folder (options and environment: the working folder)"
+PATH_RULE = "relative to the config file (options: to the working folder)"
 
 
 def resolve_path(value: Path, info: ValidationInfo) -> Path:
@@ -157,19 +157,19 @@ InfluxUrl = Annotated[
 ]
 Port = Annotated[int, Field(ge=1, le=65_535)]
 #: A file or folder path (need not exist yet, e.g. a spool), resolved by :func:`resolve_path`.
-ConfigPath = Annotated[Path, AfterValidator(resolve_path), Allowed(f"a path; {PATH_RULE}")]
+ConfigPath = Annotated[Path, AfterValidator(resolve_path), Allowed(f"a path, {PATH_RULE}")]
 ReadableFile = Annotated[
     Path,
     AfterValidator(resolve_path),
     AfterValidator(check_readable_file),
-    Allowed(f"a readable file; {PATH_RULE}"),
+    Allowed(f"a readable file, {PATH_RULE}"),
 ]
 #: A serial port: a device path (resolved as :data:`ConfigPath`) or a pyserial URL.
 DevicePath = Annotated[
     str,
     Field(min_length=1),
     AfterValidator(resolve_device),
-    Allowed(f"a device path such as /dev/ttyUSB0, or a pyserial URL; {PATH_RULE}"),
+    Allowed(f"a device path, {PATH_RULE}, or a pyserial URL"),
 ]
 Secret = Annotated[
     SecretStr,

@@ -45,7 +45,7 @@ from gateway.devices.modbus.profile import (
     profile_is_path,
 )
 from kernel.config import ConfigError
-from kernel.fields import PATH_RULE, resolve_path
+from kernel.fields import resolve_path
 from telemetry.models import DeviceState, Reading
 
 
@@ -55,7 +55,7 @@ class ModbusConfig(DeviceConfig):
     unit: int = Field(1, ge=1, le=247, description="Modbus slave address")
     profile: str = Field(
         description="profile name in gateway/devices/modbus/profiles, or a path to a .toml "
-        f"({PATH_RULE})"
+        "relative to the config file"
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
