@@ -175,7 +175,9 @@ directions = {{ {directions} }}
 """
 
 
-def _all_toml(site: Site, links: dict[str, SerialLink], opts: DeviceOptions, directory: Path):
+def _all_toml(
+    site: Site, links: dict[str, SerialLink], opts: DeviceOptions, directory: Path
+) -> str:
     bus = _serial(links["rs485"], directory, timeout=opts.modbus_timeout)
     out = ["\n# One RS-485 line, five Modbus sensors (serial settings shared, timeout per device)"]
     for u in sources.BUS_UNITS:
