@@ -70,8 +70,8 @@ class Site:
             }
         )
 
-    def counter(self, ident: str = "cnt1", *, running: bool = True) -> None:
-        link = self.link(f"tty-{ident}")
+    def counter(self, ident: str = "cnt1", *, running: bool = True, baud: int = 9600) -> None:
+        link = self.link(f"tty-{ident}", baud)
         if running:
             sim = TrafficCounterSim(link.device_path, heartbeat_interval=1.0, vehicles_per_minute=2)
             self.stack.enter_context(sim)
@@ -196,6 +196,21 @@ def test_a_wrong_baud_rate_fails_with_the_right_one(site: Site, acl_broker: Mosq
         "The sensor answers at 9600 baud 8N1, but the config says 19200 baud 8N1: set "
         '`baudrate = 9600` and `parity = "N"` in the `serial` of device env1'
     )
+
+
+@pytest.mark.services
+def test_a_counter_at_another_baud_rate_fails(site: Site, acl_broker: Mosquitto) -> None:
+    """A device that talks on its own at 19200 reaches a gateway set to 9600 as garbage with
+    no line end in it: no record, and the remedy names the baud rate."""
+    site.modbus()
+    site.counter(baud=19200)
+    done = doctor(site.config(acl_broker.url), "--json", "--lang", "en")
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [r for r in json.loads(done.stdout)["checks"] if r["status"] == "fail"]
+    assert [(r["details"].get("device"), r["key"]) for r in failed] == [
+        ("cnt1", "device.traffic_silent")
+    ]
+    assert "and baud 9600" in failed[0]["remedy"]
 
 
 @pytest.mark.services
