@@ -30,6 +30,7 @@ from gateway.devices.modbus.profile import (
 )
 from gateway.tools.scan.core import (
     BAUDS,
+    DEFAULT_BAUDS,
     PROBE_ADDRESS,
     PROBE_COUNT,
     PROBE_FUNCTION,
@@ -235,9 +236,11 @@ def confirm(bus: Bus, p: Probe, timeout: float, tries: int = CONFIRM) -> int:
 
 def search_order(unit: int, baud: int, parity: str) -> list[Probe]:
     """Settings to try for a unit configured at *baud* and *parity*, the configured one
-    excluded: every other baud rate at that parity (a wrong baud rate is the most common
-    fault), then the other parities at that baud rate."""
-    out = [Probe(b, parity, unit) for b in BAUDS if b != baud]
+    excluded: every other baud rate at that parity, the most common first (a wrong baud rate
+    is the most common fault), then the other parities at that baud rate."""
+    common_first = [int(b) for b in DEFAULT_BAUDS.split(",")]
+    bauds = common_first + [b for b in BAUDS if b not in common_first]
+    out = [Probe(b, parity, unit) for b in bauds if b != baud]
     return out + [Probe(baud, p, unit) for p in ("N", "E", "O") if p != parity]
 
 

@@ -18,6 +18,7 @@ from gateway.config import load_gateway_config
 from gateway.devices.modbus.driver import ModbusConfig
 from gateway.devices.modbus.frames import build_read_request, crc16
 from gateway.devices.modbus.profile import compile_profile, load_profile
+from gateway.tools.scan.bus import search_order
 from gateway.tools.scan.command import Bus
 from gateway.tools.scan.core import (
     ArgError,
@@ -267,3 +268,10 @@ def test_dedupe_keeps_the_cleanest_setting_and_distinct_devices() -> None:
     assert second.probe == o and none == []  # another model at the same address: kept
     (only, _), _ = dedupe(found, {})
     assert only.probe == n  # equals: the first probed
+
+
+def test_doctor_searches_the_common_baud_rates_first() -> None:
+    order = [(p.baud, p.parity) for p in search_order(5, 19200, "N")]
+    assert order[0] == (9600, "N") and (19200, "N") not in order
+    assert order[-2:] == [(19200, "E"), (19200, "O")]
+    assert len(order) == 9 and {p.unit for p in search_order(5, 19200, "N")} == {5}
