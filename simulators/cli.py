@@ -9,7 +9,6 @@ The scenario and fleet commands live in :mod:`simulators.commands`.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import threading
 import time
@@ -46,8 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     d.add_argument(
         "--broker-url",
-        default=os.environ.get("JAGAJALAN_BROKER_URL", "mqtt://127.0.0.1:1883"),
-        help="broker URL written into the generated gateway configs",
+        default=None,
+        help="broker URL written into the generated gateway configs; 'demo': the running "
+        "demo's broker (default: $JAGAJALAN_BROKER_URL, else the running demo's broker, else "
+        "mqtt://127.0.0.1:1883)",
     )
     d.add_argument(
         "--traffic-interval",
@@ -122,6 +123,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from kernel.demo_state import NoDemo, resolve_broker_url
     from simulators.devices.cabinet import (
         DeviceOptions,
         device_ids,
@@ -142,6 +144,13 @@ def cmd_devices(args: argparse.Namespace) -> int:
     except KeyError as exc:
         console.print(f"[red]error:[/red] {exc.args[0]}")
         return 2
+    try:
+        args.broker_url, notice = resolve_broker_url(args.broker_url)
+    except NoDemo as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    if notice:
+        console.print(notice)
     scenario = Scenario.load(args.scenario) if args.scenario else None  # ConfigError: exit 2
     try:
         lines = dict(parse_line_option(text, args.devices) for text in args.line)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 from pathlib import Path
 
@@ -51,8 +50,10 @@ def register_fleet(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
     p.add_argument(
         "--broker-url",
-        default=os.environ.get("JAGAJALAN_BROKER_URL", "mqtt://127.0.0.1:1883"),
-        help="mqtt://host[:port] or mqtts://host[:port]",
+        default=None,
+        help="mqtt://host[:port] or mqtts://host[:port]; 'demo': the running demo's broker "
+        "(default: $JAGAJALAN_BROKER_URL, else the running demo's broker, else "
+        "mqtt://127.0.0.1:1883)",
     )
     p.add_argument("--batch-size", type=int, default=10, help="readings per batch (default 10)")
     p.add_argument(
@@ -204,10 +205,18 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from kernel.demo_state import NoDemo, resolve_broker_url
     from simulators.fleet.generator import FleetOptions
     from simulators.fleet.mqtt import run_fleet
 
     err = Console(stderr=True)
+    try:
+        args.broker_url, notice = resolve_broker_url(args.broker_url)
+    except NoDemo as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    if notice:
+        err.print(notice)
     opts = FleetOptions(
         rate=args.rate,
         duration=args.duration,
