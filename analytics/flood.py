@@ -155,6 +155,18 @@ ROAD_DEPTH = Ladder(
 )
 
 
+#: The status of water on a road as the simulators' sites and the API name it: normal ->
+#: waspada (10 cm) -> siaga (20 cm) -> awas (30 cm). Same thresholds as :data:`ROAD_DEPTH`
+#: (project defaults), named like the BPBD alert ladder so that people read it at a glance.
+ROAD_STATUS = ladder_from_levels(
+    "status genangan jalan",
+    {"waspada": 10.0, "siaga": 20.0, "awas": 30.0},
+    "cm",
+    hysteresis=5.0,
+    source="JagaJalan project defaults (thresholds of ROAD_DEPTH); DOMAIN.md",
+)
+
+
 def river_gauge(
     name: str,
     siaga_3: float,

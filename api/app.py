@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
-from api.routes import docs, gateways, health, index, readings
+from api.routes import conditions, docs, gateways, health, index, readings
 from kernel import __version__
 from store import StoreReader
 
@@ -41,4 +41,5 @@ def create_app(store: StoreReader, broker_check: BrokerCheck | None = None) -> F
     app.include_router(health.router, dependencies=PUBLIC)
     app.include_router(gateways.router, dependencies=READ_ACCESS)
     app.include_router(readings.router, dependencies=READ_ACCESS)
+    app.include_router(conditions.router, dependencies=READ_ACCESS)
     return app
