@@ -1,10 +1,18 @@
-"""`jagajalan demo`: the whole chain on one machine, in the foreground.
+"""`jagajalan demo`: the whole chain on one machine, in the foreground, telling a story.
 
 Embedded defaults (used only when no real service is configured): an in-process MQTT broker
-(amqtt) and an SQLite store. The chain is the production one: emulated serial devices on
-pseudo-terminals -> two gateway processes -> broker -> ingest -> store -> API. Each component
-runs as its own process with the same command line an operator would use; logs go to
-``<dir>/logs``. Ctrl-C stops everything, newest first.
+(amqtt, on 1883 when it is free, else on a free port) and an SQLite store. The chain is the
+production one: emulated roadside cabinets on pseudo-terminals -> gateway processes ->
+broker -> ingest -> store -> API. Each component runs as its own process with the same
+command line an operator would use; logs go to ``<dir>/logs``.
+
+The cabinets are driven by a scenario (default ``first_rains``: within five minutes the haze
+changes ISPU category, the rush hour passes and water floods the market road); the demo's
+gateways are the scenario's sites (at most :data:`MAX_SITES`). ``jagajalan demo switch
+<scenario>`` restarts the cabinets and their gateways on another scenario; at the end of a
+scenario the demo replays it. While it runs the demo keeps ``<dir>/demo.json``
+(:mod:`kernel.demo_state`) so that ``--broker-url demo`` finds its broker whatever the port.
+Ctrl-C stops everything, newest first, and removes the file.
 """
 
 from __future__ import annotations
@@ -20,7 +28,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-GATEWAYS = ("srl-pasar-01", "srl-pauh-01")
+from kernel.demo_state import DemoState, remove_state, write_state
+
+DEFAULT_SCENARIO = "first_rains"
+MAX_SITES = 3
+SWITCH_FILE = "switch.request"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,9 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole chain on this machine (embedded broker and store by default)",
         description=(
-            "Runs emulated devices, two gateways, ingest and the API on http://127.0.0.1:8000. "
-            "Uses a real broker or InfluxDB when JAGAJALAN_BROKER_URL / JAGAJALAN_INFLUX_URL "
-            "(or the options) are set. Ctrl-C stops everything."
+            "Runs emulated roadside cabinets driven by a scenario, their gateways, ingest and "
+            "the API (http://127.0.0.1:8000, or the next free port). Uses a real broker or "
+            "InfluxDB when JAGAJALAN_BROKER_URL / JAGAJALAN_INFLUX_URL (or the options) are "
+            "set. Ctrl-C stops everything. `jagajalan demo switch <scenario>` changes the "
+            "scenario while it runs."
         ),
     )
     p.add_argument("--dir", type=Path, default=Path("var/demo"), help="working directory")
@@ -44,8 +58,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=os.environ.get("JAGAJALAN_INFLUX_URL"),
         help="use this InfluxDB (1.x HTTP API) instead of the embedded SQLite store",
     )
-    p.add_argument("--api-port", type=int, default=8000)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--api-port",
+        type=int,
+        default=None,
+        help="API port (default: 8000, or a free port when 8000 is taken)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed of the emulated devices")
+    p.add_argument(
+        "--scenario",
+        default=DEFAULT_SCENARIO,
+        help=f"scenario driving the emulated devices (default: {DEFAULT_SCENARIO}; "
+        "`jagajalan simulate scenario --list` lists them)",
+    )
     p.add_argument(
         "--duration",
         type=float,
@@ -53,6 +78,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop by itself after this many seconds (default: run until Ctrl-C)",
     )
     p.set_defaults(func=cmd_demo)
+    actions = p.add_subparsers(dest="demo_action", metavar="ACTION")
+    s = actions.add_parser(
+        "switch",
+        help="make the running demo play another scenario",
+        description="Restart the running demo's emulated cabinets and gateways on another "
+        "scenario, from its beginning. Exit 0 once the demo runs it, 1 when no demo runs "
+        "or it did not switch in time, 2 for a scenario that does not exist.",
+    )
+    s.add_argument("scenario", help="scenario name or file")
+    s.add_argument("--dir", type=Path, default=Path("var/demo"), help="the demo's --dir")
+    s.add_argument("--timeout", type=float, default=90.0, help="seconds to wait (default 90)")
+    s.set_defaults(func=cmd_switch)
 
 
 @dataclass
@@ -68,7 +105,11 @@ class Demo:
         self.dir: Path = args.dir.resolve()
         self.logs = self.dir / "logs"
         self.children: list[Child] = []
+        self.cabinet: list[Child] = []  # devices and gateways of the current scenario
         self.broker = None
+        self.scenario = None
+        self.gateways: list[str] = []
+        self.origin = 0.0  # real time of the scenario's start
 
     def spawn(self, name: str, *argv: str) -> Child:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -86,7 +127,9 @@ class Demo:
 
     def start(self) -> None:
         from jagajalan.embedded_broker import EmbeddedBroker, pick_port
+        from simulators.scenario.engine import Scenario
 
+        scenario = Scenario.load(self.args.scenario)  # ConfigError: exit 2
         self.dir.mkdir(parents=True, exist_ok=True)
         broker_url = self.args.broker_url
         if not broker_url:
@@ -94,60 +137,21 @@ class Demo:
             self.broker.start()
             broker_url = self.broker.url
         self.broker_url = broker_url
+        self.api_port = self.args.api_port or pick_port(8000)
+        self.api = f"http://127.0.0.1:{self.api_port}"
         if self.args.influx_url:
-            store_args = ["--influx-url", self.args.influx_url]
+            self.store_args = ["--influx-url", self.args.influx_url]
             self.store_desc = f"InfluxDB {self.args.influx_url}"
+            self.setup_influx()
         else:
             sqlite = self.dir / "jagajalan.sqlite"
-            store_args = ["--sqlite", str(sqlite)]
+            self.store_args = ["--sqlite", str(sqlite)]
             self.store_desc = f"SQLite {sqlite}"
-
-        sim_dir = self.dir / "sim"
-        ready = self.dir / "devices.ready"
-        ready.unlink(missing_ok=True)
-        self.spawn(
-            "devices",
-            "simulate",
-            "devices",
-            "--dir",
-            str(sim_dir),
-            "--gateways",
-            ",".join(GATEWAYS),
-            "--seed",
-            str(self.args.seed),
-            "--broker-url",
-            broker_url,
-            "--traffic-interval",
-            "15",
-            "--poll-interval",
-            "2",
-            "--vehicles-per-minute",
-            "20",
-            "--ready-file",
-            str(ready),
-        )
-        self.wait_for(lambda: ready.exists(), 30, "emulated devices")
-        if self.args.influx_url:
-            # As an operator does once: ingest and the API create nothing in InfluxDB. Without
-            # admin options this works on an InfluxDB without auth (a local one for the demo).
-            log = self.logs / "setup.log"
-            cmd = [sys.executable, "-m", "jagajalan.cli", "store", "setup", "--wait", "30"]
-            with log.open("ab") as out:
-                done = subprocess.run(
-                    [*cmd, *store_args],
-                    stdout=out,
-                    stderr=out,
-                    stdin=subprocess.DEVNULL,
-                    timeout=120,
-                )
-            if done.returncode != 0:
-                raise RuntimeError(f"`jagajalan store setup` failed; see {log}")
-        ingest = self.spawn("ingest", "ingest", "run", "--broker-url", broker_url, *store_args)
+        ingest = self.spawn("ingest", "ingest", "run", "--broker-url", broker_url, *self.store_args)
         # Gateways start once ingest holds its subscription: the broker keeps QoS 1 messages
         # only for subscribers (or persistent sessions) that already exist.
         self.wait_for(lambda: "subscribed to" in ingest.log.read_text(), 30, "ingest")
-        for gw in GATEWAYS:
-            self.spawn(f"gateway-{gw}", "gateway", "run", "--config", str(sim_dir / f"{gw}.toml"))
+        self.start_cabinet(scenario)
         self.spawn(
             "api",
             "api",
@@ -155,11 +159,112 @@ class Demo:
             "--host",
             "127.0.0.1",
             "--port",
-            str(self.args.api_port),
+            str(self.api_port),
             "--broker-url",
             broker_url,
-            *store_args,
+            *self.store_args,
         )
+        self.write_state()
+
+    def setup_influx(self) -> None:
+        # As an operator does once: ingest and the API create nothing in InfluxDB. Without
+        # admin options this works on an InfluxDB without auth (a local one for the demo).
+        log = self.logs / "setup.log"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "jagajalan.cli", "store", "setup", "--wait", "30"]
+        with log.open("ab") as out:
+            done = subprocess.run(
+                [*cmd, *self.store_args],
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"`jagajalan store setup` failed; see {log}")
+
+    def start_cabinet(self, scenario) -> None:
+        """Emulated devices of the scenario's sites, then a gateway process per site."""
+        from simulators.sites import SITES
+
+        known = {s.gateway for s in SITES}
+        gateways = [g for g in scenario.sites if g in known][:MAX_SITES]
+        if not gateways:
+            raise RuntimeError(f"scenario {scenario.name} has no site the demo can emulate")
+        sim_dir = self.dir / "sim"
+        ready = self.dir / "devices.ready"
+        ready.unlink(missing_ok=True)
+        source = scenario.path if scenario.path is not None else scenario.name
+        devices = self.spawn(
+            "devices",
+            "simulate",
+            "devices",
+            "--dir",
+            str(sim_dir),
+            "--gateways",
+            ",".join(gateways),
+            "--devices",
+            "all",
+            "--scenario",
+            str(source),
+            "--seed",
+            str(self.args.seed),
+            "--broker-url",
+            self.broker_url,
+            "--traffic-interval",
+            str(self.traffic_interval(scenario)),
+            "--poll-interval",
+            "2",
+            "--ready-file",
+            str(ready),
+        )
+        self.cabinet = [devices]
+        self.wait_for(ready.exists, 30, "emulated devices")
+        self.origin = ready.stat().st_mtime  # the scenario clock started just before
+        self.scenario, self.gateways = scenario, gateways
+        for gw in gateways:
+            config = str(sim_dir / f"{gw}.toml")
+            self.cabinet.append(self.spawn(f"gateway-{gw}", "gateway", "run", "--config", config))
+
+    @staticmethod
+    def traffic_interval(scenario) -> int:
+        """About one scenario hour (15 s at 240x), at least 2 s."""
+        return max(2, round(3600 / scenario.speed))
+
+    def vehicles_per_hour(self, counted: int) -> float:
+        """Vehicles counted in one traffic interval, per scenario hour: the emulated road
+        carries as many vehicles per real second as the scenario's road per scenario second
+        times the clock speed, so flows the gateway computes in pcu/h run that much fast."""
+        scenario_seconds = self.traffic_interval(self.scenario) * self.scenario.speed
+        return counted * 3600 / scenario_seconds
+
+    def switch(self, scenario) -> None:
+        """Stop the gateways, then the devices, and start the new scenario's cabinet."""
+        for child in reversed(self.cabinet):
+            self.stop_child(child)
+            self.children.remove(child)
+        self.cabinet = []
+        self.start_cabinet(scenario)
+        self.write_state()
+
+    def scenario_time(self, now: float | None = None) -> float:
+        sc = self.scenario
+        return sc.start + ((time.time() if now is None else now) - self.origin) * sc.speed
+
+    def scenario_ended(self) -> bool:
+        return self.scenario_time() >= self.scenario.end
+
+    def write_state(self) -> None:
+        state = DemoState(
+            pid=os.getpid(),
+            broker_url=self.broker_url,
+            api_url=self.api,
+            dir=str(self.dir),
+            scenario=self.scenario.name,
+            gateways=list(self.gateways),
+            started=self.origin,
+        )
+        write_state(self.dir, state)
 
     def wait_for(self, check, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -177,62 +282,81 @@ class Demo:
                 tail = "".join(c.log.read_text(errors="replace").splitlines(True)[-15:])
                 raise RuntimeError(f"{c.name} exited with code {code}; last log lines:\n{tail}")
 
+    @staticmethod
+    def stop_child(c: Child) -> None:
+        if c.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                c.proc.send_signal(signal.SIGTERM)
+        try:
+            c.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            c.proc.kill()
+            c.proc.wait()
+
     def stop(self) -> None:
         """Newest first, one at a time: the API, the gateways (they publish "offline" and keep
-        unsent readings in their spools), ingest (flushes), and last the devices."""
-        for c in reversed(self.children):
-            if c.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    c.proc.send_signal(signal.SIGTERM)
-            try:
-                c.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                c.proc.kill()
-                c.proc.wait()
+        unsent readings in their spools), the devices, ingest (flushes); the state file goes
+        first, so no command is sent to a demo that is stopping."""
+        remove_state(self.dir, os.getpid())
+        for c in sorted(self.children, key=_stop_order):
+            self.stop_child(c)
         if self.broker is not None:
             self.broker.stop()
 
 
-def _summary(api: str) -> str:
-    import httpx
+def _stop_order(c: Child) -> int:
+    order = {"api": 0, "devices": 2, "ingest": 3}
+    return order.get(c.name, 1)  # gateways after the API, before their devices
 
+
+def take_switch_request(directory: Path) -> str | None:
+    path = directory / SWITCH_FILE
     try:
-        gws = httpx.get(f"{api}/gateways", timeout=2).json()
-        latest = httpx.get(f"{api}/readings/latest", timeout=2).json()
-    except (httpx.HTTPError, ValueError):
-        return "API not answering yet"
-    seen = sorted({row["gateway"] for row in latest})
-    states = ", ".join(f"{g['gateway']}={g.get('state') or '?'}" for g in gws)
-    return f"gateways: {states or 'none yet'} | latest values: {len(latest)} from {seen}"
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    path.unlink(missing_ok=True)
+    return text or None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    console = Console(stderr=True)
+    from jagajalan.demo_status import StatusBoard, banner
+    from kernel.config import ConfigError
+    from simulators.scenario.engine import Scenario
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     demo = Demo(args)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    api = f"http://127.0.0.1:{args.api_port}"
     code = 0
     try:
         demo.start()
-        console.print(
-            "[bold]JagaJalan demo is running[/bold]\n"
-            f"  broker        {demo.broker_url}{' (embedded amqtt)' if demo.broker else ''}\n"
-            f"  store         {demo.store_desc}\n"
-            f"  latest values {api}/readings/latest\n"
-            f"  gateways      {api}/gateways\n"
-            f"  health        {api}/health\n"
-            f"  API docs      {api}/docs\n"
-            f"  logs          {demo.logs}\n"
-            "Ctrl-C stops everything."
-        )
+        console.print(banner(demo))
+        board = StatusBoard(demo.api)
         started = time.monotonic()
-        while not stop.wait(5):
+        next_status = started + 5
+        while not stop.wait(1):
             demo.check_children()
-            console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {_summary(api)}")
+            request = take_switch_request(demo.dir)
+            if request is not None:
+                try:
+                    scenario = Scenario.load(request)
+                except ConfigError as exc:
+                    console.print(f"[red]cannot switch:[/red] {exc.render()}")
+                else:
+                    console.print(f"switching to scenario {scenario.name} ...")
+                    demo.switch(scenario)
+                    console.print(board.scenario_line(demo, switched=True))
+            elif demo.scenario_ended():
+                console.print(f"scenario {demo.scenario.name} has ended; playing it again")
+                demo.switch(demo.scenario)
+            if time.monotonic() >= next_status:
+                next_status += 5
+                for line in board.update(demo):
+                    console.print(line)
             if args.duration and time.monotonic() - started >= args.duration:
                 break
     except RuntimeError as exc:
@@ -242,3 +366,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print("stopping ...")
         demo.stop()
     return code
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from kernel.demo_state import read_state
+    from simulators.scenario.engine import Scenario
+
+    console = Console(stderr=True, highlight=False)
+    scenario = Scenario.load(args.scenario)  # ConfigError (unknown name, bad file): exit 2
+    state = read_state(args.dir)
+    if state is None:
+        console.print(
+            f"[red]error:[/red] no demo is running with --dir {args.dir} "
+            f"({args.dir / 'demo.json'} not found or its process has ended); start one with "
+            "`make demo`"
+        )
+        return 1
+    source = args.scenario
+    if scenario.path is not None and ("/" in source or source.endswith(".toml")):
+        source = str(scenario.path.resolve())
+    asked = time.time()
+    request = Path(state.dir) / SWITCH_FILE
+    request.write_text(source + "\n", encoding="utf-8")
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        now = read_state(args.dir)
+        if now is None:
+            console.print("[red]error:[/red] the demo stopped before it switched")
+            return 1
+        if now.scenario == scenario.name and now.started >= asked:
+            console.print(
+                f"The demo now plays {scenario.name} with gateways {', '.join(now.gateways)}; "
+                f"see {now.api_url}/conditions"
+            )
+            return 0
+        time.sleep(0.2)
+    console.print(f"[red]error:[/red] the demo did not switch within {args.timeout:g} s")
+    return 1

@@ -44,8 +44,11 @@ class Cabinet:
         speed: float | None = None,
         poll_interval: float = 0.4,
         settings: dict[str, dict[str, Any]] | None = None,
+        gateway: str = GATEWAY,
     ) -> None:
-        """*settings*: extra config keys per device id, on top of OVERRIDES."""
+        """*settings*: extra config keys per device id, on top of OVERRIDES; *gateway*: the
+        simulated site (simulators/sites.py)."""
+        self.gateway = gateway
         self.truth_path = tmp / "truth.jsonl"
         self.truth = TruthWriter(self.truth_path)
         clock = scenario.clock(speed) if scenario is not None else None
@@ -62,7 +65,7 @@ class Cabinet:
             origin=None if scenario is not None else self.origin,
         )
         self.clock = clock
-        self.devices = start_gateway_devices(site(GATEWAY), tmp / "sim", opts, self.truth)
+        self.devices = start_gateway_devices(site(gateway), tmp / "sim", opts, self.truth)
         self.config = load_gateway_config(self.devices.config_path)
         self.readings: dict[str, list[Reading]] = defaultdict(list)
         self.drivers: dict[str, Any] = {}
@@ -94,7 +97,7 @@ class Cabinet:
         return seen
 
     def records(self, kind: str, device: str | None = None) -> list[dict]:
-        full = None if device is None else f"{GATEWAY}/{device}"
+        full = None if device is None else f"{self.gateway}/{device}"
         return [
             r
             for r in read_truth(self.truth_path)

@@ -1,0 +1,41 @@
+"""What the demo prints every 5 s: counts, and names only of gateways that changed."""
+
+from __future__ import annotations
+
+from jagajalan.demo_status import gateway_summary, site_line
+
+
+def gateways(n: int, state: str = "online", prefix: str = "fleet") -> list[dict]:
+    return [{"gateway": f"{prefix}-{i:04d}", "state": state} for i in range(1, n + 1)]
+
+
+def test_status_line_counts_and_names_only_changes() -> None:
+    line, seen = gateway_summary({}, gateways(2, prefix="srl"))
+    assert line == "gateways: 2 online"
+    fleet = gateways(2, prefix="srl") + gateways(51)
+    line, seen = gateway_summary(seen, fleet)
+    assert line.startswith("gateways: 53 online | new: fleet-0001, fleet-0002")
+    assert "and 46 more" in line and "fleet-0051" not in line
+    line, seen = gateway_summary(seen, fleet)
+    assert line == "gateways: 53 online"  # nothing changed: no names
+    fleet[-1] = {"gateway": "fleet-0051", "state": "offline"}
+    line, seen = gateway_summary(seen, fleet)
+    assert line == "gateways: 1 offline, 52 online | now offline: fleet-0051"
+
+
+def test_site_line_uses_the_labels() -> None:
+    site = {
+        "gateway": "srl-pasar-01",
+        "water": {
+            "level_cm": 12.3,
+            "status_label": "Waspada",
+            "road": "hati_hati",
+            "road_label": "Hati-hati",
+        },
+        "air": {"pm25": 72.3, "ispu": 117.8, "category_label": "Tidak Sehat"},
+        "traffic": {"vehicles": 30, "speed_mean": 38.2, "los": None},
+    }
+    line = site_line(site, lambda n: n * 40.0)
+    assert "water +12.3 cm Waspada (Hati-hati)" in line
+    assert "PM2.5 72 µg/m³ ISPU 118 Tidak Sehat" in line
+    assert "traffic 1200 veh/h, 38 km/h" in line and "LOS" not in line
