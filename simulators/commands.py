@@ -114,7 +114,10 @@ def cmd_scenario(args: argparse.Namespace) -> int:
             table.add_column(tr(f"simulate.list.{col}", lang))
         for name in shipped():
             sc = Scenario.load(name)
-            table.add_row(name, f"{sc.duration / 86400:g} d", f"{sc.speed:g}x", sc.description)
+            text = sc.file.description_id if lang == "id" and sc.file.description_id else None
+            table.add_row(
+                name, f"{sc.duration / 86400:g} d", f"{sc.speed:g}x", text or sc.description
+            )
         out.print(table)
         return 0 if args.list else 2
     scenario = Scenario.load(args.name, seed=args.seed)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from jagajalan.demo_status import gateway_summary, site_line
 
 
@@ -39,3 +43,20 @@ def test_site_line_uses_the_labels() -> None:
     assert "water +12.3 cm Waspada (Hati-hati)" in line
     assert "PM2.5 72 µg/m³ ISPU 118 Tidak Sehat" in line
     assert "traffic 1200 veh/h, 38 km/h" in line and "LOS" not in line
+
+
+def test_demo_switch_without_a_demo_or_with_an_unknown_scenario(tmp_path: Path) -> None:
+    def switch(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "jagajalan.cli", "demo", "switch", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    unknown = switch("monsoon")
+    assert unknown.returncode == 2 and "shipped scenarios: first_rains" in unknown.stderr
+    none = switch("haze_episode")
+    assert none.returncode == 1 and "no demo is running" in none.stderr
+    assert not (tmp_path / "var" / "demo" / "switch.request").exists()

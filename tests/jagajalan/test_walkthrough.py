@@ -108,6 +108,8 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
             argv, cwd=here, env=env, capture_output=True, text=True, timeout=timeout
         )
 
+    listed = run(find(commands, "simulate scenario --list"), 60)
+    assert listed.returncode == 0 and "first_rains" in listed.stdout, listed.stderr
     state_file = here / "var" / "demo" / "demo.json"
     demo = start("demo", [JAGAJALAN, "demo"])
     try:

@@ -287,7 +287,7 @@ crosses = "kabut"
 
 
 def test_unknown_scenario_names_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match="shipped scenarios: haze_episode, normal_day"):
+    with pytest.raises(ConfigError, match="shipped scenarios: first_rains, haze_episode, normal"):
         Scenario.load("monsoon")
 
 
