@@ -329,4 +329,5 @@ def test_option_errors(tmp_path: Path) -> None:
     assert "--rate must be a positive" in proc.stderr and "give --gateways N" in proc.stderr
     proc = _cli("--gateways", "2", "--scenario", "monsoon", "--duration", "1")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "monsoon.toml" in proc.stderr and "shipped scenarios: haze_episode" in proc.stderr
+    assert "monsoon.toml" in proc.stderr
+    assert "shipped scenarios: first_rains, haze_episode" in proc.stderr
