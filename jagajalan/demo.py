@@ -185,10 +185,7 @@ class Demo:
 
     def start_cabinet(self, scenario) -> None:
         """Emulated devices of the scenario's sites, then a gateway process per site."""
-        from simulators.sites import SITES
-
-        known = {s.gateway for s in SITES}
-        gateways = [g for g in scenario.sites if g in known][:MAX_SITES]
+        gateways = demo_sites(scenario)
         if not gateways:
             raise RuntimeError(f"scenario {scenario.name} has no site the demo can emulate")
         sim_dir = self.dir / "sim"
@@ -304,6 +301,15 @@ class Demo:
             self.broker.stop()
 
 
+def demo_sites(scenario) -> list[str]:
+    """The gateways the demo runs for *scenario*: its first sites that simulators/sites.py
+    knows (a site described only in the file has no emulated cabinet)."""
+    from simulators.sites import SITES
+
+    known = {s.gateway for s in SITES}
+    return [g for g in scenario.sites if g in known][:MAX_SITES]
+
+
 def _stop_order(c: Child) -> int:
     order = {"api": 0, "devices": 2, "ingest": 3}
     return order.get(c.name, 1)  # gateways after the API, before their devices
@@ -346,6 +352,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     scenario = Scenario.load(request)
                 except ConfigError as exc:
                     console.print(f"[red]cannot switch:[/red] {exc.render()}")
+                    continue
+                if not demo_sites(scenario):
+                    console.print(f"[red]cannot switch:[/red] {scenario.name} has no known site")
                 else:
                     console.print(f"switching to scenario {scenario.name} ...")
                     demo.switch(scenario)
@@ -376,6 +385,14 @@ def cmd_switch(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, highlight=False)
     scenario = Scenario.load(args.scenario)  # ConfigError (unknown name, bad file): exit 2
+    if not demo_sites(scenario):
+        from simulators.sites import SITES
+
+        console.print(
+            f"[red]error:[/red] scenario {scenario.name} has no site the demo can emulate; "
+            f"its sites must be among {', '.join(s.gateway for s in SITES)}"
+        )
+        return 2
     state = read_state(args.dir)
     if state is None:
         console.print(

@@ -169,3 +169,17 @@ def test_hysteresis_level_is_between_the_raw_levels_and_levels_stay_nested(
         assert ladder.level_of(x) <= state.level <= ladder.level_of(x + h)
         actives = [s.active for s in state.steps]
         assert actives == sorted(actives, reverse=True)  # a raised level has all below raised
+
+
+def test_road_status_names_the_alert_ladder_on_road_depth_thresholds() -> None:
+    status = flood.ROAD_STATUS
+    assert status.keys == ("normal", "waspada", "siaga", "awas")
+    assert [s.threshold for s in status.steps] == [s.threshold for s in flood.ROAD_DEPTH.steps]
+    assert [status.key_of(v) for v in (-3.0, 9.9, 10.0, 25.0, 30.0)] == [
+        "normal",
+        "normal",
+        "waspada",
+        "siaga",
+        "awas",
+    ]
+    assert status.label("awas") == "Awas" and status.label("awas", "en") == "Warning"

@@ -57,6 +57,16 @@ def test_demo_switch_without_a_demo_or_with_an_unknown_scenario(tmp_path: Path) 
 
     unknown = switch("monsoon")
     assert unknown.returncode == 2 and "shipped scenarios: first_rains" in unknown.stderr
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(
+        'name = "elsewhere"\nstart = 2025-10-20\nduration = "1d"\n[[sites]]\n'
+        'gateway = "pdg-bypass-02"\nname = "Jl. By Pass"\nkecamatan = "Koto Tangah"\n'
+        "latitude = -2.0\nlongitude = 102.0\n"
+        '[[expect]]\nat = "day1 01:00"\nsite = "pdg-bypass-02"\nsignal = "pm25"\n'
+        'crosses = "sedang"\n'
+    )
+    foreign = switch(str(elsewhere))
+    assert foreign.returncode == 2 and "no site the demo can emulate" in foreign.stderr
     none = switch("haze_episode")
     assert none.returncode == 1 and "no demo is running" in none.stderr
     assert not (tmp_path / "var" / "demo" / "switch.request").exists()
