@@ -41,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the whole chain on this machine (embedded broker and store by default)",
         description=(
             "Runs emulated roadside cabinets driven by a scenario, their gateways, ingest and "
-            "the API (http://127.0.0.1:8000, or the next free port). Uses a real broker or "
-            "InfluxDB when JAGAJALAN_BROKER_URL / JAGAJALAN_INFLUX_URL (or the options) are "
-            "set. Ctrl-C stops everything. `jagajalan demo switch <scenario>` changes the "
+            "the API (http://127.0.0.1:8000, or a free port when it is taken). Uses a real "
+            "broker or InfluxDB when JAGAJALAN_BROKER_URL / JAGAJALAN_INFLUX_URL (or the options) "
+            "are set. Ctrl-C stops everything. `jagajalan demo switch <scenario>` changes the "
             "scenario while it runs."
         ),
     )
