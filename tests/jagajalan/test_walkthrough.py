@@ -151,6 +151,19 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         assert site["water"]["status"] in ("normal", "waspada", "siaga", "awas")
         assert site["air"]["category_label"]
 
+        # Step 3, end: stop the devices; the gateway marks them unplugged and keeps running.
+        devices.send_signal(signal.SIGINT)  # Ctrl-C in the devices' terminal
+        assert devices.wait(30) == 0
+
+        def unplugged() -> bool:
+            gws = httpx.get(f"{api}/gateways", timeout=3).json()
+            mine = [g for g in gws if g["gateway"] == NEWCOMER]
+            states = {d["state"] for d in mine[0]["devices"]} if mine else set()
+            return bool(mine) and mine[0]["state"] == "online" and states == {"unplugged"}
+
+        wait(unplugged, 60, f"{NEWCOMER}'s devices were not shown unplugged", logs)
+        assert gateway.poll() is None
+
         # Step 4: the fleet, as written (50 gateways for 30 s).
         fleet = run(find(commands, "simulate fleet"), 180)
         assert fleet.returncode == 0, fleet.stdout + fleet.stderr
