@@ -74,24 +74,44 @@ def _names(names: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def gateway_summary(previous: dict[str, str], gateways: list[dict]) -> tuple[str, dict[str, str]]:
-    """Counts by state, and names only of the gateways that are new or changed state."""
-    now = {g["gateway"]: g.get("state") or "unknown" for g in gateways}
+def summarise(
+    what: str, previous: dict[str, str], now: dict[str, str], name_new: bool = True
+) -> str:
+    """``<what>: <count> <state>, ...`` and names only of what is new or changed state."""
     counts: dict[str, int] = {}
     for state in now.values():
         counts[state] = counts.get(state, 0) + 1
     text = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none yet"
-    new = sorted(g for g in now if g not in previous)
+    new = sorted(k for k in now if k not in previous)
     changes: dict[str, list[str]] = {}
-    for g in sorted(now):
-        if g in previous and previous[g] != now[g]:
-            changes.setdefault(now[g], []).append(g)
-    parts = [f"gateways: {text}"]
-    if new and previous:
+    for k in sorted(now):
+        if k in previous and previous[k] != now[k]:
+            changes.setdefault(now[k], []).append(k)
+    parts = [f"{what}: {text}"]
+    if new and previous and name_new:
         parts.append(f"new: {_names(new)}")
     for state, names in sorted(changes.items()):
         parts.append(f"now {state}: {_names(names)}")
-    return " | ".join(parts), now
+    return " | ".join(parts)
+
+
+def gateway_summary(previous: dict[str, str], gateways: list[dict]) -> tuple[str, dict[str, str]]:
+    """Counts by state, and names only of the gateways that are new or changed state."""
+    now = {g["gateway"]: g.get("state") or "unknown" for g in gateways}
+    return summarise("gateways", previous, now), now
+
+
+def device_summary(previous: dict[str, str], gateways: list[dict]) -> tuple[str, dict[str, str]]:
+    """The same for devices (``<gateway>/<device>``), from GET /gateways's device states;
+    new devices are counted, not named (a new gateway brings its own)."""
+    now = {
+        f"{g['gateway']}/{d['device']}": d.get("state") or "unknown"
+        for g in gateways
+        for d in g.get("devices") or []
+    }
+    if not now:
+        return "", now
+    return summarise("devices", previous, now, name_new=False), now
 
 
 def site_line(site: dict, per_hour: Callable[[int], float] | None = None) -> str:
@@ -126,6 +146,7 @@ class StatusBoard:
     def __init__(self, api: str) -> None:
         self.api = api
         self.states: dict[str, str] = {}
+        self.devices: dict[str, str] = {}
         self.labels: dict[str, tuple] = {}
         self.printed: dict[str, float] = {}
 
@@ -146,7 +167,9 @@ class StatusBoard:
         except (httpx.HTTPError, ValueError):
             return [f"[dim]{time.strftime('%H:%M:%S')}[/dim] API not answering yet"]
         summary, self.states = gateway_summary(self.states, gws)
-        lines = [f"[dim]{time.strftime('%H:%M:%S')}[/dim] {self.scenario_line(demo)} | {summary}"]
+        devices, self.devices = device_summary(self.devices, gws)
+        text = " | ".join(p for p in (self.scenario_line(demo), summary, devices) if p)
+        lines = [f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}"]
         now = time.monotonic()
         for site in sites:
             gw = site["gateway"]

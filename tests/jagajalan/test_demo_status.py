@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jagajalan.demo_status import gateway_summary, site_line
+from jagajalan.demo_status import device_summary, gateway_summary, site_line
 
 
 def gateways(n: int, state: str = "online", prefix: str = "fleet") -> list[dict]:
@@ -25,6 +25,22 @@ def test_status_line_counts_and_names_only_changes() -> None:
     fleet[-1] = {"gateway": "fleet-0051", "state": "offline"}
     line, seen = gateway_summary(seen, fleet)
     assert line == "gateways: 1 offline, 52 online | now offline: fleet-0051"
+
+
+def test_device_troubles_are_named_when_they_change() -> None:
+    def gws(wl1: str) -> list[dict]:
+        devices = [{"device": "env1", "state": "ok"}, {"device": "wl1", "state": wl1}]
+        return [{"gateway": "srl-tembesi-01", "state": "online", "devices": devices}]
+
+    assert device_summary({}, [{"gateway": "fleet-0001", "state": "online"}]) == ("", {})
+    line, seen = device_summary({}, gws("ok"))
+    assert line == "devices: 2 ok"
+    line, seen = device_summary(seen, gws("unplugged"))
+    assert line == "devices: 1 ok, 1 unplugged | now unplugged: srl-tembesi-01/wl1"
+    line, seen = device_summary(seen, gws("unplugged"))
+    assert line == "devices: 1 ok, 1 unplugged"
+    line, seen = device_summary(seen, gws("ok"))
+    assert line == "devices: 2 ok | now ok: srl-tembesi-01/wl1"
 
 
 def test_site_line_uses_the_labels() -> None:
