@@ -20,6 +20,8 @@ import logging
 import os
 import signal
 
+from kernel.signals import ignoring
+
 log = logging.getLogger("api")
 
 
@@ -89,13 +91,10 @@ def run_command(args: argparse.Namespace) -> int:
         # uvicorn shuts down gracefully on SIGTERM, restores the previous handler and raises
         # the signal again: with this no-op handler that ends here, so the store is closed
         # and the exit code is 0, as for `ingest run`. SIGINT still ends as KeyboardInterrupt.
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-        try:
+        with ignoring([signal.SIGTERM]):
             uvicorn.run(
                 app, host=settings.host, port=settings.port, log_config=None, access_log=False
             )
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         log.info("API stopped")
     finally:
         store.close()

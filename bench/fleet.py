@@ -21,6 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from telemetry import topics
+from testkit import children
 from testkit.services import mosquitto
 
 
@@ -88,7 +89,7 @@ def main() -> None:
         started = time.monotonic()
         log = Path(tmp) / "fleet.log"
         with log.open("w") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            proc = children.start(cmd, stdout=subprocess.DEVNULL, stderr=err)
             _, status, usage = os.wait4(proc.pid, 0)  # rusage of the fleet process alone
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started

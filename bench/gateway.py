@@ -48,6 +48,7 @@ from paho.mqtt.properties import Properties
 from gateway.config import PublishSection
 from telemetry import topics
 from telemetry.codec import decode_batch, encode_batch
+from testkit import children
 from testkit.services import Mosquitto, mosquitto
 from testkit.wire import publish_packet_size, standard_batch, wire_bytes_per_reading
 
@@ -181,7 +182,7 @@ def write_config(
 def start_gateway(config: Path, log: Path) -> subprocess.Popen:
     out = log.open("ab")
     cmd = [sys.executable, "-m", "bench.gateway_helper", "gateway", "run", "--config", str(config)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+    return children.start(cmd, cwd=ROOT, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
 
 
 def stop_gateway(proc: subprocess.Popen, log: Path) -> None:

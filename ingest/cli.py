@@ -15,7 +15,8 @@ import argparse
 import logging
 import os
 import signal
-import threading
+
+from kernel.signals import stop_event
 
 log = logging.getLogger("ingest")
 
@@ -61,19 +62,15 @@ def run_command(args: argparse.Namespace) -> int:
     from ingest.service import IngestService
 
     settings, store = build(args)
-    stop = threading.Event()
 
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("%s received: flushing and stopping", signal.Signals(signum).name)
-        stop.set()
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("%s received: flushing and stopping", sig.name)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return IngestService(settings, store).run(stop)
+        with stop_event(on_signal=on_signal) as stop:
+            return IngestService(settings, store).run(stop)
     except OSError as exc:  # metrics port taken, CA file unreadable, ...
         log.error("ingest cannot start: %s", exc)
         return 1
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         store.close()

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from jagajalan.demo_switch import cmd_switch, demo_sites, take_switch_request
 from kernel.demo_state import DemoState, remove_state, write_state
+from kernel.signals import install_stop
 
 DEFAULT_SCENARIO = "first_rains"
 
@@ -315,8 +316,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     demo = Demo(args)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    restore_signals = install_stop(stop)
     code = 0
     try:
         demo.start()
@@ -354,4 +354,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         console.print("stopping ...")
         demo.stop()
+        restore_signals()
     return code

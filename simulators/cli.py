@@ -9,10 +9,11 @@ The scenario and fleet commands live in :mod:`simulators.commands`.
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 import time
 from pathlib import Path
+
+from kernel.signals import install_stop
 
 DEFAULT_GATEWAYS = "srl-pasar-01,srl-pauh-01"
 
@@ -180,8 +181,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     )
     truth = TruthWriter(args.truth)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    restore_signals = install_stop(stop)
     running = []
     runner: ScenarioRunner | None = None
     try:
@@ -216,4 +216,5 @@ def cmd_devices(args: argparse.Namespace) -> int:
         for gw in running:
             stop_gateway_devices(gw)
         truth.close()
+        restore_signals()
     return 0

@@ -11,6 +11,8 @@ import json
 import signal
 from pathlib import Path
 
+from kernel.signals import install
+
 
 def register_scenario(actions: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
@@ -144,7 +146,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         else tr("simulate.paced", lang, speed=f"{clock.speed:g}")
     )
     out.print(tr("simulate.start", lang, name=scenario.name, seed=scenario.seed, speed=speed))
-    previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    restore_signals = install(lambda sig: runner.stop(), [signal.SIGTERM])
     try:
         runner.start()
         while not runner.join(0.2):
@@ -152,7 +154,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         runner.stop()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore_signals()
         runner.stop()
         truth.close()
     out.print(

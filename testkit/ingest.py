@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import encode_batch, encode_status
 from telemetry.models import Batch, Reading, Status
+from testkit import children
 from testkit.procs import stop as stop_process  # noqa: F401  (re-exported)
 from testkit.services import Influx, Mosquitto, free_port, write_influx_conf
 
@@ -172,7 +173,7 @@ def raw_batch(**changes: object) -> bytes:
 
 def start_ingest(*args: str, log: Path) -> subprocess.Popen:
     out = log.open("ab")
-    return subprocess.Popen(
+    return children.start(
         [sys.executable, "-m", "jagajalan.cli", "--log-level", "INFO", "ingest", "run", *args],
         stdout=out,
         stderr=out,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from testkit import REPO
+from testkit import REPO, children
 
 
 def start_gateway(
@@ -28,7 +28,7 @@ def start_gateway(
     module = "jagajalan.cli" if real_cli else "testkit.gateway_cli"
     args = ["--log-level", log_level, "gateway", "run", "--config", str(config)]
     out = log.open("ab")
-    return subprocess.Popen(
+    return children.start(
         [sys.executable, "-m", module, *args],
         cwd=REPO,
         stdout=out,
@@ -45,7 +45,7 @@ def start_ingest(broker_url: str, influx_url: str, db: str, client_id: str, log:
     args = ["--broker-url", broker_url, "--influx-url", influx_url, "--influx-db", db]
     args += ["--client-id", client_id, "--max-delay", "0.1"]
     out = log.open("ab")
-    proc = subprocess.Popen(
+    proc = children.start(
         [sys.executable, "-m", "jagajalan.cli", "--log-level", "INFO", "ingest", "run", *args],
         cwd=REPO,
         stdout=out,
@@ -70,15 +70,7 @@ def wait_for_log(
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
     """Send *sig* (if still running) and wait; kill after *timeout*. Returns the exit code."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return -9
-    return proc.returncode
+    return children.stop(proc, sig, timeout)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Real service processes for tests: Mosquitto and InfluxDB 1.x on free ports in temp dirs.
 
-Each helper is a context manager that starts the real binary, waits until it answers, and
-stops it on exit (also when the test fails). Nothing here is mocked.
+Each helper is a context manager that starts the real binary (through testkit/children.py,
+so Ctrl-C reaches pytest only), waits until it answers, and stops it on exit (also when the
+test fails). Nothing here is mocked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from testkit import children
 
 
 def free_port() -> int:
@@ -38,13 +41,7 @@ def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = 
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    children.stop(proc, signal.SIGTERM, timeout)
 
 
 def require_binary(name: str) -> str:
@@ -77,7 +74,7 @@ class Mosquitto:
     def start(self) -> None:
         binary = require_binary("mosquitto")
         out = self.log.open("ab")
-        self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=out, stderr=out)
+        self.proc = children.start([binary, "-c", str(self.conf)], stdout=out, stderr=out)
         wait_port(self.port, proc=self.proc)
 
     def stop(self) -> None:
@@ -168,7 +165,7 @@ class Influx:
             def pin() -> None:
                 os.sched_setaffinity(0, cpus)
 
-        self.proc = subprocess.Popen(
+        self.proc = children.start(
             [binary, "-config", str(self.conf)], stdout=out, stderr=out, env=env, preexec_fn=pin
         )
         deadline = time.monotonic() + 30

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from testkit import children
 from testkit.services import Influx, Mosquitto, influxd, mosquitto
 
 
@@ -32,3 +33,9 @@ def influx_db(influx: Influx) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield name
     influx.query(f'DROP DATABASE "{name}"')
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Whatever a test started through testkit/children.py and did not stop (Ctrl-C in the
+    middle of a test, a teardown cut short) ends with the session."""
+    children.kill_all()

@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 from simulators.truth import read_truth
 from store.influx import InfluxStore
 from telemetry import decode_batch, topics
+from testkit import children
 from testkit.services import Influx, Mosquitto
 from testkit.traffic_reference import Params, expected_readings
 
@@ -32,7 +33,7 @@ RUN_SECONDS = 14
 
 def _cli(*args: str, log: Path) -> subprocess.Popen:
     out = log.open("ab")
-    return subprocess.Popen(
+    return children.start(
         [sys.executable, "-m", "jagajalan.cli", *args],
         stdout=out,
         stderr=out,

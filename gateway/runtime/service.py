@@ -20,7 +20,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import FrameType
 
 from gateway import devices as _drivers
 from gateway.config import GatewayConfig
@@ -28,6 +27,7 @@ from gateway.devices.base import DeviceConfig, Driver
 from gateway.runtime.health import Health, report_periodically
 from gateway.runtime.publisher import Publisher
 from gateway.runtime.spool import Spool, SpoolError
+from kernel.signals import stop_event
 from telemetry.models import DeviceState, Reading
 
 log = logging.getLogger(__name__)
@@ -174,17 +174,14 @@ class GatewayService:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT (or :meth:`request_shutdown`); return the exit code."""
 
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            self._shutdown.set()
+        def on_signal(sig: signal.Signals) -> None:
+            log.info("received %s, shutting down", sig.name)
 
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, on_signal)
-        self.start()
-        try:
-            while not self._shutdown.wait(1.0):
-                pass
-        finally:
-            self.stop()
+        with stop_event(self._shutdown, on_signal=on_signal):
+            self.start()
+            try:
+                while not self._shutdown.wait(1.0):
+                    pass
+            finally:
+                self.stop()
         return 0

@@ -25,7 +25,7 @@ from kernel.config import ConfigError
 from store import GatewaySeen, LatestValue, Store, StoreRejected
 from store.sqlite import SQLiteStore
 from telemetry.mapping import Point, status_point
-from testkit import REPO
+from testkit import REPO, children
 from testkit.points import GW1, GW2, MIN, T0, air, batch_point, traffic
 from testkit.services import Influx, Mosquitto, free_port, mosquitto, wait_port
 
@@ -391,7 +391,7 @@ def test_real_server_via_cli(tmp_path: Path, broker: Mosquitto) -> None:
     env = {**os.environ, "JAGAJALAN_SQLITE": str(db), "JAGAJALAN_PORT": str(port)}
     env.pop("JAGAJALAN_INFLUX_URL", None)
     log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen(
+    proc = children.start(
         [sys.executable, "-m", "jagajalan.cli", "api", "run", "--broker-url", broker.url],
         cwd=REPO,
         env=env,

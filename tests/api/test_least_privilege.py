@@ -21,7 +21,7 @@ from api.app import create_app
 from jagajalan.cli import main
 from store import StoreNotReady
 from telemetry.mapping import status_point
-from testkit import REPO
+from testkit import REPO, children
 from testkit.influx_setup import Secured
 from testkit.ingest import RECENT, wait_for
 from testkit.points import GW1, air, batch_point
@@ -90,7 +90,7 @@ def test_with_ingests_write_only_login_the_api_reports_it_cannot_read(
     args += ["--influx-username", "jagajalan_ingest"]
     args += ["--influx-password-file", str(secured.password_file("ingest"))]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
+        proc = children.start(
             [sys.executable, "-m", "jagajalan.cli", *args],
             cwd=REPO,
             env=env,

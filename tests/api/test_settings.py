@@ -14,7 +14,7 @@ import pytest
 
 import api.settings
 import store
-from testkit import REPO
+from testkit import REPO, children
 from testkit.services import Mosquitto, free_port, influxd, wait_port
 
 INFLUX_SECRET = "api-ix-4c2e8a90-never-shown"
@@ -24,7 +24,7 @@ WRONG_SECRET = "api-wrong-71d3b5f2-never-shown"
 def _serve(env: dict[str, str], port: int, log: Path, broker: Mosquitto) -> list[str]:
     """Start ``api run``, collect /health and /gateways, stop it; the answers' texts."""
     argv = ["--log-level", "DEBUG", "api", "run", "--port", str(port), "--broker-url", broker.url]
-    proc = subprocess.Popen(
+    proc = children.start(
         [sys.executable, "-m", "jagajalan.cli", *argv],
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", **env},

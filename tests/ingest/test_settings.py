@@ -19,7 +19,7 @@ import pytest
 from ingest.settings import IngestRunSettings
 from kernel.settings import load
 from telemetry import topics
-from testkit import REPO
+from testkit import REPO, children
 from testkit.influx_setup import setup_database
 from testkit.ingest import RECENT, batch_bytes, metric, scrape, wait_for
 from testkit.procs import stop
@@ -64,7 +64,7 @@ def test_shared_group_without_a_client_id_is_refused(tmp_path: Path) -> None:
 
 
 def _run(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+    return children.start(
         [sys.executable, "-m", "jagajalan.cli", "--log-level", "DEBUG", "ingest", "run", *args],
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", **env},

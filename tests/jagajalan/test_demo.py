@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from testkit import children
 from testkit.services import free_port
 
 
@@ -22,7 +23,7 @@ def test_demo_serves_latest_readings_from_both_gateways(tmp_path: Path) -> None:
     api = f"http://127.0.0.1:{port}"
     log = (tmp_path / "demo.log").open("wb")
     started = time.monotonic()
-    proc = subprocess.Popen(
+    proc = children.start(
         [
             sys.executable,
             "-m",

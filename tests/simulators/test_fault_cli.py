@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from simulators.truth import read_truth
+from testkit import children
 
 
 def _run(tmp: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    return children.start(
         [
             sys.executable,
             "-m",

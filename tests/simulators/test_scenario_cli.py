@@ -12,6 +12,7 @@ from pathlib import Path
 
 from simulators.scenario.config import SCENARIO_DIR
 from simulators.truth import read_truth
+from testkit import children
 
 
 def _jagajalan(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -63,7 +64,7 @@ def test_scenario_config_error_is_reported_not_raised(tmp_path: Path) -> None:
 
 def test_devices_run_the_scenario_clock_alongside(tmp_path: Path) -> None:
     truth, ready = tmp_path / "truth.jsonl", tmp_path / "ready"
-    proc = subprocess.Popen(
+    proc = children.start(
         [
             sys.executable,
             "-m",
