@@ -14,6 +14,6 @@ COPY alerts ./alerts
 COPY simulators ./simulators
 COPY firmware_tools ./firmware_tools
 COPY dashboards ./dashboards
-RUN pip install --no-cache-dir -c requirements.lock . && useradd --system jagajalan
+RUN pip install --no-cache-dir -c requirements.lock '.[server]' && useradd --system jagajalan
 USER jagajalan
 ENTRYPOINT ["jagajalan"]

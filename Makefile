@@ -4,19 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install system-deps test lint demo bench clean
+.PHONY: help install system-deps test lint demo bench gateway-bundle clean
 
 help:
 	@echo "make demo   run the whole chain on this machine (embedded broker and store)"
 	@echo "make test   install what is missing, then lint and run the test suite"
 	@echo "make bench  run the benchmarks (prints one figure a line)"
+	@echo "make gateway-bundle ARCH=aarch64|armv7l|x86_64   offline install bundle for a gateway"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "JagaJalan needs Python 3.11, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q -c requirements.lock -c requirements-dev.lock -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
@@ -37,6 +38,11 @@ demo: install
 
 bench: system-deps install
 	$(BIN)/python -m bench
+
+# Source and wheels for a gateway without internet (docs/gateway-install.md): dist/*.tar.gz
+ARCH ?= aarch64
+gateway-bundle: install
+	$(BIN)/python scripts/gateway_bundle.py --arch $(ARCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

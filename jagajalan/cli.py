@@ -15,6 +15,12 @@ from kernel import __version__
 from kernel.config import ConfigError
 from kernel.logs import setup_logging
 
+#: Top-level modules of the ``[server]`` extra (pyproject.toml), which a gateway install lacks;
+#: tests/deploy/test_locks.py keeps this list true.
+SERVER_MODULES = frozenset(
+    {"amqtt", "fastapi", "httpx", "msgspec", "prometheus_client", "pydantic_settings", "uvicorn"}
+)
+
 #: Component CLI modules, in the order shown by --help.
 COMPONENTS = [
     "gateway.cli",
@@ -59,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").split(".")[0]
+        if module not in SERVER_MODULES:
+            raise
+        from kernel.text import default_lang, tr
+
+        text = tr("cli.needs_server", default_lang(), component=args.component, module=module)
+        print(text, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
