@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: mosquitto (MQTT broker and
-# mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), and a C
-# compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin), and
-# chromium (headless, for the tests of pages).
+# mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), a C
+# compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin),
+# chromium (headless, for the tests of pages) and systemd's systemd-analyze (the shipped units
+# are verified).
 # Used by `make test` and `make bench`.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc)
 [ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
 # headless browser for the page tests (tests/api/test_docs_offline.py: /docs without internet)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# tests/deploy/test_systemd_units.py: systemd-analyze verify on the shipped units.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then
