@@ -46,7 +46,7 @@ INSTALL_SH = """#!/bin/sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${1:-/opt/jagajalan}
-python3.11 -m venv "$prefix/venv"
+python3.11 -m venv --clear "$prefix/venv"   # an update replaces the old venv whole
 "$prefix/venv/bin/pip" install --no-index --find-links "$here/wheels" \\
     -c "$here/src/requirements.lock" jagajalan
 rm -rf "$prefix/src"
