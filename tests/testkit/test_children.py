@@ -137,13 +137,14 @@ def test_one_ctrl_c_ends_pytest_and_every_child_it_started(tmp_path: Path) -> No
         os.close(master)
 
 
-def test_kill_all_ends_a_childs_whole_process_group() -> None:
+def test_stop_ends_a_childs_whole_process_group() -> None:
+    """(kill_all ends every child of the process, the session's broker too: the acceptance
+    test above checks it, in a pytest of its own.)"""
     proc = children.start(["sh", "-c", "sleep 600 & echo $!; wait"], stdout=subprocess.PIPE)
     grandchild = int(proc.stdout.readline())
     assert _state(proc.pid)[1:] == (proc.pid, proc.pid)  # its own group and session
     assert proc in children.live()
-    assert proc.pid in children.kill_all(grace=5)
-    assert proc.poll() is not None
+    assert children.stop(proc, timeout=10) == -signal.SIGTERM
     assert wait_until(lambda: _gone(grandchild), 10)
     assert proc not in children.live()
     proc.stdout.close()
