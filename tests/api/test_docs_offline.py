@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit import REPO
+from testkit import REPO, children
 from testkit.browser import load_offline
 from testkit.services import free_port, wait_port
 
@@ -70,7 +70,7 @@ def served(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         "from jagajalan.cli import main; sys.exit(main())"
     )
     log = (tmp / "api.log").open("wb")
-    proc = subprocess.Popen(
+    proc = children.start(
         [sys.executable, "-c", boot, str(built), "api", "run"],
         cwd=tmp,
         env=env,
