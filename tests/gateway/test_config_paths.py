@@ -23,7 +23,7 @@ from gateway.devices.base import SerialPort
 from gateway.devices.modbus.profile import PROFILE_DIR
 from kernel.config import ConfigError
 from kernel.settings import load
-from testkit import REPO
+from testkit import REPO, children
 from testkit.gateway import Subscriber, received_readings, to_toml, wait_until
 from testkit.services import Mosquitto
 
@@ -158,7 +158,7 @@ def simulated(tmp_path: Path) -> Iterator[Path]:
     ready = tmp_path / "ready"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-m", "jagajalan.cli", "simulate", "devices", "--dir", "var/sim"]
-    proc = subprocess.Popen(
+    proc = children.start(
         [*argv, "--gateways", "srl-pasar-01", "--ready-file", str(ready)],
         cwd=project,
         env=env,
@@ -211,7 +211,7 @@ def test_a_gateway_opens_the_generated_paths_from_elsewhere(
     other.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with Subscriber(broker.port, [f"jagajalan/v1/{gw}/readings"]) as sub:
-        proc = subprocess.Popen(
+        proc = children.start(
             [sys.executable, "-m", "jagajalan.cli", "gateway", "run", "--config", str(config)],
             cwd=other,
             env=env,

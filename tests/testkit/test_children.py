@@ -154,3 +154,17 @@ def test_stop_ends_the_child_and_forgets_it() -> None:
     proc = children.start(["sleep", "600"])
     assert children.stop(proc, timeout=10) == -signal.SIGTERM
     assert proc not in children.live()
+
+
+def test_tests_and_benchmarks_start_children_only_through_testkit_children() -> None:
+    """A child started with subprocess.Popen would share pytest's process group again (and get
+    the terminal's Ctrl-C before pytest's teardown); short commands use subprocess.run."""
+    allowed = {"testkit/children.py", "tests/testkit/test_children.py"}  # this test's terminal
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in ("tests", "testkit", "bench")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if "Popen(" in path.read_text(encoding="utf-8")
+        and str(path.relative_to(REPO)) not in allowed
+    ]
+    assert offenders == []
