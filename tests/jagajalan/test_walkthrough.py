@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from jagajalan.embedded_broker import port_free
-from testkit import REPO
+from testkit import REPO, children
 from testkit.services import Mosquitto, write_mosquitto_conf
 
 JAGAJALAN = str(Path(sys.executable).parent / "jagajalan")
@@ -97,7 +97,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         log = tmp_path / f"{name}.log"
         logs.append(log)
         out = log.open("wb")
-        proc = subprocess.Popen(
+        proc = children.start(
             argv, cwd=here, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL
         )
         procs.append(proc)

@@ -18,12 +18,13 @@ from kernel.demo_state import (
     resolve_broker_url,
     write_state,
 )
+from testkit import children
 
 DEMO_BROKER = "mqtt://127.0.0.1:40123"
 
 
 def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc = children.start([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
 
