@@ -2,8 +2,9 @@
 # Installs the Debian packages the test suite runs for real: mosquitto (MQTT broker and
 # mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), a C
 # compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin),
-# chromium (headless, for the tests of pages) and systemd's systemd-analyze (the shipped units
-# are verified).
+# chromium (headless, for the tests of pages), systemd's systemd-analyze (the shipped units
+# are verified) and wamerican (/usr/share/dict/american-english: the English word list the
+# language tests use to find English words in Bahasa Indonesia messages).
 # Used by `make test` and `make bench`.
 set -euo pipefail
 
@@ -22,6 +23,7 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # tests/deploy/test_systemd_units.py: systemd-analyze verify on the shipped units.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+[ -f /usr/share/dict/american-english ] || missing+=(wamerican)  # tests/kernel/test_language.py
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then

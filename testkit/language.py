@@ -1,0 +1,129 @@
+"""A language judge: is a text people read in one language only?
+
+- **Bahasa Indonesia**: no English word may appear. A word is English when it is in Debian's
+  word list ``/usr/share/dict/american-english`` (package ``wamerican``, installed by
+  scripts/install-system-deps.sh), lower-case entries only (capitalised entries are names),
+  and not in :data:`SHARED`.
+- **English**: no Indonesian function word (:data:`INDONESIAN`) may appear.
+
+Technical tokens are allowed in both and removed before judging: code spans in backticks,
+paths and URLs, dotted or underscored keys (``mqtt.url``, ``max_readings``), anything with a
+digit, words in capitals (``PUBACK``, ``ACL``, ``CRC``), and command lines after ``$``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+WORDLIST = Path("/usr/share/dict/american-english")
+
+#: Words the English word list holds that are also ordinary Bahasa Indonesia, or technical
+#: terms an Indonesian technician uses as they are. Kept short: every entry is a reason.
+SHARED = frozenset(
+    {
+        # Indonesian words that happen to be English words too (different meaning or loans)
+        "data",  # data (loan, standard KBBI)
+        "status",  # status (KBBI)
+        "unit",  # unit (KBBI; a Modbus unit address)
+        "sensor",  # sensor (KBBI)
+        "port",  # port (serial port; KBBI "porta" is not used in the field)
+        "modem",  # modem (KBBI)
+        "internet",  # internet (KBBI)
+        "program",  # program (KBBI)
+        "grup",  # grup (KBBI, "group")
+        "normal",  # normal (KBBI)
+        "total",  # total (KBBI)
+        "global",
+        "disk",  # disk (KBBI "disket/cakram" is not what technicians say)
+        "spool",  # the gateway's on-disk queue: a component name
+        "broker",  # the MQTT broker: a component name
+        "gateway",  # the product's component name
+        "login",  # login (KBBI)
+        "driver",  # a device driver: a component name
+        "baud",  # the unit of the serial line speed
+        "parity",  # a serial line setting, as printed on the device's label
+        "heartbeat",  # the traffic counter's own name for its keep-alive record
+        "profil",  # profil (KBBI "profile"); the list has it as a rare English word
+        "publish",  # the MQTT operation's name
+        "offset",  # a Modbus profile key's name
+        "scale",  # a Modbus profile key's name
+        "word",  # Modbus "word order", the profile key's term
+        "twisted",  # "twisted pair", the cable's trade name
+        "pair",
+        "dashboard",  # the dashboard: a component name
+        "skenario",
+        "seed",  # the scenario's random seed: an option's name
+        # Indonesian words the list holds as rare English words
+        "jam",  # hour, clock
+        "lama",  # long (time), old
+        "lain",  # other
+        "air",  # water
+        "paling",  # most
+        "bus",  # bus (KBBI); the RS-485 bus
+        "serial",  # serial (KBBI); the serial line
+        # IT loanwords in everyday Indonesian use (KBBI lists admin, log, format, valid, mode)
+        "admin",
+        "log",
+        "format",
+        "valid",
+        "mode",
+        "firewall",
+        # unit symbols
+        "ms",
+        "cm",
+    }
+)
+
+#: Indonesian function words and common verbs that never belong in an English sentence.
+INDONESIAN = frozenset(
+    """yang dan di ke dari untuk dengan tidak belum sudah atau ini itu ada pada dalam akan
+    bisa lalu karena jika kalau saat oleh sebagai tapi tetapi juga masih harus sedang tanpa
+    setelah sebelum agar supaya atas bawah dulu lagi hanya semua setiap tiap kosong bukan
+    menunggu berjalan tertua dibuang dilewati lulus gagal peringatan periksa jalankan
+    perangkat detik menit jam hari kabel hujan air jalan""".split()
+)
+
+_TECHNICAL = [
+    re.compile(r"`[^`]*`"),  # code spans: commands, keys, values
+    re.compile(r"\$ .*$", re.M),  # a command line
+    re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
+    re.compile(r"(?<![\w])[~.]?/[^\s,;:()]+"),  # paths
+    re.compile(r"\b\S*[_./]\S*\w\b"),  # dotted or underscored keys, file names, ids a.b/c_d
+    re.compile(r"\b\w*\d\w*\b"),  # anything with a digit: numbers, units such as 9600, 5s, ttyUSB0
+    re.compile(r"\b[A-Z][A-Z0-9]*\b"),  # capitals: PUBACK, ACL, CRC, NTP, TLS, WIB; N, E, O
+    re.compile(r"\b\w+-\w+(?:-\w+)*\b"),  # hyphenated ids such as srl-tembesi-01, pm-th-generic
+]
+
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """The lower-case words of Debian's American English list (without possessives)."""
+    words = WORDLIST.read_text(encoding="utf-8", errors="replace").split()
+    return frozenset(w for w in words if w.islower() and "'" not in w)
+
+
+def words(text: str) -> list[str]:
+    """The plain words of *text*, technical tokens removed."""
+    for pattern in _TECHNICAL:
+        text = pattern.sub(" ", text)
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def english_in(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The English words in a text meant to be Bahasa Indonesia."""
+    dictionary = english_words()
+    return [w for w in words(text) if w in dictionary and w not in SHARED and w not in allowed]
+
+
+def indonesian_in(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The Indonesian function words in a text meant to be English."""
+    return [w for w in words(text) if w in INDONESIAN and w not in allowed]
+
+
+def judge(text: str, lang: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The words of the other language in *text* (empty: one language only)."""
+    return english_in(text, allowed) if lang == "id" else indonesian_in(text, allowed)
