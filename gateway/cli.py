@@ -35,18 +35,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.set_defaults(func=_run)
 
+    from kernel.text import LANGS, default_lang
+
     check = actions.add_parser(
         "check-config",
         help="check a gateway config file and summarise it",
         description="Load and check a gateway config file; print every problem (exit 2) or a "
-        "summary of the gateway and its devices (exit 0). Touches no device or broker.",
+        "summary of the gateway and its devices (exit 0), in Bahasa Indonesia by default. "
+        "Touches no device or broker.",
     )
     check.add_argument(
         "--config", default=DEFAULT_CONFIG, help=f"gateway TOML config (default {DEFAULT_CONFIG})"
     )
+    check.add_argument("--lang", choices=LANGS, default=default_lang(), help="id or en")
     check.set_defaults(func=_check_config)
-
-    from kernel.text import LANGS, default_lang
 
     doctor = actions.add_parser(
         "doctor",
@@ -54,8 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Field check of a gateway: the config, each serial port and device (one "
         "real read), the broker (reachable, login, a test publish), the spool, disk space and "
         "the clock. Prints a table with a remedy for each problem (Bahasa Indonesia by default). "
-        "Exit 0 when nothing failed (warnings allowed), 1 otherwise. Stop the gateway service "
-        "first so doctor can use the serial ports.",
+        "Exit status: 0 when every check passed (warnings allowed); 1 when a check failed; "
+        "3 when what was checked passed but some checks could not run because the gateway "
+        "service (or another program) holds the serial ports or the spool: the output names "
+        "what was not checked and how to check it. Stop the gateway service first so doctor "
+        "can use the serial ports.",
     )
     doctor.add_argument(
         "--config", default=DEFAULT_CONFIG, help=f"gateway TOML config (default {DEFAULT_CONFIG})"
@@ -122,21 +127,43 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     from gateway.config import load_gateway_config
+    from kernel.config import ConfigError
+    from kernel.text import tr
 
-    config = load_gateway_config(args.config)
+    lang = args.lang
+    try:
+        config = load_gateway_config(args.config)
+    except ConfigError as exc:
+        print(exc.render_in(lang), file=sys.stderr)
+        return 2
     gw, mqtt = config.gateway, config.mqtt
-    where = f" at {gw.site}" if gw.site else ""
-    if gw.latitude is not None and gw.longitude is not None:
-        where += f" ({gw.latitude:.5f}, {gw.longitude:.5f})"
     out = sys.stdout
-    print(f"{args.config}: ok", file=out)
-    print(f"gateway {gw.id}{where}", file=out)
-    auth = f" as {mqtt.username} (password from {mqtt.password_file})" if mqtt.username else ""
-    print(f"broker  {mqtt.url}{auth}", file=out)
-    print(f"spool   {config.spool_path} (at most {config.spool.max_readings} readings)", file=out)
-    print(f"{len(config.devices)} device(s):", file=out)
+    print(tr("check.ok", lang, file=args.config), file=out)
+    if gw.site and gw.latitude is not None and gw.longitude is not None:
+        where = f"{gw.latitude:.5f}, {gw.longitude:.5f}"
+        print(tr("check.gateway_at", lang, id=gw.id, site=gw.site, where=where), file=out)
+    elif gw.site:
+        print(tr("check.gateway_site", lang, id=gw.id, site=gw.site), file=out)
+    else:
+        print(tr("check.gateway", lang, id=gw.id), file=out)
+    if mqtt.username:
+        line = tr(
+            "check.broker_login", lang, url=mqtt.url, user=mqtt.username, file=mqtt.password_file
+        )
+    else:
+        line = tr("check.broker", lang, url=mqtt.url)
+    print(line, file=out)
+    spool = tr("check.spool", lang, path=config.spool_path, max=config.spool.max_readings)
+    print(spool, file=out)
+    print(tr("check.devices", lang, n=len(config.devices)), file=out)
     for device in config.devices:
         serial = getattr(device, "serial", None)
-        port = f" on {serial.port} @ {serial.baudrate}" if serial is not None else ""
-        print(f"  {device.id:<16} {device.driver}{port}", file=out)  # type: ignore[attr-defined]
+        name = f"{device.id:<16} {device.driver}"  # type: ignore[attr-defined]
+        if serial is not None:
+            line = tr(
+                "check.device_serial", lang, device=name, port=serial.port, baud=serial.baudrate
+            )
+        else:
+            line = tr("check.device", lang, device=name)
+        print("  " + line, file=out)
     return 0

@@ -47,6 +47,7 @@ against the folder of this config file.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import stat
@@ -71,6 +72,7 @@ from gateway.devices.base import DeviceConfig, Driver
 from gateway.devices.modbus.bus import bus_problems
 from kernel.config import ConfigError, load_toml, validate
 from kernel.fields import BrokerUrl, ConfigPath, ReadableFile, split_broker_url
+from kernel.text import T, Text, TextError
 from telemetry.codec import encode_batch
 from telemetry.models import MIN_TIME_MS, Batch, Reading
 from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
@@ -316,7 +318,8 @@ def load_gateway_config(
     try:
         config = validate(GatewayConfig.for_drivers(drivers), data, path)
     except ConfigError as exc:
-        raise ConfigError(path, _refine(exc.problems, data) + problems) from None
+        refined = _refine(exc.problems, data, exc.texts)
+        raise ConfigError(path, [*refined, *problems]) from None
     # Devices sharing one serial port must agree on its settings (Modbus buses only).
     problems += bus_problems(config.devices)
     if problems:
@@ -343,8 +346,9 @@ def _duplicate_ids(data: dict[str, Any]) -> list[tuple[str, Any, str]]:
         if not isinstance(ident, str):
             continue
         if ident in seen:
+            other = f"devices[{seen[ident]}]"
             problems.append(
-                (f"devices[{i}].id", ident, f"duplicate device id (also devices[{seen[ident]}])")
+                (f"devices[{i}].id", ident, TextError("config.err.duplicate_id", other=other))
             )
         else:
             seen[ident] = i
@@ -352,12 +356,13 @@ def _duplicate_ids(data: dict[str, Any]) -> list[tuple[str, Any, str]]:
 
 
 def _refine(
-    problems: list[tuple[str, Any, str]], data: dict[str, Any]
-) -> list[tuple[str, Any, str]]:
-    """Point unknown-driver problems at the ``driver`` key; drop duplicate-id repeats."""
+    problems: list[tuple[str, Any, str]], data: dict[str, Any], texts: list[Text | None]
+) -> list[tuple[str, Any, str, Text | None]]:
+    """Point unknown-driver problems at the ``driver`` key; drop duplicate-id repeats. Each
+    problem keeps its catalogue text (:attr:`kernel.config.ConfigError.texts`)."""
     devices = data.get("devices")
-    out = []
-    for key, value, message in problems:
+    out: list[tuple[str, Any, str, Text | None]] = []
+    for (key, value, message), text in zip(problems, texts, strict=True):
         if key == "devices" and "duplicate device id" in message:
             continue  # reported by _duplicate_ids with the exact key
         m = re.fullmatch(r"devices\[(\d+)\]", key)
@@ -365,12 +370,21 @@ def _refine(
             device = devices[int(m[1])]
             driver = device.get("driver") if isinstance(device, dict) else None
             known = message[len(_UNKNOWN_DRIVER) :].strip()
+            names = known.removeprefix("(known drivers: ").removesuffix(")")
             if driver is None:
-                out.append((f"{key}.driver", None, f"required key is missing {known}"))
+                missing = T("config.err.no_driver", known=names)
+                out.append((f"{key}.driver", None, f"required key is missing {known}", missing))
             else:
-                out.append((f"{key}.driver", driver, f"unknown driver {known}"))
+                names_list = [n.strip() for n in names.split(",")]
+                close = difflib.get_close_matches(str(driver), names_list, n=1)
+                unknown = (
+                    T("config.err.unknown_driver_close", close=close[0], known=names)
+                    if close
+                    else T("config.err.unknown_driver", known=names)
+                )
+                out.append((f"{key}.driver", driver, f"unknown driver {known}", unknown))
             continue
-        out.append((key, value, message.removeprefix("Value error, ")))
+        out.append((key, value, message.removeprefix("Value error, "), text))
     return out
 
 

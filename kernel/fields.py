@@ -42,6 +42,7 @@ from pydantic import (
 
 from kernel.config import CONFIG_DIR
 from kernel.schema import Allowed
+from kernel.text import T, Text, TextError
 
 #: Secrets that ship in examples and tutorials; no service may run with one of them.
 DEFAULT_SECRETS = frozenset(
@@ -73,30 +74,30 @@ def check_secret(value: SecretStr) -> SecretStr:
 
 
 def _host_and_port(
-    url: str, schemes: dict[str, int], form: str, path: bool = False
+    url: str, schemes: dict[str, int], form: Text, path: bool = False
 ) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(f"must be {form}")
+        raise TextError("config.err.url_form", form=form)
     if parts.username or parts.password:
-        raise ValueError("no credentials in the URL: give the username and a password file")
+        raise TextError("config.err.url_credentials")
     if (parts.path not in ("", "/") and not path) or parts.query or parts.fragment:
-        raise ValueError(f"must be {form}, nothing after the port")
+        raise TextError("config.err.url_tail", form=form)
     if not _HOST.match(parts.hostname) and not parts.netloc.startswith("["):
-        raise ValueError(f"{parts.hostname!r} is not a host name or address")
+        raise TextError("config.err.url_host", host=repr(parts.hostname))
     try:
         port = schemes[parts.scheme] if parts.port is None else parts.port
     except ValueError:
-        raise ValueError("the port must be a number from 1 to 65535") from None
+        raise TextError("config.err.url_port") from None
     if not 1 <= port <= 65535:
-        raise ValueError("the port must be a number from 1 to 65535")
+        raise TextError("config.err.url_port")
     return parts.hostname, port
 
 
 def split_broker_url(url: str) -> tuple[str, int, bool]:
     """``mqtts://broker:8883`` -> ("broker", 8883, True). Raises ValueError saying what is
     allowed."""
-    form = "mqtt://host:port or mqtts://host:port (the port may be left out: 1883, 8883)"
+    form = T("config.form.broker")
     host, port = _host_and_port(url, {"mqtt": 1883, "mqtts": 8883}, form)
     return host, port, url.startswith("mqtts:")
 
@@ -108,7 +109,7 @@ def check_broker_url(url: str) -> str:
 
 def check_influx_url(url: str) -> str:
     """http(s)://host[:port], optionally with a path (InfluxDB behind a reverse proxy)."""
-    _host_and_port(url, {"http": 8086, "https": 8086}, "http://host:port or https://...", True)
+    _host_and_port(url, {"http": 8086, "https": 8086}, T("config.form.influx"), True)
     return url.rstrip("/")
 
 
@@ -137,11 +138,11 @@ def resolve_device(value: str, info: ValidationInfo) -> str:
 
 def check_readable_file(path: Path) -> Path:
     if not path.exists():
-        raise ValueError("file not found")
+        raise TextError("config.err.no_file")
     if not path.is_file():
-        raise ValueError("not a file")
+        raise TextError("config.err.not_a_file")
     if not os.access(path, os.R_OK):
-        raise ValueError("file is not readable (permissions)")
+        raise TextError("config.err.not_readable")
     return path
 
 

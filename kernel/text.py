@@ -89,6 +89,17 @@ def T(key: str, /, **args: Any) -> Text:
     return Text(key, args)
 
 
+class TextError(ValueError):
+    """A ValueError whose message is catalogue text: ``str()`` is the English (for logs and
+    code that only knows ValueError), :attr:`text` renders in any language. Validators raise
+    it so that a config problem reaches the technician in one language
+    (:func:`kernel.config.validate` keeps the text)."""
+
+    def __init__(self, key: str, /, **args: Any) -> None:
+        self.text = Text(key, args)
+        super().__init__(self.text.render("en"))
+
+
 def default_lang() -> Lang:
     """``JAGAJALAN_LANG=en`` switches the default; anything else means Bahasa Indonesia."""
     return "en" if os.environ.get("JAGAJALAN_LANG", "").lower().startswith("en") else "id"

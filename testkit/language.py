@@ -47,6 +47,8 @@ SHARED = frozenset(
         "heartbeat",  # the traffic counter's own name for its keep-alive record
         "profil",  # profil (KBBI "profile"); the list has it as a rare English word
         "publish",  # the MQTT operation's name
+        "register",  # a Modbus register (KBBI has "register" too)
+        "checksum",  # the NMEA sentence's own term
         "offset",  # a Modbus profile key's name
         "scale",  # a Modbus profile key's name
         "word",  # Modbus "word order", the profile key's term

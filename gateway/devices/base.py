@@ -29,6 +29,10 @@ from telemetry.models import DeviceState, Reading
 from telemetry.topics import ID_PATTERN
 
 Sink = Callable[[Sequence[Reading]], None]
+#: A device problem for people: a code and its arguments. The technician's tools render it
+#: through the text catalogue (key ``problem.<code>``, kernel/messages/device.toml) in the
+#: chosen language; ``last_error`` keeps the English text for the log and the status topic.
+Problem = tuple[str, dict[str, Any]]
 Clock = Callable[[], float]  # seconds since the Unix epoch, UTC (time.time by default)
 
 
@@ -74,6 +78,7 @@ class Driver(ABC):
         self.clock = clock
         self.state: DeviceState = "starting"
         self.last_error: str | None = None
+        self.last_problem: Problem | None = None
         self.errors: dict[str, int] = {}  # state name -> count of events
         #: Extra facts a driver reports for the gateway status, e.g. the GPS driver's
         #: ``position`` ({"latitude", "longitude", "altitude"}) and ``clock_offset`` (seconds,
@@ -84,8 +89,12 @@ class Driver(ABC):
             self.sink = self._watched(sink)
         self.log = logging.getLogger(f"gateway.device.{config.id}")
 
-    def set_state(self, state: DeviceState, error: str | None = None) -> None:
-        """Record the device state; log transitions (not every repeat) and count errors."""
+    def set_state(
+        self, state: DeviceState, error: str | None = None, problem: Problem | None = None
+    ) -> None:
+        """Record the device state; log transitions (not every repeat) and count errors.
+        *error* is the English text for the log, *problem* the same for people (a code and
+        its arguments, see :data:`Problem`)."""
         if state != "ok":
             self.errors[state] = self.errors.get(state, 0) + 1
         if state != self.state:
@@ -95,6 +104,7 @@ class Driver(ABC):
                 self.log.warning("device %s: %s: %s", self.config.id, state, error)
         self.state = state
         self.last_error = error
+        self.last_problem = problem
 
     def emit(self, measurement: str, time_s: float, fields: dict[str, Any]) -> Reading | None:
         """One reading of this device, handed to the sink. A reading the contract refuses
@@ -107,7 +117,11 @@ class Driver(ABC):
                 fields=fields,
             )
         except ValidationError as exc:
-            self.set_state("error", f"reading refused: {exc.errors()[0]['msg']}")
+            self.set_state(
+                "error",
+                f"reading refused: {exc.errors()[0]['msg']}",
+                ("reading_refused", {"time": round(time_s * 1000)}),
+            )
             return None
         self.deliver([reading])
         return reading
@@ -160,6 +174,22 @@ class Driver(ABC):
 PORT_GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO})
 
 
+def open_problem(port: str, code: int | None, text: str) -> Problem:
+    """Why *port* would not open, for people: gone, in use, no permission, or other."""
+    if code in PORT_GONE:
+        return ("port_gone", {"port": port})
+    if "lock" in text or code == errno.EBUSY:
+        return ("port_busy", {"port": port})
+    if code in (errno.EACCES, errno.EPERM):
+        return ("port_denied", {"port": port})
+    return ("port_unavailable", {"port": port, "errno": errno.errorcode.get(code or 0, "-")})
+
+
+def io_problem(port: str) -> Problem:
+    """An I/O error on an open port (the cable was pulled, the adapter reset)."""
+    return ("io_error", {"port": port})
+
+
 class SerialSessionDriver(Driver):
     """Template for a driver that owns one serial port: open it, run a session on it until
     it fails or ``stop`` is set, close it, wait ``reopen_interval``, open it again.
@@ -184,7 +214,8 @@ class SerialSessionDriver(Driver):
                             port.close()
             except Exception as exc:  # a bug, not a device fault: keep the gateway alive
                 self.log.exception("device %s: unexpected error", self.config.id)
-                self.set_state("error", f"{type(exc).__name__}: {exc}")
+                text = f"{type(exc).__name__}: {exc}"
+                self.set_state("error", text, ("unexpected", {"error": text}))
             self.after_session()
             if not stop.is_set():
                 stop.wait(self.config.reopen_interval)
@@ -205,9 +236,13 @@ class SerialSessionDriver(Driver):
             )
         except (OSError, ValueError, termios.error) as exc:
             # termios.error: the port refused the settings (a pseudo-terminal refuses parity)
-            gone = getattr(exc, "errno", None) in PORT_GONE
+            code = getattr(exc, "errno", None)
+            gone = code in PORT_GONE
             why = " (in use by another program?)" if "lock" in str(exc) else ""
-            self.set_state("unplugged" if gone else "error", f"cannot open {cfg.port}{why}: {exc}")
+            problem = open_problem(cfg.port, code, str(exc))
+            self.set_state(
+                "unplugged" if gone else "error", f"cannot open {cfg.port}{why}: {exc}", problem
+            )
             return None
         self.opened(port)
         return port
@@ -239,7 +274,8 @@ class SerialSessionDriver(Driver):
             try:
                 data = port.read(port.in_waiting or 1)
             except OSError as exc:  # serial.SerialException included
-                self.set_state("unplugged", f"{self.config.serial.port}: {exc}")  # type: ignore[attr-defined]
+                port_name = self.config.serial.port  # type: ignore[attr-defined]
+                self.set_state("unplugged", f"{port_name}: {exc}", io_problem(port_name))
                 return
             now = time.monotonic()
             if data:
@@ -248,7 +284,11 @@ class SerialSessionDriver(Driver):
                 for line in framer.feed(data):
                     handle(line, received)
             elif now - last_bytes >= silence_timeout and self.state != "timeout":
-                self.set_state("timeout", f"no data for {silence_timeout:g} s")
+                self.set_state(
+                    "timeout",
+                    f"no data for {silence_timeout:g} s",
+                    ("no_data", {"seconds": f"{silence_timeout:g}"}),
+                )
             if every_turn is not None:
                 every_turn()
 

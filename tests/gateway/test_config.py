@@ -160,9 +160,8 @@ def test_a_registered_driver_needs_no_change_here(
 
 
 def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(["gateway", "check-config", "--config", str(CASES / "full_ok" / "gateway.toml")]) == 0
-    )
+    full_ok = str(CASES / "full_ok" / "gateway.toml")
+    assert main(["gateway", "check-config", "--config", full_ok, "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "gateway srl-pasar-01 at Pasar Gede, Surakarta" in out
     assert "2 device(s)" in out
@@ -175,6 +174,11 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "devices[0].serial.baudrate = 9601" in err
     assert "Traceback" not in err
+    # Bahasa Indonesia by default
+    assert main(["gateway", "check-config", "--config", full_ok, "--lang", "id"]) == 0
+    out = capsys.readouterr().out
+    assert "gateway srl-pasar-01 di Pasar Gede, Surakarta" in out
+    assert "2 perangkat:" in out
 
 
 def test_readable_client_key_warns_and_plain_mqtt_with_a_password_warns(

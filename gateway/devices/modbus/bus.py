@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import serial
 
-from gateway.devices.base import SerialPort
+from gateway.devices.base import Problem, SerialPort, io_problem, open_problem
 from gateway.devices.modbus.bus_config import (
     BUS_KEYS,
     bus_key,
@@ -77,9 +77,14 @@ log = logging.getLogger(__name__)
 
 
 class BusError(Exception):
-    """A failed exchange; :attr:`state` is the device state it means."""
+    """A failed exchange; :attr:`state` is the device state it means, :attr:`problem` the
+    same for people (:data:`gateway.devices.base.Problem`)."""
 
     state = "error"
+
+    def __init__(self, message: str, problem: Problem | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class BusUnplugged(BusError):
@@ -174,7 +179,9 @@ class ModbusBus:
                 return self._exchange(ser, request, function, timeout)
             except (OSError, serial.SerialException, termios.error) as exc:
                 self._close()
-                raise BusUnplugged(f"I/O error on {self.port}: {exc}") from None
+                raise BusUnplugged(
+                    f"I/O error on {self.port}: {exc}", io_problem(self.port)
+                ) from None
 
     def _exchange(self, ser: serial.Serial, request: bytes, function: int, timeout: float):
         self.exchanges += 1
@@ -224,7 +231,7 @@ class ModbusBus:
             return self._serial
         p = self.serial_port
         if not os.path.exists(p.port):
-            raise BusUnplugged(f"{p.port} does not exist")
+            raise BusUnplugged(f"{p.port} does not exist", ("port_gone", {"port": p.port}))
         try:
             ser = serial.Serial(
                 p.port,
@@ -239,9 +246,11 @@ class ModbusBus:
         except (OSError, ValueError, serial.SerialException, termios.error) as exc:
             # termios.error: the port refused the settings (a pseudo-terminal refuses parity)
             if not os.path.exists(p.port):
-                raise BusUnplugged(f"{p.port} does not exist") from None
+                gone: Problem = ("port_gone", {"port": p.port})
+                raise BusUnplugged(f"{p.port} does not exist", gone) from None
             why = "in use by another program?" if "lock" in str(exc) else "permissions?"
-            raise BusUnavailable(f"cannot open {p.port} ({why}): {exc}") from None
+            problem = open_problem(p.port, getattr(exc, "errno", None), str(exc))
+            raise BusUnavailable(f"cannot open {p.port} ({why}): {exc}", problem) from None
         self._serial = ser
         self.generation += 1
         log.info(

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from gateway.devices.base import Clock, DeviceConfig, Driver, SerialPort, Sink
+from gateway.devices.base import Clock, DeviceConfig, Driver, Problem, SerialPort, Sink
 from gateway.devices.modbus.bus import BUS_POOL, BusError, BusPool, BusTimeout
 from gateway.devices.modbus.decoder import DeviceDecoder, ParamError, resolve_params
 from gateway.devices.modbus.frames import ModbusFrameError
@@ -46,6 +46,7 @@ from gateway.devices.modbus.profile import (
 )
 from kernel.config import ConfigError
 from kernel.fields import resolve_path
+from kernel.text import TextError
 from telemetry.models import DeviceState, Reading
 
 
@@ -90,6 +91,8 @@ def _load(name: str) -> Profile:
     try:
         return load_profile(name)
     except ConfigError as exc:
+        if len(exc.texts) == 1 and exc.texts[0] is not None and exc.problems[0][0] == "profile":
+            raise TextError(exc.texts[0].key, **exc.texts[0].args) from None  # no such profile
         detail = "; ".join(f"{k} = {v!r}: {m}" for k, v, m in exc.problems)
         raise ValueError(f"profile {exc.path}: {detail}") from None
 
@@ -108,10 +111,12 @@ NO_RETRY = frozenset({"exception", "wrong_length"})
 
 
 class _Failure(Exception):
-    """One failed poll: the device state it means and a message for people."""
+    """One failed poll: the device state it means, a message for the log and the same as a
+    :data:`~gateway.devices.base.Problem` for people."""
 
-    def __init__(self, state: DeviceState, message: str) -> None:
+    def __init__(self, state: DeviceState, message: str, problem: Problem | None = None) -> None:
         self.state: DeviceState = state
+        self.problem = problem
         super().__init__(message)
 
 
@@ -156,7 +161,9 @@ class ModbusDriver(Driver):
         except Exception as exc:  # never raise out of run(); a bug, so keep the traceback
             self.log.exception("device %s: driver stopped by an unexpected error", cfg.id)
             with contextlib.suppress(Exception):
-                self.set_state("error", f"driver failure: {exc!r}")
+                self.set_state(
+                    "error", f"driver failure: {exc!r}", ("unexpected", {"error": repr(exc)})
+                )
         finally:
             self.pool.leave(self.bus, cfg.id)
 
@@ -165,13 +172,15 @@ class ModbusDriver(Driver):
         try:
             self.poll()
         except BusError as exc:  # unplugged, or will not open: persists, counted once
-            self._mark(exc.state, str(exc))  # type: ignore[arg-type]
+            self._mark(exc.state, str(exc), exc.problem)  # type: ignore[arg-type]
             return self.config.reopen_interval
         except _Failure as failure:
-            self.set_state(failure.state, str(failure))
+            self.set_state(failure.state, str(failure), failure.problem)
         except Exception as exc:  # a bug: log it with its traceback, keep the driver alive
             self.log.exception("device %s: unexpected error while polling", self.config.id)
-            self.set_state("error", f"unexpected error: {exc!r}")
+            self.set_state(
+                "error", f"unexpected error: {exc!r}", ("unexpected", {"error": repr(exc)})
+            )
             return self.config.reopen_interval
         return self._until_next_poll()
 
@@ -180,10 +189,10 @@ class ModbusDriver(Driver):
         now = self.clock()
         return interval - (now % interval)
 
-    def _mark(self, state: DeviceState, message: str) -> None:
+    def _mark(self, state: DeviceState, message: str, problem: Problem | None = None) -> None:
         """set_state for conditions that persist across retries: counted once, not per try."""
         if self.state != state:
-            self.set_state(state, message)
+            self.set_state(state, message, problem)
 
     # -- one poll -----------------------------------------------------------------------------
     def poll(self) -> None:
@@ -198,7 +207,8 @@ class ModbusDriver(Driver):
         try:
             decoded = self.decoder.decode(self.profile.registers_of(blocks))
         except ProfileDecodeError as exc:
-            raise _Failure("decode_error", f"decode failed: {exc}") from None
+            problem = ("decode_failed", {"profile": self.config.profile})
+            raise _Failure("decode_error", f"decode failed: {exc}", problem) from None
         self.reads += 1
         self.counters = decoded.counters
         for event in decoded.events:
@@ -213,10 +223,16 @@ class ModbusDriver(Driver):
                     fields=decoded.fields,
                 )
             except ValidationError as exc:  # e.g. the gateway clock is unset (1970)
-                raise _Failure("error", f"reading refused: {exc.errors()[0]['msg']}") from None
+                problem = ("reading_refused", {"time": round(started * 1000)})
+                raise _Failure(
+                    "error", f"reading refused: {exc.errors()[0]['msg']}", problem
+                ) from None
         if decoded.problems:
             shown = "; ".join(f"{name}: {why}" for name, why in decoded.problems.items())
-            self.set_state("decode_error", f"not published: {shown}")
+            fields = ", ".join(decoded.problems)
+            self.set_state(
+                "decode_error", f"not published: {shown}", ("not_published", {"fields": fields})
+            )
         else:
             self.set_state("ok")
         if reading is not None:
@@ -227,14 +243,18 @@ class ModbusDriver(Driver):
         cfg = self.config
         fc = self.profile.function_code
         where = f"unit {cfg.unit}, {count} register(s) at {start}, FC {fc}"
+        args = {"unit": cfg.unit, "count": count, "start": start, "fc": fc}
         failure = _Failure("timeout", "no attempt")
         for _ in range(cfg.retries + 1):
             try:
                 return self.bus.read_registers(cfg.unit, fc, start, count, cfg.serial.timeout)
             except BusTimeout:
-                failure = _Failure("timeout", f"no answer ({where}; {cfg.retries + 1} tries)")
+                tries = cfg.retries + 1
+                problem: Problem = ("no_answer", {**args, "tries": tries})
+                failure = _Failure("timeout", f"no answer ({where}; {tries} tries)", problem)
             except ModbusFrameError as exc:
-                failure = _Failure(STATE_OF_REASON[exc.reason], f"{exc} ({where})")
+                problem = (f"frame_{exc.reason}", {**args, "code": exc.exception_code or "-"})
+                failure = _Failure(STATE_OF_REASON[exc.reason], f"{exc} ({where})", problem)
                 if exc.reason in NO_RETRY:
                     break
         raise failure

@@ -14,6 +14,7 @@ ranges, derived values) is :class:`gateway.devices.modbus.decoder.DeviceDecoder`
 
 from __future__ import annotations
 
+import difflib
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from gateway.devices.modbus.schema import (
     profile_problems,
 )
 from kernel.config import ConfigError, load_toml
+from kernel.text import TextError
 
 __all__ = [
     "FUNCTION_CODES",
@@ -73,6 +75,15 @@ def profile_is_path(name_or_path: str | Path) -> bool:
     return "/" in text or text.endswith(".toml")
 
 
+def no_such_profile(name: str, known: list[str]) -> TextError:
+    """A profile name that does not exist, with the closest known name ("did you mean")."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    shown = ", ".join(known) or "-"
+    if close:
+        return TextError("config.err.no_profile_close", name=name, close=close[0], known=shown)
+    return TextError("config.err.no_profile", name=name, known=shown)
+
+
 def find_profile(name_or_path: str | Path) -> Path:
     """A bare name (``pm-th-generic``) is looked up in gateway/devices/modbus/profiles/; anything
     with a slash or a ``.toml`` suffix is a path."""
@@ -81,8 +92,8 @@ def find_profile(name_or_path: str | Path) -> Path:
         return Path(text)
     path = PROFILE_DIR / f"{text}.toml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))) or "none"
-        raise ConfigError(path, [("profile", text, f"no such profile (known: {known})")])
+        names = sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+        raise ConfigError(path, [("profile", text, no_such_profile(text, names))])
     return path
 
 

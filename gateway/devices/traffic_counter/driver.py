@@ -35,7 +35,14 @@ from typing import Annotated, Literal
 import serial
 from pydantic import Field, ValidationInfo, field_validator
 
-from gateway.devices.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
+from gateway.devices.base import (
+    Clock,
+    DeviceConfig,
+    SerialPort,
+    SerialSessionDriver,
+    Sink,
+    io_problem,
+)
 from gateway.devices.framing import LineFramer
 from gateway.devices.traffic_counter.aggregate import Aggregator, RecordForwarder
 from gateway.devices.traffic_counter.protocol import (
@@ -198,7 +205,8 @@ class TrafficCounterDriver(SerialSessionDriver):
                     data = port.read(port.in_waiting or 1)
                 except OSError as exc:  # serial.SerialException included
                     self._pause()
-                    self.set_state("unplugged", f"{self.config.serial.port}: {exc}")
+                    port_name = self.config.serial.port
+                    self.set_state("unplugged", f"{port_name}: {exc}", io_problem(port_name))
                     return
                 now = time.monotonic()
                 if data:
@@ -207,7 +215,10 @@ class TrafficCounterDriver(SerialSessionDriver):
                         self.handle_line(line)
                 elif now - last_bytes >= self.config.heartbeat_timeout and self.state != "timeout":
                     self._pause()
-                    self.set_state("timeout", f"no data for {self.config.heartbeat_timeout:g} s")
+                    seconds = f"{self.config.heartbeat_timeout:g}"
+                    self.set_state(
+                        "timeout", f"no data for {seconds} s", ("no_data", {"seconds": seconds})
+                    )
                 if now >= next_tick:
                     next_tick = now + TICK_INTERVAL
                     self._tick()
@@ -223,7 +234,7 @@ class TrafficCounterDriver(SerialSessionDriver):
         except RecordError as exc:
             self.decode_errors[exc.reason] = self.decode_errors.get(exc.reason, 0) + 1
             self.log.debug("device %s: skipped line: %s", self.config.id, exc)
-            self.set_state("decode_error", str(exc))
+            self.set_state("decode_error", str(exc), ("bad_line", {"reason": exc.reason}))
             return
         if self.state != "ok":
             self.set_state("ok")

@@ -11,6 +11,8 @@ counters are read (nothing consumed, nothing created when the file is missing).
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import getpass
 import grp
 import logging
@@ -94,9 +96,9 @@ def check_config(path: str) -> tuple[GatewayConfig | None, list[Result]]:
             config = load_gateway_config(path)
     except ConfigError as exc:
         results = []
-        for key, value, problem in exc.problems:
+        for (key, value, problem), text in zip(exc.problems, exc.problem_texts(), strict=True):
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-            message = T("config.problem", file=exc.path, key=key, value=shown, problem=problem)
+            message = T("config.problem", file=exc.path, key=key, value=shown, problem=text)
             remedy = T("config.problem.remedy", key=key, file=exc.path)
             details = {"file": exc.path, "key": key, "value": _jsonable(value), "problem": problem}
             results.append(Result("config", name, "fail", message, remedy, details))
@@ -152,7 +154,31 @@ def check_serial(port: str) -> Result:
         message = T("serial.denied", port=port, group=group, mode=mode)
         remedy = T("serial.denied.remedy", group=group, user=_user())
         return Result("serial", name, "fail", message, remedy, details)
+    if port_busy(port):
+        details["busy"] = True
+        message = T("serial.busy", port=port)
+        remedy = T("serial.busy.remedy", port=port)
+        return Result("serial", name, "skip", message, remedy, details)
     return Result("serial", name, "pass", T("serial.ok", target=target), details=details)
+
+
+def port_busy(port: str) -> bool:
+    """Whether another program holds *port* the way the gateway does (an exclusive ``flock``,
+    pyserial's ``exclusive=True``): then reading it would steal that program's bytes. The
+    port is opened without becoming the controlling terminal and closed at once."""
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        return exc.errno == errno.EBUSY
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases our own lock
+    return False
 
 
 def _group_name(gid: int) -> str:

@@ -12,8 +12,12 @@ Order of work:
    round trip), disk space and NTP;
 4. the clock, and the GPS clock offset of any device that reported one.
 
-The table goes to stdout (or the JSON with ``--json``), progress to stderr. Exit status 1 if
-any check failed, else 0 (warnings and skipped checks do not fail).
+The table goes to stdout (or the JSON with ``--json``), progress to stderr. Exit status
+(:func:`exit_code`): 1 if any check failed; else 3 if something could not be checked because
+another program holds it (the running gateway service holds the spool and its serial ports,
+or a port is locked by another program): what was checked passed, but the doctor says what it
+did not check and how to check it, and never calls that "all passed"; else 0 (warnings and
+skips that follow from a failure do not count).
 """
 
 from __future__ import annotations
@@ -27,14 +31,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text as RichText
 
 from gateway import devices as _drivers
 from gateway.config import GatewayConfig
@@ -50,7 +50,7 @@ from gateway.tools.doctor.checks import (
     wib,
 )
 from gateway.tools.doctor.devices import DriverTable, check_device
-from kernel import __version__
+from gateway.tools.doctor.output import exit_code, render_table, report
 from kernel.text import Lang, T, Text, tr
 
 #: GPS clock offsets (seconds): up to WARN is fine, above FAIL the readings' times are wrong.
@@ -59,9 +59,6 @@ GPS_OFFSET_FAIL = 60.0
 BROKER_TIMEOUT = 5.0
 #: No single check (a port with all its devices, the broker) may take longer than this.
 MAX_TASK = 100.0
-
-STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "skip": "dim"}
-MARK = {"pass": "✔", "warn": "!", "fail": "✘", "skip": "–"}
 
 
 @dataclass
@@ -127,15 +124,19 @@ def _port_group(
 ) -> list[Result]:
     """A serial port's row, then its devices' rows, read one after the other (one bus)."""
     results: list[Result] = []
-    port_ok = True
+    port_ok = busy = True
     if port is not None:
         results.append(check_serial(port))
         port_ok = results[-1].status == "pass"
+        busy = bool(results[-1].details.get("busy"))
     for device in devices:
         name, details = T("name.device", device=device.id), {"device": device.id}
         if running:
             message, remedy = T("device.skip_running"), T("device.skip_running.remedy")
-            results.append(Result("device", name, "warn", message, remedy, details))
+            results.append(Result("device", name, "skip", message, remedy, details))
+        elif port is not None and busy:
+            message, remedy = T("device.skip_busy", port=port), T("serial.busy.remedy", port=port)
+            results.append(Result("device", name, "skip", message, remedy, details))
         elif not port_ok:
             message = T("device.skip_port", port=port)
             results.append(Result("device", name, "skip", message, details=details))
@@ -233,61 +234,6 @@ def _gps_rows(config: GatewayConfig, device_rows: list[Result], wait: float) -> 
     return rows
 
 
-# -- output -----------------------------------------------------------------------------------
-
-
-def counts(results: list[Result]) -> dict[str, int]:
-    return {s: sum(1 for r in results if r.status == s) for s in ("pass", "warn", "fail", "skip")}
-
-
-def render_table(
-    results: list[Result], lang: Lang, console: Console, title: str, seconds: float
-) -> None:
-    table = Table(title=RichText(title), box=box.SIMPLE_HEAVY, title_justify="left")
-    table.add_column(tr("table.status", lang), no_wrap=True)
-    table.add_column(tr("table.check", lang))
-    table.add_column(tr("table.result", lang), overflow="fold")
-    for r in results:
-        label = tr(f"status.{r.status}", lang)
-        status = RichText(f"{MARK[r.status]} {label}", style=STYLE[r.status])
-        cell = RichText(r.message.render(lang))
-        if r.remedy is not None and r.status in ("fail", "warn"):
-            cell.append("\n→ " + r.remedy.render(lang), style="cyan")
-        table.add_row(status, RichText(r.name.render(lang)), cell)
-    console.print(table)
-    n = counts(results)
-    summary = tr(
-        "doctor.summary",
-        lang,
-        passed=n["pass"],
-        warned=n["warn"],
-        failed=n["fail"],
-        skipped=n["skip"],
-        seconds=round(seconds),
-    )
-    console.print(summary, markup=False, highlight=False)
-    verdict = "doctor.verdict_fail" if n["fail"] else "doctor.verdict_ok"
-    console.print(RichText(tr(verdict, lang), style=STYLE["fail" if n["fail"] else "pass"]))
-
-
-def report(
-    results: list[Result], lang: Lang, config_path: str, gateway: str | None, seconds: float
-) -> dict[str, Any]:
-    n = counts(results)
-    return {
-        "tool": "jagajalan gateway doctor",
-        "version": __version__,
-        "lang": lang,
-        "config": config_path,
-        "gateway": gateway,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "ok": n["fail"] == 0,
-        "counts": n,
-        "seconds": round(seconds, 1),
-        "checks": [r.to_json(lang) for r in results],
-    }
-
-
 def run_doctor(args: argparse.Namespace, table: DriverTable | None = None) -> int:
     lang: Lang = args.lang
     started = time.monotonic()
@@ -318,7 +264,7 @@ def run_doctor(args: argparse.Namespace, table: DriverTable | None = None) -> in
         out = Console(highlight=False, width=None if wide else 160)
         title = tr("doctor.title", lang, gateway=gateway or args.config, time=wib(time.time()))
         render_table(results, lang, out, title, seconds)
-    return 1 if any(r.status == "fail" for r in results) else 0
+    return exit_code(results)
 
 
 def _quiet_drivers() -> Callable[[], None]:

@@ -25,12 +25,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.devices.base import DeviceConfig, Driver
+from gateway.devices.base import DeviceConfig, Driver, Problem
 from gateway.tools.doctor.checks import Result, Status
 from gateway.tools.scan.bus import find_unit, search_order
 from gateway.tools.scan.core import out_of_range, values_text
 from kernel.config import ConfigError
-from kernel.text import Joined, T, Text
+from kernel.text import CATALOGUE, Joined, T, Text
 from telemetry.models import Reading
 
 FAILURES = ("timeout", "crc_error", "decode_error", "unplugged", "error")
@@ -85,9 +85,28 @@ class _Rows:
     def row(self, status: Status, message: Text, remedy: Text | None = None) -> Result:
         return Result("device", self.name, status, message, remedy, self.details)
 
-    def failure(self, state: str, detail: str | None, remedy: Text) -> Result:
-        self.details.update(state=state, error=detail)
-        return self.row("fail", T(f"device.{state}", detail=detail or state), remedy)
+    def failure(self, state: str, driver: Driver, remedy: Text) -> Result:
+        self.details.update(state=state, error=driver.last_error, problem=driver.last_problem)
+        detail = problem_text(driver.last_problem, driver.last_error or state)
+        return self.row("fail", T(f"device.{state}", detail=detail), remedy)
+
+
+def problem_text(problem: Problem | None, fallback: str) -> Text:
+    """A driver's problem in the catalogue's words (``problem.<code>``); a problem without a
+    known code is shown as a technical detail for the admin, quoted as it is."""
+    if problem is not None and f"problem.{problem[0]}" in CATALOGUE:
+        return T(f"problem.{problem[0]}", **problem[1])
+    return T("problem.other", text=fallback)
+
+
+def reasons_text(errors: dict[str, int]) -> Joined:
+    """A streaming device's refused lines by reason, e.g. "bentuk baris salah (3 kali)"."""
+    items = []
+    for reason, n in sorted(errors.items()):
+        key = f"reason.{reason}"
+        shown = T(key) if key in CATALOGUE else T("problem.other", text=reason)
+        items.append(T("device.reason_count", reason=shown, n=n))
+    return Joined(tuple(items))
 
 
 def check_device(config: DeviceConfig, table: DriverTable, wait: float) -> Result:
@@ -110,9 +129,8 @@ def check_device(config: DeviceConfig, table: DriverTable, wait: float) -> Resul
 
 def _not_built(rows: _Rows, detail: str) -> Result:
     rows.details["error"] = detail
-    return rows.row(
-        "fail", T("device.driver_failed", detail=detail), T("device.driver_failed.remedy")
-    )
+    message = T("device.driver_failed", detail=T("problem.other", text=detail))
+    return rows.row("fail", message, T("device.driver_failed.remedy"))
 
 
 def _modbus(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
@@ -138,7 +156,8 @@ def _modbus(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
         rows.details.update(state=driver.state, error=driver.last_error)
         if watch.readings:
             rows.details["fields"] = dict(watch.readings[0].fields)
-        message = T("device.implausible", unit=config.unit, problems=driver.last_error)
+        problems = problem_text(driver.last_problem, driver.last_error or "-")
+        message = T("device.implausible", unit=config.unit, problems=problems)
         return rows.row("warn", message, T("device.implausible.remedy", profile=config.profile))
     if watch.readings:
         fields = dict(watch.readings[0].fields)
@@ -162,7 +181,7 @@ def _modbus(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
     elsewhere = _search(config, rows) if driver.state in (*SEARCH_AFTER, "starting") else None
     if driver.state in FAILURES:
         remedy = elsewhere or T(f"device.{driver.state}.remedy", **args)
-        return rows.failure(driver.state, driver.last_error, remedy)
+        return rows.failure(driver.state, driver, remedy)
     message = T("device.no_sign", seconds=round(budget))
     return rows.row("fail", message, elsewhere or T("device.timeout.remedy", **args))
 
@@ -209,7 +228,7 @@ def _traffic(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
         )
         return rows.row("pass", message)
     if driver.state in ("unplugged", "error"):
-        return rows.failure(driver.state, driver.last_error, T(f"device.{driver.state}.remedy"))
+        return rows.failure(driver.state, driver, T(f"device.{driver.state}.remedy"))
     if driver.decode_errors:
         return _stream_bad(driver, rows)
     message = T("device.traffic_silent", seconds=round(wait))
@@ -217,8 +236,9 @@ def _traffic(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
 
 
 def _stream_bad(driver: Any, rows: _Rows) -> Result:
-    errors = ", ".join(f"{reason} {n}" for reason, n in sorted(driver.decode_errors.items()))
-    message = T("device.stream_bad", errors=errors, detail=driver.last_error or "-")
+    errors = reasons_text(driver.decode_errors)
+    detail = problem_text(driver.last_problem, driver.last_error or "-")
+    message = T("device.stream_bad", errors=errors, detail=detail)
     return rows.row("fail", message, T("device.stream_bad.remedy", baud=rows.baud))
 
 
@@ -239,10 +259,10 @@ def _generic(watch: Watch, config: Any, wait: float, rows: _Rows) -> Result:
     if getattr(driver, "decode_errors", None):
         return _stream_bad(driver, rows)
     if driver.state in ("unplugged", "error"):
-        return rows.failure(driver.state, driver.last_error, T(f"device.{driver.state}.remedy"))
+        return rows.failure(driver.state, driver, T(f"device.{driver.state}.remedy"))
     if driver.state in FAILURES:
         remedy = T("device.stream_bad.remedy", baud=rows.baud)
-        return rows.failure(driver.state, driver.last_error, remedy)
+        return rows.failure(driver.state, driver, remedy)
     if driver.state == "ok":
         message = T("device.generic_quiet", seconds=round(wait))
         return rows.row("warn", message, T("device.generic_quiet.remedy"))
