@@ -80,15 +80,78 @@ SHARED = frozenset(
 
 #: Indonesian function words and common verbs that never belong in an English sentence.
 INDONESIAN = frozenset(
-    """yang dan di ke dari untuk dengan tidak belum sudah atau ini itu ada pada dalam akan
-    bisa lalu karena jika kalau saat oleh sebagai tapi tetapi juga masih harus sedang tanpa
-    setelah sebelum agar supaya atas bawah dulu lagi hanya semua setiap tiap kosong bukan
-    menunggu berjalan tertua dibuang dilewati lulus gagal peringatan periksa jalankan
-    perangkat detik menit jam hari kabel hujan air jalan""".split()
+    [
+        "yang",
+        "dan",
+        "di",
+        "ke",
+        "dari",
+        "untuk",
+        "dengan",
+        "tidak",
+        "belum",
+        "sudah",
+        "atau",
+        "ini",
+        "itu",
+        "ada",
+        "pada",
+        "dalam",
+        "akan",
+        "bisa",
+        "lalu",
+        "karena",
+        "jika",
+        "kalau",
+        "saat",
+        "oleh",
+        "sebagai",
+        "tapi",
+        "tetapi",
+        "juga",
+        "masih",
+        "harus",
+        "sedang",
+        "tanpa",
+        "setelah",
+        "sebelum",
+        "agar",
+        "supaya",
+        "atas",
+        "bawah",
+        "dulu",
+        "lagi",
+        "hanya",
+        "semua",
+        "setiap",
+        "tiap",
+        "kosong",
+        "bukan",
+        "menunggu",
+        "berjalan",
+        "tertua",
+        "dibuang",
+        "dilewati",
+        "lulus",
+        "gagal",
+        "peringatan",
+        "periksa",
+        "jalankan",
+        "perangkat",
+        "detik",
+        "menit",
+        "jam",
+        "hari",
+        "kabel",
+        "hujan",
+        "air",
+        "jalan",
+    ]
 )
 
 _TECHNICAL = [
     re.compile(r"`[^`]*`"),  # code spans: commands, keys, values
+    re.compile(r"(?<![A-Za-z])'[^'\n]*'"),  # a config value as Python shows it: 'red'
     re.compile(r"\$ .*$", re.M),  # a command line
     re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
     re.compile(r"(?<![\w])[~.]?/[^\s,;:()]+"),  # paths

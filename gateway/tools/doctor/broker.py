@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import errno
 import secrets
 import socket
 import ssl
@@ -62,6 +63,22 @@ def check_broker(
     return [reach, login, trip]
 
 
+def errno_name(exc: OSError) -> str:
+    """``ECONNRESET``: the symbolic errno, the same in every language (the OS text is not)."""
+    return errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+
+
+def _gai_name(exc: socket.gaierror) -> str:
+    """``EAI_NONAME``: the resolver's error constant."""
+    names = [n for n in dir(socket) if n.startswith("EAI_") and getattr(socket, n) == exc.errno]
+    return names[0] if names else f"EAI {exc.errno}"
+
+
+def _reason(code: Any) -> str:
+    """An MQTT reason code as the spec names it: ``135 Not authorized``."""
+    return f"{code.value} {code.getName()}"
+
+
 def _skip(check: str, key: str) -> Result:
     return Result(check, T(f"name.{check}"), "skip", T(key))
 
@@ -74,7 +91,7 @@ def _reach(host: str, port: int, url: str, timeout: float) -> Result:
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except socket.gaierror as exc:
-        message = T("broker.dns", host=host, error=exc.strerror or exc)
+        message = T("broker.dns", host=host, error=_gai_name(exc))
         return Result("broker", name, "fail", message, T("broker.dns.remedy"), details)
     except ConnectionRefusedError:
         message = T("broker.refused", url=url)
@@ -83,7 +100,7 @@ def _reach(host: str, port: int, url: str, timeout: float) -> Result:
         message = T("broker.timeout", url=url, seconds=round(timeout))
         return Result("broker", name, "fail", message, T("broker.network.remedy"), details)
     except OSError as exc:
-        message = T("broker.unreachable", url=url, error=exc.strerror or exc)
+        message = T("broker.unreachable", url=url, error=errno_name(exc))
         return Result("broker", name, "fail", message, T("broker.network.remedy"), details)
     ms = round((time.monotonic() - started) * 1000)
     details["ms"] = ms
@@ -128,7 +145,7 @@ def _login(config: GatewayConfig, timeout: float) -> tuple[Result, mqtt.Client |
     try:
         password = mq.read_password()
     except OSError as exc:
-        message = T("auth.password_unreadable", path=mq.password_file, error=exc.strerror)
+        message = T("auth.password_unreadable", path=mq.password_file, error=errno_name(exc))
         return Result("auth", name, "fail", message, T("run_as_gateway.remedy")), None, "5"
     protocols: list[Protocol] = ["3.1.1"] if mq.protocol == "3.1.1" else ["5"]
     if mq.protocol == "auto":
@@ -148,14 +165,14 @@ def _login(config: GatewayConfig, timeout: float) -> tuple[Result, mqtt.Client |
         try:
             client.connect(mq.host, mq.port, keepalive=30)
         except ssl.SSLError as exc:
-            message = T("auth.tls", error=exc.reason or exc)
+            message = T("auth.tls", error=exc.reason or type(exc).__name__)
             return (
                 Result("auth", name, "fail", message, T("auth.tls.remedy"), details),
                 None,
                 protocol,
             )
         except OSError as exc:
-            message = T("broker.unreachable", url=mq.url, error=exc.strerror or exc)
+            message = T("broker.unreachable", url=mq.url, error=errno_name(exc))
             remedy = T("broker.network.remedy")
             return Result("auth", name, "fail", message, remedy, details), None, protocol
         client.loop_start()
@@ -176,10 +193,10 @@ def _login(config: GatewayConfig, timeout: float) -> tuple[Result, mqtt.Client |
             break
     details["reason"] = reason.getName()
     if reason.value in AUTH_FAILURES:
-        message = T("auth.refused", username=user, reason=reason.getName())
+        message = T("auth.refused", username=user, reason=_reason(reason))
         remedy = T("auth.refused.remedy", password_file=mq.password_file or "-", username=user)
     else:
-        message = T("auth.rejected", reason=reason.getName())
+        message = T("auth.rejected", reason=_reason(reason))
         remedy = T("auth.rejected.remedy")
     return Result("auth", name, "fail", message, remedy, details), None, protocol
 
@@ -244,7 +261,7 @@ def _round_trip(
     details["ms"] = ms
     if ack.is_failure:
         details["reason"] = ack.getName()
-        message = T("publish.denied", topic=topic, reason=ack.getName())
+        message = T("publish.denied", topic=topic, reason=_reason(ack))
         return Result(
             "publish", name, "fail", message, T("publish.denied.remedy", gateway=gw), details
         )

@@ -309,7 +309,7 @@ def check_ntp(run: Runner = subprocess.run) -> Result:
     try:
         done = run(["timedatectl", "show"], capture_output=True, text=True, timeout=5)
     except FileNotFoundError:
-        return Result("ntp", name, "skip", T("ntp.unavailable", reason="timedatectl not found"))
+        return Result("ntp", name, "skip", T("ntp.unavailable", reason="ENOENT timedatectl"))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Result("ntp", name, "skip", T("ntp.unavailable", reason=str(exc)))
     if done.returncode != 0:
