@@ -25,6 +25,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kernel.text import Said
+
 FILE_NAME = "demo.json"
 DEFAULT_DIR = Path("var/demo")
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
@@ -101,22 +103,15 @@ def resolve_broker_url(value: str | None, directory: Path | None = None) -> tupl
     if value == DEMO:
         state = read_state(where)
         if state is None:
-            raise NoDemo(
-                f"--broker-url demo: no demo is running here ({where / FILE_NAME} not found or "
-                "its process has ended). Start it with `make demo` in this folder (or set "
-                "JAGAJALAN_DEMO_DIR to its --dir), or give a broker: --broker-url mqtt://HOST:PORT"
-            )
-        return state.broker_url, f"using the demo's broker at {state.broker_url}"
+            raise NoDemo(Said("demo.none", file=where / FILE_NAME))
+        return state.broker_url, Said("demo.using", url=state.broker_url)
     state = read_state(where)
     if value is None:
         if state is not None:
-            return state.broker_url, f"using the running demo's broker at {state.broker_url}"
+            return state.broker_url, Said("demo.using_running", url=state.broker_url)
         return DEFAULT_BROKER, None
     if state is not None and _same_broker(value) != _same_broker(state.broker_url):
-        return value, (
-            f"warning: the demo's broker is {state.broker_url}, this command uses {value}: "
-            "what it publishes will not appear in the demo's API (use --broker-url demo)"
-        )
+        return value, Said("demo.other_broker", demo=state.broker_url, url=value)
     return value, None
 
 

@@ -100,6 +100,26 @@ class TextError(ValueError):
         super().__init__(self.text.render("en"))
 
 
+class Said(str):
+    """An English string that also carries its catalogue text: code that prints or compares
+    strings keeps working, and a caller with a language renders :attr:`text` instead."""
+
+    text: Text
+
+    def __new__(cls, key: str, /, **args: Any) -> Said:
+        text = Text(key, args)
+        said = super().__new__(cls, text.render("en"))
+        said.text = text
+        return said
+
+
+def said(value: object) -> Text:
+    """*value* as catalogue text: its own (a :class:`Said`, a :class:`TextError`), else the
+    English quoted as a technical detail (key ``problem.other``)."""
+    text = getattr(value, "text", None)
+    return text if isinstance(text, Text) else T("problem.other", text=str(value))
+
+
 def default_lang() -> Lang:
     """``JAGAJALAN_LANG=en`` switches the default; anything else means Bahasa Indonesia."""
     return "en" if os.environ.get("JAGAJALAN_LANG", "").lower().startswith("en") else "id"

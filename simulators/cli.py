@@ -19,6 +19,8 @@ DEFAULT_GATEWAYS = "srl-pasar-01,srl-pauh-01"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from kernel.text import LANGS, default_lang
+
     p = sub.add_parser("simulate", help="emulate devices and fleets without hardware")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     d = actions.add_parser(
@@ -112,6 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "usual settings (9600 8N1; weather station 19200 8N1). The devices answer only a "
         "gateway set that way; the generated config says so",
     )
+    d.add_argument("--lang", choices=LANGS, default=default_lang(), help="id (default) or en")
     d.set_defaults(func=cmd_devices)
 
     from simulators.commands import register_fleet, register_scenario
@@ -122,9 +125,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from kernel.demo_state import NoDemo, resolve_broker_url
+    from kernel.tables import print_table
+    from kernel.text import T, said, tr
     from simulators.devices.cabinet import (
         DeviceOptions,
         device_ids,
@@ -139,19 +143,20 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from simulators.sites import site
     from simulators.truth import TruthWriter
 
-    console = Console(stderr=True)
+    lang = args.lang
+    console = Console(stderr=True, highlight=False)
     try:
         sites = [site(g.strip()) for g in args.gateways.split(",") if g.strip()]
     except KeyError as exc:
-        console.print(f"[red]error:[/red] {exc.args[0]}")
+        _error(console, lang, unknown_gateway(str(exc.args[1]) if len(exc.args) > 1 else ""))
         return 2
     try:
         args.broker_url, notice = resolve_broker_url(args.broker_url)
     except NoDemo as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(console, lang, said(exc.args[0]))
         return 2
     if notice:
-        console.print(notice)
+        console.print(said(notice).render(lang), markup=False, soft_wrap=True)
     scenario = Scenario.load(args.scenario) if args.scenario else None  # ConfigError: exit 2
     try:
         lines = dict(parse_line_option(text, args.devices) for text in args.line)
@@ -167,7 +172,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
                 f"faults on unknown devices {unknown}; known: {device_ids(args.devices)}"
             )
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(console, lang, T("problem.other", text=str(exc)))
         return 2
     opts = DeviceOptions(
         seed=args.seed,
@@ -189,24 +194,21 @@ def cmd_devices(args: argparse.Namespace) -> int:
             clock = scenario.clock(args.speed)
             runner = ScenarioRunner(scenario, clock=clock, truth=truth).start()
             opts.scenario, opts.scenario_clock = scenario, clock
-            console.print(
-                f"Scenario {scenario.name} runs at {clock.speed:g}x: day 1 00:00 WIB is now; "
-                "its values go to the truth file."
-            )
+            speed = f"{clock.speed:g}"
+            console.print(tr("simulate.devices.scenario", lang, name=scenario.name, speed=speed))
         opts.origin = None if scenario is not None else time.time()
         for s in sites:
             running.append(start_gateway_devices(s, args.dir, opts, truth))
-        table = Table(title="Emulated devices (gateway side opens these paths)")
-        for col in ("gateway", "site", "device", "path", "config"):
-            table.add_column(col)
-        for gw in running:
-            for dev_id, link in gw.ports.items():
-                table.add_row(gw.site.gateway, gw.site.name, dev_id, link.path, str(gw.config_path))
-        console.print(table)
-        console.print(
-            "Run a gateway against them with: jagajalan gateway run --config "
-            f"{running[0].config_path}\nCtrl-C stops the devices."
-        )
+        headers = [tr(f"simulate.devices.col.{c}", lang) for c in DEVICE_COLUMNS]
+        rows = [
+            (gw.site.gateway, gw.site.name, dev_id, link.path, str(gw.config_path))
+            for gw in running
+            for dev_id, link in gw.ports.items()
+        ]
+        print_table(console, tr("simulate.devices.title", lang), headers, rows)
+        command = f"jagajalan gateway run --config {running[0].config_path}"
+        console.print(tr("simulate.devices.run", lang, command=command), soft_wrap=True)
+        console.print(tr("simulate.devices.stop", lang), soft_wrap=True)
         if args.ready_file:
             args.ready_file.write_text("ready\n")
         stop.wait()
@@ -218,3 +220,27 @@ def cmd_devices(args: argparse.Namespace) -> int:
         truth.close()
         restore_signals()
     return 0
+
+
+DEVICE_COLUMNS = ("gateway", "site", "device", "path", "config")
+
+
+def unknown_gateway(gateway: str):
+    """No simulated site for *gateway*: the known ones, and the closest ("did you mean")."""
+    import difflib
+
+    from kernel.text import T
+    from simulators.sites import SITES
+
+    known = [s.gateway for s in SITES]
+    close = difflib.get_close_matches(gateway, known, n=1)
+    shown = ", ".join(known)
+    if close:
+        return T("simulate.err.gateway_close", gateway=gateway, close=close[0], known=shown)
+    return T("simulate.err.gateway", gateway=gateway, known=shown)
+
+
+def _error(console, lang: str, text) -> None:
+    from kernel.text import tr
+
+    console.print(tr("simulate.error", lang, problem=text), markup=False, soft_wrap=True)

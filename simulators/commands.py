@@ -15,6 +15,8 @@ from kernel.signals import install
 
 
 def register_scenario(actions: argparse._SubParsersAction) -> None:
+    from kernel.text import LANGS, default_lang
+
     p = actions.add_parser(
         "scenario",
         help="run a scenario: ground truth and its expected threshold crossings",
@@ -33,11 +35,15 @@ def register_scenario(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--vehicles", action="store_true", help="also write every vehicle to --truth")
     p.add_argument("--quiet", action="store_true", help="no hourly progress lines")
     p.add_argument("--check", action="store_true", help="exit 1 if a crossing is off")
-    p.add_argument("--lang", choices=("id", "en"), default="id", help="language of the output")
+    p.add_argument(
+        "--lang", choices=LANGS, default=default_lang(), help="language of the output: id or en"
+    )
     p.set_defaults(func=cmd_scenario)
 
 
 def register_fleet(actions: argparse._SubParsersAction) -> None:
+    from kernel.text import LANGS, default_lang
+
     p = actions.add_parser(
         "fleet",
         help="many gateways publishing real batches to a broker (load generator)",
@@ -87,6 +93,9 @@ def register_fleet(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--drain-timeout", type=float, default=15.0, help="wait for PUBACKs, s")
     p.add_argument("--summary", type=Path, default=None, help="write the summary as JSON")
     p.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines")
+    p.add_argument(
+        "--lang", choices=LANGS, default=default_lang(), help="language of the output: id or en"
+    )
     p.set_defaults(func=cmd_fleet)
 
 
@@ -100,8 +109,8 @@ def _when(scenario, t: float) -> str:
 
 def cmd_scenario(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
+    from kernel.tables import print_table
     from kernel.text import tr
     from simulators.scenario.config import shipped
     from simulators.scenario.engine import Scenario
@@ -111,16 +120,14 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     lang = args.lang
     out = Console()
     if args.list or not args.name:
-        table = Table(title=tr("simulate.list", lang))
-        for col in ("name", "duration", "speed", "description"):
-            table.add_column(tr(f"simulate.list.{col}", lang))
+        headers = [tr(f"simulate.list.{col}", lang) for col in SCENARIO_LIST]
+        rows = []
         for name in shipped():
             sc = Scenario.load(name)
-            text = sc.file.description_id if lang == "id" and sc.file.description_id else None
-            table.add_row(
-                name, f"{sc.duration / 86400:g} d", f"{sc.speed:g}x", text or sc.description
-            )
-        out.print(table)
+            days = tr("simulate.days", lang, n=f"{sc.duration / 86400:g}")
+            text = sc.descriptions[lang] or sc.description
+            rows.append((name, days, f"{sc.speed:g}x", " ".join(text.split())))
+        print_table(out, tr("simulate.list", lang), headers, rows)
         return 0 if args.list else 2
     scenario = Scenario.load(args.name, seed=args.seed)
     clock = None if args.fast else scenario.clock(args.speed)
@@ -162,26 +169,33 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     )
     results = check_expectations(scenario, series_from_truth(records))
     if results:
-        table = Table(title=tr("simulate.title", lang, name=scenario.name))
-        for col in ("site", "signal", "level", "way", "expected", "happened", "delta", "result"):
-            table.add_column(tr(f"simulate.col.{col}", lang))
+        headers = [tr(f"simulate.col.{col}", lang) for col in THRESHOLD_COLUMNS]
+        rows = []
         for r in results:
-            delta = "-" if r.delta is None else f"{r.delta / 60:+.0f} min"
-            table.add_row(
-                r.expect.site,
-                r.expect.signal,
-                r.level,
-                tr(f"simulate.{r.expect.direction}", lang),
-                _when(scenario, r.expected),
-                tr("simulate.never", lang) if r.actual is None else _when(scenario, r.actual),
-                delta,
-                tr("simulate.ok" if r.ok else "simulate.bad", lang),
+            delta = (
+                "-" if r.delta is None else tr("simulate.minutes", lang, n=f"{r.delta / 60:+.0f}")
             )
-        out.print(table)
+            rows.append(
+                (
+                    r.expect.site,
+                    r.expect.signal,
+                    r.level,
+                    tr(f"simulate.{r.expect.direction}", lang),
+                    _when(scenario, r.expected),
+                    tr("simulate.never", lang) if r.actual is None else _when(scenario, r.actual),
+                    delta,
+                    tr("simulate.ok" if r.ok else "simulate.bad", lang),
+                )
+            )
+        print_table(out, tr("simulate.title", lang, name=scenario.name), headers, rows)
     finished = runner.last_time is not None and runner.last_time >= scenario.end - scenario.step
     if args.check and (not finished or not all(r.ok for r in results)):
         return 1
     return 0
+
+
+SCENARIO_LIST = ("name", "duration", "speed", "description")
+THRESHOLD_COLUMNS = ("site", "signal", "level", "way", "expected", "happened", "delta", "result")
 
 
 def _line(scenario, site: str, v: dict[str, float], lang: str) -> str:
@@ -208,20 +222,23 @@ def _line(scenario, site: str, v: dict[str, float], lang: str) -> str:
 
 def cmd_fleet(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from kernel.demo_state import NoDemo, resolve_broker_url
+    from kernel.tables import print_table
+    from kernel.text import T, said, tr
     from simulators.fleet.generator import FleetOptions
     from simulators.fleet.mqtt import run_fleet
 
-    err = Console(stderr=True)
+    lang = args.lang
+    err = Console(stderr=True, highlight=False)
     try:
         args.broker_url, notice = resolve_broker_url(args.broker_url)
     except NoDemo as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        problem = said(exc.args[0])
+        err.print(tr("simulate.error", lang, problem=problem), markup=False, soft_wrap=True)
         return 2
     if notice:
-        err.print(notice)
+        err.print(said(notice).render(lang), markup=False, soft_wrap=True)
     opts = FleetOptions(
         rate=args.rate,
         duration=args.duration,
@@ -242,105 +259,113 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         drain_timeout=args.drain_timeout,
         progress_interval=args.progress,
     )
+
+    def error(text: str) -> None:
+        problem = T("problem.other", text=text)
+        err.print(tr("simulate.error", lang, problem=problem), markup=False, soft_wrap=True)
+
     problems = opts.check()
     if problems:
         for problem in problems:
-            err.print(f"[red]error:[/red] {problem}")
+            error(problem)
         return 2
 
     def progress(p: dict) -> None:
-        err.print(
-            f"[{p['elapsed_s']:6.1f} s] published {p['published']}/{p['planned']}  "
-            f"acked {p['acked']}  refused {p['refused']}  in flight {p['inflight']}  "
-            f"{p['batches_per_s']:.1f} batches/s  max lag {p['max_lag_s']:.3f} s"
+        values = {k: p[k] for k in ("published", "planned", "acked", "refused", "inflight")}
+        line = tr(
+            "fleet.progress",
+            lang,
+            elapsed=f"{p['elapsed_s']:6.1f}",
+            rate=f"{p['batches_per_s']:.1f}",
+            lag=f"{p['max_lag_s']:.3f}",
+            **values,
         )
+        err.print(line, markup=False, soft_wrap=True)
 
     try:
         summary = run_fleet(opts, progress)
     except ValueError as exc:  # a broker URL or option the checks above did not catch
-        err.print(f"[red]error:[/red] {exc}")
+        error(str(exc))
         return 2
     if args.summary:
         args.summary.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     totals, achieved = summary["totals"], summary["achieved"]
-    table = Table(
-        title=f"Fleet: {summary['gateways']} gateways on "
-        f"{summary['connections']} connections to {summary['broker']}"
+    out = Console(highlight=False)
+    title = tr(
+        "fleet.title",
+        lang,
+        gateways=summary["gateways"],
+        connections=summary["connections"],
+        broker=summary["broker"],
     )
-    for col in (
-        "published",
-        "acked",
-        "refused",
-        "unacked",
-        "readings acked",
-        "batches/s",
-        "target/s",
-        "max lag s",
-    ):
-        table.add_column(col, justify="right")
-    table.add_row(
-        *(
-            str(x)
-            for x in (
-                totals["published"],
-                totals["acked"],
-                totals["refused"],
-                totals["unacked"],
-                totals["readings_acked"],
-                achieved["batches_per_s"],
-                achieved["target_batches_per_s"],
-                achieved["max_lag_s"],
-            )
-        )
+    values = (
+        totals["published"],
+        totals["acked"],
+        totals["refused"],
+        totals["unacked"],
+        totals["readings_acked"],
+        achieved["batches_per_s"],
+        achieved["target_batches_per_s"],
+        achieved["max_lag_s"],
     )
-    out = Console()
-    out.print(table)
-    _print_per_gateway(out, summary["per_gateway"])
+    headers = [tr(f"fleet.col.{col}", lang) for col in FLEET_COLUMNS]
+    print_table(out, title, headers, [tuple(str(v) for v in values)], right=range(len(values)))
+    _print_per_gateway(out, summary["per_gateway"], lang)
     failed = {
         g: d["connect_error"] for g, d in summary["per_gateway"].items() if d["connect_error"]
     }
-    for gateway, error in list(failed.items())[:10]:
-        err.print(f"[red]{gateway}:[/red] {error}")
+    for gateway, problem in list(failed.items())[:10]:
+        text = tr("fleet.connect_failed", lang, gateway=gateway, error=problem)
+        err.print(text, markup=False, soft_wrap=True)
     if len(failed) > 10:
-        err.print(f"... and {len(failed) - 10} more gateways could not connect")
+        err.print(tr("fleet.more_failed", lang, n=len(failed) - 10), markup=False)
     ok = not failed and totals["unacked"] == 0 and totals["refused"] == 0
     return 0 if ok else 1
 
 
-def _print_per_gateway(out, per_gateway: dict[str, dict]) -> None:
+FLEET_COLUMNS = (
+    "published",
+    "acked",
+    "refused",
+    "unacked",
+    "readings_acked",
+    "batches_per_s",
+    "target_per_s",
+    "max_lag_s",
+)
+GATEWAY_COLUMNS = (
+    "gateway",
+    "site",
+    "published",
+    "acked",
+    "refused",
+    "unacked",
+    "readings",
+    "acked_seqs",
+)
+
+
+def _print_per_gateway(out, per_gateway: dict[str, dict], lang: str) -> None:
     """Every gateway for small fleets; the spread and the seq check for large ones."""
-    from rich.table import Table
+    from kernel.tables import print_table
+    from kernel.text import tr
 
     if len(per_gateway) <= 20:
-        table = Table(title="Per gateway")
-        for col in (
-            "gateway",
-            "site",
-            "published",
-            "acked",
-            "refused",
-            "unacked",
-            "readings",
-            "acked seqs",
-        ):
-            table.add_column(col)
+        headers = [tr(f"fleet.col.{col}", lang) for col in GATEWAY_COLUMNS]
+        rows = []
         for gateway, g in per_gateway.items():
             seqs = ", ".join(f"{a}-{b}" for a, b in g["acked_seq_ranges"]) or "-"
-            table.add_row(
-                gateway,
-                g["site"],
-                str(g["published"]),
-                str(g["acked"]),
-                str(g["refused"]),
-                str(g["unacked"]),
-                str(g["readings_acked"]),
-                seqs,
-            )
-        out.print(table)
+            counts = ("published", "acked", "refused", "unacked", "readings_acked")
+            rows.append((gateway, g["site"], *(str(g[k]) for k in counts), seqs))
+        print_table(out, tr("fleet.per_gateway", lang), headers, rows, right=range(2, 7))
         return
     acked = [g["acked"] for g in per_gateway.values()]
     contiguous = all(len(g["acked_seq_ranges"]) <= 1 for g in per_gateway.values())
-    out.print(
-        f"Per gateway: acked {min(acked)}-{max(acked)} batches; acked seqs contiguous for every "
-        f"gateway: {'yes' if contiguous else 'NO'} (details: --summary FILE)"
+    line = tr(
+        "fleet.spread",
+        lang,
+        low=min(acked),
+        high=max(acked),
+        contiguous=tr("fleet.yes" if contiguous else "fleet.no", lang),
     )
+    out.print(line, markup=False, soft_wrap=True)

@@ -50,5 +50,6 @@ def site(gateway: str) -> Site:
         if s.gateway == gateway:
             return s
     raise KeyError(
-        f"no simulated site for gateway {gateway!r}; known: {[s.gateway for s in SITES]}"
+        f"no simulated site for gateway {gateway!r}; known: {[s.gateway for s in SITES]}",
+        gateway,
     )

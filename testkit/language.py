@@ -63,6 +63,8 @@ SHARED = frozenset(
         "lain",  # other
         "air",  # water
         "paling",  # most
+        "sore",  # afternoon
+        "motor",  # sepeda motor, motorcycle
         "bus",  # bus (KBBI); the RS-485 bus
         "serial",  # serial (KBBI); the serial line
         # IT loanwords in everyday Indonesian use (KBBI lists admin, log, format, valid, mode)

@@ -285,7 +285,9 @@ class ScenarioFile(_Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="the scenario's name")
     description: str = Field("", description="what happens, for people (English)")
     description_id: str = Field(
-        "", description="the same in Bahasa Indonesia; unset: only the English text"
+        "",
+        description="the same in Bahasa Indonesia (shown by default; `--lang en`: English); "
+        "unset: only the English text",
     )
     seed: int = Field(1, description="same seed, same values (override: --seed)")
     start: dt.date = Field(description="day 1 (a WIB date)")

@@ -132,6 +132,7 @@ class Scenario:
         self.path = path
         self.name = file.name
         self.description = file.description
+        self.descriptions = {"en": file.description, "id": file.description_id}
         self.seed = file.seed if seed is None else seed
         #: Unix time of day 1, 00:00 WIB (the file's date unless re-anchored with *start*).
         self.start = start_epoch(file.start) if start is None else start

@@ -28,7 +28,19 @@ USERS = [
     *sorted((REPO / "gateway" / "tools").rglob("*.py")),
     REPO / "gateway" / "cli.py",
     REPO / "simulators" / "commands.py",
+    REPO / "simulators" / "cli.py",
+    REPO / "gateway" / "config.py",
+    REPO / "kernel" / "config.py",
+    REPO / "kernel" / "fields.py",
+    *sorted((REPO / "gateway" / "devices").rglob("*.py")),
 ]
+#: Modules whose ("code", {...}) tuples are device problems (gateway.devices.base.Problem).
+PROBLEM_MAKERS = {
+    REPO / "gateway" / "devices" / "base.py",
+    REPO / "gateway" / "devices" / "modbus" / "bus.py",
+    REPO / "gateway" / "devices" / "modbus" / "driver.py",
+    REPO / "gateway" / "devices" / "traffic_counter" / "driver.py",
+}
 
 
 @pytest.mark.parametrize("key", sorted(CATALOGUE))
@@ -60,6 +72,14 @@ def test_every_key_used_in_the_code_exists() -> None:
             used |= {f"simulate.col.{c}" for c in cols}
             used |= {f"simulate.list.{c}" for c in ("name", "duration", "speed", "description")}
             used |= {"simulate.up", "simulate.down"}
+        # keys built in code from a prefix: the catalogue has keys under that prefix
+        for prefix in re.findall(r"""\b(?:T|tr|TextError)\(\s*f["']([a-z0-9_.]+)\.\{""", text):
+            assert any(k.startswith(prefix + ".") for k in CATALOGUE), (path, prefix)
+        used |= set(re.findall(r"""\bTextError\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""", text))
+        # device problems: ("code", {...}) -> problem.<code>
+        if path in PROBLEM_MAKERS:
+            codes = re.findall(r"""\(\s*["']([a-z_]+)["'],\s*\{""", text)
+            used |= {f"problem.{c}" for c in codes}
     missing = sorted(k for k in used if k not in CATALOGUE)
     assert not missing
     assert len(used) > 100  # the scan of the sources really found the keys
@@ -99,3 +119,13 @@ def test_the_catalogue_is_data_with_pointed_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"b.toml: message 'x.two' needs exactly \['id', 'en'\]"):
         load_catalogue(tmp_path)
     assert {p.name for p in MESSAGES_DIR.glob("*.toml")} >= {"doctor.toml", "scan.toml"}
+
+
+def test_every_modbus_frame_error_has_a_problem_text() -> None:
+    """The Modbus driver reports a refused frame as problem ``frame_<reason>``."""
+    from typing import get_args
+
+    from gateway.devices.modbus.frames import FrameErrorReason
+
+    for reason in get_args(FrameErrorReason):
+        assert f"problem.frame_{reason}" in CATALOGUE, reason
