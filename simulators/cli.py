@@ -195,7 +195,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
             runner = ScenarioRunner(scenario, clock=clock, truth=truth).start()
             opts.scenario, opts.scenario_clock = scenario, clock
             speed = f"{clock.speed:g}"
-            console.print(tr("simulate.devices.scenario", lang, name=scenario.name, speed=speed))
+            text = tr("simulate.devices.scenario", lang, name=scenario.name, speed=speed)
+            console.print(text, soft_wrap=True)
         opts.origin = None if scenario is not None else time.time()
         for s in sites:
             running.append(start_gateway_devices(s, args.dir, opts, truth))

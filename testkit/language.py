@@ -155,12 +155,13 @@ _TECHNICAL = [
     re.compile(r"`[^`]*`"),  # code spans: commands, keys, values
     re.compile(r"(?<![A-Za-z])'[^'\n]*'"),  # a config value as Python shows it: 'red'
     re.compile(r"\$ .*$", re.M),  # a command line
+    re.compile(r"(?<!\w)--?[a-z][a-z0-9-]*"),  # command-line options: --units, -h
     re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
     re.compile(r"(?<![\w])[~.]?/[^\s,;:()]+"),  # paths
     re.compile(r"\b\S*[_./]\S*\w\b"),  # dotted or underscored keys, file names, ids a.b/c_d
+    re.compile(r"\b\w+-\w+(?:-\w+)*\b"),  # hyphenated ids such as srl-tembesi-01, pm-th-generic
     re.compile(r"\b\w*\d\w*\b"),  # anything with a digit: numbers, units such as 9600, 5s, ttyUSB0
     re.compile(r"\b[A-Z][A-Z0-9]*\b"),  # capitals: PUBACK, ACL, CRC, NTP, TLS, WIB; N, E, O
-    re.compile(r"\b\w+-\w+(?:-\w+)*\b"),  # hyphenated ids such as srl-tembesi-01, pm-th-generic
 ]
 
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")

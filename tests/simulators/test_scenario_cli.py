@@ -103,4 +103,4 @@ def test_devices_run_the_scenario_clock_alongside(tmp_path: Path) -> None:
     scenario = [r for r in records if r["kind"] == "scenario"]
     assert scenario and {r["device"] for r in scenario} >= {"srl-pasar-01"}
     assert any(r["kind"] == "modbus_values" for r in records)  # the devices wrote too
-    assert "Scenario normal_day runs at 28800x" in out
+    assert "Skenario normal_day berjalan 28800x lebih cepat" in out  # Bahasa Indonesia by default
