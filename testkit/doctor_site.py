@@ -81,8 +81,10 @@ class Site:
         return self.root / "spool.sqlite"
 
 
-def doctor(config: Path, *extra: str, wait: str = "5") -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "400", "JAGAJALAN_LANG": ""}
+def doctor(
+    config: Path, *extra: str, wait: str = "5", columns: int = 400
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": str(columns), "JAGAJALAN_LANG": ""}
     argv = [sys.executable, "-m", "jagajalan.cli", "gateway", "doctor", "--config", str(config)]
     return subprocess.run(
         [*argv, "--wait", wait, *extra],

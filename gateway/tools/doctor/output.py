@@ -35,21 +35,51 @@ def counts(results: list[Result]) -> dict[str, int]:
     return {s: sum(1 for r in results if r.status == s) for s in ("pass", "warn", "fail", "skip")}
 
 
+#: Below this many columns the results are printed as blocks, not a table: a table's result
+#: column would then be too narrow for paths and commands, which must never be cut.
+MIN_TABLE_WIDTH = 100
+
+
 def render_table(
     results: list[Result], lang: Lang, console: Console, title: str, seconds: float
 ) -> None:
-    table = Table(title=RichText(title), box=box.SIMPLE_HEAVY, title_justify="left")
-    table.add_column(tr("table.status", lang), no_wrap=True)
-    table.add_column(tr("table.check", lang))
-    table.add_column(tr("table.result", lang), overflow="fold")
+    if console.width < MIN_TABLE_WIDTH:
+        _render_blocks(results, lang, console, title)
+    else:
+        table = Table(title=RichText(title), box=box.SIMPLE_HEAVY, title_justify="left")
+        table.add_column(tr("table.status", lang), no_wrap=True)
+        table.add_column(tr("table.check", lang), no_wrap=True)
+        table.add_column(tr("table.result", lang), overflow="fold")
+        for r in results:
+            cell = RichText(r.message.render(lang))
+            if r.remedy is not None and r.status != "pass":
+                cell.append("\n→ " + r.remedy.render(lang), style="cyan")
+            table.add_row(_status(r, lang), RichText(r.name.render(lang)), cell)
+        console.print(table)
+    _render_verdict(results, lang, console, seconds)
+
+
+def _status(r: Result, lang: Lang) -> RichText:
+    label = tr(f"status.{r.status}", lang)
+    return RichText(f"{MARK[r.status]} {label}", style=STYLE[r.status])
+
+
+def _render_blocks(results: list[Result], lang: Lang, console: Console, title: str) -> None:
+    """One block per result: status and check on a line, then the message and the remedy,
+    printed without wrapping by the program (the terminal wraps, every character stays)."""
+    console.print(RichText(title), soft_wrap=True)
     for r in results:
-        label = tr(f"status.{r.status}", lang)
-        status = RichText(f"{MARK[r.status]} {label}", style=STYLE[r.status])
-        cell = RichText(r.message.render(lang))
+        console.print("", soft_wrap=True)
+        head = _status(r, lang).append("  " + r.name.render(lang), style="bold")
+        console.print(head, soft_wrap=True)
+        console.print(RichText("    " + r.message.render(lang)), soft_wrap=True)
         if r.remedy is not None and r.status != "pass":
-            cell.append("\n→ " + r.remedy.render(lang), style="cyan")
-        table.add_row(status, RichText(r.name.render(lang)), cell)
-    console.print(table)
+            remedy = RichText("    → " + r.remedy.render(lang), style="cyan")
+            console.print(remedy, soft_wrap=True)
+    console.print("", soft_wrap=True)
+
+
+def _render_verdict(results: list[Result], lang: Lang, console: Console, seconds: float) -> None:
     n = counts(results)
     summary = tr(
         "doctor.summary",
@@ -60,18 +90,22 @@ def render_table(
         skipped=n["skip"],
         seconds=round(seconds),
     )
-    console.print(summary, markup=False, highlight=False)
+    console.print(summary, markup=False, highlight=False, soft_wrap=True)
     code = exit_code(results)
     verdict = {EXIT_OK: "doctor.verdict_ok", EXIT_FAILED: "doctor.verdict_fail"}
     if code in verdict:
         style = STYLE["fail" if code == EXIT_FAILED else "pass"]
-        console.print(RichText(tr(verdict[code], lang), style=style))
+        console.print(RichText(tr(verdict[code], lang), style=style), soft_wrap=True)
     unchecked = unchecked_text(results)
     if unchecked is not None:
         if code == EXIT_UNCHECKED:
-            console.print(RichText(tr("doctor.verdict_partial", lang), style=STYLE["warn"]))
-        console.print(RichText(unchecked.render(lang), style=STYLE["warn"]))
-        console.print(RichText("→ " + tr("doctor.unchecked.remedy", lang), style="cyan"))
+            console.print(
+                RichText(tr("doctor.verdict_partial", lang), style=STYLE["warn"]), soft_wrap=True
+            )
+        console.print(RichText(unchecked.render(lang), style=STYLE["warn"]), soft_wrap=True)
+        console.print(
+            RichText("→ " + tr("doctor.unchecked.remedy", lang), style="cyan"), soft_wrap=True
+        )
 
 
 def exit_code(results: list[Result]) -> int:

@@ -52,8 +52,9 @@ def test_a_broken_site_in_one_language(lang: str, site: Site, acl_broker) -> Non
     assert "env2" in out and "cnt1" in out and "gps1" in out
 
 
+@pytest.mark.parametrize("columns", [400, 80, 60])
 @pytest.mark.parametrize("lang", LANGS)
-def test_config_mistakes_in_one_language(lang: str, tmp_path: Path) -> None:
+def test_config_mistakes_in_one_language(lang: str, columns: int, tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(
         '[gateway]\nid = "srl-dr-01"\ncolor = "red"\n\n[mqtt]\nurl = "tcp://broker:1883"\n\n'
@@ -61,9 +62,11 @@ def test_config_mistakes_in_one_language(lang: str, tmp_path: Path) -> None:
         'serial = { port = "/dev/ttyUSB0", baudrate = 9601 }\n'
         '\n[[devices]]\nid = "cnt1"\ndriver = "trafic_counter"\n'
     )
-    done = doctor(path, "--lang", lang)
+    done = doctor(path, "--lang", lang, columns=columns)
     assert done.returncode == 1
     assert not judge(done.stdout, lang), done.stdout
+    # never a path cut or folded, whatever the terminal's width
+    assert f"`jagajalan gateway check-config --config {path}`" in done.stdout
     # a misspelt profile, driver and key each get the closest known name
     assert "`pm-th-generic`?" in done.stdout
     assert "`traffic_counter`?" in done.stdout
