@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "publishes them to the MQTT broker.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    from kernel.text import LANGS, default_lang
 
     run = actions.add_parser(
         "run",
@@ -33,9 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--config", default=DEFAULT_CONFIG, help=f"gateway TOML config (default {DEFAULT_CONFIG})"
     )
+    run.add_argument(
+        "--lang",
+        choices=LANGS,
+        default=default_lang(),
+        help="language of config problems at start: id (default) or en; the log is English",
+    )
     run.set_defaults(func=_run)
-
-    from kernel.text import LANGS, default_lang
 
     check = actions.add_parser(
         "check-config",

@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
+        # People's commands (--lang) get the problems in their language; services in English.
+        lang = getattr(args, "lang", None)
+        print(exc.render_in(lang) if lang else exc.render(), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

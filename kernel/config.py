@@ -27,6 +27,14 @@ M = TypeVar("M", bound=BaseModel)
 CONFIG_DIR = "config_dir"
 
 
+#: Problems that are not about one key: the catalogue's name for them.
+PSEUDO_KEYS = {
+    "(file)": "config.key.file",
+    "(syntax)": "config.key.syntax",
+    "(top level)": "config.key.top",
+}
+
+
 class ConfigError(Exception):
     """Every problem of a config file: ``problems`` holds (key, value, English message) and
     ``texts`` the same messages as catalogue text (:class:`kernel.text.Text`) for the
@@ -68,6 +76,7 @@ class ConfigError(Exception):
             shown = repr(value)
             if len(shown) > 80:
                 shown = shown[:77] + "..."
+            key = tr(PSEUDO_KEYS[key], lang) if key in PSEUDO_KEYS else key
             line = tr("config.err.line", lang, file=self.path, key=key, value=shown, problem=text)
             lines.append("  " + line)
         return "\n".join(lines)

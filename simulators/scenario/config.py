@@ -12,6 +12,7 @@ See docs/simulators.md for the format.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -21,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from kernel.config import ConfigError, validate
 from kernel.schema import Allowed
+from kernel.text import T, Text
 from kernel.times import wib_midnight
 from simulators import sites as known_sites
 
@@ -329,13 +331,22 @@ def shipped() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
+def no_such_scenario(path: Path) -> Text:
+    """A scenario that does not exist: the shipped ones, and the closest ("did you mean")."""
+    names = shipped()
+    close = difflib.get_close_matches(path.stem, names, n=1)
+    if close:
+        return T("simulate.err.no_scenario_close", close=close[0], known=", ".join(names))
+    return T("simulate.err.no_scenario", known=", ".join(names))
+
+
 def load_scenario_file(name_or_path: str | Path) -> tuple[ScenarioFile, Path]:
     path = scenario_path(name_or_path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         hint = f"file not found (shipped scenarios: {', '.join(shipped())})"
-        raise ConfigError(path, [("(file)", str(path), hint)]) from None
+        raise ConfigError(path, [("(file)", str(path), hint)], [no_such_scenario(path)]) from None
     except OSError as exc:
         raise ConfigError(path, [("(file)", str(path), f"cannot read: {exc.strerror}")]) from None
     try:

@@ -59,7 +59,7 @@ def test_scenario_config_error_is_reported_not_raised(tmp_path: Path) -> None:
     proc = _jagajalan("scenario", str(bad), "--fast")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{bad}: name = 'Bad Name'" in proc.stderr
-    assert f"{bad}: start = None: required key is missing" in proc.stderr
+    assert f"{bad}: start = None: kunci wajib ini belum diisi" in proc.stderr
 
 
 def test_devices_run_the_scenario_clock_alongside(tmp_path: Path) -> None:

@@ -138,3 +138,11 @@ def test_fleet_headers_whole_in_one_language(lang: str, columns: int, tmp_path: 
     assert "…" not in out
     assert not judge(out, lang), out
     assert not judge(done.stderr, lang), done.stderr
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_misspelt_scenario_gets_the_closest_name(lang: str) -> None:
+    done = simulate("scenario", "rainy_flood", "--fast", "--lang", lang)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "`rainy_season_flood`?" in done.stderr
+    assert not judge(done.stderr, lang), done.stderr

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from gateway.config import GatewayConfig, load_gateway_config
 from gateway.runtime.spool import Spool, SpoolError
 from gateway.tools.scan.command import seen_ports
-from kernel.config import ConfigError
+from kernel.config import PSEUDO_KEYS, ConfigError
 from kernel.text import Lang, T, Text, duration, size
 from kernel.times import wib_text
 
@@ -98,7 +98,8 @@ def check_config(path: str) -> tuple[GatewayConfig | None, list[Result]]:
         results = []
         for (key, value, problem), text in zip(exc.problems, exc.problem_texts(), strict=True):
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-            message = T("config.problem", file=exc.path, key=key, value=shown, problem=text)
+            shown_key = T(PSEUDO_KEYS[key]) if key in PSEUDO_KEYS else key
+            message = T("config.problem", file=exc.path, key=shown_key, value=shown, problem=text)
             remedy = T("config.problem.remedy", key=key, file=exc.path)
             details = {"file": exc.path, "key": key, "value": _jsonable(value), "problem": problem}
             results.append(Result("config", name, "fail", message, remedy, details))
