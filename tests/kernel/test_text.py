@@ -40,6 +40,8 @@ PROBLEM_MAKERS = {
     REPO / "gateway" / "devices" / "modbus" / "bus.py",
     REPO / "gateway" / "devices" / "modbus" / "driver.py",
     REPO / "gateway" / "devices" / "traffic_counter" / "driver.py",
+    REPO / "gateway" / "devices" / "weather_ascii" / "driver.py",
+    REPO / "gateway" / "devices" / "nmea_gps" / "driver.py",
 }
 
 

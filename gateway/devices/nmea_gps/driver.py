@@ -129,7 +129,7 @@ class NmeaGpsDriver(SerialSessionDriver):
             event = parse_sentence(line)
         except NmeaError as exc:
             self.log.debug("device %s: skipped line: %s", self.config.id, exc)
-            self.set_state("decode_error", str(exc))
+            self.set_state("decode_error", str(exc), ("bad_line", {"reason": exc.reason}))
             self.decode_errors[exc.reason] = self.decode_errors.get(exc.reason, 0) + 1
             return
         if self.state != "ok":

@@ -35,7 +35,14 @@ from typing import Literal
 import serial
 from pydantic import Field
 
-from gateway.devices.base import Clock, DeviceConfig, SerialPort, SerialSessionDriver, Sink
+from gateway.devices.base import (
+    Clock,
+    DeviceConfig,
+    SerialPort,
+    SerialSessionDriver,
+    Sink,
+    io_problem,
+)
 from gateway.devices.framing import LineFramer
 from gateway.devices.weather_ascii.protocol import (
     MAX_LINE,
@@ -117,7 +124,8 @@ class WeatherAsciiDriver(SerialSessionDriver):
             self.set_state("ok")
 
     def _unplugged(self, exc: Exception) -> None:
-        self.set_state("unplugged", f"{self.config.serial.port}: {exc}")
+        port = self.config.serial.port
+        self.set_state("unplugged", f"{port}: {exc}", io_problem(port))
 
     # -- poll mode --------------------------------------------------------------------------
     def _poll_session(self, port: serial.SerialBase, stop: threading.Event) -> None:
@@ -146,10 +154,11 @@ class WeatherAsciiDriver(SerialSessionDriver):
                 self._line(lines[0], self.clock())
                 return
         if not stop.is_set():
+            seconds = f"{self.config.answer_timeout:g}"
             self.set_state(
                 "timeout",
-                f"no answer to {self.query.strip().decode()} within"
-                f" {self.config.answer_timeout:g} s",
+                f"no answer to {self.query.strip().decode()} within {seconds} s",
+                ("no_reply", {"query": self.query.strip().decode(), "seconds": seconds}),
             )
 
     # -- stream mode ------------------------------------------------------------------------
@@ -169,7 +178,7 @@ class WeatherAsciiDriver(SerialSessionDriver):
             decoded = self.decoder.decode(line)
         except WeatherError as exc:
             self.log.debug("device %s: skipped line: %s", self.config.id, exc)
-            self.set_state("decode_error", str(exc))
+            self.set_state("decode_error", str(exc), ("bad_line", {"reason": exc.reason}))
             self.decode_errors[exc.reason] = self.decode_errors.get(exc.reason, 0) + 1
             return
         sentence = decoded.sentence
@@ -183,7 +192,9 @@ class WeatherAsciiDriver(SerialSessionDriver):
                 self.log.debug("device %s: skipped value: %s", self.config.id, problem)
             self.decode_errors["value"] = self.decode_errors.get("value", 0) + 1
             skipped = "; ".join(sentence.problems.values())
-            self.set_state("decode_error", f"value(s) skipped: {skipped}")
+            fields = ", ".join(sentence.problems)
+            problem = ("not_published", {"fields": fields})
+            self.set_state("decode_error", f"value(s) skipped: {skipped}", problem)
         elif self.state != "ok":
             self.set_state("ok")
         self.sentences += 1
