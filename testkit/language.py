@@ -55,6 +55,10 @@ SHARED = frozenset(
         "twisted",  # "twisted pair", the cable's trade name
         "pair",
         "dashboard",  # the dashboard: a component name
+        "demo",  # demo (KBBI); `make demo`
+        "basis",  # "basis data", KBBI's word for database
+        "parameter",  # parameter (KBBI)
+        "swagger",  # Swagger UI, a product name
         "skenario",
         "seed",  # the scenario's random seed: an option's name
         # Indonesian words the list holds as rare English words
@@ -157,6 +161,7 @@ _TECHNICAL = [
     re.compile(r"\$ .*$", re.M),  # a command line
     re.compile(r"(?<!\w)--?[a-z][a-z0-9-]*"),  # command-line options: --units, -h
     re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
+    re.compile(r"[?&]\w+=\S*"),  # query parameters: ?start=
     re.compile(r"(?<![\w])[~.]?/[^\s,;:()]+"),  # paths
     re.compile(r"\b\S*[_./]\S*\w\b"),  # dotted or underscored keys, file names, ids a.b/c_d
     re.compile(r"\b\w+-\w+(?:-\w+)*\b"),  # hyphenated ids such as srl-tembesi-01, pm-th-generic

@@ -124,7 +124,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         devices = start("devices", find(commands, "simulate devices"))
         config = here / "var" / "sim" / f"{NEWCOMER}.toml"
         wait(config.exists, 60, f"simulate devices did not write {config}", logs)
-        assert f"using the demo's broker at {state['broker_url']}" in logs[-1].read_text()
+        assert f"memakai broker demo di {state['broker_url']}" in logs[-1].read_text()
         assert f'url = "{state["broker_url"]}"' in config.read_text()
         checked = run(find(commands, "gateway check-config"), 60)
         assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -167,7 +167,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         # Step 4: the fleet, as written (50 gateways for 30 s).
         fleet = run(find(commands, "simulate fleet"), 180)
         assert fleet.returncode == 0, fleet.stdout + fleet.stderr
-        assert f"using the demo's broker at {state['broker_url']}" in fleet.stderr
+        assert f"memakai broker demo di {state['broker_url']}" in fleet.stderr
         summary = json.loads((here / "fleet.json").read_text())
         assert summary["broker"] in state["broker_url"] or state["broker_url"].endswith(
             summary["broker"].rsplit("/", 1)[-1]

@@ -103,7 +103,7 @@ def test_simulate_commands_refuse_demo_without_a_demo(tmp_path: Path) -> None:
         ["simulate", "devices", "--dir", "var/sim", "--broker-url", "demo"],
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "jagajalan.cli", *argv],
+            [sys.executable, "-m", "jagajalan.cli", *argv, "--lang", "en"],
             cwd=tmp_path,
             env=env,
             capture_output=True,
