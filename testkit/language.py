@@ -4,11 +4,13 @@
   word list ``/usr/share/dict/american-english`` (package ``wamerican``, installed by
   scripts/install-system-deps.sh), lower-case entries only (capitalised entries are names),
   and not in :data:`SHARED`.
-- **English**: no Indonesian function word (:data:`INDONESIAN`) may appear.
+- **English**: no Indonesian function word (:data:`INDONESIAN`) may appear in lower case
+  (capitalised words are names: Pasar Sarolangun, ISPU Tidak Sehat).
 
 Technical tokens are allowed in both and removed before judging: code spans in backticks,
 paths and URLs, dotted or underscored keys (``mqtt.url``, ``max_readings``), anything with a
-digit, words in capitals (``PUBACK``, ``ACL``, ``CRC``), and command lines after ``$``.
+digit, words in capitals (``PUBACK``, ``ACL``, ``CRC``), hyphenated ids (``srl-pasar-01``),
+command-line options, query parameters, and command lines after ``$``.
 """
 
 from __future__ import annotations
@@ -179,11 +181,12 @@ def english_words() -> frozenset[str]:
     return frozenset(w for w in words if w.islower() and "'" not in w)
 
 
-def words(text: str) -> list[str]:
-    """The plain words of *text*, technical tokens removed."""
+def words(text: str, lower: bool = True) -> list[str]:
+    """The plain words of *text*, technical tokens removed (lower-cased unless *lower* is
+    false)."""
     for pattern in _TECHNICAL:
         text = pattern.sub(" ", text)
-    return [w.lower() for w in _WORD.findall(text)]
+    return [w.lower() if lower else w for w in _WORD.findall(text)]
 
 
 def english_in(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
@@ -193,8 +196,10 @@ def english_in(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
 
 
 def indonesian_in(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
-    """The Indonesian function words in a text meant to be English."""
-    return [w for w in words(text) if w in INDONESIAN and w not in allowed]
+    """The Indonesian function words in a text meant to be English. Capitalised words are
+    names and are not judged: places (Pasar Sarolangun), official categories (ISPU Tidak
+    Sehat); an Indonesian sentence still shows itself by its lower-case function words."""
+    return [w for w in words(text, lower=False) if w in INDONESIAN and w not in allowed]
 
 
 def judge(text: str, lang: str, allowed: frozenset[str] = frozenset()) -> list[str]:

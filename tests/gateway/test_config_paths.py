@@ -186,7 +186,8 @@ def test_generated_config_read_from_another_working_directory(
     assert {d["serial"]["port"] for d in data["devices"]} == {f"{gw}-env1", f"{gw}-cnt1"}
     other = tmp_path / "other"
     other.mkdir()
-    done = jagajalan("gateway", "check-config", "--config", str(sim / f"{gw}.toml"), cwd=other)
+    config = str(sim / f"{gw}.toml")
+    done = jagajalan("gateway", "check-config", "--config", config, "--lang", "en", cwd=other)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"spool   {sim / f'{gw}-spool.sqlite'} " in done.stdout
     assert f"modbus on {sim / f'{gw}-env1'} @ 9600" in done.stdout

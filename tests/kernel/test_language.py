@@ -37,6 +37,7 @@ def test_the_judge_catches_mixed_sentences() -> None:
     assert english_in(mixed) == ["no", "answer", "tries"]
     assert not english_in("Sensor tidak menjawab dalam 3 detik (unit 7, `/dev/ttyUSB0`)")
     assert indonesian_in("Check the cable dan the port") == ["dan"]
+    assert not indonesian_in("PM2.5 at the market reaches Tidak Sehat")  # a category's name
     assert not indonesian_in("Serial port /dev/ttyUSB0 not found")
     # technical tokens are allowed in both: paths, code spans, keys, capitals, numbers
     assert not english_in("Periksa `serial.baudrate = 9600` di /etc/jagajalan/gateway.toml (CRC)")
