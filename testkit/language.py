@@ -61,6 +61,7 @@ SHARED = frozenset(
         "basis",  # "basis data", KBBI's word for database
         "parameter",  # parameter (KBBI)
         "swagger",  # Swagger UI, a product name
+        "server",  # server (KBBI)
         "skenario",
         "seed",  # the scenario's random seed: an option's name
         # Indonesian words the list holds as rare English words

@@ -16,7 +16,7 @@ import pytest
 from kernel.text import tr
 from simulators.scenario.config import shipped
 from simulators.scenario.engine import Scenario
-from testkit import REPO
+from testkit import REPO, children
 from testkit.language import judge
 from testkit.services import mosquitto
 
@@ -44,7 +44,7 @@ def test_devices_show_whole_paths_in_one_language(lang: str, columns: int, tmp_p
     ready = tmp_path / "ready"
     sim = tmp_path / "a-rather-long-folder-name-as-people-choose" / "var" / "sim"
     argv = ["simulate", "devices", "--dir", str(sim), "--gateways", "srl-tembesi-01,srl-pasar-01"]
-    proc = subprocess.Popen(
+    proc = children.start(
         [sys.executable, "-m", "jagajalan.cli", *argv, "--ready-file", str(ready), "--lang", lang],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
