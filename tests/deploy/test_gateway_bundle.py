@@ -107,7 +107,7 @@ def test_the_bundle_installs_offline_and_runs_the_gateway(tmp_path: Path) -> Non
         env=env,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "5 device(s)" in check.stdout
+    assert "5 perangkat:" in check.stdout  # check-config speaks Bahasa Indonesia by default
 
     server = subprocess.run(
         [cli, "ingest", "run", "--broker-url", "mqtt://127.0.0.1:9"],
