@@ -20,5 +20,6 @@ dashboards):
 
 Modules: :mod:`analytics.ispu` (air quality index), :mod:`analytics.traffic` (classes, ekr,
 flow, capacity, DJ, speed statistics), :mod:`analytics.los` (level of service views),
-:mod:`analytics.flood` (flood ladders, water level, hysteresis).
+:mod:`analytics.flood` (flood ladders, water level, hysteresis), :mod:`analytics.ngsild`
+(open data: readings as FIWARE Smart Data Models entities, NGSI-LD JSON).
 """
