@@ -19,6 +19,7 @@ and lists the problems instead of failing the whole export.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -86,12 +87,9 @@ class SiteInfo:
     flood_ladder: Ladder = field(default=ROAD_STATUS)
 
     def __post_init__(self) -> None:
-        if not -90 <= _finite("latitude", self.latitude) <= 90:
-            raise ValueError(f"site {self.gateway!r}: latitude {self.latitude!r} is not -90..90")
-        if not -180 <= _finite("longitude", self.longitude) <= 180:
-            raise ValueError(
-                f"site {self.gateway!r}: longitude {self.longitude!r} is not -180..180"
-            )
+        lat, lon = _finite("latitude", self.latitude), _finite("longitude", self.longitude)
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError(f"site {self.gateway!r}: latitude {lat!r} / longitude {lon!r}")
         if self.forward_direction is not None and self.forward_direction not in OPPOSITE:
             raise ValueError(
                 f"site {self.gateway!r}: forward_direction {self.forward_direction!r}: "
@@ -141,29 +139,20 @@ def _what(r: ReadingLike, gateway: str) -> str:
 
 
 def _get(
-    r: ReadingLike,
-    gateway: str,
-    name: str,
-    low: float | None = None,
-    high: float | None = None,
-    *,
-    required: bool = False,
+    r: ReadingLike, g: str, name: str, low: float = -math.inf, high: float = math.inf, need=False
 ) -> float | None:
-    """A field's value, checked against the model's range; None if absent and optional."""
+    """A field's value, checked against the model's range; None if absent and not *need*ed."""
     if name not in r.fields:
-        if required:
-            raise ExportError(f"{_what(r, gateway)}: field {name!r} is missing")
+        if need:
+            raise ExportError(f"{_what(r, g)}: field {name!r} is missing")
         return None
-    value = r.fields[name]
     try:
-        x = _finite(f"field {name!r}", value)
+        x = _finite(f"field {name!r}", r.fields[name])
     except ValueError as exc:
-        raise ExportError(f"{_what(r, gateway)}: {exc}") from None
-    if (low is not None and x < low) or (high is not None and x > high):
-        raise ExportError(
-            f"{_what(r, gateway)}: field {name!r} = {value!r} is outside "
-            f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
-        )
+        raise ExportError(f"{_what(r, g)}: {exc}") from None
+    if not low <= x <= high:
+        bound = f"below {low:g}" if x < low else f"above {high:g}"
+        raise ExportError(f"{_what(r, g)}: field {name!r} = {r.fields[name]!r} is {bound}")
     return x
 
 
@@ -175,15 +164,9 @@ def _base(model: str, site: SiteInfo, r: ReadingLike, *parts: str) -> dict[str, 
         "location": {"type": "Point", "coordinates": [site.longitude, site.latitude]},
         "dataProvider": DATA_PROVIDER,
     }
-    address = {
-        k: v
-        for k, v in (
-            ("addressLocality", site.locality),
-            ("addressRegion", site.region),
-            ("addressCountry", site.country),
-        )
-        if v
-    }
+    where = (site.locality, site.region, site.country)
+    keys = ("addressLocality", "addressRegion", "addressCountry")
+    address = {k: v for k, v in zip(keys, where, strict=True) if v}
     if address:
         entity["address"] = address
     return entity
@@ -288,7 +271,7 @@ def traffic_flow_observed(site: SiteInfo, r: ReadingLike) -> dict[str, Any]:
         parts.append(pkji)
     e["id"] = ":".join([e["id"], *parts])
     e["dateObserved"] = iso_utc(r.time)
-    _put(e, "intensity", _get(r, g, "count", 0, required=True))
+    _put(e, "intensity", _get(r, g, "count", 0, need=True))
     _put(e, "occupancy", _get(r, g, "occupancy", 0, 1))
     _put(e, "averageVehicleSpeed", _get(r, g, "speed_mean", 0))
     _put(e, "averageHeadwayTime", _get(r, g, "headway_mean", 0))
@@ -311,7 +294,7 @@ def flood_monitoring(site: SiteInfo, r: ReadingLike) -> dict[str, Any]:
     (the sensor's height above the datum) when the reading has both.
     """
     g = site.gateway
-    level = _get(r, g, "level", required=True)
+    level = _get(r, g, "level", need=True)
     assert level is not None
     distance = _get(r, g, "distance", 0)
     ladder = site.flood_ladder
@@ -360,6 +343,18 @@ _BUILDERS: Mapping[str, Callable[[SiteInfo, ReadingLike], dict[str, Any]]] = {
     "TrafficFlowObserved": traffic_flow_observed,
     "FloodMonitoring": flood_monitoring,
 }
+
+
+_Stored = namedtuple("_Stored", "sensor measurement time fields tags")
+
+
+def from_point(point: Any) -> tuple[str, ReadingLike]:
+    """(gateway, reading) of a stored point (``telemetry.mapping.Point``, as the store's read
+    interface returns them: tags ``gateway`` and ``sensor`` beside the reading's own)."""
+    tags = dict(point.tags)
+    gateway, sensor = tags.pop("gateway", ""), tags.pop("sensor", "")
+    fields = {k: v for k, v in point.fields.items() if not isinstance(v, str)}
+    return gateway, _Stored(sensor, point.measurement, point.time_ms, fields, tags)
 
 
 def export(

@@ -23,7 +23,9 @@ from analytics.flood import BATANGHARI_TANGGO_RAJO
 from analytics.ispu import station_ispu
 from simulators.scenario.engine import Scenario
 from simulators.sites import SITES
-from telemetry.models import Reading
+from store.sqlite import SQLiteStore
+from telemetry.mapping import batch_to_points
+from telemetry.models import Batch, Reading
 
 SCHEMAS = Path(__file__).parent / "smart_data_models"
 MODEL_SCHEMA = {
@@ -331,8 +333,7 @@ def test_a_bad_reading_is_left_out_with_a_clear_problem_and_the_rest_is_exported
     assert [e["id"] for e in result.entities] == ["urn:ngsi-ld:WeatherObserved:srl-pasar-01:wx1"]
     assert result.problems == [
         "traffic_flow reading of srl-pasar-01/cnt1 at 1764489600000: field 'count' is missing",
-        "air_quality reading of srl-pasar-01/env1 at 1764489600000: field 'pm25' = -3.0 is "
-        "outside 0..",
+        "air_quality reading of srl-pasar-01/env1 at 1764489600000: field 'pm25' = -3.0 is below 0",
         "air_quality reading of srl-pasar-01/env1 at 1764489600000: neither field 'pm25' nor "
         "'pm10' is present",
         "weather reading of srl-unknown-01/wx1 at 1764489600000: no site is known for gateway "
@@ -418,3 +419,30 @@ def test_site_info_refuses_impossible_coordinates_and_directions():
         ngsild.SiteInfo("g", "n", 91, 0)
     with pytest.raises(ValueError, match="forward_direction 'NE'"):
         ngsild.SiteInfo("g", "n", 0, 0, forward_direction="NE")
+
+
+def test_the_newest_stored_points_export_as_they_were_read(tmp_path):
+    """What an endpoint will do: the store read interface's newest point of each series,
+    through from_point, gives the same entities as the readings themselves."""
+    readings = scenario_readings("rainy_season_flood", range(0, 48, 6))
+    store = SQLiteStore(tmp_path / "opendata.sqlite")
+    store.ensure()
+    for gateway in {gw for gw, _ in readings}:
+        mine = [r for gw, r in readings if gw == gateway]
+        store.write(
+            batch_to_points(Batch(gateway=gateway, seq=0, sent=mine[-1].time, readings=mine))
+        )
+    newest = [p for m in sorted(ngsild.MODEL_OF) for p in store.newest(m)]
+    assert newest
+    stored = ngsild.export([ngsild.from_point(p) for p in newest], SITE_INFO)
+    direct = ngsild.export(readings, SITE_INFO)
+    assert stored.problems == [] and stored.entities == direct.entities
+    assert {e["type"] for e in stored.entities} == {
+        "AirQualityObserved",
+        "WeatherObserved",
+        "TrafficFlowObserved",
+        "FloodMonitoring",
+    }
+    for entity in stored.entities:
+        check(entity)
+    store.close()
