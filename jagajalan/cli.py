@@ -18,7 +18,16 @@ from kernel.logs import setup_logging
 #: Top-level modules of the ``[server]`` extra (pyproject.toml), which a gateway install lacks;
 #: tests/deploy/test_locks.py keeps this list true.
 SERVER_MODULES = frozenset(
-    {"amqtt", "fastapi", "httpx", "msgspec", "prometheus_client", "pydantic_settings", "uvicorn"}
+    {
+        "amqtt",
+        "fastapi",
+        "httpx",
+        "msgspec",
+        "numpy",
+        "prometheus_client",
+        "pydantic_settings",
+        "uvicorn",
+    }
 )
 
 #: Component CLI modules, in the order shown by --help.
@@ -27,6 +36,7 @@ COMPONENTS = [
     "store.cli",
     "ingest.cli",
     "api.cli",
+    "indicators.cli",
     "simulators.cli",
     "jagajalan.demo",
     "jagajalan.configdoc",

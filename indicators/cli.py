@@ -1,0 +1,121 @@
+"""``jagajalan analytics run`` and ``jagajalan analytics backfill``: the indicators job.
+
+Computes ISPU per station per hour, traffic per segment per interval and flood status per
+site from the stored readings and writes them back as the measurements
+``jagajalan_ispu_hourly``, ``jagajalan_traffic`` and ``jagajalan_flood_status``
+(docs/protocol.md), so the API, Grafana and alerts read the same numbers. Reads and writes
+only through the store's interfaces: InfluxDB (``--influx-url``, a user with READ and WRITE)
+or the embedded SQLite store (``--sqlite``). Site parameters: ``--config`` (a TOML file,
+docs/configuration.md). Recomputing a window writes the same points again, so a backfill can
+be repeated and overlaps the service safely.
+
+Exit codes: 0 done, 1 the store failed, 2 a mistake in the options or the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+log = logging.getLogger("indicators")
+
+EXIT_OK, EXIT_STORE = 0, 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from indicators.settings import AnalyticsBackfillSettings, AnalyticsRunSettings
+    from kernel.settings import add_options
+
+    parser = sub.add_parser(
+        "analytics", help="indicators computed once from the readings: ISPU, traffic, flood"
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="compute the last complete windows every --every seconds until SIGTERM/SIGINT",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_options(run, AnalyticsRunSettings)
+    run.set_defaults(func=run_command)
+    backfill = actions.add_parser(
+        "backfill",
+        help="compute every window from --start to --end (idempotent), with progress",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_options(backfill, AnalyticsBackfillSettings)
+    backfill.set_defaults(func=backfill_command)
+
+
+def _open(settings: object) -> object:
+    from store import StoreError
+    from store.sqlite import SQLiteStore
+
+    store = settings.open_store()  # type: ignore[attr-defined]
+    if isinstance(store, SQLiteStore):
+        store.ensure()  # a local file the job may create; InfluxDB is set up by an admin
+    else:
+        try:
+            store.check_read()
+            store.check_write()
+        except StoreError:
+            store.close()
+            raise
+    return store
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from indicators import job
+    from indicators.settings import AnalyticsRunSettings
+    from kernel.settings import load
+    from kernel.signals import stop_event
+    from store import StoreError
+
+    settings = load(AnalyticsRunSettings, args, os.environ)
+    config = settings.indicators()
+    try:
+        store = _open(settings)
+    except StoreError as exc:
+        log.error("event=indicators_store_failed error=%r", str(exc))
+        return EXIT_STORE
+    log.info("event=indicators_started every=%s lookback=%s", settings.every, settings.lookback)
+    try:
+        with stop_event() as stop:
+            job.run(store, store, config, settings.every, settings.lookback, stop)  # type: ignore[arg-type]
+    finally:
+        store.close()  # type: ignore[attr-defined]
+    log.info("event=indicators_stopped")
+    return EXIT_OK
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from indicators import job
+    from indicators.settings import AnalyticsBackfillSettings
+    from kernel.settings import load
+    from store import StoreError
+
+    settings = load(AnalyticsBackfillSettings, args, os.environ)
+    config = settings.indicators()
+
+    def show(p: job.Progress) -> None:
+        print(f"{p.fraction:6.1%}  up to {_iso(p.done_ms)}  {p.points} points", flush=True)
+
+    try:
+        store = _open(settings)
+        try:
+            written = job.backfill(store, store, config, settings.start, settings.end, show)  # type: ignore[arg-type]
+        finally:
+            store.close()  # type: ignore[attr-defined]
+    except StoreError as exc:
+        log.error("event=indicators_backfill_failed error=%r", str(exc))
+        return EXIT_STORE
+    print(f"{written} indicator points written ({_iso(settings.start)} to {_iso(settings.end)})")
+    return EXIT_OK
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,117 @@
+"""Settings of ``jagajalan analytics run`` and ``jagajalan analytics backfill``.
+
+Loaded like every service's settings (:func:`kernel.settings.load`): the command line wins,
+else ``JAGAJALAN_<OPTION>``, else the default; secrets only from files or the environment.
+The job reads and writes: on InfluxDB its user needs READ and WRITE on the database. Without
+``--influx-url`` it uses the embedded SQLite store (``--sqlite``), as ``make demo`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from kernel.fields import InfluxLink, ReadableFile, Rule, SettingsGroup, UtcTime, given
+from kernel.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from indicators.config import IndicatorsConfig
+    from store import Store
+
+#: store.DEFAULT_SQLITE_PATH (tests/indicators holds them equal); the store is imported only
+#: when the job runs, so that building the command line stays fast.
+DEFAULT_SQLITE_PATH = "./var/jagajalan.sqlite"
+
+
+class JobStore(SettingsGroup):
+    group: ClassVar[str] = "store"
+
+    sqlite: str | None = Field(
+        None,
+        min_length=1,
+        description="path of the embedded SQLite store, used when no --influx-url is given; "
+        f"unset: {DEFAULT_SQLITE_PATH}",
+        json_schema_extra={"metavar": "PATH"},
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        if given(values, "influx_url") and given(values, "sqlite"):
+            return [(("influx_url", "sqlite"), "give one of the two, not both")]
+        return []
+
+    def open_store(self) -> Store:
+        from store import open_store
+
+        link: Any = self
+        secrets = link.influx_secrets()
+        return open_store(
+            influx_url=link.influx_url,
+            influx_db=link.influx_db,
+            influx_token=secrets["token"],
+            influx_username=secrets["username"],
+            influx_password=secrets["password"],
+            sqlite_path=None if link.influx_url else (self.sqlite or DEFAULT_SQLITE_PATH),
+        )
+
+
+class JobFile(SettingsGroup):
+    group: ClassVar[str] = "indicators"
+
+    config: ReadableFile | None = Field(
+        None,
+        description="the job's TOML file (site parameters, windows; docs/configuration.md); "
+        "unset: every default",
+        json_schema_extra={"metavar": "PATH"},
+    )
+
+    def indicators(self) -> IndicatorsConfig:
+        from indicators.config import IndicatorsConfig
+        from kernel.config import load_toml
+
+        if self.config is None:
+            return IndicatorsConfig()
+        return load_toml(IndicatorsConfig, self.config)
+
+
+class Schedule(SettingsGroup):
+    group: ClassVar[str] = "schedule"
+
+    every: float = Field(60.0, ge=1, le=3600, description="seconds between passes")
+    lookback: int = Field(
+        7200,
+        ge=3600,
+        le=604_800,
+        description="seconds of past windows recomputed on each pass (late readings count)",
+    )
+
+
+class Span(SettingsGroup):
+    group: ClassVar[str] = "window"
+
+    start: UtcTime = Field(description="start of the range", json_schema_extra={"metavar": "TIME"})
+    end: UtcTime = Field(
+        description="end of the range, exclusive", json_schema_extra={"metavar": "TIME"}
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        from kernel.fields import utc_ms
+
+        try:
+            start, end = utc_ms(values.get("start")), utc_ms(values.get("end"))
+        except ValueError:
+            return []  # reported for the field itself
+        if given(values, "start") and given(values, "end") and start >= end:
+            return [(("end",), "must be after --start")]
+        return []
+
+
+class AnalyticsRunSettings(ServiceSettings, InfluxLink, JobStore, JobFile, Schedule):
+    command: ClassVar[str] = "jagajalan analytics run"
+
+
+class AnalyticsBackfillSettings(ServiceSettings, InfluxLink, JobStore, JobFile, Span):
+    command: ClassVar[str] = "jagajalan analytics backfill"
