@@ -153,11 +153,11 @@ def traffic(
     unclassified: dict[tuple[Seg, int], int] = defaultdict(int)
     for seg, pts in _series(readings, ("gateway", "sensor")).items():
         times = np.array([p.time_ms for p in pts], dtype=np.int64)
-        n = np.array([float(p.fields.get("count", 0)) for p in pts])
-        speed = np.array([float(p.fields.get("speed_mean", 0.0)) for p in pts])
-        window = times - times % step
+        n = [float(p.fields.get("count", 0)) for p in pts]
+        speed = [float(p.fields.get("speed_mean", 0.0)) for p in pts]
+        window = (times - times % step).tolist()
         for i, p in enumerate(pts):
-            w = int(window[i])
+            w = window[i]
             try:
                 cls = tr.class_key(p.tags.get("vehicle_class", ""))
             except ValueError:
@@ -185,7 +185,7 @@ def traffic(
             if not start_ms <= w < end_ms:
                 continue
             per = counts[seg][w]
-            total = float(np.sum(list(per.values()))) if per else 0.0
+            total = math.fsum(per.values())
             veh_h = total * 3600.0 / config.traffic.interval_s
             if tr.EKR_URBAN[road].flow_basis == "direction":
                 veh_h /= 2  # the table's flow is per direction; the counter sees both

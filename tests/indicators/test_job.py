@@ -1,0 +1,202 @@
+"""The indicators job end to end, on SQLite and on a real InfluxDB: readings written as ingest
+writes them (a gateway's batch through the store's writer), `jagajalan analytics backfill`,
+the indicator measurements read back through the store's reader."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indicators import job, settings
+from indicators.compute import MEASUREMENTS
+from indicators.config import IndicatorsConfig
+from jagajalan.cli import main
+from store import DEFAULT_SQLITE_PATH, Store
+from store.sqlite import SQLiteStore
+from telemetry.mapping import Point, batch_to_points
+from telemetry.models import Batch, Reading, reserved_measurement
+
+H = 3_600_000
+MIN = 60_000
+T0 = 1_764_460_800_000  # 2025-11-30T00:00:00Z
+START, END = "2025-11-30T00:00:00Z", "2025-11-30T03:00:00Z"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.services)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, list[str]]]:
+    """The store and the options that point the command at it."""
+    if request.param == "sqlite":
+        path = tmp_path / "store.sqlite"
+        store: Store = SQLiteStore(path)
+        options = ["--sqlite", str(path)]
+    else:
+        from store.influx import InfluxStore
+
+        influx, db = request.getfixturevalue("influx"), request.getfixturevalue("influx_db")
+        store = InfluxStore(influx.url, db)
+        options = ["--influx-url", influx.url, "--influx-db", db]
+    store.ensure()
+    try:
+        yield store, options
+    finally:
+        store.close()
+
+
+def readings() -> list[Reading]:
+    """Three hours of a site: PM2.5 rising through Sedang, a traffic counter's 1-minute
+    summaries, water rising over the road and bouncing at 20 cm."""
+    out = []
+    for m in range(0, 180, 10):
+        pm25 = 10.0 if m < 60 else (40.0 if m < 120 else 120.0)
+        out.append(
+            Reading(
+                sensor="env1",
+                measurement="air_quality",
+                time=T0 + m * MIN,
+                fields={"pm25": pm25, "pm10": 30.0},
+            )
+        )
+    for m in range(180):
+        t = T0 + m * MIN
+        out.append(
+            Reading(
+                sensor="cnt1",
+                measurement="traffic_flow",
+                time=t,
+                fields={"count": 12},
+                tags={"lane": "1", "direction": "in"},
+            )
+        )
+        for cls, n in (("KR", 8), ("SM", 4)):
+            out.append(
+                Reading(
+                    sensor="cnt1",
+                    measurement="traffic",
+                    time=t,
+                    fields={"count": n, "speed_mean": 55.0},
+                    tags={"lane": "1", "direction": "in", "vehicle_class": cls},
+                )
+            )
+        cm = 15.0 if m < 60 else (20.5 if m % 2 else 19.5)
+        out.append(
+            Reading(
+                sensor="lvl1",
+                measurement="water_level",
+                time=t,
+                fields={"level": cm, "distance": 100.0 - cm},
+            )
+        )
+    return out
+
+
+def write_as_ingest(store: Store) -> None:
+    rows = readings()
+    for seq, i in enumerate(range(0, len(rows), 200)):
+        chunk = rows[i : i + 200]
+        batch = Batch(gateway="gw-a", seq=seq, sent=chunk[-1].time, readings=chunk)
+        store.write(batch_to_points(batch))
+
+
+def indicators(store: Store) -> dict[str, list[Point]]:
+    return {m: store.points(m) for m in MEASUREMENTS}
+
+
+def test_backfill_writes_the_indicators_and_rewriting_gives_the_same_points(
+    backend: tuple[Store, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, options = backend
+    write_as_ingest(store)
+    assert main(["analytics", "backfill", *options, "--start", START, "--end", END]) == 0
+    out = capsys.readouterr().out
+    assert "100.0%" in out and "points written" in out
+    first = indicators(store)
+    ispu = first["jagajalan_ispu_hourly"]
+    assert [(p.time_ms, p.fields["category"]) for p in ispu] == [
+        (T0, "baik"),
+        (T0 + H, "sedang"),
+        (T0 + 2 * H, "tidak_sehat"),
+    ]
+    assert ispu[2].fields["ispu"] == 168.0  # 120 µg/m³: 100 + 100 / (150.4 - 55.4) * 64.6
+    traffic = first["jagajalan_traffic"]
+    assert len(traffic) == 12 and {p.time_ms % (15 * MIN) for p in traffic} == {0}
+    # 15 min of 8 KR + 4 SM a minute: 720 veh/h < 1800: SM 0.4 on 7 m; (120 + 60 * 0.4) * 4
+    assert traffic[0].fields["flow_smp"] == 576.0 and traffic[0].fields["los"] == "B"
+    flood = [p.fields["level"] for p in first["jagajalan_flood_status"]]
+    assert flood == ["hati_hati"] * 12 + ["bahaya_motor"] * 24  # bouncing: one change
+    counts = {m: store.count(m) for m in MEASUREMENTS}
+    assert counts == {
+        "jagajalan_ispu_hourly": 3,
+        "jagajalan_traffic": 12,
+        "jagajalan_flood_status": 36,
+    }
+    # Again, over an overlapping range: the same points, none added.
+    assert (
+        main(["analytics", "backfill", *options, "--start", START, "--end", "2025-11-30T02:00:00Z"])
+        == 0
+    )
+    assert main(["analytics", "backfill", *options, "--start", START, "--end", END]) == 0
+    assert indicators(store) == first
+    assert {m: store.count(m) for m in MEASUREMENTS} == counts
+    # The job's measurements are pipeline names no gateway may write.
+    assert all(reserved_measurement(m) for m in MEASUREMENTS)
+
+
+def test_the_service_writes_only_complete_windows(backend: tuple[Store, list[str]]) -> None:
+    store, _ = backend
+    write_as_ingest(store)
+    config = IndicatorsConfig()
+    now = T0 + 2 * H + 20 * MIN  # 02:20Z: hour 02 and the traffic interval 02:15 in progress
+    stop, passes = threading.Event(), []
+
+    def once(n: int) -> None:
+        passes.append(n)
+        stop.set()
+
+    job.run(store, store, config, 60, 3 * 3600, stop, clock=lambda: now / 1000, on_pass=once)
+    assert passes and passes[0] > 0
+    assert [p.time_ms for p in store.points("jagajalan_ispu_hourly")] == [T0, T0 + H]
+    assert store.points("jagajalan_traffic")[-1].time_ms == T0 + 2 * H
+    assert store.points("jagajalan_flood_status")[-1].time_ms == T0 + 2 * H + 15 * MIN
+
+
+def test_a_mistake_in_the_config_file_stops_with_exit_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "analytics.toml"
+    bad.write_text('[traffic]\nroad_type = "9/9"\n', encoding="utf-8")
+    code = main(
+        [
+            "analytics",
+            "backfill",
+            "--sqlite",
+            str(tmp_path / "s.sqlite"),
+            "--config",
+            str(bad),
+            "--start",
+            START,
+            "--end",
+            END,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "analytics.toml" in err and "traffic.road_type" in err and "9/9" in err
+    code = main(
+        [
+            "analytics",
+            "backfill",
+            "--sqlite",
+            str(tmp_path / "s.sqlite"),
+            "--start",
+            END,
+            "--end",
+            START,
+        ]
+    )
+    assert code == 2 and "--end" in capsys.readouterr().err
+
+
+def test_default_sqlite_path_is_the_stores() -> None:
+    assert settings.DEFAULT_SQLITE_PATH == DEFAULT_SQLITE_PATH
