@@ -98,7 +98,7 @@ class FloodSection(_Model):
     """Flood status per site from `water_level` readings (field `level`)."""
 
     interval_s: int = Field(
-        300, ge=60, le=3600, description="length of a flood-status window, seconds"
+        300, ge=60, le=3600, description="length of a flood-status window, seconds (divides a day)"
     )
     warmup_s: int = Field(
         10_800,
@@ -150,7 +150,9 @@ class Site(_Model):
     flood_levels: dict[str, float] | None = Field(
         None, description="this site's ladder (e.g. a river gauge's Siaga III/II/I); unset: [flood]"
     )
-    flood_hysteresis: float | None = Field(None, ge=0, description="unset: [flood] hysteresis")
+    flood_hysteresis: float | None = Field(
+        None, ge=0, description="this site's hysteresis, same unit; unset: [flood] hysteresis"
+    )
 
     @model_validator(mode="after")
     def _has_capacity(self) -> Site:

@@ -1,9 +1,9 @@
 """``jagajalan config docs``: write docs/configuration.md from the config models.
 
-The reference of every option of ``api run``, ``ingest run``, ``store setup`` and
-``store backfill`` (with
+The reference of every option of ``api run``, ``ingest run``, ``store setup``,
+``store backfill``, ``analytics run`` and ``analytics backfill`` (with
 its environment variable, default, allowed values and description) and of every key of the
-gateway's TOML file and of scenario files is generated here from the pydantic models
+gateway's TOML file, of scenario files and of the indicators job's file is generated here from the pydantic models
 (:mod:`kernel.configdoc`), never written by hand; tests/jagajalan/test_configdoc.py fails when
 the checked-in file differs from what this writes. Also ``python -m jagajalan.configdoc``.
 """
@@ -27,7 +27,8 @@ file and the models disagree. The same models give `--help` and check every valu
 ## Services: options and environment variables
 
 Every option `--some-name` of `jagajalan api run`, `jagajalan ingest run`,
-`jagajalan store setup` and `jagajalan store backfill` can also be given as the environment variable
+`jagajalan store setup`, `jagajalan store backfill`, `jagajalan analytics run` and
+`jagajalan analytics backfill` can also be given as the environment variable
 `JAGAJALAN_SOME_NAME`. The command line wins, then the environment, then the default.
 
 **Secrets** (passwords, tokens) are never command-line values: give the path of a file that
@@ -68,6 +69,17 @@ SCENARIO = """\
 with an example: `docs/simulators.md`. Times are written in WIB: `"day1 14:30"`.
 """
 
+INDICATORS = """\
+## Indicators job file (TOML)
+
+`jagajalan analytics run --config analytics.toml` (and `analytics backfill`): the windows of
+the indicators and each site's parameters, by gateway: road type and capacity, flood ladder.
+Until the registry (issue 11) supplies site parameters they come from `[[sites]]` here; a
+gateway without an entry gets the defaults per road type of ../shared/DOMAIN.md (PKJI 2023
+base capacity, the project's road-depth ladder). Without a file every default applies.
+Errors name the file, the key and the value; unknown keys are refused.
+"""
+
 
 def _first_paragraph(text: str | None) -> str:
     return inspect.cleandoc(text or "").split("\n\n")[0].replace("\n", " ")
@@ -92,13 +104,16 @@ def generate() -> str:
     from gateway.config import GatewayConfig
     from gateway.devices import DRIVERS
     from gateway.devices.base import DeviceConfig, SerialPort
+    from indicators.config import IndicatorsConfig
+    from indicators.settings import AnalyticsBackfillSettings, AnalyticsRunSettings
     from ingest.settings import IngestRunSettings
     from kernel.configdoc import Table, options_table, render_tables, toml_tables
     from simulators.scenario.config import ScenarioFile
     from store.settings import BackfillSettings, StoreSetupSettings
 
     parts = [INTRO.replace("{example}", _example())]
-    for cls in (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings):
+    services = (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings)
+    for cls in (*services, AnalyticsRunSettings, AnalyticsBackfillSettings):
         parts += [f"### `{cls.command}`", "", options_table(cls), ""]
     parts.append(GATEWAY)
     parts.append(render_tables(toml_tables(GatewayConfig, skip=("devices",))))
@@ -123,6 +138,8 @@ def generate() -> str:
         parts.append(render_tables(tables))
     parts.append(SCENARIO)
     parts.append(render_tables(toml_tables(ScenarioFile)))
+    parts.append(INDICATORS)
+    parts.append(render_tables(toml_tables(IndicatorsConfig)))
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

@@ -125,7 +125,9 @@ def test_the_gateway_set_has_no_server_or_test_package() -> None:
 def top_level_modules(name: str) -> set[str]:
     files = distribution(name).files or []
     tops = {f.parts[0].removesuffix(".py") for f in files if f.suffix in (".py", ".so")}
-    return {t for t in tops if not t.endswith((".dist-info", ".data")) and t != "__pycache__"}
+    # <name>.libs: the shared libraries a manylinux wheel vendors (numpy.libs), not a module
+    skip = (".dist-info", ".data", ".libs")
+    return {t for t in tops if not t.endswith(skip) and t != "__pycache__"}
 
 
 def test_the_cli_knows_the_modules_of_the_server_extra() -> None:

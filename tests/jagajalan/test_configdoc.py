@@ -13,6 +13,8 @@ from api.settings import ApiSettings
 from gateway.config import GatewayConfig
 from gateway.devices import DRIVERS
 from gateway.devices.base import DeviceConfig
+from indicators.config import IndicatorsConfig
+from indicators.settings import AnalyticsBackfillSettings, AnalyticsRunSettings
 from ingest.settings import IngestRunSettings
 from jagajalan.cli import build_parser, main
 from jagajalan.configdoc import DOC, generate
@@ -21,7 +23,14 @@ from kernel.settings import ServiceSettings, options
 from simulators.scenario.config import ScenarioFile
 from store.settings import BackfillSettings, StoreSetupSettings
 
-SERVICES = (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings)
+SERVICES = (
+    ApiSettings,
+    IngestRunSettings,
+    StoreSetupSettings,
+    BackfillSettings,
+    AnalyticsRunSettings,
+    AnalyticsBackfillSettings,
+)
 
 
 def test_the_checked_in_reference_is_current() -> None:
@@ -49,6 +58,7 @@ def test_every_option_and_key_is_in_the_reference() -> None:
             assert f"`{option.flag}`" in text and f"`{option.env}`" in text, option.flag
     skip_driver = ("driver", "serial")  # the driver names the section; serial is a table
     models = [(GatewayConfig, ("devices",)), (ScenarioFile, ()), (DeviceConfig, ())]
+    models += [(IndicatorsConfig, ())]
     models += [(config, skip_driver) for config, _ in DRIVERS.values()]
     for model, skip in models:
         for table in toml_tables(model, skip=skip):
