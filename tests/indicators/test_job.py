@@ -5,6 +5,7 @@ the indicator measurements read back through the store's reader."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -200,3 +201,53 @@ def test_a_mistake_in_the_config_file_stops_with_exit_2_naming_it(
 
 def test_default_sqlite_path_is_the_stores() -> None:
     assert settings.DEFAULT_SQLITE_PATH == DEFAULT_SQLITE_PATH
+
+
+def test_analytics_run_is_a_service_that_stops_on_sigterm(tmp_path: Path) -> None:
+    """The command as deployed: it writes the windows completed since the readings came, on
+    its own clock, until SIGTERM, then exits 0."""
+    import os
+    import subprocess
+    import sys
+
+    from testkit import children
+    from testkit.ingest import wait_for
+
+    db = tmp_path / "store.sqlite"
+    store = SQLiteStore(db)
+    store.ensure()
+    hour = (int(time.time() * 1000) // H - 1) * H  # the last complete hour
+    rows = [
+        Reading(
+            sensor="env1", measurement="air_quality", time=hour + m * MIN, fields={"pm25": 40.0}
+        )
+        for m in range(0, 60, 5)
+    ]
+    store.write(batch_to_points(Batch(gateway="gw-a", seq=1, sent=hour, readings=rows)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAGAJALAN_")}
+    log = (tmp_path / "analytics.log").open("wb")
+    proc = children.start(
+        [
+            sys.executable,
+            "-m",
+            "jagajalan.cli",
+            "analytics",
+            "run",
+            "--sqlite",
+            str(db),
+            "--every",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        points = wait_for(lambda: store.points("jagajalan_ispu_hourly"), 30, "the hourly ISPU")
+        assert [(p.time_ms, p.fields["category"]) for p in points] == [(hour, "sedang")]
+    finally:
+        code = children.stop(proc)
+        log.close()
+        store.close()
+    assert code == 0, (tmp_path / "analytics.log").read_text()
+    assert "event=indicators_pass" in (tmp_path / "analytics.log").read_text()
