@@ -251,3 +251,18 @@ def test_analytics_run_is_a_service_that_stops_on_sigterm(tmp_path: Path) -> Non
         store.close()
     assert code == 0, (tmp_path / "analytics.log").read_text()
     assert "event=indicators_pass" in (tmp_path / "analytics.log").read_text()
+
+
+def test_the_readme_commands_parse() -> None:
+    """README.md's `jagajalan analytics ...` lines use options the commands have."""
+    import re
+    import shlex
+
+    from jagajalan.cli import build_parser
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^jagajalan analytics (?:\\\n|[^\n])*", text, re.MULTILINE)
+    assert {c.split()[2] for c in commands} == {"run", "backfill"}
+    for command in commands:
+        args = build_parser().parse_args(shlex.split(command.replace("\\\n", " "))[1:])
+        assert args.component == "analytics" and args.influx_url
