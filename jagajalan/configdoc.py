@@ -1,11 +1,12 @@
 """``jagajalan config docs``: write docs/configuration.md from the config models.
 
 The reference of every option of ``api run``, ``ingest run``, ``store setup``,
-``store backfill``, ``analytics run`` and ``analytics backfill`` (with
-its environment variable, default, allowed values and description) and of every key of the
-gateway's TOML file, of scenario files and of the indicators job's file is generated here from the pydantic models
-(:mod:`kernel.configdoc`), never written by hand; tests/jagajalan/test_configdoc.py fails when
-the checked-in file differs from what this writes. Also ``python -m jagajalan.configdoc``.
+``store backfill``, ``analytics run`` and ``analytics backfill`` (with its environment
+variable, default, allowed values and description) and of every key of the gateway's TOML
+file, of scenario files and of the indicators job's file is generated here from the pydantic
+models (:mod:`kernel.configdoc`), never written by hand; tests/jagajalan/test_configdoc.py
+fails when the checked-in file differs from what this writes. Also
+``python -m jagajalan.configdoc``.
 """
 
 from __future__ import annotations
