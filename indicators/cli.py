@@ -49,20 +49,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     backfill.set_defaults(func=backfill_command)
 
 
-def _open(settings: object) -> object:
+def _open(settings: object, *, service: bool) -> object:
+    """The store, checked: a backfill stops on a store not ready (StoreError); the service
+    says what is missing and keeps passing, each pass failing until an admin fixes it."""
     from store import StoreError
     from store.sqlite import SQLiteStore
 
     store = settings.open_store()  # type: ignore[attr-defined]
     if isinstance(store, SQLiteStore):
         store.ensure()  # a local file the job may create; InfluxDB is set up by an admin
-    else:
-        try:
-            store.check_read()
-            store.check_write()
-        except StoreError:
+        return store
+    try:
+        store.check_read()
+        store.check_write()
+    except StoreError as exc:
+        if not service:
             store.close()
             raise
+        log.warning("event=indicators_store_not_ready error=%r (needs READ and WRITE)", str(exc))
     return store
 
 
@@ -76,7 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
     settings = load(AnalyticsRunSettings, args, os.environ)
     config = settings.indicators()
     try:
-        store = _open(settings)
+        store = _open(settings, service=True)
     except StoreError as exc:
         log.error("event=indicators_store_failed error=%r", str(exc))
         return EXIT_STORE
@@ -103,7 +107,7 @@ def backfill_command(args: argparse.Namespace) -> int:
         print(f"{p.fraction:6.1%}  up to {_iso(p.done_ms)}  {p.points} points", flush=True)
 
     try:
-        store = _open(settings)
+        store = _open(settings, service=False)
         try:
             written = job.backfill(store, store, config, settings.start, settings.end, show)  # type: ignore[arg-type]
         finally:

@@ -266,3 +266,14 @@ def test_the_readme_commands_parse() -> None:
     for command in commands:
         args = build_parser().parse_args(shlex.split(command.replace("\\\n", " "))[1:])
         assert args.component == "analytics" and args.influx_url
+
+
+@pytest.mark.services
+def test_backfill_into_a_store_not_set_up_exits_1_naming_it(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    influx, db = request.getfixturevalue("influx"), request.getfixturevalue("influx_db")
+    args = ["analytics", "backfill", "--influx-url", influx.url, "--influx-db", db]
+    assert main([*args, "--start", START, "--end", END]) == 1  # no `store setup`: no database
+    err = capsys.readouterr().err
+    assert "indicators_backfill_failed" in err and db in err
