@@ -21,6 +21,7 @@ import os
 log = logging.getLogger("indicators")
 
 EXIT_OK, EXIT_STORE = 0, 1
+PROGRESS = "analytics.backfill.progress"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_options(backfill, AnalyticsBackfillSettings)
+    from kernel.text import LANGS, default_lang
+
+    backfill.add_argument(
+        "--lang", choices=LANGS, default=default_lang(), help="id (default) or en: the progress"
+    )
     backfill.set_defaults(func=backfill_command)
 
 
@@ -98,13 +104,15 @@ def backfill_command(args: argparse.Namespace) -> int:
     from indicators import job
     from indicators.settings import AnalyticsBackfillSettings
     from kernel.settings import load
+    from kernel.text import tr
     from store import StoreError
 
     settings = load(AnalyticsBackfillSettings, args, os.environ)
     config = settings.indicators()
 
     def show(p: job.Progress) -> None:
-        print(f"{p.fraction:6.1%}  up to {_iso(p.done_ms)}  {p.points} points", flush=True)
+        percent = f"{p.fraction:.1%}"
+        print(tr(PROGRESS, args.lang, percent=percent, time=_iso(p.done_ms), points=p.points))
 
     try:
         store = _open(settings, service=False)
@@ -115,7 +123,8 @@ def backfill_command(args: argparse.Namespace) -> int:
     except StoreError as exc:
         log.error("event=indicators_backfill_failed error=%r", str(exc))
         return EXIT_STORE
-    print(f"{written} indicator points written ({_iso(settings.start)} to {_iso(settings.end)})")
+    start, end = _iso(settings.start), _iso(settings.end)
+    print(tr("analytics.backfill.done", args.lang, points=written, start=start, end=end))
     return EXIT_OK
 
 

@@ -111,8 +111,9 @@ def test_backfill_writes_the_indicators_and_rewriting_gives_the_same_points(
     store, options = backend
     write_as_ingest(store)
     assert main(["analytics", "backfill", *options, "--start", START, "--end", END]) == 0
-    out = capsys.readouterr().out
-    assert "100.0%" in out and "points written" in out
+    out = capsys.readouterr().out  # progress in Bahasa Indonesia by default
+    assert "100.0% selesai, sampai 2025-11-30T03:00:00Z: 51 titik indikator ditulis" in out
+    assert out.splitlines()[-1].startswith("51 titik indikator ditulis")
     first = indicators(store)
     ispu = first["jagajalan_ispu_hourly"]
     assert [(p.time_ms, p.fields["category"]) for p in ispu] == [
@@ -138,7 +139,11 @@ def test_backfill_writes_the_indicators_and_rewriting_gives_the_same_points(
         main(["analytics", "backfill", *options, "--start", START, "--end", "2025-11-30T02:00:00Z"])
         == 0
     )
-    assert main(["analytics", "backfill", *options, "--start", START, "--end", END]) == 0
+    assert (
+        main(["analytics", "backfill", *options, "--start", START, "--end", END, "--lang", "en"])
+        == 0
+    )
+    assert "51 indicator points written (2025-11-30T00:00:00Z to" in capsys.readouterr().out
     assert indicators(store) == first
     assert {m: store.count(m) for m in MEASUREMENTS} == counts
     # The job's measurements are pipeline names no gateway may write.
