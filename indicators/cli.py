@@ -22,6 +22,7 @@ log = logging.getLogger("indicators")
 
 EXIT_OK, EXIT_STORE = 0, 1
 PROGRESS = "analytics.backfill.progress"
+DAY_MS = 86_400_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -111,6 +112,8 @@ def backfill_command(args: argparse.Namespace) -> int:
     config = settings.indicators()
 
     def show(p: job.Progress) -> None:
+        if p.done_ms % DAY_MS and p.done_ms != p.end_ms:
+            return  # a line a day
         percent = f"{p.fraction:.1%}"
         print(tr(PROGRESS, args.lang, percent=percent, time=_iso(p.done_ms), points=p.points))
 

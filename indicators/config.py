@@ -18,7 +18,9 @@ from analytics import flood, traffic
 from analytics.ispu import VARIANTS, IspuScale
 from telemetry.topics import ID_PATTERN
 
-#: Every window length divides a day, so that day-long backfill chunks hold whole windows.
+#: Every window length divides an hour, so that the backfill's hour-long chunks hold whole
+#: windows (and a site's readings of one chunk stay few in memory).
+HOUR_S = 3600
 DAY_S = 86_400
 
 
@@ -34,9 +36,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _divides_a_day(value: int) -> int:
-    if DAY_S % value:
-        raise ValueError(f"{value} s does not divide a day (86400 s): use e.g. 300, 900, 3600")
+def _divides_an_hour(value: int) -> int:
+    if HOUR_S % value:
+        raise ValueError(f"{value} s does not divide an hour (3600 s): use e.g. 300, 900, 3600")
     return value
 
 
@@ -63,7 +65,7 @@ class TrafficSection(_Model):
     """Traffic per segment (one gateway's counter) per interval from `traffic` readings."""
 
     interval_s: int = Field(
-        900, ge=60, le=3600, description="length of a traffic window, seconds (divides a day)"
+        900, ge=60, le=3600, description="length of a traffic window, seconds (divides an hour)"
     )
     road_type: str = Field(
         "2/2-TT", description="road type of sites that do not name one (PKJI: 2/2-TT, 4/2-T, 6/2-T)"
@@ -82,7 +84,7 @@ class TrafficSection(_Model):
         "(KM 14/2006 view, still common in reports)",
     )
 
-    _check_interval = field_validator("interval_s")(_divides_a_day)
+    _check_interval = field_validator("interval_s")(_divides_an_hour)
 
     _check_road_type = field_validator("road_type")(_road_type)
 
@@ -98,7 +100,10 @@ class FloodSection(_Model):
     """Flood status per site from `water_level` readings (field `level`)."""
 
     interval_s: int = Field(
-        300, ge=60, le=3600, description="length of a flood-status window, seconds (divides a day)"
+        300,
+        ge=60,
+        le=3600,
+        description="length of a flood-status window, seconds (divides an hour)",
     )
     warmup_s: int = Field(
         10_800,
@@ -120,7 +125,7 @@ class FloodSection(_Model):
         description="a level clears only below threshold minus this, same unit",
     )
 
-    _check_interval = field_validator("interval_s")(_divides_a_day)
+    _check_interval = field_validator("interval_s")(_divides_an_hour)
 
     def ladder(
         self, levels: dict[str, float] | None = None, hysteresis: float | None = None

@@ -2,7 +2,7 @@
 (:mod:`indicators.compute`), write the points back through its write interface.
 
 - :func:`compute_range`: the points of every window starting in [start_ms, end_ms).
-- :func:`backfill`: the same over a long range, a day at a time, with progress.
+- :func:`backfill`: the same over a long range, an hour at a time, with progress.
 - :func:`run`: every *every_s* seconds, the last complete windows (the last *lookback_s*,
   so that readings arriving late, e.g. a gateway's spool replayed after an outage, are
   counted on the next pass); recomputing a window rewrites the same points.
@@ -17,13 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indicators import compute
-from indicators.config import DAY_S, IndicatorsConfig
+from indicators.config import HOUR_S, IndicatorsConfig
 from store.base import StoreReader, StoreWriter
 from telemetry.mapping import Point
 
 log = logging.getLogger("indicators")
 
-DAY_MS = DAY_S * 1000
+CHUNK_MS = HOUR_S * 1000
 #: Points per write request.
 WRITE_BATCH = 5000
 
@@ -72,13 +72,14 @@ def backfill(
     end_ms: int,
     progress: Callable[[Progress], None] | None = None,
 ) -> int:
-    """Compute and write every window starting in [start_ms, end_ms), a UTC day at a time
-    (every window length divides a day, so a day's windows are whole); the points written."""
+    """Compute and write every window starting in [start_ms, end_ms), a UTC hour at a time
+    (every window length divides an hour, so an hour's windows are whole); the points
+    written. *progress* is called after each hour."""
     if start_ms >= end_ms:
         raise ValueError("the end must be after the start")
     written, chunk_start = 0, start_ms
     while chunk_start < end_ms:
-        chunk_end = min(end_ms, chunk_start - chunk_start % DAY_MS + DAY_MS)
+        chunk_end = min(end_ms, chunk_start - chunk_start % CHUNK_MS + CHUNK_MS)
         points = compute_range(reader, config, chunk_start, chunk_end)
         write(writer, points)
         written += len(points)

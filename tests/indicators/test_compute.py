@@ -206,6 +206,7 @@ def test_a_site_ladder_from_the_config() -> None:
     ("data", "key"),
     [
         ({"traffic": {"interval_s": 700}}, "traffic.interval_s"),
+        ({"flood": {"interval_s": 2880}}, "flood.interval_s"),  # divides a day, not an hour
         ({"traffic": {"road_type": "9/9"}}, "traffic.road_type"),
         ({"traffic": {"vc_bands": [0.2, 0.1, 0.7, 0.85, 1.0]}}, "traffic.vc_bands"),
         ({"flood": {"levels": {"a": 20, "b": 20}}}, "flood"),

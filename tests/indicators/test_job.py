@@ -114,6 +114,7 @@ def test_backfill_writes_the_indicators_and_rewriting_gives_the_same_points(
     out = capsys.readouterr().out  # progress in Bahasa Indonesia by default
     assert "100.0% selesai, sampai 2025-11-30T03:00:00Z: 51 titik indikator ditulis" in out
     assert out.splitlines()[-1].startswith("51 titik indikator ditulis")
+    assert out.count("selesai") == 1  # a progress line a UTC day, and the last one
     first = indicators(store)
     ispu = first["jagajalan_ispu_hourly"]
     assert [(p.time_ms, p.fields["category"]) for p in ispu] == [
