@@ -211,14 +211,46 @@ def traffic(
 
 
 # -- flood ------------------------------------------------------------------------------------
+class _Comparators:
+    """Every sample's level on a ladder with hysteresis, for any replay start, at once.
+
+    :func:`analytics.flood.update` (no dwell) treats each threshold as a comparator: a sample
+    >= threshold raises it, one < threshold - hysteresis clears it, one in between leaves it.
+    So after sample i, replayed from sample lo on a normal start, a comparator is raised iff
+    its last raising-or-clearing sample at or before i is at or after lo and raised it; the
+    level is the highest raised comparator. numpy finds each sample's last such event once
+    (a running maximum of indices), so a window costs a few array lookups, not a replay."""
+
+    def __init__(self, ladder: flood.Ladder, values: np.ndarray) -> None:
+        if ladder.raise_dwell_s or ladder.clear_dwell_s:
+            raise ValueError("flood status: ladders with dwell times are not supported")
+        thresholds = np.array([step.threshold for step in ladder.steps])
+        up = values[:, None] >= thresholds[None, :]
+        down = values[:, None] < thresholds[None, :] - ladder.hysteresis
+        index = np.arange(values.size)[:, None]
+        self.last = np.maximum.accumulate(np.where(up | down, index, -1), axis=0)
+        self.raised = np.take_along_axis(up, np.maximum(self.last, 0), axis=0)
+        self.size = thresholds.size
+
+    def levels(self, lo: int, first: int, hi: int) -> np.ndarray:
+        """Levels after samples first-1 .. hi-1, replayed from sample lo (first-1 < lo: the
+        normal start)."""
+        rows = np.arange(first - 1, hi)
+        active = (self.last[np.maximum(rows, 0)] >= lo) & self.raised[np.maximum(rows, 0)]
+        active[rows < lo] = False
+        highest = self.size - np.argmax(active[:, ::-1], axis=1)
+        return np.where(active.any(axis=1), highest, 0)
+
+
 def flood_status(
     readings: Iterable[Point], config: IndicatorsConfig, start_ms: int, end_ms: int
 ) -> list[Point]:
     """Per site (gateway, sensor) per interval with `level` readings: the level reached at the
     interval's end on the site's ladder, with hysteresis. The state is not carried between
-    runs: each interval replays the readings of the ``warmup_s`` before its end from a normal
-    start (:func:`analytics.flood.track`), so the status is a function of the readings alone
-    and a backfill in any order, or a rerun, writes the same points."""
+    runs: each interval is the replay of the readings of the ``warmup_s`` before its end from a
+    normal start (:func:`analytics.flood.track`'s result, computed by :class:`_Comparators`),
+    so the status is a function of the readings alone and a backfill in any order, or a
+    rerun, writes the same points."""
     step, warm = config.flood.interval_s * 1000, config.flood.warmup_s * 1000
     out = []
     for (gateway, sensor), pts in sorted(_series(readings, ("gateway", "sensor")).items()):
@@ -228,19 +260,19 @@ def flood_status(
         ladder = config.ladder(gateway)
         times = np.array([p.time_ms for p in pts], dtype=np.int64)
         levels = np.array([float(p.fields["level"]) for p in pts])
+        comparators = _Comparators(ladder, levels)
         for w in _window_starts(times, step, start_ms, end_ms):
-            lo = np.searchsorted(times, w + step - warm, "left")
-            first = np.searchsorted(times, w, "left")
-            hi = np.searchsorted(times, w + step, "left")
-            samples = zip((times[lo:hi] / 1000.0).tolist(), levels[lo:hi].tolist(), strict=True)
-            state, changes = flood.track(ladder, samples)
-            inside = [c for c in changes if c.t * 1000 >= w]
+            lo = int(np.searchsorted(times, w + step - warm, "left"))
+            first = int(np.searchsorted(times, w, "left"))
+            hi = int(np.searchsorted(times, w + step, "left"))
+            series = comparators.levels(lo, first, hi)  # before the window, then each sample
+            level = int(series[-1])
             fields: dict[str, float | int | str] = {
-                "level": state.key,
-                "level_code": state.level,
+                "level": ladder.keys[level],
+                "level_code": level,
                 "water_level": round(float(levels[hi - 1]), 2),
                 "water_level_max": round(float(np.max(levels[first:hi])), 2),
-                "transitions": len(inside),
+                "transitions": int(np.count_nonzero(np.diff(series))),
             }
             tags = {"gateway": gateway, "sensor": sensor}
             out.append(Point(FLOOD_MEASUREMENT, tags, fields, int(w)))

@@ -8,6 +8,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.traffic import speed_p85
 from indicators import compute
@@ -224,3 +226,48 @@ def test_config_mistakes_name_the_key(tmp_path, data: dict, key: str) -> None:
     keys = [k for k, _, _ in caught.value.problems]
     assert key in keys, caught.value.render()
     assert "analytics.toml" in caught.value.render()
+
+
+def replayed(config: IndicatorsConfig, points: list[Point], start: int, end: int) -> list[tuple]:
+    """The definition, slowly: each window replays its warm-up with analytics.flood.track."""
+    from analytics import flood
+
+    ladder, step = config.ladder("gw-a"), config.flood.interval_s * 1000
+    warm = config.flood.warmup_s * 1000
+    pts = sorted(points, key=lambda p: p.time_ms)
+    out = []
+    for w in sorted({p.time_ms - p.time_ms % step for p in pts}):
+        if not start <= w < end:
+            continue
+        horizon = [p for p in pts if w + step - warm <= p.time_ms < w + step]
+        state, changes = flood.track(
+            ladder, [(p.time_ms / 1000, p.fields["level"]) for p in horizon]
+        )
+        inside = [c for c in changes if c.t * 1000 >= w]
+        out.append((w, state.key, state.level, len(inside)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(0, 40, allow_nan=False), min_size=1, max_size=120),
+    gaps=st.lists(st.integers(0, 7), min_size=120, max_size=120),
+    hysteresis=st.sampled_from([0.0, 1.0, 5.0]),
+    warmup=st.sampled_from([0, 600, 1800, 10_800]),
+    interval=st.sampled_from([60, 300, 900]),
+)
+def test_the_vectorised_flood_status_is_the_replay(
+    values: list[float], gaps: list[int], hysteresis: float, warmup: int, interval: int
+) -> None:
+    config = IndicatorsConfig.model_validate(
+        {"flood": {"hysteresis": hysteresis, "warmup_s": warmup, "interval_s": interval}}
+    )
+    t, points = T0, []
+    for value, gap in zip(values, gaps, strict=False):
+        t += gap * 45_000  # irregular times, repeated times included
+        points.append(level(t, value))
+    got = compute.flood_status(points, config, T0, t + 1)
+    want = replayed(config, points, T0, t + 1)
+    assert [
+        (p.time_ms, p.fields["level"], p.fields["level_code"], p.fields["transitions"]) for p in got
+    ] == want
