@@ -35,3 +35,14 @@ def test_gateway_example_loads(path: Path, tmp_path: Path) -> None:
 
 def test_there_are_examples() -> None:
     assert list(EXAMPLES.glob("gateway*.toml"))
+
+
+def test_analytics_example_loads() -> None:
+    from indicators.config import IndicatorsConfig
+    from kernel.config import load_toml
+
+    config = load_toml(IndicatorsConfig, EXAMPLES / "analytics.toml")
+    assert config.capacity("srl-pasar-01") == 2100
+    assert config.capacity("srl-pelawan-01") == 4 * 1700  # PKJI 2023 C0 of 4/2-T
+    assert config.capacity("srl-unlisted-01") == 2800  # the default road type's C0
+    assert config.ladder("srl-tembesi-01").hysteresis == 3.0

@@ -270,7 +270,8 @@ def test_the_readme_commands_parse() -> None:
     commands = re.findall(r"^jagajalan analytics (?:\\\n|[^\n])*", text, re.MULTILINE)
     assert {c.split()[2] for c in commands} == {"run", "backfill"}
     for command in commands:
-        args = build_parser().parse_args(shlex.split(command.replace("\\\n", " "))[1:])
+        words = shlex.split(command.replace("\\\n", " "), comments=True)
+        args = build_parser().parse_args(words[1:])
         assert args.component == "analytics" and args.influx_url
 
 
