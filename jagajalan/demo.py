@@ -31,6 +31,7 @@ from pathlib import Path
 from jagajalan.demo_switch import cmd_switch, demo_sites, take_switch_request
 from kernel.demo_state import DemoState, remove_state, write_state
 from kernel.signals import install_stop
+from kernel.text import LANGS, Said, Text, default_lang, said
 
 DEFAULT_SCENARIO = "first_rains"
 
@@ -48,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--dir", type=Path, default=Path("var/demo"), help="working directory")
+    p.add_argument(
+        "--lang", choices=LANGS, default=default_lang(), help="language of the output: id or en"
+    )
     p.add_argument(
         "--broker-url",
         default=os.environ.get("JAGAJALAN_BROKER_URL"),
@@ -89,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("scenario", help="scenario name or file")
     s.add_argument("--dir", type=Path, default=Path("var/demo"), help="the demo's --dir")
     s.add_argument("--timeout", type=float, default=90.0, help="seconds to wait (default 90)")
+    s.add_argument(
+        "--lang", choices=LANGS, default=default_lang(), help="language of the output: id or en"
+    )
     s.set_defaults(func=cmd_switch)
 
 
@@ -181,13 +188,13 @@ class Demo:
                 timeout=120,
             )
         if done.returncode != 0:
-            raise RuntimeError(f"`jagajalan store setup` failed; see {log}")
+            raise RuntimeError(Said("demo.setup_failed", log=str(log)))
 
     def start_cabinet(self, scenario) -> None:
         """Emulated devices of the scenario's sites, then a gateway process per site."""
         gateways = demo_sites(scenario)
         if not gateways:
-            raise RuntimeError(f"scenario {scenario.name} has no site the demo can emulate")
+            raise RuntimeError(Said("demo.no_site", name=scenario.name))
         sim_dir = self.dir / "sim"
         ready = self.dir / "devices.ready"
         ready.unlink(missing_ok=True)
@@ -216,7 +223,7 @@ class Demo:
             str(ready),
         )
         self.cabinet = [devices]
-        self.wait_for(ready.exists, 30, "emulated devices")
+        self.wait_for(ready.exists, 30, "devices")
         self.origin = ready.stat().st_mtime  # the scenario clock started just before
         self.scenario, self.gateways = scenario, gateways
         for gw in gateways:
@@ -264,20 +271,28 @@ class Demo:
         write_state(self.dir, state)
 
     def wait_for(self, check, timeout: float, what: str) -> None:
+        """Wait until *check()*; *what* names the awaited part (``demo.what.<what>``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if check():
                 return
             self.check_children()
             time.sleep(0.1)
-        raise RuntimeError(f"{what} did not come up within {timeout:.0f} s; see {self.logs}")
+        raise RuntimeError(
+            Said(
+                "demo.not_up",
+                what=Text(f"demo.what.{what}"),
+                seconds=f"{timeout:.0f}",
+                logs=str(self.logs),
+            )
+        )
 
     def check_children(self) -> None:
         for c in self.children:
             code = c.proc.poll()
             if code is not None:
                 tail = "".join(c.log.read_text(errors="replace").splitlines(True)[-15:])
-                raise RuntimeError(f"{c.name} exited with code {code}; last log lines:\n{tail}")
+                raise RuntimeError(Said("demo.child_exited", name=c.name, code=code), tail)
 
     @staticmethod
     def stop_child(c: Child) -> None:
@@ -306,22 +321,30 @@ def _stop_order(c: Child) -> int:
     return order.get(c.name, 1)  # gateways after the API, before their devices
 
 
+def problem_of(exc: RuntimeError) -> Text:
+    """The demo's own failures carry catalogue text (:class:`kernel.text.Said`); anything
+    else is quoted as a technical detail."""
+    return said(exc.args[0] if exc.args else exc)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from jagajalan.demo_status import StatusBoard, banner
     from kernel.config import ConfigError
+    from kernel.text import tr
     from simulators.scenario.engine import Scenario
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
+    lang = args.lang
     demo = Demo(args)
     stop = threading.Event()
     restore_signals = install_stop(stop)
     code = 0
     try:
         demo.start()
-        console.print(banner(demo))
-        board = StatusBoard(demo.api)
+        console.print(banner(demo, lang))
+        board = StatusBoard(demo.api, lang)
         started = time.monotonic()
         next_status = started + 5
         while not stop.wait(1):
@@ -331,16 +354,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 try:
                     scenario = Scenario.load(request)
                 except ConfigError as exc:
-                    console.print(f"[red]cannot switch:[/red] {exc.render()}")
+                    console.print(
+                        f"[red]{tr('demo.cannot_switch', lang, problem=exc.render_in(lang))}[/red]"
+                    )
                     continue
                 if not demo_sites(scenario):
-                    console.print(f"[red]cannot switch:[/red] {scenario.name} has no known site")
+                    problem = tr("demo.no_site", lang, name=scenario.name)
+                    console.print(f"[red]{tr('demo.cannot_switch', lang, problem=problem)}[/red]")
                 else:
-                    console.print(f"switching to scenario {scenario.name} ...")
+                    console.print(tr("demo.switching", lang, name=scenario.name))
                     demo.switch(scenario)
                     console.print(board.scenario_line(demo, switched=True))
             elif demo.scenario_ended():
-                console.print(f"scenario {demo.scenario.name} has ended; playing it again")
+                console.print(tr("demo.replay", lang, name=demo.scenario.name))
                 demo.switch(demo.scenario)
             if time.monotonic() >= next_status:
                 next_status += 5
@@ -349,10 +375,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if args.duration and time.monotonic() - started >= args.duration:
                 break
     except RuntimeError as exc:
-        console.print(f"[red]demo failed:[/red] {exc}")
+        console.print(f"[red]{tr('demo.failed', lang, problem=problem_of(exc))}[/red]")
+        for detail in exc.args[1:]:  # a child's last log lines, as they are
+            console.print(detail, markup=False)
         code = 1
     finally:
-        console.print("stopping ...")
+        console.print(tr("demo.stopping", lang))
         demo.stop()
         restore_signals()
     return code

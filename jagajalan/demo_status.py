@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kernel.text import CATALOGUE, DEFAULT_LANG, Lang, tr
+
 #: Names shown at most per kind of change; the rest is counted.
 MAX_NAMES = 5
 #: A site's conditions are printed when a label changes, else at most this often (seconds).
@@ -29,37 +31,60 @@ def command_prefix() -> str:
         return str(exe)
 
 
-def banner(demo: Any) -> str:
+def banner(demo: Any, lang: Lang = DEFAULT_LANG) -> str:
+    """What runs, where, and the commands that reach this demo, in *lang* (commands, URLs
+    and paths as they are)."""
+    from kernel.demo_state import FILE_NAME
+
     jj = command_prefix()
     sc = demo.scenario
     broker_note = ""
     if demo.broker is not None:
-        broker_note = " (embedded amqtt)"
-        if not demo.broker_url.endswith(":1883"):
-            broker_note = " (embedded amqtt; port 1883 is taken on this machine)"
-    from kernel.demo_state import FILE_NAME
+        moved = not demo.broker_url.endswith(":1883")
+        broker_note = " " + tr(
+            "demo.banner.embedded_moved" if moved else "demo.banner.embedded", lang
+        )
+    scenario = tr(
+        "demo.banner.scenario_value",
+        lang,
+        name=sc.name,
+        speed=f"{sc.speed:g}",
+        sites=", ".join(demo.gateways),
+    )
+    rows = [
+        ("scenario", scenario),
+        ("broker", f"{demo.broker_url}{broker_note}"),
+        ("store", demo.store_desc),
+        ("conditions", f"{demo.api}/conditions   " + tr("demo.banner.conditions_note", lang)),
+        ("latest", f"{demo.api}/readings/latest"),
+        ("gateways", f"{demo.api}/gateways"),
+        ("health", f"{demo.api}/health"),
+        ("docs", f"{demo.api}/docs"),
+        ("logs", str(demo.logs)),
+        ("state", f"{demo.dir / FILE_NAME}  " + tr("demo.banner.state_note", lang)),
+    ]
+    labels = [tr(f"demo.banner.{key}", lang) for key, _ in rows]
+    width = max(len(label) for label in labels)
+    from simulators.scenario.config import shipped
 
-    return (
-        "[bold]JagaJalan demo is running[/bold]\n"
-        f"  scenario      {sc.name} at {sc.speed:g}x, sites {', '.join(demo.gateways)}\n"
-        f"  broker        {demo.broker_url}{broker_note}\n"
-        f"  store         {demo.store_desc}\n"
-        f"  conditions    {demo.api}/conditions   (water, air quality, traffic per site)\n"
-        f"  latest values {demo.api}/readings/latest\n"
-        f"  gateways      {demo.api}/gateways\n"
-        f"  health        {demo.api}/health\n"
-        f"  API docs      {demo.api}/docs\n"
-        f"  logs          {demo.logs}\n"
-        f"  state         {demo.dir / FILE_NAME}  (read by --broker-url demo)\n"
-        "Try in another terminal (these commands reach this demo):\n"
-        f"  {jj} simulate devices --dir var/sim --gateways srl-limun-01 "
-        f"--broker-url {demo.broker_url}\n"
-        f"  {jj} gateway run --config var/sim/srl-limun-01.toml\n"
-        f"  {jj} simulate fleet --gateways 50 --rate 1 --duration 30 "
-        f"--broker-url {demo.broker_url}\n"
-        f"  {jj} demo switch rainy_season_flood{_dir_option(demo)}   "
-        "(or haze_episode, rush_hour_congestion, normal_day, first_rains)\n"
-        "Ctrl-C stops everything."
+    others = [name for name in shipped() if name != "rainy_season_flood"]
+    return "\n".join(
+        [
+            f"[bold]{tr('demo.banner.title', lang)}[/bold]",
+            *(
+                f"  {label:<{width}} {value}"
+                for label, (_, value) in zip(labels, rows, strict=True)
+            ),
+            tr("demo.banner.try", lang),
+            f"  {jj} simulate devices --dir var/sim --gateways srl-limun-01 "
+            f"--broker-url {demo.broker_url}",
+            f"  {jj} gateway run --config var/sim/srl-limun-01.toml",
+            f"  {jj} simulate fleet --gateways 50 --rate 1 --duration 30 "
+            f"--broker-url {demo.broker_url}",
+            f"  {jj} demo switch rainy_season_flood{_dir_option(demo)}",
+            tr("demo.banner.other_scenarios", lang, names=", ".join(others)),
+            tr("demo.banner.stop", lang),
+        ]
     )
 
 
@@ -68,40 +93,57 @@ def _dir_option(demo: Any) -> str:
     return "" if demo.dir == default else f" --dir {demo.dir}"
 
 
-def _names(names: list[str]) -> str:
+def _names(names: list[str], lang: Lang) -> str:
     shown = ", ".join(names[:MAX_NAMES])
     more = len(names) - MAX_NAMES
-    return f"{shown} and {more} more" if more > 0 else shown
+    return tr("demo.count.more", lang, shown=shown, more=more) if more > 0 else shown
+
+
+def state_label(state: str, lang: Lang = DEFAULT_LANG) -> str:
+    """A gateway's or device's state in *lang*; a state the catalogue does not know (a newer
+    gateway) as the code it is."""
+    key = f"demo.state.{state}"
+    return tr(key, lang) if key in CATALOGUE else f"`{state}`"
 
 
 def summarise(
-    what: str, previous: dict[str, str], now: dict[str, str], name_new: bool = True
+    what: str,
+    previous: dict[str, str],
+    now: dict[str, str],
+    name_new: bool = True,
+    lang: Lang = DEFAULT_LANG,
 ) -> str:
-    """``<what>: <count> <state>, ...`` and names only of what is new or changed state."""
+    """``<what>: <count> <state>, ...`` and names only of what is new or changed state;
+    *what* is ``gateways`` or ``devices``."""
     counts: dict[str, int] = {}
     for state in now.values():
         counts[state] = counts.get(state, 0) + 1
-    text = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none yet"
+    text = ", ".join(f"{n} {state_label(state, lang)}" for state, n in sorted(counts.items()))
     new = sorted(k for k in now if k not in previous)
     changes: dict[str, list[str]] = {}
     for k in sorted(now):
         if k in previous and previous[k] != now[k]:
             changes.setdefault(now[k], []).append(k)
-    parts = [f"{what}: {text}"]
+    parts = [f"{tr(f'demo.count.{what}', lang)}: {text or tr('demo.count.none', lang)}"]
     if new and previous and name_new:
-        parts.append(f"new: {_names(new)}")
+        parts.append(tr("demo.count.new", lang, names=_names(new, lang)))
     for state, names in sorted(changes.items()):
-        parts.append(f"now {state}: {_names(names)}")
+        label = state_label(state, lang)
+        parts.append(tr("demo.count.now", lang, state=label, names=_names(names, lang)))
     return " | ".join(parts)
 
 
-def gateway_summary(previous: dict[str, str], gateways: list[dict]) -> tuple[str, dict[str, str]]:
+def gateway_summary(
+    previous: dict[str, str], gateways: list[dict], lang: Lang = DEFAULT_LANG
+) -> tuple[str, dict[str, str]]:
     """Counts by state, and names only of the gateways that are new or changed state."""
     now = {g["gateway"]: g.get("state") or "unknown" for g in gateways}
-    return summarise("gateways", previous, now), now
+    return summarise("gateways", previous, now, lang=lang), now
 
 
-def device_summary(previous: dict[str, str], gateways: list[dict]) -> tuple[str, dict[str, str]]:
+def device_summary(
+    previous: dict[str, str], gateways: list[dict], lang: Lang = DEFAULT_LANG
+) -> tuple[str, dict[str, str]]:
     """The same for devices (``<gateway>/<device>``), from GET /gateways's device states;
     new devices are counted, not named (a new gateway brings its own)."""
     now = {
@@ -111,26 +153,37 @@ def device_summary(previous: dict[str, str], gateways: list[dict]) -> tuple[str,
     }
     if not now:
         return "", now
-    return summarise("devices", previous, now, name_new=False), now
+    return summarise("devices", previous, now, name_new=False, lang=lang), now
 
 
-def site_line(site: dict, per_hour: Callable[[int], float] | None = None) -> str:
+def site_line(
+    site: dict, per_hour: Callable[[int], float] | None = None, lang: Lang = DEFAULT_LANG
+) -> str:
+    """One site's water, air and traffic, with the API's labels in *lang*."""
+    en = "_en" if lang == "en" else ""
     parts = []
     if site.get("water"):
         w = site["water"]
-        road = f" ({w['road_label']})" if w["road"] != "normal" else ""
-        parts.append(f"water {w['level_cm']:+.1f} cm {w['status_label']}{road}")
+        road = f" ({w['road_label' + en]})" if w["road"] != "normal" else ""
+        level, status = f"{w['level_cm']:+.1f}", w["status_label" + en]
+        parts.append(tr("demo.site.water", lang, level=level, status=status, road=road))
     if site.get("air"):
         a = site["air"]
-        parts.append(f"PM2.5 {a['pm25']:.0f} µg/m³ ISPU {a['ispu']:.0f} {a['category_label']}")
+        pm25, ispu, category = f"{a['pm25']:.0f}", f"{a['ispu']:.0f}", a["category_label" + en]
+        parts.append(tr("demo.site.air", lang, pm25=pm25, ispu=ispu, category=category))
     if site.get("traffic"):
         t = site["traffic"]
         # Flows in pcu/h run as fast as the demo's clock; *per_hour* turns the vehicles
         # counted in an interval into vehicles per scenario hour.
-        volume = f"{per_hour(t['vehicles']):.0f} veh/h" if per_hour else f"{t['vehicles']} veh"
-        speed = f", {t['speed_mean']:.0f} km/h" if t["speed_mean"] is not None else ""
+        if per_hour:
+            volume = tr("demo.site.per_hour", lang, n=f"{per_hour(t['vehicles']):.0f}")
+        else:
+            volume = tr("demo.site.vehicles", lang, n=t["vehicles"])
+        speed = ""
+        if t["speed_mean"] is not None:
+            speed = tr("demo.site.speed", lang, kmh=f"{t['speed_mean']:.0f}")
         los = f", LOS {t['los']}" if t["los"] else ""
-        parts.append(f"traffic {volume}{speed}{los}")
+        parts.append(tr("demo.site.traffic", lang, volume=volume, speed=speed, los=los))
     return f"  {site['gateway']:<14} " + " | ".join(parts)
 
 
@@ -143,33 +196,35 @@ def _labels(site: dict) -> tuple:
 
 
 class StatusBoard:
-    def __init__(self, api: str) -> None:
+    def __init__(self, api: str, lang: Lang = DEFAULT_LANG) -> None:
         self.api = api
+        self.lang = lang
         self.states: dict[str, str] = {}
         self.devices: dict[str, str] = {}
         self.labels: dict[str, tuple] = {}
         self.printed: dict[str, float] = {}
 
     def scenario_line(self, demo: Any, switched: bool = False) -> str:
-        from simulators.scenario.config import format_daytime
-
         sc = demo.scenario
-        at = format_daytime(demo.scenario_time() - sc.start)
-        head = "now playing" if switched else "scenario"
-        return f"{head} {sc.name} {at} WIB"
+        day, rest = divmod(round(demo.scenario_time() - sc.start), 86400)
+        clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}"
+        at = tr("demo.clock", self.lang, day=day + 1, time=clock)
+        key = "demo.now_playing" if switched else "demo.scenario_line"
+        return tr(key, self.lang, name=sc.name, at=at)
 
     def update(self, demo: Any) -> list[str]:
         import httpx
 
+        stamp = f"[dim]{time.strftime('%H:%M:%S')}[/dim]"
         try:
             gws = httpx.get(f"{self.api}/gateways", timeout=2).json()
             sites = httpx.get(f"{self.api}/conditions", timeout=2).json()
         except (httpx.HTTPError, ValueError):
-            return [f"[dim]{time.strftime('%H:%M:%S')}[/dim] API not answering yet"]
-        summary, self.states = gateway_summary(self.states, gws)
-        devices, self.devices = device_summary(self.devices, gws)
+            return [f"{stamp} {tr('demo.api_waiting', self.lang)}"]
+        summary, self.states = gateway_summary(self.states, gws, self.lang)
+        devices, self.devices = device_summary(self.devices, gws, self.lang)
         text = " | ".join(p for p in (self.scenario_line(demo), summary, devices) if p)
-        lines = [f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}"]
+        lines = [f"{stamp} {text}"]
         now = time.monotonic()
         for site in sites:
             gw = site["gateway"]
@@ -178,8 +233,7 @@ class StatusBoard:
             labels = _labels(site)
             changed = self.labels.get(gw) != labels
             if changed or now - self.printed.get(gw, 0.0) >= CONDITIONS_EVERY:
-                lines.append(
-                    site_line(site, demo.vehicles_per_hour) + (" [bold]*[/bold]" if changed else "")
-                )
+                line = site_line(site, demo.vehicles_per_hour, self.lang)
+                lines.append(line + (" [bold]*[/bold]" if changed else ""))
                 self.labels[gw], self.printed[gw] = labels, now
         return lines

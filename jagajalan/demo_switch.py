@@ -38,26 +38,27 @@ def take_switch_request(directory: Path) -> str | None:
 def cmd_switch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from kernel.demo_state import read_state
+    from kernel.demo_state import FILE_NAME, read_state
+    from kernel.text import tr
     from simulators.scenario.engine import Scenario
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    lang = args.lang
+
+    def error(key: str, **kw: object) -> None:
+        problem = tr(key, lang, **kw)
+        console.print(f"[red]{tr('demo.switch.error', lang, problem=problem)}[/red]")
+
     scenario = Scenario.load(args.scenario)  # ConfigError (unknown name, bad file): exit 2
     if not demo_sites(scenario):
         from simulators.sites import SITES
 
-        console.print(
-            f"[red]error:[/red] scenario {scenario.name} has no site the demo can emulate; "
-            f"its sites must be among {', '.join(s.gateway for s in SITES)}"
-        )
+        known = ", ".join(s.gateway for s in SITES)
+        error("demo.switch.sites_known", name=scenario.name, known=known)
         return 2
     state = read_state(args.dir)
     if state is None:
-        console.print(
-            f"[red]error:[/red] no demo is running with --dir {args.dir} "
-            f"({args.dir / 'demo.json'} not found or its process has ended); start one with "
-            "`make demo`"
-        )
+        error("demo.switch.no_demo", dir=args.dir, file=args.dir / FILE_NAME)
         return 1
     source = args.scenario
     if scenario.path is not None and ("/" in source or source.endswith(".toml")):
@@ -69,14 +70,15 @@ def cmd_switch(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         now = read_state(args.dir)
         if now is None:
-            console.print("[red]error:[/red] the demo stopped before it switched")
+            error("demo.switch.stopped")
             return 1
         if now.scenario == scenario.name and now.started >= asked:
+            gateways = ", ".join(now.gateways)
+            url = f"{now.api_url}/conditions"
             console.print(
-                f"The demo now plays {scenario.name} with gateways {', '.join(now.gateways)}; "
-                f"see {now.api_url}/conditions"
+                tr("demo.switch.done", lang, name=scenario.name, gateways=gateways, url=url)
             )
             return 0
         time.sleep(0.2)
-    console.print(f"[red]error:[/red] the demo did not switch within {args.timeout:g} s")
+    error("demo.switch.timeout", seconds=f"{args.timeout:g}")
     return 1

@@ -10,7 +10,8 @@
 Technical tokens are allowed in both and removed before judging: code spans in backticks,
 paths and URLs, dotted or underscored keys (``mqtt.url``, ``max_readings``), anything with a
 digit, words in capitals (``PUBACK``, ``ACL``, ``CRC``), hyphenated ids (``srl-pasar-01``),
-command-line options, query parameters, and command lines after ``$``.
+command-line options, query parameters, command lines after ``$``, and lines that are a
+``jagajalan`` command to copy (as the demo prints them, ``.venv/bin/jagajalan ...``).
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ _TECHNICAL = [
     re.compile(r"`[^`]*`"),  # code spans: commands, keys, values
     re.compile(r"(?<![A-Za-z])'[^'\n]*'"),  # a config value as Python shows it: 'red'
     re.compile(r"\$ .*$", re.M),  # a command line
+    # a line that is a jagajalan command to copy: .venv/bin/jagajalan simulate devices ...
+    re.compile(r"^[ \t]*(?:\S*/)?jagajalan (?:gateway|simulate|demo|api|ingest|store) .*$", re.M),
     re.compile(r"(?<!\w)--?[a-z][a-z0-9-]*"),  # command-line options: --units, -h
     re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
     re.compile(r"[?&]\w+=\S*"),  # query parameters: ?start=

@@ -47,3 +47,11 @@ def test_the_word_list_is_real_and_the_allow_list_short() -> None:
     assert len(english_words()) > 50_000
     assert {"answer", "the", "check", "found"} <= english_words()
     assert len(SHARED) <= 60
+
+
+def test_a_command_to_copy_is_technical_but_a_sentence_is_judged() -> None:
+    """The demo prints whole `jagajalan` command lines to copy; they are not sentences."""
+    shown = "Coba di jendela lain:\n  .venv/bin/jagajalan simulate devices --dir var/sim\n"
+    assert not english_in(shown)
+    assert english_in("  jagajalan is running\n") == ["is", "running"]
+    assert english_in("Coba di jendela lain: simulate devices") == ["simulate", "devices"]
