@@ -1,12 +1,15 @@
-"""What the demo prints every 5 s: counts, and names only of gateways that changed."""
+"""What the demo prints every 5 s: counts, and names only of gateways that changed, in
+Bahasa Indonesia by default and in English with ``--lang en``."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from jagajalan.demo_status import device_summary, gateway_summary, site_line
+from testkit.language import judge
 
 
 def gateways(n: int, state: str = "online", prefix: str = "fleet") -> list[dict]:
@@ -14,17 +17,31 @@ def gateways(n: int, state: str = "online", prefix: str = "fleet") -> list[dict]
 
 
 def test_status_line_counts_and_names_only_changes() -> None:
-    line, seen = gateway_summary({}, gateways(2, prefix="srl"))
+    line, seen = gateway_summary({}, gateways(2, prefix="srl"), "en")
     assert line == "gateways: 2 online"
     fleet = gateways(2, prefix="srl") + gateways(51)
-    line, seen = gateway_summary(seen, fleet)
+    line, seen = gateway_summary(seen, fleet, "en")
     assert line.startswith("gateways: 53 online | new: fleet-0001, fleet-0002")
     assert "and 46 more" in line and "fleet-0051" not in line
-    line, seen = gateway_summary(seen, fleet)
+    line, seen = gateway_summary(seen, fleet, "en")
     assert line == "gateways: 53 online"  # nothing changed: no names
     fleet[-1] = {"gateway": "fleet-0051", "state": "offline"}
-    line, seen = gateway_summary(seen, fleet)
+    line, seen = gateway_summary(seen, fleet, "en")
     assert line == "gateways: 1 offline, 52 online | now offline: fleet-0051"
+
+
+def test_status_line_in_bahasa_indonesia_by_default() -> None:
+    fleet = gateways(2, prefix="srl") + gateways(51)
+    line, seen = gateway_summary(dict.fromkeys(["srl-0001", "srl-0002"], "online"), fleet)
+    assert line.startswith("gateway: 53 tersambung | baru: fleet-0001, fleet-0002")
+    assert "dan 46 lagi" in line and not judge(line, "id")
+    fleet[-1] = {"gateway": "fleet-0051", "state": "offline"}
+    line, seen = gateway_summary(seen, fleet)
+    assert line == "gateway: 1 terputus, 52 tersambung | kini terputus: fleet-0051"
+    devices = [{"device": "wl1", "state": "crc_error"}, {"device": "env1", "state": "rebooting"}]
+    line, _ = device_summary({}, [{"gateway": "srl-tembesi-01", "devices": devices}])
+    # a state the catalogue does not know (a newer gateway) is shown as the code it is
+    assert line == "perangkat: 1 galat CRC, 1 `rebooting`" and not judge(line, "id")
 
 
 def test_device_troubles_are_named_when_they_change() -> None:
@@ -33,14 +50,14 @@ def test_device_troubles_are_named_when_they_change() -> None:
         return [{"gateway": "srl-tembesi-01", "state": "online", "devices": devices}]
 
     assert device_summary({}, [{"gateway": "fleet-0001", "state": "online"}]) == ("", {})
-    line, seen = device_summary({}, gws("ok"))
+    line, seen = device_summary({}, gws("ok"), "en")
     assert line == "devices: 2 ok"
-    line, seen = device_summary(seen, gws("unplugged"))
+    line, seen = device_summary(seen, gws("unplugged"), "en")
     assert line == "devices: 1 ok, 1 unplugged | now unplugged: srl-tembesi-01/wl1"
-    line, seen = device_summary(seen, gws("unplugged"))
+    line, seen = device_summary(seen, gws("unplugged"), "en")
     assert line == "devices: 1 ok, 1 unplugged"
     line, seen = device_summary(seen, gws("ok"))
-    assert line == "devices: 2 ok | now ok: srl-tembesi-01/wl1"
+    assert line == "perangkat: 2 baik | kini baik: srl-tembesi-01/wl1"
 
 
 def test_site_line_uses_the_labels() -> None:
@@ -49,16 +66,27 @@ def test_site_line_uses_the_labels() -> None:
         "water": {
             "level_cm": 12.3,
             "status_label": "Waspada",
+            "status_label_en": "Watch",
             "road": "hati_hati",
             "road_label": "Hati-hati",
+            "road_label_en": "Caution",
         },
-        "air": {"pm25": 72.3, "ispu": 117.8, "category_label": "Tidak Sehat"},
+        "air": {
+            "pm25": 72.3,
+            "ispu": 117.8,
+            "category_label": "Tidak Sehat",
+            "category_label_en": "Unhealthy",
+        },
         "traffic": {"vehicles": 30, "speed_mean": 38.2, "los": None},
     }
-    line = site_line(site, lambda n: n * 40.0)
-    assert "water +12.3 cm Waspada (Hati-hati)" in line
-    assert "PM2.5 72 µg/m³ ISPU 118 Tidak Sehat" in line
+    line = site_line(site, lambda n: n * 40.0, "en")
+    assert "water +12.3 cm Watch (Caution)" in line
+    assert "PM2.5 72 µg/m³ ISPU 118 Unhealthy" in line
     assert "traffic 1200 veh/h, 38 km/h" in line and "LOS" not in line
+    line = site_line(site, lambda n: n * 40.0)
+    assert "air +12.3 cm Waspada (Hati-hati)" in line
+    assert "PM2.5 72 µg/m³ ISPU 118 Tidak Sehat" in line
+    assert "lalu lintas 1200 kendaraan/jam, 38 km/jam" in line and not judge(line, "id")
 
 
 def test_demo_switch_without_a_demo_or_with_an_unknown_scenario(tmp_path: Path) -> None:
@@ -69,10 +97,11 @@ def test_demo_switch_without_a_demo_or_with_an_unknown_scenario(tmp_path: Path) 
             capture_output=True,
             text=True,
             timeout=60,
+            env={k: v for k, v in os.environ.items() if k != "JAGAJALAN_LANG"},
         )
 
-    unknown = switch("monsoon")
-    assert unknown.returncode == 2 and "shipped scenarios: first_rains" in unknown.stderr
+    unknown = switch("monsoon", "--lang", "en")
+    assert unknown.returncode == 2 and "shipped scenarios: `first_rains" in unknown.stderr
     elsewhere = tmp_path / "elsewhere.toml"
     elsewhere.write_text(
         'name = "elsewhere"\nstart = 2025-10-20\nduration = "1d"\n[[sites]]\n'
@@ -81,8 +110,12 @@ def test_demo_switch_without_a_demo_or_with_an_unknown_scenario(tmp_path: Path) 
         '[[expect]]\nat = "day1 01:00"\nsite = "pdg-bypass-02"\nsignal = "pm25"\n'
         'crosses = "sedang"\n'
     )
-    foreign = switch(str(elsewhere))
+    foreign = switch(str(elsewhere), "--lang", "en")
     assert foreign.returncode == 2 and "no site the demo can emulate" in foreign.stderr
+    foreign = switch(str(elsewhere))  # Bahasa Indonesia by default
+    assert foreign.returncode == 2 and "tidak punya lokasi" in foreign.stderr
+    assert not judge(foreign.stderr, "id"), foreign.stderr
     none = switch("haze_episode")
-    assert none.returncode == 1 and "no demo is running" in none.stderr
+    assert none.returncode == 1 and "tidak ada demo yang berjalan" in none.stderr
+    assert not judge(none.stderr, "id"), none.stderr
     assert not (tmp_path / "var" / "demo" / "switch.request").exists()

@@ -25,7 +25,9 @@ import httpx
 import pytest
 
 from jagajalan.embedded_broker import port_free
+from kernel.text import tr
 from testkit import REPO, children
+from testkit.language import judge
 from testkit.services import Mosquitto, write_mosquitto_conf
 
 JAGAJALAN = str(Path(sys.executable).parent / "jagajalan")
@@ -88,7 +90,13 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("JAGAJALAN_BROKER_URL", "JAGAJALAN_INFLUX_URL", "JAGAJALAN_DEMO_DIR")
+        if k
+        not in (
+            "JAGAJALAN_BROKER_URL",
+            "JAGAJALAN_INFLUX_URL",
+            "JAGAJALAN_DEMO_DIR",
+            "JAGAJALAN_LANG",
+        )
     }
     procs: list[subprocess.Popen] = []
     logs: list[Path] = []
@@ -200,6 +208,9 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-    status = logs[0].read_text()
-    assert "gateways: " in status
-    assert "fleet-0001, fleet-0002" not in status or "and 45 more" in status
+    status = logs[0].read_text()  # the demo's own output, in the README's default language
+    assert f"{tr('demo.count.gateways', 'id')}: " in status
+    assert "fleet-0001, fleet-0002" not in status or "dan 45 lagi" in status
+    assert tr("demo.switching", "id", name="rainy_season_flood") in status
+    assert not judge(status, "id"), status
+    assert not judge(switched.stderr, "id"), switched.stderr

@@ -33,6 +33,7 @@ USERS = [
     REPO / "kernel" / "config.py",
     REPO / "kernel" / "fields.py",
     *sorted((REPO / "gateway" / "devices").rglob("*.py")),
+    *sorted((REPO / "jagajalan").glob("demo*.py")),
 ]
 #: Modules whose ("code", {...}) tuples are device problems (gateway.devices.base.Problem).
 PROBLEM_MAKERS = {
@@ -60,7 +61,7 @@ def test_every_key_used_in_the_code_exists() -> None:
     for path in USERS:
         text = path.read_text()
         used |= set(
-            re.findall(r"""\b(?:T|tr|Text)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""", text)
+            re.findall(r"""\b(?:T|tr|Text|Said)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""", text)
         )
         # f-string keys: device.{state} and device.{state}.remedy for every failure state
         if 'T(f"device.{' in text:
