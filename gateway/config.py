@@ -42,14 +42,13 @@ The ``[[devices]]`` entries are a union discriminated on ``driver`` that is buil
 :data:`gateway.devices.DRIVERS` when the file is loaded, so a new driver needs no change here.
 Every path (the spool, the MQTT secret and certificate files, serial ports, Modbus profile
 files) follows the rule of :func:`kernel.fields.resolve_path`: absolute as given, relative
-against the folder of this config file.
+against the folder of this config file. Checks across entries (repeated device ids, an unknown
+driver with the closest name) are in :mod:`gateway.crosscheck`.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-import re
 import stat
 from functools import lru_cache
 from pathlib import Path
@@ -68,11 +67,11 @@ from pydantic import (
 )
 
 from gateway import devices as _drivers
+from gateway.crosscheck import UNKNOWN_DRIVER, duplicate_ids, refine
 from gateway.devices.base import DeviceConfig, Driver
 from gateway.devices.modbus.bus import bus_problems
 from kernel.config import ConfigError, load_toml, validate
 from kernel.fields import BrokerUrl, ConfigPath, ReadableFile, split_broker_url
-from kernel.text import T, Text, TextError
 from telemetry.codec import encode_batch
 from telemetry.models import MIN_TIME_MS, Batch, Reading
 from telemetry.topics import ID_PATTERN, reserved_id, reserved_reason
@@ -289,7 +288,7 @@ def _model_for(members: tuple[tuple[str, type[DeviceConfig]], ...]) -> type[Gate
         Discriminator(
             _driver_tag,
             custom_error_type="unknown_driver",
-            custom_error_message=f"{_UNKNOWN_DRIVER} (known drivers: {known})",
+            custom_error_message=f"{UNKNOWN_DRIVER} (known drivers: {known})",
         ),
     ]
     return create_model(
@@ -297,9 +296,6 @@ def _model_for(members: tuple[tuple[str, type[DeviceConfig]], ...]) -> type[Gate
         __base__=GatewayConfig,
         devices=(list[device], GatewayConfig.model_fields["devices"]),  # type: ignore[valid-type]
     )
-
-
-_UNKNOWN_DRIVER = "unknown or missing driver"
 
 
 def load_gateway_config(
@@ -314,11 +310,11 @@ def load_gateway_config(
         drivers = _drivers.DRIVERS
     path = Path(path)
     data = load_toml(_Document, path).model_dump()  # file and TOML syntax errors
-    problems = _duplicate_ids(data)
+    problems = duplicate_ids(data)
     try:
         config = validate(GatewayConfig.for_drivers(drivers), data, path)
     except ConfigError as exc:
-        refined = _refine(exc.problems, data, exc.texts)
+        refined = refine(exc.problems, data, exc.texts)
         raise ConfigError(path, [*refined, *problems]) from None
     # Devices sharing one serial port must agree on its settings (Modbus buses only).
     problems += bus_problems(config.devices)
@@ -332,60 +328,6 @@ class _Document(BaseModel):
     """Any TOML document: used to reuse load_toml's file and syntax error reporting."""
 
     model_config = ConfigDict(extra="allow")
-
-
-def _duplicate_ids(data: dict[str, Any]) -> list[tuple[str, Any, str]]:
-    """Duplicate device ids, checked on the raw data so they show next to other problems."""
-    devices = data.get("devices")
-    if not isinstance(devices, list):
-        return []
-    problems: list[tuple[str, Any, str]] = []
-    seen: dict[str, int] = {}
-    for i, device in enumerate(devices):
-        ident = device.get("id") if isinstance(device, dict) else None
-        if not isinstance(ident, str):
-            continue
-        if ident in seen:
-            other = f"devices[{seen[ident]}]"
-            problems.append(
-                (f"devices[{i}].id", ident, TextError("config.err.duplicate_id", other=other))
-            )
-        else:
-            seen[ident] = i
-    return problems
-
-
-def _refine(
-    problems: list[tuple[str, Any, str]], data: dict[str, Any], texts: list[Text | None]
-) -> list[tuple[str, Any, str, Text | None]]:
-    """Point unknown-driver problems at the ``driver`` key; drop duplicate-id repeats. Each
-    problem keeps its catalogue text (:attr:`kernel.config.ConfigError.texts`)."""
-    devices = data.get("devices")
-    out: list[tuple[str, Any, str, Text | None]] = []
-    for (key, value, message), text in zip(problems, texts, strict=True):
-        if key == "devices" and "duplicate device id" in message:
-            continue  # reported by _duplicate_ids with the exact key
-        m = re.fullmatch(r"devices\[(\d+)\]", key)
-        if m and message.startswith(_UNKNOWN_DRIVER) and isinstance(devices, list):
-            device = devices[int(m[1])]
-            driver = device.get("driver") if isinstance(device, dict) else None
-            known = message[len(_UNKNOWN_DRIVER) :].strip()
-            names = known.removeprefix("(known drivers: ").removesuffix(")")
-            if driver is None:
-                missing = T("config.err.no_driver", known=names)
-                out.append((f"{key}.driver", None, f"required key is missing {known}", missing))
-            else:
-                names_list = [n.strip() for n in names.split(",")]
-                close = difflib.get_close_matches(str(driver), names_list, n=1)
-                unknown = (
-                    T("config.err.unknown_driver_close", close=close[0], known=names)
-                    if close
-                    else T("config.err.unknown_driver", known=names)
-                )
-                out.append((f"{key}.driver", driver, f"unknown driver {known}", unknown))
-            continue
-        out.append((key, value, message.removeprefix("Value error, "), text))
-    return out
 
 
 def _warn_about_security(path: Path, mqtt: MqttSection) -> None:

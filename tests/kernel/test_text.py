@@ -30,6 +30,7 @@ USERS = [
     REPO / "simulators" / "commands.py",
     REPO / "simulators" / "cli.py",
     REPO / "gateway" / "config.py",
+    REPO / "gateway" / "crosscheck.py",
     REPO / "kernel" / "config.py",
     REPO / "kernel" / "fields.py",
     *sorted((REPO / "gateway" / "devices").rglob("*.py")),
