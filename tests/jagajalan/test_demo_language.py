@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kernel.text import tr
+from jagajalan.demo import problem_of
+from kernel.text import Said, Text, tr
 from testkit import children
 from testkit.language import judge
 from testkit.services import free_port
@@ -90,3 +91,23 @@ def test_demo_switch_errors_in_english_with_lang_en(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no demo is running with `--dir" in done.stderr
     assert not judge(done.stderr, "en"), done.stderr
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_demo_s_own_failures_in_one_language(lang: str) -> None:
+    """What `demo failed: ...` shows: the demo's failures carry catalogue text (English in
+    ``str()`` for logs), another error is quoted as a technical detail."""
+    failures = [
+        RuntimeError(Said("demo.not_up", what=Text("demo.what.ingest"), seconds="30", logs="/l")),
+        RuntimeError(Said("demo.not_up", what=Text("demo.what.devices"), seconds="30", logs="/l")),
+        RuntimeError(Said("demo.child_exited", name="gateway-srl-pasar-01", code=1), "log tail"),
+        RuntimeError(Said("demo.setup_failed", log="/l/setup.log")),
+        RuntimeError(Said("demo.no_site", name="elsewhere")),
+    ]
+    for exc in failures:
+        shown = tr("demo.failed", lang, problem=problem_of(exc))
+        assert not judge(shown, lang), shown
+        assert str(exc.args[0]) == problem_of(exc).render("en")
+    assert "did not come up within 30 s" in str(failures[0].args[0])
+    other = tr("demo.failed", lang, problem=problem_of(RuntimeError("port busy")))
+    assert "`port busy`" in other and not judge(other, lang)
