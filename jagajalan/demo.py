@@ -12,7 +12,9 @@ gateways are the scenario's sites (at most :data:`MAX_SITES`). ``jagajalan demo 
 <scenario>`` restarts the cabinets and their gateways on another scenario; at the end of a
 scenario the demo replays it. While it runs the demo keeps ``<dir>/demo.json``
 (:mod:`kernel.demo_state`) so that ``--broker-url demo`` finds its broker whatever the port.
-Ctrl-C stops everything, newest first, and removes the file.
+Ctrl-C stops everything, newest first, and removes the file. What it prints is in Bahasa
+Indonesia by default, English with ``--lang en`` (kernel/messages/demo.toml); commands, URLs
+and ids stay as they are.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """What `jagajalan demo` prints: the banner with the exact commands for this run, and every
 5 s one status line (counts, and names only of the gateways that changed) plus the story of
-the demo's own sites (water status, ISPU category, traffic) from ``GET /conditions``.
+the demo's own sites (water status, ISPU category, traffic) from ``GET /conditions``, in the
+chosen language (the API's ``*_label`` or ``*_label_en``; states through ``demo.state.*``).
 """
 
 from __future__ import annotations
