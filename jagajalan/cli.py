@@ -19,13 +19,16 @@ from kernel.logs import setup_logging
 #: tests/deploy/test_locks.py keeps this list true.
 SERVER_MODULES = frozenset(
     {
+        "alembic",
         "amqtt",
         "fastapi",
         "httpx",
         "msgspec",
         "numpy",
         "prometheus_client",
+        "psycopg",
         "pydantic_settings",
+        "sqlalchemy",
         "uvicorn",
     }
 )
@@ -34,6 +37,7 @@ SERVER_MODULES = frozenset(
 COMPONENTS = [
     "gateway.cli",
     "store.cli",
+    "registry.cli",
     "ingest.cli",
     "api.cli",
     "indicators.cli",

@@ -1,0 +1,127 @@
+"""The registry's tables as typed SQLAlchemy 2 models.
+
+Ids are the names people and the telemetry use: a gateway's id is its MQTT id
+(:data:`telemetry.models.GatewayId`: the import refuses reserved ones), a sensor's id is the
+device id in its gateway's config (``env1``, ``cnt1``), unique per gateway. A site has one
+flood ladder: ``road_depth`` (water on the road, cm: waspada / siaga / awas) or
+``river_gauge`` (a river gauge, m: Siaga III / II / I), stored as its kind and three rising
+thresholds (analytics/flood.py builds the ladders from them).
+
+API keys (issue 11, section 2) are stored hashed only, with a role; they are not part of the
+registry file (secrets are never exported).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Date, DateTime, Float, ForeignKey, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: Constraint names fixed by convention, so migrations name them the same on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROAD_TYPES = (
+    "arteri_primer",
+    "kolektor_primer",
+    "lokal_primer",
+    "arteri_sekunder",
+    "kolektor_sekunder",
+    "lokal_sekunder",
+    "lingkungan",
+)
+LADDERS = ("road_depth", "river_gauge")
+CHANNELS = ("telegram", "whatsapp", "email")
+ROLES = ("viewer", "operator", "admin")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    road: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[str | None] = mapped_column(String(200))
+    kecamatan: Mapped[str] = mapped_column(String(100))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    road_type: Mapped[str | None] = mapped_column(String(32))
+    capacity_smp_per_hour: Mapped[float | None] = mapped_column(Float)
+    flood_ladder: Mapped[str | None] = mapped_column(String(16))
+    flood_1: Mapped[float | None] = mapped_column(Float)
+    flood_2: Mapped[float | None] = mapped_column(Float)
+    flood_3: Mapped[float | None] = mapped_column(Float)
+
+    gateways: Mapped[list[Gateway]] = relationship(back_populates="site")
+
+
+class Gateway(Base):
+    __tablename__ = "gateways"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    site: Mapped[Site | None] = relationship(back_populates="gateways")
+    sensors: Mapped[list[Sensor]] = relationship(back_populates="gateway")
+
+
+class Sensor(Base):
+    __tablename__ = "sensors"
+
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str | None] = mapped_column(String(64))
+    calibration: Mapped[str | None] = mapped_column(Text)
+    installed_by: Mapped[str | None] = mapped_column(String(200))
+    installed_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    gateway: Mapped[Gateway] = relationship(back_populates="sensors")
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(2))
+
+
+class ContactChannel(Base):
+    """One way to reach a contact: telegram (chat id or @name), whatsapp (+62...), email."""
+
+    __tablename__ = "contact_channels"
+
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(200))
+
+
+class ApiKey(Base):
+    """An API key: only its hash is stored (and a short prefix, to find it and show it)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: The tables of the registry file, in the order rows are added (deleted: the reverse).
+FILE_TABLES: tuple[type[Base], ...] = (Site, Gateway, Sensor, Contact, ContactChannel)
