@@ -81,6 +81,15 @@ base capacity, the project's road-depth ladder). Without a file every default ap
 Errors name the file, the key and the value; unknown keys are refused.
 """
 
+REGISTRY = """\
+## Registry file (TOML)
+
+`jagajalan registry import examples/registry.toml` (export one with `jagajalan registry export`;
+docs/registry.md). Ids: a gateway's is its MQTT id, a sensor's its device id in the gateway's
+config; a gateway names its site, a sensor its gateway. Errors name the file, the key (such as
+`sensors[3].gateway`), the value and what is allowed; unknown keys are refused.
+"""
+
 
 def _first_paragraph(text: str | None) -> str:
     return inspect.cleandoc(text or "").split("\n\n")[0].replace("\n", " ")
@@ -109,12 +118,14 @@ def generate() -> str:
     from indicators.settings import AnalyticsBackfillSettings, AnalyticsRunSettings
     from ingest.settings import IngestRunSettings
     from kernel.configdoc import Table, options_table, render_tables, toml_tables
+    from registry.document import RegistryDoc, RiverGauge, RoadDepth
+    from registry.settings import RegistrySettings
     from simulators.scenario.config import ScenarioFile
     from store.settings import BackfillSettings, StoreSetupSettings
 
     parts = [INTRO.replace("{example}", _example())]
     services = (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings)
-    for cls in (*services, AnalyticsRunSettings, AnalyticsBackfillSettings):
+    for cls in (*services, AnalyticsRunSettings, AnalyticsBackfillSettings, RegistrySettings):
         parts += [f"### `{cls.command}`", "", options_table(cls), ""]
     parts.append(GATEWAY)
     parts.append(render_tables(toml_tables(GatewayConfig, skip=("devices",))))
@@ -141,6 +152,13 @@ def generate() -> str:
     parts.append(render_tables(toml_tables(ScenarioFile)))
     parts.append(INDICATORS)
     parts.append(render_tables(toml_tables(IndicatorsConfig)))
+    parts.append(REGISTRY)
+    parts.append(render_tables(toml_tables(RegistryDoc)))
+    for ladder in (RoadDepth, RiverGauge):
+        tables = toml_tables(ladder, "sites.flood")
+        kind = ladder.model_fields["ladder"].annotation.__args__[0]  # type: ignore[union-attr]
+        tables[0].heading = f'[sites.flood] with ladder = "{kind}"'
+        parts.append(render_tables(tables))
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

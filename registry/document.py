@@ -23,10 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
 
 from kernel.config import ConfigError
 from kernel.schema import Allowed
@@ -62,82 +69,125 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _rising(*values: float) -> None:
-    if any(b <= a for a, b in pairwise(values)):
-        raise TextError("registry.err.rising")
+def _above(previous: str) -> classmethod:  # type: ignore[type-arg]
+    """A validator: this threshold must be above the one of the level before it."""
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        below = info.data.get(previous)
+        if below is not None and value <= below:
+            raise TextError("registry.err.rising")
+        return value
+
+    return classmethod(check)
 
 
 class RoadDepth(Strict):
     """Water on the road, in cm: waspada, siaga, awas (project defaults 10, 20, 30)."""
 
-    ladder: Literal["road_depth"]
-    waspada_cm: float = Field(gt=0, le=500)
-    siaga_cm: float = Field(gt=0, le=500)
-    awas_cm: float = Field(gt=0, le=500)
+    ladder: Literal["road_depth"] = Field(description="the kind of ladder")
+    waspada_cm: float = Field(gt=0, le=500, description="waspada from this depth of water, cm")
+    siaga_cm: float = Field(gt=0, le=500, description="siaga from this depth, cm")
+    awas_cm: float = Field(gt=0, le=500, description="awas from this depth, cm")
 
-    @model_validator(mode="after")
-    def _order(self) -> RoadDepth:
-        _rising(self.waspada_cm, self.siaga_cm, self.awas_cm)
-        return self
+    _siaga = field_validator("siaga_cm")(_above("waspada_cm"))
+    _awas = field_validator("awas_cm")(_above("siaga_cm"))
 
 
 class RiverGauge(Strict):
     """A river gauge's levels in m, as Dinas PU and BPBD name them: Siaga III, II, I."""
 
-    ladder: Literal["river_gauge"]
-    siaga_3_m: float = Field(ge=-100, le=1000)
-    siaga_2_m: float = Field(ge=-100, le=1000)
-    siaga_1_m: float = Field(ge=-100, le=1000)
+    ladder: Literal["river_gauge"] = Field(description="the kind of ladder")
+    siaga_3_m: float = Field(ge=-100, le=1000, description="Siaga III (waspada) from this level, m")
+    siaga_2_m: float = Field(ge=-100, le=1000, description="Siaga II (kritis) from this level, m")
+    siaga_1_m: float = Field(ge=-100, le=1000, description="Siaga I (bencana) from this level, m")
 
-    @model_validator(mode="after")
-    def _order(self) -> RiverGauge:
-        _rising(self.siaga_3_m, self.siaga_2_m, self.siaga_1_m)
-        return self
+    _siaga_2 = field_validator("siaga_2_m")(_above("siaga_3_m"))
+    _siaga_1 = field_validator("siaga_1_m")(_above("siaga_2_m"))
 
 
-Flood = Annotated[RoadDepth | RiverGauge, Field(discriminator="ladder")]
+def _ladder_tag(value: Any) -> str | None:
+    name = value.get("ladder") if isinstance(value, dict) else getattr(value, "ladder", None)
+    return f"ladder[{name}]" if isinstance(name, str) else None
+
+
+# The tags contain "[" so that kernel.config.validate drops them from error locations.
+Flood = Annotated[
+    Annotated[RoadDepth, Tag("ladder[road_depth]")]
+    | Annotated[RiverGauge, Tag("ladder[river_gauge]")],
+    Discriminator(
+        _ladder_tag,
+        custom_error_type="unknown_ladder",
+        custom_error_message="ladder must be road_depth (cm) or river_gauge (m)",
+    ),
+]
 
 
 class SiteDoc(Strict):
-    id: Slug
-    name: Label
-    road: Label
-    segment: Label | None = None
-    kecamatan: Literal[KECAMATAN]  # type: ignore[valid-type]
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    road_type: Literal[ROAD_TYPES] | None = None  # type: ignore[valid-type]
-    capacity_smp_per_hour: float | None = Field(None, gt=0, le=20_000)
-    flood: Flood | None = None
+    """A place on a road where sensors are: one table per site."""
+
+    id: Slug = Field(description="the site's id")
+    name: Label = Field(description="the name people know it by")
+    road: Label = Field(description="the road, e.g. Jl. Lintas Sumatera")
+    segment: Label | None = Field(None, description="the segment of the road")
+    kecamatan: Literal[KECAMATAN] = Field(description="the kecamatan")  # type: ignore[valid-type]
+    latitude: float = Field(ge=-90, le=90, description="degrees, WGS 84 (south: negative)")
+    longitude: float = Field(ge=-180, le=180, description="degrees, WGS 84")
+    road_type: Literal[ROAD_TYPES] | None = Field(  # type: ignore[valid-type]
+        None, description="the road's function and system (PM 96/2015)"
+    )
+    capacity_smp_per_hour: float | None = Field(
+        None, gt=0, le=20_000, description="capacity of the segment, smp/jam, both directions"
+    )
+    flood: Flood | None = Field(
+        None, description="the flood ladder: a table with ladder = road_depth or river_gauge"
+    )
 
 
 class GatewayDoc(Strict):
-    id: GatewayId
-    site: Slug | None = None
-    notes: str | None = None
+    """A roadside gateway: one table per gateway."""
+
+    id: GatewayId = Field(description="the gateway's MQTT id, e.g. srl-pasar-01")
+    site: Slug | None = Field(None, description="the id of its site")
+    notes: str | None = Field(None, description="notes for the technicians")
 
 
 class SensorDoc(Strict):
-    gateway: GatewayId
-    id: Id
-    device: Literal[DEVICES]  # type: ignore[valid-type]
-    profile: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
-    calibration: str | None = None
-    installed_by: Label | None = None
-    installed_on: dt.date | None = None
+    """A sensor on a gateway: one table per sensor."""
+
+    gateway: GatewayId = Field(description="the id of its gateway")
+    id: Id = Field(description="its device id in the gateway's config, e.g. env1")
+    device: Literal[DEVICES] = Field(description="the device type (the gateway's driver)")  # type: ignore[valid-type]
+    profile: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="a Modbus profile's name"
+    )
+    calibration: str | None = Field(None, description="calibration notes")
+    installed_by: Label | None = Field(None, description="who installed it")
+    installed_on: dt.date | None = Field(None, description="when, e.g. 2026-03-02")
 
 
 class ContactDoc(Strict):
-    id: Slug
-    name: Label
-    role: Label
-    language: Literal["id", "en"] = "id"
-    telegram: str | None = Field(None, pattern=r"^(@[A-Za-z0-9_]{5,32}|-?[0-9]{1,20})$")
-    whatsapp: str | None = Field(None, pattern=r"^\+[0-9]{8,15}$")
-    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """A person or desk that alerts will reach: one table per contact."""
+
+    id: Slug = Field(description="the contact's id")
+    name: Label = Field(description="a person's or a desk's name")
+    role: Label = Field(description="e.g. operator, teknisi")
+    language: Literal["id", "en"] = Field("id", description="the language of their messages")
+    telegram: str | None = Field(
+        None,
+        pattern=r"^(@[A-Za-z0-9_]{5,32}|-?[0-9]{1,20})$",
+        description="a Telegram @name or chat id",
+    )
+    whatsapp: str | None = Field(
+        None, pattern=r"^\+[0-9]{8,15}$", description="a WhatsApp number, e.g. +62812..."
+    )
+    email: str | None = Field(
+        None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="an e-mail address"
+    )
 
 
 class RegistryDoc(Strict):
+    """The whole registry."""
+
     sites: list[SiteDoc] = []
     gateways: list[GatewayDoc] = []
     sensors: list[SensorDoc] = []

@@ -53,6 +53,7 @@ class RegistryLink(SettingsGroup):
     registry_db: ConfigPath = Field(
         Path("var/registry.sqlite3"),
         description="the registry's SQLite file, used when no --registry-url is given",
+        validate_default=True,  # the default too follows the one path rule: made absolute
     )
     registry_url: PostgresUrl | None = Field(
         None, description="PostgreSQL for production, e.g. postgresql://127.0.0.1:5432/jagajalan"

@@ -20,6 +20,7 @@ from jagajalan.cli import build_parser, main
 from jagajalan.configdoc import DOC, generate
 from kernel.configdoc import UndocumentedError, options_table, toml_tables
 from kernel.settings import ServiceSettings, options
+from registry.settings import RegistrySettings
 from simulators.scenario.config import ScenarioFile
 from store.settings import BackfillSettings, StoreSetupSettings
 
@@ -30,6 +31,7 @@ SERVICES = (
     BackfillSettings,
     AnalyticsRunSettings,
     AnalyticsBackfillSettings,
+    RegistrySettings,
 )
 
 
