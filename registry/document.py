@@ -26,6 +26,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -39,7 +40,8 @@ from kernel.config import ConfigError
 from kernel.schema import Allowed
 from kernel.text import TextError
 from registry.models import ROAD_TYPES, Contact, ContactChannel, Gateway, Sensor, Site
-from telemetry.models import GatewayId, Id
+from telemetry.models import Id
+from telemetry.topics import RESERVED_ID_PREFIXES, RESERVED_IDS, reserved_id
 
 #: The kecamatan of Kabupaten Sarolangun (../shared/DOMAIN.md).
 KECAMATAN = (
@@ -63,6 +65,22 @@ Slug = Annotated[
     Allowed("1 to 64 lower-case letters, digits or '-', e.g. pasar-sarolangun"),
 ]
 Label = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _not_reserved(value: str) -> str:
+    if reserved_id(value):
+        names = ", ".join(sorted(RESERVED_IDS))
+        prefixes = ", ".join(f"{p}*" for p in RESERVED_ID_PREFIXES)
+        raise TextError("registry.err.reserved_id", names=names, prefixes=prefixes)
+    return value
+
+
+#: The telemetry's gateway id rule (telemetry.topics), its refusal in the user's language.
+GatewayId = Annotated[
+    Id,
+    AfterValidator(_not_reserved),
+    Allowed("a gateway id: lower-case letters, digits and '-', not a reserved one"),
+]
 
 
 class Strict(BaseModel):

@@ -60,8 +60,8 @@ def write(tmp_path: Path, text: str, name: str = "registry.toml") -> Path:
             ('id = "srl-pasar-01"\nsite', 'id = "ingest-1"\nsite'),
             "gateways[0].id",
             "'ingest-1'",
-            "",
-            "reserved",
+            "dicadangkan",
+            "is reserved",
         ),
         (
             ("siaga_cm = 20", "siaga_cm = 40"),
