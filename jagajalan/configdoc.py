@@ -85,9 +85,10 @@ REGISTRY = """\
 ## Registry file (TOML)
 
 `jagajalan registry import examples/registry.toml` (export one with `jagajalan registry export`;
-docs/registry.md). Ids: a gateway's is its MQTT id, a sensor's its device id in the gateway's
-config; a gateway names its site, a sensor its gateway. Errors name the file, the key (such as
-`sensors[3].gateway`), the value and what is allowed; unknown keys are refused.
+docs/registry.md; as CSV, one file per table, the columns are these keys, `flood.ladder` and
+the like for the flood table). Ids: a gateway's is its MQTT id, a sensor's its device id in
+the gateway's config; a gateway names its site, a sensor its gateway. Errors name the file, the
+key (such as `sensors[3].gateway`), the value and what is allowed; unknown keys are refused.
 """
 
 

@@ -1,9 +1,11 @@
 """``jagajalan registry``: the registry of sites, gateways, sensors and contacts.
 
   init / upgrade     create the database or bring it to the newest schema (migrations)
-  import FILE        bring the registry to what a TOML file holds (idempotent; prints what
-                     changed; --prune also removes what the file does not hold; --dry-run)
-  export FILE        write the whole registry as TOML (``-``: to the standard output)
+  import PATH        bring the registry to what a TOML file, or a folder of CSV files (one
+                     per table), holds (idempotent; prints what changed; --prune also
+                     removes what the file does not hold; --dry-run)
+  export PATH        write the whole registry as TOML (``-``: to the standard output), or
+                     with --format csv as one CSV file per table in the folder PATH
   list WHAT          sites, gateways or sensors as a table
 
 The database: an SQLite file (``--registry-db``, default ``var/registry.sqlite3``) or
@@ -48,13 +50,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         func=upgrade_command
     )
     action("upgrade", "bring the database to the newest schema").set_defaults(func=upgrade_command)
-    imp = action("import", "bring the registry to what a TOML file holds")
-    imp.add_argument("file", metavar="FILE", help="the registry as TOML (examples/registry.toml)")
+    imp = action("import", "bring the registry to what a TOML file or CSV folder holds")
+    imp.add_argument(
+        "file",
+        metavar="PATH",
+        help="the registry as TOML (examples/registry.toml), or a folder of CSV files",
+    )
     imp.add_argument("--prune", action="store_true", help="also remove what the file does not hold")
     imp.add_argument("--dry-run", action="store_true", help="show the changes, make none")
     imp.set_defaults(func=import_command)
-    exp = action("export", "write the whole registry as TOML")
-    exp.add_argument("file", metavar="FILE", help="where to write it; - for standard output")
+    exp = action("export", "write the whole registry as TOML or CSV")
+    exp.add_argument(
+        "file", metavar="PATH", help="where to write it; - for standard output; csv: a folder"
+    )
+    exp.add_argument(
+        "--format",
+        choices=("toml", "csv"),
+        default="toml",
+        help="toml (default): one file; csv: sites.csv, gateways.csv, sensors.csv, contacts.csv",
+    )
     exp.set_defaults(func=export_command)
     lst = action("list", "list sites, gateways or sensors")
     lst.add_argument("what", choices=LISTS)
@@ -116,11 +130,16 @@ def upgrade_command(args: argparse.Namespace) -> int:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    from kernel.config import load_toml
-    from registry import document, sync
+    from pathlib import Path
 
-    doc = load_toml(document.RegistryDoc, args.file)  # ConfigError: exit 2, every problem
-    document.check(doc, args.file)
+    from kernel.config import load_toml
+    from registry import csvfiles, document, sync
+
+    if Path(args.file).is_dir():
+        doc = csvfiles.read(Path(args.file))  # ConfigError: exit 2, every problem
+    else:
+        doc = load_toml(document.RegistryDoc, args.file)  # ConfigError: exit 2
+        document.check(doc, args.file)
     engine = _engine(args)
     if engine is None:
         return EXIT_DB
@@ -154,19 +173,23 @@ def export_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kernel import __version__
-    from registry import document, sync
+    from registry import csvfiles, document, sync
 
     engine = _engine(args)
     if engine is None:
         return EXIT_DB
     data = document.from_rows(sync.export_rows(engine))
+    counts = {table: len(items) for table, items in data.items()}
+    if args.format == "csv":
+        csvfiles.write(Path(args.file), data)
+        _say(args.lang, "registry.export.done", file=args.file, **counts)
+        return EXIT_OK
     header = f"JagaJalan registry, exported by jagajalan {__version__} (jagajalan registry export)"
     text = document.dumps(data, header)
     if args.file == "-":
         sys.stdout.write(text)
         return EXIT_OK
     Path(args.file).write_text(text, encoding="utf-8")
-    counts = {table: len(items) for table, items in data.items()}
     _say(args.lang, "registry.export.done", file=args.file, **counts)
     return EXIT_OK
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -212,8 +213,14 @@ class RegistryDoc(Strict):
     contacts: list[ContactDoc] = []
 
 
-def check(doc: RegistryDoc, path: str) -> None:
-    """Duplicate ids and references to what the document does not hold: ConfigError."""
+def dotted(table: str, index: int, key: str) -> str:
+    """How a key is named in a problem: ``sensors[3].gateway``."""
+    return f"{table}[{index}].{key}"
+
+
+def check(doc: RegistryDoc, path: str, where: Callable[[str, int, str], str] = dotted) -> None:
+    """Duplicate ids and references to what the document does not hold: ConfigError, each key
+    named by *where* (table, index, key)."""
     problems: list[tuple[str, Any, TextError]] = []
 
     def unique(table: str, keys: list[Any]) -> None:
@@ -221,7 +228,8 @@ def check(doc: RegistryDoc, path: str) -> None:
         for i, key in enumerate(keys):
             if key in seen:
                 shown = "/".join(key) if isinstance(key, tuple) else key
-                problems.append((f"{table}[{i}].id", shown, TextError("registry.err.duplicate")))
+                error = TextError("registry.err.duplicate")
+                problems.append((where(table, i, "id"), shown, error))
             seen.add(key)
 
     unique("sites", [s.id for s in doc.sites])
@@ -231,11 +239,12 @@ def check(doc: RegistryDoc, path: str) -> None:
     sites, gateways = {s.id for s in doc.sites}, {g.id for g in doc.gateways}
     for i, g in enumerate(doc.gateways):
         if g.site is not None and g.site not in sites:
-            problems.append((f"gateways[{i}].site", g.site, TextError("registry.err.no_site")))
+            error = TextError("registry.err.no_site")
+            problems.append((where("gateways", i, "site"), g.site, error))
     for i, s in enumerate(doc.sensors):
         if s.gateway not in gateways:
             error = TextError("registry.err.no_gateway")
-            problems.append((f"sensors[{i}].gateway", s.gateway, error))
+            problems.append((where("sensors", i, "gateway"), s.gateway, error))
     if problems:
         raise ConfigError(path, list(problems))
 

@@ -219,3 +219,35 @@ def test_database_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert "--registry-url" in err and problem in err, err
     assert main(["registry", "list", "sites", "--registry-username", "x", "--lang", "en"]) == 2
     assert "needs --registry-url" in capsys.readouterr().err
+
+
+def test_csv_problems_name_file_line_column_and_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "sites.csv").write_text(
+        "\ufeffid,name,road,kecamatan,latitude,longitude,flood.ladder,flood.waspada_cm,"
+        "flood.siaga_cm,flood.awas_cm\n"
+        "pasar,Pasar,Jl. Lintas Sumatera,Sarolangun,-2.2985,102.7045,road_depth,10,20,30\n"
+        'pauh,"Pauh, ruas Karmen",Jl. Lintas,Pauh,utara,102.8,,,,\n',
+        encoding="utf-8",
+    )
+    (folder / "gateways.csv").write_text("id,site\nsrl-pasar-01,pasar\nsrl-x-01,nowhere\n")
+    (folder / "sensors.csv").write_text("gateway,id,device,colour\nsrl-pasar-01,env1,modbus,red\n")
+    db = ["--registry-db", str(tmp_path / "r.sqlite3")]
+    assert main(["registry", "import", str(folder), *db, "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err  # every file's problems at once, each once
+    assert f"{folder}: sites.csv line 3, latitude = 'utara': " in err
+    assert f"{folder}: sensors.csv line 1, colour = 'colour': unknown key" in err
+    assert "gateways.csv" not in err  # references are checked once the rows are valid
+
+    (folder / "sites.csv").write_text(
+        (folder / "sites.csv").read_text().replace("utara", "-2.159"), encoding="utf-8"
+    )
+    (folder / "sensors.csv").write_text("gateway,id,device\nsrl-pasar-01,env1,modbus\n")
+    assert main(["registry", "import", str(folder), *db]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: gateways.csv line 3, site = 'nowhere': " in err
+    assert "tidak ada" in err

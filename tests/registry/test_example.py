@@ -10,6 +10,7 @@ import pytest
 from gateway.devices import DRIVERS
 from jagajalan.cli import main
 from kernel.config import load_toml
+from registry import db
 from registry.document import DEVICES, RegistryDoc, check
 from simulators.sites import SITES
 from testkit import REPO
@@ -78,3 +79,33 @@ def test_the_example_round_trips_through_the_database(
     again_exported = tmp_path / "again.toml"
     assert main(["registry", "export", str(again_exported), *opts]) == 0
     assert again_exported.read_text() == exported.read_text()
+
+
+def test_the_example_round_trips_through_csv(
+    database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opts = [*database.options, "--lang", "en"]
+    assert main(["registry", "init", *opts]) == 0
+    assert main(["registry", "import", str(EXAMPLE), *opts]) == 0
+    folder = tmp_path / "csv"
+    assert main(["registry", "export", str(folder), "--format", "csv", *opts]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "contacts.csv",
+        "gateways.csv",
+        "sensors.csv",
+        "sites.csv",
+    ]
+    assert len((folder / "sensors.csv").read_text().splitlines()) == 1 + 40
+    capsys.readouterr()
+    assert main(["registry", "import", str(folder), "--prune", *opts]) == 0
+    out = capsys.readouterr().out
+    assert "Sites: 0 added, 0 changed, 0 removed, 12 unchanged" in out
+    assert "nothing changed" in out
+
+    db.downgrade(database.engine, "base")  # an empty registry, filled from the CSV files
+    assert main(["registry", "init", *opts]) == 0
+    assert main(["registry", "import", str(folder), *opts]) == 0
+    assert "Sensors: 40 added" in capsys.readouterr().out
+    exported = tmp_path / "exported.toml"
+    assert main(["registry", "export", str(exported), *opts]) == 0
+    assert by_id(load(exported)) == by_id(load(EXAMPLE))
