@@ -6,6 +6,8 @@
                      removes what the file does not hold; --dry-run)
   export PATH        write the whole registry as TOML (``-``: to the standard output), or
                      with --format csv as one CSV file per table in the folder PATH
+  credentials GW     a registered gateway's MQTT password: its Mosquitto password entry,
+                     the password file for the gateway, its config's [mqtt] table
   list WHAT          sites, gateways or sensors as a table
 
 The database: an SQLite file (``--registry-db``, default ``var/registry.sqlite3``) or
@@ -70,6 +72,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="toml (default): one file; csv: sites.csv, gateways.csv, sensors.csv, contacts.csv",
     )
     exp.set_defaults(func=export_command)
+    cred = action(
+        "credentials",
+        "issue a registered gateway's MQTT password: its Mosquitto password entry, the "
+        "password file for the gateway and its config's [gateway] and [mqtt] tables",
+    )
+    cred.add_argument("gateway", metavar="GATEWAY", help="a registered gateway's id")
+    cred.add_argument(
+        "--mosquitto-passwd",
+        required=True,
+        metavar="FILE",
+        help="Mosquitto's password file: the gateway's entry is added or replaced",
+    )
+    cred.add_argument(
+        "--password-out",
+        required=True,
+        metavar="FILE",
+        help="where to write the new password (mode 600), to copy to the gateway",
+    )
+    cred.add_argument(
+        "--broker-url", required=True, help="the broker as the gateway reaches it (mqtts://...)"
+    )
+    cred.add_argument(
+        "--gateway-password-path",
+        default="/etc/jagajalan/mqtt-password",
+        help="where the password file goes on the gateway (default /etc/jagajalan/mqtt-password)",
+    )
+    cred.set_defaults(func=credentials_command)
     lst = action("list", "list sites, gateways or sensors")
     lst.add_argument("what", choices=LISTS)
     lst.set_defaults(func=list_command)
@@ -191,6 +220,57 @@ def export_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     Path(args.file).write_text(text, encoding="utf-8")
     _say(args.lang, "registry.export.done", file=args.file, **counts)
+    return EXIT_OK
+
+
+def credentials_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+    from kernel.config import ConfigError
+    from kernel.fields import check_broker_url
+    from kernel.text import TextError
+    from registry import credentials
+    from registry.models import Gateway
+
+    try:
+        check_broker_url(args.broker_url)
+    except TextError as exc:
+        raise ConfigError("--broker-url", [("--broker-url", args.broker_url, exc)]) from None
+    engine = _engine(args)
+    if engine is None:
+        return EXIT_DB
+    with Session(engine) as session:
+        gateway = session.get(Gateway, args.gateway)
+        if gateway is None:
+            _say(args.lang, "registry.err.unknown_gateway", True, gateway=args.gateway)
+            return EXIT_CONFIG
+        site = gateway.site
+        config = credentials.gateway_config(
+            gateway.id,
+            site.name if site else None,
+            site.latitude if site else None,
+            site.longitude if site else None,
+            args.broker_url,
+            args.gateway_password_path,
+        )
+    password = credentials.new_password()
+    out = Path(args.password_out)
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(password + "\n", encoding="utf-8")
+    credentials.write_entry(Path(args.mosquitto_passwd), args.gateway, password)
+    _say(
+        args.lang,
+        "registry.credentials.done",
+        True,
+        gateway=args.gateway,
+        out=out,
+        path=args.gateway_password_path,
+        passwd=args.mosquitto_passwd,
+    )
+    sys.stdout.write(config)
     return EXIT_OK
 
 
