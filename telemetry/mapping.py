@@ -32,6 +32,7 @@ import msgspec
 
 from telemetry.models import (
     BATCH_MEASUREMENT,
+    DERIVED_MEASUREMENTS,
     DEVICE_STATUS_MEASUREMENT,
     MAX_COUNT,
     NAME_PATTERN,
@@ -294,8 +295,10 @@ class _FloatReading:
 # (which carries none). DEVICE_STATUS_MEASUREMENT (jagajalan_device_status): one point per
 # device of the status, same time (DEVICE_FIELDS). All are defined, and reserved, in
 # telemetry.models; docs/protocol.md section 4 is the reference.
-#: Measurements that describe the pipeline itself rather than the roads (none is a reading).
-META_MEASUREMENTS = frozenset(PIPELINE_MEASUREMENTS)
+#: Measurements that are not gateway readings: the pipeline's own and the indicators derived
+#: from the readings (telemetry.models.DERIVED_MEASUREMENTS). The store's ``latest()``, and so
+#: ``/readings/latest``, leaves them out.
+META_MEASUREMENTS = frozenset(PIPELINE_MEASUREMENTS) | frozenset(DERIVED_MEASUREMENTS)
 
 
 def batch_meta_point(batch: Batch) -> Point:

@@ -58,8 +58,20 @@ STATUS_MEASUREMENT = "gateway_status"
 #: stuck, errors): the devices' state over time (telemetry.mapping.status_points).
 DEVICE_STATUS_MEASUREMENT = "jagajalan_device_status"
 PIPELINE_MEASUREMENTS = (BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_MEASUREMENT)
+#: What the indicators job (indicators/) derives from the readings and writes back
+#: (docs/protocol.md 4.1): reserved by the prefix like every service's measurement, and, like
+#: the pipeline measurements, not readings (the store's ``latest()`` leaves both out).
+ISPU_HOURLY_MEASUREMENT = "jagajalan_ispu_hourly"
+TRAFFIC_INDICATOR_MEASUREMENT = "jagajalan_traffic"
+FLOOD_STATUS_MEASUREMENT = "jagajalan_flood_status"
+DERIVED_MEASUREMENTS = (
+    ISPU_HOURLY_MEASUREMENT,
+    TRAFFIC_INDICATOR_MEASUREMENT,
+    FLOOD_STATUS_MEASUREMENT,
+)
 #: Every measurement a JagaJalan service writes from now on is named with this prefix (and
-#: listed in PIPELINE_MEASUREMENTS). The prefix is reserved already, so no gateway can have
+#: listed in PIPELINE_MEASUREMENTS, or in DERIVED_MEASUREMENTS for what is computed from the
+#: readings). The prefix is reserved already, so no gateway can have
 #: written such a measurement before the service that owns it exists.
 PIPELINE_PREFIX = "jagajalan_"
 #: The reason (and pydantic error type) of a reading whose measurement is reserved.

@@ -21,6 +21,7 @@ from store import Store, StoreRejected
 from store.base import GatewaySeen, LatestValue
 from store.sqlite import SQLiteStore
 from telemetry.mapping import Point, status_point
+from telemetry.models import DERIVED_MEASUREMENTS
 from testkit.points import GW1, GW2, GW3, MIN, T0, air, batch_point, traffic
 
 
@@ -178,6 +179,22 @@ def test_latest_filters_and_skips_pipeline_measurements(store: Store) -> None:
     assert store.latest(measurement="gateway_batches") == []
     assert store.latest(measurement="gateway_status") == []
     assert not {v.measurement for v in store.latest()} & {"gateway_batches", "gateway_status"}
+
+
+def test_latest_leaves_out_the_derived_indicator_measurements(store: Store) -> None:
+    """What the indicators job writes back (jagajalan_ispu_hourly, ...) is not a reading:
+    /readings/latest lists readings only, though other queries still read the indicators."""
+    fill_for_latest(store)
+    before = store.latest()
+    derived = [
+        Point(m, {"gateway": GW1, "sensor": "env1"}, {"level_code": 1, "level": "siaga_3"}, T0)
+        for m in DERIVED_MEASUREMENTS
+    ]
+    store.write(derived)
+    assert store.latest() == before
+    for m in DERIVED_MEASUREMENTS:
+        assert store.latest(measurement=m) == []
+        assert store.count(m, GW1) == 1  # written, and readable by name
 
 
 def test_gateways_from_batches_and_status(store: Store) -> None:
