@@ -4,10 +4,11 @@ Computes ISPU per station per hour, traffic per segment per interval and flood s
 site from the stored readings and writes them back as the measurements
 ``jagajalan_ispu_hourly``, ``jagajalan_traffic`` and ``jagajalan_flood_status``
 (docs/protocol.md), so the API, Grafana and alerts read the same numbers. Reads and writes
-only through the store's interfaces: InfluxDB (``--influx-url``, a user with READ and WRITE)
-or the embedded SQLite store (``--sqlite``). Site parameters: ``--config`` (a TOML file,
-docs/configuration.md). Recomputing a window writes the same points again, so a backfill can
-be repeated and overlaps the service safely.
+only through the store's interfaces: InfluxDB (``--influx-url``, as the user
+``jagajalan_analytics`` that ``jagajalan store setup --analytics-password-file`` makes with
+ALL, i.e. READ and WRITE, on the database) or the embedded SQLite store (``--sqlite``). Site
+parameters: ``--config`` (a TOML file, docs/configuration.md). Recomputing a window writes
+the same points again, so a backfill can be repeated and overlaps the service safely.
 
 Exit codes: 0 done, 1 the store failed, 2 a mistake in the options or the config file.
 """
@@ -73,8 +74,18 @@ def _open(settings: object, *, service: bool) -> object:
         if not service:
             store.close()
             raise
-        log.warning("event=indicators_store_not_ready error=%r (needs READ and WRITE)", str(exc))
+        log.warning("event=indicators_store_not_ready error=%r", _explain(exc, settings))
     return store
+
+
+def _explain(exc: Exception, settings: object) -> str:
+    """What is missing and the command that fixes it (store.privileges), never a secret."""
+    from store import StoreNotReady
+    from store.privileges import explain
+
+    if isinstance(exc, StoreNotReady):
+        return explain("analytics", exc, getattr(settings, "influx_url", None) or "")
+    return str(exc)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -89,7 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         store = _open(settings, service=True)
     except StoreError as exc:
-        log.error("event=indicators_store_failed error=%r", str(exc))
+        log.error("event=indicators_store_failed error=%r", _explain(exc, settings))
         return EXIT_STORE
     log.info("event=indicators_started every=%s lookback=%s", settings.every, settings.lookback)
     try:
@@ -124,7 +135,7 @@ def backfill_command(args: argparse.Namespace) -> int:
         finally:
             store.close()  # type: ignore[attr-defined]
     except StoreError as exc:
-        log.error("event=indicators_backfill_failed error=%r", str(exc))
+        log.error("event=indicators_backfill_failed error=%r", _explain(exc, settings))
         return EXIT_STORE
     start, end = _iso(settings.start), _iso(settings.end)
     print(tr("analytics.backfill.done", args.lang, points=written, start=start, end=end))

@@ -2,8 +2,11 @@
 
 Loaded like every service's settings (:func:`kernel.settings.load`): the command line wins,
 else ``JAGAJALAN_<OPTION>``, else the default; secrets only from files or the environment.
-The job reads and writes: on InfluxDB its user needs READ and WRITE on the database. Without
-``--influx-url`` it uses the embedded SQLite store (``--sqlite``), as ``make demo`` does.
+The job reads and writes: on InfluxDB it logs in as its own user, ``jagajalan_analytics``
+unless ``--influx-username`` says otherwise, which ``jagajalan store setup
+--analytics-password-file`` creates with ALL (READ and WRITE) on the database and nothing
+more (store.privileges). Without ``--influx-url`` it uses the embedded SQLite store
+(``--sqlite``), as ``make demo`` does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic import Field
 
 from kernel.fields import InfluxLink, ReadableFile, Rule, SettingsGroup, UtcTime, given
 from kernel.settings import ServiceSettings
+from store.privileges import SERVICES
 
 if TYPE_CHECKING:
     from indicators.config import IndicatorsConfig
@@ -23,6 +27,20 @@ if TYPE_CHECKING:
 #: store.DEFAULT_SQLITE_PATH (tests/indicators holds them equal); the store is imported only
 #: when the job runs, so that building the command line stays fast.
 DEFAULT_SQLITE_PATH = "./var/jagajalan.sqlite"
+
+
+#: The job's InfluxDB user (store.privileges): what a password logs in as by default.
+ANALYTICS_USER = SERVICES["analytics"].default_username
+
+
+class JobInfluxLink(InfluxLink):
+    default_influx_username: ClassVar[str | None] = ANALYTICS_USER
+
+    influx_username: str | None = Field(
+        None,
+        min_length=1,
+        description=f"InfluxDB 1.x username; unset: {ANALYTICS_USER} (with a password)",
+    )
 
 
 class JobStore(SettingsGroup):
@@ -109,9 +127,9 @@ class Span(SettingsGroup):
         return []
 
 
-class AnalyticsRunSettings(ServiceSettings, InfluxLink, JobStore, JobFile, Schedule):
+class AnalyticsRunSettings(ServiceSettings, JobInfluxLink, JobStore, JobFile, Schedule):
     command: ClassVar[str] = "jagajalan analytics run"
 
 
-class AnalyticsBackfillSettings(ServiceSettings, InfluxLink, JobStore, JobFile, Span):
+class AnalyticsBackfillSettings(ServiceSettings, JobInfluxLink, JobStore, JobFile, Span):
     command: ClassVar[str] = "jagajalan analytics backfill"

@@ -237,6 +237,9 @@ class InfluxLink(SettingsGroup):
     """How a service reaches InfluxDB: a token (2.x/3.x) or a username and password (1.x)."""
 
     group: ClassVar[str] = "store"
+    #: The user a password logs in as when no username is given (a service's own user,
+    #: store.privileges); None: a password needs a username.
+    default_influx_username: ClassVar[str | None] = None
 
     influx_url: InfluxUrl | None = Field(
         None, description="InfluxDB base URL, e.g. http://127.0.0.1:8086"
@@ -258,7 +261,7 @@ class InfluxLink(SettingsGroup):
             out.append(
                 (("influx_token", other), "give a token or a username and password, not both")
             )
-        elif password and not user:
+        elif password and not user and not getattr(cls, "default_influx_username", None):
             out.append((("influx_username",), "a password needs a username"))
         elif user and not password:
             out.append((("influx_password",), "a username needs a password"))
@@ -270,7 +273,8 @@ class InfluxLink(SettingsGroup):
         """token/username/password as plain values for the store client (never log them)."""
         return {
             "token": self.influx_token.get_secret_value() if self.influx_token else None,
-            "username": self.influx_username,
+            "username": self.influx_username
+            or (self.default_influx_username if self.influx_password else None),
             "password": self.influx_password.get_secret_value() if self.influx_password else None,
         }
 

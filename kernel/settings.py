@@ -116,10 +116,10 @@ def _is_secret(field: FieldInfo) -> bool:
 def options(cls: type[ServiceSettings]) -> list[Option]:
     """The options of *cls*, grouped by the group (mixin) that declares each field."""
     owner: dict[str, type] = {}
-    for klass in cls.__mro__:
-        for name in getattr(klass, "__annotations__", {}):
+    for klass in cls.__mro__:  # the group that first declares a field places it, even when
+        for name in getattr(klass, "__annotations__", {}):  # a subclass refines the field
             if name in cls.model_fields:
-                owner.setdefault(name, klass)
+                owner[name] = klass
     mro = list(cls.__mro__)
     found = [
         Option(name, field, getattr(owner[name], "group", "options"), _is_secret(field))

@@ -25,12 +25,17 @@ from store.base import (
 
 READ = "READ"
 WRITE = "WRITE"
+ALL = "ALL"  # READ and WRITE on the one database (InfluxQL's `GRANT ALL ON <db>`), never admin
+#: How SHOW GRANTS shows each privilege.
+SHOWN = {READ: READ, WRITE: WRITE, ALL: "ALL PRIVILEGES"}
+#: What each privilege means, for people.
+_MEANS = {READ: READ, WRITE: WRITE, ALL: "READ and WRITE (ALL)"}
 
 
 @dataclass(frozen=True)
 class ServiceUser:
     service: str  # also the prefix of its `store setup` options: --<service>-password-file
-    privilege: str  # what `GRANT <privilege> ON <database>` gives it: READ or WRITE
+    privilege: str  # what `GRANT <privilege> ON <database>` gives it: READ, WRITE or ALL
     needs: str  # what it does with the privilege, for the docs
 
     @property
@@ -43,9 +48,9 @@ SERVICE_USERS: tuple[ServiceUser, ...] = (
     ServiceUser("api", READ, "serves latest readings and gateways"),
     ServiceUser("alerts", READ, "reads recent readings to evaluate alert rules"),
     ServiceUser("grafana", READ, "dashboards (Grafana's InfluxDB data source)"),
-    # analytics will need READ and WRITE (ALL on the database: it reads readings and writes
-    # the series it derives). Its row comes with the analytics component, so that set-up
-    # never creates a user that nothing runs as.
+    ServiceUser(
+        "analytics", ALL, "reads readings, writes the indicators it derives (`jagajalan_*`)"
+    ),
 )
 
 SERVICES = {u.service: u for u in SERVICE_USERS}
@@ -86,10 +91,11 @@ def _owner(username: str | None) -> str | None:
 def explain(service: str, exc: StoreNotReady, influx_url: str) -> str:
     """One line for *service*'s log: what is missing (from *exc*, which names the database and
     the user), what the service needs, and the command that fixes it. Never a secret."""
-    need = SERVICES[service].privilege
+    privilege = SERVICES[service].privilege
+    need = _MEANS[privilege]
     if exc.user is None and exc.missing != MISSING_DATABASE:
         # A token (InfluxDB 2.x/3.x) or no login: no InfluxQL user to create or grant.
-        access = "write to" if need == WRITE else "read"
+        access = {READ: "read", WRITE: "write to", ALL: "read and write to"}[privilege]
         fix = (
             f"give {service} a token that may {access} the bucket mapped to {exc.database!r}, "
             f"or the login of the user `jagajalan store setup --{service}-password-file` creates"

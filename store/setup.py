@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from store import retention
 from store.influx import InfluxStore
 from store.influxql import quote_ident, quote_string
+from store.privileges import SHOWN
 from store.retention import RetentionSettings
 
 MASK = "'***'"
@@ -44,7 +45,7 @@ class Statement:
 @dataclass(frozen=True)
 class UserSpec:
     name: str
-    privilege: str  # READ or WRITE (store.privileges)
+    privilege: str  # READ, WRITE or ALL (store.privileges)
     password: str = field(repr=False)
 
 
@@ -66,7 +67,8 @@ def _plain(statement: str, tolerate: tuple[str, ...] = ()) -> Statement:
 def user_statements(database: str, user: UserSpec, state: ServerState) -> list[Statement]:
     """Create *user* (or set its password) and make its grants exactly ``user.privilege`` on
     *database*: no admin, nothing on other databases. GRANT replaces a user's privilege on a
-    database (measured on 1.6: GRANT READ to a WRITE user leaves READ), so one GRANT sets it."""
+    database (measured on 1.6: GRANT READ to a WRITE user leaves READ), so one GRANT sets it.
+    SHOW GRANTS shows ALL as "ALL PRIVILEGES" (:data:`store.privileges.SHOWN`)."""
     name = quote_ident(user.name)
     secret = quote_string(user.password)
     out = []
@@ -87,7 +89,7 @@ def user_statements(database: str, user: UserSpec, state: ServerState) -> list[S
     for db, privilege in sorted(grants.items()):
         if db != database and privilege != "NO PRIVILEGES":
             out.append(_plain(f"REVOKE ALL PRIVILEGES ON {quote_ident(db)} FROM {name}"))
-    if grants.get(database) != user.privilege:
+    if grants.get(database) != SHOWN.get(user.privilege, user.privilege):
         out.append(_plain(f"GRANT {user.privilege} ON {quote_ident(database)} TO {name}"))
     return out
 

@@ -86,6 +86,7 @@ def test_docs_show_the_privileges_table_the_code_grants() -> None:
         ("api", "READ"),
         ("alerts", "READ"),
         ("grafana", "READ"),
+        ("analytics", "ALL"),  # the indicators job reads readings and writes what it derives
     ]
 
 
@@ -127,16 +128,21 @@ def test_setup_on_an_empty_secured_influxdb_and_again(secured: Secured, capsys) 
     users = {u.default_username: u.privilege for u in privileges.SERVICE_USERS}
     assert secured.users() == {"jj_admin": True, **{name: False for name in users}}
     for name, privilege in users.items():
-        assert secured.grants(name) == {"jagajalan": privilege}, name
+        assert secured.grants(name) == {"jagajalan": privileges.SHOWN[privilege]}, name
+    assert secured.grants("jagajalan_analytics") == {"jagajalan": "ALL PRIVILEGES"}
     assert _rps(secured)["raw"] == ["2160h0m0s", "24h0m0s", 1, True]
     assert _cqs(secured) == {"rollup_1m", "rollup_1m_sum", "rollup_1h", "rollup_1h_sum"}
     assert 'ran: GRANT WRITE ON "jagajalan" TO "jagajalan_ingest"' in out
+    assert 'ran: GRANT ALL ON "jagajalan" TO "jagajalan_analytics"' in out
     assert "ran: CREATE USER \"jagajalan_api\" WITH PASSWORD '***'" in out
     for service in SERVICES:
         assert secured.password(service) not in out
     # Each user can log in with its password file's content.
     secured.store("ingest", "jagajalan").check_write()
     secured.store("grafana", "jagajalan").check_read()
+    analytics = secured.store("analytics", "jagajalan")
+    analytics.check_read()
+    analytics.check_write()
 
     before = _state(secured)
     assert main(secured.setup_args("jagajalan", *SERVICES)) == 0
