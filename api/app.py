@@ -12,9 +12,12 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
+from api.metrics import ApiMetrics, RequestMetrics
+from api.metrics import router as metrics_router
 from api.routes import conditions, docs, gateways, health, index, readings
 from kernel import __version__
 from store import StoreReader
+from store.metered import MeteredStore
 
 DESCRIPTION = """Read-only access to JagaJalan road and environment data.
 
@@ -24,7 +27,9 @@ Times are UTC (ISO 8601 with `Z`) in the data; every time also comes as `*_wib`
 """
 
 
-def create_app(store: StoreReader, broker_check: BrokerCheck | None = None) -> FastAPI:
+def create_app(
+    store: StoreReader, broker_check: BrokerCheck | None = None, metrics: ApiMetrics | None = None
+) -> FastAPI:
     app = FastAPI(
         title="JagaJalan API",
         version=__version__,
@@ -33,7 +38,8 @@ def create_app(store: StoreReader, broker_check: BrokerCheck | None = None) -> F
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.store = store
+    app.state.metrics = metrics = metrics or ApiMetrics()
+    app.state.store = MeteredStore(store, metrics.observe_store)  # /metrics: per store method
     app.state.broker_check = broker_check
     errors.install(app)
     app.include_router(index.router, dependencies=PUBLIC)
@@ -42,4 +48,6 @@ def create_app(store: StoreReader, broker_check: BrokerCheck | None = None) -> F
     app.include_router(gateways.router, dependencies=READ_ACCESS)
     app.include_router(readings.router, dependencies=READ_ACCESS)
     app.include_router(conditions.router, dependencies=READ_ACCESS)
+    app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
+    app.add_middleware(RequestMetrics, metrics=metrics)
     return app
