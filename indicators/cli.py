@@ -8,9 +8,12 @@ only through the store's interfaces: InfluxDB (``--influx-url``, as the user
 ``jagajalan_analytics`` that ``jagajalan store setup --analytics-password-file`` makes with
 ALL, i.e. READ and WRITE, on the database) or the embedded SQLite store (``--sqlite``). Site
 parameters: ``--config`` (a TOML file, docs/configuration.md). Recomputing a window writes
-the same points again, so a backfill can be repeated and overlaps the service safely.
+the same points again, so a backfill can be repeated and overlaps the service safely. With
+``--metrics-port`` the service serves its Prometheus metrics (indicators/metrics.py;
+docs/architecture.md lists them).
 
-Exit codes: 0 done, 1 the store failed, 2 a mistake in the options or the config file.
+Exit codes: 0 done, 1 the store failed (or the metrics port is taken), 2 a mistake in the
+options or the config file.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 
 log = logging.getLogger("indicators")
 
-EXIT_OK, EXIT_STORE = 0, 1
+EXIT_OK, EXIT_STORE, EXIT_PORT = 0, 1, 1
 PROGRESS = "analytics.backfill.progress"
 DAY_MS = 86_400_000
 
@@ -90,10 +93,12 @@ def _explain(exc: Exception, settings: object) -> str:
 
 def run_command(args: argparse.Namespace) -> int:
     from indicators import job
+    from indicators.metrics import AnalyticsMetrics
     from indicators.settings import AnalyticsRunSettings
     from kernel.settings import load
     from kernel.signals import stop_event
     from store import StoreError
+    from store.metered import MeteredStore
 
     settings = load(AnalyticsRunSettings, args, os.environ)
     config = settings.indicators()
@@ -102,11 +107,24 @@ def run_command(args: argparse.Namespace) -> int:
     except StoreError as exc:
         log.error("event=indicators_store_failed error=%r", _explain(exc, settings))
         return EXIT_STORE
+    metrics = AnalyticsMetrics()
+    try:
+        port = metrics.server.serve(settings.metrics_port)
+    except OSError as exc:  # the port is taken
+        log.error("event=indicators_metrics_failed port=%d error=%r", settings.metrics_port, exc)
+        store.close()  # type: ignore[attr-defined]
+        return EXIT_PORT
+    if port:
+        log.info("event=metrics url=http://0.0.0.0:%d/metrics", port)
+    metered = MeteredStore(store, metrics.observe_store)
     log.info("event=indicators_started every=%s lookback=%s", settings.every, settings.lookback)
     try:
         with stop_event() as stop:
-            job.run(store, store, config, settings.every, settings.lookback, stop)  # type: ignore[arg-type]
+            job.run(
+                metered, metered, config, settings.every, settings.lookback, stop, metrics=metrics
+            )
     finally:
+        metrics.server.close()
         store.close()  # type: ignore[attr-defined]
     log.info("event=indicators_stopped")
     return EXIT_OK

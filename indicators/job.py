@@ -15,11 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from indicators import compute
 from indicators.config import HOUR_S, IndicatorsConfig
 from store.base import StoreReader, StoreWriter
 from telemetry.mapping import Point
+
+if TYPE_CHECKING:
+    from indicators.metrics import AnalyticsMetrics
 
 log = logging.getLogger("indicators")
 
@@ -110,14 +114,21 @@ def pass_once(
 
     ISPU hours, traffic and flood intervals each end on their own grid, so each indicator
     writes only windows that ended by now: an hour in progress is not written."""
+    points = complete_points(reader, config, now_ms, lookback_s)
+    write(writer, points)
+    return len(points)
+
+
+def complete_points(
+    reader: StoreReader, config: IndicatorsConfig, now_ms: int, lookback_s: int
+) -> list[Point]:
+    """The points :func:`pass_once` writes."""
     start, end = last_complete(config, now_ms, lookback_s)
-    points = [
+    return [
         p
         for p in compute_range(reader, config, start, end)
         if p.time_ms + _length_ms(config, p.measurement) <= now_ms
     ]
-    write(writer, points)
-    return len(points)
 
 
 def _length_ms(config: IndicatorsConfig, measurement: str) -> int:
@@ -137,17 +148,25 @@ def run(
     stop: threading.Event,
     clock: Callable[[], float] = time.time,
     on_pass: Callable[[int], None] | None = None,
+    metrics: AnalyticsMetrics | None = None,
 ) -> None:
-    """Pass after pass until *stop* is set; a failed pass is logged and retried next time."""
+    """Pass after pass until *stop* is set; a failed pass is logged and retried next time.
+    *metrics* (``--metrics-port``) counts the passes, their time and what they wrote."""
     from store.base import StoreError
 
     while not stop.is_set():
+        began = time.perf_counter()
         try:
-            n = pass_once(reader, writer, config, int(clock() * 1000), lookback_s)
+            points = complete_points(reader, config, int(clock() * 1000), lookback_s)
+            write(writer, points)
         except StoreError as exc:
             log.warning("event=indicators_pass_failed error=%r", str(exc))
+            if metrics is not None:
+                metrics.failed(time.perf_counter() - began)
         else:
-            log.info("event=indicators_pass points=%d", n)
+            log.info("event=indicators_pass points=%d", len(points))
+            if metrics is not None:
+                metrics.passed(points, time.perf_counter() - began, clock())
             if on_pass is not None:
-                on_pass(n)
+                on_pass(len(points))
         stop.wait(every_s)

@@ -127,7 +127,18 @@ class Span(SettingsGroup):
         return []
 
 
-class AnalyticsRunSettings(ServiceSettings, JobInfluxLink, JobStore, JobFile, Schedule):
+class Monitoring(SettingsGroup):
+    group: ClassVar[str] = "monitoring"
+
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65_535,
+        description="Prometheus /metrics port (on every address), 0 = off",
+    )
+
+
+class AnalyticsRunSettings(ServiceSettings, JobInfluxLink, JobStore, JobFile, Schedule, Monitoring):
     command: ClassVar[str] = "jagajalan analytics run"
 
 
