@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 
 from store import StoreReader
-from store.metered import unwrap
 from store.sqlite import SQLiteStore
 
 BrokerCheck = Callable[[], bool]
@@ -39,7 +38,7 @@ def get_broker_check(request: Request) -> BrokerCheck | None:
 
 
 def backend_name(store: StoreReader) -> Backend:
-    return "sqlite" if isinstance(unwrap(store), SQLiteStore) else "influxdb"
+    return "sqlite" if isinstance(store, SQLiteStore) else "influxdb"
 
 
 StoreDep = Annotated[StoreReader, Depends(get_store)]

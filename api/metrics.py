@@ -3,7 +3,8 @@ state; two apps in one process count apart).
 
 Requests are counted by an ASGI middleware (:class:`RequestMetrics`) labelled with the route
 *template* (``/gateways/{gateway}``, never the path asked for: ids would make a new series each)
-and the status class (``2xx``, ``4xx``, ``5xx``); a path no route matches is ``unmatched``.
+and the status class (``2xx``, ``4xx``, ``5xx``); a mount's files count under its prefix
+(``/static``) and a path no route matches under ``unmatched``.
 Store calls are timed per store method through :class:`store.metered.MeteredStore`. The route
 is not in the OpenAPI document (it is for the monitoring, not for integrators); docs/api.md
 lists the metrics.
@@ -74,6 +75,16 @@ class ApiMetrics:
             self.store_errors.labels(method, failure).inc()
 
 
+def template(scope: dict, root: str) -> str:
+    """The route the router matched (it writes it into the scope), else the prefix of the
+    mount that took the request (``/static``: a mount adds it to ``root_path``)."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return path
+    mounted = scope.get("root_path", "")
+    return mounted[len(root) :] if mounted != root and mounted.startswith(root) else UNMATCHED
+
+
 def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
@@ -94,6 +105,7 @@ class RequestMetrics:
             return
         status = 500
         start = time.perf_counter()
+        root = scope.get("root_path", "")
 
         async def sending(message: dict) -> None:
             nonlocal status
@@ -110,8 +122,7 @@ class RequestMetrics:
             raise
         finally:
             m.in_flight.dec()
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            labels = (route, status_class(status))
+            labels = (template(scope, root), status_class(status))
             m.requests.labels(*labels).inc()
             m.request_seconds.labels(*labels).observe(time.perf_counter() - start)
 

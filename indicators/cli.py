@@ -10,7 +10,7 @@ ALL, i.e. READ and WRITE, on the database) or the embedded SQLite store (``--sql
 parameters: ``--config`` (a TOML file, docs/configuration.md). Recomputing a window writes
 the same points again, so a backfill can be repeated and overlaps the service safely. With
 ``--metrics-port`` the service serves its Prometheus metrics (indicators/metrics.py;
-docs/architecture.md lists them).
+docs/scaling.md section 8 lists them).
 
 Exit codes: 0 done, 1 the store failed (or the metrics port is taken), 2 a mistake in the
 options or the config file.

@@ -3,8 +3,10 @@ and write interfaces, and whatever a backend adds) is timed and its failure clas
 both are reported to a callback; the call itself is unchanged (same result, same exception).
 
 The callback is the service's own (its metric names and registry): the API and the indicators
-job each pass theirs. ``inner`` is the store itself, for checks of its kind
-(``isinstance(metered.inner, SQLiteStore)``).
+job each pass theirs. ``inner`` is the store itself (:func:`unwrap`). Checks of the store's
+kind see through the meter, as they do through a ``unittest.mock`` spec:
+``isinstance(metered, SQLiteStore)`` is true when the wrapped store is one, so code that asks
+which backend it holds works unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ class MeteredStore:
     def __init__(self, inner: Any, observe: Observe) -> None:
         self.inner = inner
         self._observe = observe
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() looks here when type() does not match
+        return type(self.inner)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
@@ -46,4 +52,4 @@ class MeteredStore:
 
 def unwrap(store: Any) -> Any:
     """The store itself, metered or not."""
-    return store.inner if isinstance(store, MeteredStore) else store
+    return store.inner if type(store) is MeteredStore else store

@@ -57,6 +57,7 @@ def test_requests_are_counted_by_route_template_and_status_class(store: SQLiteSt
     assert client.get("/no/such/path/42").status_code == 404
     assert client.get("/?lang=xx").status_code == 422  # a bad request: a 4xx
     assert client.get("/health").status_code == 200
+    assert client.get("/static/swagger-ui/swagger-ui.css").status_code == 200  # a mount
     after = scrape(client)
 
     def moved(name: str, **labels: str) -> float:
@@ -69,8 +70,9 @@ def test_requests_are_counted_by_route_template_and_status_class(store: SQLiteSt
     assert moved(requests, route="/", status="4xx") == 1
     assert moved(requests, route="/health", status="2xx") == 1
     assert moved(requests, route="/metrics", status="2xx") == 1  # the first scrape
+    assert moved(requests, route="/static", status="2xx") == 1
     total = sum(v - value(before, n, **dict(k)) for (n, k), v in after.items() if n == requests)
-    assert total == 7
+    assert total == 8
     seconds = "jagajalan_api_request_seconds_count"
     assert moved(seconds, route="/gateways/{gateway}", status="4xx") == 2
     assert value(after, "jagajalan_api_request_seconds_sum", route="/health", status="2xx") > 0
@@ -78,7 +80,7 @@ def test_requests_are_counted_by_route_template_and_status_class(store: SQLiteSt
 
     # Label values are the app's route templates, never a path asked for.
     routes = {dict(k)["route"] for (n, k), _ in after.items() if n == requests}
-    assert routes == {"/gateways/{gateway}", "unmatched", "/", "/health", "/metrics"}
+    assert routes == {"/gateways/{gateway}", "unmatched", "/", "/health", "/metrics", "/static"}
     text = client.get("/metrics").text
     assert "no-such-gateway" not in text and "another-id" not in text and GW1 not in text
 
