@@ -1,12 +1,15 @@
-"""Prometheus metrics of one ingest worker, on a registry of its own (no global state)."""
+"""Prometheus metrics of one ingest worker, on a registry of its own (no global state), served
+by :class:`kernel.metrics.MetricsServer` (as the indicators job's)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from kernel.metrics import MetricsServer
 
 MESSAGE_KINDS = ("readings", "status", "other")
 
@@ -153,17 +156,11 @@ class IngestMetrics:
             "1 while connected to the broker and subscribed, else 0",
             registry=r,
         )
-        self._server = None
+        self._server = MetricsServer(self.registry)
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> int:
         """Expose ``/metrics`` over HTTP; returns the bound port (0 means off: returns 0)."""
-        if port <= 0:
-            return 0
-        self._server, _ = start_http_server(port, addr, registry=self.registry)
-        return int(self._server.server_port)
+        return self._server.serve(port, addr)
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.close()
