@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -128,6 +128,48 @@ class GatewaySeen:
     state_time_ms: int | None
 
 
+#: Aggregation windows of :meth:`StoreReader.series`: name -> milliseconds (InfluxQL spelling).
+WINDOWS_MS = {"1m": 60_000, "1h": 3_600_000, "1d": 86_400_000}
+#: Aggregates of :meth:`StoreReader.series`; all but ``count`` need a numeric field.
+AGGREGATES = ("mean", "min", "max", "sum", "count")
+
+
+class SeriesRefused(ValueError):
+    """A series query the data cannot answer (e.g. the mean of a text field); the message
+    names the field and the aggregate. Not a store failure: the request is wrong."""
+
+
+@dataclass(frozen=True)
+class SeriesQuery:
+    """One field over a time window, raw or aggregated per window (see
+    :meth:`StoreReader.series`). *tz* is an IANA zone without daylight saving and
+    *offset_ms* its offset from UTC (the caller checks both): window starts are its midnights
+    and hours. InfluxDB buckets with ``tz(<tz>)``, SQLite with *offset_ms*."""
+
+    measurement: str
+    field: str
+    start_ms: int
+    end_ms: int
+    gateway: str | None = None
+    sensor: str | None = None
+    window: str | None = None  # None: raw points; else a key of WINDOWS_MS
+    agg: str = "mean"
+    tz: str = "Asia/Jakarta"
+    offset_ms: int = 7 * 3_600_000
+
+
+@dataclass(frozen=True)
+class SeriesRow:
+    """A raw value (with the series it comes from) or an aggregate of one window (the
+    window's start; all matching series combined, so no gateway, sensor or tags)."""
+
+    time_ms: int
+    value: float | int | str | bool
+    gateway: str | None = None
+    sensor: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # the reading's own tags (raw only)
+
+
 class StoreWriter(ABC):
     """What a writing service uses (ingest): write points, check it may write."""
 
@@ -185,6 +227,22 @@ class StoreReader(ABC):
     ) -> list[Point]:
         """The newest point of each series of *measurement* (optionally of one gateway,
         optionally only among points with time < before_ms), ordered by tag set."""
+
+    @abstractmethod
+    def series(self, query: SeriesQuery, after_ms: int | None, limit: int) -> list[SeriesRow]:
+        """One page of a series, oldest first, for keyset paging (the cost of a page does
+        not depend on how many came before it):
+
+        - raw (``window`` None): the values of *field* in the points with start <= time <
+          end and time > *after_ms*; the first *limit* of them by (time, series), plus any
+          further ones at the time of the last (a page never splits a time, so the next page
+          is simply ``after_ms`` = that time);
+        - aggregated: per window of the zone, *agg* over the values of all matching series
+          with start <= time < end, windows without values left out; the first *limit*
+          windows whose start is > *after_ms* (the first window may begin before start and
+          holds only the values from start on).
+
+        Raises SeriesRefused for an aggregate other than count of a non-numeric field."""
 
     @abstractmethod
     def check_read(self) -> None:

@@ -48,6 +48,8 @@ from store.base import (
     MISSING_WRITE,
     GatewaySeen,
     LatestValue,
+    SeriesQuery,
+    SeriesRow,
     Store,
     StoreAuthFailed,
     StoreMisconfigured,
@@ -371,6 +373,11 @@ class InfluxStore(Store):
         )
         out.sort(key=lambda p: sorted(p.tags.items()))
         return out
+
+    def series(self, query: SeriesQuery, after_ms: int | None, limit: int) -> list[SeriesRow]:
+        from store.series import influx_series
+
+        return influx_series(self, query, after_ms, limit)
 
     def _select(self, measurement: str, condition: str, tail: str) -> list[Point]:
         kinds = self._field_keys(measurement).get(measurement, {})

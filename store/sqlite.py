@@ -41,7 +41,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from store.base import GatewaySeen, LatestValue, Store, StoreRejected, StoreUnavailable
+from store.base import (
+    GatewaySeen,
+    LatestValue,
+    SeriesQuery,
+    SeriesRow,
+    Store,
+    StoreRejected,
+    StoreUnavailable,
+)
 from store.semantics import CASTS, clean_tags, field_kind, point_problem
 from telemetry.mapping import BATCH_MEASUREMENT, META_MEASUREMENTS, STATUS_MEASUREMENT, Point
 
@@ -327,6 +335,11 @@ class SQLiteStore(Store):
             }
             result.append(Point(measurement, json.loads(tags), values, time_ms))
         return result
+
+    def series(self, query: SeriesQuery, after_ms: int | None, limit: int) -> list[SeriesRow]:
+        from store.series import sqlite_series
+
+        return sqlite_series(self, query, after_ms, limit)
 
     def count(self, measurement: str, gateway: str | None = None) -> int:
         sql = (
