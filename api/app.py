@@ -14,7 +14,7 @@ from api import errors
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
-from api.routes import conditions, docs, gateways, health, index, readings
+from api.routes import conditions, docs, gateways, health, index, readings, series
 from kernel import __version__
 from store import StoreReader
 from store.metered import MeteredStore
@@ -48,6 +48,7 @@ def create_app(
     app.include_router(gateways.router, dependencies=READ_ACCESS)
     app.include_router(readings.router, dependencies=READ_ACCESS)
     app.include_router(conditions.router, dependencies=READ_ACCESS)
+    app.include_router(series.router, dependencies=READ_ACCESS)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -1,4 +1,4 @@
-"""JSON errors instead of tracebacks: validation (422), store down (503), store refusal (502),
+"""JSON errors instead of tracebacks: validation (422), a value a route cannot answer (400), store down (503), store refusal (502),
 unknown path or resource (404), wrong method (405).
 
 Every error body has the same shape (:class:`api.models.ErrorResponse`):
@@ -32,11 +32,25 @@ STORE_ERRORS: dict[int | str, dict[str, Any]] = {
 INVALID_REQUEST: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "a query parameter is invalid"},
 }
+BAD_PARAMETER: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "a parameter's value cannot be answered"},
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "no such gateway"},
 }
 #: Error codes of the HTTP errors raised by routing (unknown path, wrong method) or a route.
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+
+class InvalidParameter(Exception):
+    """A query parameter whose value the route cannot answer (400 ``invalid_parameter``):
+    the message names the parameter, the value and what would do."""
+
+    def __init__(self, name: str, value: object, message: str) -> None:
+        super().__init__(f"{name}={value!r}: {message}")
+        self.name, self.value, self.message = name, value, message
+
 
 _URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
 
@@ -78,6 +92,13 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     return _error(422, "invalid_request", message, detail=detail)
 
 
+async def on_invalid_parameter(request: Request, exc: InvalidParameter) -> JSONResponse:
+    detail = [
+        {"loc": ["query", exc.name], "msg": exc.message, "type": "invalid_parameter"},
+    ]
+    return _error(400, "invalid_parameter", str(exc), detail=detail)
+
+
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """404 and 405 from routing (their detail is the bare reason phrase) and those a route
     raises with a message of its own, in the one error format."""
@@ -112,6 +133,7 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidParameter, on_invalid_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(StoreError, on_store_error)

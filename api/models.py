@@ -183,7 +183,8 @@ class LatestReading(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: str = Field(
-        description="machine-readable code: invalid_request, not_found, method_not_allowed, "
+        description="machine-readable code: invalid_request, invalid_parameter, not_found, "
+        "method_not_allowed, "
         "store_unavailable, store_error, internal_error",
         examples=["store_unavailable"],
     )
@@ -192,5 +193,5 @@ class ErrorResponse(BaseModel):
         examples=["the influxdb store is unavailable; try again later"],
     )
     detail: list[dict[str, Any]] | None = Field(
-        default=None, description="per-parameter validation errors (invalid_request only)"
+        default=None, description="per-parameter errors (invalid_request, invalid_parameter)"
     )

@@ -54,3 +54,22 @@ def wib_day(seconds: float) -> int:
 def wib_midnight(day: int) -> float:
     """Unix time of 00:00 WIB of *day* (days since 1970-01-01, as :func:`wib_day` counts)."""
     return day * DAY_S - WIB_OFFSET_S
+
+
+def zone_iso(ms: int, zone: ZoneInfo) -> str:
+    """``1764489600000`` in Asia/Jakarta -> ``"2025-11-30T15:00:00.000+07:00"``."""
+    return _datetime(ms).astimezone(zone).isoformat(timespec="milliseconds")
+
+
+def fixed_offset_ms(zone: ZoneInfo, start_ms: int, end_ms: int) -> int | None:
+    """The zone's offset from UTC in ms if it is the same all through the years of
+    [start, end) (no daylight saving, no change of the zone's rules); else None."""
+    first, last = _datetime(start_ms).year, _datetime(max(start_ms, end_ms - 1)).year
+    instants = [_datetime(start_ms), _datetime(max(start_ms, end_ms - 1))]
+    for year in range(first, last + 1):
+        instants += [datetime(year, month, 1, tzinfo=UTC) for month in (1, 4, 7, 10)]
+    offsets = {instant.astimezone(zone).utcoffset() for instant in instants}
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds() * 1000) if offset is not None else None
