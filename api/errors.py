@@ -1,5 +1,5 @@
-"""JSON errors instead of tracebacks: validation (422), a value a route cannot answer (400), store down (503), store refusal (502),
-unknown path or resource (404), wrong method (405).
+"""JSON errors instead of tracebacks: validation (422), a value a route cannot answer (400),
+store down (503), store refusal (502), unknown path or resource (404), wrong method (405).
 
 Every error body has the same shape (:class:`api.models.ErrorResponse`):
 ``{"error": "<code>", "message": "<for people>"}``, plus ``detail`` for validation errors.
@@ -40,7 +40,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 #: Error codes of the HTTP errors raised by routing (unknown path, wrong method) or a route.
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
-
 
 
 class InvalidParameter(Exception):

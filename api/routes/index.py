@@ -33,6 +33,15 @@ def endpoints(request: Request) -> list[tuple[str, str]]:
     ]
 
 
+def needs_query(request: Request, path: str) -> bool:
+    """True if the endpoint has a required query parameter (``/series``): a bare link to it
+    could only answer an error."""
+    operation = request.app.openapi().get("paths", {}).get(path, {}).get("get", {})
+    return any(
+        p.get("in") == "query" and p.get("required") for p in operation.get("parameters", [])
+    )
+
+
 def page_key(path: str) -> str:
     """The catalogue key of an endpoint's sentence: ``/gateways/{gateway}`` ->
     ``api.path.gateways.gateway``."""
@@ -40,10 +49,11 @@ def page_key(path: str) -> str:
     return "api.path." + ".".join(parts)
 
 
-def _link(base: str, path: str) -> str:
-    """The endpoint as a link; a path with a parameter ({gateway}) only as text."""
+def _link(base: str, path: str, linked: bool = True) -> str:
+    """The endpoint as a link; a path with a parameter ({gateway}) or a required query
+    parameter (*linked* False) only as text."""
     code = f"<code>GET {escape(path)}</code>"
-    return code if "{" in path else f'<a href="{escape(base + path)}">{code}</a>'
+    return code if "{" in path or not linked else f'<a href="{escape(base + path)}">{code}</a>'
 
 
 _STYLE = "body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}"
@@ -52,7 +62,8 @@ _STYLE = "body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1
 def _html(request: Request, lang: Lang) -> str:
     base = str(request.base_url).rstrip("/")
     items = "\n".join(
-        f"<li>{_link(base, path)}: {escape(tr(page_key(path), lang))}</li>"
+        f"<li>{_link(base, path, not needs_query(request, path))}: "
+        f"{escape(tr(page_key(path), lang))}</li>"
         for path, _ in endpoints(request)
     )
     other = "en" if lang == "id" else "id"

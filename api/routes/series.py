@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import StoreDep
-from api.errors import BAD_PARAMETER, STORE_ERRORS, InvalidParameter
+from api.errors import BAD_PARAMETER, INVALID_REQUEST, STORE_ERRORS, InvalidParameter
 from kernel.times import fixed_offset_ms, zone_iso
 from store import SeriesQuery, SeriesRefused, SeriesRow, StoreReader
 from store.base import AGGREGATES, WINDOWS_MS
@@ -138,7 +138,7 @@ def decode_cursor(query: SeriesQuery, cursor: str) -> int:
     return after
 
 
-def parse(  # noqa: PLR0913 - the query parameters, one each
+def parse(
     *,
     measurement: str,
     field: str,
@@ -181,8 +181,9 @@ def parse(  # noqa: PLR0913 - the query parameters, one each
     if end_dt - start_dt > MAX_SPAN[window]:
         days = MAX_SPAN[window].days
         raise InvalidParameter(
-            "window", window, f"spans at most {days} days from start to end; ask a coarser "
-            "window or a shorter span"
+            "window",
+            window,
+            f"spans at most {days} days from start to end; ask a coarser window or a shorter span",
         )
     start_ms, end_ms = _ms(start_dt), _ms(end_dt)
     offset = fixed_offset_ms(zone, start_ms, end_ms)
@@ -194,9 +195,7 @@ def parse(  # noqa: PLR0913 - the query parameters, one each
     )  # fmt: skip
     after = decode_cursor(query, cursor) if cursor is not None else None
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in accept.lower())
-    return Params(
-        query=query, window=window, zone=zone, after_ms=after, limit=limit, csv=wants_csv
-    )
+    return Params(query=query, window=window, zone=zone, after_ms=after, limit=limit, csv=wants_csv)
 
 
 def _page(store: StoreReader, p: Params, after_ms: int | None, limit: int) -> list[SeriesRow]:
@@ -243,10 +242,11 @@ SensorQ = Annotated[str | None, Query(description="only this sensor", examples=[
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
         **BAD_PARAMETER,
+        **INVALID_REQUEST,
         **STORE_ERRORS,
     },
 )
-def series(  # noqa: PLR0913 - the query parameters, one each
+def series(
     request: Request,
     store: StoreDep,
     measurement: Annotated[str, Query(description="e.g. air_quality", examples=["air_quality"])],
@@ -260,7 +260,7 @@ def series(  # noqa: PLR0913 - the query parameters, one each
     tz: Annotated[str, Query(description="IANA zone of windows and times")] = "Asia/Jakarta",
     limit: Annotated[int, Query(description=f"rows per page, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="the `next` of the page before")] = None,
-    format: Annotated[str | None, Query(description="json (default) or csv")] = None,  # noqa: A002
+    format: Annotated[str | None, Query(description="json (default) or csv")] = None,
 ):
     """Oldest first. Raw: every value with its gateway, sensor and tags (a page never splits
     a time, so it may run over `limit`). A window: one row per window that holds values, all

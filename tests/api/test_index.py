@@ -49,10 +49,11 @@ def test_root_lists_every_endpoint_with_links(client: TestClient) -> None:
     )
     for entry in body["endpoints"]:
         assert entry["href"] == "http://jagajalan.test:8000" + entry["path"] and entry["summary"]
-    # Every link that is not a template answers.
+    # Every link that is not a template and needs no query parameter answers.
     for entry in body["endpoints"]:
-        if "{" not in entry["path"]:
+        if "{" not in entry["path"] and entry["path"] != "/series":
             assert client.get(entry["path"]).status_code == 200, entry["path"]
+    assert client.get("/series").status_code == 422  # measurement and field are required
 
 
 def test_root_is_a_page_in_bahasa_indonesia_for_a_browser(client: TestClient) -> None:
@@ -65,6 +66,7 @@ def test_root_is_a_page_in_bahasa_indonesia_for_a_browser(client: TestClient) ->
     assert 'href="http://jagajalan.test:8000/gateways"><code>GET /gateways</code>' in page
     assert "keadaan setiap perangkat" in page  # the /gateways sentence, in Indonesian
     assert "<code>GET /gateways/{gateway}/history</code>" in page
+    assert "<li><code>GET /series</code>: Deret waktu" in page  # text: it needs parameters
     assert "Every gateway" not in page  # no English sentence on the Indonesian page...
     english = client.get("/", params={"lang": "en"}, headers=BROWSER).text
     assert '<html lang="en">' in english and "Every gateway" in english

@@ -212,9 +212,12 @@ def test_bad_names_mean_of_text_and_foreign_cursor_are_400(client: TestClient) -
     ):
         r = client.get(f"/series?{query}")
         assert (r.status_code, r.json()["detail"][0]["loc"][1]) == (400, parameter), r.text
-    assert client.get(f"/series?measurement=air_quality&field=label&{WINDOW}").json()[
-        "points"
-    ][0]["value"] == "x"
+    assert (
+        client.get(f"/series?measurement=air_quality&field=label&{WINDOW}").json()["points"][0][
+            "value"
+        ]
+        == "x"
+    )
     first = client.get(f"/series?measurement=traffic&field=count&{WINDOW}&limit=1").json()
     cursor = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
     other = client.get(f"{AIR}&cursor={cursor}")  # a cursor of another query

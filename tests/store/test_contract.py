@@ -403,7 +403,7 @@ def test_series_days_begin_at_midnight_of_the_zone(
     utc = SeriesQuery(
         "air_quality", "pm25", T0 - DAY, T0 + 3 * DAY, window="1d", agg=agg, tz="UTC", offset_ms=0
     )
-    assert [r.time_ms for r in store.series(utc, None, 10)][0] == T0 - 8 * HOUR
+    assert store.series(utc, None, 10)[0].time_ms == T0 - 8 * HOUR
 
 
 def test_series_filters_start_end_and_keyset_pages(store: Store) -> None:
