@@ -11,7 +11,7 @@ the rollups that ``store setup`` keeps (``rollup_1m``, ``rollup_1h``) are not us
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from store.base import WINDOWS_MS, SeriesQuery, SeriesRefused, SeriesRow
@@ -74,10 +74,11 @@ def influx_series(
         for tag, value in (("gateway", query.gateway), ("sensor", query.sensor))
         if value is not None
     ]
-    terms += [f"time >= {_lower(query, after_ms)}ms", f"time < {int(query.end_ms)}ms"]
-    source = f"{quote_ident(query.measurement)} WHERE {' AND '.join(terms)}"
     field = quote_ident(query.field)
+    lower, end = _lower(query, after_ms), int(query.end_ms)
     if query.window is None:
+        terms += [f"time >= {lower}ms", f"time < {end}ms"]
+        source = f"{quote_ident(query.measurement)} WHERE {' AND '.join(terms)}"
         (result,) = store._query(f"SELECT {field} FROM {source} GROUP BY * LIMIT {int(limit)}")
         rows = []
         for series in result.get("series", []):
@@ -89,16 +90,35 @@ def influx_series(
                         SeriesRow(int(time_ms), _typed(query, value, kind), gateway, sensor, tags)
                     )
         return _raw_page(rows, limit)
-    (result,) = store._query(
-        f"SELECT {query.agg}({field}) FROM {source} GROUP BY time({query.window}) fill(none)"
-        f" LIMIT {int(limit)} tz({quote_string(query.tz)})"
-    )
-    return [
-        SeriesRow(int(time_ms), _typed(query, value, kind))
-        for series in result.get("series", [])
-        for time_ms, value in series.get("values", [])
-        if value is not None
-    ]
+    out: list[SeriesRow] = []
+    for low, high in _steps(query, lower, end, limit, out):
+        window = [*terms, f"time >= {low}ms", f"time < {high}ms"]
+        (result,) = store._query(
+            f"SELECT {query.agg}({field}) FROM {quote_ident(query.measurement)} "
+            f"WHERE {' AND '.join(window)} GROUP BY time({query.window}) fill(none)"
+            f" LIMIT {int(limit - len(out))} tz({quote_string(query.tz)})"
+        )
+        out += [
+            SeriesRow(int(time_ms), _typed(query, value, kind))
+            for series in result.get("series", [])
+            for time_ms, value in series.get("values", [])
+            if value is not None
+        ]
+    return out
+
+
+def _steps(
+    query: SeriesQuery, lower: int, end: int, limit: int, out: list[SeriesRow]
+) -> Iterator[tuple[int, int]]:
+    """Time ranges of at most the page's remaining windows, each ending at a window's end,
+    until *out* holds *limit* rows or *end* is reached: a page reads the points of its own
+    windows (and of the empty ones between them), not every point up to *end*."""
+    width, offset = WINDOWS_MS[query.window or "1m"], int(query.offset_ms)
+    while lower < end and len(out) < limit:
+        first = ((lower + offset) // width) * width - offset  # the window holding `lower`
+        upper = min(end, first + (limit - len(out)) * width)
+        yield lower, upper
+        lower = upper
 
 
 # -- SQLite --------------------------------------------------------------------------------
@@ -114,39 +134,40 @@ def sqlite_series(
     if kind is None:
         return []
     path = '$."' + query.field.replace('"', "") + '"'
-    where = "s.measurement = ? AND p.time_ms >= ? AND p.time_ms < ?"
-    params: list[Any] = [query.measurement, _lower(query, after_ms), int(query.end_ms)]
+    where, params = "s.measurement = ?", [query.measurement]
     for column, value in (("gateway", query.gateway), ("sensor", query.sensor)):
         if value is not None:
             where += f" AND s.{column} = ?"
             params.append(value)
-    joined = f"FROM points p JOIN series s ON s.id = p.series_id WHERE {where}"
+    lower, end = _lower(query, after_ms), int(query.end_ms)
     if query.window is None:
-        sql = (
-            f"SELECT s.tags, p.time_ms, json_extract(p.fields, ?) AS v {joined} AND v IS NOT NULL"
-            " ORDER BY p.time_ms, s.tagkey LIMIT ?"
-        )
-        rows = _raw_rows(query, kind, store._read(sql, [path, *params, int(limit)]))
-        if len(rows) == limit:  # the rest of the last time: a page never splits a time
-            more = f"SELECT s.tags, p.time_ms, json_extract(p.fields, ?) AS v {joined} "
-            more += "AND v IS NOT NULL AND p.time_ms = ?"
-            seen = len([r for r in rows if r.time_ms == rows[-1].time_ms])
-            ties = _raw_rows(query, kind, store._read(more, [path, *params, rows[-1].time_ms]))
-            if len(ties) > seen:
-                rows = [r for r in rows if r.time_ms != rows[-1].time_ms] + ties
+        # Per series the first `limit` values after the cursor, read in the order of the
+        # primary key (series_id, time_ms), then merged: a page reads about `limit` rows per
+        # series wherever it starts (the argument of InfluxDB's GROUP BY * LIMIT n).
+        rows: list[SeriesRow] = []
+        for series_id, tags_json in store._read(
+            f"SELECT id, tags FROM series s WHERE {where}", params
+        ):
+            values = store._read(
+                "SELECT time_ms, json_extract(fields, ?) AS v FROM points WHERE series_id = ? "
+                "AND time_ms >= ? AND time_ms < ? AND v IS NOT NULL ORDER BY time_ms LIMIT ?",
+                [path, series_id, lower, end, int(limit)],
+            )
+            rows += _raw_rows(query, kind, [(tags_json, t, v) for t, v in values])
         return _raw_page(rows, limit)
     width, offset = WINDOWS_MS[query.window], int(query.offset_ms)
     sql = (
         f"SELECT b, {_SQL_AGG[query.agg]}(v) FROM (SELECT "
         f"((p.time_ms + {offset}) / {width}) * {width} - {offset} AS b, "
-        f"json_extract(p.fields, ?) AS v {joined}) WHERE v IS NOT NULL "
+        "json_extract(p.fields, ?) AS v FROM points p JOIN series s ON s.id = p.series_id "
+        f"WHERE {where} AND p.time_ms >= ? AND p.time_ms < ?) WHERE v IS NOT NULL "
         "GROUP BY b ORDER BY b LIMIT ?"
     )
-    return [
-        SeriesRow(int(b), _typed(query, value, kind))
-        for b, value in store._read(sql, [path, *params, int(limit)])
-        if value is not None
-    ]
+    out: list[SeriesRow] = []
+    for low, high in _steps(query, lower, end, limit, out):
+        found = store._read(sql, [path, *params, low, high, limit - len(out)])
+        out += [SeriesRow(int(b), _typed(query, v, kind)) for b, v in found if v is not None]
+    return out
 
 
 def _raw_rows(query: SeriesQuery, kind: str | None, rows: Sequence[tuple]) -> list[SeriesRow]:
