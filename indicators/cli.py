@@ -12,6 +12,11 @@ the same points again, so a backfill can be repeated and overlaps the service sa
 ``--metrics-port`` the service serves its Prometheus metrics (indicators/metrics.py;
 docs/scaling.md section 8 lists them).
 
+What "now" is for the service (``--clock``, indicators/clock.py): ``wall``, this machine's
+clock; ``data``, the newest reading's time in the store (readings from the past); ``scenario``,
+a simulator scenario played faster than real time, as ``make demo`` does (its windows are the
+scenario's, stamped back in real time).
+
 Exit codes: 0 done, 1 the store failed (or the metrics port is taken), 2 a mistake in the
 options or the config file.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 log = logging.getLogger("indicators")
 
@@ -117,11 +123,29 @@ def run_command(args: argparse.Namespace) -> int:
     if port:
         log.info("event=metrics url=http://0.0.0.0:%d/metrics", port)
     metered = MeteredStore(store, metrics.observe_store)
-    log.info("event=indicators_started every=%s lookback=%s", settings.every, settings.lookback)
+    log.info(
+        "event=indicators_started every=%s lookback=%s clock=%s",
+        settings.every,
+        settings.lookback,
+        settings.clock,
+    )
+    view: Any = metered
+    if settings.clock == "scenario":
+        from indicators.clock import ScenarioStore
+
+        view = ScenarioStore(metered, metered, settings.scenario_time())
     try:
         with stop_event() as stop:
+            now_ms = settings.now_ms(metered)
             job.run(
-                metered, metered, config, settings.every, settings.lookback, stop, metrics=metrics
+                view,
+                view,
+                config,
+                settings.every,
+                settings.lookback,
+                stop,
+                metrics=metrics,
+                now_ms=now_ms,
             )
     finally:
         metrics.server.close()

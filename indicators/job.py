@@ -149,15 +149,23 @@ def run(
     clock: Callable[[], float] = time.time,
     on_pass: Callable[[int], None] | None = None,
     metrics: AnalyticsMetrics | None = None,
+    now_ms: Callable[[], int | None] | None = None,
 ) -> None:
     """Pass after pass until *stop* is set; a failed pass is logged and retried next time.
-    *metrics* (``--metrics-port``) counts the passes, their time and what they wrote."""
+    *metrics* (``--metrics-port``) counts the passes, their time and what they wrote. "Now" is
+    *clock* (seconds), or *now_ms* when given (indicators.clock: the data's or a scenario's
+    time; None: no readings yet, no pass)."""
     from store.base import StoreError
 
     while not stop.is_set():
         began = time.perf_counter()
         try:
-            points = complete_points(reader, config, int(clock() * 1000), lookback_s)
+            now = int(clock() * 1000) if now_ms is None else now_ms()
+            if now is None:
+                log.info("event=indicators_no_readings")
+                stop.wait(every_s)
+                continue
+            points = complete_points(reader, config, now, lookback_s)
             write(writer, points)
         except StoreError as exc:
             log.warning("event=indicators_pass_failed error=%r", str(exc))

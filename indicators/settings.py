@@ -12,7 +12,7 @@ more (store.privileges). Without ``--influx-url`` it uses the embedded SQLite st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -106,6 +106,56 @@ class Schedule(SettingsGroup):
     )
 
 
+class JobClock(SettingsGroup):
+    group: ClassVar[str] = "clock"
+
+    clock: Literal["wall", "data", "scenario"] = Field(
+        "wall",
+        description="what now is: wall (this machine's clock), data (the newest reading's "
+        "time in the store: readings from the past), scenario (a scenario played faster, "
+        "the demo: --scenario-start, --scenario-origin, --scenario-speed)",
+    )
+    scenario_start: UtcTime | None = Field(
+        None,
+        description="--clock scenario: the scenario time the readings begin at",
+        json_schema_extra={"metavar": "TIME"},
+    )
+    scenario_origin: UtcTime | None = Field(
+        None,
+        description="--clock scenario: the real time the scenario began to play",
+        json_schema_extra={"metavar": "TIME"},
+    )
+    scenario_speed: float | None = Field(
+        None, gt=0, le=100_000, description="--clock scenario: scenario seconds per real second"
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        names = ("scenario_start", "scenario_origin", "scenario_speed")
+        if values.get("clock") == "scenario":
+            missing = tuple(n for n in names if not given(values, n))
+            return [(missing, "--clock scenario needs it")] if missing else []
+        extra = tuple(n for n in names if given(values, n))
+        return [(extra, "only with --clock scenario")] if extra else []
+
+    def now_ms(self, reader: Any) -> Any:
+        """The job's "now" (indicators.job.run's *now_ms*); None: the machine's clock."""
+        from indicators import clock
+
+        if self.clock == "data":
+            return lambda: clock.newest_reading_ms(reader)
+        if self.clock == "scenario":
+            return self.scenario_time().now_ms
+        return None
+
+    def scenario_time(self) -> Any:
+        from indicators.clock import ScenarioTime
+
+        assert self.scenario_start is not None and self.scenario_origin is not None
+        assert self.scenario_speed is not None
+        return ScenarioTime(self.scenario_start, self.scenario_origin, self.scenario_speed)
+
+
 class Span(SettingsGroup):
     group: ClassVar[str] = "window"
 
@@ -138,7 +188,9 @@ class Monitoring(SettingsGroup):
     )
 
 
-class AnalyticsRunSettings(ServiceSettings, JobInfluxLink, JobStore, JobFile, Schedule, Monitoring):
+class AnalyticsRunSettings(
+    ServiceSettings, JobInfluxLink, JobStore, JobFile, Schedule, Monitoring, JobClock
+):
     command: ClassVar[str] = "jagajalan analytics run"
 
 
