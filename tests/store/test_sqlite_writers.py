@@ -15,7 +15,7 @@ from testkit import children
 
 BATCHES, PER_BATCH = 300, 20
 
-WRITER = """
+WRITER = f"""
 import sys, time
 from pathlib import Path
 from store.sqlite import SQLiteStore
@@ -26,15 +26,15 @@ while not go.exists():
     time.sleep(0.001)
 store = SQLiteStore(path)
 store.ensure()
-for b in range({batches}):
+for b in range({BATCHES}):
     store.write([
         Point("m_" + name, {{"gateway": name, "sensor": "s" + str(i)}}, {{"v": float(b)}}, b * 1000)
-        for i in range({per_batch})
+        for i in range({PER_BATCH})
     ])
     store.points("m_" + name, start_ms=b * 1000)  # reads between writes, as the job does
 store.close()
 print("done", name)
-""".format(batches=BATCHES, per_batch=PER_BATCH)
+"""
 
 
 def test_two_processes_write_one_new_store_at_once(tmp_path: Path) -> None:
