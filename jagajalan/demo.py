@@ -3,8 +3,10 @@
 Embedded defaults (used only when no real service is configured): an in-process MQTT broker
 (amqtt, on 1883 when it is free, else on a free port) and an SQLite store. The chain is the
 production one: emulated roadside cabinets on pseudo-terminals -> gateway processes ->
-broker -> ingest -> store -> API. Each component runs as its own process with the same
-command line an operator would use; logs go to ``<dir>/logs``.
+broker -> ingest -> store -> API, and the indicators job reading and writing the store. Each
+component runs as its own process with the same command line an operator would use; logs go
+to ``<dir>/logs``. The example registry is in ``<dir>/registry.sqlite3``
+(:mod:`jagajalan.demo_parts`).
 
 The cabinets are driven by a scenario (default ``first_rains``: within five minutes the haze
 changes ISPU category, the rush hour passes and water floods the market road); the demo's
@@ -30,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jagajalan.demo_parts import analytics_argv, prepare_registry
 from jagajalan.demo_switch import cmd_switch, demo_sites, take_switch_request
 from kernel.demo_state import DemoState, remove_state, write_state
 from kernel.signals import install_stop
@@ -43,8 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole chain on this machine (embedded broker and store by default)",
         description=(
-            "Runs emulated roadside cabinets driven by a scenario, their gateways, ingest and "
-            "the API (http://127.0.0.1:8000, or a free port when it is taken). Uses a real "
+            "Runs emulated roadside cabinets driven by a scenario, their gateways, ingest, "
+            "the indicators job (`analytics run` on the scenario's clock) and the API "
+            "(http://127.0.0.1:8000, or a free port when it is taken), with the example "
+            "registry (examples/registry.toml) in --dir. Uses a real "
             "broker or InfluxDB when JAGAJALAN_BROKER_URL / JAGAJALAN_INFLUX_URL (or the options) "
             "are set. Ctrl-C stops everything. `jagajalan demo switch <scenario>` changes the "
             "scenario while it runs."
@@ -146,6 +151,7 @@ class Demo:
             self.broker.start()
             broker_url = self.broker.url
         self.broker_url = broker_url
+        self.registry = prepare_registry(self.dir)  # examples/registry.toml, idempotent
         self.api_port = self.args.api_port or pick_port(8000)
         self.api = f"http://127.0.0.1:{self.api_port}"
         if self.args.influx_url:
@@ -231,6 +237,9 @@ class Demo:
         for gw in gateways:
             config = str(sim_dir / f"{gw}.toml")
             self.cabinet.append(self.spawn(f"gateway-{gw}", "gateway", "run", "--config", config))
+        # The indicators job on this scenario's clock (restarted with the cabinet).
+        job = analytics_argv(self.store_args, scenario, self.origin)
+        self.cabinet.append(self.spawn("analytics", *job))
 
     @staticmethod
     def traffic_interval(scenario) -> int:

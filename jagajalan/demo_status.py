@@ -56,6 +56,7 @@ def banner(demo: Any, lang: Lang = DEFAULT_LANG) -> str:
         ("scenario", scenario),
         ("broker", f"{demo.broker_url}{broker_note}"),
         ("store", demo.store_desc),
+        *_parts_rows(demo, lang),
         ("conditions", f"{demo.api}/conditions   " + tr("demo.banner.conditions_note", lang)),
         ("latest", f"{demo.api}/readings/latest"),
         ("gateways", f"{demo.api}/gateways"),
@@ -83,10 +84,22 @@ def banner(demo: Any, lang: Lang = DEFAULT_LANG) -> str:
             f"  {jj} simulate fleet --gateways 50 --rate 1 --duration 30 "
             f"--broker-url {demo.broker_url}",
             f"  {jj} demo switch rainy_season_flood{_dir_option(demo)}",
+            f"  {jj} registry list sites --registry-db {demo.registry.path}",
             tr("demo.banner.other_scenarios", lang, names=", ".join(others)),
             tr("demo.banner.stop", lang),
         ]
     )
+
+
+def _parts_rows(demo: Any, lang: Lang) -> list[tuple[str, str]]:
+    """The banner's rows of the registry and the indicators job (jagajalan/demo_parts.py)."""
+    from jagajalan.demo_parts import ANALYTICS_EVERY, REGISTRY_EXAMPLE
+
+    reg = demo.registry
+    example = os.path.relpath(REGISTRY_EXAMPLE) if REGISTRY_EXAMPLE.exists() else REGISTRY_EXAMPLE
+    registry = tr("demo.banner.registry_value", lang, sites=reg.sites, file=example)
+    indicators = tr("demo.banner.indicators_value", lang, every=ANALYTICS_EVERY)
+    return [("registry", f"{reg.path}  {registry}"), ("indicators", indicators)]
 
 
 def _dir_option(demo: Any) -> str:

@@ -24,6 +24,19 @@ WORDLIST = Path("/usr/share/dict/american-english")
 
 #: Words the English word list holds that are also ordinary Bahasa Indonesia, or technical
 #: terms an Indonesian technician uses as they are. Kept short: every entry is a reason.
+#: Components whose command lines the demo and the docs print for people to copy.
+COMMANDS = (
+    "gateway",
+    "simulate",
+    "demo",
+    "api",
+    "ingest",
+    "store",
+    "registry",
+    "analytics",
+    "config",
+)
+
 SHARED = frozenset(
     {
         # Indonesian words that happen to be English words too (different meaning or loans)
@@ -164,7 +177,7 @@ _TECHNICAL = [
     re.compile(r"(?<![A-Za-z])'[^'\n]*'"),  # a config value as Python shows it: 'red'
     re.compile(r"\$ .*$", re.M),  # a command line
     # a line that is a jagajalan command to copy: .venv/bin/jagajalan simulate devices ...
-    re.compile(r"^[ \t]*(?:\S*/)?jagajalan (?:gateway|simulate|demo|api|ingest|store) .*$", re.M),
+    re.compile(rf"^[ \t]*(?:\S*/)?jagajalan (?:{'|'.join(COMMANDS)}) .*$", re.M),
     re.compile(r"(?<!\w)--?[a-z][a-z0-9-]*"),  # command-line options: --units, -h
     re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
     re.compile(r"[?&]\w+=\S*"),  # query parameters: ?start=
