@@ -165,6 +165,8 @@ def test_analytics_run_with_the_scenario_clock_follows_the_played_scenario(
         iso,
         "--scenario-speed",
         str(speed),
+        "--lookback",
+        "36000",  # ten scenario hours, 10 s: whatever the start-up takes here
     )
     log = (tmp_path / "analytics.log").open("wb")
     proc = children.start(argv, env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
