@@ -50,9 +50,11 @@ class ScenarioTime:
         return self.to_scenario(int(clock() * 1000))
 
 
-class ScenarioStore(StoreReader, StoreWriter):
+class ScenarioStore:
     """The store seen in scenario time: :meth:`points` takes and returns scenario times,
-    :meth:`write` stamps the points back in real time. Only what the job uses."""
+    :meth:`write` stamps the points back in real time. Only what the job's passes use of
+    :class:`StoreReader` and :class:`StoreWriter` (points, write, the checks), so it is no
+    subclass of theirs: the rest of the store is the real time's."""
 
     def __init__(self, reader: StoreReader, writer: StoreWriter, scale: ScenarioTime) -> None:
         self.reader, self.writer, self.scale = reader, writer, scale
@@ -80,18 +82,6 @@ class ScenarioStore(StoreReader, StoreWriter):
 
     def write(self, points: Sequence[Point]) -> None:
         self.writer.write([replace(p, time_ms=self.scale.to_real(p.time_ms)) for p in points])
-
-    def newest(self, measurement, gateway=None, before_ms=None):  # type: ignore[no-untyped-def]
-        raise NotImplementedError("the scenario clock reads windows, not the newest points")
-
-    def latest(self, gateway=None, measurement=None):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def gateways(self):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def count(self, measurement, gateway=None):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
 
     def check_read(self) -> None:
         self.reader.check_read()
