@@ -9,6 +9,9 @@
   credentials GW     a registered gateway's MQTT password: its Mosquitto password entry,
                      the password file for the gateway, its config's [mqtt] table
   list WHAT          sites, gateways or sensors as a table
+  key create|list|revoke
+                     the API's keys: made with a role (viewer, operator, admin; the secret
+                     is printed once), listed (never a secret), revoked by prefix
 
 The database: an SQLite file (``--registry-db``, default ``var/registry.sqlite3``) or
 PostgreSQL (``--registry-url``, ``--registry-username``, ``--registry-password-file``); every
@@ -42,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def action(name: str, text: str) -> argparse.ArgumentParser:
-        p = actions.add_parser(name, help=text, description=text)
+    def action(name: str, text: str, within: Any = actions) -> argparse.ArgumentParser:
+        p = within.add_parser(name, help=text, description=text)
         add_options(p, RegistrySettings)
         p.add_argument("--lang", choices=LANGS, default=default_lang(), help="id (default) or en")
         return p
@@ -102,6 +105,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = action("list", "list sites, gateways or sensors")
     lst.add_argument("what", choices=LISTS)
     lst.set_defaults(func=list_command)
+    from registry import keycli
+
+    key = actions.add_parser("key", help="the API's keys: create, list, revoke")
+    keys = key.add_subparsers(dest="key_action", metavar="ACTION", required=True)
+    keycli.register(lambda name, text: action(name, text, keys))
 
 
 def _say(lang: str, key: str, err: bool = False, **args: Any) -> None:
