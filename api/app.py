@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors
+from api import auth, errors
+from api.access import Access
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
+from api.routes import access as access_routes
 from api.routes import conditions, docs, gateways, health, index, readings, series
 from kernel import __version__
 from store import StoreReader
@@ -28,8 +30,13 @@ Times are UTC (ISO 8601 with `Z`) in the data; every time also comes as `*_wib`
 
 
 def create_app(
-    store: StoreReader, broker_check: BrokerCheck | None = None, metrics: ApiMetrics | None = None
+    store: StoreReader,
+    broker_check: BrokerCheck | None = None,
+    metrics: ApiMetrics | None = None,
+    access: Access | None = None,
 ) -> FastAPI:
+    """*access*: keys, public reads and rates (api/access.py); None: closed, every data route
+    needs a key (and no key is valid)."""
     app = FastAPI(
         title="JagaJalan API",
         version=__version__,
@@ -42,6 +49,7 @@ def create_app(
     app.state.store = MeteredStore(store, metrics.observe_store)  # /metrics: per store method
     app.state.broker_check = broker_check
     errors.install(app)
+    auth.install(app, access or Access())
     app.include_router(index.router, dependencies=PUBLIC)
     docs.install(app)
     app.include_router(health.router, dependencies=PUBLIC)
@@ -49,6 +57,8 @@ def create_app(
     app.include_router(readings.router, dependencies=READ_ACCESS)
     app.include_router(conditions.router, dependencies=READ_ACCESS)
     app.include_router(series.router, dependencies=READ_ACCESS)
+    app.include_router(access_routes.router)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
     app.add_middleware(RequestMetrics, metrics=metrics)
+    auth.check_public(app)
     return app

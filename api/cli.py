@@ -80,13 +80,21 @@ def run_command(args: argparse.Namespace) -> int:
             if settings.broker_url
             else None
         )
-        app = create_app(store, broker_check)
+        from api.keys import access_from
+
+        access = access_from(settings)
+        try:
+            app = create_app(store, broker_check, access)
+        except ValueError as exc:  # a --public-read group that does not exist
+            log.error("%s", exc)
+            return 2
         log.info(
-            "API on http://%s:%d (docs at /docs), store: %s, broker check: %s",
+            "API on http://%s:%d (docs at /docs), store: %s, broker check: %s, public reads: %s",
             settings.host,
             settings.port,
             settings.describe_store(),
             settings.broker_url or "off",
+            settings.public_read,
         )
         # uvicorn shuts down gracefully on SIGTERM, restores the previous handler and raises
         # the signal again: with this no-op handler that ends here, so the store is closed

@@ -3,11 +3,11 @@
 The app keeps what it was built with on ``app.state`` (no module-level singletons); routes
 ask for it by name: ``store: StoreDep``, ``broker_check: BrokerCheckDep``.
 
-Access control (a later issue) plugs in here and nowhere else: write a dependency such as
-``require_role("reader")`` that reads the caller's credentials and raises 401/403, and put it
-in :data:`READ_ACCESS`. ``app.py`` includes every data router with
-``dependencies=READ_ACCESS`` (and ``/health`` with :data:`PUBLIC`), so the routes themselves
-do not change. Until then the API is read-only and open, so bind it to a trusted network.
+Access control (api/auth.py) plugs in here: :data:`READ_ACCESS` needs a valid key unless the
+route's group (the first part of its path) is public (``--public-read``). ``app.py`` includes
+every data router with ``dependencies=READ_ACCESS`` (and ``/health`` with :data:`PUBLIC`), so
+the routes themselves do not change. A route that needs a role asks for
+``api.auth.requires("operator")``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 
+from api.auth import read_access
 from store import StoreReader
 from store.sqlite import SQLiteStore
 
 BrokerCheck = Callable[[], bool]
 Backend = Literal["influxdb", "sqlite"]
 
-#: Dependencies every data route runs first. Role checks land here (see the module docstring).
-READ_ACCESS: list[Any] = []
+#: Dependencies every data route runs first: a key, or a public group (module docstring).
+READ_ACCESS: list[Any] = [read_access]
 #: Dependencies of routes that stay open to everyone (load balancers probe /health).
 PUBLIC: list[Any] = []
 

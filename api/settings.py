@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
+from api.access import ApiAccess
 from kernel.fields import BrokerUrl, CaFile, InfluxLink, Rule, SettingsGroup, given
 from kernel.settings import ServiceSettings, load
+from registry.settings import RegistryLink
 
 if TYPE_CHECKING:
     from store import StoreReader
@@ -71,7 +73,9 @@ class BrokerHealth(SettingsGroup):
         return []
 
 
-class ApiSettings(ServiceSettings, HttpListen, InfluxLink, SqliteStore, BrokerHealth):
+class ApiSettings(
+    ServiceSettings, HttpListen, InfluxLink, SqliteStore, BrokerHealth, RegistryLink, ApiAccess
+):
     command: ClassVar[str] = "jagajalan api run"
 
     @property

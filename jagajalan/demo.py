@@ -177,6 +177,9 @@ class Demo:
             str(self.api_port),
             "--broker-url",
             broker_url,
+            # A demo on this machine (127.0.0.1) shows open data: every read without a key.
+            "--public-read",
+            "all",
             *self.store_args,
         )
         self.write_state()

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
+from api.access import open_reads
 from api.app import create_app
 from api.broker import mqtt_reachable
 from api.settings import settings_from
@@ -63,7 +64,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 @pytest.fixture
 def client(sqlite_store: SQLiteStore) -> TestClient:
-    return TestClient(create_app(sqlite_store))
+    return TestClient(create_app(sqlite_store, access=open_reads()))
 
 
 def closed_store(tmp_path: Path) -> SQLiteStore:
@@ -199,14 +200,20 @@ def test_health_without_broker(client: TestClient) -> None:
 def test_health_with_real_broker_and_closed_port(
     sqlite_store: SQLiteStore, broker: Mosquitto
 ) -> None:
-    up = TestClient(create_app(sqlite_store, functools.partial(mqtt_reachable, broker.url)))
+    up = TestClient(
+        create_app(sqlite_store, functools.partial(mqtt_reachable, broker.url), access=open_reads())
+    )
     assert up.get("/health").json() == {
         "status": "ok",
         "store": {"ok": True, "backend": "sqlite", "problem": None},
         "broker": {"ok": True},
     }
     closed = f"mqtt://127.0.0.1:{free_port()}"
-    down = TestClient(create_app(sqlite_store, functools.partial(mqtt_reachable, closed, 1.0)))
+    down = TestClient(
+        create_app(
+            sqlite_store, functools.partial(mqtt_reachable, closed, 1.0), access=open_reads()
+        )
+    )
     r = down.get("/health")
     assert r.status_code == 200  # the API still serves the data it has
     assert r.json()["status"] == "degraded"
@@ -249,7 +256,7 @@ def assert_store_down(client: TestClient, backend: str) -> None:
 
 def test_sqlite_store_down_is_503(tmp_path: Path) -> None:
     store = closed_store(tmp_path)
-    assert_store_down(TestClient(create_app(store)), "sqlite")
+    assert_store_down(TestClient(create_app(store, access=open_reads())), "sqlite")
 
 
 @pytest.mark.services
@@ -258,7 +265,7 @@ def test_influx_store_down_is_503() -> None:
 
     store = InfluxStore(f"http://127.0.0.1:{free_port()}", "jagajalan", timeout=2.0)
     try:
-        assert_store_down(TestClient(create_app(store)), "influxdb")
+        assert_store_down(TestClient(create_app(store, access=open_reads())), "influxdb")
     finally:
         store.close()
 
@@ -274,7 +281,10 @@ class _Broken(SQLiteStore):
 
 
 def test_other_failures_are_json_too(tmp_path: Path) -> None:
-    client = TestClient(create_app(_Broken(tmp_path / "s.sqlite")), raise_server_exceptions=False)
+    client = TestClient(
+        create_app(_Broken(tmp_path / "s.sqlite"), access=open_reads()),
+        raise_server_exceptions=False,
+    )
     r = client.get("/readings/latest")
     assert (r.status_code, r.json()["error"]) == (500, "internal_error")
     r = client.get("/gateways")
@@ -294,7 +304,7 @@ def test_api_on_real_influxdb_answers_like_on_sqlite(
     try:
         store.ensure()
         fill(store)
-        on_influx = TestClient(create_app(store))
+        on_influx = TestClient(create_app(store, access=open_reads()))
         for path in ("/readings/latest", "/gateways", "/readings/latest?measurement=traffic"):
             r = on_influx.get(path)
             assert r.status_code == 200, r.text
@@ -392,7 +402,17 @@ def test_real_server_via_cli(tmp_path: Path, broker: Mosquitto) -> None:
     env.pop("JAGAJALAN_INFLUX_URL", None)
     log = (tmp_path / "api.log").open("wb")
     proc = children.start(
-        [sys.executable, "-m", "jagajalan.cli", "api", "run", "--broker-url", broker.url],
+        [
+            sys.executable,
+            "-m",
+            "jagajalan.cli",
+            "api",
+            "run",
+            "--broker-url",
+            broker.url,
+            "--public-read",
+            "all",
+        ],
         cwd=REPO,
         env=env,
         stdout=log,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from api import cli
+from api.access import open_reads
 from api.app import create_app
 from store.sqlite import SQLiteStore
 from testkit import REPO
@@ -31,7 +32,7 @@ def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     store = SQLiteStore(tmp_path_factory.mktemp("api-doc") / "store.sqlite")
     store.ensure()
     try:
-        return TestClient(create_app(store)).get("/openapi.json").json()
+        return TestClient(create_app(store, access=open_reads())).get("/openapi.json").json()
     finally:
         store.close()
 

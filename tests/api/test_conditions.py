@@ -8,6 +8,7 @@ from pathlib import Path
 
 from starlette.exceptions import StarletteDeprecationWarning
 
+from api.access import open_reads
 from api.app import create_app
 from store.sqlite import SQLiteStore
 from telemetry.mapping import Point
@@ -32,7 +33,7 @@ def client_with(tmp_path: Path, points: list[Point]) -> TestClient:
     store = SQLiteStore(tmp_path / "c.sqlite")
     store.ensure()
     store.write(points)
-    return TestClient(create_app(store))
+    return TestClient(create_app(store, access=open_reads()))
 
 
 def test_conditions_label_water_air_and_traffic(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from api.access import open_reads
 from api.app import create_app
 from gateway.runtime.health import Health
 from gateway.runtime.spool import Spool
@@ -82,7 +83,7 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
         ),
     )
     store.write([batch_meta_point(_batch(GW2, T0))])  # a gateway without any status
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store, access=open_reads()))
     listed = client.get("/gateways").json()
     assert [g["gateway"] for g in listed] == [GW1, GW2]
     gw = client.get(f"/gateways/{GW1}").json()
@@ -125,7 +126,7 @@ def test_a_last_will_keeps_the_devices_but_has_no_details(store: SQLiteStore) ->
     )
     will = Status(gateway=GW1, state="offline")  # what the broker publishes: no time, no details
     store.write(status_points(will, T0 + MIN))  # ingest stamps it with the receive time
-    gw = TestClient(create_app(store)).get(f"/gateways/{GW1}").json()
+    gw = TestClient(create_app(store, access=open_reads())).get(f"/gateways/{GW1}").json()
     assert (gw["state"], gw["state_time"], gw["spool_depth"]) == ("offline", iso(T0 + MIN), None)
     assert [(d["device"], d["state"], d["time"]) for d in gw["devices"]] == [
         ("wl1", "unplugged", iso(T0))
@@ -133,7 +134,7 @@ def test_a_last_will_keeps_the_devices_but_has_no_details(store: SQLiteStore) ->
 
 
 def test_unknown_and_malformed_gateways(store: SQLiteStore) -> None:
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store, access=open_reads()))
     for path in ("/gateways/srl-nowhere-01", "/gateways/srl-nowhere-01/history"):
         r = client.get(path)
         assert r.status_code == 404
@@ -166,7 +167,7 @@ def test_history_lists_changes_not_repeats(store: SQLiteStore) -> None:
         status("offline", T0 + 5 * MIN, {"wl1": "ok", "env1": "ok"}),
         status("online", T0 + 9 * MIN, {"wl1": "timeout", "env1": "ok"}),  # after the window
     )
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store, access=open_reads()))
     r = client.get(
         f"/gateways/{GW1}/history",
         params={"start": "2025-11-30T15:00:00+07:00", "end": iso(T0 + 6 * MIN)},
@@ -208,21 +209,27 @@ def test_history_lists_changes_not_repeats(store: SQLiteStore) -> None:
 )
 def test_history_refuses_bad_windows(store: SQLiteStore, params: dict, text: str) -> None:
     write_statuses(store, status("online", T0, {"wl1": "ok"}))
-    r = TestClient(create_app(store)).get(f"/gateways/{GW1}/history", params=params)
+    r = TestClient(create_app(store, access=open_reads())).get(
+        f"/gateways/{GW1}/history", params=params
+    )
     assert r.status_code == 422
     assert r.json()["error"] == "invalid_request" and text in r.json()["message"]
 
 
 def test_history_defaults_to_the_last_24_hours(store: SQLiteStore) -> None:
     write_statuses(store, status("online", RECENT, {"wl1": "unplugged"}))
-    body = TestClient(create_app(store)).get(f"/gateways/{GW1}/history").json()
+    body = TestClient(create_app(store, access=open_reads())).get(f"/gateways/{GW1}/history").json()
     assert [(c["device"], c["state"]) for c in body["changes"]] == [
         (None, "online"),
         ("wl1", "unplugged"),
     ]
     assert body["start"] < iso(RECENT) < body["end"]
     week = {"start": "2025-11-01T00:00:00Z", "end": "2025-11-08T00:00:00Z"}  # the longest
-    assert TestClient(create_app(store)).get(f"/gateways/{GW1}/history", params=week).is_success
+    assert (
+        TestClient(create_app(store, access=open_reads()))
+        .get(f"/gateways/{GW1}/history", params=week)
+        .is_success
+    )
 
 
 def _batch(gateway: str, t: int) -> Batch:
@@ -273,7 +280,7 @@ def test_a_pulled_cable_shows_in_the_api_and_its_history(
         service = IngestService(settings, store)
         service.start()
         pub = Publisher(broker.port)
-        client = TestClient(create_app(store))
+        client = TestClient(create_app(store, access=open_reads()))
 
         def states() -> list[str]:
             r = client.get(f"/gateways/{GW1}")  # 404 until ingest stored the first status

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.access import open_reads
 from api.app import create_app
 from api.routes.index import page_key
 from kernel.text import CATALOGUE
@@ -28,7 +29,7 @@ BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 def client(tmp_path: Path) -> Iterator[TestClient]:
     store = SQLiteStore(tmp_path / "api.sqlite")
     store.ensure()
-    yield TestClient(create_app(store), base_url="http://jagajalan.test:8000")
+    yield TestClient(create_app(store, access=open_reads()), base_url="http://jagajalan.test:8000")
     store.close()
 
 

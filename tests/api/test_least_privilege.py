@@ -17,6 +17,7 @@ import httpx
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
+from api.access import open_reads
 from api.app import create_app
 from jagajalan.cli import main
 from store import StoreNotReady
@@ -56,7 +57,7 @@ def secured(tmp_path: Path) -> Iterator[Secured]:
 
 def test_the_read_only_user_serves_readings_and_cannot_write(secured: Secured) -> None:
     store = secured.store("api", DB)
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store, access=open_reads()))
     health = client.get("/health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["store"]["problem"] is None
@@ -75,7 +76,7 @@ def test_the_read_only_user_serves_readings_and_cannot_write(secured: Secured) -
 def test_with_ingests_write_only_login_the_api_reports_it_cannot_read(
     secured: Secured, tmp_path: Path
 ) -> None:
-    client = TestClient(create_app(secured.store("ingest", DB)))
+    client = TestClient(create_app(secured.store("ingest", DB), access=open_reads()))
     health = client.get("/health")
     assert health.status_code == 200  # InfluxDB answers: not a reason to leave the pool
     assert health.json()["status"] == "degraded"

@@ -24,6 +24,7 @@ WRONG_SECRET = "api-wrong-71d3b5f2-never-shown"
 def _serve(env: dict[str, str], port: int, log: Path, broker: Mosquitto) -> list[str]:
     """Start ``api run``, collect /health and /gateways, stop it; the answers' texts."""
     argv = ["--log-level", "DEBUG", "api", "run", "--port", str(port), "--broker-url", broker.url]
+    argv += ["--public-read", "all"]  # this test is about secrets in settings, not keys
     proc = children.start(
         [sys.executable, "-m", "jagajalan.cli", *argv],
         cwd=REPO,
