@@ -179,9 +179,10 @@ class Access:
     public: frozenset[str] | None = frozenset()
     limits: Limits = field(default_factory=Limits)
     engine: Any = None  # the registry's engine, for GET /keys
+    cache_seconds: float = CACHE_SECONDS
 
     def __post_init__(self) -> None:
-        self.cache = KeyCache(self.check) if self.check else None
+        self.cache = KeyCache(self.check, self.cache_seconds) if self.check else None
         self.buckets = Buckets(self.limits)
 
     def is_public(self, group: str) -> bool:

@@ -92,4 +92,3 @@ def revoke_command(args: argparse.Namespace) -> int:
         return _problem(args, exc)
     _say(args.lang, "registry.key.revoked", name=info.id, prefix=info.prefix)
     return EXIT_OK
-
