@@ -127,6 +127,7 @@ def requires(role: str) -> Any:
         access: Access = request.app.state.access
         if who is None:
             raise _needs_key()
+        _limit(access, f"key:{who.prefix}", who.role)  # refused attempts count too
         if RANK.get(who.role, -1) < RANK[role]:
             raise Refusal(
                 403,
@@ -134,7 +135,6 @@ def requires(role: str) -> Any:
                 f"the key {who.name} has the role {who.role}; this needs {role} or higher",
                 {},
             )
-        _limit(access, f"key:{who.prefix}", who.role)
         return who
 
     return Depends(dependency)
