@@ -52,7 +52,7 @@ class RegistryLink(SettingsGroup):
 
     registry_db: ConfigPath = Field(
         Path("var/registry.sqlite3"),
-        description="the registry's SQLite file, used when no --registry-url is given",
+        description="the registry's SQLite file, used when no PostgreSQL URL is given",
         validate_default=True,  # the default too follows the one path rule: made absolute
     )
     registry_url: PostgresUrl | None = Field(

@@ -212,3 +212,13 @@ def test_auth_per_request_is_cheap_once_a_key_is_known(store, registry, made) ->
         f"without a key {public:.2f} ms, with a cached key {authed:.2f} ms"
     )
     assert authed - public < scrypt_ms / 2
+
+
+def test_a_registry_that_does_not_answer_is_503(store, registry, made) -> None:
+    def down(key: str) -> Caller | None:
+        raise OSError("connection refused by 127.0.0.1:5432")
+
+    client = TestClient(create_app(store, access=Access(down)), raise_server_exceptions=False)
+    r = client.get("/gateways", headers=bearer(made["viewer"]))
+    assert r.status_code == 503 and r.json()["error"] == "registry_unavailable"
+    assert r.headers["Retry-After"] == "5"
