@@ -25,8 +25,9 @@ from kernel.fields import SettingsGroup
 
 CACHE_SECONDS = 30.0
 ROLES = ("viewer", "operator", "admin")  # registry.models.ROLES (a test holds them equal)
-#: Paths open to everyone whatever the settings: the index, health, the API's description.
-ALWAYS_PUBLIC = ("/", "/health", "/docs", "/openapi.json")
+#: Paths open to everyone whatever the settings: the index, health, the API's description,
+#: Prometheus' counters (no data).
+ALWAYS_PUBLIC = ("/", "/health", "/docs", "/openapi.json", "/metrics")
 
 
 class ApiAccess(SettingsGroup):
@@ -38,8 +39,8 @@ class ApiAccess(SettingsGroup):
         "none",
         pattern=r"^(none|all|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$",
         description="read endpoints open without a key (open data): none, all, or groups "
-        "separated by commas (gateways,readings,conditions: the first part of the path); "
-        "/, /health, /docs and /openapi.json are always open",
+        "separated by commas (gateways,readings,conditions,series: the first part of the path); "
+        "/, /health, /docs, /openapi.json and /metrics are always open",
         json_schema_extra={"metavar": "GROUPS"},
     )
     rate_viewer: float = Field(

@@ -84,7 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
 
         access = access_from(settings)
         try:
-            app = create_app(store, broker_check, access)
+            app = create_app(store, broker_check, access=access)
         except ValueError as exc:  # a --public-read group that does not exist
             log.error("%s", exc)
             return 2

@@ -30,7 +30,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 DATA = ["/gateways", "/gateways/srl-pasar-01", "/readings/latest", "/conditions"]
-OPEN = ["/", "/health", "/docs", "/openapi.json"]
+DATA += ["/series?measurement=air_quality&field=pm25", "/series"]
+OPEN = ["/", "/health", "/docs", "/openapi.json", "/metrics"]
 
 
 @pytest.fixture
@@ -154,9 +155,11 @@ def test_public_read_groups(store, registry) -> None:
     assert client.get("/readings/latest").status_code == 401
     assert client.get("/keys").status_code == 401  # never public
     everything = app_with(store, registry, public=None)
-    assert all(everything.get(path).status_code in (200, 404) for path in DATA)
+    assert all(everything.get(path).status_code in (200, 404, 422) for path in DATA)
     assert everything.get("/whoami").status_code == 401
-    with pytest.raises(ValueError, match="gateway; the groups: conditions, gateways, readings"):
+    series = app_with(store, registry, public=frozenset({"series"}))
+    assert series.get(DATA[4]).status_code == 200 and series.get("/gateways").status_code == 401
+    with pytest.raises(ValueError, match="gateway; the groups: conditions, gateways, readings, s"):
         app_with(store, registry, public=frozenset({"gateway"}))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.access import open_reads
 from api.app import create_app
 from store import GatewaySeen, StoreUnavailable
 from store.sqlite import SQLiteStore
@@ -49,7 +50,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 def test_requests_are_counted_by_route_template_and_status_class(store: SQLiteStore) -> None:
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store, access=open_reads()))
     before = scrape(client)
     assert client.get(f"/gateways/{GW1}").status_code == 200
     assert client.get("/gateways/no-such-gateway").status_code == 404
@@ -102,7 +103,7 @@ def test_store_failures_are_counted_by_method_and_kind(tmp_path: Path) -> None:
     down = _Down(tmp_path / "s.sqlite")
     down.ensure()
     try:
-        client = TestClient(create_app(down))
+        client = TestClient(create_app(down, access=open_reads()))
         assert client.get("/gateways").status_code == 503
         assert client.get("/gateways").status_code == 503
         samples = scrape(client)
@@ -115,12 +116,15 @@ def test_store_failures_are_counted_by_method_and_kind(tmp_path: Path) -> None:
 
 
 def test_metrics_is_not_in_the_openapi_document(store: SQLiteStore) -> None:
-    client = TestClient(create_app(store))
+    client = TestClient(create_app(store, access=open_reads()))
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
     assert "/metrics" not in str(client.get("/").json()["endpoints"])
 
 
 def test_two_apps_count_apart(store: SQLiteStore) -> None:
-    one, two = TestClient(create_app(store)), TestClient(create_app(store))
+    one, two = (
+        TestClient(create_app(store, access=open_reads())),
+        TestClient(create_app(store, access=open_reads())),
+    )
     one.get("/health")
     assert value(scrape(two), "jagajalan_api_requests_total", route="/health", status="2xx") == 0

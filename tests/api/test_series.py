@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
+from api.access import open_reads
 from api.app import create_app
 from api.routes import series as series_route
 from store import SeriesQuery, SeriesRow, Store
@@ -57,7 +58,7 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
     store.ensure()
     fill(store)
     try:
-        yield TestClient(create_app(store))
+        yield TestClient(create_app(store, access=open_reads()))
     finally:
         store.close()
 
@@ -245,7 +246,7 @@ def test_csv_of_200k_rows_streams_page_by_page(tmp_path: Path) -> None:
     for first in range(0, n, 20_000):
         store.write([air(GW1, T0 + i * 1000, pm25=float(i)) for i in range(first, first + 20_000)])
     try:
-        client = TestClient(create_app(store))
+        client = TestClient(create_app(store, access=open_reads()))
         end = "2025-12-03T00:00:00Z"
         with client.stream(
             "GET", f"/series?measurement=air_quality&field=pm25&start=2025-11-30T00:00:00Z"
