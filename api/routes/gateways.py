@@ -18,6 +18,7 @@ from api.status import changes, current_devices, gateway_view
 from kernel.times import utc_iso, wib_iso
 from store import StoreReader
 from telemetry.mapping import DEVICE_STATUS_MEASUREMENT, STATUS_MEASUREMENT
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS
 from telemetry.topics import ID_PATTERN
 
 router = APIRouter(tags=["gateways"])
@@ -27,6 +28,11 @@ router = APIRouter(tags=["gateways"])
 #: compress into changes (measured on both backends); longer spans are asked week by week.
 MAX_WINDOW = timedelta(days=7)
 DEFAULT_WINDOW = timedelta(hours=24)
+#: Times a window may name: those a status may have (telemetry.models); also keeps the date
+#: arithmetic away from year 1 and 9999, where it overflows.
+MIN_TIME = datetime.fromtimestamp(MIN_TIME_MS / 1000, UTC)
+MAX_TIME = datetime.fromtimestamp(MAX_TIME_MS / 1000, UTC)
+TIME_RANGE = "must be from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (statuses lie in between)"
 
 GatewayPath = Annotated[
     str,
@@ -36,10 +42,19 @@ GatewayPath = Annotated[
         examples=["srl-pasar-01"],
     ),
 ]
-TimeParam = Annotated[
+_TIME = "ISO 8601 time with a zone: 2025-11-30T08:00:00Z or 2025-11-30T15:00:00+07:00"
+StartParam = Annotated[
     AwareDatetime | None,
     Query(
-        description="ISO 8601 time with a zone: 2025-11-30T08:00:00Z or 2025-11-30T15:00:00+07:00",
+        description=f"start of the window (included), {_TIME}; default: 24 hours before end",
+        examples=["2025-11-30T14:00:00+07:00"],
+    ),
+]
+EndParam = Annotated[
+    AwareDatetime | None,
+    Query(
+        description=f"end of the window (excluded), {_TIME}; default: now",
+        examples=["2025-11-30T16:00:00+07:00"],
     ),
 ]
 
@@ -92,11 +107,14 @@ def get_gateway(gateway: GatewayPath, store: StoreDep) -> GatewayPublic:
     responses={**NOT_FOUND, **INVALID_REQUEST, **STORE_ERRORS},
 )
 def gateway_history(
-    gateway: GatewayPath, store: StoreDep, start: TimeParam = None, end: TimeParam = None
+    gateway: GatewayPath, store: StoreDep, start: StartParam = None, end: EndParam = None
 ) -> GatewayHistory:
     """Every change of the gateway's state (``device`` null: online/offline) and of each
     device's state or stuck fields, oldest first, with start <= time < end. Default: the 24
     hours before ``end``, and ``end`` = now; at most 7 days."""
+    for name, given in (("start", start), ("end", end)):
+        if given is not None and not MIN_TIME <= given <= MAX_TIME:
+            raise _invalid(name, f"{name} {TIME_RANGE}")
     end_dt = end or datetime.now(UTC)
     start_dt = start or end_dt - DEFAULT_WINDOW
     if start_dt >= end_dt:

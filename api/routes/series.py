@@ -32,7 +32,7 @@ from api.errors import BAD_PARAMETER, INVALID_REQUEST, STORE_ERRORS, InvalidPara
 from kernel.times import fixed_offset_ms, zone_iso
 from store import SeriesQuery, SeriesRefused, SeriesRow, StoreReader
 from store.base import AGGREGATES, WINDOWS_MS
-from telemetry.models import NAME_PATTERN
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, NAME_PATTERN
 from telemetry.topics import ID_PATTERN
 from telemetry.units import FIELDS
 
@@ -52,6 +52,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 1000, 10_000
 #: Rows fetched from the store per page while a CSV streams.
 CSV_PAGE = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Times a query may name: those readings may have (telemetry.models), and no date arithmetic
+#: near year 1 or 9999 that would overflow.
+TIME_RANGE = "must be from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (readings lie in between)"
 _NAME_RE, _ID_RE = re.compile(f"^{NAME_PATTERN}$"), re.compile(f"^{ID_PATTERN}$")
 
 
@@ -64,7 +67,9 @@ class SeriesPoint(BaseModel):
         description="the value, or the window's aggregate (count: integer; mean: float)",
         examples=[41.3],
     )
-    gateway: str | None = Field(description="raw only: where the value comes from")
+    gateway: str | None = Field(
+        description="raw only: where the value comes from", examples=["srl-pasar-01"]
+    )
     sensor: str | None = Field(description="raw only", examples=["env1"])
     tags: dict[str, str] | None = Field(
         description="raw only: the reading's own tags (lane, direction)", examples=[{}]
@@ -79,11 +84,16 @@ class SeriesPage(BaseModel):
     window: str = Field(description="raw, 1m, 1h or 1d", examples=["1h"])
     agg: str | None = Field(description="null for raw", examples=["mean"])
     tz: str = Field(examples=["Asia/Jakarta"])
-    unit: str | None = Field(description="the field's unit (docs/protocol.md 2.2)")
+    unit: str | None = Field(
+        description="the field's unit (docs/protocol.md 2.2)", examples=["ug/m3"]
+    )
     start: str = Field(examples=["2025-11-30T00:00:00.000+07:00"])
     end: str = Field(examples=["2025-12-01T00:00:00.000+07:00"])
     points: list[SeriesPoint]
-    next: str | None = Field(description="URL of the next page; null after the last")
+    next: str | None = Field(
+        description="URL of the next page; null after the last",
+        examples=["http://127.0.0.1:8000/series?measurement=air_quality&field=pm25&cursor=eyJh"],
+    )
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,8 @@ def _time(name: str, text: str | None) -> datetime | None:
         raise InvalidParameter(name, text, "is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise InvalidParameter(name, text, "give the zone: 2025-11-30T15:00:00+07:00 or ...Z")
+    if not MIN_TIME_MS <= _ms(value) <= MAX_TIME_MS:
+        raise InvalidParameter(name, text, TIME_RANGE)
     return value
 
 
@@ -231,6 +243,9 @@ def _csv_rows(store: StoreReader, p: Params, first: list[SeriesRow]) -> Iterator
         page = _page(store, p, page[-1].time_ms, CSV_PAGE)
 
 
+CSV_EXAMPLE = (
+    "time,gateway,sensor,tags,value\n2025-11-30T15:00:00.000+07:00,srl-pasar-01,env1,,41.3\n"
+)
 GatewayQ = Annotated[str | None, Query(description="only this gateway", examples=["srl-pasar-01"])]
 SensorQ = Annotated[str | None, Query(description="only this sensor", examples=["env1"])]
 
@@ -240,7 +255,7 @@ SensorQ = Annotated[str | None, Query(description="only this sensor", examples=[
     response_model=SeriesPage,
     summary="One field over time: raw, or mean/min/max/sum/count per minute, hour or day",
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        200: {"content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}}},
         **BAD_PARAMETER,
         **INVALID_REQUEST,
         **STORE_ERRORS,
@@ -253,14 +268,39 @@ def series(
     field: Annotated[str, Query(description="e.g. pm25", examples=["pm25"])],
     gateway: GatewayQ = None,
     sensor: SensorQ = None,
-    start: Annotated[str | None, Query(description="ISO 8601 with zone, included")] = None,
-    end: Annotated[str | None, Query(description="ISO 8601 with zone, excluded")] = None,
-    window: Annotated[str, Query(description="raw, 1m, 1h or 1d")] = "raw",
-    agg: Annotated[str, Query(description="mean, min, max, sum or count")] = "mean",
-    tz: Annotated[str, Query(description="IANA zone of windows and times")] = "Asia/Jakarta",
-    limit: Annotated[int, Query(description=f"rows per page, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="the `next` of the page before")] = None,
-    format: Annotated[str | None, Query(description="json (default) or csv")] = None,
+    start: Annotated[
+        str | None,
+        Query(
+            description="ISO 8601 with zone, included; default: 24 hours before end",
+            examples=["2025-11-30T00:00:00+07:00"],
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            description="ISO 8601 with zone, excluded; default: now",
+            examples=["2025-12-01T00:00:00+07:00"],
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    window: Annotated[str, Query(description="raw, 1m, 1h or 1d", examples=["1h"])] = "raw",
+    agg: Annotated[
+        str, Query(description="mean, min, max, sum or count", examples=["max"])
+    ] = "mean",
+    tz: Annotated[
+        str, Query(description="IANA zone of windows and times", examples=["Asia/Jakarta"])
+    ] = "Asia/Jakarta",
+    limit: Annotated[
+        int, Query(description=f"rows per page, 1-{MAX_LIMIT}", examples=[100])
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(description="the `next` of the page before (copied from its URL)", examples=[None]),
+    ] = None,
+    format: Annotated[
+        str | None, Query(description="json (default) or csv", examples=["csv"])
+    ] = None,
 ):
     """Oldest first. Raw: every value with its gateway, sensor and tags (a page never splits
     a time, so it may run over `limit`). A window: one row per window that holds values, all

@@ -205,6 +205,8 @@ def test_history_lists_changes_not_repeats(store: SQLiteStore) -> None:
         ({"start": "yesterday"}, "start"),
         ({"start": "2025-11-30T09:00:00Z", "end": "2025-11-30T08:00:00Z"}, "before end"),
         ({"start": "2025-11-01T00:00:00Z", "end": "2025-11-08T00:00:01Z"}, "7 days"),
+        ({"end": "0001-01-01T00:00:00Z"}, "end must be from 2000"),  # was a 500 (overflow)
+        ({"start": "2100-01-01T00:00:01Z", "end": "2100-01-01T01:00:00Z"}, "start must be"),
     ],
 )
 def test_history_refuses_bad_windows(store: SQLiteStore, params: dict, text: str) -> None:

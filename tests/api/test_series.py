@@ -186,6 +186,9 @@ def test_csv_by_format_or_accept(client: TestClient) -> None:
         ("window=1m&start=2025-01-01T00:00:00Z&end=2025-12-01T00:00:00Z", "window"),
         ("start=2025-12-01T00:00:00", "start"),  # no zone
         ("end=yesterday", "end"),
+        ("end=0001-01-01T00:00:00Z", "end"),  # was a 500: 24 hours before it overflowed
+        ("start=9999-12-31T22:00:00Z&end=9999-12-31T23:00:00Z", "end"),  # was a 500 in WIB
+        ("start=1999-12-31T23:00:00Z&end=2000-01-01T01:00:00Z", "start"),
         ("limit=0", "limit"),
         ("limit=10001", "limit"),
         ("format=xml", "format"),
