@@ -68,8 +68,11 @@ class DevicePublic(BaseModel):
         description="error events of this device since the gateway started, all kinds",
         examples=[3],
     )
-    time: str = Field(description=f"time of the status that reported this; {_UTC}")
-    time_wib: str = Field(description=_WIB)
+    time: str = Field(
+        description=f"time of the status that reported this; {_UTC}",
+        examples=["2025-11-30T08:01:00.000Z"],
+    )
+    time_wib: str = Field(description=_WIB, examples=["2025-11-30T15:01:00.000+07:00"])
 
 
 class GatewayPublic(BaseModel):
@@ -115,8 +118,11 @@ class GatewayPublic(BaseModel):
 
 
 class StateChange(BaseModel):
-    time: str = Field(description=f"time of the first status that showed this state; {_UTC}")
-    time_wib: str = Field(description=_WIB)
+    time: str = Field(
+        description=f"time of the first status that showed this state; {_UTC}",
+        examples=["2025-11-30T08:01:00.000Z"],
+    )
+    time_wib: str = Field(description=_WIB, examples=["2025-11-30T15:01:00.000+07:00"])
     device: str | None = Field(
         description="the device, or null for the gateway itself (online/offline)",
         examples=["wl1"],
@@ -138,10 +144,14 @@ class StateChange(BaseModel):
 
 class GatewayHistory(BaseModel):
     gateway: str = Field(examples=["srl-pasar-01"])
-    start: str = Field(description=f"start of the window (included); {_UTC}")
-    start_wib: str = Field(description=_WIB)
-    end: str = Field(description=f"end of the window (excluded); {_UTC}")
-    end_wib: str = Field(description=_WIB)
+    start: str = Field(
+        description=f"start of the window (included); {_UTC}", examples=["2025-11-29T08:00:00.000Z"]
+    )
+    start_wib: str = Field(description=_WIB, examples=["2025-11-29T15:00:00.000+07:00"])
+    end: str = Field(
+        description=f"end of the window (excluded); {_UTC}", examples=["2025-11-30T08:00:00.000Z"]
+    )
+    end_wib: str = Field(description=_WIB, examples=["2025-11-30T15:00:00.000+07:00"])
     changes: list[StateChange] = Field(description="oldest first")
 
 
@@ -154,8 +164,13 @@ class IndexLink(BaseModel):
 class ApiIndex(BaseModel):
     name: str = Field(examples=["JagaJalan API"])
     version: str = Field(examples=["0.1.0"])
-    docs: str = Field(description="Swagger UI (absolute URL)")
-    openapi: str = Field(description="the OpenAPI document (absolute URL)")
+    docs: str = Field(
+        description="Swagger UI (absolute URL)", examples=["http://127.0.0.1:8000/docs"]
+    )
+    openapi: str = Field(
+        description="the OpenAPI document (absolute URL)",
+        examples=["http://127.0.0.1:8000/openapi.json"],
+    )
     endpoints: list[IndexLink]
 
 

@@ -32,9 +32,15 @@ from telemetry.topics import ID_PATTERN
 
 router = APIRouter(tags=["conditions"])
 
+TIME = "time of the value; ISO 8601 in UTC with a Z suffix, millisecond precision"
+TIME_WIB = "the same instant in WIB (Asia/Jakarta, +07:00), for people"
+EXAMPLE_UTC, EXAMPLE_WIB = "2025-11-30T08:01:00.000Z", "2025-11-30T15:01:00.000+07:00"
+
 
 class Water(BaseModel):
-    level_cm: float = Field(description="water above the road surface, cm (negative: below)")
+    level_cm: float = Field(
+        description="water above the road surface, cm (negative: below)", examples=[12.5]
+    )
     status: str = Field(description="normal, waspada, siaga or awas", examples=["waspada"])
     status_label: str = Field(description="the status in Bahasa Indonesia", examples=["Waspada"])
     status_label_en: str = Field(examples=["Watch"])
@@ -45,8 +51,8 @@ class Water(BaseModel):
     )
     road_label: str = Field(examples=["Hati-hati"])
     road_label_en: str = Field(examples=["Caution"])
-    time: str
-    time_wib: str
+    time: str = Field(description=TIME, examples=[EXAMPLE_UTC])
+    time_wib: str = Field(description=TIME_WIB, examples=[EXAMPLE_WIB])
 
 
 class Air(BaseModel):
@@ -59,20 +65,27 @@ class Air(BaseModel):
     category_label: str = Field(examples=["Tidak Sehat"])
     category_label_en: str = Field(examples=["Unhealthy"])
     colour: str = Field(description="official ISPU colour", examples=["#cccc00"])
-    time: str
-    time_wib: str
+    time: str = Field(description=TIME, examples=[EXAMPLE_UTC])
+    time_wib: str = Field(description=TIME_WIB, examples=[EXAMPLE_WIB])
 
 
 class Traffic(BaseModel):
-    vehicles: int = Field(description="vehicles counted in the newest interval, all lanes")
-    pcu_per_hour: float | None = Field(description="flow in pcu/h (smp/jam), all lanes")
-    speed_mean: float | None = Field(description="mean spot speed, km/h")
-    degree_of_saturation: float | None = Field(
-        description="flow / capacity, when the gateway knows the segment's capacity"
+    vehicles: int = Field(
+        description="vehicles counted in the newest interval, all lanes", examples=[37]
     )
-    los: str | None = Field(description="level of service A-F from the degree of saturation")
-    time: str = Field(description="start of the interval")
-    time_wib: str
+    pcu_per_hour: float | None = Field(
+        description="flow in pcu/h (smp/jam), all lanes", examples=[1554.0]
+    )
+    speed_mean: float | None = Field(description="mean spot speed, km/h", examples=[42.6])
+    degree_of_saturation: float | None = Field(
+        description="flow / capacity, when the gateway knows the segment's capacity",
+        examples=[0.54],
+    )
+    los: str | None = Field(
+        description="level of service A-F from the degree of saturation", examples=["C"]
+    )
+    time: str = Field(description=f"start of the interval; {TIME}", examples=[EXAMPLE_UTC])
+    time_wib: str = Field(description=TIME_WIB, examples=[EXAMPLE_WIB])
 
 
 class SiteConditions(BaseModel):

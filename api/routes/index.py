@@ -91,11 +91,23 @@ def _html(request: Request, lang: Lang) -> str:
     "/",
     response_model=ApiIndex,
     summary="What this API serves (JSON; an HTML page for browsers)",
-    responses={200: {"content": {"text/html": {}}}, **INVALID_REQUEST},
+    responses={
+        200: {
+            "content": {
+                "text/html": {
+                    "schema": {"type": "string"},
+                    "example": '<!doctype html><html lang="id">...<a href="/docs">...</html>',
+                }
+            }
+        },
+        **INVALID_REQUEST,
+    },
 )
 def index(
     request: Request,
-    lang: Annotated[Literal["id", "en"], Query(description="language of the HTML page")] = "id",
+    lang: Annotated[
+        Literal["id", "en"], Query(description="language of the HTML page", examples=["en"])
+    ] = "id",
 ) -> JSONResponse | HTMLResponse:
     """The endpoints with absolute links, and where the docs are. A browser (``Accept:
     text/html``) gets a short page in Bahasa Indonesia, or English with ``?lang=en``."""

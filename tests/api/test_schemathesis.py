@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.schemas import OpenApiSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -30,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from api.app import create_app
 from store.sqlite import SQLiteStore
@@ -51,7 +51,7 @@ CHECKS = [
     response_headers_conformance,
 ]
 #: Generated requests per operation (plus its documented examples).
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 100
 
 
 def seed(store: SQLiteStore) -> None:
