@@ -52,6 +52,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 1000, 10_000
 #: Rows fetched from the store per page while a CSV streams.
 CSV_PAGE = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR_SLACK = 2 * WINDOWS_MS["1d"]
 #: Times a query may name: those readings may have (telemetry.models), and no date arithmetic
 #: near year 1 or 9999 that would overflow.
 TIME_RANGE = "must be from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (readings lie in between)"
@@ -140,13 +141,17 @@ def encode_cursor(query: SeriesQuery, after_ms: int) -> str:
 def decode_cursor(query: SeriesQuery, cursor: str) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after, fingerprint = int(data["after"]), data["q"]
+        after, fingerprint = data["after"], data["q"]
     except (ValueError, TypeError, KeyError):
         raise InvalidParameter("cursor", cursor, "is not a cursor this API gave") from None
     if fingerprint != _fingerprint(query):
         raise InvalidParameter(
             "cursor", cursor, "belongs to another query: keep the other parameters of its page"
         )
+    # The time of a row of this query: within its window (a window's row may start up to a
+    # day before `start`). Anything else, say 1e300 or Infinity, was not given by this API.
+    if type(after) is not int or not query.start_ms - _CURSOR_SLACK <= after < query.end_ms:
+        raise InvalidParameter("cursor", cursor, "is not a cursor this API gave")
     return after
 
 

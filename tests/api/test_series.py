@@ -4,8 +4,10 @@ every 400."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,6 +230,22 @@ def test_bad_names_mean_of_text_and_foreign_cursor_are_400(client: TestClient) -
     assert other.status_code == 400 and "another query" in other.json()["message"]
     missing = client.get("/series?measurement=air_quality")
     assert missing.status_code == 422  # a required parameter left out: FastAPI's own check
+
+
+@pytest.mark.parametrize("after", ["1e300", "Infinity", "99999999999999999999999", "true", "1.5"])
+def test_a_forged_cursor_of_this_query_is_400_not_500(client: TestClient, after: str) -> None:
+    """A cursor with the query's own fingerprint but an `after` no page could hold: 1e300 and
+    the huge integer overflowed SQLite's INTEGER, Infinity int() (found while fuzzing)."""
+    first = client.get(f"{AIR}&limit=1").json()
+    given = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
+    data = json.loads(base64.urlsafe_b64decode(given + "=" * (-len(given) % 4)))
+    fingerprint = data["q"]
+    raw = f'{{"after":{after},"q":"{fingerprint}"}}'
+    forged = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    for fmt in ("json", "csv"):
+        r = client.get(f"{AIR}&cursor={forged}&format={fmt}")
+        assert r.status_code == 400, r.text
+        assert r.json()["message"].endswith("is not a cursor this API gave")
 
 
 class _Pages(SQLiteStore):
