@@ -21,9 +21,15 @@ class WhoAmI(BaseModel):
 
 
 class KeyEntry(WhoAmI):
-    contact: str | None = Field(description="the registry contact the key belongs to")
-    created: dt.datetime = Field(description="when it was made (UTC)")
-    revoked: dt.datetime | None = Field(description="when it was revoked (UTC); null: valid")
+    contact: str | None = Field(
+        description="the registry contact the key belongs to", examples=["kepala-seksi-jalan"]
+    )
+    created: dt.datetime = Field(
+        description="when it was made (UTC)", examples=["2026-12-06T02:15:00Z"]
+    )
+    revoked: dt.datetime | None = Field(
+        description="when it was revoked (UTC); null: valid", examples=[None]
+    )
 
 
 @router.get("/whoami", response_model=WhoAmI, summary="The key this request was sent with")
@@ -47,8 +53,14 @@ def list_keys(request: Request, who: Annotated[Caller, requires("admin")]) -> li
             prefix=k.prefix,
             role=k.role,
             contact=k.contact,
-            created=k.created_at,
-            revoked=k.revoked_at,
+            created=_utc(k.created_at),
+            revoked=_utc(k.revoked_at) if k.revoked_at else None,
         )
         for k in keys.all_keys(access.engine)
     ]
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """The registry keeps UTC; SQLite gives it back without a zone, which is not a date-time
+    of the document (found by tests/api/test_schemathesis.py)."""
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

@@ -34,7 +34,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
+from api.access import Access, Limits, registry_check
 from api.app import create_app
+from registry import db, keys
 from store.sqlite import SQLiteStore
 from telemetry import Status
 from telemetry.mapping import Point, status_points
@@ -104,15 +106,29 @@ OPERATIONS = sorted(
 
 
 #: Operations without any parameter (no negative requests exist for them).
-NO_PARAMETERS = {("GET", "/gateways"), ("GET", "/health")}
+NO_PARAMETERS = {("GET", "/gateways"), ("GET", "/health"), ("GET", "/whoami"), ("GET", "/keys")}
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiSchema]:
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Access, dict[str, str]]]:
+    """Reads open (no rate limit) and a real registry with an admin key, sent with every
+    request, so /whoami and /keys answer too (test_auth.py tests the refusals)."""
+    engine = db.engine_for(f"sqlite+pysqlite:///{tmp_path_factory.mktemp('reg') / 'r.sqlite3'}")
+    db.upgrade(engine)
+    key = keys.create(engine, "admin", "fuzz-admin")[1]
+    access = Access(registry_check(engine), engine=engine, public=None, limits=Limits({}))
+    yield access, {"Authorization": f"Bearer {key}"}
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def api_schema(
+    tmp_path_factory: pytest.TempPathFactory, admin: tuple[Access, dict[str, str]]
+) -> Iterator[OpenApiSchema]:
     store = SQLiteStore(tmp_path_factory.mktemp("fuzz") / "api.sqlite")
     store.ensure()
     seed(store)
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(store))
+    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(store, access=admin[0]))
     store.close()
 
 
@@ -123,7 +139,11 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiSche
     ids=str,
 )
 def test_every_operation_answers_as_documented(
-    api_schema: OpenApiSchema, method: str, path: str, mode: GenerationMode
+    api_schema: OpenApiSchema,
+    admin: tuple[Access, dict[str, str]],
+    method: str,
+    path: str,
+    mode: GenerationMode,
 ) -> None:
     """Positive: valid requests (the documented examples first, then generated ones);
     negative: requests that break the schema, which must be refused with a documented 4xx.
@@ -145,7 +165,7 @@ def test_every_operation_answers_as_documented(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(checks=checks)
+        response = case.call_and_validate(headers=admin[1], checks=checks)
         sent.add(response.request.url)
 
     run()
@@ -153,16 +173,20 @@ def test_every_operation_answers_as_documented(
 
 
 @pytest.fixture(scope="module")
-def store_down_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
+def store_down_schema(
+    tmp_path_factory: pytest.TempPathFactory, admin: tuple[Access, dict[str, str]]
+) -> OpenApiSchema:
     """The same app over a store that cannot open its file (its directory is a regular file)."""
     not_a_dir = tmp_path_factory.mktemp("down") / "not-a-dir"
     not_a_dir.write_text("")
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(SQLiteStore(not_a_dir / "x")))
+    return schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(SQLiteStore(not_a_dir / "x"), access=admin[0])
+    )
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=str)
 def test_with_the_store_down_every_operation_answers_as_documented(
-    store_down_schema: OpenApiSchema, method: str, path: str
+    store_down_schema: OpenApiSchema, admin: tuple[Access, dict[str, str]], method: str, path: str
 ) -> None:
     """The store's 503 (and /health's) is documented, body, content type and headers: checked
     like above, except that a 503 is what is expected here; no other 5xx."""
@@ -179,12 +203,12 @@ def test_with_the_store_down_every_operation_answers_as_documented(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(checks=CHECKS[1:])
+        response = case.call_and_validate(headers=admin[1], checks=CHECKS[1:])
         assert response.status_code < 500 or response.status_code == 503, response.text
         statuses.add(response.status_code)
 
     run()
-    store_free = path in ("/",)  # the index reads no store
+    store_free = path in ("/", "/whoami", "/keys")  # they read no store
     assert store_free or 503 in statuses, statuses
 
 
