@@ -207,9 +207,17 @@ def parse(
     if offset is None:
         raise InvalidParameter("tz", tz, "zones with daylight saving are not supported yet")
     query = SeriesQuery(
-        measurement, field, start_ms, end_ms, gateway, sensor,
-        None if window == "raw" else window, agg, tz, offset,
-    )  # fmt: skip
+        measurement,
+        field,
+        start_ms,
+        end_ms,
+        gateway,
+        sensor,
+        None if window == "raw" else window,
+        agg,
+        tz,
+        offset,
+    )
     after = decode_cursor(query, cursor) if cursor is not None else None
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in accept.lower())
     return Params(query=query, window=window, zone=zone, after_ms=after, limit=limit, csv=wants_csv)
@@ -311,10 +319,20 @@ def series(
     a time, so it may run over `limit`). A window: one row per window that holds values, all
     matching series combined. See docs/api.md."""
     p = parse(
-        measurement=measurement, field=field, gateway=gateway, sensor=sensor, start=start,
-        end=end, window=window, agg=agg, tz=tz, limit=limit, cursor=cursor, fmt=format,
+        measurement=measurement,
+        field=field,
+        gateway=gateway,
+        sensor=sensor,
+        start=start,
+        end=end,
+        window=window,
+        agg=agg,
+        tz=tz,
+        limit=limit,
+        cursor=cursor,
+        fmt=format,
         accept=request.headers.get("accept", ""),
-    )  # fmt: skip
+    )
     if p.csv:
         first = _page(store, p, p.after_ms, CSV_PAGE)  # store errors answer before streaming
         name = f"{measurement}_{field}_{window}.csv"

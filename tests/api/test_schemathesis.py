@@ -236,7 +236,11 @@ def test_the_seed_gives_non_empty_answers(api_schema: OpenApiSchema) -> None:
     assert [c["state"] for c in history.json()["changes"]][:1] == ["online"]
     series = client.get(
         "/series",
-        params={"measurement": "air_quality", "field": "pm25", "start": "2025-11-30T00:00:00Z",
-                "end": "2025-12-01T00:00:00Z"},
-    )  # fmt: skip
+        params={
+            "measurement": "air_quality",
+            "field": "pm25",
+            "start": "2025-11-30T00:00:00Z",
+            "end": "2025-12-01T00:00:00Z",
+        },
+    )
     assert len(series.json()["points"]) == 3

@@ -270,9 +270,10 @@ def test_csv_of_200k_rows_streams_page_by_page(tmp_path: Path) -> None:
         client = TestClient(create_app(store, access=open_reads()))
         end = "2025-12-03T00:00:00Z"
         with client.stream(
-            "GET", f"/series?measurement=air_quality&field=pm25&start=2025-11-30T00:00:00Z"
-            f"&end={end}&format=csv"
-        ) as r:  # fmt: skip
+            "GET",
+            f"/series?measurement=air_quality&field=pm25&start=2025-11-30T00:00:00Z"
+            f"&end={end}&format=csv",
+        ) as r:
             assert r.status_code == 200
             count, last = 0, ""
             for line in r.iter_lines():
