@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from registry.models import ROLES
+from registry.roles import ROLES
 
 
 def register(action: Callable[[str, str], argparse.ArgumentParser]) -> None:

@@ -18,6 +18,8 @@ import datetime as dt
 from sqlalchemy import Date, DateTime, Float, ForeignKey, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from registry.roles import ROLES  # noqa: F401  (re-exported: registry.models.ROLES)
+
 #: Constraint names fixed by convention, so migrations name them the same on every database.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,7 +40,6 @@ ROAD_TYPES = (
 )
 LADDERS = ("road_depth", "river_gauge")
 CHANNELS = ("telegram", "whatsapp", "email")
-ROLES = ("viewer", "operator", "admin")
 
 
 class Base(DeclarativeBase):

@@ -181,6 +181,7 @@ _TECHNICAL = [
     re.compile(r"(?<!\w)--?[a-z][a-z0-9-]*"),  # command-line options: --units, -h
     re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"),  # URLs
     re.compile(r"[?&]\w+=\S*"),  # query parameters: ?start=
+    re.compile(r"\b\w+=\S+"),  # a reading as field=value: humidity=75 (no dot to mark it)
     re.compile(r"(?<![\w])[~.]?/[^\s,;:()]+"),  # paths
     re.compile(r"\b\S*[_./]\S*\w\b"),  # dotted or underscored keys, file names, ids a.b/c_d
     re.compile(r"\b\w+-\w+(?:-\w+)*\b"),  # hyphenated ids such as srl-tembesi-01, pm-th-generic

@@ -63,6 +63,7 @@ class _Connection:
         self.inflight: dict[int, tuple[GatewayStats | None, int, int, int]] = {}
         self.connected = False
         self.reconnecting = False
+        self.lost_while_reconnecting = False  # a disconnect the running reconnect must follow
         self.error: str | None = None
         self.closing = False
         self.first_answer: asyncio.Future[None] | None = None
@@ -154,11 +155,22 @@ class FleetRun:
 
     def _on_disconnect(self, conn: _Connection, _c, _u, _flags, reason, _props=None) -> None:
         conn.connected = False
-        if not (conn.closing or self._stopping or conn.reconnecting):
-            log.warning("connection %d lost (%s); reconnecting", conn.index, reason)
-            assert self._loop is not None
-            conn.reconnecting = True  # one reconnect at a time: a second would close the first
-            self._loop.create_task(self._reconnect(conn))
+        if conn.closing or self._stopping:
+            return
+        if conn.reconnecting:
+            # Lost again before the running reconnect ended (the broker refused a re-sent
+            # publish and closed at once): that reconnect starts another when it ends, or this
+            # connection would stay down with its batches unanswered.
+            conn.lost_while_reconnecting = True
+            return
+        log.warning("connection %d lost (%s); reconnecting", conn.index, reason)
+        self._start_reconnect(conn)
+
+    def _start_reconnect(self, conn: _Connection) -> None:
+        assert self._loop is not None
+        conn.reconnecting = True  # one reconnect at a time: a second would close the first
+        conn.lost_while_reconnecting = False
+        self._loop.create_task(self._reconnect(conn))
 
     def _on_publish(self, conn: _Connection, _c, _u, mid: int, reason, _props=None) -> None:
         entry = conn.inflight.pop(mid, None)
@@ -184,6 +196,8 @@ class FleetRun:
                     delay = min(delay * 2, 30.0)
         finally:
             conn.reconnecting = False
+            if conn.lost_while_reconnecting and not (conn.closing or self._stopping):
+                self._start_reconnect(conn)
 
     def _publish_status(self, conn: _Connection, gateway: str, state: str) -> None:
         status = Status(
