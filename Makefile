@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: system-deps install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 demo: install
 	$(BIN)/jagajalan demo
