@@ -101,13 +101,14 @@ def run_command(args: argparse.Namespace) -> int:
     from indicators import job
     from indicators.metrics import AnalyticsMetrics
     from indicators.settings import AnalyticsRunSettings
+    from indicators.sites import RegistrySites
     from kernel.settings import load
     from kernel.signals import stop_event
     from store import StoreError
     from store.metered import MeteredStore
 
     settings = load(AnalyticsRunSettings, args, os.environ)
-    config = settings.indicators()
+    config = RegistrySites(settings.indicators(), settings)
     try:
         store = _open(settings, service=True)
     except StoreError as exc:
@@ -157,12 +158,13 @@ def run_command(args: argparse.Namespace) -> int:
 def backfill_command(args: argparse.Namespace) -> int:
     from indicators import job
     from indicators.settings import AnalyticsBackfillSettings
+    from indicators.sites import RegistrySites
     from kernel.settings import load
     from kernel.text import tr
     from store import StoreError
 
     settings = load(AnalyticsBackfillSettings, args, os.environ)
-    config = settings.indicators()
+    config = RegistrySites(settings.indicators(), settings)()
 
     def show(p: job.Progress) -> None:
         if p.done_ms % DAY_MS and p.done_ms != p.end_ms:

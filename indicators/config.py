@@ -1,8 +1,9 @@
 """The indicators job's TOML file (``jagajalan analytics run --config analytics.toml``).
 
-Site parameters (a road's type and capacity, a site's flood ladder) come from ``[[sites]]``
-here, with defaults per road type from ../shared/DOMAIN.md (:mod:`analytics.traffic`,
-:mod:`analytics.flood`); the registry (issue 11, section 1) will supply them later. Loaded
+Site parameters (a road's type and capacity, a site's flood ladder) come from the registry
+(indicators/sites.py merges them in) and from ``[[sites]]`` here, which overrides what it
+sets, with defaults per road type from ../shared/DOMAIN.md (:mod:`analytics.traffic`,
+:mod:`analytics.flood`). Loaded
 with :func:`kernel.config.load_toml`: every mistake names the file, the key and the value.
 Without a file every default applies.
 """
@@ -144,7 +145,7 @@ class FloodSection(_Model):
 
 
 class Site(_Model):
-    """One site's parameters, by gateway (until the registry holds them)."""
+    """One site's parameters, by gateway: from the registry, or overriding it (sites.py)."""
 
     gateway: str = Field(pattern=f"^{ID_PATTERN}$", description="the site's gateway")
     road_type: str | None = Field(None, description="road type; unset: [traffic] road_type")
@@ -183,7 +184,9 @@ class IndicatorsConfig(_Model):
     ispu: IspuSection = Field(default_factory=IspuSection, description="hourly ISPU")
     traffic: TrafficSection = Field(default_factory=TrafficSection, description="traffic")
     flood: FloodSection = Field(default_factory=FloodSection, description="flood status")
-    sites: list[Site] = Field([], description="per-site parameters, by gateway")
+    sites: list[Site] = Field(
+        [], description="per-site parameters, by gateway; override the registry's"
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> IndicatorsConfig:

@@ -142,7 +142,7 @@ def _length_ms(config: IndicatorsConfig, measurement: str) -> int:
 def run(
     reader: StoreReader,
     writer: StoreWriter,
-    config: IndicatorsConfig,
+    config: IndicatorsConfig | Callable[[], IndicatorsConfig],
     every_s: float,
     lookback_s: int,
     stop: threading.Event,
@@ -154,7 +154,8 @@ def run(
     """Pass after pass until *stop* is set; a failed pass is logged and retried next time.
     *metrics* (``--metrics-port``) counts the passes, their time and what they wrote. "Now" is
     *clock* (seconds), or *now_ms* when given (indicators.clock: the data's or a scenario's
-    time; None: no readings yet, no pass)."""
+    time; None: no readings yet, no pass). *config* may be a function called before each pass
+    (indicators.sites.RegistrySites: the registry's sites, read again)."""
     from store.base import StoreError
 
     while not stop.is_set():
@@ -165,7 +166,8 @@ def run(
                 log.info("event=indicators_no_readings")
                 stop.wait(every_s)
                 continue
-            points = complete_points(reader, config, now, lookback_s)
+            current = config() if callable(config) else config
+            points = complete_points(reader, current, now, lookback_s)
             write(writer, points)
         except StoreError as exc:
             log.warning("event=indicators_pass_failed error=%r", str(exc))

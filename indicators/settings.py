@@ -18,6 +18,7 @@ from pydantic import Field
 
 from kernel.fields import InfluxLink, ReadableFile, Rule, SettingsGroup, UtcTime, given
 from kernel.settings import ServiceSettings
+from registry.settings import RegistryLink
 from store.privileges import SERVICES
 
 if TYPE_CHECKING:
@@ -189,10 +190,12 @@ class Monitoring(SettingsGroup):
 
 
 class AnalyticsRunSettings(
-    ServiceSettings, JobInfluxLink, JobStore, JobFile, Schedule, Monitoring, JobClock
+    ServiceSettings, JobInfluxLink, JobStore, JobFile, RegistryLink, Schedule, Monitoring, JobClock
 ):
     command: ClassVar[str] = "jagajalan analytics run"
 
 
-class AnalyticsBackfillSettings(ServiceSettings, JobInfluxLink, JobStore, JobFile, Span):
+class AnalyticsBackfillSettings(
+    ServiceSettings, JobInfluxLink, JobStore, JobFile, RegistryLink, Span
+):
     command: ClassVar[str] = "jagajalan analytics backfill"

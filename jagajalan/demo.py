@@ -241,7 +241,7 @@ class Demo:
             config = str(sim_dir / f"{gw}.toml")
             self.cabinet.append(self.spawn(f"gateway-{gw}", "gateway", "run", "--config", config))
         # The indicators job on this scenario's clock (restarted with the cabinet).
-        job = analytics_argv(self.store_args, scenario, self.origin)
+        job = analytics_argv(self.store_args, scenario, self.origin, self.registry.path)
         self.cabinet.append(self.spawn("analytics", *job))
 
     @staticmethod

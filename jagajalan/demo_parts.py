@@ -72,15 +72,17 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
-def analytics_argv(store_args: list[str], scenario, origin: float) -> list[str]:  # type: ignore[no-untyped-def]
+def analytics_argv(store_args: list[str], scenario, origin: float, registry: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """``jagajalan analytics run`` on the demo's store, on the clock of *scenario* played
-    from *origin* (real time, s)."""
+    from *origin* (real time, s), with the sites' parameters of the demo's *registry*."""
     config = ["--config", str(ANALYTICS_EXAMPLE)] if ANALYTICS_EXAMPLE.exists() else []
     return [
         "analytics",
         "run",
         *store_args,
         *config,
+        "--registry-db",
+        str(registry),
         "--every",
         str(ANALYTICS_EVERY),
         "--clock",

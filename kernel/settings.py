@@ -220,11 +220,18 @@ class SettingsError(ConfigError):
 _CREDENTIALS = re.compile(r"(//[^/@:\s]*:)[^@/\s]*@")
 
 
+#: Characters of a value a problem shows; a longer one is cut in its middle.
+SHOWN = 240
+
+
 def _show(value: Any) -> str:
     if value == HIDDEN:
         return HIDDEN
     shown = _CREDENTIALS.sub(r"\1***@", repr(value))  # a password inside a URL
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    # A long value keeps its start and its end: a path's file name is what must be named.
+    return (
+        shown if len(shown) <= SHOWN else shown[: SHOWN // 2 - 2] + "..." + shown[-SHOWN // 2 + 1 :]
+    )
 
 
 @dataclass(frozen=True)

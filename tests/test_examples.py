@@ -42,7 +42,7 @@ def test_analytics_example_loads() -> None:
     from kernel.config import load_toml
 
     config = load_toml(IndicatorsConfig, EXAMPLES / "analytics.toml")
-    assert config.capacity("srl-pasar-01") == 2100
-    assert config.capacity("srl-pelawan-01") == 4 * 1700  # PKJI 2023 C0 of 4/2-T
-    assert config.capacity("srl-unlisted-01") == 2800  # the default road type's C0
-    assert config.ladder("srl-tembesi-01").hysteresis == 3.0
+    # Capacities and ladders come from the registry (tests/indicators/test_sites.py); without
+    # one, the file's road type gives the PKJI 2023 C0, else the default road type's.
+    assert config.capacity("srl-pelawan-01") == 4 * 1700  # C0 of 4/2-T
+    assert config.capacity("srl-pasar-01") == 2800  # 2/2-TT

@@ -40,6 +40,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[St
         store = InfluxStore(influx.url, db)
         options = ["--influx-url", influx.url, "--influx-db", db]
     store.ensure()
+    # No registry: every site has the file's defaults (tests/indicators/test_sites.py: with one)
+    options += ["--registry-db", str(tmp_path / "no-registry.sqlite3")]
     try:
         yield store, options
     finally:

@@ -49,6 +49,7 @@ def test_the_demo_writes_indicators_and_holds_the_example_registry(tmp_path: Pat
         wait_for(indicators, 50, "the demo's hourly ISPU and flood status")
         elapsed = time.monotonic() - started
         ispu = store.points("jagajalan_ispu_hourly")
+        flood = store.points("jagajalan_flood_status")
         store.close()
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert proc.wait(60) == 0, out_path.read_text()
@@ -64,6 +65,12 @@ def test_the_demo_writes_indicators_and_holds_the_example_registry(tmp_path: Pat
     analytics = (folder / "logs" / "analytics.log").read_text()
     assert "clock=scenario" in analytics and "Traceback" not in analytics, analytics
     assert "event=indicators_stopped" in analytics  # stopped with the others
+    # The sites' parameters come from the demo's registry: its road_depth ladders name the
+    # levels waspada / siaga / awas (the job file's default ladder names them hati_hati ...).
+    assert f"event=indicators_sites registry=sqlite+pysqlite:///{folder / REGISTRY_FILE}" in (
+        analytics
+    ), analytics
+    assert {p.fields["level"] for p in flood} <= {"normal", "waspada", "siaga", "awas"}, flood
     listed = subprocess.run(
         jagajalan("registry", "list", "gateways", "--registry-db", str(folder / REGISTRY_FILE)),
         capture_output=True,
@@ -105,9 +112,10 @@ def test_a_broken_registry_example_stops_the_demo_naming_the_file(tmp_path: Path
 
 def test_the_job_runs_on_the_scenario_s_clock() -> None:
     scenario = Scenario.load("first_rains")
-    argv = analytics_argv(["--sqlite", "s.sqlite"], scenario, 1_800_000_000.25)
+    argv = analytics_argv(["--sqlite", "s.sqlite"], scenario, 1_800_000_000.25, Path("r.db"))
     assert argv[:4] == ["analytics", "run", "--sqlite", "s.sqlite"]
     options = dict(zip(argv[4::2], argv[5::2], strict=True))
+    assert options["--registry-db"] == "r.db"  # the sites' capacities and ladders
     assert options["--clock"] == "scenario" and options["--scenario-speed"] == "240"
     assert options["--scenario-origin"] == "2027-01-15T08:00:00.250+00:00"
     assert options["--scenario-start"] == "2025-10-19T17:00:00.000+00:00"  # 00:00 WIB

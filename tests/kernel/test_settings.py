@@ -241,3 +241,13 @@ def test_the_jagajalan_command_prints_problems_and_exits_2(
     err = capsys.readouterr().err
     assert err.startswith("config error in jagajalan api run: 3 problem(s)"), err
     assert "Traceback" not in err and "changeme" not in err
+
+
+def test_a_long_value_is_cut_in_its_middle_keeping_the_file_name(tmp_path: Path) -> None:
+    """A deep folder (a USB stick's mount, pytest's own folders) must not hide which file."""
+    deep = tmp_path / ("d" * 120) / ("e" * 120) / "gateway-secret.txt"
+    text = problems(["--mqtt-username", "u", "--mqtt-password-file", str(deep)])
+    line = next(line for line in text.splitlines() if "--mqtt-password-file" in line)
+    assert "...d" in line or "...e" in line, line
+    assert "gateway-secret.txt': cannot read: No such file or directory" in line, line
+    assert f"= '{str(deep)[:40]}" in line, line
