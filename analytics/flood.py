@@ -192,6 +192,24 @@ BATANGHARI_TANGGO_RAJO = river_gauge(
 )
 
 
+#: A registry site's ladder kinds (registry/document.py): the level keys of its three rising
+#: thresholds and the factor from the registry's unit to the readings' cm
+#: (telemetry/units.py: ``water_level.level`` is cm). A river gauge's thresholds are in m.
+SITE_LADDERS: Mapping[str, tuple[tuple[str, str, str], float]] = {
+    "road_depth": (("waspada", "siaga", "awas"), 1.0),
+    "river_gauge": (("siaga_3", "siaga_2", "siaga_1"), 100.0),
+}
+
+
+def site_levels(kind: str, thresholds: Iterable[float]) -> dict[str, float]:
+    """``{level key: threshold in cm}`` of a site's ladder as the registry holds it: *kind*
+    (``road_depth`` in cm or ``river_gauge`` in m) and its three rising thresholds."""
+    if kind not in SITE_LADDERS:
+        raise ValueError(f"unknown ladder kind {kind!r}; known: {sorted(SITE_LADDERS)}")
+    keys, factor = SITE_LADDERS[kind]
+    return {k: round(t * factor, 6) for k, t in zip(keys, thresholds, strict=True)}
+
+
 def water_level(reference: float, distance: float) -> float:
     """Level = reference - distance, for a sensor that measures down to the water.
 

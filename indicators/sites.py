@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from analytics import flood
 from indicators.config import IndicatorsConfig, Site
 
 if TYPE_CHECKING:
@@ -30,20 +31,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("indicators")
 
-#: Ladder kind -> (level keys, factor from the registry's unit to the readings' cm).
-LADDERS: dict[str, tuple[tuple[str, str, str], float]] = {
-    "road_depth": (("waspada", "siaga", "awas"), 1.0),
-    "river_gauge": (("siaga_3", "siaga_2", "siaga_1"), 100.0),
-}
-
 
 def site_from(facts: SiteFacts) -> Site:
     """The job's parameters of one registry site (ValidationError if they cannot hold)."""
     levels = None
     if facts.flood is not None:
         kind, *thresholds = facts.flood
-        keys, factor = LADDERS[kind]
-        levels = {k: round(t * factor, 6) for k, t in zip(keys, thresholds, strict=True)}
+        levels = flood.site_levels(kind, thresholds)
     return Site(gateway=facts.gateway, capacity=facts.capacity_smp_per_hour, flood_levels=levels)
 
 
