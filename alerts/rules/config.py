@@ -22,6 +22,7 @@ per entity (a gateway's sensor, or the gateway), within its scope:
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Any, Literal
 
@@ -69,6 +70,7 @@ class _Rule(_Model):
     title: dict[str, str] = Field(
         {}, description="what people read, per language: {id = '...', en = '...'}"
     )
+    route: str = Field("default", pattern=RULE_ID, description="the route (contacts) it takes")
 
     @field_validator("title")
     @classmethod
@@ -241,18 +243,80 @@ Rule = Annotated[
 ]
 
 
+class Step(_Model):
+    """One step of a route's escalation: these contacts, once nobody has acknowledged for
+    ``after_s`` since the alert was raised."""
+
+    after_s: float = Field(0, ge=0, le=7 * DAY_S, description="since the alert was raised")
+    contacts: list[Id] = Field(min_length=1, description="contact ids of the registry")
+
+
+class Route(_Model):
+    """Who hears an alert: the escalation steps (the first at ``after_s = 0``) and how often a
+    firing alert nobody acknowledged is repeated."""
+
+    id: str = Field(pattern=RULE_ID, description="named by the rules' route")
+    escalation: list[Step] = Field(min_length=1, description="the steps, after_s rising")
+    reminder_s: float = Field(
+        1800, ge=60, le=7 * DAY_S, description="repeat to the current step while unacknowledged"
+    )
+
+    @model_validator(mode="after")
+    def _rising(self) -> Route:
+        times = [s.after_s for s in self.escalation]
+        if times[0] != 0 or any(b <= a for a, b in itertools.pairwise(times)):
+            raise ValueError(f"escalation after_s must start at 0 and rise, got {times}")
+        return self
+
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class QuietHours(_Model):
+    """A contact's quiet hours in WIB (``22:00`` to ``06:00`` crosses midnight): warnings and
+    info wait until they end; critical alerts go through."""
+
+    contact: Id = Field(description="contact id of the registry")
+    start: str = Field(pattern=HHMM, description="HH:MM, WIB")
+    end: str = Field(pattern=HHMM, description="HH:MM, WIB")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time")
+        return self
+
+
 class AlertRules(_Model):
     """``alerts.toml``."""
 
     rules: list[Rule] = Field([], description="the alert rules")
+    routes: list[Route] = Field([], description="who hears which alert")
+    quiet_hours: list[QuietHours] = Field([], description="per contact")
 
     @model_validator(mode="after")
     def _distinct(self) -> AlertRules:
-        ids = [r.id for r in self.rules]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"rule ids given twice: {twice}")
+        for what, ids in (
+            ("rule", [r.id for r in self.rules]),
+            ("route", [r.id for r in self.routes]),
+        ):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            if twice:
+                raise ValueError(f"{what} ids given twice: {twice}")
+        if self.routes:
+            known = {r.id for r in self.routes}
+            missing = sorted({r.route for r in self.rules} - known)
+            if missing:
+                raise ValueError(
+                    f"routes named by rules but not given: {missing}; routes: {sorted(known)}"
+                )
         return self
+
+    def route(self, rule_id: str) -> Route | None:
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        if rule is None:
+            return None
+        return next((r for r in self.routes if r.id == rule.route), None)
 
 
 def level_key(category: str) -> str:

@@ -70,3 +70,24 @@ def test_a_below_threshold_clears_above_its_clear_value() -> None:
     rule = Threshold(kind="threshold", id="dingin", measurement="m", field="f", below=5, clear=8)
     ladder = rule.ladder()
     assert ladder.steps[0].threshold == -5 and ladder.hysteresis == 3
+
+
+def test_the_example_routes_name_contacts_of_the_example_registry() -> None:
+    from registry.document import RegistryDoc
+
+    contacts = {c.id for c in load_toml(RegistryDoc, REPO / "examples" / "registry.toml").contacts}
+    rules = load_toml(AlertRules, EXAMPLE)
+    named = {c for r in rules.routes for s in r.escalation for c in s.contacts}
+    named |= {q.contact for q in rules.quiet_hours}
+    assert named and named <= contacts, named - contacts
+
+
+def test_a_rule_naming_a_route_that_is_not_given(tmp_path: Path) -> None:
+    route = '[[routes]]\nid = "default"\nescalation = [{ after_s = 0, contacts = ["a"] }]\n'
+    rule = RULE + 'kind = "absence"\nafter_s = 600\nroute = "malam"\n'
+    assert "routes named by rules but not given: ['malam']" in problems(tmp_path, route + rule)
+
+
+def test_an_escalation_must_start_at_0_and_rise(tmp_path: Path) -> None:
+    route = '[[routes]]\nid = "default"\nescalation = [{ after_s = 60, contacts = ["a"] }]\n'
+    assert "escalation after_s must start at 0 and rise" in problems(tmp_path, route)

@@ -1,0 +1,1 @@
+"""What happens to an alert once raised: the lifecycle and who is told (policy.py, pure)."""
