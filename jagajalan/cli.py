@@ -41,6 +41,7 @@ COMPONENTS = [
     "ingest.cli",
     "api.cli",
     "indicators.cli",
+    "alerts.cli",
     "simulators.cli",
     "jagajalan.demo",
     "jagajalan.configdoc",

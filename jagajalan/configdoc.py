@@ -74,11 +74,21 @@ INDICATORS = """\
 ## Indicators job file (TOML)
 
 `jagajalan analytics run --config analytics.toml` (and `analytics backfill`): the windows of
-the indicators and each site's parameters, by gateway: road type and capacity, flood ladder.
-Until the registry (issue 11) supplies site parameters they come from `[[sites]]` here; a
-gateway without an entry gets the defaults per road type of ../shared/DOMAIN.md (PKJI 2023
-base capacity, the project's road-depth ladder). Without a file every default applies.
-Errors name the file, the key and the value; unknown keys are refused.
+the indicators and the defaults. Each site's capacity and flood ladder come from the registry
+(`--registry-db` / `--registry-url`); a `[[sites]]` entry here overrides, for its gateway,
+what it sets (road type, capacity, ladder, hysteresis); a gateway with neither gets the
+defaults per road type of ../shared/DOMAIN.md (PKJI 2023 base capacity, the project's
+road-depth ladder). Without a file every default applies. Errors name the file, the key and
+the value; unknown keys are refused.
+"""
+
+ALERTS = """\
+## Alert rules file (TOML)
+
+`jagajalan alerts run --rules-file alerts.toml` (examples/alerts.toml): the rules, the routes
+(who hears an alert, and who next when nobody acknowledges) and the contacts' quiet hours.
+Times are seconds. Every rule has the keys of `[[rules]]` and those of its `kind`. Errors
+name the file, the key and the value; unknown keys are refused.
 """
 
 REGISTRY = """\
@@ -110,7 +120,27 @@ def _example() -> str:
     raise AssertionError("the example has no mistake")
 
 
+def _alert_tables() -> str:
+    from alerts.rules.config import KINDS, AlertRules
+    from kernel.configdoc import render_tables, toml_tables
+
+    rule_types = {t.model_fields["kind"].annotation.__args__[0]: t for t in _rule_types()}
+    out = [render_tables(toml_tables(AlertRules, skip=("rules",)))]
+    for kind in KINDS:
+        tables = toml_tables(rule_types[kind], "rules", many=True)
+        tables[0].heading = f'[[rules]] with kind = "{kind}"'
+        out.append(render_tables(tables))
+    return "\n".join(out)
+
+
+def _rule_types() -> list[type]:
+    from alerts.rules.config import Absence, LadderRule, Rate, State, Threshold
+
+    return [Threshold, Rate, LadderRule, State, Absence]
+
+
 def generate() -> str:
+    from alerts.settings import AlertsRegistrySettings, AlertsRunSettings
     from api.settings import ApiSettings
     from gateway.config import GatewayConfig
     from gateway.devices import DRIVERS
@@ -126,7 +156,8 @@ def generate() -> str:
 
     parts = [INTRO.replace("{example}", _example())]
     services = (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings)
-    for cls in (*services, AnalyticsRunSettings, AnalyticsBackfillSettings, RegistrySettings):
+    jobs = (AnalyticsRunSettings, AnalyticsBackfillSettings, RegistrySettings)
+    for cls in (*services, *jobs, AlertsRunSettings, AlertsRegistrySettings):
         parts += [f"### `{cls.command}`", "", options_table(cls), ""]
     parts.append(GATEWAY)
     parts.append(render_tables(toml_tables(GatewayConfig, skip=("devices",))))
@@ -153,6 +184,8 @@ def generate() -> str:
     parts.append(render_tables(toml_tables(ScenarioFile)))
     parts.append(INDICATORS)
     parts.append(render_tables(toml_tables(IndicatorsConfig)))
+    parts.append(ALERTS)
+    parts.append(_alert_tables())
     parts.append(REGISTRY)
     parts.append(render_tables(toml_tables(RegistryDoc)))
     for ladder in (RoadDepth, RiverGauge):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, MetaData, String, Text
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from registry.roles import ROLES  # noqa: F401  (re-exported: registry.models.ROLES)
@@ -122,6 +122,55 @@ class ApiKey(Base):
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AlertRow(Base):
+    """One alert from raised to resolved (alerts/lifecycle/policy.py's ``Alert``); the
+    acknowledgement is written here by the API or the CLI and read by the alerts service."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    gateway: Mapped[str] = mapped_column(String(64), index=True)
+    sensor: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    step: Mapped[int] = mapped_column(Integer)
+    last_told: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    seq: Mapped[int] = mapped_column(Integer)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SilenceRow(Base):
+    """Notifications of matching alerts held back until ``until`` (unset matchers: all)."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str | None] = mapped_column(String(64))
+    gateway: Mapped[str | None] = mapped_column(String(64))
+    site: Mapped[str | None] = mapped_column(String(64))
+    until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeaseRow(Base):
+    """Which instance of a service acts (alerts/lease.py): held until ``expires_at``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 #: The tables of the registry file, in the order rows are added (deleted: the reverse).

@@ -87,8 +87,8 @@ class _Dwell(_Model):
 
 
 class Threshold(_Rule, _Dwell):
-    kind: Literal["threshold"]
-    field: Name
+    kind: Literal["threshold"] = Field(description="the kind of rule")
+    field: Name = Field(description="the numeric field watched")
     above: float | None = Field(None, description="raise at or above this value")
     below: float | None = Field(None, description="raise at or below this value")
     clear: float = Field(description="clear once the value is past this (hysteresis)")
@@ -119,8 +119,8 @@ class Threshold(_Rule, _Dwell):
 
 
 class Rate(_Rule, _Dwell):
-    kind: Literal["rate"]
-    field: Name
+    kind: Literal["rate"] = Field(description="the kind of rule")
+    field: Name = Field(description="the numeric field watched")
     rise_per_hour: float | None = Field(None, gt=0, description="raise when rising faster")
     fall_per_hour: float | None = Field(None, gt=0, description="raise when falling faster")
     window_s: float = Field(1800, ge=60, le=DAY_S, description="the change is measured over this")
@@ -133,8 +133,8 @@ class Rate(_Rule, _Dwell):
 
 
 class LadderRule(_Rule, _Dwell):
-    kind: Literal["ladder"]
-    field: Name
+    kind: Literal["ladder"] = Field(description="the kind of rule")
+    field: Name = Field(description="the field watched: a number, or a text for categories")
     levels: dict[str, float] | None = Field(None, description="level key = threshold, numbers")
     site_flood: bool = Field(False, description="the flood ladder of the gateway's site")
     categories: list[str] | None = Field(
@@ -199,8 +199,8 @@ class LadderRule(_Rule, _Dwell):
 
 
 class State(_Rule):
-    kind: Literal["state"]
-    field: Name
+    kind: Literal["state"] = Field(description="the kind of rule")
+    field: Name = Field(description="the text field watched, e.g. state")
     bad: list[str] = Field([], description="values that raise; or use good")
     good: list[str] = Field([], description="the values that are fine; any other raises")
     after_s: float = Field(0, ge=0, le=DAY_S, description="a bad value holds this long")
@@ -216,7 +216,7 @@ class State(_Rule):
 
 
 class Absence(_Rule):
-    kind: Literal["absence"]
+    kind: Literal["absence"] = Field(description="the kind of rule")
     after_s: float = Field(ge=60, le=30 * DAY_S, description="silent this long raises")
 
 

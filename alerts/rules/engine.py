@@ -115,6 +115,22 @@ class Engine:
         *rule_id* from *since_s* even if it never sent anything."""
         self.watches.setdefault((rule_id, entity), _Watch(since_s))
 
+    def restore(self, rule_id: str, entity: Entity, level: str, since_s: float) -> None:
+        """An alert open before a restart (or on the instance that took over) continues at
+        *level*: the next point at that level raises nothing, one below it steps down."""
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        if isinstance(rule, Absence):
+            self.watches[(rule_id, entity)] = _Watch(since_s, active=True)
+        elif isinstance(rule, State):
+            self.watches[(rule_id, entity)] = _Watch(since_s, bad=True, active=True)
+        elif rule is not None:
+            ladder = self._ladder(rule, entity[0])
+            if ladder is None or level not in ladder.keys:
+                return
+            n = ladder.keys.index(level)
+            steps = tuple(flood.StepState(active=i < n) for i in range(len(ladder.steps)))
+            self.levels[(rule_id, entity)] = _Levels(ladder, flood.LadderState(n, level, steps))
+
     def tick(self, now_s: float) -> list[Event]:
         events: list[Event] = []
         by_id = {r.id: r for r in self.rules}

@@ -1,0 +1,162 @@
+"""`jagajalan alerts run` against a real Mosquitto and a real registry database (SQLite): two
+instances, one acts; a flood step raises one alert and one notification; `alerts ack` stops
+its repeats; the acting instance SIGKILLed, the other takes over within the lease and the
+next step is told once. A gateway's Last Will raises its offline alert with no more data.
+
+Delivery here is the service's log lines (`event=alerts_notification`): the outbox and the
+channels are tested on their own."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jagajalan.cli import main
+from registry import db
+from registry.models import AlertRow
+from telemetry import topics
+from telemetry.codec import encode_batch
+from telemetry.models import Batch, Reading
+from testkit import REPO, children
+from testkit.ingest import Publisher, status_bytes, wait_for
+from testkit.services import Mosquitto
+
+pytestmark = pytest.mark.services
+
+RULES = """
+[[routes]]
+id = "default"
+reminder_s = 3600
+escalation = [{ after_s = 0, contacts = ["piket-pupr"] }]
+
+[[rules]]
+id = "genangan"
+kind = "ladder"
+measurement = "water_level"
+field = "level"
+site_flood = true
+hysteresis = 5.0
+
+[[rules]]
+id = "gateway-offline"
+kind = "state"
+measurement = "gateway_status"
+field = "state"
+bad = ["offline"]
+after_s = 1
+severity = "critical"
+"""
+
+
+def water(gateway: str, seq: int, cm: float) -> bytes:
+    reading = Reading(
+        sensor="wl1",
+        measurement="water_level",
+        time=int(time.time() * 1000),
+        fields={"level": cm, "distance": 100.0 - cm},
+    )
+    return encode_batch(Batch(gateway=gateway, seq=seq, sent=reading.time, readings=[reading]))
+
+
+def start(broker: Mosquitto, reg: Path, rules: Path, log: Path, name: str) -> subprocess.Popen:
+    argv = [
+        sys.executable,
+        "-m",
+        "jagajalan.cli",
+        "alerts",
+        "run",
+        "--broker-url",
+        broker.url,
+        "--registry-db",
+        str(reg),
+        "--rules-file",
+        str(rules),
+        "--every",
+        "0.3",
+        "--lease-ttl",
+        "3",
+        "--client-id",
+        name,
+    ]
+    out = log.open("ab")
+    return children.start(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+
+
+def notifications(*logs: Path) -> list[str]:
+    return [
+        line
+        for log in logs
+        if log.exists()
+        for line in log.read_text().splitlines()
+        if "event=alerts_notification" in line
+    ]
+
+
+def rows(reg: Path) -> list[AlertRow]:
+    engine = db.engine_for(f"sqlite+pysqlite:///{reg}")
+    try:
+        with Session(engine) as session:
+            return list(session.scalars(select(AlertRow).order_by(AlertRow.raised_at)))
+    finally:
+        engine.dispose()
+
+
+def test_two_instances_one_acts_ack_and_takeover(broker: Mosquitto, tmp_path: Path) -> None:
+    reg = tmp_path / "registry.sqlite3"
+    assert main(["registry", "init", "--registry-db", str(reg)]) == 0
+    example = str(REPO / "examples" / "registry.toml")
+    assert main(["registry", "import", example, "--registry-db", str(reg)]) == 0
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(RULES, encoding="utf-8")
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [start(broker, reg, rules, logs[0], "alerts.a")]
+    wait_for(lambda: "event=alerts_acting" in logs[0].read_text(), 30, "instance a acting")
+    procs.append(start(broker, reg, rules, logs[1], "alerts.b"))
+    wait_for(
+        lambda: all("event=alerts_connected" in p.read_text() for p in logs), 30, "both subscribed"
+    )
+    pub = Publisher(broker.port)
+    try:
+        gw = "srl-tembesi-01"
+        pub.send(topics.readings(gw), water(gw, 0, 25.0))  # siaga: one alert, one notification
+        wait_for(lambda: len(notifications(*logs)) == 1, 30, "one notification")
+        (alert,) = rows(reg)
+        assert (alert.rule, alert.gateway, alert.level) == ("genangan", gw, "siaga")
+        assert alert.state == "firing"
+        assert (
+            "kind=raised" in notifications(*logs)[0]
+            and "contact=piket-pupr" in notifications(*logs)[0]
+        )
+        assert notifications(logs[1]) == []  # the standby evaluates but does not write
+        assert (
+            main(["alerts", "ack", alert.id, "--by", "piket-pupr", "--registry-db", str(reg)]) == 0
+        )
+        assert main(["alerts", "ack", alert.id, "--by", "x", "--registry-db", str(reg)]) == 1
+        # The acting instance dies; the other takes the lease once it expires (3 s).
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(10)
+        wait_for(lambda: "event=alerts_acting" in logs[1].read_text(), 30, "b takes over")
+        pub.send(topics.readings(gw), water(gw, 1, 35.0))  # awas: told once, by b
+        wait_for(lambda: len(notifications(*logs)) == 2, 30, "the step up told")
+        assert "kind=changed" in notifications(logs[1])[0]
+        (alert,) = rows(reg)
+        assert (alert.level, alert.state, alert.acknowledged_by) == ("awas", "firing", None)
+        # A Last Will: offline, no time, and nothing more comes from that gateway.
+        pub.send(topics.status("srl-pauh-01"), status_bytes("srl-pauh-01", "offline"))
+        wait_for(lambda: len(notifications(*logs)) == 3, 30, "offline raised")
+        assert "gateway-offline" in notifications(*logs)[2]
+        assert "severity=critical" in notifications(*logs)[2]
+    finally:
+        pub.close()
+        for proc in procs:
+            if proc.poll() is None:
+                children.stop(proc)
+    text = logs[1].read_text()
+    assert "event=alerts_stopped" in text and "Traceback" not in text, text
