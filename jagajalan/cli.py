@@ -21,6 +21,7 @@ SERVER_MODULES = frozenset(
     {
         "alembic",
         "amqtt",
+        "apprise",
         "fastapi",
         "httpx",
         "msgspec",
