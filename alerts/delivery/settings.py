@@ -1,0 +1,108 @@
+"""Settings of alert delivery: the channels' servers and secrets, the retry schedule.
+
+:class:`Channels` is a settings group for the alerts service (``jagajalan alerts run`` includes
+it); :class:`DeliverySettings` is the sender on its own (``python -m alerts.delivery``). Secrets
+(the webhook's HMAC secret, the SMTP password, the Telegram bot token, the WhatsApp access
+token) come only from a file (``--x-file``, ``JAGAJALAN_X_FILE``) or ``JAGAJALAN_X``, never from
+the command line, and never appear in logs or errors (kernel/settings.py).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from alerts.delivery.channels import Channel, Email, Mqtt, Webhook
+from alerts.delivery.chat import telegram, whatsapp
+from alerts.delivery.outbox import Policy
+from kernel.fields import ClientId, MqttLink, Rule, Secret, SettingsGroup, given
+from kernel.settings import ServiceSettings
+from registry.settings import RegistryLink
+
+
+class Channels(SettingsGroup):
+    """How alerts reach people and systems."""
+
+    group: ClassVar[str] = "alert delivery"
+
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="the API's public address, for the map link in messages (…/peta?site=)",
+    )
+    webhook_secret: Secret | None = Field(None, description="HMAC-SHA256 key of the webhooks")
+    smtp_host: str | None = Field(None, min_length=1, description="SMTP server for e-mail")
+    smtp_port: int = Field(587, ge=1, le=65_535, description="SMTP port")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="STARTTLS, TLS from the start (ssl, port 465), or none"
+    )
+    smtp_username: str | None = Field(None, min_length=1, description="SMTP user")
+    smtp_password: Secret | None = Field(None, description="SMTP password")
+    smtp_from: str | None = Field(None, min_length=3, description="the e-mails' From address")
+    telegram_bot_token: Secret | None = Field(None, description="Telegram bot token")
+    whatsapp_token: Secret | None = Field(None, description="WhatsApp Cloud API access token")
+    whatsapp_from: str | None = Field(
+        None, pattern=r"^\d{5,32}$", description="WhatsApp Cloud API sender phone number id"
+    )
+    retry_base_s: float = Field(5, gt=0, le=3600, description="first wait after a failed send")
+    retry_cap_s: float = Field(900, gt=0, le=86_400, description="longest wait between sends")
+    max_attempts: int = Field(50, ge=1, le=10_000, description="sends before giving up")
+    lease_s: float = Field(
+        60, ge=1, le=3600, description="a claimed send is retried after this if its sender died"
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        out: list[Rule] = []
+        if given(values, "smtp_password") and not given(values, "smtp_username"):
+            out.append((("smtp_username",), "an SMTP password needs a username"))
+        if given(values, "smtp_host") and not given(values, "smtp_from"):
+            out.append((("smtp_from",), "e-mail needs a From address"))
+        if given(values, "whatsapp_token") and not given(values, "whatsapp_from"):
+            out.append((("whatsapp_from",), "WhatsApp needs the sender's phone number id"))
+        return out
+
+    def policy(self) -> Policy:
+        return Policy(self.retry_base_s, self.retry_cap_s, self.max_attempts, self.lease_s)
+
+    def channels(self, mqtt_client: Any = None) -> dict[str, Channel]:
+        """The channels these settings configure (MQTT when a connected client is given)."""
+        out: dict[str, Channel] = {}
+        if self.webhook_secret is not None:
+            out["webhook"] = Webhook(self.webhook_secret)
+        if self.smtp_host and self.smtp_from:
+            out["email"] = Email(
+                self.smtp_host,
+                self.smtp_port,
+                self.smtp_from,
+                self.smtp_security,
+                self.smtp_username,
+                self.smtp_password,
+            )
+        if self.telegram_bot_token is not None:
+            out["telegram"] = telegram(self.telegram_bot_token)
+        if self.whatsapp_token is not None and self.whatsapp_from:
+            out["whatsapp"] = whatsapp(self.whatsapp_token, self.whatsapp_from)
+        if mqtt_client is not None:
+            out["mqtt"] = Mqtt(mqtt_client)
+        return out
+
+
+def default_worker() -> str:
+    return f"alerts-{socket.gethostname()}-{os.getpid()}"[:100]
+
+
+class DeliverySettings(ServiceSettings, Channels, RegistryLink, MqttLink):
+    command: ClassVar[str] = "python -m alerts.delivery"
+
+    mqtt_alerts: Literal["off", "on"] = Field(
+        "off", description="publish alerts on jagajalan/v1/alerts/... (QoS 1)"
+    )
+    worker: ClientId | None = Field(None, description="this sender's name in attempts and leases")
+    poll_s: float = Field(1.0, gt=0, le=60, description="seconds between passes when idle")
+    metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="logging")
