@@ -10,7 +10,9 @@ Guarantees (docs/alerts.md, "Delivery guarantees"):
   (exponential backoff with a cap), across restarts: the schedule is in the row, not in memory.
 - **One sender at a time, several instances safe.** :func:`claim` takes due rows with a
   compare-and-set ``UPDATE ... WHERE lease_until IS NULL OR lease_until < now`` in one
-  transaction (SQLite and PostgreSQL alike); a claim holds a lease of ``lease_s``. A sender
+  transaction (SQLite and PostgreSQL alike); a claim holds a lease of ``lease_s``, renewed by
+  :func:`begin` right before each send, which also records the attempt's start and sends
+  nothing when the claim was taken over (``lease_s`` must exceed a channel's timeout). A sender
   that dies holding a lease (killed between sending and recording) leaves the row ``pending``:
   once the lease has expired another claim retries it, with the same idempotency key.
 - **At least once, with a key to drop duplicates.** That retry is the one case where a message
@@ -136,7 +138,7 @@ def claim(
     engine: Engine, worker: str, now: dt.datetime, policy: Policy, limit: int = 20
 ) -> list[Claimed]:
     """Takes up to *limit* due notifications for *worker*: each gets a lease until
-    ``now + lease_s`` and a started attempt, in the transaction that takes it."""
+    ``now + lease_s``. Call :func:`begin` right before sending each."""
     lease = now + dt.timedelta(seconds=policy.lease_s)
     free = or_(Notification.lease_until.is_(None), Notification.lease_until < now)
     taken: list[Claimed] = []
@@ -151,15 +153,12 @@ def claim(
             won = session.execute(
                 update(Notification)
                 .where(Notification.id == nid, Notification.state == "pending", free)
-                .values(claimed_by=worker, lease_until=lease, attempts=Notification.attempts + 1)
+                .values(claimed_by=worker, lease_until=lease)
             )
             if won.rowcount != 1:
                 continue  # another instance took it first
             row = session.get(Notification, nid, populate_existing=True)
             assert row is not None
-            session.add(
-                Attempt(notification_id=nid, number=row.attempts, worker=worker, started_at=now)
-            )
             taken.append(
                 Claimed(
                     row.id,
@@ -170,10 +169,36 @@ def claim(
                     row.body,
                     row.data,
                     row.lang,
-                    row.attempts,
+                    row.attempts + 1,
                 )
             )
     return taken
+
+
+def begin(engine: Engine, item: Claimed, worker: str, now: dt.datetime, policy: Policy) -> bool:
+    """Starts *item*'s attempt, right before sending: counts it, records its start and renews
+    the lease, in one transaction, only while *worker* still holds the claim (False: another
+    instance took it over after the lease expired; do not send)."""
+    with Session(engine) as session, session.begin():
+        held = session.execute(
+            update(Notification)
+            .where(
+                Notification.id == item.id,
+                Notification.state == "pending",
+                Notification.claimed_by == worker,
+                Notification.attempts == item.attempt - 1,
+            )
+            .values(
+                attempts=item.attempt,
+                lease_until=now + dt.timedelta(seconds=policy.lease_s),
+            )
+        )
+        if held.rowcount != 1:
+            return False
+        session.add(
+            Attempt(notification_id=item.id, number=item.attempt, worker=worker, started_at=now)
+        )
+    return True
 
 
 def record(

@@ -88,6 +88,9 @@ class Sender:
         return len(claimed)
 
     def _deliver(self, item: Claimed) -> None:
+        if not outbox.begin(self.engine, item, self.worker, self.clock(), self.policy):
+            log.warning("alert %s: claim taken over by another sender; not sent", item.key)
+            return
         channel = self.channels.get(item.channel)
         started = time.monotonic()
         error: str | None = None

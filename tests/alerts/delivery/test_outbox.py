@@ -38,6 +38,7 @@ def test_written_once_per_key_and_claimed_once(engine: Engine) -> None:
     assert [c.key for c in first] == ["banjir-pasar:1:webhook", "banjir-pasar:2:webhook"]
     assert outbox.claim(engine, "b", at(5), POLICY) == []  # leased to a
     for item in first:
+        assert outbox.begin(engine, item, "a", T0, POLICY)
         assert outbox.record(engine, item, "a", at(1), POLICY) == "sent"
     assert outbox.counts(engine) == {"pending": 0, "sent": 2, "failed": 0}
     assert outbox.claim(engine, "b", at(1000), POLICY) == []
@@ -48,6 +49,7 @@ def test_failures_back_off_exponentially_up_to_the_cap_then_give_up(engine: Engi
     now, waits = T0, []
     for _ in range(POLICY.max_attempts):
         (item,) = outbox.claim(engine, "a", now, POLICY)
+        assert outbox.begin(engine, item, "a", now, POLICY)
         state = outbox.record(engine, item, "a", now, POLICY, error="connection refused")
         due = outbox.next_due(engine)
         if state == "failed":
@@ -65,15 +67,28 @@ def test_failures_back_off_exponentially_up_to_the_cap_then_give_up(engine: Engi
 
 def test_a_dead_senders_claim_is_retried_after_its_lease(engine: Engine) -> None:
     outbox.enqueue(engine, [message(1)], T0)
-    (dead,) = outbox.claim(engine, "dies", T0, POLICY)  # ... and never records
+    (dead,) = outbox.claim(engine, "dies", T0, POLICY)
+    assert outbox.begin(engine, dead, "dies", T0, POLICY)  # sends ... and never records
     assert outbox.claim(engine, "b", at(POLICY.lease_s - 1), POLICY) == []
     (again,) = outbox.claim(engine, "b", at(POLICY.lease_s + 1), POLICY)
     assert (again.key, again.attempt) == (dead.key, 2)
+    assert outbox.begin(engine, again, "b", at(31), POLICY)
     assert outbox.record(engine, again, "b", at(32), POLICY) == "sent"
     # the dead sender's late record (it was only slow) does not undo the state
     assert outbox.record(engine, dead, "dies", at(33), POLICY, error="timeout") == "sent"
     rows = outbox.attempts(engine)
     assert [(r.worker, r.outcome) for r in rows] == [("b", "sent"), ("dies", "failed")]
+
+
+def test_a_claim_taken_over_is_not_sent_by_its_first_holder(engine: Engine) -> None:
+    """A sender slow to reach an item of its batch (its lease expired, another instance took
+    the item) does not send it."""
+    outbox.enqueue(engine, [message(1)], T0)
+    (slow,) = outbox.claim(engine, "slow", T0, POLICY)
+    (fast,) = outbox.claim(engine, "fast", at(POLICY.lease_s + 1), POLICY)
+    assert not outbox.begin(engine, slow, "slow", at(POLICY.lease_s + 2), POLICY)
+    assert outbox.begin(engine, fast, "fast", at(POLICY.lease_s + 2), POLICY)
+    assert [r.worker for r in outbox.attempts(engine)] == ["fast"]
 
 
 def test_concurrent_claims_never_take_a_row_twice(engine: Engine) -> None:
