@@ -34,6 +34,7 @@ class WebhookReceiver:
     rejected: int = 0
     raw: Counter[str] = field(default_factory=Counter)  # key -> requests with a good signature
     accepted: dict[str, bytes] = field(default_factory=dict)  # key -> body, first one only
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> its headers
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -64,6 +65,7 @@ class WebhookReceiver:
                     else:
                         receiver.raw[key] += 1
                         receiver.accepted.setdefault(key, body)
+                        receiver.headers.setdefault(key, dict(self.headers.items()))
                 if receiver.hold_after is not None and number > receiver.hold_after:
                     receiver.release.wait(120)
                 self.send_response(200 if good else 401)

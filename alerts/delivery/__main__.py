@@ -74,7 +74,7 @@ def _mqtt(settings: DeliverySettings):  # type: ignore[no-untyped-def]
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     protocol = "3.1.1" if settings.mqtt_protocol == "3.1.1" else "5"
     client = new_client(
-        f"jagajalan-alerts-{os.getpid()}",
+        f"{settings.mqtt_username or 'alerts'}.delivery.{os.getpid()}",  # the ACL plugin's form
         protocol,
         username=settings.mqtt_username,
         password=password,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from email.header import decode_header, make_header
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import apprise
 import paho.mqtt.client as mqtt
@@ -22,6 +23,7 @@ from alerts.delivery import channels, chat, signing
 from alerts.delivery.channels import DeliveryError, Email, Mqtt, Webhook
 from alerts.delivery.outbox import Claimed
 from kernel.mqtt import new_client
+from testkit import REPO
 from testkit.receivers import Mailbox, WebhookReceiver, wait_for
 from testkit.services import Mosquitto
 
@@ -198,3 +200,24 @@ def test_real_apprise_unreachable_is_recorded_without_the_token(
     assert "WhatsApp Access Token ((hidden))" in logged  # Apprise logged it, redacted
     for secret in (TOKEN, WA_TOKEN, SecretStr("bad token!")):
         assert secret.get_secret_value() not in logged
+
+
+def test_the_docs_recipe_verifies_a_real_request() -> None:
+    """docs/alerts.md's Python recipe, run as written, accepts the headers and body Webhook
+    really sent, and refuses them under another secret or with the body changed."""
+    doc = (REPO / "docs" / "alerts.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    verify = scope["verify"]
+    receiver = WebhookReceiver(SECRET.get_secret_value().encode()).start()
+    try:
+        Webhook(SECRET).send(claimed(receiver.url))
+    finally:
+        receiver.stop()
+    ((key, body),) = receiver.accepted.items()
+    headers = receiver.headers[key]
+    secret = SECRET.get_secret_value().encode()
+    assert verify(secret, headers, body)
+    assert not verify(b"another-secret", headers, body)
+    assert not verify(secret, headers, body + b" ")
