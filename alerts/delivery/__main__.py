@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 
 from alerts.delivery.sender import DeliveryMetrics, Sender
 from alerts.delivery.settings import DeliverySettings, default_worker
 from kernel.config import ConfigError
 from kernel.logs import setup_logging
 from kernel.settings import add_options, load
+from kernel.signals import stop_event
 
 log = logging.getLogger("jagajalan.alerts.delivery")
 
@@ -45,25 +44,27 @@ def main(argv: list[str] | None = None) -> int:
     port = server.serve(settings.metrics_port)
     worker = settings.worker or default_worker()
     sender = Sender(
-        engine, settings.channels(client), worker, settings.policy(), DeliveryMetrics(registry)
-    )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    log.info(
-        "alert delivery started: worker=%s channels=%s metrics_port=%d",
+        engine,
+        settings.channels(client, settings.mqtt_protocol != "3.1.1"),
         worker,
-        ",".join(sorted(sender.channels)) or "none",
-        port,
+        settings.policy(),
+        DeliveryMetrics(registry),
     )
-    try:
-        sender.run(stop, settings.poll_s)
-    finally:
-        server.close()
-        if client is not None:
-            client.loop_stop()
-            client.disconnect()
-        engine.dispose()
+    with stop_event() as stop:
+        log.info(
+            "alert delivery started: worker=%s channels=%s metrics_port=%d",
+            worker,
+            ",".join(sorted(sender.channels)) or "none",
+            port,
+        )
+        try:
+            sender.run(stop, settings.poll_s)
+        finally:
+            server.close()
+            if client is not None:
+                client.loop_stop()
+                client.disconnect()
+            engine.dispose()
     return 0
 
 

@@ -69,7 +69,7 @@ class Channels(SettingsGroup):
     def policy(self) -> Policy:
         return Policy(self.retry_base_s, self.retry_cap_s, self.max_attempts, self.lease_s)
 
-    def channels(self, mqtt_client: Any = None) -> dict[str, Channel]:
+    def channels(self, mqtt_client: Any = None, mqtt5: bool = True) -> dict[str, Channel]:
         """The channels these settings configure (MQTT when a connected client is given)."""
         out: dict[str, Channel] = {}
         if self.webhook_secret is not None:
@@ -88,7 +88,7 @@ class Channels(SettingsGroup):
         if self.whatsapp_token is not None and self.whatsapp_from:
             out["whatsapp"] = whatsapp(self.whatsapp_token, self.whatsapp_from)
         if mqtt_client is not None:
-            out["mqtt"] = Mqtt(mqtt_client)
+            out["mqtt"] = Mqtt(mqtt_client, mqtt5=mqtt5)
         return out
 
 
