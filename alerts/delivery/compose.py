@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ class Notice:
     title: Mapping[str, str]  # the rule's title per language; the rule id when missing
     place: Place = Place()
     unit: str | None = None
+    kind: str | None = None  # the lifecycle's kind (reminder, escalated) over the event's
 
 
 def level_label(key: str, lang: Lang) -> str:
@@ -94,9 +95,10 @@ def subject(notice: Notice, lang: Lang) -> str:
         "site": notice.place.name or event.gateway,
         "level": level_label(event.level, lang),
     }
-    if event.kind == "resolved":
-        return tr("alerts.subject.resolved", lang, **args)
-    if event.kind == "changed":
+    kind = notice.kind or event.kind
+    if kind in ("resolved", "reminder", "escalated"):
+        return tr(f"alerts.subject.{kind}", lang, **args)
+    if kind == "changed":
         return tr("alerts.subject.up" if event.up else "alerts.subject.down", lang, **args)
     return tr("alerts.subject.raised", lang, **args)
 
@@ -137,7 +139,7 @@ def event_data(notice: Notice) -> dict[str, Any]:
         "gateway": event.gateway,
         "sensor": event.sensor or None,
         "site": notice.place.site,
-        "kind": event.kind,
+        "kind": notice.kind or event.kind,
         "level": event.level,
         "previous": event.previous,
         "severity": event.severity,
@@ -159,19 +161,25 @@ def key_of(event: Event, recipient: Recipient) -> str:
 
 
 def messages(
-    notice: Notice, recipients: Iterable[Recipient], base_url: str | None
+    notice: Notice,
+    recipients: Iterable[Recipient],
+    base_url: str | None,
+    key: Callable[[Recipient], str] | None = None,
+    due: dt.datetime | None = None,
 ) -> list[Outgoing]:
-    """The outbox's messages of *notice*, one per recipient, each in its language."""
+    """The outbox's messages of *notice*, one per recipient, each in its language; *key*
+    gives a recipient's idempotency key (default :func:`key_of`)."""
     data = event_data(notice)
     return [
         Outgoing(
-            key=key_of(notice.event, r),
+            key=key(r) if key else key_of(notice.event, r),
             channel=r.channel,
             address=r.address,
             subject=subject(notice, r.lang),
             body=body(notice, r.lang, base_url),
             data=data,
             lang=r.lang,
+            due=due,
         )
         for r in recipients
     ]

@@ -65,6 +65,7 @@ class Outgoing:
     body: str
     data: Mapping[str, Any]
     lang: str = "id"
+    due: dt.datetime | None = None  # None: at once (quiet hours move a warning's)
 
 
 @dataclass(frozen=True)
@@ -103,32 +104,50 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _row(message: Outgoing, now: dt.datetime) -> Notification:
+    if message.channel not in CHANNELS:
+        raise ValueError(f"unknown channel {message.channel!r}; channels: {list(CHANNELS)}")
+    return Notification(
+        key=message.key,
+        channel=message.channel,
+        address=message.address,
+        lang=message.lang,
+        subject=message.subject,
+        body=message.body,
+        data=json.dumps(dict(message.data), ensure_ascii=False, sort_keys=True),
+        created_at=now,
+        due_at=message.due or now,
+        state="pending",
+        attempts=0,
+    )
+
+
+def write(session: Session, messages: Iterable[Outgoing], now: dt.datetime) -> list[int]:
+    """Writes *messages* down in the caller's transaction (the alerts service writes an
+    alert's new state and its notifications together: both or neither). A key already in the
+    outbox is skipped. Two writers racing on one key (the alerts service lets one instance
+    write at a time) make the later transaction fail whole: nothing half-written. The ids."""
+    todo = list(messages)
+    keys = [m.key for m in todo]
+    there = set(session.scalars(select(Notification.key).where(Notification.key.in_(keys))))
+    rows = []
+    for message in todo:
+        if message.key not in there:
+            there.add(message.key)
+            rows.append(_row(message, now))
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
 def enqueue(engine: Engine, messages: Iterable[Outgoing], now: dt.datetime) -> list[int]:
-    """Writes *messages* down (one transaction each), due at *now*. A key already in the outbox
-    is the same message (an alerts instance that evaluated the same event again): it is not
-    written twice. Returns the ids of the rows written."""
+    """Writes *messages* down, each in a transaction of its own (a key already there, or
+    written by another instance at the same moment, is skipped). The ids written."""
     written: list[int] = []
     for message in messages:
-        if message.channel not in CHANNELS:
-            raise ValueError(f"unknown channel {message.channel!r}; channels: {list(CHANNELS)}")
-        row = Notification(
-            key=message.key,
-            channel=message.channel,
-            address=message.address,
-            lang=message.lang,
-            subject=message.subject,
-            body=message.body,
-            data=json.dumps(dict(message.data), ensure_ascii=False, sort_keys=True),
-            created_at=now,
-            due_at=now,
-            state="pending",
-            attempts=0,
-        )
         try:
             with Session(engine) as session, session.begin():
-                session.add(row)
-                session.flush()
-                written.append(row.id)
+                written += write(session, [message], now)
         except IntegrityError:
             continue  # the key is there already
     return written
