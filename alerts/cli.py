@@ -3,6 +3,8 @@
 - ``alerts run``: evaluate the rules (``--rules-file``, examples/alerts.toml) over every gateway's
   readings and status as they arrive, and on a clock for absence, reminders and escalation;
   several instances may run, one acts (a lease in the registry's database).
+- ``alerts send``: only send what the outbox holds (``alerts run`` sends too; a second sender
+  makes delivery survive the loss of one; docs/alerts.md).
 - ``alerts list``: the alerts, newest first (``--state firing|acknowledged|resolved``).
 - ``alerts ack ALERT --by NAME``: acknowledge a firing alert: reminders and escalation stop
   within one evaluation of the service.
@@ -48,6 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_options(run, AlertsRunSettings)
     run.set_defaults(func=run_command)
+    from alerts.delivery.settings import DeliverySettings
+
+    send = actions.add_parser(
+        "send",
+        help="only send what the outbox holds (a second sender; alerts run sends too)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_options(send, DeliverySettings)
+    send.set_defaults(func=send_command)
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
         p = actions.add_parser(name, help=text, description=text)
@@ -98,12 +110,22 @@ def _engine(args: argparse.Namespace, settings_cls: Any) -> Any:
     return settings, engine
 
 
+def send_command(args: argparse.Namespace) -> int:
+    from alerts.delivery.runner import send_alone
+    from alerts.delivery.settings import DeliverySettings
+    from kernel.settings import load
+
+    return send_alone(load(DeliverySettings, args, os.environ))
+
+
 def run_command(args: argparse.Namespace) -> int:
+    from alerts.delivery.bridge import OutboxDelivery
+    from alerts.delivery.runner import mqtt_client, sender_from, start_thread
     from alerts.evaluator import Evaluator
     from alerts.lifecycle.policy import Lifecycle
     from alerts.rules.config import AlertRules
     from alerts.rules.engine import Engine
-    from alerts.service import Service, log_notifications
+    from alerts.service import Service
     from alerts.settings import AlertsRunSettings
     from kernel import mqtt
     from kernel.config import load_toml
@@ -122,9 +144,9 @@ def run_command(args: argparse.Namespace) -> int:
     protocol = mqtt.negotiate_protocol(
         address, settings.mqtt_protocol, username=settings.mqtt_username, password=password, tls=tls
     )
-    evaluator = Evaluator(
-        Engine(rules, sites), Lifecycle(rules, sites), registry, log_notifications
-    )
+    webhooks = settings.webhooks()
+    deliver = OutboxDelivery(rules, settings.base_url, webhooks, settings.mqtt_alerts == "on")
+    evaluator = Evaluator(Engine(rules, sites), Lifecycle(rules, sites), registry, deliver)
     service = Service(
         evaluator,
         registry,
@@ -144,10 +166,32 @@ def run_command(args: argparse.Namespace) -> int:
         len(rules.routes),
         len(sites),
     )
+    from prometheus_client import CollectorRegistry
+
+    from kernel.metrics import MetricsServer
+
+    metrics = CollectorRegistry()
+    server = MetricsServer(metrics)
+    port = server.serve(settings.metrics_port)
+    client = None
+    if settings.mqtt_alerts == "on":
+        client = mqtt_client(settings, f"{service.holder}.delivery")
+    sender = sender_from(settings, registry, service.holder, client, metrics)
+    log.info(
+        "event=alerts_delivery channels=%s metrics_port=%d",
+        ",".join(sorted(sender.channels)) or "none",
+        port,
+    )
     try:
         with stop_event() as stop:
+            thread = start_thread(sender, stop, settings.poll_s)
             service.run(stop)
+            thread.join(30)
     finally:
+        server.close()
+        if client is not None:
+            client.loop_stop()
+            client.disconnect()
         registry.dispose()
     return EXIT_OK
 

@@ -137,6 +137,15 @@ class Evaluator:
         with Session(self.registry) as session, session.begin():
             store.save(session, touched.values())
             self.deliver(session, notes)
+        for n in notes:
+            log.info(
+                "event=alerts_notification key=%s contact=%s kind=%s severity=%s level=%s",
+                n.key,
+                n.contact,
+                n.kind,
+                n.severity,
+                n.level,
+            )
         return notes
 
     def _count(self, name: str, n: int = 1) -> None:

@@ -14,34 +14,18 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from alerts import lease
 from alerts.evaluator import Evaluator
-from alerts.lifecycle.policy import Notification
 from kernel import mqtt
 from telemetry import topics
 
 log = logging.getLogger("alerts")
 
 LEASE = "alerts"
-
-
-def log_notifications(_session: Session, notes: Sequence[Notification]) -> None:
-    """Delivery until the outbox is wired: each notification as a log line (no secrets)."""
-    for n in notes:
-        log.info(
-            "event=alerts_notification key=%s contact=%s kind=%s severity=%s level=%s due=%.0f",
-            n.key,
-            n.contact,
-            n.kind,
-            n.severity,
-            n.level,
-            n.due_s,
-        )
 
 
 class Service:

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from alerts.delivery.settings import Channels, Sending
 from kernel.fields import ClientId, MqttLink, ReadableFile, SettingsGroup
 from kernel.settings import ServiceSettings
 from registry.settings import RegistryLink
@@ -43,9 +44,12 @@ class Evaluation(SettingsGroup):
     client_id: ClientId | None = Field(
         None, description="MQTT client id; unset: <mqtt-username or alerts>.<random>"
     )
+    poll_s: float = Field(1.0, gt=0, le=60, description="seconds between the sender's passes")
 
 
-class AlertsRunSettings(ServiceSettings, MqttLink, RegistryLink, RulesFile, Evaluation):
+class AlertsRunSettings(
+    ServiceSettings, MqttLink, RegistryLink, RulesFile, Evaluation, Channels, Sending
+):
     command: ClassVar[str] = "jagajalan alerts run"
 
     def rules_path(self) -> Path:

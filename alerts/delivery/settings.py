@@ -96,13 +96,34 @@ def default_worker() -> str:
     return f"alerts-{socket.gethostname()}-{os.getpid()}"[:100]
 
 
-class DeliverySettings(ServiceSettings, Channels, RegistryLink, MqttLink):
-    command: ClassVar[str] = "python -m alerts.delivery"
+class Sending(SettingsGroup):
+    """The sender's own options (``alerts send``; ``alerts run`` sends too)."""
+
+    group: ClassVar[str] = "sender"
 
     mqtt_alerts: Literal["off", "on"] = Field(
         "off", description="publish alerts on jagajalan/v1/alerts/... (QoS 1)"
     )
+    webhook_urls: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s,]+(,https?://[^\s,]+)*$",
+        description="webhooks that receive every step of every alert (signed with "
+        "--webhook-secret), separated by commas",
+    )
+    metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        if given(values, "webhook_urls") and not given(values, "webhook_secret"):
+            return [(("webhook_secret",), "webhooks are signed: give --webhook-secret-file")]
+        return []
+
+    def webhooks(self) -> list[str]:
+        return self.webhook_urls.split(",") if self.webhook_urls else []
+
+
+class DeliverySettings(ServiceSettings, Channels, Sending, RegistryLink, MqttLink):
+    command: ClassVar[str] = "jagajalan alerts send"
+
     worker: ClientId | None = Field(None, description="this sender's name in attempts and leases")
     poll_s: float = Field(1.0, gt=0, le=60, description="seconds between passes when idle")
-    metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="logging")

@@ -3,8 +3,9 @@ instances, one acts; a flood step raises one alert and one notification; `alerts
 its repeats; the acting instance SIGKILLed, the other takes over within the lease and the
 next step is told once. A gateway's Last Will raises its offline alert with no more data.
 
-Delivery here is the service's log lines (`event=alerts_notification`): the outbox and the
-channels are tested on their own."""
+Delivery: the service's outbox to a signed webhook on loopback (testkit/receivers.py: it
+verifies the signature and counts each idempotency key once); every step of the alert
+reaches it exactly once, also across the takeover."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from telemetry.codec import encode_batch
 from telemetry.models import Batch, Reading
 from testkit import REPO, children
 from testkit.ingest import Publisher, status_bytes, wait_for
+from testkit.receivers import WebhookReceiver
 from testkit.services import Mosquitto
 
 pytestmark = pytest.mark.services
@@ -65,26 +67,24 @@ def water(gateway: str, seq: int, cm: float) -> bytes:
     return encode_batch(Batch(gateway=gateway, seq=seq, sent=reading.time, readings=[reading]))
 
 
-def start(broker: Mosquitto, reg: Path, rules: Path, log: Path, name: str) -> subprocess.Popen:
-    argv = [
-        sys.executable,
-        "-m",
-        "jagajalan.cli",
-        "alerts",
-        "run",
-        "--broker-url",
-        broker.url,
-        "--registry-db",
-        str(reg),
-        "--rules-file",
-        str(rules),
-        "--every",
-        "0.3",
-        "--lease-ttl",
-        "3",
-        "--client-id",
-        name,
-    ]
+def start(
+    broker: Mosquitto, reg: Path, rules: Path, log: Path, name: str, hook: WebhookReceiver
+) -> subprocess.Popen:
+    secret = log.with_suffix(".secret")
+    secret.write_bytes(hook.secret)
+    options = {
+        "--broker-url": broker.url,
+        "--registry-db": str(reg),
+        "--rules-file": str(rules),
+        "--every": "0.3",
+        "--lease-ttl": "3",
+        "--client-id": name,
+        "--webhook-urls": hook.url,
+        "--webhook-secret-file": str(secret),
+        "--poll-s": "0.1",
+    }
+    argv = [sys.executable, "-m", "jagajalan.cli", "alerts", "run"]
+    argv += [part for pair in options.items() for part in pair]
     out = log.open("ab")
     return children.start(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
 
@@ -116,9 +116,10 @@ def test_two_instances_one_acts_ack_and_takeover(broker: Mosquitto, tmp_path: Pa
     rules = tmp_path / "alerts.toml"
     rules.write_text(RULES, encoding="utf-8")
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    procs = [start(broker, reg, rules, logs[0], "alerts.a")]
+    hook = WebhookReceiver(b"alerts-test-webhook-key").start()
+    procs = [start(broker, reg, rules, logs[0], "alerts.a", hook)]
     wait_for(lambda: "event=alerts_acting" in logs[0].read_text(), 30, "instance a acting")
-    procs.append(start(broker, reg, rules, logs[1], "alerts.b"))
+    procs.append(start(broker, reg, rules, logs[1], "alerts.b", hook))
     wait_for(
         lambda: all("event=alerts_connected" in p.read_text() for p in logs), 30, "both subscribed"
     )
@@ -127,6 +128,9 @@ def test_two_instances_one_acts_ack_and_takeover(broker: Mosquitto, tmp_path: Pa
         gw = "srl-tembesi-01"
         pub.send(topics.readings(gw), water(gw, 0, 25.0))  # siaga: one alert, one notification
         wait_for(lambda: len(notifications(*logs)) == 1, 30, "one notification")
+        wait_for(lambda: len(hook.accepted) == 1, 30, "the webhook told")
+        (body,) = hook.accepted.values()
+        assert b'"siaga"' in body and gw.encode() in body, body
         (alert,) = rows(reg)
         assert (alert.rule, alert.gateway, alert.level) == ("genangan", gw, "siaga")
         assert alert.state == "firing"
@@ -145,6 +149,7 @@ def test_two_instances_one_acts_ack_and_takeover(broker: Mosquitto, tmp_path: Pa
         wait_for(lambda: "event=alerts_acting" in logs[1].read_text(), 30, "b takes over")
         pub.send(topics.readings(gw), water(gw, 1, 35.0))  # awas: told once, by b
         wait_for(lambda: len(notifications(*logs)) == 2, 30, "the step up told")
+        wait_for(lambda: len(hook.accepted) == 2, 30, "the webhook told the step up")
         assert "kind=changed" in notifications(logs[1])[0]
         (alert,) = rows(reg)
         assert (alert.level, alert.state, alert.acknowledged_by) == ("awas", "firing", None)
@@ -153,8 +158,11 @@ def test_two_instances_one_acts_ack_and_takeover(broker: Mosquitto, tmp_path: Pa
         wait_for(lambda: len(notifications(*logs)) == 3, 30, "offline raised")
         assert "gateway-offline" in notifications(*logs)[2]
         assert "severity=critical" in notifications(*logs)[2]
+        wait_for(lambda: len(hook.accepted) == 3, 30, "the webhook told the offline gateway")
+        assert hook.rejected == 0 and sum(hook.raw.values()) == 3  # each once, all signed
     finally:
         pub.close()
+        hook.stop()
         for proc in procs:
             if proc.poll() is None:
                 children.stop(proc)

@@ -1,5 +1,5 @@
 """Killing the sender in the middle of sending loses nothing and duplicates nothing at the
-webhook: a real sender process (python -m alerts.delivery, started through testkit/children.py)
+webhook: a real sender process (jagajalan alerts send, started through testkit/children.py)
 is SIGKILLed while the receiver holds a request it has already received; a second sender
 retries it after the lease with the same idempotency key, and the receiver, which checks the
 key, accepts every notification exactly once. The children log at DEBUG with every secret
@@ -44,12 +44,14 @@ def sender(database: Database, tmp_path: Path, worker: str, box: Mailbox) -> sub
     args = [
         sys.executable,
         "-m",
-        "alerts.delivery",
+        "jagajalan.cli",
+        "--log-level",
+        "DEBUG",
+        "alerts",
+        "send",
         *database.options,
         "--worker",
         worker,
-        "--log-level",
-        "DEBUG",
         "--poll-s",
         "0.05",
         "--lease-s",

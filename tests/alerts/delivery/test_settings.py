@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.delivery.__main__ import main
 from alerts.delivery.settings import DeliverySettings
+from jagajalan.cli import main
 from kernel.settings import SettingsError, add_options, load
 
 
@@ -54,5 +54,5 @@ def test_mistakes_are_named_together(capsys: pytest.CaptureFixture[str]) -> None
     for name in ("smtp_username", "smtp_from", "whatsapp_from", "lease"):
         assert name.replace("_", "-") in text
     assert "smtp-env-pass-77" not in text and "EAAtoken99" not in text
-    assert main(["--smtp-host", "mail.example.id"]) == 2
+    assert main(["alerts", "send", "--smtp-host", "mail.example.id"]) == 2
     assert "--smtp-from" in capsys.readouterr().err
