@@ -1,1 +1,3 @@
-"""Grafana dashboards as code: a later issue."""
+"""Grafana dashboards as code: built by dashboards/boards/ into the checked-in
+dashboards/*.json (``jagajalan dashboards generate``), provisioned from
+dashboards/provisioning/ or pushed to a running Grafana (``jagajalan dashboards push``)."""

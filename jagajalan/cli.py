@@ -23,6 +23,7 @@ SERVER_MODULES = frozenset(
         "amqtt",
         "apprise",
         "fastapi",
+        "grafana_client",
         "httpx",
         "msgspec",
         "numpy",
@@ -30,6 +31,9 @@ SERVER_MODULES = frozenset(
         "psycopg",
         "pydantic_settings",
         "sqlalchemy",
+        # grafana-client's wheel also installs its tests as a top-level "test" folder (no
+        # __init__.py: the standard library's test package, earlier on sys.path, still wins)
+        "test",
         "uvicorn",
     }
 )
@@ -44,6 +48,7 @@ COMPONENTS = [
     "indicators.cli",
     "alerts.cli",
     "simulators.cli",
+    "dashboards.cli",
     "jagajalan.demo",
     "jagajalan.configdoc",
 ]

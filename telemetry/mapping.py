@@ -38,6 +38,7 @@ from telemetry.models import (
     NAME_PATTERN,
     PIPELINE_MEASUREMENTS,
     READING_TAGS,
+    REFERENCE_MEASUREMENTS,
     STATUS_MEASUREMENT,
     TAG_VALUE_PATTERN,
     Batch,
@@ -298,7 +299,11 @@ class _FloatReading:
 #: Measurements that are not gateway readings: the pipeline's own and the indicators derived
 #: from the readings (telemetry.models.DERIVED_MEASUREMENTS). The store's ``latest()``, and so
 #: ``/readings/latest``, leaves them out.
-META_MEASUREMENTS = frozenset(PIPELINE_MEASUREMENTS) | frozenset(DERIVED_MEASUREMENTS)
+META_MEASUREMENTS = (
+    frozenset(PIPELINE_MEASUREMENTS)
+    | frozenset(DERIVED_MEASUREMENTS)
+    | frozenset(REFERENCE_MEASUREMENTS)
+)
 
 
 def batch_meta_point(batch: Batch) -> Point:

@@ -58,6 +58,12 @@ STATUS_MEASUREMENT = "gateway_status"
 #: stuck, errors): the devices' state over time (telemetry.mapping.status_points).
 DEVICE_STATUS_MEASUREMENT = "jagajalan_device_status"
 PIPELINE_MEASUREMENTS = (BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_MEASUREMENT)
+#: One point per gateway with a site (tags kecamatan, site, gateway; fields name, latitude,
+#: longitude): the registry's sites copied into InfluxDB by ``jagajalan dashboards sites``,
+#: so Grafana's template variables and site map can read them (dashboards/sites.py). Reserved
+#: by the prefix and, like the pipeline's measurements, not a reading.
+SITE_MEASUREMENT = "jagajalan_site"
+REFERENCE_MEASUREMENTS = (SITE_MEASUREMENT,)
 #: What the indicators job (indicators/) derives from the readings and writes back
 #: (docs/protocol.md 4.1): reserved by the prefix like every service's measurement, and, like
 #: the pipeline measurements, not readings (the store's ``latest()`` leaves both out).

@@ -28,6 +28,7 @@ from telemetry.models import (
     NAME_PATTERN,
     PIPELINE_MEASUREMENTS,
     PIPELINE_PREFIX,
+    REFERENCE_MEASUREMENTS,
     reserved_measurement,
 )
 
@@ -82,7 +83,11 @@ def test_every_measurement_ingest_writes_itself_is_reserved() -> None:
     assert written == set(PIPELINE_MEASUREMENTS)
     assert all(reserved_measurement(m) for m in (*PIPELINE_MEASUREMENTS, *DERIVED_MEASUREMENTS))
     # What the indicators job derives is reserved and, like the pipeline's own, not a reading.
-    assert set(PIPELINE_MEASUREMENTS) | set(DERIVED_MEASUREMENTS) == META_MEASUREMENTS
+    assert (
+        set(PIPELINE_MEASUREMENTS) | set(DERIVED_MEASUREMENTS) | set(REFERENCE_MEASUREMENTS)
+        == META_MEASUREMENTS
+    )
+    assert all(reserved_measurement(m) for m in REFERENCE_MEASUREMENTS)
     # Pipeline measurements added from now on take the reserved prefix.
     legacy = {"gateway_batches", "gateway_status"}
     assert all(m.startswith(PIPELINE_PREFIX) for m in set(PIPELINE_MEASUREMENTS) - legacy)

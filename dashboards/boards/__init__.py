@@ -1,0 +1,10 @@
+"""One module per dashboard, each with ``build(lang) -> Dashboard``; :data:`BOARDS` lists them
+by the file name they are written to (dashboards/<name>.json)."""
+
+from __future__ import annotations
+
+from dashboards.boards import udara
+
+BOARDS = {
+    "kualitas-udara": udara.build,
+}

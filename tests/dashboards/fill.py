@@ -1,0 +1,122 @@
+"""A real InfluxDB made as production makes it, filled from a simulator scenario.
+
+``jagajalan store setup`` (retention policies, continuous queries), the scenario's readings
+for every site every five scenario minutes, written as ingest writes a gateway's batches
+(readings, ``gateway_batches``), each gateway's ``gateway_health`` readings and
+``gateway_status`` points (made here: the scenario engine has no gateway internals; the
+values follow the scenario clock, one gateway offline for two hours), then the production
+commands: ``jagajalan store backfill`` (the rollups), ``jagajalan registry import`` of
+examples/registry.toml and ``jagajalan dashboards sites`` (the sites' tags), and
+``jagajalan analytics backfill`` (the indicator measurements).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jagajalan.cli import main
+from simulators.scenario.engine import Scenario
+from store.influx import InfluxStore
+from telemetry.mapping import batch_meta_point, batch_to_points, status_point
+from telemetry.models import Batch, Reading
+from testkit.services import Influx
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = "normal_day"
+STEP_S = 300
+OFFLINE = "srl-pauh-01"  # offline from 10:00 to 12:00 scenario time
+
+
+@dataclass(frozen=True)
+class Filled:
+    url: str
+    database: str
+    start_ms: int
+    end_ms: int
+    gateways: tuple[str, ...]
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _health(seq: int, k: int, offline: bool) -> dict[str, float | int]:
+    return {
+        "uptime": float(k * STEP_S),
+        "spool_depth": 40 * seq if offline else k % 7,
+        "spool_oldest_age": 600.0 * seq if offline else float(k % 5),
+        "dropped": 0,
+        "decode_errors": k // 50,
+        "devices_ok": 5,
+        "devices_total": 5,
+        "clock_offset": 0.01 * (k % 9 - 4),
+    }
+
+
+def fill(influx: Influx, database: str, workdir: Path) -> Filled:
+    """Set up *database* and fill it with one scenario day that ended an hour ago."""
+    day_s = 86_400
+    start = (int(time.time()) // 3600) * 3600 - day_s - 3600
+    sc = Scenario.load(SCENARIO, start=float(start))
+    sites = sorted(sc.sites)
+    url = influx.url
+    link = ["--influx-url", url, "--influx-db", database]
+    assert main(["store", "setup", *link]) == 0
+    store = InfluxStore(url, database)
+    try:
+        for seq_base, gw in enumerate(sites):
+            rows, seq = [], seq_base * 10_000
+            for k in range(int(sc.duration // STEP_S) + 1):
+                t = sc.start + k * STEP_S
+                ms = round(t * 1000)
+                hour = (t - sc.start) / 3600
+                offline = gw == OFFLINE and 10 <= hour < 12
+                for v in sc.readings(gw, t, interval=STEP_S):
+                    rows.append(
+                        Reading(
+                            sensor=v.sensor,
+                            measurement=v.measurement,
+                            time=ms,
+                            fields=v.fields,
+                            tags=dict(v.tags),
+                        )
+                    )
+                rows.append(
+                    Reading(
+                        sensor="gateway",
+                        measurement="gateway_health",
+                        time=ms,
+                        fields=_health(k % 24, k, offline),
+                    )
+                )
+                if k % 6 == 0:
+                    state = "offline" if offline else "online"
+                    details = (
+                        {}
+                        if offline
+                        else {
+                            "spool_depth": k % 7,
+                            "dropped": 0,
+                            "spool_oldest_age": 1.5,
+                            "clock_offset": 0.02,
+                        }
+                    )
+                    store.write([status_point(gw, state, ms, details)])
+                if len(rows) >= 96 or k == int(sc.duration // STEP_S):
+                    batch = Batch(gateway=gw, seq=seq, sent=ms + 1000, readings=rows)
+                    store.write([*batch_to_points(batch), batch_meta_point(batch)])
+                    rows, seq = [], seq + 1
+    finally:
+        store.close()
+    start_ms, end_ms = round(sc.start * 1000), round(sc.end * 1000) + STEP_S * 1000
+    window = ["--start", iso(start_ms), "--end", iso(end_ms)]
+    assert main(["store", "backfill", *link, *window]) == 0
+    registry = ["--registry-db", str(workdir / "registry.sqlite3")]
+    assert main(["registry", "init", *registry]) == 0
+    assert main(["registry", "import", *registry, str(ROOT / "examples" / "registry.toml")]) == 0
+    assert main(["dashboards", "sites", *link, *registry]) == 0
+    assert main(["analytics", "backfill", *link, *registry, *window]) == 0
+    return Filled(url, database, start_ms, end_ms, tuple(sites))
