@@ -3,8 +3,9 @@ by the file name they are written to (dashboards/<name>.json)."""
 
 from __future__ import annotations
 
-from dashboards.boards import udara
+from dashboards.boards import gateway, udara
 
 BOARDS = {
     "kualitas-udara": udara.build,
+    "kesehatan-gateway": gateway.build,
 }
