@@ -9,12 +9,11 @@ Sources (docs/protocol.md): ``gateway_status`` (ingest: every status and Last Wi
 
 from __future__ import annotations
 
+from dashboards import common
+from dashboards.common import LEGEND, WHERE, latest, series, steps
+from dashboards.model import Dashboard, Panel, Query, ValueText
 from kernel.text import tr
 from telemetry.models import BATCH_MEASUREMENT, STATUS_MEASUREMENT
-
-from dashboards import common
-from dashboards.common import LEGEND, WHERE, series, steps
-from dashboards.model import Dashboard, Panel, Query, ValueText
 
 ALIAS = "$tag_gateway"
 HEALTH = "gateway_health"
@@ -58,12 +57,7 @@ def build(lang: str = "id") -> Dashboard:
     last_seen = Panel(
         tr("dash.gw.last_seen", lang),
         "table",
-        (
-            Query(
-                f'SELECT last("seq") AS "seq" FROM "{BATCH_MEASUREMENT}" {WHERE} GROUP BY "gateway"',
-                result_format="table",
-            ),
-        ),
+        (Query(latest('last("seq") AS "seq"', BATCH_MEASUREMENT), result_format="table"),),
         width=24,
         height=7,
         description=tr("dash.gw.last_seen.about", lang),
