@@ -12,6 +12,7 @@ examples/registry.toml and ``jagajalan dashboards sites`` (the sites' tags), and
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from testkit.services import Influx
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = "normal_day"
 STEP_S = 300
+COUNTER = "srl-pasar-01"  # forwards vehicle records, counts per class
 OFFLINE = "srl-pauh-01"  # offline from 10:00 to 12:00 scenario time
 
 
@@ -56,6 +58,36 @@ def _health(seq: int, k: int, offline: bool) -> dict[str, float | int]:
     }
 
 
+def _per_vehicle(vehicles: list, ms: int) -> list[Reading]:
+    """What a counter with ``forward_records = true`` sends for an interval: one ``vehicle``
+    record per vehicle, and one ``traffic`` reading per lane, direction and class."""
+    out, groups = [], {}
+    for v in vehicles:
+        tags = {"lane": str(v.lane), "direction": v.direction, "vehicle_class": v.vehicle_class}
+        fields = {"speed": v.speed, "length": v.length}
+        out.append(
+            Reading(
+                sensor="cnt1",
+                measurement="vehicle",
+                time=round(v.time * 1000),
+                fields=fields,
+                tags=tags,
+            )
+        )
+        groups.setdefault(tuple(sorted(tags.items())), []).append(v.speed)
+    for key, speeds in sorted(groups.items()):
+        speeds.sort()
+        fields = {
+            "count": len(speeds),
+            "speed_mean": round(sum(speeds) / len(speeds), 1),
+            "speed_p85": speeds[max(0, math.ceil(0.85 * len(speeds)) - 1)],
+        }
+        out.append(
+            Reading(sensor="cnt1", measurement="traffic", time=ms, fields=fields, tags=dict(key))
+        )
+    return out
+
+
 def fill(influx: Influx, database: str, workdir: Path) -> Filled:
     """Set up *database* and fill it with one scenario day that ended an hour ago."""
     day_s = 86_400
@@ -75,6 +107,8 @@ def fill(influx: Influx, database: str, workdir: Path) -> Filled:
                 hour = (t - sc.start) / 3600
                 offline = gw == OFFLINE and 10 <= hour < 12
                 for v in sc.readings(gw, t, interval=STEP_S):
+                    if gw == COUNTER and v.measurement == "traffic":
+                        continue  # this counter reports per class, below
                     rows.append(
                         Reading(
                             sensor=v.sensor,
@@ -84,6 +118,8 @@ def fill(influx: Influx, database: str, workdir: Path) -> Filled:
                             tags=dict(v.tags),
                         )
                     )
+                if gw == COUNTER:
+                    rows += _per_vehicle(sc.vehicles(gw, t - STEP_S, t), ms)
                 rows.append(
                     Reading(
                         sensor="gateway",
