@@ -3,10 +3,11 @@ by the file name they are written to (dashboards/<name>.json)."""
 
 from __future__ import annotations
 
-from dashboards.boards import gateway, traffic, udara
+from dashboards.boards import flood, gateway, traffic, udara
 
 BOARDS = {
     "lalu-lintas": traffic.build,
+    "banjir-cuaca": flood.build,
     "kualitas-udara": udara.build,
     "kesehatan-gateway": gateway.build,
 }
