@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--out", type=Path, default=None, help="folder (default: the package's)")
     gen.add_argument("--check", action="store_true", help="only list files that differ")
     gen.add_argument("--lang", choices=LANGS, default="id", help="id (default) or en: the text")
+    gen.add_argument(
+        "--tiles",
+        default=None,
+        metavar="URL",
+        help="the site map's base layer: an XYZ tile URL ({z}/{x}/{y}) of a tile server the "
+        "district runs; default: country outlines Grafana serves itself (no internet)",
+    )
     gen.set_defaults(func=generate_command)
     sites = actions.add_parser(
         "sites",
@@ -63,11 +70,11 @@ def generate_command(args: argparse.Namespace) -> int:
 
     folder = args.out or generate.FOLDER
     if args.check:
-        differ = generate.stale(folder, args.lang)
+        differ = generate.stale(folder, args.lang)  # the checked-in files: no --tiles
         for name in differ:
             print(f"differs from the code: {folder / name}", file=sys.stderr)
         return EXIT_FAILED if differ else EXIT_OK
-    for path in generate.write_all(folder, args.lang):
+    for path in generate.write_all(folder, args.lang, args.tiles):
         print(path)
     return EXIT_OK
 

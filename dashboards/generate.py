@@ -14,9 +14,9 @@ from dashboards.boards import BOARDS
 FOLDER = Path(__file__).resolve().parent
 
 
-def render_all(lang: str = "id") -> dict[str, str]:
+def render_all(lang: str = "id", tiles: str | None = None) -> dict[str, str]:
     """File name -> JSON text, for every dashboard."""
-    return {f"{name}.json": build(lang).to_json() for name, build in BOARDS.items()}
+    return {f"{name}.json": build(lang, tiles).to_json() for name, build in BOARDS.items()}
 
 
 def stale(folder: Path = FOLDER, lang: str = "id") -> list[str]:
@@ -29,10 +29,10 @@ def stale(folder: Path = FOLDER, lang: str = "id") -> list[str]:
     return out
 
 
-def write_all(folder: Path = FOLDER, lang: str = "id") -> list[Path]:
+def write_all(folder: Path = FOLDER, lang: str = "id", tiles: str | None = None) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render_all(lang).items():
+    for name, text in render_all(lang, tiles).items():
         path = folder / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)

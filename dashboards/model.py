@@ -89,6 +89,8 @@ class Panel:
     options: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)  # fieldConfig.defaults.custom
     overrides: tuple[dict[str, Any], ...] = ()
+    transformations: tuple[dict[str, Any], ...] = ()
+    no_value: str = ""  # what a stat shows when the query returns nothing
 
     def field_defaults(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -103,6 +105,8 @@ class Panel:
             out["max"] = self.max
         if self.min is not None:
             out["min"] = self.min
+        if self.no_value:
+            out["noValue"] = self.no_value
         steps = self.thresholds or (Threshold("green"),)
         out["thresholds"] = {
             "mode": "absolute",
@@ -126,6 +130,8 @@ class Panel:
         if self.time_from:
             out["timeFrom"] = self.time_from
         out["title"] = self.title
+        if self.transformations:
+            out["transformations"] = list(self.transformations)
         out["type"] = self.type
         return out
 

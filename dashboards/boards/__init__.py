@@ -1,11 +1,13 @@
-"""One module per dashboard, each with ``build(lang) -> Dashboard``; :data:`BOARDS` lists them
+"""One module per dashboard, each with ``build(lang, tiles) -> Dashboard`` (*tiles*: the
+summary map's base layer, an XYZ tile URL; None: offline outlines); :data:`BOARDS` lists them
 by the file name they are written to (dashboards/<name>.json)."""
 
 from __future__ import annotations
 
-from dashboards.boards import flood, gateway, traffic, udara
+from dashboards.boards import flood, gateway, summary, traffic, udara
 
 BOARDS = {
+    "ringkasan-kabupaten": summary.build,
     "lalu-lintas": traffic.build,
     "banjir-cuaca": flood.build,
     "kualitas-udara": udara.build,

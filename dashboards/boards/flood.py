@@ -48,7 +48,8 @@ def _panel(lang: str, key: str, queries: tuple[Query, ...], **kw: object) -> Pan
     return Panel(tr(key, lang), "timeseries", queries, description=tr(f"{key}.about", lang), **kw)
 
 
-def build(lang: str = "id") -> Dashboard:
+def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
+    """The dashboard in *lang* (*tiles*: for the map of the summary only)."""
     steps = enumerate(flood.ROAD_DEPTH.steps, start=1)
     ladder = (
         Threshold(STEP_COLOURS[0]),

@@ -33,7 +33,8 @@ def _health(lang: str, key: str, select: str, unit: str = "", decimals: int = 0)
     )
 
 
-def build(lang: str = "id") -> Dashboard:
+def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
+    """The dashboard in *lang* (*tiles*: for the map of the summary only)."""
     online, offline = tr("dash.gw.online", lang), tr("dash.gw.offline", lang)
     timeline = Panel(
         tr("dash.gw.state", lang),

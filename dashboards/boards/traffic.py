@@ -41,7 +41,8 @@ def _panel(lang: str, key: str, query: Query, **kw: object) -> Panel:
     return Panel(tr(key, lang), "timeseries", (query,), description=tr(f"{key}.about", lang), **kw)
 
 
-def build(lang: str = "id") -> Dashboard:
+def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
+    """The dashboard in *lang* (*tiles*: for the map of the summary only)."""
     by_class = Query(
         'SELECT sum("count") FROM "traffic" '
         f'{WHERE} AND "vehicle_class" =~ /.+/ '

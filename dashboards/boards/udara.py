@@ -54,7 +54,8 @@ def _pm_trend(lang: str, field: str, key: str) -> Panel:
     )
 
 
-def build(lang: str = "id") -> Dashboard:
+def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
+    """The dashboard in *lang* (*tiles*: for the map of the summary only)."""
     category = Panel(
         tr("dash.air.category", lang),
         "stat",

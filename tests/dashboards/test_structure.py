@@ -124,3 +124,28 @@ def test_panels_use_what_grafana_ships(name: str, sdk: tuple[str, dict]) -> None
         assert unit is None or unit in known_units, f"{where}: unknown unit {unit!r}"
         for target in panel["targets"]:
             assert target["datasource"] == DATASOURCE and target["rawQuery"] is True, where
+
+
+def _geomaps(board: dict) -> list[dict]:
+    return [p for p in board["panels"] if p["type"] == "geomap"]
+
+
+def test_the_site_map_needs_no_internet_by_default_and_takes_a_tile_server(
+    tmp_path: Path, sdk: tuple[str, dict]
+) -> None:
+    version, mods = sdk
+    (default,) = _geomaps(BOARDS["ringkasan-kabupaten.json"])
+    assert "://" not in json.dumps(default["options"]), "the default map must load nothing remote"
+    assert default["options"]["basemap"]["config"]["src"].startswith("public/")  # Grafana's own
+    tiles = "http://peta.sarolangun.local/tiles/{z}/{x}/{y}.png"
+    generate.write_all(tmp_path, tiles=tiles)
+    board = json.loads((tmp_path / "ringkasan-kabupaten.json").read_text(encoding="utf-8"))
+    (panel,) = _geomaps(board)
+    assert panel["options"]["basemap"] == {
+        "config": {"attribution": "", "url": tiles},
+        "name": "Peta dasar",
+        "type": "xyz",
+    }
+    model = mods["models.dashboard"].Dashboard.from_json(board)
+    again = json.loads(json.dumps(model, cls=mods["cog.encoder"].JSONEncoder))
+    assert _lost(board, again) == [], f"Grafana {version}"
