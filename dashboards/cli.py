@@ -121,10 +121,12 @@ def push_command(args: argparse.Namespace) -> int:
 
     try:
         push(api, render_all(), said)
-    except (PushError, OSError) as exc:
-        print(
-            tr("dash.push.failed", args.lang, url=settings.grafana_url, error=str(exc)),
-            file=sys.stderr,
-        )
+    except PushError as exc:
+        failed = tr("dash.push.failed", args.lang, url=settings.grafana_url, error=str(exc))
+        print(failed, file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # nothing listening, a name that does not resolve, TLS
+        unreachable = tr("dash.push.unreachable", args.lang, url=settings.grafana_url, error=exc)
+        print(unreachable, file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -28,7 +28,7 @@ def push(
 ) -> list[str]:
     """Save every dashboard (file name -> JSON text) into the JagaJalan folder through *api*
     (a ``grafana_client.GrafanaApi``). Returns the uids saved, in order."""
-    from grafana_client.client import GrafanaClientError
+    from grafana_client.client import GrafanaClientError, GrafanaException
 
     try:
         try:
@@ -47,5 +47,5 @@ def push(
             saved.append(board["uid"])
             progress(name, board["uid"])
         return saved
-    except GrafanaClientError as exc:
+    except GrafanaException as exc:  # 4xx, 5xx, a timeout: the status and Grafana's message
         raise PushError(f"Grafana answered {exc.status_code}: {exc.message}") from None

@@ -28,8 +28,9 @@ file and the models disagree. The same models give `--help` and check every valu
 ## Services: options and environment variables
 
 Every option `--some-name` of `jagajalan api run`, `jagajalan ingest run`,
-`jagajalan store setup`, `jagajalan store backfill`, `jagajalan analytics run` and
-`jagajalan analytics backfill` can also be given as the environment variable
+`jagajalan store setup`, `jagajalan store backfill`, `jagajalan analytics run`,
+`jagajalan analytics backfill`, `jagajalan dashboards sites` and `jagajalan dashboards push`
+can also be given as the environment variable
 `JAGAJALAN_SOME_NAME`. The command line wins, then the environment, then the default.
 
 **Secrets** (passwords, tokens) are never command-line values: give the path of a file that
@@ -142,6 +143,7 @@ def _rule_types() -> list[type]:
 def generate() -> str:
     from alerts.settings import AlertsRegistrySettings, AlertsRunSettings
     from api.settings import ApiSettings
+    from dashboards.settings import DashboardPushSettings, DashboardSitesSettings
     from gateway.config import GatewayConfig
     from gateway.devices import DRIVERS
     from gateway.devices.base import DeviceConfig, SerialPort
@@ -157,7 +159,8 @@ def generate() -> str:
     parts = [INTRO.replace("{example}", _example())]
     services = (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings)
     jobs = (AnalyticsRunSettings, AnalyticsBackfillSettings, RegistrySettings)
-    for cls in (*services, *jobs, AlertsRunSettings, AlertsRegistrySettings):
+    dashboards = (DashboardSitesSettings, DashboardPushSettings)
+    for cls in (*services, *jobs, AlertsRunSettings, AlertsRegistrySettings, *dashboards):
         parts += [f"### `{cls.command}`", "", options_table(cls), ""]
     parts.append(GATEWAY)
     parts.append(render_tables(toml_tables(GatewayConfig, skip=("devices",))))
