@@ -92,6 +92,26 @@ def test_panel_query_returns_data(filled: Filled, name: str, panel: dict, target
         target["query"], start, end, variables=chosen, min_interval=panel.get("interval", "")
     )
     assert not re.search(r"\$(\w|\{)", query), f"not expanded: {query}"
-    series = run(filled, query)
-    numbers = [v for s in series for row in s.get("values", []) for v in row[1:] if v is not None]
-    assert numbers, f"{name}: panel {panel['title']!r} returned no data: {query}"
+    assert values(run(filled, query)), f"{name}: panel {panel['title']!r} returned no data: {query}"
+
+
+def values(series: list[dict]) -> list:
+    """Every value but the time of every row of every series (the data a panel shows)."""
+    return [v for s in series for row in s.get("values", []) for v in row[1:] if v is not None]
+
+
+def test_a_query_without_data_is_caught(filled: Filled) -> None:
+    """What the panel test counts as data is not there for a field nobody writes."""
+    query = 'SELECT mean("pm1") FROM "air_quality" WHERE $timeFilter GROUP BY time($__interval)'
+    assert values(run(filled, expand(query, filled.start_ms, filled.end_ms))) == []
+
+
+def test_the_variables_narrow_from_kecamatan_to_gateway(filled: Filled) -> None:
+    site, gateway = BOARDS["kualitas-udara"]["templating"]["list"][1:3]
+    start, end = filled.start_ms, filled.end_ms
+    chosen = {"kecamatan": ["Pauh"]}
+    rows = run(filled, expand(site["query"], start, end, variables=chosen))
+    chosen["site"] = [row[-1] for s in rows for row in s["values"]]
+    assert len(chosen["site"]) == 1
+    rows = run(filled, expand(gateway["query"], start, end, variables=chosen))
+    assert [row[-1] for s in rows for row in s["values"]] == ["srl-pauh-01"]
