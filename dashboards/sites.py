@@ -3,8 +3,11 @@
 One point per gateway with a site: tags ``kecamatan``, ``site`` (the site id), ``gateway``;
 fields ``name`` (the site's name), ``latitude``, ``longitude``. The dashboards' template
 variables read the tags (dashboards/common.py) and the site map the coordinates. Run
-``jagajalan dashboards sites`` after every change of the registry's sites; each run writes
-the points again at the current time, and the map reads each gateway's newest.
+``jagajalan dashboards sites`` after every change of the registry's sites, and at least once
+per raw retention period (90 days by default; daily is cheap): the points go to the default
+retention policy like every other, so a site not written again for that long leaves the
+variables and the map. Each run writes the points again at the current time, and the map
+reads each gateway's newest.
 
 :func:`site_points` is pure; :func:`copy_sites` reads the registry and writes the store.
 """
