@@ -149,3 +149,19 @@ def test_the_site_map_needs_no_internet_by_default_and_takes_a_tile_server(
     model = mods["models.dashboard"].Dashboard.from_json(board)
     again = json.loads(json.dumps(model, cls=mods["cog.encoder"].JSONEncoder))
     assert _lost(board, again) == [], f"Grafana {version}"
+
+
+def test_english_on_request_has_the_same_structure(sdk: tuple[str, dict]) -> None:
+    version, mods = sdk
+    english = {name: json.loads(text) for name, text in generate.render_all("en").items()}
+    assert english.keys() == BOARDS.keys()
+    for name, board in english.items():
+        ours = BOARDS[name]
+        assert board["title"] != ours["title"], name
+        assert [p["type"] for p in board["panels"]] == [p["type"] for p in ours["panels"]]
+        assert [t["query"] for p in board["panels"] for t in p.get("targets", [])] == [
+            t["query"] for p in ours["panels"] for t in p.get("targets", [])
+        ]
+        model = mods["models.dashboard"].Dashboard.from_json(board)
+        again = json.loads(json.dumps(model, cls=mods["cog.encoder"].JSONEncoder))
+        assert _lost(board, again) == [], f"Grafana {version}, {name}"
