@@ -7,9 +7,10 @@ server with its own tile server generates the dashboards with ``--tiles URL``
 (``jagajalan dashboards generate --tiles 'http://tiles.local/{z}/{x}/{y}.png' --out ...``),
 which makes that XYZ layer the base. Sites and coordinates come from ``jagajalan_site``
 (the registry's copy; not limited to the time range: a site is on the map whatever the range);
-the states are each gateway's newest in the range. There is no alert store yet (alerts/ is
-empty), so the "active warnings" are the indicators' own: a site's flood level above normal
-and its ISPU category.
+the states are each gateway's newest in the range. The alerts service (alerts/) keeps its
+alerts in the registry's database, which Grafana's one InfluxDB data source does not read, so
+the "active warnings" here are the indicators' own: a site's flood level above normal and its
+ISPU category, the measurements the alert rules read too.
 """
 
 from __future__ import annotations
