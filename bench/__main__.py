@@ -13,6 +13,7 @@ import traceback
 BENCHMARKS = ["bench.codec", "bench.gateway"]
 BENCHMARKS += ["bench.fleet"]  # 500 gateways x 1 batch/s x 60 s against Mosquitto
 BENCHMARKS += ["bench.ingest"]  # ingest throughput/latency vs Mosquitto and InfluxDB
+BENCHMARKS += ["bench.alerts"]  # publish -> signed webhook p99 under 500 gateways
 
 
 def main() -> int:

@@ -35,6 +35,7 @@ class WebhookReceiver:
     raw: Counter[str] = field(default_factory=Counter)  # key -> requests with a good signature
     accepted: dict[str, bytes] = field(default_factory=dict)  # key -> body, first one only
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> its headers
+    arrived: dict[str, float] = field(default_factory=dict)  # key -> time first accepted
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -65,6 +66,7 @@ class WebhookReceiver:
                     else:
                         receiver.raw[key] += 1
                         receiver.accepted.setdefault(key, body)
+                        receiver.arrived.setdefault(key, time.time())
                         receiver.headers.setdefault(key, dict(self.headers.items()))
                 if receiver.hold_after is not None and number > receiver.hold_after:
                     receiver.release.wait(120)
