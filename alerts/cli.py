@@ -122,6 +122,7 @@ def run_command(args: argparse.Namespace) -> int:
     from alerts.delivery.bridge import OutboxDelivery
     from alerts.delivery.runner import mqtt_client, sender_from, start_thread
     from alerts.evaluator import Evaluator
+    from alerts.indicators import IndicatorFeed
     from alerts.lifecycle.policy import Lifecycle
     from alerts.rules.config import AlertRules
     from alerts.rules.engine import Engine
@@ -131,6 +132,7 @@ def run_command(args: argparse.Namespace) -> int:
     from kernel.config import load_toml
     from kernel.signals import stop_event
     from registry.facts import gateway_sites
+    from telemetry.models import DERIVED_MEASUREMENTS
 
     opened = _engine(args, AlertsRunSettings)
     if opened is None:
@@ -144,6 +146,17 @@ def run_command(args: argparse.Namespace) -> int:
     protocol = mqtt.negotiate_protocol(
         address, settings.mqtt_protocol, username=settings.mqtt_username, password=password, tls=tls
     )
+    feed = None
+    watched = {r.measurement for r in rules.rules} & set(DERIVED_MEASUREMENTS)
+    reader = settings.open_indicators()
+    if reader is not None and watched:
+        feed = IndicatorFeed(reader, watched)
+    elif watched:
+        log.warning(
+            "event=alerts_no_indicators_store rules=%s: rules on %s need --influx-url or --sqlite",
+            ",".join(sorted(r.id for r in rules.rules if r.measurement in watched)),
+            ",".join(sorted(watched)),
+        )
     webhooks = settings.webhooks()
     deliver = OutboxDelivery(rules, settings.base_url, webhooks, settings.mqtt_alerts == "on")
     evaluator = Evaluator(Engine(rules, sites), Lifecycle(rules, sites), registry, deliver)
@@ -158,6 +171,8 @@ def run_command(args: argparse.Namespace) -> int:
         ca_file=str(settings.ca_file) if settings.ca_file else None,
         every_s=settings.every,
         lease_ttl_s=settings.lease_ttl,
+        indicators=feed,
+        indicators_every_s=settings.indicators_every,
     )
     log.info(
         "event=alerts_rules file=%s rules=%d routes=%d sites=%d",
@@ -192,6 +207,8 @@ def run_command(args: argparse.Namespace) -> int:
         if client is not None:
             client.loop_stop()
             client.disconnect()
+        if reader is not None:
+            reader.close()
         registry.dispose()
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from alerts import lease
 from alerts.evaluator import Evaluator
+from alerts.indicators import IndicatorFeed
 from kernel import mqtt
 from telemetry import topics
 
@@ -43,7 +44,11 @@ class Service:
         every_s: float,
         lease_ttl_s: float,
         clock: Callable[[], float] = time.time,
+        indicators: IndicatorFeed | None = None,
+        indicators_every_s: float = 30.0,
     ) -> None:
+        self.indicators, self.indicators_every_s = indicators, indicators_every_s
+        self.indicators_at = 0.0
         self.evaluator, self.registry, self.clock = evaluator, registry, clock
         self.every_s, self.lease_ttl_s = every_s, lease_ttl_s
         self.holder = client_id or f"{username or 'alerts'}.{secrets.token_hex(4)}"
@@ -92,6 +97,9 @@ class Service:
 
     def step(self) -> None:
         now = self.clock()
+        if self.indicators is not None and now - self.indicators_at >= self.indicators_every_s:
+            self.indicators_at = now
+            self.evaluator.observe(self.indicators.poll(now))
         try:
             acting = lease.hold(self.registry, LEASE, self.holder, now, self.lease_ttl_s)
             if acting and not self.acting:

@@ -9,15 +9,64 @@ need only the registry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from alerts.delivery.settings import Channels, Sending
-from kernel.fields import ClientId, MqttLink, ReadableFile, SettingsGroup
+from kernel.fields import ClientId, InfluxLink, MqttLink, ReadableFile, Rule, SettingsGroup, given
 from kernel.settings import ServiceSettings
 from registry.settings import RegistryLink
+from store.privileges import SERVICES
+
+#: The service's InfluxDB user (store.privileges: READ): what a password logs in as by default.
+ALERTS_USER = SERVICES["alerts"].default_username
+
+
+class IndicatorsStore(InfluxLink):
+    """Where the indicators job's measurements are read (rules on ISPU, traffic, flood
+    status): InfluxDB as the READ-only alerts user, or the embedded SQLite store."""
+
+    group: ClassVar[str] = "indicators store"
+    default_influx_username: ClassVar[str | None] = ALERTS_USER
+
+    influx_username: str | None = Field(
+        None, min_length=1, description=f"InfluxDB 1.x username; unset: {ALERTS_USER}"
+    )
+    sqlite: str | None = Field(
+        None,
+        min_length=1,
+        description="the embedded SQLite store (make demo), read when no --influx-url is given",
+        json_schema_extra={"metavar": "PATH"},
+    )
+    indicators_every: float = Field(
+        30.0, ge=1, le=3600, description="seconds between reads of the indicators' new points"
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        if given(values, "influx_url") and given(values, "sqlite"):
+            return [(("influx_url", "sqlite"), "give one of the two, not both")]
+        return []
+
+    def open_indicators(self) -> Any:
+        """The store's read interface, or None when neither is given (rules on indicators
+        then never fire: logged at start)."""
+        if not self.influx_url and not self.sqlite:
+            return None
+        from store import open_reader
+
+        secrets = self.influx_secrets()
+        return open_reader(
+            influx_url=self.influx_url,
+            influx_db=self.influx_db,
+            influx_token=secrets["token"],
+            influx_username=secrets["username"],
+            influx_password=secrets["password"],
+            sqlite_path=None if self.influx_url else self.sqlite,
+        )
 
 
 class RulesFile(SettingsGroup):
@@ -48,7 +97,14 @@ class Evaluation(SettingsGroup):
 
 
 class AlertsRunSettings(
-    ServiceSettings, MqttLink, RegistryLink, RulesFile, Evaluation, Channels, Sending
+    ServiceSettings,
+    MqttLink,
+    RegistryLink,
+    RulesFile,
+    Evaluation,
+    IndicatorsStore,
+    Channels,
+    Sending,
 ):
     command: ClassVar[str] = "jagajalan alerts run"
 
