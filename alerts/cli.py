@@ -216,17 +216,17 @@ def run_command(args: argparse.Namespace) -> int:
 def list_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from alerts.lifecycle import store
     from alerts.settings import AlertsRegistrySettings
     from kernel.tables import print_table
     from kernel.text import tr
     from kernel.times import wib_iso
+    from registry.alerts import list_alerts
 
     opened = _engine(args, AlertsRegistrySettings)
     if opened is None:
         return EXIT_DB
     _settings, engine = opened
-    alerts = store.listed(engine, store.AlertQuery(state=args.state, limit=args.limit))
+    alerts = list_alerts(engine, state=args.state, limit=args.limit)
     engine.dispose()
     if not alerts:
         print(tr("alerts.cli.none", args.lang))
@@ -237,7 +237,7 @@ def list_command(args: argparse.Namespace) -> int:
             a.id,
             tr(f"alerts.cli.state.{a.state}", args.lang),
             a.level,
-            wib_iso(int(a.raised_at * 1000)) or "",
+            wib_iso(int(a.raised_at.timestamp() * 1000)) or "",
         ]
         for a in alerts
     ]
@@ -246,15 +246,17 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def ack_command(args: argparse.Namespace) -> int:
-    from alerts.lifecycle import store
+    import datetime as dt
+
     from alerts.settings import AlertsRegistrySettings
     from kernel.text import tr
+    from registry.alerts import acknowledge
 
     opened = _engine(args, AlertsRegistrySettings)
     if opened is None:
         return EXIT_DB
     _settings, engine = opened
-    result = store.acknowledge(engine, args.alert, args.by, time.time())
+    result = acknowledge(engine, args.alert, args.by, dt.datetime.now(dt.UTC))
     engine.dispose()
     out = sys.stdout if result == "acknowledged" else sys.stderr
     print(tr(f"alerts.cli.ack.{result}", args.lang, alert=args.alert, by=args.by), file=out)

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.delivery.models import CHANNELS, Attempt, Notification
+from registry.models import OUTBOX_CHANNELS, OutboxAttempt, OutboxMessage
 
 UTC = dt.UTC
 
@@ -104,10 +104,10 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _row(message: Outgoing, now: dt.datetime) -> Notification:
-    if message.channel not in CHANNELS:
-        raise ValueError(f"unknown channel {message.channel!r}; channels: {list(CHANNELS)}")
-    return Notification(
+def _row(message: Outgoing, now: dt.datetime) -> OutboxMessage:
+    if message.channel not in OUTBOX_CHANNELS:
+        raise ValueError(f"unknown channel {message.channel!r}; channels: {list(OUTBOX_CHANNELS)}")
+    return OutboxMessage(
         key=message.key,
         channel=message.channel,
         address=message.address,
@@ -129,7 +129,7 @@ def write(session: Session, messages: Iterable[Outgoing], now: dt.datetime) -> l
     write at a time) make the later transaction fail whole: nothing half-written. The ids."""
     todo = list(messages)
     keys = [m.key for m in todo]
-    there = set(session.scalars(select(Notification.key).where(Notification.key.in_(keys))))
+    there = set(session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys))))
     rows = []
     for message in todo:
         if message.key not in there:
@@ -159,24 +159,24 @@ def claim(
     """Takes up to *limit* due notifications for *worker*: each gets a lease until
     ``now + lease_s``. Call :func:`begin` right before sending each."""
     lease = now + dt.timedelta(seconds=policy.lease_s)
-    free = or_(Notification.lease_until.is_(None), Notification.lease_until < now)
+    free = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
     taken: list[Claimed] = []
     with Session(engine) as session, session.begin():
         ids = session.scalars(
-            select(Notification.id)
-            .where(Notification.state == "pending", Notification.due_at <= now, free)
-            .order_by(Notification.due_at, Notification.id)
+            select(OutboxMessage.id)
+            .where(OutboxMessage.state == "pending", OutboxMessage.due_at <= now, free)
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
             .limit(limit)
         ).all()
         for nid in ids:
             won = session.execute(
-                update(Notification)
-                .where(Notification.id == nid, Notification.state == "pending", free)
+                update(OutboxMessage)
+                .where(OutboxMessage.id == nid, OutboxMessage.state == "pending", free)
                 .values(claimed_by=worker, lease_until=lease)
             )
             if won.rowcount != 1:
                 continue  # another instance took it first
-            row = session.get(Notification, nid, populate_existing=True)
+            row = session.get(OutboxMessage, nid, populate_existing=True)
             assert row is not None
             taken.append(
                 Claimed(
@@ -200,12 +200,12 @@ def begin(engine: Engine, item: Claimed, worker: str, now: dt.datetime, policy: 
     instance took it over after the lease expired; do not send)."""
     with Session(engine) as session, session.begin():
         held = session.execute(
-            update(Notification)
+            update(OutboxMessage)
             .where(
-                Notification.id == item.id,
-                Notification.state == "pending",
-                Notification.claimed_by == worker,
-                Notification.attempts == item.attempt - 1,
+                OutboxMessage.id == item.id,
+                OutboxMessage.state == "pending",
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.attempts == item.attempt - 1,
             )
             .values(
                 attempts=item.attempt,
@@ -215,7 +215,9 @@ def begin(engine: Engine, item: Claimed, worker: str, now: dt.datetime, policy: 
         if held.rowcount != 1:
             return False
         session.add(
-            Attempt(notification_id=item.id, number=item.attempt, worker=worker, started_at=now)
+            OutboxAttempt(
+                notification_id=item.id, number=item.attempt, worker=worker, started_at=now
+            )
         )
     return True
 
@@ -233,16 +235,16 @@ def record(
     A sender whose lease was taken over in the meantime records its attempt only."""
     with Session(engine) as session, session.begin():
         attempt = session.scalars(
-            select(Attempt).where(
-                Attempt.notification_id == item.id,
-                Attempt.number == item.attempt,
-                Attempt.worker == worker,
+            select(OutboxAttempt).where(
+                OutboxAttempt.notification_id == item.id,
+                OutboxAttempt.number == item.attempt,
+                OutboxAttempt.worker == worker,
             )
         ).one()
         attempt.finished_at = now
         attempt.outcome = "sent" if error is None else "failed"
         attempt.error = error
-        row = session.get(Notification, item.id)
+        row = session.get(OutboxMessage, item.id)
         assert row is not None
         if row.claimed_by != worker or row.attempts != item.attempt or row.state != "pending":
             return row.state
@@ -262,13 +264,13 @@ def record(
 def attempts(engine: Engine, key: str | None = None, limit: int = 100) -> list[AttemptRow]:
     """The newest attempts first (of one notification, by its *key*): what the API shows."""
     query = (
-        select(Notification.key, Notification.channel, Attempt)
-        .join(Attempt, Attempt.notification_id == Notification.id)
-        .order_by(Attempt.id.desc())
+        select(OutboxMessage.key, OutboxMessage.channel, OutboxAttempt)
+        .join(OutboxAttempt, OutboxAttempt.notification_id == OutboxMessage.id)
+        .order_by(OutboxAttempt.id.desc())
         .limit(limit)
     )
     if key is not None:
-        query = query.where(Notification.key == key)
+        query = query.where(OutboxMessage.key == key)
     with Session(engine) as session:
         return [
             AttemptRow(
@@ -289,7 +291,7 @@ def counts(engine: Engine) -> dict[str, int]:
     """Notifications per state (every state present, 0 when none)."""
     with Session(engine) as session:
         rows = session.execute(
-            select(Notification.state, func.count()).group_by(Notification.state)
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
         ).all()
     return {state: 0 for state in ("pending", "sent", "failed")} | {s: n for s, n in rows}
 
@@ -298,8 +300,8 @@ def next_due(engine: Engine) -> dt.datetime | None:
     """When the next pending notification is due (its lease's end when one holds it)."""
     with Session(engine) as session:
         rows = session.execute(
-            select(Notification.due_at, Notification.lease_until).where(
-                Notification.state == "pending"
+            select(OutboxMessage.due_at, OutboxMessage.lease_until).where(
+                OutboxMessage.state == "pending"
             )
         ).all()
     times = [max(utc(d), utc(lease) or utc(d)) for d, lease in rows]  # type: ignore[type-var]

@@ -3,7 +3,7 @@ registry/models.py, migration 0003): what the service keeps, and what the API an
 read and acknowledge.
 
 The service owns an alert's evaluation state; the acknowledgement comes from outside (API,
-CLI): :func:`acknowledge` writes it in one conditional UPDATE (only a firing alert), and the
+CLI: registry/alerts.py writes it in one conditional UPDATE, only on a firing alert), and the
 service reads it back before each evaluation (:func:`sync`), so repeats stop within one
 evaluation. Times are stored timezone-aware and read back as UTC (SQLite drops the zone).
 """
@@ -13,16 +13,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle.policy import Alert, Lifecycle, Silence
 from registry.models import AlertRow, SilenceRow
-
-AckResult = Literal["acknowledged", "already", "resolved", "unknown"]
 
 
 def _time(seconds: float | None) -> dt.datetime | None:
@@ -111,45 +107,6 @@ def sync(engine: Engine, lifecycle: Lifecycle) -> list[Alert]:
             alert.acknowledged_at = _seconds(at)
             changed.append(alert)
     return changed
-
-
-def acknowledge(engine: Engine, alert_id: str, who: str, now_s: float) -> AckResult:
-    """Acknowledge a firing alert: ``acknowledged``; ``already`` acknowledged, ``resolved``,
-    or ``unknown`` id otherwise."""
-    with Session(engine) as session, session.begin():
-        done = session.execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id, AlertRow.state == "firing")
-            .values(state="acknowledged", acknowledged_by=who, acknowledged_at=_time(now_s))
-        )
-        if done.rowcount:
-            return "acknowledged"
-        state = session.scalar(select(AlertRow.state).where(AlertRow.id == alert_id))
-    if state is None:
-        return "unknown"
-    return "already" if state == "acknowledged" else "resolved"
-
-
-@dataclass(frozen=True)
-class AlertQuery:
-    state: str | None = None  # firing, acknowledged, resolved; None: all
-    gateway: str | None = None
-    rule: str | None = None
-    limit: int = 100
-
-
-def listed(engine: Engine, query: AlertQuery) -> list[Alert]:
-    """Alerts newest first (the API's ``GET /alerts``)."""
-    stmt = select(AlertRow).order_by(AlertRow.raised_at.desc(), AlertRow.id).limit(query.limit)
-    for column, value in (
-        (AlertRow.state, query.state),
-        (AlertRow.gateway, query.gateway),
-        (AlertRow.rule, query.rule),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    with Session(engine) as session:
-        return [from_row(r) for r in session.scalars(stmt)]
 
 
 # -- silences ------------------------------------------------------------------------------

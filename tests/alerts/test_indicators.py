@@ -11,13 +11,13 @@ import pytest
 
 from alerts.evaluator import Evaluator
 from alerts.indicators import IndicatorFeed
-from alerts.lifecycle import store as alert_store
 from alerts.lifecycle.policy import Lifecycle
 from alerts.rules.config import AlertRules
 from alerts.rules.engine import Engine
 from jagajalan.cli import main
 from kernel.config import load_toml
 from registry import db
+from registry.alerts import list_alerts
 from store import Store
 from store.sqlite import SQLiteStore
 from telemetry.mapping import Point
@@ -69,6 +69,6 @@ def test_new_indicator_points_raise_the_ispu_alert(backend: Store, tmp_path: Pat
     assert [(n.kind, n.level, n.severity) for n in notes if n.kind == "changed"] == [
         ("changed", "sangat_tidak_sehat", "critical")
     ]
-    (alert,) = alert_store.listed(engine, alert_store.AlertQuery(state="firing"))
+    (alert,) = list_alerts(engine, state="firing")
     assert (alert.rule, alert.level) == ("kabut-asap", "sangat_tidak_sehat")
     engine.dispose()

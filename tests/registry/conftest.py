@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-import alerts.delivery.models  # noqa: F401  (the outbox's tables are in the registry's schema)
 from registry.db import engine_for
 from registry.models import Base
 from testkit.postgres import Postgres, throwaway

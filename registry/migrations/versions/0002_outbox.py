@@ -1,4 +1,4 @@
-"""alerts: the delivery outbox and its attempts (alerts/delivery/models.py)
+"""alerts: the delivery outbox and its attempts (registry/models.py)
 
 Revision ID: 0002
 Revises: 0001

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from alerts.delivery import outbox
 from alerts.delivery.bridge import OutboxDelivery
-from alerts.delivery.models import Notification as Row
 from alerts.lifecycle.policy import Notification
 from alerts.rules.config import AlertRules
 from kernel.config import load_toml
 from registry.models import Contact, ContactChannel, Gateway, Site
+from registry.models import OutboxMessage as Row
 from testkit import REPO
 
 T = dt.datetime(2026, 1, 14, 2, 30, tzinfo=dt.UTC).timestamp()

@@ -1,0 +1,96 @@
+"""registry/alerts.py on both databases: alerts newest first with filters, an acknowledgement
+only of a firing alert, and an alert's messages in the outbox with their tries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from registry import db
+from registry.alerts import acknowledge, deliveries, get_alert, list_alerts
+from registry.models import AlertRow, OutboxAttempt, OutboxMessage
+from tests.registry.conftest import Database
+
+T = dt.datetime(2026, 1, 12, 8, 0, tzinfo=dt.UTC)
+
+
+def alert(id_: str, state: str, minutes: int, gateway: str = "gw-a") -> AlertRow:
+    at = T + dt.timedelta(minutes=minutes)
+    return AlertRow(
+        id=id_,
+        rule="genangan",
+        gateway=gateway,
+        sensor="wl1",
+        level="siaga",
+        severity="warning",
+        value="21.5",
+        state=state,
+        raised_at=at,
+        since=at,
+        step=0,
+        last_told=at,
+        seq=1,
+    )
+
+
+def test_alerts_read_and_acknowledged(database: Database) -> None:
+    db.upgrade(database.engine)
+    with Session(database.engine) as session, session.begin():
+        session.add_all([alert("a1", "firing", 0), alert("a2", "resolved", 5, "gw-b")])
+        session.add_all([alert("a_%", "firing", 10)])  # LIKE's wildcards in an id
+        message = OutboxMessage(
+            key="a1#1:piket/telegram",
+            channel="telegram",
+            address="@piket",
+            lang="id",
+            subject="s",
+            body="b",
+            data="{}",
+            created_at=T,
+            due_at=T,
+            state="sent",
+            attempts=2,
+            sent_at=T,
+        )
+        other = OutboxMessage(
+            key="a_%#1:piket/telegram",
+            channel="telegram",
+            address="@piket",
+            lang="id",
+            subject="s",
+            body="b",
+            data="{}",
+            created_at=T,
+            due_at=T,
+            state="pending",
+            attempts=0,
+        )
+        session.add_all([message, other])
+        session.flush()
+        for n in (1, 2):
+            session.add(
+                OutboxAttempt(
+                    notification_id=message.id,
+                    number=n,
+                    worker="w",
+                    started_at=T,
+                    outcome="sent" if n == 2 else "failed",
+                )
+            )
+    assert [a.id for a in list_alerts(database.engine)] == ["a_%", "a2", "a1"]
+    assert [a.id for a in list_alerts(database.engine, state="firing", gateway="gw-a")] == [
+        "a_%",
+        "a1",
+    ]
+    first = get_alert(database.engine, "a1")
+    assert first is not None and first.raised_at == T and first.raised_at.tzinfo is not None
+    (sent,) = deliveries(database.engine, "a1")
+    assert (sent.channel, sent.state, sent.attempts) == ("telegram", "sent", 2)
+    assert [d.key for d in deliveries(database.engine, "a_%")] == ["a_%#1:piket/telegram"]
+    assert acknowledge(database.engine, "a1", "piket", T) == "acknowledged"
+    assert acknowledge(database.engine, "a1", "other", T) == "already"
+    assert acknowledge(database.engine, "a2", "piket", T) == "resolved"
+    assert acknowledge(database.engine, "nope", "piket", T) == "unknown"
+    acked = get_alert(database.engine, "a1")
+    assert acked is not None and (acked.state, acked.acknowledged_by) == ("acknowledged", "piket")
