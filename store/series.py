@@ -4,8 +4,9 @@ aggregated per minute, hour or day of a zone, one keyset page at a time.
 InfluxDB: ``SELECT <agg>("field") ... GROUP BY time(1h) fill(none) LIMIT n tz('Asia/Jakarta')``
 (names and values quoted by :mod:`store.influxql` only); raw pages ``GROUP BY *`` with
 ``LIMIT n`` per series, merged here. SQLite: the same windows by integer arithmetic on the
-zone's fixed offset (``(time + offset) / window * window - offset``). Both read raw points:
-the rollups that ``store setup`` keeps (``rollup_1m``, ``rollup_1h``) are not used yet.
+zone's fixed offset (``(time + offset) / window * window - offset``). On InfluxDB the windows
+are served from the rollups ``store setup`` keeps (``rollup_1m``, ``rollup_1h``) where they
+answer exactly (:mod:`store.rollup_series`); SQLite has no rollups and reads raw points.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.base import WINDOWS_MS, SeriesQuery, SeriesRefused, SeriesRow
 from store.influxql import quote_ident, quote_string
+from store.rollup_series import rollup_rows
 from store.semantics import CASTS
 
 if TYPE_CHECKING:
@@ -92,6 +94,10 @@ def influx_series(
         return _raw_page(rows, limit)
     out: list[SeriesRow] = []
     for low, high in _steps(query, lower, end, limit, out):
+        served = rollup_rows(store, query, kind, low, high)
+        if served is not None:
+            out += served[: limit - len(out)]
+            continue
         window = [*terms, f"time >= {low}ms", f"time < {high}ms"]
         (result,) = store._query(
             f"SELECT {query.agg}({field}) FROM {quote_ident(query.measurement)} "
