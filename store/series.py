@@ -79,19 +79,7 @@ def influx_series(
     field = quote_ident(query.field)
     lower, end = _lower(query, after_ms), int(query.end_ms)
     if query.window is None:
-        terms += [f"time >= {lower}ms", f"time < {end}ms"]
-        source = f"{quote_ident(query.measurement)} WHERE {' AND '.join(terms)}"
-        (result,) = store._query(f"SELECT {field} FROM {source} GROUP BY * LIMIT {int(limit)}")
-        rows = []
-        for series in result.get("series", []):
-            tags = {k: v for k, v in series.get("tags", {}).items() if v}
-            gateway, sensor = tags.pop("gateway", None), tags.pop("sensor", None)
-            for time_ms, value in series.get("values", []):
-                if value is not None:
-                    rows.append(
-                        SeriesRow(int(time_ms), _typed(query, value, kind), gateway, sensor, tags)
-                    )
-        return _raw_page(rows, limit)
+        return _influx_raw(store, query, kind, terms, lower, end, limit)
     out: list[SeriesRow] = []
     for low, high in _steps(query, lower, end, limit, out):
         served = rollup_rows(store, query, kind, low, high)
@@ -111,6 +99,44 @@ def influx_series(
             if value is not None
         ]
     return out
+
+
+def _influx_raw(
+    store: InfluxStore,
+    query: SeriesQuery,
+    kind: str | None,
+    terms: list[str],
+    lower: int,
+    end: int,
+    limit: int,
+) -> list[SeriesRow]:
+    """The first *limit* values in time order over all matching series, with their tags
+    as columns (``*::tag``), then every further one at the last time. One merged ``LIMIT``:
+    a page reads about *limit* values however many series match (``GROUP BY * LIMIT n``
+    returned *n* per series: half a million values for a page of 500 gateways)."""
+    source = f"SELECT {quote_ident(query.field)}, *::tag FROM {quote_ident(query.measurement)}"
+    window = [*terms, f"time >= {lower}ms", f"time < {end}ms"]
+    (result,) = store._query(f"{source} WHERE {' AND '.join(window)} LIMIT {int(limit)}")
+    rows = _tagged_rows(query, kind, result)
+    if len(rows) >= limit:  # the last time may hold more values than the page had room for
+        last = rows[-1].time_ms
+        (rest,) = store._query(f"{source} WHERE {' AND '.join([*terms, f'time = {last}ms'])}")
+        rows = [r for r in rows if r.time_ms < last] + _tagged_rows(query, kind, rest)
+    return _raw_page(rows, len(rows))  # in (time, series) order, like SQLite's pages
+
+
+def _tagged_rows(query: SeriesQuery, kind: str | None, result: dict[str, Any]) -> list[SeriesRow]:
+    rows = []
+    for series in result.get("series", []):
+        names = series["columns"]
+        for values in series.get("values", []):
+            if values[1] is None:
+                continue
+            tags = {k: v for k, v in zip(names[2:], values[2:], strict=True) if v}
+            gateway, sensor = tags.pop("gateway", None), tags.pop("sensor", None)
+            value = _typed(query, values[1], kind)
+            rows.append(SeriesRow(int(values[0]), value, gateway, sensor, tags))
+    return rows
 
 
 def _steps(
