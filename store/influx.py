@@ -276,59 +276,45 @@ class InfluxStore(Store):
     def latest(
         self, gateway: str | None = None, measurement: str | None = None
     ) -> list[LatestValue]:
-        fields = self._field_keys(measurement)
-        statements: list[tuple[str, str, str]] = []
-        for meas, keys in fields.items():
-            if meas in META_MEASUREMENTS:
-                continue
-            for key, kind in keys.items():
-                statements.append((meas, key, kind))
-        if not statements:
+        from store.influx_latest import newest_values
+
+        kinds = {
+            m: keys
+            for m, keys in self._field_keys(measurement).items()
+            if m not in META_MEASUREMENTS and keys
+        }
+        if not kinds:
             return []
-        condition = where(gateway)
-        q = ";".join(
-            f"SELECT last({quote_ident(key)}) FROM {quote_ident(meas)}{condition} GROUP BY *"
-            for meas, key, _ in statements
-        )
         out: list[LatestValue] = []
-        for (meas, key, kind), result in zip(statements, self._query(q), strict=True):
-            for series in result.get("series", []):
-                tags = {k: v for k, v in series.get("tags", {}).items() if v}
-                time_ms, value = series["values"][0][:2]
-                if value is None:
-                    continue
-                out.append(
-                    LatestValue(
-                        gateway=tags.pop("gateway", ""),
-                        sensor=tags.pop("sensor", ""),
-                        measurement=meas,
-                        tags=tags,
-                        field=key,
-                        value=_convert(value, kind),
-                        time_ms=int(time_ms),
-                    )
+        for (meas, key, field), (time_ms, value) in newest_values(self, kinds, gateway).items():
+            tags = dict(key)
+            out.append(
+                LatestValue(
+                    gateway=tags.pop("gateway", ""),
+                    sensor=tags.pop("sensor", ""),
+                    measurement=meas,
+                    tags=tags,
+                    field=field,
+                    value=_convert(value, kinds[meas][field]),
+                    time_ms=time_ms,
                 )
+            )
         out.sort(
             key=lambda v: (v.gateway, v.sensor, v.measurement, sorted(v.tags.items()), v.field)
         )
         return out
 
     def gateways(self) -> list[GatewaySeen]:
-        batches, status = self._query(
-            f"SELECT last({quote_ident('seq')}) FROM {quote_ident(BATCH_MEASUREMENT)}"
-            f" GROUP BY {quote_ident('gateway')};"
-            f"SELECT last({quote_ident('state')}) FROM {quote_ident(STATUS_MEASUREMENT)}"
-            f" GROUP BY {quote_ident('gateway')}"
-        )
+        from store.influx_latest import newest_values
+
+        wanted = {BATCH_MEASUREMENT: ["seq"], STATUS_MEASUREMENT: ["state"]}
         seen: dict[str, dict[str, Any]] = {}
-        for series in batches.get("series", []):
-            gateway = series.get("tags", {}).get("gateway", "")
-            time_ms, seq = series["values"][0][:2]
-            seen.setdefault(gateway, {}).update(last_seen_ms=int(time_ms), last_seq=int(seq))
-        for series in status.get("series", []):
-            gateway = series.get("tags", {}).get("gateway", "")
-            time_ms, state = series["values"][0][:2]
-            seen.setdefault(gateway, {}).update(state=str(state), state_time_ms=int(time_ms))
+        for (meas, key, _), (time_ms, value) in newest_values(self, wanted).items():
+            gateway = dict(key).get("gateway", "")
+            if meas == BATCH_MEASUREMENT:
+                seen.setdefault(gateway, {}).update(last_seen_ms=time_ms, last_seq=int(value))
+            else:
+                seen.setdefault(gateway, {}).update(state=str(value), state_time_ms=time_ms)
         return [
             GatewaySeen(
                 gateway=gateway,
