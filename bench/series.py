@@ -193,16 +193,30 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def settle(pid: int, idle: float = 0.15, timeout: float = 300) -> float:
+    """Seconds until *pid* uses less than *idle* of a CPU over a second (InfluxDB compacts
+    what was just loaded; timing requests meanwhile would time the compaction)."""
+    started = time.monotonic()
+    before = cpu_seconds([pid])
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        now = cpu_seconds([pid])
+        if now - before < idle:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 #: The API's and InfluxDB's process ids, for the CPU each request costs them.
 SERVERS: list[int] = []
 
 
 def timed(client: httpx.Client, paths: Callable[[int], str], repeats: int) -> list[float]:
     """Milliseconds of each request (a 200 with a body, else the bench fails); the CPU
-    milliseconds the servers spent per request are the list's ``cpu_ms`` attribute."""
+    milliseconds each of :data:`SERVERS` spent per request are the list's ``cpu``."""
     client.get(paths(0)).raise_for_status()  # warm: connections, field keys
     ms = Timings()
-    cpu = cpu_seconds(SERVERS)
+    cpu = [cpu_seconds([pid]) for pid in SERVERS]
     for i in range(repeats):
         started = time.perf_counter()
         r = client.get(paths(i))
@@ -210,12 +224,24 @@ def timed(client: httpx.Client, paths: Callable[[int], str], repeats: int) -> li
         r.raise_for_status()
         if not r.json():
             raise AssertionError(f"{paths(i)} answered nothing")
-    ms.cpu_ms = (cpu_seconds(SERVERS) - cpu) * 1000 / repeats
+    ms.cpu = [
+        (cpu_seconds([pid]) - c) * 1000 / repeats for pid, c in zip(SERVERS, cpu, strict=True)
+    ]
     return ms
 
 
 class Timings(list):
-    cpu_ms = 0.0
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpu: list[float] = []  # CPU ms per request of each of SERVERS
+
+    @property
+    def cpu_ms(self) -> float:
+        return sum(self.cpu)
+
+    def cpu_text(self) -> str:
+        api, influx = [*self.cpu, 0.0, 0.0][:2]
+        return f"ms per request (API {api:.1f} + InfluxDB {influx:.1f})"
 
 
 def p99(ms: list[float]) -> float:
@@ -245,6 +271,7 @@ def run(scale: Scale, work: Path) -> dict[str, float]:
         show("district_load_lines", float(lines), "lines")
         show("district_load_seconds", seconds, "s")
         show("district_load_rate", lines / seconds, "lines/s")
+        show("influxdb_settle_seconds", settle(influx.proc.pid), "s (compactions after the load)")
         proc, base = start_api(influx.url, db, work / "api.log")
         SERVERS[:] = [proc.pid, influx.proc.pid]
         try:
@@ -274,7 +301,7 @@ def measure(client: httpx.Client, scale: Scale, now: int, show) -> None:
         ms = timed(client, lambda _, p=path: p, n)
         show(f"{name}_district_p50", statistics.median(ms), "ms")
         show(f"{name}_district_p99", p99(ms), "ms", "< 50 ms")
-        show(f"{name}_district_server_cpu", ms.cpu_ms, "ms per request (API + InfluxDB)")
+        show(f"{name}_district_server_cpu", ms.cpu_ms, ms.cpu_text())
         if len(client.get(path).json()) < scale.gateways:
             raise AssertionError(f"{path} does not list every gateway")
     span = f"start={iso(now - scale.rollup_days * DAY)}&end={iso(now)}"
@@ -289,7 +316,7 @@ def measure(client: httpx.Client, scale: Scale, now: int, show) -> None:
     ms = timed(client, one, n)
     show("series_30d_hourly_gateway_p50", statistics.median(ms), "ms")
     show("series_30d_hourly_gateway_p99", p99(ms), "ms", "< 300 ms")
-    show("series_30d_hourly_gateway_server_cpu", ms.cpu_ms, "ms per request (API + InfluxDB)")
+    show("series_30d_hourly_gateway_server_cpu", ms.cpu_ms, ms.cpu_text())
     ms = timed(client, lambda _: hourly, max(5, n // 20))
     show("series_30d_hourly_district_p50", statistics.median(ms), "ms")
     show("series_30d_hourly_district_p99", p99(ms), "ms")
@@ -309,7 +336,7 @@ def measure(client: httpx.Client, scale: Scale, now: int, show) -> None:
     ms1, msn = both[0::2], both[1::2]
     show("series_raw_page_1_p50", statistics.median(ms1), "ms")
     show(f"series_raw_page_{scale.pages}_p50", statistics.median(msn), "ms")
-    show("series_raw_page_server_cpu", both.cpu_ms, "ms per request (API + InfluxDB)")
+    show("series_raw_page_server_cpu", both.cpu_ms, both.cpu_text())
     ratio = statistics.median(msn) / statistics.median(ms1)
     show(f"series_raw_page_{scale.pages}_vs_page_1", (ratio - 1) * 100, "%", "within 20 %")
 

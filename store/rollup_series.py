@@ -12,7 +12,7 @@ Which part of a page's time range ``[low, high)``:
   and ``b`` is the last boundary at or before ``high``, cut back to the rollup's *settled* end:
   a continuous query recomputes its last intervals (``RESAMPLE ... FOR``) to take readings
   that arrive late, so an interval is settled only once its last recomputation ran. Evidence
-  of that is a rollup point of the measurement's field at least ``FOR - interval`` after it
+  of that is a rollup point of the field (of the series asked) at least ``FOR - interval`` after it
   (:data:`SETTLE_MS`); without one (the newest, still partial intervals, or a range the
   rollups never covered) that part is raw.
 - ``[low, a)`` and ``[b, high)`` from raw points (a start or end inside an interval, the
@@ -82,9 +82,9 @@ def rollup_rows(
     (a, b), interval = whole, SOURCE[query.window or ""]
     rp = f"{quote_ident(ROLLUPS[interval])}.{quote_ident(query.measurement)}"
     count_f = quote_ident(f"count_{query.field}")
+    # The newest rollup interval of the very series asked (a gateway's, when one is named).
     (found,) = store.execute(
-        f"SELECT last({count_f}) FROM {rp} WHERE time >= {a}ms "
-        f"AND time < {b + SETTLE_MS[interval]}ms",
+        f"SELECT last({count_f}) FROM {rp}{_tail(query, a, b + SETTLE_MS[interval])}",
         tolerate=("retention policy not found", "database not found"),
     )
     values = [v for s in found.get("series", []) for v in s.get("values", [])]
