@@ -101,6 +101,12 @@ def influx_series(
     return out
 
 
+#: A raw page reads from its first time on in steps of this length, each step 8 times the
+#: one before, until the page is full: so it touches the shards (a day each) of its own rows,
+#: not every shard up to `end` (page 1 of a month would read 31, the last page one).
+RAW_STEP_MS = 3_600_000
+
+
 def _influx_raw(
     store: InfluxStore,
     query: SeriesQuery,
@@ -115,9 +121,16 @@ def _influx_raw(
     a page reads about *limit* values however many series match (``GROUP BY * LIMIT n``
     returned *n* per series: half a million values for a page of 500 gateways)."""
     source = f"SELECT {quote_ident(query.field)}, *::tag FROM {quote_ident(query.measurement)}"
-    window = [*terms, f"time >= {lower}ms", f"time < {end}ms"]
-    (result,) = store._query(f"{source} WHERE {' AND '.join(window)} LIMIT {int(limit)}")
-    rows = _tagged_rows(query, kind, result)
+    rows: list[SeriesRow] = []
+    low, step = lower, RAW_STEP_MS
+    while low < end and len(rows) < limit:
+        high = min(end, low + step)
+        window = [*terms, f"time >= {low}ms", f"time < {high}ms"]
+        (result,) = store._query(
+            f"{source} WHERE {' AND '.join(window)} LIMIT {int(limit - len(rows))}"
+        )
+        rows += _tagged_rows(query, kind, result)
+        low, step = high, step * 8
     if len(rows) >= limit:  # the last time may hold more values than the page had room for
         last = rows[-1].time_ms
         (rest,) = store._query(f"{source} WHERE {' AND '.join([*terms, f'time = {last}ms'])}")

@@ -64,3 +64,27 @@ def test_a_page_over_many_series_reads_about_a_page(influx: Influx, influx_db: s
         after = chunk[-1].time_ms
     assert len(rows) == 2000 and len({(r.time_ms, r.gateway) for r in rows}) == 2000
     store.close()
+
+
+def test_a_page_reads_in_growing_steps_across_days(influx: Influx, influx_db: str) -> None:
+    """A sparse series: a value every 2 hours over 6 days. Pages of 10 read from their first
+    time in steps (1 h, 8 h, 64 h, ...) and still join up to every value once, in order."""
+    store = Counting(influx.url, influx_db)
+    store.ensure()
+    hour = 3_600_000
+    times = [T0 + i * 2 * hour for i in range(72)]
+    store.write(
+        [
+            Point("air_quality", {"gateway": "gw", "sensor": "env1"}, {"pm25": float(i)}, t)
+            for i, t in enumerate(times)
+        ]
+    )
+    query = SeriesQuery("air_quality", "pm25", T0, T0 + 6 * 24 * hour)
+    first = store.series(query, None, 10)
+    assert [r.time_ms for r in first] == times[:10]
+    rows, after = [], None
+    while chunk := store.series(query, after, 10):
+        rows += chunk
+        after = chunk[-1].time_ms
+    assert [r.value for r in rows] == [float(i) for i in range(72)]
+    store.close()
