@@ -228,6 +228,13 @@ class StoreReader(ABC):
         """The newest point of each series of *measurement* (optionally of one gateway,
         optionally only among points with time < before_ms), ordered by tag set."""
 
+    def newest_of(self, measurements: Sequence[str]) -> dict[str, list[Point]]:
+        """:meth:`newest` of several measurements at once (all gateways): measurement ->
+        its points. A backend answers it with a bounded number of queries whatever the number
+        of series (InfluxDB: two requests); this default asks :meth:`newest` per
+        measurement, cheap on an embedded store."""
+        return {m: self.newest(m) for m in dict.fromkeys(measurements)}
+
     @abstractmethod
     def series(self, query: SeriesQuery, after_ms: int | None, limit: int) -> list[SeriesRow]:
         """One page of a series, oldest first, for keyset paging (the cost of a page does

@@ -360,6 +360,22 @@ class InfluxStore(Store):
         out.sort(key=lambda p: sorted(p.tags.items()))
         return out
 
+    def newest_of(self, measurements: Sequence[str]) -> dict[str, list[Point]]:
+        """Two requests whatever the number of measurements and series: the field keys, then
+        one statement per measurement (LIMIT 1 per series, as :meth:`newest`)."""
+        wanted = list(dict.fromkeys(measurements))
+        kinds = self._field_keys(None)
+        present = [m for m in wanted if kinds.get(m)]
+        out: dict[str, list[Point]] = {m: [] for m in wanted}
+        if not present:
+            return out
+        q = ";".join(
+            f"SELECT * FROM {quote_ident(m)} GROUP BY * ORDER BY time DESC LIMIT 1" for m in present
+        )
+        for m, result in zip(present, self._query(q), strict=True):
+            out[m] = sorted(_points(m, result, kinds[m]), key=lambda p: sorted(p.tags.items()))
+        return out
+
     def series(self, query: SeriesQuery, after_ms: int | None, limit: int) -> list[SeriesRow]:
         from store.series import influx_series
 
@@ -372,18 +388,7 @@ class InfluxStore(Store):
         (result,) = self._query(
             f"SELECT * FROM {quote_ident(measurement)}{condition} GROUP BY *{tail}"
         )
-        out: list[Point] = []
-        for series in result.get("series", []):
-            tags = {k: v for k, v in series.get("tags", {}).items() if v}
-            columns = series["columns"]
-            for row in series.get("values", []):
-                fields = {
-                    name: _convert(value, kinds.get(name, "float"))
-                    for name, value in zip(columns[1:], row[1:], strict=True)
-                    if value is not None
-                }
-                out.append(Point(measurement, dict(tags), fields, int(row[0])))
-        return out
+        return _points(measurement, result, kinds)
 
     def ping(self) -> bool:
         try:
@@ -408,6 +413,22 @@ class InfluxStore(Store):
             for key, kind in series.get("values", []):
                 keys.setdefault(key, kind)  # the first type wins if shards disagree
         return out
+
+
+def _points(measurement: str, result: dict[str, Any], kinds: dict[str, str]) -> list[Point]:
+    """The points of one ``SELECT * ... GROUP BY *`` result, fields typed by *kinds*."""
+    out: list[Point] = []
+    for series in result.get("series", []):
+        tags = {k: v for k, v in series.get("tags", {}).items() if v}
+        columns = series["columns"]
+        for row in series.get("values", []):
+            fields = {
+                name: _convert(value, kinds.get(name, "float"))
+                for name, value in zip(columns[1:], row[1:], strict=True)
+                if value is not None
+            }
+            out.append(Point(measurement, dict(tags), fields, int(row[0])))
+    return out
 
 
 def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
