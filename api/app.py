@@ -16,8 +16,9 @@ from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.routes import access as access_routes
-from api.routes import conditions, docs, gateways, health, index, readings, series
+from api.routes import conditions, docs, gateways, health, index, readings, series, sites
 from kernel import __version__
+from registry.read import RegistryReader
 from store import StoreReader
 from store.metered import MeteredStore
 
@@ -34,9 +35,11 @@ def create_app(
     broker_check: BrokerCheck | None = None,
     metrics: ApiMetrics | None = None,
     access: Access | None = None,
+    registry: RegistryReader | None = None,
 ) -> FastAPI:
     """*access*: keys, public reads and rates (api/access.py); None: closed, every data route
-    needs a key (and no key is valid)."""
+    needs a key (and no key is valid). *registry*: the sites (registry/read.py); None: the
+    /sites routes answer 503 saying how to give one."""
     app = FastAPI(
         title="JagaJalan API",
         version=__version__,
@@ -48,6 +51,7 @@ def create_app(
     app.state.metrics = metrics = metrics or ApiMetrics()
     app.state.store = MeteredStore(store, metrics.observe_store)  # /metrics: per store method
     app.state.broker_check = broker_check
+    app.state.registry = registry
     errors.install(app)
     auth.install(app, access or Access())
     app.include_router(index.router, dependencies=PUBLIC)
@@ -57,6 +61,7 @@ def create_app(
     app.include_router(readings.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(conditions.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(series.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
+    app.include_router(sites.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(access_routes.router)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -80,11 +80,11 @@ def run_command(args: argparse.Namespace) -> int:
             if settings.broker_url
             else None
         )
-        from api.keys import access_from
+        from api.keys import access_from, registry_reader
 
         access = access_from(settings)
         try:
-            app = create_app(store, broker_check, access=access)
+            app = create_app(store, broker_check, access=access, registry=registry_reader(access))
         except ValueError as exc:  # a --public-read group that does not exist
             log.error("%s", exc)
             return 2

@@ -1,7 +1,9 @@
 """Named dependencies shared by the routers.
 
 The app keeps what it was built with on ``app.state`` (no module-level singletons); routes
-ask for it by name: ``store: StoreDep``, ``broker_check: BrokerCheckDep``.
+ask for it by name: ``store: StoreDep``, ``broker_check: BrokerCheckDep``, ``registry:
+RegistryDep`` (the registry's sites; a route asking for it answers 503 when the API has no
+registry).
 
 Access control (api/auth.py) plugs in here: :data:`READ_ACCESS` needs a valid key unless the
 route's group (the first part of its path) is public (``--public-read``). ``app.py`` includes
@@ -18,6 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 
 from api.auth import read_access
+from registry.read import RegistryReader
 from store import StoreReader
 from store.sqlite import SQLiteStore
 
@@ -38,9 +41,20 @@ def get_broker_check(request: Request) -> BrokerCheck | None:
     return request.app.state.broker_check
 
 
+def get_registry(request: Request) -> RegistryReader:
+    """The registry's read interface; 503 (api.errors.NoRegistry) when the API has none."""
+    registry = request.app.state.registry
+    if registry is None:
+        from api.errors import NoRegistry
+
+        raise NoRegistry()
+    return registry
+
+
 def backend_name(store: StoreReader) -> Backend:
     return "sqlite" if isinstance(store, SQLiteStore) else "influxdb"
 
 
 StoreDep = Annotated[StoreReader, Depends(get_store)]
 BrokerCheckDep = Annotated[BrokerCheck | None, Depends(get_broker_check)]
+RegistryDep = Annotated[RegistryReader, Depends(get_registry)]

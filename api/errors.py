@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import backend_name
 from api.models import ErrorResponse
+from registry.read import RegistryUnavailable
 from store import StoreError, StoreUnavailable
 
 log = logging.getLogger("api")
@@ -38,6 +39,13 @@ BAD_PARAMETER: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "no such gateway"},
 }
+REGISTRY_ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorResponse,
+        "description": "the registry (or the store) cannot be read now, or this API runs "
+        "without a registry",
+    },
+}
 #: Error codes of the HTTP errors raised by routing (unknown path, wrong method) or a route.
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
@@ -49,6 +57,10 @@ class InvalidParameter(Exception):
     def __init__(self, name: str, value: object, message: str) -> None:
         super().__init__(f"{name}={value!r}: {message}")
         self.name, self.value, self.message = name, value, message
+
+
+class NoRegistry(Exception):
+    """A route that needs the registry, in an API started without one (503)."""
 
 
 _URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
@@ -125,6 +137,19 @@ async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(502, "store_error", f"the {backend} store refused the request; see the API log")
 
 
+async def on_registry_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The registry cannot be read (:class:`registry.read.RegistryUnavailable`), or the API
+    runs without one (:class:`NoRegistry`): 503 ``registry_unavailable``."""
+    if isinstance(exc, NoRegistry):
+        message = (
+            "this API runs without a registry of sites: start it with --registry-db or "
+            "--registry-url (jagajalan registry init makes one)"
+        )
+        return _error(503, "registry_unavailable", message)
+    log.warning("%s %s: %s", request.method, request.url.path, redact(str(exc)))
+    return _error(503, "registry_unavailable", "the registry cannot be read now; try again later")
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s: unexpected error", request.method, request.url.path)
     return _error(500, "internal_error", "internal error; see the API log")
@@ -134,6 +159,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidParameter, on_invalid_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(NoRegistry, on_registry_unavailable)
+    app.add_exception_handler(RegistryUnavailable, on_registry_unavailable)
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(StoreError, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -15,6 +15,7 @@ from api.access import Access, registry_check
 
 if TYPE_CHECKING:
     from api.settings import ApiSettings
+    from registry.read import RegistryReader
 
 log = logging.getLogger("api")
 
@@ -41,3 +42,13 @@ def access_from(settings: ApiSettings) -> Access:
         log.error("the registry %s cannot be reached: %s", where, str(exc).splitlines()[0])
     log.info("API keys from the registry %s", where)
     return Access(registry_check(engine), public, limits, engine)
+
+
+def registry_reader(access: Access) -> RegistryReader | None:
+    """The registry's sites, read through the engine the keys use; None without a registry
+    (the /sites routes then answer 503 saying so)."""
+    if access.engine is None:
+        return None
+    from registry.read import RegistryReader
+
+    return RegistryReader(access.engine)

@@ -180,6 +180,9 @@ class Demo:
             # A demo on this machine (127.0.0.1) shows open data: every read without a key.
             "--public-read",
             "all",
+            # /sites and /sites/latest (the overview page) read the demo's registry.
+            "--registry-db",
+            str(self.registry.path),
             *self.store_args,
         )
         self.write_state()

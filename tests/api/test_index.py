@@ -14,6 +14,8 @@ from api.access import open_reads
 from api.app import create_app
 from api.routes.index import page_key
 from kernel.text import CATALOGUE
+from registry import db
+from registry.read import RegistryReader
 from store.sqlite import SQLiteStore
 
 with warnings.catch_warnings():
@@ -29,7 +31,11 @@ BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 def client(tmp_path: Path) -> Iterator[TestClient]:
     store = SQLiteStore(tmp_path / "api.sqlite")
     store.ensure()
-    yield TestClient(create_app(store, access=open_reads()), base_url="http://jagajalan.test:8000")
+    registry = db.engine_for(f"sqlite+pysqlite:///{tmp_path / 'registry.sqlite3'}")
+    db.upgrade(registry)  # an empty registry: /sites answers []
+    app = create_app(store, access=open_reads(), registry=RegistryReader(registry))
+    yield TestClient(app, base_url="http://jagajalan.test:8000")
+    registry.dispose()
     store.close()
 
 

@@ -37,10 +37,12 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from api.access import Access, Limits, registry_check
 from api.app import create_app
 from registry import db, keys
+from registry.read import RegistryReader
 from store.sqlite import SQLiteStore
 from telemetry import Status
 from telemetry.mapping import Point, status_points
 from testkit.points import GW1, GW2, MIN, T0, air, batch_point, traffic
+from testkit.sites import import_registry
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -106,7 +108,14 @@ OPERATIONS = sorted(
 
 
 #: Operations without any parameter (no negative requests exist for them).
-NO_PARAMETERS = {("GET", "/gateways"), ("GET", "/health"), ("GET", "/whoami"), ("GET", "/keys")}
+NO_PARAMETERS = {
+    ("GET", "/gateways"),
+    ("GET", "/health"),
+    ("GET", "/whoami"),
+    ("GET", "/keys"),
+    ("GET", "/sites"),
+    ("GET", "/sites/latest"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +124,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Access, di
     request, so /whoami and /keys answer too (test_auth.py tests the refusals)."""
     engine = db.engine_for(f"sqlite+pysqlite:///{tmp_path_factory.mktemp('reg') / 'r.sqlite3'}")
     db.upgrade(engine)
+    import_registry(engine, tmp_path_factory.mktemp("regdoc") / "registry.toml")  # GW1, GW2
     key = keys.create(engine, "admin", "fuzz-admin")[1]
     access = Access(registry_check(engine), engine=engine, public=None, limits=Limits({}))
     yield access, {"Authorization": f"Bearer {key}"}
@@ -128,7 +138,8 @@ def api_schema(
     store = SQLiteStore(tmp_path_factory.mktemp("fuzz") / "api.sqlite")
     store.ensure()
     seed(store)
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(store, access=admin[0]))
+    app = create_app(store, access=admin[0], registry=RegistryReader(admin[0].engine))
+    yield schemathesis.openapi.from_asgi("/openapi.json", app)
     store.close()
 
 
@@ -179,9 +190,10 @@ def store_down_schema(
     """The same app over a store that cannot open its file (its directory is a regular file)."""
     not_a_dir = tmp_path_factory.mktemp("down") / "not-a-dir"
     not_a_dir.write_text("")
-    return schemathesis.openapi.from_asgi(
-        "/openapi.json", create_app(SQLiteStore(not_a_dir / "x"), access=admin[0])
+    app = create_app(
+        SQLiteStore(not_a_dir / "x"), access=admin[0], registry=RegistryReader(admin[0].engine)
     )
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=str)
@@ -208,7 +220,7 @@ def test_with_the_store_down_every_operation_answers_as_documented(
         statuses.add(response.status_code)
 
     run()
-    store_free = path in ("/", "/whoami", "/keys")  # they read no store
+    store_free = path in ("/", "/whoami", "/keys", "/sites", "/sites/{site}")  # no store read
     assert store_free or 503 in statuses, statuses
 
 
@@ -244,3 +256,10 @@ def test_the_seed_gives_non_empty_answers(api_schema: OpenApiSchema) -> None:
         },
     )
     assert len(series.json()["points"]) == 3
+    sites = client.get("/sites/latest").json()["sites"]
+    assert [(s["id"], s["online"]) for s in sites if s["gateways"]] == [
+        ("pasar-sarolangun", True),
+        ("pauh", False),
+        ("pos-duga-tembesi", None),
+    ]
+    assert client.get("/sites/pauh").json()["gateways"][0]["id"] == GW2
