@@ -15,6 +15,7 @@ BENCHMARKS += ["bench.fleet"]  # 500 gateways x 1 batch/s x 60 s against Mosquit
 BENCHMARKS += ["bench.ingest"]  # ingest throughput/latency vs Mosquitto and InfluxDB
 BENCHMARKS += ["bench.alerts"]  # publish -> signed webhook p99 under 500 gateways
 BENCHMARKS += ["bench.series"]  # the API's reads of 500 gateways on InfluxDB
+BENCHMARKS += ["bench.sites"]  # GET /sites/latest: 500 sites on a real InfluxDB
 
 
 def main() -> int:
