@@ -17,6 +17,7 @@ from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.routes import access as access_routes
 from api.routes import conditions, docs, gateways, health, index, readings, series, sites
+from api.routes import registry as registry_routes
 from kernel import __version__
 from registry.read import RegistryReader
 from store import StoreReader
@@ -62,6 +63,7 @@ def create_app(
     app.include_router(conditions.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(series.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(sites.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
+    app.include_router(registry_routes.router, responses=auth.AUTH_ERRORS)  # roles per route
     app.include_router(access_routes.router)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -24,8 +24,9 @@ log = logging.getLogger("api.auth")
 
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 CHALLENGE = 'Bearer realm="jagajalan"'
-#: Groups of the routes of access control itself (api/routes/access.py): never public.
-OWN_GROUPS = frozenset({"whoami", "keys"})
+#: Groups of the routes of access control itself (api/routes/access.py) and of the registry's
+#: management (api/routes/registry.py, operator or admin): never public.
+OWN_GROUPS = frozenset({"whoami", "keys", "registry"})
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Bearer jj_<prefix>_<secret>`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key")

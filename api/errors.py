@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import backend_name
@@ -47,7 +48,7 @@ REGISTRY_ERRORS: dict[int | str, dict[str, Any]] = {
     },
 }
 #: Error codes of the HTTP errors raised by routing (unknown path, wrong method) or a route.
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 409: "conflict"}
 
 
 class InvalidParameter(Exception):
@@ -161,6 +162,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(NoRegistry, on_registry_unavailable)
     app.add_exception_handler(RegistryUnavailable, on_registry_unavailable)
+    app.add_exception_handler(SQLAlchemyError, on_registry_unavailable)  # the admin routes
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(StoreError, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)

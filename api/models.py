@@ -200,7 +200,7 @@ class ErrorResponse(BaseModel):
     error: str = Field(
         description="machine-readable code: invalid_request, invalid_parameter, not_found, "
         "method_not_allowed, store_unavailable, store_error, internal_error, unauthorized, "
-        "invalid_key, forbidden, rate_limited, registry_unavailable",
+        "invalid_key, forbidden, rate_limited, registry_unavailable, conflict",
         examples=["store_unavailable"],
     )
     message: str = Field(

@@ -76,3 +76,21 @@ def gateway_config(
         f"password_file = {_toml(password_file)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def acl_lines(gateway: str) -> str:
+    """The gateway's own ACL entry, for a broker without the shipped pattern rules
+    (``deploy/mosquitto/acl.example`` gives every user the same subtree already)."""
+    from telemetry import topics
+
+    return (
+        "\n".join(
+            [
+                f"user {gateway}",
+                f"topic write {topics.readings(gateway)}",
+                f"topic write {topics.status(gateway)}",
+                f"topic read {topics.command(gateway)}",
+            ]
+        )
+        + "\n"
+    )

@@ -69,16 +69,29 @@ def write(folder: Path, data: dict[str, list[dict[str, Any]]]) -> list[Path]:
     for table in MODELS:
         path = folder / f"{table}.csv"
         with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, columns(table))
-            writer.writeheader()
-            for item in data.get(table, []):
-                flat = {k: v for k, v in item.items() if not isinstance(v, dict)}
-                for name, sub in item.items():
-                    if isinstance(sub, dict):
-                        flat |= {f"{name}.{k}": v for k, v in sub.items()}
-                writer.writerow({k: _cell(v) for k, v in flat.items()})
+            _write_table(out, table, data.get(table, []))
         written.append(path)
     return written
+
+
+def table_text(data: dict[str, list[dict[str, Any]]], table: str) -> str:
+    """One table of *data* as the text of its CSV file (what :func:`write` puts there)."""
+    import io
+
+    out = io.StringIO(newline="")
+    _write_table(out, table, data.get(table, []))
+    return out.getvalue()
+
+
+def _write_table(out: Any, table: str, items: list[dict[str, Any]]) -> None:
+    writer = csv.DictWriter(out, columns(table))
+    writer.writeheader()
+    for item in items:
+        flat = {k: v for k, v in item.items() if not isinstance(v, dict)}
+        for name, sub in item.items():
+            if isinstance(sub, dict):
+                flat |= {f"{name}.{k}": v for k, v in sub.items()}
+        writer.writerow({k: _cell(v) for k, v in flat.items()})
 
 
 def _unflatten(row: dict[str, str | None]) -> dict[str, Any]:

@@ -57,10 +57,11 @@ def test_root_lists_every_endpoint_with_links(client: TestClient) -> None:
     for entry in body["endpoints"]:
         assert entry["href"] == "http://jagajalan.test:8000" + entry["path"] and entry["summary"]
     # Every link that is not a template and needs no query parameter answers (reads are open
-    # here; /whoami and /keys always need a key: tests/api/test_auth.py).
+    # here; /whoami, /keys and the registry's contacts and export always need a key:
+    # tests/api/test_auth.py, tests/api/test_registry_admin.py).
     for entry in body["endpoints"]:
         if "{" not in entry["path"] and entry["path"] != "/series":
-            keyed = entry["path"] in ("/whoami", "/keys")
+            keyed = entry["path"] in ("/whoami", "/keys", "/registry/contacts", "/registry/export")
             assert client.get(entry["path"]).status_code == (401 if keyed else 200), entry["path"]
     assert client.get("/series").status_code == 422  # measurement and field are required
 
