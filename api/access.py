@@ -39,8 +39,8 @@ class ApiAccess(SettingsGroup):
         "none",
         pattern=r"^(none|all|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$",
         description="read endpoints open without a key (open data): none, all, or groups "
-        "separated by commas (gateways,readings,conditions,series,sites: the first part of the "
-        "path); /, /health, /docs, /openapi.json and /metrics are always open",
+        "separated by commas (gateways,readings,conditions,series,sites,ngsi-ld: the first "
+        "part of the path); /, /health, /docs, /openapi.json and /metrics are always open",
         json_schema_extra={"metavar": "GROUPS"},
     )
     rate_viewer: float = Field(

@@ -16,7 +16,17 @@ from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.routes import access as access_routes
-from api.routes import conditions, docs, gateways, health, index, readings, series, sites
+from api.routes import (
+    conditions,
+    docs,
+    gateways,
+    health,
+    index,
+    ngsild,
+    readings,
+    series,
+    sites,
+)
 from api.routes import registry as registry_routes
 from kernel import __version__
 from registry.read import RegistryReader
@@ -64,6 +74,7 @@ def create_app(
     app.include_router(series.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(sites.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(registry_routes.router, responses=auth.AUTH_ERRORS)  # roles per route
+    app.include_router(ngsild.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(access_routes.router)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -11,7 +11,8 @@ gateways with the same indicator, the newest point wins (ties: the worse one).
 Flood status names follow the site's ladder in the registry: ``road_depth`` normal / waspada /
 siaga / awas (water on the road, cm), ``river_gauge`` normal / siaga_3 / siaga_2 / siaga_1
 (Siaga III / II / I, m), from the level number the job stored (``level_code``); a site
-without a ladder in the registry shows the job's own level key and no unit.
+without a ladder in the registry shows the job's own level key. The level is in the ladder's
+unit (the readings' cm converted to m for a river gauge).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from telemetry.models import (
 )
 from telemetry.units import FIELDS
 
+#: A level in cm (the readings' unit) in the ladder's unit.
+CM_IN = {"cm": 1.0, "m": 0.01}
 #: What /sites/latest reads of the indicators, one store call for the three.
 INDICATORS = (FLOOD_STATUS_MEASUREMENT, ISPU_HOURLY_MEASUREMENT, TRAFFIC_INDICATOR_MEASUREMENT)
 
@@ -149,7 +152,11 @@ class FloodNow(BaseModel):
     level: float | None = Field(
         description="water level at the end of the interval, in unit", examples=[12.5]
     )
-    unit: str | None = Field(description="cm or m; null without a ladder", examples=["cm"])
+    unit: str = Field(
+        description="the unit of the site's ladder: cm (water on the road) or m (a river "
+        "gauge); cm for a site without a ladder",
+        examples=["cm"],
+    )
     time: str = Field(description=f"start of the job's interval; {_UTC}", examples=[EX_UTC])
     time_wib: str = Field(description=_WIB, examples=[EX_WIB])
 
@@ -247,13 +254,10 @@ def flood_now(site: SiteFacts, point: Point | None) -> FloodNow | None:
         return None
     code = int(_num(point, "level_code") or 0)
     status = site.flood.status(code) if site.flood else str(point.fields.get("level", ""))
-    return FloodNow(
-        status=status,
-        code=code,
-        level=_num(point, "water_level"),
-        unit=site.flood.unit if site.flood else None,
-        **_times(point.time_ms),
-    )
+    level, unit = _num(point, "water_level"), site.flood.unit if site.flood else "cm"
+    if level is not None:  # readings' `level` is cm (telemetry.units); a gauge's ladder: m
+        level = round(level * CM_IN[unit], 4)
+    return FloodNow(status=status, code=code, level=level, unit=unit, **_times(point.time_ms))
 
 
 def air_now(point: Point | None) -> AirNow | None:

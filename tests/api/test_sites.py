@@ -71,8 +71,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     backend.close()
 
 
+#: The job compares the readings' cm; the registry holds the gauge's ladder in m.
 CONFIG = IndicatorsConfig(
-    sites=[Site(gateway=GAUGE, flood_levels={"siaga_3": 9.5, "siaga_2": 10.5, "siaga_1": 11.5})]
+    sites=[Site(gateway=GAUGE, flood_levels={"siaga_3": 950, "siaga_2": 1050, "siaga_1": 1150})]
 )
 HOUR = 3_600_000
 
@@ -87,12 +88,12 @@ def vehicles(gateway: str, time_ms: int, count: int, cls: str = "MP") -> Point:
 
 
 def seed(store: Store) -> dict[str, list[Point]]:
-    """Readings of GW1 (water 12.5 cm, air, traffic) and of the gauge (10.8 m), statuses (GW1
+    """Readings of GW1 (water 12.5 cm, air, traffic) and of the gauge (1080 cm), statuses (GW1
     online, GW2 offline, the gauge never), and the indicators the job computes from them."""
     readings = [
         water(GW1, T0, 12.5),
         water(GW1, T0 + MIN, 12.5),
-        water(GAUGE, T0, 10.8),
+        water(GAUGE, T0, 1080.0),  # cm above the gauge's zero: 10.8 m
         air(GW1, T0, pm25=41.3, pm10=63.0),
         air(GW1, T0 + MIN, pm25=80.0, pm10=70.0),
         vehicles(GW1, T0, 30),
