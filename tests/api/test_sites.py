@@ -7,10 +7,15 @@ The indicator points are computed from readings by the analytics job's own funct
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -24,8 +29,10 @@ from registry.read import RegistryReader
 from store import Store
 from store.sqlite import SQLiteStore
 from telemetry.mapping import Point, status_point
+from testkit import REPO, children
 from testkit.points import GW1, GW2, MIN, T0, air, batch_point
 from testkit.postgres import Postgres, throwaway
+from testkit.services import free_port, wait_port
 from testkit.sites import GAUGE, REGISTRY, import_registry
 
 with warnings.catch_warnings():
@@ -330,3 +337,36 @@ def test_the_cache_keeps_the_list_until_forgotten(registry_engine: Engine, tmp_p
     reader.forget()
     assert len(reader.sites()) == 6
     assert "password" not in repr(reader) and "RegistryReader(" in repr(reader)
+
+
+def test_api_run_serves_the_sites_of_its_registry(tmp_path: Path) -> None:
+    """`jagajalan api run --registry-db` wires the registry in; a reader of the public group
+    sites needs no key, and the other groups stay closed."""
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    store.ensure()
+    seed(store)
+    engine = db.engine_for(f"sqlite+pysqlite:///{tmp_path / 'registry.sqlite3'}")
+    import_registry(engine, tmp_path / "registry.toml")
+    engine.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAGAJALAN_")}
+    log = (tmp_path / "api.log").open("wb")
+    argv = [sys.executable, "-m", "jagajalan.cli", "api", "run", "--port", str(port)]
+    argv += ["--sqlite", str(tmp_path / "store.sqlite"), "--public-read", "sites"]
+    argv += ["--registry-db", str(tmp_path / "registry.sqlite3")]
+    proc = children.start(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_port(port, timeout=30, proc=proc)
+        base = f"http://127.0.0.1:{port}"
+        latest = httpx.get(f"{base}/sites/latest", timeout=10)
+        assert latest.status_code == 200, latest.text
+        sites = {s["id"]: s for s in latest.json()["sites"]}
+        assert sites["pasar-sarolangun"]["flood"]["status"] == "waspada"
+        assert httpx.get(f"{base}/sites/pauh", timeout=5).json()["gateways"][0]["id"] == GW2
+        assert httpx.get(f"{base}/gateways", timeout=5).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(15)
+        log.close()
+        store.close()
+    assert code == 0, (tmp_path / "api.log").read_text()
