@@ -17,6 +17,7 @@ unit (the readings' cm converted to m for a river gauge).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
@@ -245,6 +246,7 @@ def _num(point: Point, name: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+@functools.lru_cache(maxsize=4096)  # a district's values share few distinct times
 def _times(ms: int) -> dict[str, str]:
     return {"time": utc_iso(ms) or "", "time_wib": wib_iso(ms) or ""}
 
@@ -285,8 +287,10 @@ def traffic_now(point: Point | None) -> TrafficNow | None:
 
 
 def reading_now(v: LatestValue) -> ReadingNow:
+    """Built without validation (``model_construct``): the store's values are typed already,
+    and a district holds thousands of them."""
     spec = FIELDS.get(v.field)
-    return ReadingNow(
+    return ReadingNow.model_construct(
         gateway=v.gateway,
         sensor=v.sensor,
         measurement=v.measurement,
