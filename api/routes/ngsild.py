@@ -68,6 +68,7 @@ TypeParam = Annotated[
     str | None,
     Query(
         max_length=200,
+        pattern=r"^[A-Za-z][A-Za-z0-9]*(,[A-Za-z][A-Za-z0-9]*)*$",
         description="entity type(s), comma-separated: " + ", ".join(ngsild.MODELS) + "; unset: all",
         examples=["FloodMonitoring"],
     ),
@@ -76,6 +77,7 @@ IdParam = Annotated[
     str | None,
     Query(
         max_length=2000,
+        pattern=r"^urn:ngsi-ld:[^,\s]+(,urn:ngsi-ld:[^,\s]+)*$",
         description="only the entities with these ids (comma-separated)",
         examples=["urn:ngsi-ld:FloodMonitoring:srl-pasar-01:wl1"],
     ),
@@ -84,6 +86,7 @@ OptionsParam = Annotated[
     str | None,
     Query(
         max_length=100,
+        pattern=r"^[A-Za-z,]+$",
         description="keyValues (the one representation served); unset: the same",
         examples=["keyValues"],
     ),
