@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, Field
 
 from kernel.times import utc_iso, wib_iso
-from registry.read import SiteFacts
+from registry.read import SiteRecord
 from store.base import GatewaySeen, LatestValue
 from telemetry.mapping import Point
 from telemetry.models import (
@@ -97,7 +97,7 @@ class SitePublic(BaseModel):
     gateways: list[SiteGateway] = Field(description="the gateways at the site, by id")
 
 
-def site_public(site: SiteFacts) -> SitePublic:
+def site_public(site: SiteRecord) -> SitePublic:
     flood = None
     if site.flood is not None:
         flood = FloodLadder(
@@ -251,7 +251,7 @@ def _times(ms: int) -> dict[str, str]:
     return {"time": utc_iso(ms) or "", "time_wib": wib_iso(ms) or ""}
 
 
-def flood_now(site: SiteFacts, point: Point | None) -> FloodNow | None:
+def flood_now(site: SiteRecord, point: Point | None) -> FloodNow | None:
     if point is None:
         return None
     code = int(_num(point, "level_code") or 0)
@@ -303,7 +303,7 @@ def reading_now(v: LatestValue) -> ReadingNow:
 
 
 def district(
-    sites: Sequence[SiteFacts],
+    sites: Sequence[SiteRecord],
     seen: Sequence[GatewaySeen],
     latest: Sequence[LatestValue],
     indicators: dict[str, list[Point]],

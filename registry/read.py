@@ -1,4 +1,5 @@
-"""The registry read by services: sites with their gateways and sensors, as plain values.
+"""The registry as the API reads it: sites with their gateways and sensors, as plain values
+(registry/facts.py is the indicators job's view: each gateway's site).
 
 :class:`RegistryReader` is the small read interface the API holds (``create_app(...,
 registry=...)``): :meth:`~RegistryReader.sites` and :meth:`~RegistryReader.site` answer
@@ -37,16 +38,16 @@ class RegistryUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class SensorFacts:
+class SensorRecord:
     id: str
     device: str
     profile: str | None
 
 
 @dataclass(frozen=True)
-class GatewayFacts:
+class GatewayRecord:
     id: str
-    sensors: tuple[SensorFacts, ...]
+    sensors: tuple[SensorRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Ladder:
 
 
 @dataclass(frozen=True)
-class SiteFacts:
+class SiteRecord:
     id: str
     name: str
     road: str
@@ -78,7 +79,7 @@ class SiteFacts:
     road_type: str | None
     capacity_smp_per_hour: float | None
     flood: Ladder | None
-    gateways: tuple[GatewayFacts, ...]
+    gateways: tuple[GatewayRecord, ...]
 
 
 def ladder_of(kind: str | None, levels: tuple[float | None, ...]) -> Ladder | None:
@@ -96,7 +97,7 @@ class RegistryReader:
         self.engine = engine
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
-        self._cached: tuple[float, tuple[SiteFacts, ...]] | None = None
+        self._cached: tuple[float, tuple[SiteRecord, ...]] | None = None
 
     def __repr__(self) -> str:  # the URL without its password
         return f"RegistryReader({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -106,7 +107,7 @@ class RegistryReader:
         with self._lock:
             self._cached = None
 
-    def sites(self) -> list[SiteFacts]:
+    def sites(self) -> list[SiteRecord]:
         """Every site, by id, with its gateways (by id) and their sensors (by id)."""
         now = time.monotonic()
         with self._lock:
@@ -118,10 +119,10 @@ class RegistryReader:
             self._cached = (now + self.cache_seconds, sites)
         return list(sites)
 
-    def site(self, site_id: str) -> SiteFacts | None:
+    def site(self, site_id: str) -> SiteRecord | None:
         return next((s for s in self.sites() if s.id == site_id), None)
 
-    def _read(self) -> tuple[SiteFacts, ...]:
+    def _read(self) -> tuple[SiteRecord, ...]:
         try:
             with self.engine.connect() as connection:
                 sites = (
@@ -137,13 +138,13 @@ class RegistryReader:
                 ).all()
         except SQLAlchemyError as exc:
             raise RegistryUnavailable(self._why(exc)) from None
-        by_gateway: dict[str, list[SensorFacts]] = {}
+        by_gateway: dict[str, list[SensorRecord]] = {}
         for gateway_id, sensor_id, device, profile in sensors:
-            by_gateway.setdefault(gateway_id, []).append(SensorFacts(sensor_id, device, profile))
-        by_site: dict[str, list[GatewayFacts]] = {}
+            by_gateway.setdefault(gateway_id, []).append(SensorRecord(sensor_id, device, profile))
+        by_site: dict[str, list[GatewayRecord]] = {}
         for gateway_id, site_id in gateways:
             if site_id is not None:
-                facts = GatewayFacts(gateway_id, tuple(by_gateway.get(gateway_id, ())))
+                facts = GatewayRecord(gateway_id, tuple(by_gateway.get(gateway_id, ())))
                 by_site.setdefault(site_id, []).append(facts)
         return tuple(_site(row, tuple(by_site.get(row["id"], ()))) for row in sites)
 
@@ -160,8 +161,8 @@ class RegistryReader:
         return f"the registry {where} cannot be read: {first}"
 
 
-def _site(row: Any, gateways: tuple[GatewayFacts, ...]) -> SiteFacts:
-    return SiteFacts(
+def _site(row: Any, gateways: tuple[GatewayRecord, ...]) -> SiteRecord:
+    return SiteRecord(
         id=row["id"],
         name=row["name"],
         road=row["road"],

@@ -28,7 +28,7 @@ from api.errors import (
     STORE_ERRORS,
     InvalidParameter,
 )
-from registry.read import SiteFacts
+from registry.read import SiteRecord
 from telemetry.models import ISPU_HOURLY_MEASUREMENT
 
 log = logging.getLogger("api")
@@ -93,7 +93,7 @@ OptionsParam = Annotated[
 ]
 
 
-def ladder(site: SiteFacts) -> flood.Ladder:
+def ladder(site: SiteRecord) -> flood.Ladder:
     """The site's ladder from the registry (the project defaults when it has none)."""
     if site.flood is None:
         return flood.ROAD_STATUS
@@ -104,7 +104,7 @@ def ladder(site: SiteFacts) -> flood.Ladder:
     return flood.ladder_from_levels(site.name, dict(zip(keys, values, strict=True)), "cm")
 
 
-def site_infos(sites: list[SiteFacts]) -> dict[str, ngsild.SiteInfo]:
+def site_infos(sites: list[SiteRecord]) -> dict[str, ngsild.SiteInfo]:
     out = {}
     for s in sites:
         for g in s.gateways:
