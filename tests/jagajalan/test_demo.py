@@ -54,6 +54,10 @@ def test_demo_serves_latest_readings_from_both_gateways(tmp_path: Path) -> None:
         health = httpx.get(f"{api}/health", timeout=5).json()
         assert health["store"] == {"ok": True, "backend": "sqlite", "problem": None}
         assert health["broker"]["ok"] is True
+        # The API reads the demo's registry: the district's sites with their gateways' values.
+        sites = {s["id"]: s for s in httpx.get(f"{api}/sites/latest", timeout=5).json()["sites"]}
+        assert {v["gateway"] for v in sites["pasar-sarolangun"]["latest"]} == {"srl-pasar-01"}
+        assert {v["gateway"] for v in sites["pauh"]["latest"]} == {"srl-pauh-01"}
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert proc.wait(60) == 0
     finally:
