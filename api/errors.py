@@ -147,7 +147,12 @@ async def on_registry_unavailable(request: Request, exc: Exception) -> JSONRespo
             "--registry-url (jagajalan registry init makes one)"
         )
         return _error(503, "registry_unavailable", message)
-    log.warning("%s %s: %s", request.method, request.url.path, redact(str(exc)))
+    if isinstance(exc, SQLAlchemyError):  # its text holds the statement's values: not logged
+        exc = getattr(exc, "orig", None) or exc
+        text = f"the registry failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+    else:
+        text = str(exc)
+    log.warning("%s %s: %s", request.method, request.url.path, redact(text))
     return _error(503, "registry_unavailable", "the registry cannot be read now; try again later")
 
 

@@ -312,3 +312,26 @@ def test_a_contact_with_keys_is_not_deleted(api: Api, engine: Engine) -> None:
     r = api.client.delete("/registry/contacts/teknisi", headers=admin)
     assert r.status_code == 409 and "k-teknisi" in r.json()["message"]
     assert api.client.delete("/registry/contacts/nobody", headers=admin).status_code == 404
+
+
+def test_a_registry_that_cannot_be_written_answers_503(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Keys are checked against a good registry; the sites' registry is not migrated. The log
+    names the failure, not the statement's values (a contact's phone number)."""
+    broken = db.engine_for(f"sqlite+pysqlite:///{tmp_path / 'never-migrated.sqlite3'}")
+    access = Access(registry_check(engine), public=None, limits=Limits({}), engine=engine)
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    app = create_app(store, access=access, registry=RegistryReader(broken))
+    admin = {"Authorization": f"Bearer {keys.create(engine, 'admin', 'k-503')[1]}"}
+    client = TestClient(app)
+    for method, path, body in WRITES:
+        r = client.request(method, path, json=body, params={"broker_url": BROKER}, headers=admin)
+        assert r.status_code == 503 and r.json()["error"] == "registry_unavailable", (path, r.text)
+    assert client.get("/registry/contacts", headers=admin).status_code == 503
+    contact = {"name": "Posko", "role": "operator", "whatsapp": "+6281298765432"}
+    r = client.put("/registry/contacts/posko", json=contact, headers=admin)
+    assert r.status_code == 503
+    assert "no such table" in caplog.text and "6281298765432" not in caplog.text
+    broken.dispose()
+    store.close()
