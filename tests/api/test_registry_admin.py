@@ -18,7 +18,6 @@ from api.access import Access, Limits, registry_check
 from api.app import create_app
 from kernel.config import load_toml
 from registry import db, document, keys
-from registry.models import Base
 from registry.read import RegistryReader
 from store.sqlite import SQLiteStore
 from testkit.points import GW1, GW2
@@ -57,9 +56,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     else:
         pg: Postgres = request.getfixturevalue("postgres")
         engine = db.engine_for(pg.sqlalchemy_url)
-        with engine.begin() as connection:
-            Base.metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        with engine.begin() as connection:  # every table the previous test's migrations made
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
     import_registry(engine, tmp_path / "registry.toml", REGISTRY)
     yield engine
     engine.dispose()

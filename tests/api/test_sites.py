@@ -24,7 +24,6 @@ from api.app import create_app
 from indicators import compute
 from indicators.config import IndicatorsConfig, Site
 from registry import db
-from registry.models import Base
 from registry.read import RegistryReader
 from store import Store
 from store.sqlite import SQLiteStore
@@ -56,9 +55,9 @@ def registry_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     else:
         pg: Postgres = request.getfixturevalue("postgres")
         engine = db.engine_for(pg.sqlalchemy_url)
-        with engine.begin() as connection:  # what the previous test left
-            Base.metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        with engine.begin() as connection:  # every table the previous test's migrations made
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
     import_registry(engine, tmp_path / "registry.toml")
     yield engine
     engine.dispose()
