@@ -1,7 +1,9 @@
 """Settings of alert delivery: the channels' servers and secrets, the retry schedule.
 
 :class:`Channels` is a settings group for the alerts service (``jagajalan alerts run`` includes
-it); :class:`DeliverySettings` is the sender on its own (``python -m alerts.delivery``). Secrets
+it); :class:`DeliverySettings` is the sender on its own (``jagajalan alerts send``). The
+channels and the outbox are imported only when used: building the command line (every
+``jagajalan`` start, also on a gateway without the server packages) needs none of them. Secrets
 (the webhook's HMAC secret, the SMTP password, the Telegram bot token, the WhatsApp access
 token) come only from a file (``--x-file``, ``JAGAJALAN_X_FILE``) or ``JAGAJALAN_X``, never from
 the command line, and never appear in logs or errors (kernel/settings.py).
@@ -12,16 +14,17 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from alerts.delivery.channels import Channel, Email, Mqtt, Webhook
-from alerts.delivery.chat import telegram, whatsapp
-from alerts.delivery.outbox import Policy
 from kernel.fields import ClientId, MqttLink, Rule, Secret, SettingsGroup, given
 from kernel.settings import ServiceSettings
 from registry.settings import RegistryLink
+
+if TYPE_CHECKING:
+    from alerts.delivery.channels import Channel
+    from alerts.delivery.outbox import Policy
 
 
 class Channels(SettingsGroup):
@@ -67,10 +70,15 @@ class Channels(SettingsGroup):
         return out
 
     def policy(self) -> Policy:
+        from alerts.delivery.outbox import Policy
+
         return Policy(self.retry_base_s, self.retry_cap_s, self.max_attempts, self.lease_s)
 
     def channels(self, mqtt_client: Any = None, mqtt5: bool = True) -> dict[str, Channel]:
         """The channels these settings configure (MQTT when a connected client is given)."""
+        from alerts.delivery.channels import Email, Mqtt, Webhook
+        from alerts.delivery.chat import telegram, whatsapp
+
         out: dict[str, Channel] = {}
         if self.webhook_secret is not None:
             out["webhook"] = Webhook(self.webhook_secret)

@@ -277,8 +277,11 @@ def many_sites(count: int) -> str:
 
 
 def test_latest_costs_the_same_store_calls_for_3_or_120_sites(store: Store, tmp_path: Path) -> None:
-    """Three store calls whatever the number of sites; on InfluxDB five HTTP requests."""
+    """Three store calls whatever the number of sites; on InfluxDB the same few HTTP requests
+    for 3 sites as for 120 (store/influx_latest.py: the last hour first, then last() only
+    for what that hour does not hold: these readings are old, so both)."""
     requests: list[str] = []
+    per_size: list[int] = []
     if hasattr(store, "_client"):
         store._client.event_hooks["request"].append(lambda r: requests.append(r.url.path))
     counting = Counting(store)
@@ -299,7 +302,8 @@ def test_latest_costs_the_same_store_calls_for_3_or_120_sites(store: Store, tmp_
         assert len(body["sites"]) == n
         assert all(s["flood"] and s["online"] for s in body["sites"])
         assert sorted(counting.calls) == ["gateways", "latest", "newest_of"], counting.calls
-        assert len(requests) == (5 if hasattr(store, "_client") else 0), requests
+        per_size.append(len(requests))
+    assert per_size[0] == per_size[1] <= (8 if hasattr(store, "_client") else 0), per_size
 
 
 def test_without_a_registry_the_sites_answer_503_saying_how(tmp_path: Path) -> None:
