@@ -26,8 +26,8 @@ from kernel.fields import SettingsGroup
 CACHE_SECONDS = 30.0
 ROLES = ("viewer", "operator", "admin")  # registry.models.ROLES (a test holds them equal)
 #: Paths open to everyone whatever the settings: the index, health, the API's description,
-#: Prometheus' counters (no data).
-ALWAYS_PUBLIC = ("/", "/health", "/docs", "/openapi.json", "/metrics")
+#: Prometheus' counters, the overview page (no data: its script reads the data routes).
+ALWAYS_PUBLIC = ("/", "/health", "/docs", "/openapi.json", "/metrics", "/peta")
 
 
 class ApiAccess(SettingsGroup):
@@ -40,7 +40,8 @@ class ApiAccess(SettingsGroup):
         pattern=r"^(none|all|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$",
         description="read endpoints open without a key (open data): none, all, or groups "
         "separated by commas (gateways,readings,conditions,series,sites,ngsi-ld: the first "
-        "part of the path); /, /health, /docs, /openapi.json and /metrics are always open",
+        "part of the path); /, /health, /docs, /openapi.json, /metrics and the page /peta "
+        "are always open",
         json_schema_extra={"metavar": "GROUPS"},
     )
     rate_viewer: float = Field(

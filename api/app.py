@@ -28,6 +28,7 @@ from api.routes import (
     sites,
 )
 from api.routes import registry as registry_routes
+from api.routes import page as overview_page
 from kernel import __version__
 from registry.read import RegistryReader
 from store import StoreReader
@@ -47,10 +48,13 @@ def create_app(
     metrics: ApiMetrics | None = None,
     access: Access | None = None,
     registry: RegistryReader | None = None,
+    map_tiles: str | None = None,
+    map_attribution: str | None = None,
 ) -> FastAPI:
     """*access*: keys, public reads and rates (api/access.py); None: closed, every data route
     needs a key (and no key is valid). *registry*: the sites (registry/read.py); None: the
-    /sites routes answer 503 saying how to give one."""
+    /sites routes answer 503 saying how to give one. *map_tiles*: the tile server of the
+    overview page (``/peta``), an XYZ URL template, with its credit line; None: no tiles."""
     app = FastAPI(
         title="JagaJalan API",
         version=__version__,
@@ -63,10 +67,12 @@ def create_app(
     app.state.store = MeteredStore(store, metrics.observe_store)  # /metrics: per store method
     app.state.broker_check = broker_check
     app.state.registry = registry
+    app.state.map_tiles, app.state.map_attribution = map_tiles, map_attribution
     errors.install(app)
     auth.install(app, access or Access())
     app.include_router(index.router, dependencies=PUBLIC)
     docs.install(app)
+    app.include_router(overview_page.router, dependencies=PUBLIC)  # /peta: holds no data
     app.include_router(health.router, dependencies=PUBLIC)
     app.include_router(gateways.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(readings.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)

@@ -84,7 +84,14 @@ def run_command(args: argparse.Namespace) -> int:
 
         access = access_from(settings)
         try:
-            app = create_app(store, broker_check, access=access, registry=registry_reader(access))
+            app = create_app(
+                store,
+                broker_check,
+                access=access,
+                registry=registry_reader(access),
+                map_tiles=settings.map_tiles,
+                map_attribution=settings.map_attribution,
+            )
         except ValueError as exc:  # a --public-read group that does not exist
             log.error("%s", exc)
             return 2

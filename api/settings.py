@@ -73,8 +73,47 @@ class BrokerHealth(SettingsGroup):
         return []
 
 
+class MapTiles(SettingsGroup):
+    """The overview page's map background (/peta): none by default, so the page asks no
+    server but this one; the sites are drawn on a plain background either way."""
+
+    group: ClassVar[str] = "overview page"
+
+    map_tiles: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]*\{z\}[^\s]*$",
+        description="tile server of the map on /peta, an XYZ URL template with {z}, {x} and {y} "
+        "(e.g. a tile server in the office: http://tiles.local/{z}/{x}/{y}.png); "
+        "unset: no tiles, the sites on a plain background with latitude and longitude",
+        json_schema_extra={"metavar": "URL-TEMPLATE"},
+    )
+    map_attribution: str | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        description="the credit line the tile server asks for, shown on the map "
+        '(e.g. "© OpenStreetMap contributors")',
+    )
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[Rule]:
+        tiles = str(values.get("map_tiles") or "")
+        if tiles and not all(part in tiles for part in ("{z}", "{x}", "{y}")):
+            return [(("map_tiles",), "the template needs {z}, {x} and {y}")]
+        if given(values, "map_attribution") and not tiles:
+            return [(("map_attribution", "map_tiles"), "a credit line needs --map-tiles")]
+        return []
+
+
 class ApiSettings(
-    ServiceSettings, HttpListen, InfluxLink, SqliteStore, BrokerHealth, RegistryLink, ApiAccess
+    ServiceSettings,
+    HttpListen,
+    InfluxLink,
+    SqliteStore,
+    BrokerHealth,
+    RegistryLink,
+    ApiAccess,
+    MapTiles,
 ):
     command: ClassVar[str] = "jagajalan api run"
 

@@ -75,6 +75,7 @@ def _html(request: Request, lang: Lang) -> str:
 <body>
 <h1>{escape(tr("api.index.title", lang))}</h1>
 <p>{escape(tr("api.index.intro", lang))}</p>
+<p><a href="{escape(base)}/peta?lang={lang}" id="overview">{escape(tr("page.link", lang))}</a></p>
 <p><a href="{escape(base)}/docs">{escape(tr("api.index.docs", lang))}</a></p>
 <h2>{escape(tr("api.index.endpoints", lang))}</h2>
 <ul>
