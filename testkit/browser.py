@@ -3,7 +3,8 @@
 :func:`load_offline` runs ``chromium --headless --dump-dom`` with a fresh profile, with every
 host but 127.0.0.1 unresolvable (``--host-resolver-rules``) and Chromium's own background
 traffic switched off as far as flags allow, and records a network log (``--log-net-log``).
-From that log, :func:`page_requests` keeps the requests *the page* made (the navigation and
+:func:`screenshot` keeps a picture of the page as the browser drew it. From that log,
+:func:`page_requests` keeps the requests *the page* made (the navigation and
 what its documents loaded, recognised by their initiator), not those of the browser itself
 (update checks, account probes), which no flag silences entirely and which are no business
 of the page under test.
@@ -60,6 +61,33 @@ def load_offline(url: str, workdir: Path, budget_ms: int = 15_000) -> Loaded:
     if result.returncode != 0:
         raise RuntimeError(f"chromium exited with {result.returncode}: {result.stderr[-2000:]}")
     return Loaded(result.stdout, page_requests(json.loads(netlog.read_text())))
+
+
+def screenshot(
+    url: str, path: Path, workdir: Path, budget_ms: int = 15_000, size: str = "1280,1100"
+) -> Path:
+    """Load *url* as :func:`load_offline` does and save what it drew as a PNG at *path*."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            require_binary("chromium"),
+            *FLAGS,
+            f"--user-data-dir={workdir / 'profile'}",
+            f"--virtual-time-budget={budget_ms}",
+            f"--window-size={size}",
+            "--hide-scrollbars",
+            f"--screenshot={path}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0 or not path.is_file():
+        raise RuntimeError(f"chromium exited with {result.returncode}: {result.stderr[-2000:]}")
+    return path
 
 
 def page_requests(log: dict) -> list[str]:
