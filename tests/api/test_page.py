@@ -112,8 +112,8 @@ def test_the_index_page_links_the_overview(store: SQLiteStore) -> None:
     client = TestClient(create_app(store, access=open_reads()), base_url="http://jj.test")
     for lang in ("id", "en"):
         html = client.get("/", params={"lang": lang}, headers=BROWSER).text
-        link = f'<a href="http://jj.test/peta?lang={lang}" id="overview">{tr("page.link", lang)}</a>'
-        assert link in html
+        href = f"http://jj.test/peta?lang={lang}"
+        assert f'<a href="{href}" id="overview">{tr("page.link", lang)}</a>' in html
 
 
 @pytest.mark.parametrize(
