@@ -34,7 +34,24 @@ PATH = "/peta"
 REFRESH_SECONDS = 30
 #: The page's sentences (``page.<name>`` in the catalogue), as templates: ``{name}`` is filled
 #: in by the script.
-TEXTS = tuple(sorted(key.removeprefix("page.") for key in CATALOGUE if key.startswith("page.")))
+TEXTS = tuple(
+    sorted(
+        key.removeprefix("page.")
+        for key in CATALOGUE
+        if key.startswith("page.") and not key.startswith("page.unit.")
+    )
+)
+#: Units as the API names them (telemetry/units.py) -> as people read them: words from the
+#: catalogue (``page.unit.<name>``), symbols written properly, "1" (a ratio) as nothing.
+UNIT_WORDS = {
+    "vehicles": "vehicles",
+    "devices": "devices",
+    "frames": "frames",
+    "readings": "readings",
+    "satellites": "satellites",
+    "pcu/h": "pcu_h",
+}
+UNIT_SYMBOLS = {"ug/m3": "µg/m³", "degC": "°C", "deg": "°", "1": ""}
 
 
 def template(name: str, lang: Lang) -> str:
@@ -63,6 +80,7 @@ def page_config(request: Request, lang: Lang) -> dict[str, Any]:
         "attribution": request.app.state.map_attribution,
         "text": {name: template(name, lang) for name in TEXTS},
         "labels": labels(lang),
+        "units": UNIT_SYMBOLS | {u: tr(f"page.unit.{k}", lang) for u, k in UNIT_WORDS.items()},
     }
 
 

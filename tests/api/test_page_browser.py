@@ -179,8 +179,10 @@ def test_the_page_shows_every_site_with_its_states_values_and_chart(
     assert pasar.attrs["data-flood"] not in ("", "normal") and pasar.attrs["data-los"] != ""
     assert pasar.attrs["data-flood-colour"] not in ("", "#2e7d32")  # not green: water on the road
     assert f"Gateway {PASAR}: Tersambung" in pasar.text and f"Gateway {PAUH}: Terputus" in pauh.text
-    assert re.search(r"air_quality\.pm25 \(env1\)\s+120 ug/m3", pasar.text), pasar.text
+    assert re.search(r"air_quality\.pm25 \(env1\)\s+120 µg/m³", pasar.text), pasar.text
     assert re.search(r"water_level\.level \(wl1\)\s+25 cm", pasar.text), pasar.text
+    assert re.search(r"traffic\.count \(cnt1\)\s+8 kendaraan", pasar.text), pasar.text
+    assert "vehicles" not in pasar.text  # units in words are in the page's language
     assert shown.cards["singkut"].attrs["data-online"] == "null"  # no gateway data there
     # The chart of ?site=: a minute per point over the three hours, drawn by uPlot.
     assert shown.chart["data-site"] == "pasar-sarolangun" and shown.chart["data-drawn"] == "true"
@@ -201,6 +203,7 @@ def test_the_page_in_english(served: str, tmp_path: Path) -> None:
     pasar, pauh = shown.cards["pasar-sarolangun"].text, shown.cards["pauh"].text
     assert f"Gateway {PASAR}: Online" in pasar and "Unhealthy" in pasar
     assert f"Gateway {PAUH}: Offline" in pauh and "Good" in pauh
+    assert re.search(r"traffic\.count \(cnt1\)\s+8 vehicles", pasar), pasar
     assert "Tersambung" not in loaded.dom and "Genangan" not in loaded.dom
     assert shown.chart.get("data-drawn") is None  # no site named: the hint, no chart
     assert tr("page.chart_hint", "en") in loaded.dom

@@ -56,6 +56,13 @@
     });
   }
 
+  /* " µg/m³", " kendaraan": a unit as people read it, in the page's language. */
+  function unitShown(unit) {
+    if (!unit) return "";
+    var shown = Object.prototype.hasOwnProperty.call(cfg.units, unit) ? cfg.units[unit] : unit;
+    return shown ? " " + shown : "";
+  }
+
   function apiKey() {
     try { return window.localStorage.getItem(KEY_STORE); } catch (e) { return null; }
   }
@@ -157,8 +164,9 @@
       var icon = L.divIcon({ className: "site-icon", html: pin(site), iconSize: null });
       var marker = markers[site.id];
       if (!marker) {
+        /* The label is the kecamatan (short, and what staff navigate by); the name on hover. */
         marker = L.marker(where, { icon: icon, title: site.name, riseOnHover: true }).addTo(map);
-        marker.bindTooltip(site.name + " · " + site.kecamatan, {
+        marker.bindTooltip(site.kecamatan, {
           permanent: true, direction: "right", offset: [36, 0], className: "site-label"
         });
         marker.on("click", function () { select(site.id); });
@@ -167,6 +175,8 @@
         marker.setLatLng(where);
         marker.setIcon(icon);
       }
+      /* Sites with data above those without, the selected one above all. */
+      marker.setZIndexOffset(state.selected === site.id ? 2000 : site.latest.length ? 1000 : 0);
     });
     Object.keys(markers).forEach(function (id) {
       if (!seen[id]) { map.removeLayer(markers[id]); delete markers[id]; }
@@ -197,7 +207,8 @@
         text: t("gateway") + " " + gw.id + ": " + said + seen });
     });
     var flood = site.flood
-      ? t("flood") + ": " + floodLabel(site) + " (" + number(site.flood.level) + " " + site.flood.unit + ")"
+      ? t("flood") + ": " + floodLabel(site) +
+        (typeof site.flood.level === "number" ? " (" + number(site.flood.level) + unitShown(site.flood.unit) + ")" : "")
       : t("flood") + ": " + t("none");
     var air = site.air
       ? t("air") + ": " + number(site.air.ispu, 0) + " " + (cfg.labels.ispu[site.air.category] || site.air.category) +
@@ -212,7 +223,7 @@
       traffic = t("traffic") + ": " + parts.join(", ");
     }
     var rows = site.latest.map(function (v) {
-      var unit = v.unit ? " " + v.unit : "";
+      var unit = unitShown(v.unit);
       return el("tr", { "data-field": v.measurement + "." + v.field, "data-gateway": v.gateway }, [
         el("td", { text: v.measurement + "." + v.field + " (" + v.sensor + ")" }),
         el("td", { "class": "v", text: number(v.value) + unit }),
@@ -249,7 +260,10 @@
     var box = document.getElementById("sites");
     box.textContent = "";
     if (!state.sites.length) box.appendChild(el("p", { text: t("no_sites") }));
-    state.sites.forEach(function (site) { box.appendChild(siteCard(site)); });
+    /* Sites that send values first (the API's order otherwise): they are what staff look at. */
+    var ordered = state.sites.filter(function (s) { return s.latest.length; })
+      .concat(state.sites.filter(function (s) { return !s.latest.length; }));
+    ordered.forEach(function (site) { box.appendChild(siteCard(site)); });
   }
 
   /* ---- problems ----------------------------------------------------------------------- */
@@ -373,20 +387,30 @@
         ys.push(p.value);
       });
       document.getElementById("chart-title").textContent = t("chart_of", {
-        field: parts[2] + "." + parts[3] + (page.unit ? " (" + page.unit + ")" : ""), site: site.name
+        field: parts[2] + "." + parts[3] + (unitShown(page.unit) ? " (" + unitShown(page.unit).trim() + ")" : ""),
+        site: site.name
       });
       box.textContent = "";
       box.dataset.points = String(xs.length);
       box.dataset.field = parts[2] + "." + parts[3];
       box.dataset.site = site.id;
       if (!xs.length) { box.appendChild(el("p", { text: t("chart_empty") })); return; }
+      var inWib = function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Asia/Jakarta"); };
+      var hhmm = uPlot.fmtDate("{HH}:{mm}");
+      var full = uPlot.fmtDate("{DD}-{MM}-{YYYY} {HH}:{mm}");
       state.chart = new uPlot({
         width: Math.max(320, box.clientWidth - 2),
         height: 260,
-        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Asia/Jakarta"); },
+        tzDate: inWib,
         scales: { x: { time: true } },
-        series: [{}, { label: parts[3], stroke: "#1565c0", width: 2, points: { show: xs.length < 60 } }],
-        axes: [{}, { label: page.unit || "" }]
+        series: [
+          { label: t("time"), value: function (u, ts) { return ts == null ? "--" : full(inWib(ts)); } },
+          { label: parts[3], stroke: "#1565c0", width: 2, points: { show: xs.length < 60 } }
+        ],
+        axes: [
+          { values: function (u, splits) { return splits.map(function (ts) { return hhmm(inWib(ts)); }); } },
+          { label: unitShown(page.unit).trim() }
+        ]
       }, [xs, ys], box);
       box.dataset.drawn = "true";
     }).catch(function (err) { showProblem(err); });
