@@ -191,6 +191,14 @@
 
   /* ---- the list of sites -------------------------------------------------------------- */
 
+  /* Why an indicator is missing: the site measures it but the job has not computed it yet
+   * (the first minutes of a site), or the site does not measure it at all. */
+  var SOURCES = { flood: ["water_level"], air: ["air_quality"], traffic: ["traffic", "traffic_flow"] };
+  function missing(site, what) {
+    var measured = site.latest.some(function (v) { return SOURCES[what].indexOf(v.measurement) >= 0; });
+    return measured ? t("pending") : t("none");
+  }
+
   function stateItem(cls, colour, text) {
     var swatch = el("span", { "class": "swatch" });
     if (colour) swatch.style.background = colour;
@@ -209,12 +217,12 @@
     var flood = site.flood
       ? t("flood") + ": " + floodLabel(site) +
         (typeof site.flood.level === "number" ? " (" + number(site.flood.level) + unitShown(site.flood.unit) + ")" : "")
-      : t("flood") + ": " + t("none");
+      : t("flood") + ": " + missing(site, "flood");
     var air = site.air
       ? t("air") + ": " + number(site.air.ispu, 0) + " " + (cfg.labels.ispu[site.air.category] || site.air.category) +
         (site.air.dominant ? " (" + t("dominant", { dominant: site.air.dominant }) + ")" : "")
-      : t("air") + ": " + t("none");
-    var traffic = t("traffic") + ": " + t("none");
+      : t("air") + ": " + missing(site, "air");
+    var traffic = t("traffic") + ": " + missing(site, "traffic");
     if (site.traffic) {
       var parts = [];
       if (site.traffic.los) parts.push(t("los", { los: site.traffic.los }));
@@ -397,18 +405,26 @@
       if (!xs.length) { box.appendChild(el("p", { text: t("chart_empty") })); return; }
       var inWib = function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Asia/Jakarta"); };
       var hhmm = uPlot.fmtDate("{HH}:{mm}");
+      var hhmmss = uPlot.fmtDate("{HH}:{mm}:{ss}");
       var full = uPlot.fmtDate("{DD}-{MM}-{YYYY} {HH}:{mm}");
       state.chart = new uPlot({
         width: Math.max(320, box.clientWidth - 2),
         height: 260,
         tzDate: inWib,
-        scales: { x: { time: true } },
+        /* At least the last hour up to now, so that a few minutes of data read as such. */
+        scales: { x: { time: true, range: function (u, min, max) {
+          var now = Date.now() / 1000;
+          return [Math.min(min, now - 3600), Math.max(max, now)];
+        } } },
         series: [
           { label: t("time"), value: function (u, ts) { return ts == null ? "--" : full(inWib(ts)); } },
           { label: parts[3], stroke: "#1565c0", width: 2, points: { show: xs.length < 60 } }
         ],
         axes: [
-          { values: function (u, splits) { return splits.map(function (ts) { return hhmm(inWib(ts)); }); } },
+          { values: function (u, splits) {
+            var fmt = splits.length > 1 && splits[1] - splits[0] < 60 ? hhmmss : hhmm;
+            return splits.map(function (ts) { return fmt(inWib(ts)); });
+          } },
           { label: unitShown(page.unit).trim() }
         ]
       }, [xs, ys], box);
