@@ -57,6 +57,7 @@ def banner(demo: Any, lang: Lang = DEFAULT_LANG) -> str:
         ("broker", f"{demo.broker_url}{broker_note}"),
         ("store", demo.store_desc),
         *_parts_rows(demo, lang),
+        ("overview", f"{demo.api}/peta   " + tr("demo.banner.overview_note", lang)),
         ("conditions", f"{demo.api}/conditions   " + tr("demo.banner.conditions_note", lang)),
         ("latest", f"{demo.api}/readings/latest"),
         ("gateways", f"{demo.api}/gateways"),

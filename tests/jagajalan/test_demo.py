@@ -37,6 +37,7 @@ def check_overview_page(api: str, tmp_path: Path) -> None:
         return all(any(s["id"] == i and s["latest"] for s in sites) for i in SITES)
 
     wait_for(both_with_values, 20, "both demo sites with values in /sites/latest")
+    assert f"{api}/peta" in (tmp_path / "demo.log").read_text()  # the banner points at it
     url = f"{api}/peta?site=pasar-sarolangun"
     loaded = load_offline(url, tmp_path / "chromium", budget_ms=8_000)
     outside = [u for u in loaded.requests if not u.startswith(api + "/")]
