@@ -12,11 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
-import os
 import re
-import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,66 +20,24 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit import REPO, children
+from testkit import REPO
 from testkit.browser import load_offline
-from testkit.services import free_port, wait_port
+from testkit.package_build import build_packages, built_api
 
 SWAGGER = REPO / "api" / "static" / "swagger-ui"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The packages as an install lays them out: only what pyproject ships. Built from a
-    copy of the source files git knows (no egg-info left by an editable install, whose file
-    list setuptools would reuse)."""
-    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("build")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, src / name)
-    setup = "from setuptools import setup; setup()"
-    subprocess.run(
-        [sys.executable, "-c", setup, "-q", "build_py", "--build-lib", str(out)],
-        cwd=src,
-        check=True,
-        capture_output=True,
-    )
-    return out
+    """The packages as an install lays them out: only what pyproject ships."""
+    return build_packages(tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture(scope="module")
 def served(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``jagajalan api run`` from the build (not from the source tree); its base URL."""
-    tmp = tmp_path_factory.mktemp("served")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAGAJALAN_")}
-    env |= {"JAGAJALAN_SQLITE": str(tmp / "store.sqlite"), "JAGAJALAN_PORT": str(port)}
-    boot = (
-        "import sys; sys.path.insert(0, sys.argv.pop(1)); import api;"
-        "assert api.__file__.startswith(sys.path[0]), api.__file__;"
-        "from jagajalan.cli import main; sys.exit(main())"
-    )
-    log = (tmp / "api.log").open("wb")
-    proc = children.start(
-        [sys.executable, "-c", boot, str(built), "api", "run"],
-        cwd=tmp,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_port(port, timeout=30, proc=proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
+    with built_api(built, tmp_path_factory.mktemp("served")) as url:
+        yield url
 
 
 def test_the_build_ships_swagger_ui_unchanged(built: Path) -> None:
