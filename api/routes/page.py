@@ -10,8 +10,9 @@ labels of the flood and ISPU levels (:mod:`analytics`); the script holds no text
 The page holds no data and is open to everyone; its script reads ``GET /sites/latest`` and
 ``GET /series``, which follow ``--public-read`` like any client (without access it says so and
 how to fix it, and takes a key kept in the browser). Everything it loads comes from this
-server (``/static/page``, and Leaflet and uPlot vendored from npm in ``/static/leaflet`` and
-``/static/uplot``, versions and checksums in their README.md), so it works without internet.
+server (``/static/page``: ``peta.js``, the chart in ``peta-chart.js``; Leaflet and uPlot,
+vendored from npm, in ``/static/leaflet`` and ``/static/uplot``, versions and checksums in
+their README.md), so it works without internet.
 Map tiles only when ``--map-tiles`` names a tile server; without, the sites are drawn on a plain
 background with latitude and longitude lines.
 """
@@ -126,6 +127,7 @@ def html(request: Request, lang: Lang) -> str:
 <script id="peta-config" type="application/json">{_json_script(page_config(request, lang))}</script>
 <script src="/static/leaflet/leaflet.js"></script>
 <script src="/static/uplot/uPlot.iife.min.js"></script>
+<script src="/static/page/peta-chart.js"></script>
 <script src="/static/page/peta.js"></script>
 </body>
 </html>

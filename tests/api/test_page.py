@@ -87,6 +87,7 @@ def test_only_this_server_s_files_and_tiles_only_when_configured(store: SQLiteSt
         "/static/leaflet/leaflet.css",
         "/static/uplot/uPlot.iife.min.js",
         "/static/page/peta.js",
+        "/static/page/peta-chart.js",
     } <= set(assets)
     client = TestClient(create_app(store, access=open_reads()))
     for path in assets:
@@ -100,7 +101,8 @@ def test_only_this_server_s_files_and_tiles_only_when_configured(store: SQLiteSt
 def test_the_script_holds_no_sentence_of_its_own() -> None:
     """Texts come from the server: the script's string literals are keys, CSS, URLs and
     technical tokens, never a sentence (a space between two words)."""
-    script = (Path(__file__).parents[2] / "api" / "static" / "page" / "peta.js").read_text()
+    folder = Path(__file__).parents[2] / "api" / "static" / "page"
+    script = "\n".join(p.read_text() for p in sorted(folder.glob("*.js")))
     code = re.sub(r"/\*.*?\*/|//[^\n]*", "", script, flags=re.S)  # without comments
     literals = re.findall(r'"((?:[^"\\]|\\.)*)"', code)
     sentences = [

@@ -1,7 +1,7 @@
 /* The overview page /peta (api/routes/page.py): a map of the sites with their states, their
  * latest values, and a chart of the last 24 hours of the site clicked.
  *
- * Every sentence and label comes from the server in the page's language (#peta-config); this
+ * The chart is in peta-chart.js (loaded first). Every sentence and label comes from the server in the page's language (#peta-config); this
  * script holds none. Data: GET /sites/latest every refresh_s seconds, GET /series for the
  * chart (of the site clicked, or named by ?site=<id>). Times are shown in WIB: the API's *_wib strings, and uPlot's axis in Asia/Jakarta.
  * The states are also written as data-* attributes, which the tests read.
@@ -18,8 +18,6 @@
     awas: "#c62828", siaga_1: "#c62828", tidak_dapat_dilalui: "#c62828"
   };
   var LOS_COLOURS = { A: "#2e7d32", B: "#7cb342", C: "#c0ca33", D: "#fdd835", E: "#fb8c00", F: "#c62828" };
-  /* Fields charted first when a site has them, in this order. */
-  var PREFERRED = ["water_level.level", "air_quality.pm25", "traffic.pcu_per_hour", "traffic.count"];
 
   var state = { sites: [], selected: null, field: null, refreshes: 0, chart: null };
 
@@ -70,12 +68,14 @@
   function getJSON(url) {
     var key = apiKey();
     return fetch(url, { headers: key ? { "X-API-Key": key } : {} }).then(function (r) {
-      if (!r.ok) {
+      if (r.ok) return r.json();
+      /* The API's own error message ({"error", "message"}) goes with the status. */
+      return r.json().catch(function () { return {}; }).then(function (body) {
         var err = new Error("HTTP " + r.status);
         err.status = r.status;
+        err.detail = body && body.message ? body.message : "";
         throw err;
-      }
-      return r.json();
+      });
     });
   }
 
@@ -299,6 +299,8 @@
     } else {
       box.dataset.problem = "failed";
       box.appendChild(el("p", { text: t("failed", { status: err.status || err.message, seconds: cfg.refresh_s }) }));
+      /* The API's words (in English, as every API error), quoted as they came. */
+      if (err.detail) box.appendChild(el("p", {}, [el("code", { "class": "detail", text: err.detail })]));
     }
   }
 
@@ -309,27 +311,16 @@
     delete box.dataset.problem;
   }
 
-  /* ---- the chart ---------------------------------------------------------------------- */
+  /* ---- choosing a site (its chart: peta-chart.js) ------------------------------------- */
 
   function siteById(id) {
     return state.sites.filter(function (s) { return s.id === id; })[0];
   }
 
-  function chartable(site) {
-    var seen = {};
-    var out = site.latest.filter(function (v) {
-      var key = v.measurement + "." + v.field;
-      if (typeof v.value !== "number" || seen[key]) return false;
-      seen[key] = true;
-      return true;
-    });
-    out.sort(function (a, b) {
-      var ra = PREFERRED.indexOf(a.measurement + "." + a.field);
-      var rb = PREFERRED.indexOf(b.measurement + "." + b.field);
-      return (ra < 0 ? 99 : ra) - (rb < 0 ? 99 : rb);
-    });
-    return out;
-  }
+  var chart = window.PetaChart({
+    state: state, t: t, el: el, getJSON: getJSON, unitShown: unitShown, showProblem: showProblem,
+    siteById: siteById
+  });
 
   function select(id) {
     state.selected = id;
@@ -341,95 +332,8 @@
     state.field = null;
     drawMap();
     drawList();
-    drawFieldChoice();
-    drawChart();
-  }
-
-  function drawFieldChoice() {
-    var site = siteById(state.selected);
-    var label = document.getElementById("chart-field-label");
-    var choice = document.getElementById("chart-field");
-    if (!site) { label.hidden = true; return; }
-    var fields = chartable(site);
-    choice.textContent = "";
-    fields.forEach(function (v) {
-      choice.appendChild(el("option", { value: v.gateway + "|" + v.sensor + "|" + v.measurement + "|" + v.field,
-        text: v.measurement + "." + v.field + " (" + v.gateway + ")" }));
-    });
-    if (!state.field && fields.length) choice.selectedIndex = 0;
-    else if (state.field) choice.value = state.field;
-    state.field = choice.value || null;
-    label.hidden = fields.length === 0;
-  }
-
-  document.getElementById("chart-field").addEventListener("change", function (ev) {
-    state.field = ev.target.value;
-    drawChart();
-  });
-
-  function seriesUrl(parts, window) {
-    var q = new URLSearchParams({ gateway: parts[0], sensor: parts[1], measurement: parts[2], field: parts[3],
-      window: window, limit: "10000" });
-    return "/series?" + q.toString();
-  }
-
-  function drawChart() {
-    var box = document.getElementById("chart");
-    var site = siteById(state.selected);
-    if (!site || !state.field) {
-      box.textContent = "";
-      if (site) box.appendChild(el("p", { text: t("chart_empty") }));
-      return;
-    }
-    var parts = state.field.split("|");
-    var asked = state.field;
-    /* Per minute over 24 hours; a site that began minutes ago has few minutes: then raw. */
-    getJSON(seriesUrl(parts, "1m")).then(function (page) {
-      return page.points.length >= 3 ? page : getJSON(seriesUrl(parts, "raw"));
-    }).then(function (page) {
-      if (asked !== state.field) return;
-      var xs = [], ys = [];
-      page.points.forEach(function (p) {
-        if (typeof p.value !== "number") return;
-        xs.push(Date.parse(p.time) / 1000);
-        ys.push(p.value);
-      });
-      document.getElementById("chart-title").textContent = t("chart_of", {
-        field: parts[2] + "." + parts[3] + (unitShown(page.unit) ? " (" + unitShown(page.unit).trim() + ")" : ""),
-        site: site.name
-      });
-      box.textContent = "";
-      box.dataset.points = String(xs.length);
-      box.dataset.field = parts[2] + "." + parts[3];
-      box.dataset.site = site.id;
-      if (!xs.length) { box.appendChild(el("p", { text: t("chart_empty") })); return; }
-      var inWib = function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Asia/Jakarta"); };
-      var hhmm = uPlot.fmtDate("{HH}:{mm}");
-      var hhmmss = uPlot.fmtDate("{HH}:{mm}:{ss}");
-      var full = uPlot.fmtDate("{DD}-{MM}-{YYYY} {HH}:{mm}");
-      state.chart = new uPlot({
-        width: Math.max(320, box.clientWidth - 2),
-        height: 260,
-        tzDate: inWib,
-        /* At least the last hour up to now, so that a few minutes of data read as such. */
-        scales: { x: { time: true, range: function (u, min, max) {
-          var now = Date.now() / 1000;
-          return [Math.min(min, now - 3600), Math.max(max, now)];
-        } } },
-        series: [
-          { label: t("time"), value: function (u, ts) { return ts == null ? "--" : full(inWib(ts)); } },
-          { label: parts[3], stroke: "#1565c0", width: 2, points: { show: xs.length < 60 } }
-        ],
-        axes: [
-          { values: function (u, splits) {
-            var fmt = splits.length > 1 && splits[1] - splits[0] < 60 ? hhmmss : hhmm;
-            return splits.map(function (ts) { return fmt(inWib(ts)); });
-          } },
-          { label: unitShown(page.unit).trim() }
-        ]
-      }, [xs, ys], box);
-      box.dataset.drawn = "true";
-    }).catch(function (err) { showProblem(err); });
+    chart.chooseField();
+    chart.draw();
   }
 
   /* ---- refresh ------------------------------------------------------------------------ */
@@ -445,7 +349,7 @@
       drawList();
       var asked = new URLSearchParams(window.location.search).get("site");
       if (!state.selected && asked && siteById(asked)) select(asked); // ?site=<id>
-      else if (state.selected && siteById(state.selected)) { drawFieldChoice(); drawChart(); }
+      else if (state.selected && siteById(state.selected)) { chart.chooseField(); chart.draw(); }
     }).catch(function (err) { showProblem(err); });
   }
 
