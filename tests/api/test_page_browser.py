@@ -101,7 +101,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = str(REPO / "examples" / "analytics.toml")
     sqlite = str(folder / "store.sqlite")
     span = ["--start", utc_iso(start), "--end", utc_iso(now)]
-    assert main(["analytics", "backfill", "--sqlite", sqlite, "--config", config, *span]) == 0
+    registry = ["--registry-db", str(folder / REGISTRY_FILE)]  # capacities and flood ladders
+    assert (
+        main(["analytics", "backfill", "--sqlite", sqlite, "--config", config, *registry, *span])
+        == 0
+    )
     return folder
 
 
