@@ -27,8 +27,8 @@ from api.routes import (
     series,
     sites,
 )
-from api.routes import registry as registry_routes
 from api.routes import page as overview_page
+from api.routes import registry as registry_routes
 from kernel import __version__
 from registry.read import RegistryReader
 from store import StoreReader
