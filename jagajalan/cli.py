@@ -50,6 +50,7 @@ COMPONENTS = [
     "simulators.cli",
     "dashboards.cli",
     "jagajalan.demo",
+    "jagajalan.stack",
     "jagajalan.configdoc",
 ]
 
