@@ -14,6 +14,8 @@ COPY alerts ./alerts
 COPY simulators ./simulators
 COPY firmware_tools ./firmware_tools
 COPY dashboards ./dashboards
+COPY registry ./registry
+COPY indicators ./indicators
 RUN pip install --no-cache-dir -c requirements.lock '.[server]' && useradd --system jagajalan
 USER jagajalan
 ENTRYPOINT ["jagajalan"]
