@@ -1,0 +1,40 @@
+-- The registry's PostgreSQL users, least privilege (run once, by a superuser, connected to the
+-- registry's database; docker-compose.yml: deploy/postgres/init-roles.sh at the first start;
+-- without Docker: docs/operations.md). psql variables:
+--   db         the registry's database (jagajalan)
+--   secrets    folder with registry_{owner,api,alerts,analytics}_password (one password each)
+--   owner      owns the schema and the tables: only `jagajalan registry init|upgrade` use it
+--   api        the API: reads the registry, writes sites, gateways, keys (admins) and alerts
+--              (operators acknowledge): rows only, never the schema
+--   alerts     the alerts service: reads sites and contacts, writes alerts, silences, leases,
+--              the outbox and its attempts: rows only
+--   analytics  the indicators job and `dashboards sites`: reads only
+-- Passwords are read from the files by psql itself (never on a command line).
+\set ON_ERROR_STOP on
+\set owner_password `cat :'secrets'/registry_owner_password`
+\set api_password `cat :'secrets'/registry_api_password`
+\set alerts_password `cat :'secrets'/registry_alerts_password`
+\set analytics_password `cat :'secrets'/registry_analytics_password`
+
+CREATE ROLE :"owner" LOGIN PASSWORD :'owner_password';
+CREATE ROLE :"api" LOGIN PASSWORD :'api_password';
+CREATE ROLE :"alerts" LOGIN PASSWORD :'alerts_password';
+CREATE ROLE :"analytics" LOGIN PASSWORD :'analytics_password';
+
+ALTER DATABASE :"db" OWNER TO :"owner";
+REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+GRANT CONNECT ON DATABASE :"db" TO :"api", :"alerts", :"analytics";
+
+-- Only the owner creates anything; the services use what it made.
+ALTER SCHEMA public OWNER TO :"owner";
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO :"api", :"alerts", :"analytics";
+
+-- The tables do not exist yet (the migrations make them): these apply to what the owner
+-- creates from now on.
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"api", :"alerts";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+    GRANT SELECT ON TABLES TO :"analytics";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+    GRANT USAGE, SELECT ON SEQUENCES TO :"api", :"alerts";
