@@ -46,7 +46,6 @@ PASSWORDS: dict[str, str] = {
     "influx_grafana_password": "InfluxDB jagajalan_grafana (READ; Grafana's data source)",
     "influx_analytics_password": "InfluxDB jagajalan_analytics (READ and WRITE)",
     "mqtt_ingest_password": "MQTT user ingest",
-    "mqtt_api_password": "MQTT user api (reachability check)",
     "mqtt_alerts_password": "MQTT user alerts",
     "postgres_password": "PostgreSQL superuser postgres (only the database's own init)",
     "registry_owner_password": "PostgreSQL jagajalan_registry: owns the tables (migrations)",
@@ -57,8 +56,11 @@ PASSWORDS: dict[str, str] = {
 }
 
 #: MQTT user -> its password file; their entries go into mosquitto_passwd.
-MQTT_USERS = {"ingest": "mqtt_ingest_password", "api": "mqtt_api_password"}
-MQTT_USERS["alerts"] = "mqtt_alerts_password"
+MQTT_USERS = {"ingest": "mqtt_ingest_password", "alerts": "mqtt_alerts_password"}
+
+#: Names in the broker's certificate without --broker-host: the compose service's own name
+#: (the simulated gateways connect to mqtts://mosquitto:8883) and localhost.
+DEFAULT_BROKER_HOSTS = ["localhost", "mosquitto"]
 
 TLS_FILES = ("ca.crt", "ca.key", "server.crt", "server.key")
 
@@ -200,7 +202,7 @@ def init(
     _write(directory / "mosquitto_acl", ACL_EXAMPLE.read_text(encoding="utf-8"), force, made)
     tls = directory / "tls"
     if force or not all((tls / name).exists() for name in TLS_FILES):
-        make_tls(tls, hosts or ["localhost", "mosquitto"], days)
+        make_tls(tls, hosts or DEFAULT_BROKER_HOSTS, days)
         made += [tls / name for name in TLS_FILES]
     return made
 

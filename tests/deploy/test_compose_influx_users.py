@@ -40,13 +40,14 @@ def test_setup_runs_first_with_the_admin_password_that_nobody_else_gets() -> Non
             f"/run/secrets/influx_{name}_password" == env[f"JAGAJALAN_{name.upper()}_PASSWORD_FILE"]
         )
     holders = [n for n, s in services.items() if "influx_admin_password" in s.get("secrets", [])]
-    assert holders == ["setup"]
+    assert holders == ["influxdb", "setup"]  # InfluxDB creates its admin with it
 
 
 def test_each_service_logs_in_as_its_own_least_privilege_user() -> None:
     services = _compose()["services"]
-    for service in (*INGEST_WORKERS(services), "api"):
+    for service in (*INGEST_WORKERS(services), "api", "analytics", "dashboards-sites"):
         name = service.split("-")[0]  # ingest-1 runs as ingest
+        name = "analytics" if name == "dashboards" else name  # writes jagajalan_site
         env = services[service]["environment"]
         assert env["JAGAJALAN_INFLUX_USERNAME"] == SERVICES[name].default_username
         own = f"influx_{name}_password"

@@ -59,14 +59,14 @@ def test_running_it_again_keeps_every_file_and_other_entries(tmp_path: Path) -> 
     before = {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
     with (directory / "mosquitto_passwd").open("a") as f:
         f.write("srl-added-01:$7$101$AAAA$BBBB\n")  # a gateway added by `registry credentials`
-    (directory / "mqtt_api_password").unlink()
+    (directory / "mqtt_alerts_password").unlink()
     made = init(directory)
-    assert made == [directory / "mqtt_api_password", directory / "mosquitto_passwd"]
+    assert made == [directory / "mqtt_alerts_password", directory / "mosquitto_passwd"]
     lines = (directory / "mosquitto_passwd").read_text().splitlines()
     assert "srl-added-01:$7$101$AAAA$BBBB" in lines
     after = {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
     changed = {p.name for p in before if before[p] != after.get(p)}
-    assert changed == {"mqtt_api_password", "mosquitto_passwd"}
+    assert changed == {"mqtt_alerts_password", "mosquitto_passwd"}
 
 
 @pytest.fixture(scope="module")
