@@ -35,7 +35,11 @@ from pathlib import Path
 
 from kernel.text import LANGS, default_lang, tr
 
+#: The shipped ACL, in the checkout this module runs from, else in the working folder (a
+#: package installed from the checkout: run `stack init` in the checkout).
 ACL_EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "acl.example"
+if not ACL_EXAMPLE.exists():
+    ACL_EXAMPLE = Path("deploy") / "mosquitto" / "acl.example"
 
 #: The secret files of the stack: name -> who uses it. docker-compose.yml's ``secrets:`` are
 #: exactly these (tests/deploy/test_stack_compose.py).
@@ -94,6 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=2,
         help="gateways of the `simulated` profile (sim-0001, ...; default 2)",
+    )
+    init.add_argument(
+        "--acl-example",
+        type=Path,
+        default=ACL_EXAMPLE,
+        help="the broker's ACL to copy (default deploy/mosquitto/acl.example of the checkout)",
     )
     init.add_argument("--days", type=int, default=825, help="certificates' validity (days)")
     init.add_argument("--force", action="store_true", help="replace existing files")
@@ -172,6 +182,7 @@ def init(
     simulated: int = 2,
     days: int = 825,
     force: bool = False,
+    acl_example: Path = ACL_EXAMPLE,
 ) -> list[Path]:
     """Makes every missing secret file under *directory*; returns the files written."""
     from registry.credentials import mosquitto_hash, new_password, with_entry
@@ -199,7 +210,7 @@ def init(
             changed = True
     if changed:
         _write(passwd, text, True, made)
-    _write(directory / "mosquitto_acl", ACL_EXAMPLE.read_text(encoding="utf-8"), force, made)
+    _write(directory / "mosquitto_acl", acl_example.read_text(encoding="utf-8"), force, made)
     tls = directory / "tls"
     if force or not all((tls / name).exists() for name in TLS_FILES):
         make_tls(tls, hosts or DEFAULT_BROKER_HOSTS, days)
@@ -208,8 +219,18 @@ def init(
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    if not args.acl_example.is_file():
+        print(tr("stack.no_acl", args.lang, path=args.acl_example), file=sys.stderr)
+        return 2
     try:
-        made = init(args.dir, args.broker_host, args.simulated_gateways, args.days, args.force)
+        made = init(
+            args.dir,
+            args.broker_host,
+            args.simulated_gateways,
+            args.days,
+            args.force,
+            args.acl_example,
+        )
     except RuntimeError:
         print(tr("stack.no_openssl", args.lang), file=sys.stderr)
         return 1
