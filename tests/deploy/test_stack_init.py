@@ -183,3 +183,31 @@ def test_the_generated_tls_files_are_the_broker_and_its_ca(made: Path) -> None:
     assert sorted(p.name for p in (made / "tls").iterdir()) == sorted(TLS_FILES)
     context = ssl.create_default_context(cafile=str(made / "tls" / "ca.crt"))
     context.load_cert_chain(made / "tls" / "server.crt", made / "tls" / "server.key")
+
+
+def test_the_simulated_profiles_command_publishes_through_the_generated_files(
+    made: Path, broker
+) -> None:
+    """docker-compose.yml's `simulator` command as it is, only the broker's address, the files'
+    paths and the duration changed: every simulated gateway logs in over TLS with its generated
+    password and its readings reach ingest."""
+    import yaml
+
+    from testkit import REPO
+
+    command = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["simulator"]
+    argv = list(command["command"])
+    local = {
+        "/run/secrets/simulated_gateways": str(made / "simulated_gateways"),
+        "/run/secrets/mqtt_ca": str(made / "tls" / "ca.crt"),
+        "mqtts://mosquitto:8883": f"mqtts://localhost:{broker.tls_port}",
+    }
+    argv = [local.get(word, word) for word in argv]
+    argv[argv.index("--duration") + 1] = "3"
+    argv[argv.index("--rate") + 1] = "2"
+    ingest = Session(broker.port, "ingest", secret(made, "mqtt_ingest_password"))
+    ingest.subscribe("jagajalan/v1/+/readings")
+    assert main(argv) == 0
+    senders = set(simulated(made))
+    ingest.pump(lambda: {t.split("/")[2] for t, _ in ingest.got} == senders, "both gateways")
+    ingest.close()
