@@ -47,6 +47,7 @@ PASSWORDS: dict[str, str] = {
     "influx_admin_password": "InfluxDB admin (only the one-shot setup service logs in with it)",
     "influx_ingest_password": "InfluxDB jagajalan_ingest (WRITE)",
     "influx_api_password": "InfluxDB jagajalan_api (READ)",
+    "influx_alerts_password": "InfluxDB jagajalan_alerts (READ; the indicators' points)",
     "influx_grafana_password": "InfluxDB jagajalan_grafana (READ; Grafana's data source)",
     "influx_analytics_password": "InfluxDB jagajalan_analytics (READ and WRITE)",
     "mqtt_ingest_password": "MQTT user ingest",

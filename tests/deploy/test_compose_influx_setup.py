@@ -2,7 +2,7 @@
 ``auth-enabled = true``: its command and environment from the compose file, the secret files
 from `jagajalan stack init` (each /run/secrets/<name> read from the generated folder), the admin
 created as the influxdb image creates it (INFLUXDB_ADMIN_USER and the secret file). Then every
-compose service that logs in to InfluxDB (ingest, api, analytics, dashboards sites) and
+compose service that logs in to InfluxDB (ingest, api, alerts, analytics, dashboards sites) and
 Grafana's data source (dashboards/provisioning) log in with their own user and file, and may do
 exactly what store/privileges.py says: no more."""
 
@@ -81,4 +81,4 @@ def test_the_setup_step_gives_each_service_exactly_its_privilege(
         )["datasources"][0]
         grafana = (secrets / "influx_grafana_password").read_text().strip()
         assert can(server.url, source["user"], grafana) == (True, False)
-    assert checked == {"ingest", "api", "analytics"}
+    assert checked == {"ingest", "api", "alerts", "analytics"}

@@ -45,7 +45,7 @@ def test_setup_runs_first_with_the_admin_password_that_nobody_else_gets() -> Non
 
 def test_each_service_logs_in_as_its_own_least_privilege_user() -> None:
     services = _compose()["services"]
-    for service in (*INGEST_WORKERS(services), "api", "analytics", "dashboards-sites"):
+    for service in (*INGEST_WORKERS(services), "api", "alerts", "analytics", "dashboards-sites"):
         name = service.split("-")[0]  # ingest-1 runs as ingest
         name = "analytics" if name == "dashboards" else name  # writes jagajalan_site
         env = services[service]["environment"]
