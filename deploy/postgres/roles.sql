@@ -4,11 +4,8 @@
 --   db         the registry's database (jagajalan)
 --   secrets    folder with registry_{owner,api,alerts,analytics}_password (one password each)
 --   owner      owns the schema and the tables: only `jagajalan registry init|upgrade` use it
---   api        the API: reads the registry, writes sites, gateways, keys (admins) and alerts
---              (operators acknowledge): rows only, never the schema
---   alerts     the alerts service: reads sites and contacts, writes alerts, silences, leases,
---              the outbox and its attempts: rows only
---   analytics  the indicators job and `dashboards sites`: reads only
+--   api, alerts, analytics
+--              one user per service; what each may do: deploy/postgres/grants.sql
 -- Passwords are read from the files by psql itself (never on a command line).
 \set ON_ERROR_STOP on
 \set owner_password `cat :'secrets'/registry_owner_password`
@@ -30,11 +27,5 @@ ALTER SCHEMA public OWNER TO :"owner";
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"api", :"alerts", :"analytics";
 
--- The tables do not exist yet (the migrations make them): these apply to what the owner
--- creates from now on.
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"api", :"alerts";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-    GRANT SELECT ON TABLES TO :"analytics";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-    GRANT USAGE, SELECT ON SEQUENCES TO :"api", :"alerts";
+-- Which rows each service may read and write: deploy/postgres/grants.sql, run by the owner
+-- after every migration (the tables exist only then). Until then the services see no table.

@@ -1,8 +1,10 @@
-"""The registry's PostgreSQL users of deploy/postgres/roles.sql, on the machine's PostgreSQL (a
-throw-away database; roles with a random prefix, dropped afterwards): the owner migrates, each
-service has only the rows it needs, no service can change the schema, and nobody else may even
-connect. docker-compose.yml gives each service the user that deploy/postgres/init-roles.sh
-makes (checked as data, Docker does not run here)."""
+"""The registry's PostgreSQL users of deploy/postgres/roles.sql and their grants of
+deploy/postgres/grants.sql, on the machine's PostgreSQL (a throw-away database; roles with a
+random prefix, dropped afterwards): the owner migrates and grants, each service has only the
+rows it needs (the alerts service never the API keys, the indicators job only sites and
+gateways), no service can change the schema, and nobody else may even connect.
+docker-compose.yml gives each service the user that deploy/postgres/init-roles.sh makes, and
+runs grants.sql as the owner (checked as data, Docker does not run here)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from testkit import REPO
 from testkit.postgres import Postgres, throwaway
 
 ROLES_SQL = REPO / "deploy" / "postgres" / "roles.sql"
+GRANTS_SQL = REPO / "deploy" / "postgres" / "grants.sql"
 INIT = REPO / "deploy" / "postgres" / "init-roles.sh"
 KINDS = ("owner", "api", "alerts", "analytics")
 
@@ -47,6 +50,14 @@ def registry(tmp_path: Path) -> Iterator[tuple[Postgres, dict[str, str]]]:
             admin.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
+def psql(pg: Postgres, user: str, script: Path, variables: dict[str, object]) -> None:
+    argv = ["psql", "-h", pg.host, "-p", str(pg.port), "-U", user, "-d", pg.database]
+    for name, value in variables.items():
+        argv += ["-v", f"{name}={value}"]
+    done = subprocess.run([*argv, "-f", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def connect(pg: Postgres, user: str) -> psycopg.Connection:
     return psycopg.connect(host=pg.host, port=pg.port, user=user, dbname=pg.database)
 
@@ -64,22 +75,42 @@ def test_each_service_has_only_the_rows_it_needs(registry) -> None:
     pg, names = registry
     argv = ["registry", "upgrade", "--registry-url", pg.url]
     assert main([*argv, "--registry-username", names["owner"]]) == 0
+    assert refused(pg, names["api"], "SELECT count(*) FROM sites")  # nothing before the grants
+    services = {kind: names[kind] for kind in ("api", "alerts", "analytics")}
+    for _ in range(2):  # idempotent: after every migration
+        psql(pg, names["owner"], GRANTS_SQL, services)
     key = (
         "INSERT INTO api_keys (id, prefix, key_hash, role, created_at) "
         "VALUES ('{0}', '{0}', 'h', 'viewer', now())"
     )
     for user in ("api", "alerts", "analytics"):
         assert not refused(pg, names[user], "SELECT count(*) FROM sites"), user
+        assert not refused(pg, names[user], "SELECT * FROM alembic_version"), user
+        assert refused(pg, names[user], "UPDATE alembic_version SET version_num = 'x'"), user
         assert refused(pg, names[user], "CREATE TABLE mine (x int)"), user
         assert refused(pg, names[user], "DROP TABLE sites"), user
         assert refused(pg, names[user], "ALTER TABLE sites ADD COLUMN x int"), user
-    assert refused(pg, names["analytics"], "DELETE FROM alerts")
-    assert refused(pg, names["analytics"], "DELETE FROM api_keys")
-    assert not refused(pg, names["alerts"], "DELETE FROM alerts")
-    assert refused(pg, names["analytics"], key.format("k1"))
-    assert refused(pg, names["alerts"], "TRUNCATE api_keys")  # rows, never the whole table
-    assert not refused(pg, names["api"], key.format("k2"))
-    assert not refused(pg, names["api"], "DELETE FROM api_keys")
+        assert refused(pg, names[user], "TRUNCATE alerts"), user  # rows, never the table
+    assert not refused(pg, names["api"], key.format("k1"))
+    assert not refused(pg, names["api"], "DELETE FROM api_keys WHERE id = 'k1'")
+    assert not refused(pg, names["api"], "UPDATE sites SET name = name")
+    for table in ("alerts", "silences", "leases", "alert_outbox", "alert_attempts"):
+        assert not refused(pg, names["alerts"], f"DELETE FROM {table}"), table
+    assert refused(pg, names["alerts"], "SELECT * FROM api_keys")
+    assert refused(pg, names["alerts"], key.format("k2"))
+    assert refused(pg, names["alerts"], "UPDATE sites SET name = name")
+    assert not refused(pg, names["alerts"], "SELECT * FROM contact_channels")
+    assert not refused(pg, names["analytics"], "SELECT * FROM gateways")
+    for statement in ("SELECT * FROM api_keys", "SELECT * FROM contacts", "DELETE FROM sites"):
+        assert refused(pg, names["analytics"], statement), statement
+
+
+def test_grants_name_every_table_of_the_registry() -> None:
+    from registry.models import Base
+
+    text = GRANTS_SQL.read_text()
+    missing = [t for t in Base.metadata.tables if not re.search(rf"\b{t}\b", text)]
+    assert missing == []
 
 
 def test_no_other_role_may_connect(registry) -> None:
@@ -104,6 +135,14 @@ def init_script_roles() -> dict[str, str]:
     return dict(p.split("=", 1) for p in pairs if p.split("=", 1)[0] in KINDS)
 
 
+def psql_users(command: str) -> dict[str, str]:
+    """The users a psql command line names: -U (the owner) and its -v variables."""
+    words = shlex.split(command)
+    found = {"owner": words[words.index("-U") + 1]}
+    found.update(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "-v")
+    return found
+
+
 def test_compose_gives_each_service_its_own_registry_user() -> None:
     roles = init_script_roles()
     services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
@@ -126,5 +165,7 @@ def test_compose_gives_each_service_its_own_registry_user() -> None:
         for s in svc.get("secrets", [])
         if s == "registry_owner_password"
     }
-    assert holders == {"registry-migrate", "postgres"}
+    assert holders == {"registry-migrate", "registry-grants", "postgres"}
+    grants = psql_users(services["registry-grants"]["entrypoint"][-1])
+    assert grants == {k: roles[k] for k in ("owner", "api", "alerts", "analytics")}
     assert re.search(r"^CREATE ROLE :\"owner\"", ROLES_SQL.read_text(), re.M)

@@ -29,7 +29,7 @@ from testkit.shipped_broker import shipped_broker
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 SCHEMA = json.loads((Path(__file__).parent / "compose_spec" / "compose-spec.json").read_text())
-ONE_SHOT = {"setup", "registry-migrate", "dashboards-sites"}
+ONE_SHOT = {"setup", "registry-migrate", "registry-grants", "dashboards-sites"}
 
 
 def errors(document: dict) -> list[str]:
