@@ -16,6 +16,7 @@ from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.routes import access as access_routes
+from api.routes import alerts as alerts_routes
 from api.routes import (
     conditions,
     docs,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(sites.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(registry_routes.router, responses=auth.AUTH_ERRORS)  # roles per route
     app.include_router(ngsild.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
+    app.include_router(alerts_routes.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(access_routes.router)
     app.include_router(metrics_router)  # GET /metrics, not in the OpenAPI document
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from registry.models import AlertRow, OutboxAttempt, OutboxMessage
+from registry.models import AlertRow, OutboxMessage
 
 AckResult = Literal["acknowledged", "already", "resolved", "unknown"]
 STATES = ("firing", "acknowledged", "resolved")
@@ -118,16 +118,11 @@ def acknowledge(engine: Engine, alert_id: str, who: str, now: dt.datetime) -> Ac
 
 def deliveries(engine: Engine, alert_id: str) -> list[Delivery]:
     """The outbox's messages of an alert (their keys begin with ``<alert id>#``), oldest
-    first, with the number of tries recorded."""
+    first, with the number of tries made (the sender counts them in the row; each try is also
+    a row of ``alert_attempts``)."""
     prefix = alert_id + "#"
-    tries = (
-        select(OutboxAttempt.notification_id, func.count().label("n"))
-        .group_by(OutboxAttempt.notification_id)
-        .subquery()
-    )
     query = (
-        select(OutboxMessage, func.coalesce(tries.c.n, 0))
-        .outerjoin(tries, tries.c.notification_id == OutboxMessage.id)
+        select(OutboxMessage)
         .where(func.substr(OutboxMessage.key, 1, len(prefix)) == prefix)
         .order_by(OutboxMessage.id)
     )
@@ -137,10 +132,10 @@ def deliveries(engine: Engine, alert_id: str) -> list[Delivery]:
                 key=m.key,
                 channel=m.channel,
                 state=m.state,
-                attempts=int(n),
+                attempts=m.attempts,
                 created_at=utc(m.created_at),  # type: ignore[arg-type]
                 sent_at=utc(m.sent_at),
                 last_error=m.last_error,
             )
-            for m, n in session.execute(query)
+            for m in session.scalars(query)
         ]

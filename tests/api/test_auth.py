@@ -159,7 +159,7 @@ def test_public_read_groups(store, registry) -> None:
     assert everything.get("/whoami").status_code == 401
     series = app_with(store, registry, public=frozenset({"series"}))
     assert series.get(DATA[4]).status_code == 200 and series.get("/gateways").status_code == 401
-    groups = "conditions, gateways, ngsi-ld, readings, series, sites"  # never registry, keys
+    groups = "alerts, conditions, gateways, ngsi-ld, readings, series, sites"  # never registry
     with pytest.raises(ValueError, match=f"gateway; the groups: {groups} "):
         app_with(store, registry, public=frozenset({"gateway"}))
 

@@ -57,11 +57,17 @@ def test_root_lists_every_endpoint_with_links(client: TestClient) -> None:
     for entry in body["endpoints"]:
         assert entry["href"] == "http://jagajalan.test:8000" + entry["path"] and entry["summary"]
     # Every link that is not a template and needs no query parameter answers (reads are open
-    # here; /whoami, /keys and the registry's contacts and export always need a key:
-    # tests/api/test_auth.py, tests/api/test_registry_admin.py).
+    # here; /whoami, /keys, the registry's contacts and export and an alert's deliveries
+    # always need a key: tests/api/test_auth.py, test_registry_admin.py, test_alerts_api.py).
     for entry in body["endpoints"]:
         if "{" not in entry["path"] and entry["path"] != "/series":
-            keyed = entry["path"] in ("/whoami", "/keys", "/registry/contacts", "/registry/export")
+            keyed = entry["path"] in (
+                "/whoami",
+                "/keys",
+                "/registry/contacts",
+                "/registry/export",
+                "/alerts/deliveries",
+            )
             assert client.get(entry["path"]).status_code == (401 if keyed else 200), entry["path"]
     assert client.get("/series").status_code == 422  # measurement and field are required
 

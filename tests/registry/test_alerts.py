@@ -86,7 +86,7 @@ def test_alerts_read_and_acknowledged(database: Database) -> None:
     first = get_alert(database.engine, "a1")
     assert first is not None and first.raised_at == T and first.raised_at.tzinfo is not None
     (sent,) = deliveries(database.engine, "a1")
-    assert (sent.channel, sent.state, sent.attempts) == ("telegram", "sent", 2)
+    assert (sent.channel, sent.state, sent.attempts) == ("telegram", "sent", 2)  # the row's count
     assert [d.key for d in deliveries(database.engine, "a_%")] == ["a_%#1:piket/telegram"]
     assert acknowledge(database.engine, "a1", "piket", T) == "acknowledged"
     assert acknowledge(database.engine, "a1", "other", T) == "already"
