@@ -39,7 +39,7 @@ class ApiAccess(SettingsGroup):
         "none",
         pattern=r"^(none|all|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$",
         description="read endpoints open without a key (open data): none, all, or groups "
-        "separated by commas (gateways,readings,conditions,series,sites,ngsi-ld,alerts: the "
+        "separated by commas (gateways, readings, conditions, series, sites, ngsi-ld, alerts: the "
         "first part of the path); /, /health, /docs, /openapi.json, /metrics and the page "
         "/peta are always open",
         json_schema_extra={"metavar": "GROUPS"},

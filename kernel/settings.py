@@ -147,11 +147,31 @@ def _help(option: Option) -> str:
     return text.replace("%", "%%")
 
 
+def _whole_words(base: Any) -> Any:
+    """*base* (an argparse formatter class) wrapping help lines between words only."""
+    if getattr(base, "whole_words", False):
+        return base
+
+    class WholeWords(base):  # type: ignore[misc, valid-type]
+        whole_words = True
+
+        def _split_lines(self, text: str, width: int) -> list[str]:
+            import textwrap
+
+            text = self._whitespace_matcher.sub(" ", text).strip()
+            return textwrap.wrap(text, width, break_on_hyphens=False)
+
+    return WholeWords
+
+
 def add_options(parser: argparse.ArgumentParser, cls: type[ServiceSettings]) -> None:
     """One option per field of *cls*, in argument groups; every default is None, so that
     :func:`load` can tell what was given on the command line. Abbreviated options are
-    turned off: ``--mqtt-password x`` must not be taken for ``--mqtt-password-file x``."""
+    turned off: ``--mqtt-password x`` must not be taken for ``--mqtt-password-file x``. Help
+    lines never break inside a hyphenated word (``ngsi-ld``, ``2/2-TT``): the help says what
+    the reference says, word for word."""
     parser.allow_abbrev = False
+    parser.formatter_class = _whole_words(parser.formatter_class)
     groups: dict[str, Any] = {}
     for option in options(cls):
         if option.group not in groups:

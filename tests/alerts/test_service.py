@@ -28,7 +28,7 @@ from telemetry.models import Batch, Reading
 from testkit import REPO, children
 from testkit.ingest import Publisher, status_bytes, wait_for
 from testkit.receivers import WebhookReceiver
-from testkit.services import Mosquitto
+from testkit.services import Mosquitto, mosquitto
 
 pytestmark = pytest.mark.services
 
@@ -108,7 +108,14 @@ def rows(reg: Path) -> list[AlertRow]:
         engine.dispose()
 
 
-def test_two_instances_one_acts_ack_and_takeover(broker: Mosquitto, tmp_path: Path) -> None:
+def test_two_instances_one_acts_ack_and_takeover(tmp_path: Path) -> None:
+    """A broker of its own: the session's shared broker holds other tests' retained statuses
+    (offline gateways), which an alerts service rightly turns into alerts."""
+    with mosquitto(tmp_path / "mosquitto") as broker:
+        run_two_instances(broker, tmp_path)
+
+
+def run_two_instances(broker: Mosquitto, tmp_path: Path) -> None:
     reg = tmp_path / "registry.sqlite3"
     assert main(["registry", "init", "--registry-db", str(reg)]) == 0
     example = str(REPO / "examples" / "registry.toml")
