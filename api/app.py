@@ -8,11 +8,15 @@ the store's read interface only (:class:`store.StoreReader`), opened with a READ
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api import auth, errors
 from api.access import Access
 from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
+from api.latest_cache import LatestCache
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.routes import access as access_routes
@@ -51,12 +55,31 @@ def create_app(
     registry: RegistryReader | None = None,
     map_tiles: str | None = None,
     map_attribution: str | None = None,
+    latest_refresh: float | None = None,
 ) -> FastAPI:
     """*access*: keys, public reads and rates (api/access.py); None: closed, every data route
     needs a key (and no key is valid). *registry*: the sites (registry/read.py); None: the
     /sites routes answer 503 saying how to give one. *map_tiles*: the tile server of the
-    overview page (``/peta``), an XYZ URL template, with its credit line; None: no tiles."""
+    overview page (``/peta``), an XYZ URL template, with its credit line; None: no tiles.
+    *latest_refresh*: seconds between reads of the latest values kept in memory
+    (api/latest_cache.py, running while the app runs); None or 0: every request reads the
+    store."""
+    metrics = metrics or ApiMetrics()
+    metered = MeteredStore(store, metrics.observe_store)  # /metrics: per store method
+    cache = LatestCache(metered, latest_refresh, metrics.registry) if latest_refresh else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if cache is not None:
+            cache.start()
+        try:
+            yield
+        finally:
+            if cache is not None:
+                cache.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="JagaJalan API",
         version=__version__,
         description=DESCRIPTION,
@@ -64,8 +87,9 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.metrics = metrics = metrics or ApiMetrics()
-    app.state.store = MeteredStore(store, metrics.observe_store)  # /metrics: per store method
+    app.state.metrics = metrics
+    app.state.store = cache or metered
+    app.state.latest = cache
     app.state.broker_check = broker_check
     app.state.registry = registry
     app.state.map_tiles, app.state.map_attribution = map_tiles, map_attribution

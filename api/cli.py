@@ -91,17 +91,20 @@ def run_command(args: argparse.Namespace) -> int:
                 registry=registry_reader(access),
                 map_tiles=settings.map_tiles,
                 map_attribution=settings.map_attribution,
+                latest_refresh=settings.latest_refresh_seconds,
             )
         except ValueError as exc:  # a --public-read group that does not exist
             log.error("%s", exc)
             return 2
         log.info(
-            "API on http://%s:%d (docs at /docs), store: %s, broker check: %s, public reads: %s",
+            "API on http://%s:%d (docs at /docs), store: %s, broker check: %s, public reads: %s,"
+            " latest values refreshed every %s s",
             settings.host,
             settings.port,
             settings.describe_store(),
             settings.broker_url or "off",
             settings.public_read,
+            settings.latest_refresh_seconds,
         )
         # uvicorn shuts down gracefully on SIGTERM, restores the previous handler and raises
         # the signal again: with this no-op handler that ends here, so the store is closed

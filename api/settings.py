@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 #: store.DEFAULT_SQLITE_PATH (a test holds them equal): the store package is imported only
 #: when the API runs, so that building the command line (every `jagajalan` start) stays fast.
 DEFAULT_SQLITE_PATH = "./var/jagajalan.sqlite"
+#: --latest-refresh on InfluxDB when not given (seconds).
+INFLUX_LATEST_REFRESH = 5.0
 
 
 class HttpListen(SettingsGroup):
@@ -105,6 +107,21 @@ class MapTiles(SettingsGroup):
         return []
 
 
+class LatestValues(SettingsGroup):
+    group: ClassVar[str] = "latest values"
+
+    latest_refresh: float | None = Field(
+        None,
+        ge=0,
+        le=3600,
+        description="seconds between reads of the latest values, gateways and indicators kept "
+        "in memory: /readings/latest, /gateways and /sites/latest answer from them, at most "
+        "this much older than the store; 0: every request reads the store; unset: "
+        f"{INFLUX_LATEST_REFRESH:g} with --influx-url, 0 with SQLite (whose reads are cheap)",
+        json_schema_extra={"metavar": "SECONDS"},
+    )
+
+
 class ApiSettings(
     ServiceSettings,
     HttpListen,
@@ -114,12 +131,20 @@ class ApiSettings(
     RegistryLink,
     ApiAccess,
     MapTiles,
+    LatestValues,
 ):
     command: ClassVar[str] = "jagajalan api run"
 
     @property
     def backend(self) -> str:
         return "influxdb" if self.influx_url else "sqlite"
+
+    @property
+    def latest_refresh_seconds(self) -> float:
+        """--latest-refresh, else its default for the backend."""
+        if self.latest_refresh is not None:
+            return self.latest_refresh
+        return INFLUX_LATEST_REFRESH if self.influx_url else 0.0
 
     def open_store(self) -> StoreReader:
         """The store, read-only: the API's user needs READ and nothing else."""

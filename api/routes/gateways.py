@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, TypeAdapter
 
 from api.deps import StoreDep
 from api.errors import INVALID_REQUEST, NOT_FOUND, STORE_ERRORS
+from api.latest_cache import answer
 from api.models import GatewayHistory, GatewayPublic
 from api.status import changes, current_devices, gateway_view
 from kernel.times import utc_iso, wib_iso
@@ -81,12 +82,12 @@ def _unknown(gateway: str) -> HTTPException:
     summary="Gateways seen, with their devices, spool and clock",
     responses=STORE_ERRORS,
 )
-def list_gateways(store: StoreDep) -> Response:
+def list_gateways(request: Request, store: StoreDep) -> Response:
     """Ordered by gateway id. ``last_seen`` is the send time of the newest batch; ``state``
     and the details (spool, dropped, clock offset) come from the newest status message
     (``offline`` also when the broker published the gateway's Last Will, whose details are
     null); ``devices`` from the newest status that named devices."""
-    return Response(_LIST.dump_json(_gateways(store)), media_type="application/json")
+    return answer(request, "gateways", lambda: _LIST.dump_json(_gateways(store)))
 
 
 @router.get(

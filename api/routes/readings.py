@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
 
 from api.deps import StoreDep
 from api.errors import INVALID_REQUEST, STORE_ERRORS
+from api.latest_cache import answer
 from api.models import LatestReading
 from kernel.times import utc_iso, wib_iso
 from telemetry.topics import ID_PATTERN
@@ -48,13 +49,22 @@ MeasurementParam = Annotated[
     responses={**INVALID_REQUEST, **STORE_ERRORS},
 )
 def latest_readings(
-    store: StoreDep, gateway: GatewayParam = None, measurement: MeasurementParam = None
+    request: Request,
+    store: StoreDep,
+    gateway: GatewayParam = None,
+    measurement: MeasurementParam = None,
 ) -> Response:
     """One entry per (gateway, sensor, measurement, tags, field), each with its own time:
     a field that was not in the newest reading (e.g. ``speed_mean`` of an interval without
     vehicles) shows its last known value and when that was. Pipeline measurements
     (gateway_batches, gateway_status, jagajalan_device_status) are not readings and are
     left out."""
+    return answer(
+        request, ("readings", gateway, measurement), lambda: _build(store, gateway, measurement)
+    )
+
+
+def _build(store: StoreDep, gateway: str | None, measurement: str | None) -> bytes:
     out = []
     times: dict[int, tuple[str, str]] = {}  # the fields of a reading share its time
     for v in store.latest(gateway=gateway, measurement=measurement):
@@ -74,4 +84,4 @@ def latest_readings(
                 time_wib=times[v.time_ms][1],
             )
         )
-    return Response(_ANSWER.dump_json(out), media_type="application/json")
+    return _ANSWER.dump_json(out)

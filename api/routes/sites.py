@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from api.deps import RegistryDep, StoreDep
 from api.errors import INVALID_REQUEST, REGISTRY_ERRORS, STORE_ERRORS
+from api.latest_cache import answer
 from api.models import ErrorResponse
 from api.sites import INDICATORS, District, SitePublic, district, site_public
 
@@ -112,7 +113,7 @@ def list_sites(registry: RegistryDep) -> list[SitePublic]:
         200: {"content": {"application/json": {"example": LATEST_EXAMPLE}}},
     },
 )
-def latest_sites(registry: RegistryDep, store: StoreDep) -> Response:
+def latest_sites(request: Request, registry: RegistryDep, store: StoreDep) -> Response:
     """Every site of the registry with its gateways' state (``online``: all online true, one
     offline false, else null), the newest flood status on the site's ladder (road_depth:
     normal/waspada/siaga/awas; river_gauge: normal/siaga_3/siaga_2/siaga_1), the newest hourly
@@ -120,10 +121,16 @@ def latest_sites(registry: RegistryDep, store: StoreDep) -> Response:
     none for the site), and the newest value of every field its gateways sent. One call for
     the whole district: a bounded number of store queries whatever the number of sites."""
     sites = registry.sites()
-    now_ms = int(time.time() * 1000)
-    answer = district(sites, store.gateways(), store.latest(), store.newest_of(INDICATORS), now_ms)
-    # Serialised once, here: FastAPI would validate the thousands of values again.
-    return Response(answer.model_dump_json(), media_type="application/json")
+
+    def build() -> bytes:
+        now_ms = int(time.time() * 1000)
+        gateways, latest = store.gateways(), store.latest()
+        found = district(sites, gateways, latest, store.newest_of(INDICATORS), now_ms)
+        # Serialised once, here: FastAPI would validate the thousands of values again.
+        return found.model_dump_json().encode()
+
+    # The registry's answer is part of the key: a changed site is never served from before.
+    return answer(request, ("sites", tuple(sites)), build)
 
 
 @router.get(
