@@ -15,7 +15,9 @@ into a snapshot, and requests answer from it. Every other store method goes to t
   and logs a warning (the store's error text, which never holds a secret): answers stay 200,
   their age grows.
 - :meth:`memo` keeps a route's serialised answer per key for the snapshot it was built from,
-  so the 1.27 MB of ``/sites/latest`` is built once per refresh, not once per request.
+  and the refresher builds the answers asked of a snapshot for the next one before serving it,
+  so the 1.27 MB of ``/sites/latest`` is built once per refresh and never while a request
+  waits (an answer nobody asked for during a refresh interval is dropped).
 
 ``isinstance(cache, SQLiteStore)`` sees through the cache (as through
 :class:`store.metered.MeteredStore`), so the backend's name stays right.
@@ -51,6 +53,8 @@ class Snapshot:
     gateways: list[GatewaySeen]
     newest: dict[str, list[Point]]
     memo: dict[Any, bytes] = field(default_factory=dict)
+    builders: dict[Any, Callable[[], bytes]] = field(default_factory=dict)
+    asked: set[Any] = field(default_factory=set)  # keys requests asked of this snapshot
 
 
 class LatestCache:
@@ -65,6 +69,7 @@ class LatestCache:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False  # the last refresh failed (logged once, until one succeeds)
+        self._local = threading.local()  # .snap: the snapshot the refresher builds answers of
         r = registry or CollectorRegistry()
         self.failures = Counter(
             "jagajalan_api_latest_refresh_failures",
@@ -86,6 +91,9 @@ class LatestCache:
         return getattr(self.inner, name)
 
     # -- the snapshot ----------------------------------------------------------------------
+
+    def _current(self) -> Snapshot | None:
+        return getattr(self._local, "snap", None) or self._snapshot
 
     def age_seconds(self) -> float | None:
         snap = self._snapshot
@@ -118,8 +126,29 @@ class LatestCache:
         if self._failing:
             log.info("latest values refreshed again")
         self._failing = False
+        self._warm(snap)
         self._snapshot = snap
         return True
+
+    def _warm(self, snap: Snapshot) -> None:
+        """Build into *snap* the answers asked of the snapshot it replaces, before it is
+        served: a request never waits for the serialisation of the whole district."""
+        old = self._snapshot
+        if old is None:
+            return
+        self._local.snap = snap  # this thread's reads see the new snapshot
+        try:
+            for key in list(old.asked):
+                build = old.builders[key]
+                try:
+                    snap.memo[key] = build()
+                except Exception as exc:  # a request will build it (and answer the error)
+                    name = key[0] if isinstance(key, tuple) else key
+                    log.info("answer %r not prepared: %s", name, exc)
+                    continue
+                snap.builders[key] = build
+        finally:
+            self._local.snap = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -144,7 +173,7 @@ class LatestCache:
     def latest(
         self, gateway: str | None = None, measurement: str | None = None
     ) -> list[LatestValue]:
-        snap = self._snapshot
+        snap = self._current()
         if snap is None:
             return self.inner.latest(gateway=gateway, measurement=measurement)
         if gateway is None and measurement is None:
@@ -157,12 +186,12 @@ class LatestCache:
         ]
 
     def gateways(self) -> list[GatewaySeen]:
-        snap = self._snapshot
+        snap = self._current()
         return self.inner.gateways() if snap is None else list(snap.gateways)
 
     def newest_of(self, measurements: Sequence[str]) -> dict[str, list[Point]]:
         wanted = list(dict.fromkeys(measurements))
-        snap = self._snapshot
+        snap = self._current()
         if snap is not None and all(m in snap.newest for m in wanted):
             return {m: snap.newest[m] for m in wanted}
         with self._lock:  # kept from the next refresh on; read through this time
@@ -178,15 +207,19 @@ class LatestCache:
         return [p for p in points if gateway is None or p.tags.get("gateway") == gateway]
 
     def memo(self, key: Any, build: Callable[[], bytes]) -> bytes:
-        """*build*'s answer, built once per snapshot and *key*; built each time without one."""
+        """*build*'s answer, built once per snapshot and *key* (by the refresher for the next
+        snapshots, as long as requests ask for it); built each time without a snapshot."""
         snap = self._snapshot
         if snap is None:
             return build()
         found = snap.memo.get(key)
         if found is None:
             found = build()
-            if len(snap.memo) < _MEMO_LIMIT:
-                snap.memo[key] = found
+            if len(snap.memo) >= _MEMO_LIMIT:
+                return found
+            snap.memo[key] = found
+            snap.builders[key] = build
+        snap.asked.add(key)
         return found
 
 

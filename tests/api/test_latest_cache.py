@@ -180,3 +180,28 @@ def test_the_default_refresh_depends_on_the_backend() -> None:
     assert influx.latest_refresh_seconds == 5.0
     assert ApiSettings().latest_refresh_seconds == 0.0  # SQLite: every request reads
     assert ApiSettings(latest_refresh=2).latest_refresh_seconds == 2.0
+
+
+def test_the_refresher_prepares_the_answers_requests_asked_for(store: Store) -> None:
+    seed(store)
+    cache = LatestCache(store, refresh=3600)
+    assert cache.refresh_now()
+    built: list[int] = []
+
+    def build() -> bytes:
+        built.append(len(cache.latest()))
+        return str(built[-1]).encode()
+
+    assert cache.memo("all", build) == cache.memo("all", build)  # built once per snapshot
+    assert len(built) == 1
+    store.write(newer_points())
+    assert cache.refresh_now()
+    assert len(built) == 2  # by the refresher, from the new snapshot, before serving it
+    assert cache.memo("all", build) == str(len(store.latest())).encode()
+    assert len(built) == 2
+    assert cache.refresh_now()  # asked again since: prepared again
+    assert len(built) == 3
+    assert cache.refresh_now()  # nobody asked during the last interval: dropped
+    assert len(built) == 3
+    assert cache.memo("all", build) == str(len(store.latest())).encode()
+    assert len(built) == 4
