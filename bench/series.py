@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -57,6 +58,7 @@ class Scale:
     page: int = 1_000  # rows per raw page
     pages: int = 1_000  # the page timed against page 1
     repeats: int = 200  # timed requests per figure
+    paced_seconds: float = 15.0  # /readings/latest every 50 ms for this long: 3 refreshes
 
 
 FULL = Scale()
@@ -304,6 +306,7 @@ def measure(client: httpx.Client, scale: Scale, now: int, show) -> None:
         show(f"{name}_district_server_cpu", ms.cpu_ms, ms.cpu_text())
         if len(client.get(path).json()) < scale.gateways:
             raise AssertionError(f"{path} does not list every gateway")
+    paced(client, scale, show)
     span = f"start={iso(now - scale.rollup_days * DAY)}&end={iso(now)}"
     hourly = f"/series?measurement=air_quality&field=pm25&window=1h&agg=mean&{span}"
 
@@ -339,6 +342,29 @@ def measure(client: httpx.Client, scale: Scale, now: int, show) -> None:
     show("series_raw_page_server_cpu", both.cpu_ms, both.cpu_text())
     ratio = statistics.median(msn) / statistics.median(ms1)
     show(f"series_raw_page_{scale.pages}_vs_page_1", (ratio - 1) * 100, "%", "within 20 %")
+
+
+def paced(client: httpx.Client, scale: Scale, show) -> None:
+    """/readings/latest every 50 ms over several refreshes of the API's latest values (every
+    5 s on InfluxDB): the p99 includes requests answered while a refresh runs, and the CPU per
+    request includes the refreshes' share."""
+    ms, ages = Timings(), []
+    cpu = [cpu_seconds([pid]) for pid in SERVERS]
+    end = time.monotonic() + scale.paced_seconds
+    while time.monotonic() < end:
+        started = time.perf_counter()
+        r = client.get("/readings/latest")
+        ms.append((time.perf_counter() - started) * 1000)
+        r.raise_for_status()
+        ages.append(float(r.headers.get("x-latest-age", "nan")))
+        time.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))  # pacing, not waiting
+    ms.cpu = [(cpu_seconds([p]) - c) * 1000 / len(ms) for p, c in zip(SERVERS, cpu, strict=True)]
+    refreshes = sum(1 for a, b in pairwise(ages) if b < a)
+    show("readings_latest_paced_requests", len(ms), f"requests, {refreshes} refreshes seen")
+    show("readings_latest_paced_p50", statistics.median(ms), "ms")
+    show("readings_latest_paced_p99", p99(ms), "ms", "< 50 ms")
+    show("readings_latest_paced_server_cpu", ms.cpu_ms, ms.cpu_text())
+    show("readings_latest_paced_max_age", max(ages), "s", "<= 5 s + one read")
 
 
 def csv_rows(base: str, scale: Scale, now: int) -> tuple[int, float]:

@@ -12,7 +12,16 @@ from bench.series import Scale, rollup_lines, run, value
 
 pytestmark = pytest.mark.services
 
-TINY = Scale(gateways=3, raw_hours=2, rollup_days=2, csv_rows=600, page=7, pages=4, repeats=3)
+TINY = Scale(
+    gateways=3,
+    raw_hours=2,
+    rollup_days=2,
+    csv_rows=600,
+    page=7,
+    pages=4,
+    repeats=3,
+    paced_seconds=0.5,
+)
 
 
 def test_the_district_bench_runs_at_a_tiny_scale(tmp_path: Path, capsys) -> None:
