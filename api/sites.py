@@ -18,12 +18,13 @@ unit (the readings' cm converted to m for a river gauge).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
 from kernel.times import utc_iso, wib_iso
-from registry.read import SiteRecord
+from registry.read import RegistryReader, SiteRecord
 from store.base import GatewaySeen, LatestValue
 from telemetry.mapping import Point
 from telemetry.models import (
@@ -31,6 +32,7 @@ from telemetry.models import (
     ISPU_HOURLY_MEASUREMENT,
     TRAFFIC_INDICATOR_MEASUREMENT,
 )
+from telemetry.topics import ID_PATTERN
 from telemetry.units import FIELDS
 
 #: A level in cm (the readings' unit) in the ladder's unit.
@@ -356,3 +358,25 @@ def _state(gateway: str, seen: GatewaySeen | None) -> GatewayState:
         last_seen=utc_iso(last),
         last_seen_wib=wib_iso(last),
     )
+
+
+def site_gateway(registry: RegistryReader | None, site: str, gateway: str | None) -> str:
+    """The gateway a ``site`` names (through the registry): 400 ``invalid_parameter`` for an
+    unknown site, a gateway not at it, or a site with several gateways and none named; 503
+    without a registry."""
+    from api.errors import InvalidParameter, NoRegistry
+
+    if registry is None:
+        raise NoRegistry()
+    if not re.fullmatch(ID_PATTERN, site):
+        raise InvalidParameter("site", site, "a site id: lower-case letters, digits and '-'")
+    record = registry.site(site)
+    if record is None:
+        raise InvalidParameter("site", site, "no such site in the registry (GET /sites)")
+    ids = sorted(g.id for g in record.gateways)
+    if gateway is not None and gateway not in ids:
+        raise InvalidParameter("gateway", gateway, f"not at site {site} (its gateways: {ids})")
+    if gateway is None and len(ids) != 1:
+        how = "it has none" if not ids else f"it has {', '.join(ids)}: add gateway="
+        raise InvalidParameter("site", site, how)
+    return gateway or ids[0]

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import StoreDep
 from api.errors import BAD_PARAMETER, INVALID_REQUEST, STORE_ERRORS, InvalidParameter
+from api.sites import site_gateway
 from kernel.times import fixed_offset_ms, zone_iso
 from store import SeriesQuery, SeriesRefused, SeriesRow, StoreReader
 from store.base import AGGREGATES, WINDOWS_MS
@@ -260,6 +261,14 @@ CSV_EXAMPLE = (
     "time,gateway,sensor,tags,value\n2025-11-30T15:00:00.000+07:00,srl-pasar-01,env1,,41.3\n"
 )
 GatewayQ = Annotated[str | None, Query(description="only this gateway", examples=["srl-pasar-01"])]
+SiteQ = Annotated[
+    str | None,
+    Query(
+        description="only this site's gateway (the registry's; a site with several: name the "
+        "gateway too)",
+        examples=["pasar-sarolangun"],
+    ),
+]
 SensorQ = Annotated[str | None, Query(description="only this sensor", examples=["env1"])]
 
 
@@ -281,6 +290,7 @@ def series(
     field: Annotated[str, Query(description="e.g. pm25", examples=["pm25"])],
     gateway: GatewayQ = None,
     sensor: SensorQ = None,
+    site: SiteQ = None,
     start: Annotated[
         str | None,
         Query(
@@ -318,6 +328,8 @@ def series(
     """Oldest first. Raw: every value with its gateway, sensor and tags (a page never splits
     a time, so it may run over `limit`). A window: one row per window that holds values, all
     matching series combined. See docs/api.md."""
+    if site is not None:
+        gateway = site_gateway(request.app.state.registry, site, gateway)
     p = parse(
         measurement=measurement,
         field=field,
