@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import auth, errors
 from api.access import Access
-from api.deps import PUBLIC, READ_ACCESS, BrokerCheck
+from api.deps import PUBLIC, READ_ACCESS, BrokerCheck, single_query_values
 from api.latest_cache import LatestCache
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
@@ -86,6 +86,7 @@ def create_app(
         docs_url=None,  # served by api.routes.docs from the package, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(single_query_values)],  # ?a=1&a=2 is a 422, never "the last"
     )
     app.state.metrics = metrics
     app.state.store = cache or metered

@@ -33,6 +33,30 @@ READ_ACCESS: list[Any] = [read_access]
 PUBLIC: list[Any] = []
 
 
+def single_query_values(request: Request) -> None:
+    """Every route runs this first: a query parameter given twice is refused (422
+    ``invalid_request`` naming it). The API has no list parameters, and taking the last of
+    several values would answer a request nobody made."""
+    from collections import Counter
+
+    from fastapi.exceptions import RequestValidationError
+
+    seen = Counter(key for key, _ in request.query_params.multi_items())
+    twice = sorted(key for key, n in seen.items() if n > 1)
+    if twice:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", key),
+                    "msg": f"given {seen[key]} times; give it once",
+                    "type": "value_error",
+                    "input": request.query_params.getlist(key),
+                }
+                for key in twice
+            ]
+        )
+
+
 def get_store(request: Request) -> StoreReader:
     return request.app.state.store
 

@@ -441,3 +441,16 @@ def test_real_server_via_cli(tmp_path: Path, broker: Mosquitto) -> None:
         store.close()
         log.close()
     assert code == 0, (tmp_path / "api.log").read_text()
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    """Taking the last of two values would answer a request nobody made (found by
+    schemathesis: ?measurement=x&measurement=null answered for "null")."""
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    store.ensure()
+    client = TestClient(create_app(store, access=open_reads()))
+    r = client.get("/readings/latest?measurement=air_quality&measurement=water_level")
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert "measurement" in r.json()["message"] and "given 2 times" in r.json()["message"]
+    assert client.get("/readings/latest?measurement=air_quality").status_code == 200
+    store.close()
