@@ -10,9 +10,10 @@ labels of the flood and ISPU levels (:mod:`analytics`); the script holds no text
 The page holds no data and is open to everyone; its script reads ``GET /sites/latest`` and
 ``GET /series``, which follow ``--public-read`` like any client (without access it says so and
 how to fix it, and takes a key kept in the browser). Everything it loads comes from this
-server (``/static/page``: ``peta.js``, the chart in ``peta-chart.js``; Leaflet and uPlot,
-vendored from npm, in ``/static/leaflet`` and ``/static/uplot``, versions and checksums in
-their README.md), so it works without internet.
+server (``/static/page``: ``peta.js``, the chart in ``peta-chart.js``, the active alerts of
+``GET /alerts`` in ``peta-alerts.js``; Leaflet and uPlot, vendored from npm, in
+``/static/leaflet`` and ``/static/uplot``, versions and checksums in their README.md), so it
+works without internet.
 Map tiles only when ``--map-tiles`` names a tile server; without, the sites are drawn on a plain
 background with latitude and longitude lines.
 """
@@ -113,6 +114,7 @@ def html(request: Request, lang: Lang) -> str:
     }</a></nav>
 </header>
 <div id="problem" role="alert" hidden></div>
+<section id="alerts" aria-live="polite" hidden></section>
 <main>
 <div id="map"></div>
 <section id="sites" aria-label="{escape(tr("page.site", lang))}"></section>
@@ -128,6 +130,7 @@ def html(request: Request, lang: Lang) -> str:
 <script src="/static/leaflet/leaflet.js"></script>
 <script src="/static/uplot/uPlot.iife.min.js"></script>
 <script src="/static/page/peta-chart.js"></script>
+<script src="/static/page/peta-alerts.js"></script>
 <script src="/static/page/peta.js"></script>
 </body>
 </html>

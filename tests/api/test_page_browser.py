@@ -98,6 +98,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.write(status_points(Status(gateway=PASAR, state="online", time=now - MIN), now - MIN))
     store.write(status_points(Status(gateway=PAUH, state="offline"), now - 30 * MIN))
     store.close()
+    seed_alerts(folder / REGISTRY_FILE, now)
     config = str(REPO / "examples" / "analytics.toml")
     sqlite = str(folder / "store.sqlite")
     span = ["--start", utc_iso(start), "--end", utc_iso(now)]
@@ -107,6 +108,60 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         == 0
     )
     return folder
+
+
+FLOOD_ALERT = f"genangan/{PASAR}/wl1@1"
+
+
+def seed_alerts(registry: Path, now_ms: int) -> None:
+    """What the alerts service would have written: Pasar's water at siaga (firing), an
+    offline gateway acknowledged, and an alert already over (not shown)."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from registry import db
+    from registry.models import AlertRow
+
+    at = dt.datetime.fromtimestamp(now_ms / 1000 - 1800, dt.UTC)
+
+    def row(id_: str, rule: str, gateway: str, sensor: str, level: str, **more: object) -> AlertRow:
+        values = dict(
+            id=id_,
+            rule=rule,
+            gateway=gateway,
+            sensor=sensor,
+            level=level,
+            severity="warning",
+            value=None,
+            state="firing",
+            raised_at=at,
+            since=at,
+            step=0,
+            last_told=at,
+            seq=1,
+        )
+        return AlertRow(**(values | more))
+
+    engine = db.engine_for(f"sqlite+pysqlite:///{registry}")
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            [
+                row(FLOOD_ALERT, "genangan", PASAR, "wl1", "siaga"),
+                row(
+                    f"gateway-offline/{PAUH}/-@1",
+                    "gateway-offline",
+                    PAUH,
+                    "",
+                    "raised",
+                    severity="critical",
+                    state="acknowledged",
+                    acknowledged_by="piket-pupr",
+                ),
+                row(f"genangan/{PAUH}/wl1@1", "genangan", PAUH, "wl1", "awas", state="resolved"),
+            ]
+        )
+    engine.dispose()
 
 
 def api_args(data: Path, *more: str) -> list[str]:
@@ -147,7 +202,7 @@ def test_the_build_ships_leaflet_and_uplot_unchanged(built: Path) -> None:
             assert len(found) == 1, (lib, name)
             assert hashlib.sha256(found[0].read_bytes()).hexdigest() == digest, name
         assert (built / "api" / "static" / lib / "LICENSE").is_file()
-    for name in ("peta.js", "peta-chart.js", "peta.css"):
+    for name in ("peta.js", "peta-chart.js", "peta-alerts.js", "peta.css"):
         assert (built / "api" / "static" / "page" / name).is_file()
 
 
@@ -188,6 +243,20 @@ def test_the_page_shows_every_site_with_its_states_values_and_chart(
     assert re.search(r"traffic\.count \(cnt1\)\s+8 kendaraan", pasar.text), pasar.text
     assert "vehicles" not in pasar.text  # units in words are in the page's language
     assert shown.cards["singkut"].attrs["data-online"] == "null"  # no gateway data there
+    # The active alerts: the flood at Pasar and the acknowledged offline gateway, not the
+    # one that is over; in words of the page's language, with the site's name.
+    section = re.search(r'<section id="alerts"[^>]*>(.*?)</section>', loaded.dom, re.S)
+    assert section is not None and 'data-count="2"' in loaded.dom, loaded.dom[:2000]
+    items = re.findall(
+        r'<li class="alert (\w+)"[^>]*data-alert="([^"]+)"[^>]*>([^<]*)</li>', section.group(1)
+    )
+    assert [(sev, alert) for sev, alert, _ in items] == [  # as GET /alerts lists them
+        ("critical", f"gateway-offline/{PAUH}/-@1"),
+        ("warning", FLOOD_ALERT),
+    ]
+    offline_text, flood_text = items[0][2], items[1][2]
+    assert flood_text.startswith("genangan: Siaga di Jl. Lintas Sumatera, Pasar Sarolangun, sejak ")
+    assert "(sudah ditangani)" in offline_text and "gateway-offline di " in offline_text
     # The chart of ?site=: a minute per point over the three hours, drawn by uPlot.
     assert shown.chart["data-site"] == "pasar-sarolangun" and shown.chart["data-drawn"] == "true"
     assert shown.chart["data-field"] == "water_level.level"

@@ -321,6 +321,10 @@
     state: state, t: t, el: el, getJSON: getJSON, unitShown: unitShown, showProblem: showProblem,
     siteById: siteById
   });
+  var alerts = window.PetaAlerts({
+    state: state, t: t, el: el, getJSON: getJSON, wib: wib, labels: cfg.labels,
+    select: function (id) { select(id); }
+  });
 
   function select(id) {
     state.selected = id;
@@ -347,6 +351,7 @@
       document.getElementById("updated").textContent = t("updated", { time: wib(data.time_wib) });
       drawMap();
       drawList();
+      alerts.refresh();
       var asked = new URLSearchParams(window.location.search).get("site");
       if (!state.selected && asked && siteById(asked)) select(asked); // ?site=<id>
       else if (state.selected && siteById(state.selected)) { chart.chooseField(); chart.draw(); }
