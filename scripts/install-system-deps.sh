@@ -3,7 +3,7 @@
 # mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), a C
 # compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin),
 # chromium (headless, for the tests of pages), systemd's systemd-analyze (the shipped units
-# are verified) and wamerican (/usr/share/dict/american-english: the English word list the
+# are verified), minisign (firmware bundles' signatures, checked both ways) and wamerican (/usr/share/dict/american-english: the English word list the
 # language tests use to find English words in Bahasa Indonesia messages).
 # Used by `make test` and `make bench`.
 set -euo pipefail
@@ -24,6 +24,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # tests/deploy/test_systemd_units.py: systemd-analyze verify on the shipped units.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -f /usr/share/dict/american-english ] || missing+=(wamerican)  # tests/kernel/test_language.py
+# tests/firmware_tools/test_minisign_interop.py: the stock tool checks our signed bundles
+command -v minisign >/dev/null 2>&1 || missing+=(minisign)
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -95,6 +95,7 @@ SHARED = frozenset(
         "valid",
         "mode",
         "firewall",
+        "firmware",  # what technicians call it (KBBI's "perangkat tegar" is not used)
         # unit symbols
         "ms",
         "cm",

@@ -1,0 +1,1 @@
+"""Modbus sensor node settings (``jagajalan firmware node get|set``)."""
