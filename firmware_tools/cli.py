@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     from firmware_tools.node.command import register_node
 
-    register_node(action)
+    register_node(actions)
 
 
 def _say(text, lang, file=None) -> None:  # text: kernel.text.Text

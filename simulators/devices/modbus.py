@@ -47,11 +47,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from simulators.devices.modbus_patterns import RANGES, VIRTUAL_EPOCH, WIB, RegisterPattern
+from simulators.devices.node_settings import NodeSettings, load_node_settings
 from simulators.devices.register_maps import RegisterMap, load_register_map
 from simulators.truth import TruthWriter
 
@@ -100,6 +102,11 @@ class _Unit:
         self.silent = False
         self.requests = 0
         self.spans = self.register_map.spans
+        #: The node's own settings registers (the profile's [settings]); the unit answers at
+        #: :attr:`address`, which a write of its unit_address setting changes at once.
+        self.settings: NodeSettings = load_node_settings(spec.profile, spec.unit)
+        self.address = spec.unit
+        self.previous_address: int | None = None  # for the read-back inside that write
 
 
 class _Line:
@@ -111,16 +118,20 @@ class _Line:
         self.sim = sim
 
     def device_ids(self) -> list[int]:
-        return [u for u, unit in self.sim.units.items() if not unit.silent]
+        return [unit.address for unit in self.sim.units.values() if not unit.silent]
 
-    def _unit(self, device_id: int) -> _Unit:
-        unit = self.sim.units.get(device_id)
-        if unit is None or unit.silent:
-            raise NoSuchIdException(f"unit {device_id} does not answer on this simulated line")
-        return unit
+    def _unit(self, device_id: int, writing: bool = False) -> tuple[int, _Unit]:
+        """(the unit's id in the datastore, the unit) answering at bus address *device_id*;
+        *writing*: the read-back inside a write, which a new unit address does not cut off."""
+        for number, unit in self.sim.units.items():
+            if unit.silent:
+                continue
+            if unit.address == device_id or (writing and unit.previous_address == device_id):
+                return number, unit
+        raise NoSuchIdException(f"unit {device_id} does not answer on this simulated line")
 
     async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
-        unit = self._unit(device_id)
+        number, unit = self._unit(device_id, writing=func_code in (6, 16))
         sim = self.sim
         sim.in_flight += 1
         sim.max_concurrent = max(sim.max_concurrent, sim.in_flight)
@@ -128,13 +139,22 @@ class _Line:
             if sim.response_delay:
                 await asyncio.sleep(sim.response_delay)
             unit.requests += 1
-            return await self.core.async_getValues(device_id, func_code, address, count)
+            return await self.core.async_getValues(number, func_code, address, count)
         finally:
             sim.in_flight -= 1
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values):
-        self._unit(device_id)
-        return await self.core.async_setValues(device_id, func_code, address, values)
+        """A write from the bus: only the settings registers are writable, with values the
+        node accepts; a new unit address takes effect after this answer."""
+        number, unit = self._unit(device_id)
+        refused = unit.settings.refuse(address, list(values), self.sim.taken(unit))
+        if refused is not None:
+            return ExcCodes.ILLEGAL_ADDRESS if refused == "address" else ExcCodes.ILLEGAL_VALUE
+        unit.settings.store(address, list(values))
+        new = unit.settings.unit_address()
+        if new is not None and new != unit.address:
+            unit.previous_address, unit.address = unit.address, new
+        return await self.core.async_setValues(number, func_code, address, values)
 
 
 class ModbusBusSim:
@@ -181,6 +201,18 @@ class ModbusBusSim:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._name = f"modbus-sim:{'+'.join(u.sensor_id for u in self.units.values())}"
+
+    def taken(self, asking: _Unit) -> set[int]:
+        """The bus addresses of the other units on the line."""
+        return {u.address for u in self.units.values() if u is not asking}
+
+    def address_of(self, unit: int) -> int:
+        """The bus address the device configured as *unit* answers at now."""
+        return self.units[unit].address
+
+    def setting(self, unit: int, name: str) -> int:
+        """The raw value of a setting of *unit* (as written over the bus)."""
+        return self.units[unit].settings.raw(name)
 
     def set_silent(self, unit: int, silent: bool = True) -> None:
         """Make *unit* stop answering (a dead sensor on a live bus), or answer again."""
@@ -239,8 +271,14 @@ class ModbusBusSim:
             SimDevice(
                 id=number,
                 simdata=[
-                    SimData(start, count=n, values=0, datatype=DataType.REGISTERS)
-                    for start, n in unit.spans
+                    *(
+                        SimData(start, count=n, values=0, datatype=DataType.REGISTERS)
+                        for start, n in unit.spans
+                    ),
+                    *(
+                        SimData(start, values=words, datatype=DataType.REGISTERS)
+                        for start, words in unit.settings.blocks()
+                    ),
                 ],
             )
             for number, unit in self.units.items()

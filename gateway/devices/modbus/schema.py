@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from gateway.devices.modbus.expr import ExpressionError, parse_expression
 from telemetry.models import PIPELINE_MEASUREMENTS, PIPELINE_PREFIX, reserved_measurement
+from telemetry.node_settings import NodeSetting, settings_problems
 from telemetry.units import FIELDS
 
 MAX_BLOCK = 125  # registers in one read request
@@ -219,6 +220,10 @@ class Profile(BaseModel):
     params: dict[FieldName, ProfileParam] = Field(default_factory=dict)
     derived: list[DerivedField] = Field(default_factory=list, max_length=64)
     identify: Identify | None = None
+    settings: dict[FieldName, NodeSetting] = Field(
+        default_factory=dict,
+        description="the node's configuration registers (`jagajalan firmware node get|set`)",
+    )
 
     @field_validator("measurement")
     @classmethod
@@ -282,6 +287,18 @@ def profile_problems(profile: Profile) -> list[tuple[str, Any, str]]:
         r = param.range
         if param.default is not None and r is not None and not r[0] <= param.default <= r[1]:
             problems.append((f"params.{name}.default", param.default, f"outside range {list(r)}"))
+    problems.extend(settings_problems(profile.settings))
+    if profile.function == "holding":
+        for name, setting in profile.settings.items():
+            if clash := sorted(set(setting.registers) & owner.keys()):
+                field = profile.fields[owner[clash[0]]].name
+                problems.append(
+                    (
+                        f"settings.{name}.address",
+                        setting.address,
+                        f"register {clash[0]} is also read as field {field!r}",
+                    )
+                )
     if not any(f.publish for f in profile.fields) and not profile.derived:
         problems.append(("fields", None, "nothing to publish: every field has publish = false"))
     if sum(f.publish for f in profile.fields) + len(profile.derived) > 64:
