@@ -112,7 +112,8 @@ def set_command(args: argparse.Namespace) -> int:
         new = shown(d.setting, d.new)
         key = "node.set.same" if d.old == d.new else "node.set.done"
         old = shown(d.setting, d.old)
-        print(T(key, name=d.name, old=old, new=new, unit=d.setting.unit).render(args.lang))
+        with_unit = f"{new} {d.setting.unit}".strip()
+        print(T(key, name=d.name, old=old, new=with_unit).render(args.lang))
         if d.old != d.new and d.setting.role == "unit_address":
             print(T("node.set.moved", unit=d.new, unit_old=d.old).render(args.lang))
         if d.old != d.new and d.setting.role == "baud_rate":
