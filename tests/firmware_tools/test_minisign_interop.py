@@ -98,3 +98,42 @@ def test_we_sign_with_a_key_minisign_made(tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path, key=key)
     done = minisign("-Vm", str(bundle.path), "-p", str(tmp_path / "m.pub"))
     assert done.returncode == 0, done.stderr
+
+
+def test_the_commands_end_to_end_keygen_package_minisign_verify(tmp_path: Path, capsys) -> None:
+    from jagajalan.cli import main
+
+    keys = tmp_path / "keys"
+    assert main(["firmware", "keygen", "--out", str(keys), "--no-password"]) == 0
+    image = tmp_path / "node-1.4.0.bin"
+    image.write_bytes(bytes(range(256)) * 300)
+    bundle = tmp_path / "node-1.4.0.jjfw"
+    secret = keys / "jagajalan-firmware.key"
+    args = [
+        "firmware",
+        "package",
+        str(image),
+        "--out",
+        str(bundle),
+        "--secret-key",
+        str(secret),
+        "--target",
+        TARGET,
+        "--version",
+        "1.4.0",
+        "--counter",
+        "3",
+    ]
+    assert main(args) == 0
+    done = minisign("-Vm", str(bundle), "-p", str(keys / "jagajalan-firmware.pub"))
+    assert done.returncode == 0 and "counter=3" in done.stdout
+    verify = ["firmware", "verify", str(bundle), "--key", str(keys), "--target", TARGET]
+    assert main([*verify, "--installed-counter", "3"]) == 0
+    assert main([*verify, "--installed-counter", "4"]) == 1
+    assert main([*verify, "--at", "2099-01-01T00:00:00Z"]) == 1
+    err = capsys.readouterr().err
+    assert "[downgrade]" in err and "[expired]" in err
+    bad = [*args[:-1], "-1"]  # a negative counter: refused, nothing written
+    bundle.unlink()
+    assert main(bad) == 2
+    assert not bundle.exists() and "--counter" in capsys.readouterr().err
