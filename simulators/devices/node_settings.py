@@ -69,7 +69,8 @@ class NodeSettings:
                     allowed = raw in s.choices.values()
                 else:
                     lo, hi = s.range or (0, 0)
-                    allowed = lo <= raw * s.scale <= hi
+                    slack = abs(s.scale) * 1e-6  # raw * scale in floats: -100 * 0.1
+                    allowed = lo - slack <= raw * s.scale <= hi + slack
             except ValueError:
                 allowed = False
             if not allowed or (s.role == "unit_address" and raw in taken):
