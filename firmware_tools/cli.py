@@ -25,7 +25,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from firmware_tools.bundle.keys import PUBLIC_KEY_DIR, SECRET_KEY_DIR
+    from firmware_tools.paths import PUBLIC_KEY_DIR, SECRET_KEY_DIR
     from kernel.text import LANGS, default_lang
 
     parser = sub.add_parser("firmware", help="firmware: keys, signed bundles, node settings")
@@ -111,7 +111,8 @@ def _fail(exc: Exception, lang: str) -> int:
 
 
 def keygen_command(args: argparse.Namespace) -> int:
-    from firmware_tools.bundle.keys import PUBLIC_KEY_DIR, write_key_pair
+    from firmware_tools.bundle.keys import write_key_pair
+    from firmware_tools.paths import PUBLIC_KEY_DIR
     from kernel.text import T, TextError
 
     secret = args.out / f"{args.name}.key"
@@ -172,8 +173,9 @@ def package_command(args: argparse.Namespace) -> int:
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    from firmware_tools.bundle.keys import PUBLIC_KEY_DIR, load_public_keys
+    from firmware_tools.bundle.keys import load_public_keys
     from firmware_tools.bundle.verify import BundleError, describe, verify_bundle
+    from firmware_tools.paths import PUBLIC_KEY_DIR
     from kernel.text import T, TextError
 
     paths = args.key or [PUBLIC_KEY_DIR]

@@ -35,12 +35,7 @@ same release can be flashed again). Building: :func:`make_manifest` + :func:`wri
 Keys: :func:`write_key_pair`, :func:`load_public_keys`; see :mod:`.keys`.
 """
 
-from firmware_tools.bundle.keys import (
-    PUBLIC_KEY_DIR,
-    SECRET_KEY_DIR,
-    load_public_keys,
-    write_key_pair,
-)
+from firmware_tools.bundle.keys import load_public_keys, write_key_pair
 from firmware_tools.bundle.manifest import FORMAT, Manifest
 from firmware_tools.bundle.minisign import MinisignError, PublicKey, SecretKey, Signature
 from firmware_tools.bundle.package import make_manifest, sign_bundle, write_bundle
@@ -51,6 +46,7 @@ from firmware_tools.bundle.verify import (
     signature_path,
     verify_bundle,
 )
+from firmware_tools.paths import PUBLIC_KEY_DIR, SECRET_KEY_DIR
 
 __all__ = [
     "FORMAT",

@@ -12,13 +12,6 @@ from pathlib import Path
 from firmware_tools.bundle.minisign import MinisignError, PublicKey, SecretKey
 from kernel.text import TextError
 
-#: Where ``firmware keygen`` writes by default: the signer's home, never the repository.
-SECRET_KEY_DIR = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / (
-    "jagajalan/firmware-keys"
-)
-#: The public keys a gateway trusts (``--key`` adds files or folders).
-PUBLIC_KEY_DIR = Path("/etc/jagajalan/firmware-keys")
-
 
 def git_work_tree(path: Path) -> Path | None:
     """The git work tree *path* would be in, if any (a secret key must never be there)."""
