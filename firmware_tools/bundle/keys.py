@@ -1,6 +1,7 @@
 """Key files: secret keys stay on the signer's computer (0600, outside any git work tree,
 password-protected unless asked otherwise); gateways and laptops that flash hold only public
-keys (``*.pub``, minisign's format, in :data:`PUBLIC_KEY_DIR` by default)."""
+keys (``*.pub``, minisign's format, in :data:`firmware_tools.paths.PUBLIC_KEY_DIR` by
+default)."""
 
 from __future__ import annotations
 
