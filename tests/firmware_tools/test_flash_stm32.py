@@ -1,0 +1,76 @@
+"""Flashing an emulated STM32 through the real stm32loader over a pseudo-terminal.
+
+The part is simulators/devices/stm32_boot (AN3155 on a pty); every command byte comes from
+stm32loader's own Stm32Bootloader; the emulator's flash is compared with the image.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from firmware_tools.flash import FLASH_BASE, FlashError, flash_stm32
+from simulators.devices.serial_link import SerialLink
+from simulators.devices.stm32_boot import ChipProfile, Noise, Stm32BootSim
+from simulators.devices.stm32_boot.chip import READ_MEMORY, WRITE_MEMORY
+
+
+def image(size: int, seed: int = 7) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def test_flash_writes_exactly_the_image_and_starts_it(link: SerialLink, claims: Path) -> None:
+    data = image(10_001)  # not a multiple of the 256-byte block nor of 4
+    address = FLASH_BASE + 2048
+    with Stm32BootSim(link) as sim:
+        report = flash_stm32(link.path, data, address, parity="N", claims=claims)
+        flash = sim.memory
+        assert flash.flash_at(address, len(data)) == data
+        # only the pages under the image were erased, the rest of the flash is untouched
+        assert flash.erased_pages == list(range(2, 2 + 10))
+        assert flash.flash_at(FLASH_BASE, 2048) == b"\xff" * 2048
+        assert flash.flash_at(address + len(data), 1024) == b"\xff" * 1024
+        blocks = -(-len(data) // 256)
+        assert sim.bootloader.commands[WRITE_MEMORY] == blocks
+        assert sim.bootloader.commands[READ_MEMORY] >= blocks  # the verify read it all back
+        assert sim.bootloader.jumped_to == address
+    assert report.started and report.retries == 0 and report.chip_id == 0x410
+    assert report.flash_kib == 64 and report.size == len(data)
+    assert not list(claims.iterdir())  # the port claim is given back
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_noisy_line_blocks_are_retried(link: SerialLink, claims: Path, seed: int) -> None:
+    data = image(6 * 1024 + 100, seed)
+    noise = Noise(byte_error_rate=0.001, nack_rate=0.1, seed=seed)
+    with Stm32BootSim(link, ChipProfile(extended_erase=seed == 2), noise) as sim:
+        report = flash_stm32(link.path, data, parity="N", timeout=0.3, claims=claims)
+        assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
+        assert sim.memory.flash_at(FLASH_BASE + len(data), 64) == b"\xff" * 64
+        assert sim.injected.byte_errors > 0 and sim.injected.nacks > 0
+    assert report.retries > 0 and report.resyncs > 0
+
+
+def test_too_big_an_image_is_refused_before_any_write(link: SerialLink, claims: Path) -> None:
+    with Stm32BootSim(link) as sim:
+        with pytest.raises(FlashError) as caught:
+            flash_stm32(link.path, image(64 * 1024 + 4), parity="N", claims=claims)
+        assert caught.value.code == "too_big"
+        assert sim.memory.writes == 0 and sim.memory.erased_pages == []
+    assert "tidak ada yang ditulis" in caught.value.render("id")
+
+
+def test_no_bootloader_is_said_so(link: SerialLink, claims: Path) -> None:
+    # nothing answers on the line (the node is not in its bootloader)
+    with pytest.raises(FlashError) as caught:
+        flash_stm32(link.path, image(16), parity="N", timeout=0.2, claims=claims)
+    assert caught.value.code == "no_bootloader"
+    assert "BOOT0" in caught.value.render("id")
+
+
+def test_bad_address_is_refused(link: SerialLink, claims: Path) -> None:
+    with Stm32BootSim(link) as sim, pytest.raises(FlashError, match="0x8000002"):
+        flash_stm32(link.path, image(16), FLASH_BASE + 2, parity="N", claims=claims)
+    assert sim.memory.writes == 0
