@@ -22,6 +22,8 @@ sent until one gets a NACK: the part is back at "waiting for a command".
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +35,10 @@ from firmware_tools.flash.errors import FlashError
 
 FLASH_BASE = 0x0800_0000
 NACK = 0x1F
+#: most bytes sent to bring a lost bootloader back (see :meth:`Stm32Flasher.resync`)
+RESYNC_LIMIT = 2 * 65536 + 600
+#: the shortest write a failing block is split into
+MIN_BLOCK = 32
 
 #: phase ("erase", "write", "verify"), blocks done, blocks in the phase
 Progress = Callable[[str, int, int], None]
@@ -51,6 +57,12 @@ class FlashReport:
     pages_rewritten: int = 0
     started: bool = False  # the application was started (Go) after the verify
     seconds: float = 0.0
+
+
+def _quiet() -> contextlib.AbstractContextManager:
+    """stm32loader prints a few English notes to standard error (erase can take ten
+    seconds, activation retried); the technician sees our own progress and messages."""
+    return contextlib.redirect_stderr(io.StringIO())
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
@@ -90,23 +102,38 @@ class Stm32Flasher:
             self.port.timeout = old
 
     def resync(self) -> None:
-        """Bring the bootloader back to "waiting for a command" (module docstring)."""
+        """Bring the bootloader back to "waiting for a command" (module docstring).
+
+        A burst of 0xFF, then single 0xFF bytes until one gets a NACK. A corrupted length can
+        leave the part waiting for far more bytes than one burst (an Extended Erase count of
+        0x8006 pages waits for 64 KiB of page numbers), so the bursts double, up to 128 KiB
+        in all (about 12 s at 115200 baud), before giving up."""
         self.report.resyncs += 1
-        self._drain()
-        self.port.write(b"\xff" * 300)
-        self.port.flush()
-        self._drain()
+        self.port.reset_input_buffer()  # what is late arrives before the burst's answers end
+        burst, sent = 300, 0
+        while sent < RESYNC_LIMIT:
+            self.port.write(b"\xff" * burst)
+            self.port.flush()
+            sent += burst
+            burst *= 2
+            self._drain()
+            if self._probe():
+                return
+        raise FlashError("lost_sync")
+
+    def _probe(self) -> bool:
+        """Single 0xFF bytes: True once one gets a NACK (the part waits for a command)."""
         old = self.port.timeout
-        self.port.timeout = 0.2
+        self.port.timeout = 0.05  # the line is quiet: an answer comes at once or not at all
         try:
-            for _ in range(6):
+            for _ in range(3):
                 self.port.write(b"\xff")
                 if self.port.read(1) == bytes([NACK]):
-                    self._drain()
-                    return
+                    self.port.reset_input_buffer()
+                    return True
         finally:
             self.port.timeout = old
-        raise FlashError("lost_sync")
+        return False
 
     def _retrying(self, what: Callable[[], object], code: str, **args: object) -> object:
         for attempt in range(self.retries + 1):
@@ -123,7 +150,8 @@ class Stm32Flasher:
     def connect(self) -> None:
         """Synchronise (0x7F) and identify the part; no write yet."""
         try:
-            self.loader.reset_from_system_memory()
+            with _quiet():
+                self.loader.reset_from_system_memory()
         except CommandError:
             raise FlashError("no_bootloader", port=self.port.port) from None
         loader = self.loader
@@ -145,7 +173,8 @@ class Stm32Flasher:
     def _erase_pages(self, pages: list[int]) -> None:
         self.port.timeout = self.erase_timeout
         try:
-            self._retrying(lambda: self.loader.erase_memory(pages), "erase_failed")
+            with _quiet():
+                self._retrying(lambda: self.loader.erase_memory(pages), "erase_failed")
         finally:
             self.port.timeout = self.timeout
 
@@ -159,8 +188,18 @@ class Stm32Flasher:
         step = self.loader.data_transfer_size
         return [(address + i, image[i : i + step]) for i in range(0, len(image), step)]
 
-    def _write_block(self, address: int, chunk: bytes, image: bytes, base: int) -> None:
+    def _write_block(
+        self, address: int, chunk: bytes, image: bytes, base: int, depth: int = 0
+    ) -> None:
+        """Write *chunk* at *address*, retried (module docstring). After two failed attempts
+        the block is written in halves: on a line that corrupts one byte in N, a shorter
+        frame is likelier to arrive whole."""
         for attempt in range(self.retries + 1):
+            if attempt >= 2 and len(chunk) >= 2 * MIN_BLOCK:
+                half = (len(chunk) // 2 + 3) & ~3
+                self._write_block(address, chunk[:half], image, base, depth)
+                self._write_block(address + half, chunk[half:], image, base, depth)
+                return
             try:
                 self.loader.write_memory(address, chunk)
                 return
@@ -172,27 +211,24 @@ class Stm32Flasher:
                 now = self._read(address, len(chunk))
                 if now == chunk:
                     return  # programmed; only the answer was lost
-                if now != b"\xff" * len(chunk):
-                    self._rewrite_pages(address, len(chunk), image, base, upto=address)
+                if now != b"\xff" * len(chunk) and depth < 2:
+                    self._rewrite_pages(address, len(chunk), image, base, address, depth + 1)
         raise FlashError("write_failed", address=hex(address))
 
-    def _rewrite_pages(self, address: int, length: int, image: bytes, base: int, upto: int) -> None:
-        """Erase the pages under [address, address+length) and write back the image's blocks
+    def _rewrite_pages(
+        self, address: int, length: int, image: bytes, base: int, upto: int, depth: int = 1
+    ) -> None:
+        """Erase the pages under [address, address+length) and write back the image's bytes
         in them that lie before *upto* (the caller writes the rest)."""
         page = self.loader.flash_page_size
         first = (address - FLASH_BASE) // page
         last = (address - FLASH_BASE + length + page - 1) // page
         self._erase_pages(list(range(first, last)))
         self.report.pages_rewritten += last - first
-        start, end = FLASH_BASE + first * page, FLASH_BASE + last * page
-        for block_address, chunk in self._blocks(base, image):
-            if start <= block_address < end and block_address < upto:
-                self._write_block_plain(block_address, chunk)
-
-    def _write_block_plain(self, address: int, chunk: bytes) -> None:
-        self._retrying(
-            lambda: self.loader.write_memory(address, chunk), "write_failed", address=hex(address)
-        )
+        start = max(FLASH_BASE + first * page, base)
+        end = min(FLASH_BASE + last * page, upto, base + len(image))
+        for block_address, chunk in self._blocks(start, image[start - base : end - base]):
+            self._write_block(block_address, chunk, image, base, depth)
 
     def write(self, address: int, image: bytes) -> None:
         blocks = self._blocks(address, image)

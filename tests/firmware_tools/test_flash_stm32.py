@@ -74,3 +74,25 @@ def test_bad_address_is_refused(link: SerialLink, claims: Path) -> None:
     with Stm32BootSim(link) as sim, pytest.raises(FlashError, match="0x8000002"):
         flash_stm32(link.path, image(16), FLASH_BASE + 2, parity="N", claims=claims)
     assert sim.memory.writes == 0
+
+
+def test_a_lost_ack_after_programming_is_not_written_twice(link: SerialLink, claims: Path) -> None:
+    """The part programs the 3rd block and its ACK is garbled on the way back: the flasher
+    resynchronises, reads the block back, finds it programmed and goes on (writing it again
+    would be refused: the flash there is no longer erased)."""
+    data = image(2048)
+    with Stm32BootSim(link) as sim:
+        garbled: list[bytes] = []
+
+        def garble_third_ack(chunk: bytes) -> bytes:
+            if sim.memory.writes == 3 and not garbled and chunk == b"\x79":
+                garbled.append(chunk)
+                return b"\x55"
+            return chunk
+
+        link.to_gateway = garble_third_ack
+        report = flash_stm32(link.path, data, parity="N", timeout=0.3, claims=claims)
+        assert garbled == [b"\x79"]
+        assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
+        assert sim.bootloader.commands[WRITE_MEMORY] == 8  # each block written once
+    assert report.resyncs == 1 and report.retries == 1 and report.pages_rewritten == 0
