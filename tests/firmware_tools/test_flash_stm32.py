@@ -96,3 +96,19 @@ def test_a_lost_ack_after_programming_is_not_written_twice(link: SerialLink, cla
         assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
         assert sim.bootloader.commands[WRITE_MEMORY] == 8  # each block written once
     assert report.resyncs == 1 and report.retries == 1 and report.pages_rewritten == 0
+
+
+def test_verify_rewrites_a_page_that_did_not_keep_its_data(link: SerialLink, claims: Path) -> None:
+    """A byte changes in the part after it was written (a weak cell): the verify reads the
+    block again, still finds it wrong, erases its page, writes the page back and checks it."""
+    data = image(3000)
+    with Stm32BootSim(link) as sim:
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase == "write" and done == total:
+                sim.memory.flash[1500] ^= 0x01
+
+        report = flash_stm32(link.path, data, parity="N", claims=claims, progress=progress)
+        assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
+        assert sim.memory.erased_pages == [0, 1, 2, 1]  # page 1 (bytes 1024-2047) again
+    assert report.pages_rewritten == 1 and report.retries > 0
