@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ import serial
 from firmware_tools.flash.errors import FlashError
 from firmware_tools.flash.stm32 import FLASH_BASE, FlashReport, Progress, Stm32Flasher
 from kernel.portclaim import PortClaimed, claim_port, claims_dir
+
+log = logging.getLogger(__name__)
 
 #: ``path -> image bytes``; raises when the file must not be flashed
 Verifier = Callable[[Path], bytes]
@@ -45,19 +48,26 @@ def lent_port(
     release_timeout: float = 30.0,
 ) -> Iterator[serial.Serial]:
     """The port, claimed from any gateway driver on it and opened exclusively, for the
-    ``with`` block; the claim is removed afterwards so the driver takes it back."""
+    ``with`` block; the claim is removed afterwards so the driver takes it back.
+
+    A claims folder that cannot be written (a technician's laptop without
+    /run/jagajalan, as a normal user) means no gateway here can be reading the port through
+    it: the run goes on without a claim, and a port held by another program is still found
+    by the exclusive open (``port_busy``, naming the folder)."""
     folder = claims if claims is not None else claims_dir()
     if not os.path.exists(port):
         raise FlashError("port_gone", port=port)
+    claim: contextlib.AbstractContextManager = contextlib.nullcontext()
     try:
         claim = claim_port(port, folder, by=f"jagajalan firmware flash (pid {os.getpid()})")
         claim.__enter__()
     except PortClaimed as exc:
         raise FlashError("port_claimed", port=port, by=exc.by) from None
     except OSError as exc:
-        raise FlashError("claims_dir", folder=str(folder), error=exc.strerror or exc) from None
+        log.warning("no port claim (%s: %s): flashing without one", folder, exc)
+        claim = contextlib.nullcontext()
     try:
-        ser = _open_when_free(port, baudrate, parity, release_timeout)
+        ser = _open_when_free(port, baudrate, parity, release_timeout, folder)
         try:
             yield ser
         finally:
@@ -67,7 +77,9 @@ def lent_port(
         claim.__exit__(None, None, None)
 
 
-def _open_when_free(port: str, baudrate: int, parity: str, limit: float) -> serial.Serial:
+def _open_when_free(
+    port: str, baudrate: int, parity: str, limit: float, folder: Path
+) -> serial.Serial:
     """Open *port* exclusively, waiting up to *limit* s for a driver to let go of it."""
     deadline = time.monotonic() + limit
     while True:
@@ -89,7 +101,9 @@ def _open_when_free(port: str, baudrate: int, parity: str, limit: float) -> seri
             if not held:
                 raise FlashError("port_error", port=port, error=str(exc)) from None
             if time.monotonic() >= deadline:
-                raise FlashError("port_busy", port=port, seconds=f"{limit:g}") from None
+                raise FlashError(
+                    "port_busy", port=port, seconds=f"{limit:g}", folder=str(folder)
+                ) from None
             time.sleep(0.2)  # the driver checks its claim every 0.5 s
 
 

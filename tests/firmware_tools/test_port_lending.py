@@ -95,3 +95,17 @@ def test_a_port_held_without_a_claim_is_reported(link: SerialLink, claims: Path)
         assert caught.value.code == "port_busy"
     finally:
         holder.close()
+
+
+def test_no_writable_claims_folder_flashes_without_a_claim(
+    link: SerialLink, tmp_path: Path
+) -> None:
+    """A laptop without /run/jagajalan: no gateway reads the port through a claim there, so
+    the run goes on (the exclusive open still protects the port)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    data = os.urandom(600)
+    with Stm32BootSim(link) as sim:
+        report = flash_stm32(link.path, data, parity="N", claims=blocker / "claims")
+        assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
+    assert report.started
