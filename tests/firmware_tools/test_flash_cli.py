@@ -26,8 +26,8 @@ def test_flash_command(
         assert main(args) == 0
         assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
     out = capsys.readouterr().out
-    assert "Selesai: 5000 byte di 0x08000000 tertulis dan terverifikasi" in out
-    assert "Chip 0x410 (bootloader 2.2), flash 64 KiB" in out
+    assert "Selesai: 5000 bita di 0x08000000 tertulis dan terverifikasi" in out
+    assert "Cip 0x410 (bootloader 2.2), flash 64 KiB" in out
     assert "Firmware baru sudah dijalankan." in out
 
 
