@@ -109,3 +109,32 @@ def test_no_writable_claims_folder_flashes_without_a_claim(
         report = flash_stm32(link.path, data, parity="N", claims=blocker / "claims")
         assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
     assert report.started
+
+
+def test_the_flash_command_in_another_process_borrows_the_port(
+    link: SerialLink, claims: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on a gateway: the driver runs in the gateway's process, a technician runs
+    `jagajalan firmware flash` in another; they meet only through the claims folder."""
+    monkeypatch.setenv("JAGAJALAN_PORT_CLAIMS", str(claims))
+    config = NmeaGpsConfig.model_validate(
+        {
+            "id": "node1",
+            "driver": "nmea_gps",
+            "serial": {"port": link.path, "baudrate": 115200, "timeout": 0.5},
+            "reopen_interval": 0.1,
+        }
+    )
+    driver = NmeaGpsDriver(config, lambda readings: None)
+    data = os.urandom(4000)
+    (tmp_path / "node.bin").write_bytes(data)
+    command = [sys.executable, "-m", "jagajalan.cli", "firmware", "flash", "--port", link.path]
+    command += ["--parity", "N", "--quiet", "--lang", "en", str(tmp_path / "node.bin")]
+    with in_thread(driver), Stm32BootSim(link) as sim:
+        assert wait_for(lambda: driver.state != "starting")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Done: 4000 bytes at 0x08000000 written and verified" in done.stdout
+        assert sim.memory.flash_at(FLASH_BASE, len(data)) == data
+        assert driver.errors.get("error", 0) >= 1  # it reported the port lent
+        assert wait_for(lambda: driver.last_problem is None or driver.state == "timeout", 10)
