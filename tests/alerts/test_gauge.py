@@ -3,11 +3,14 @@
 The counting itself, pure; then `jagajalan alerts run` as production runs it: a real
 Mosquitto, a real registry (SQLite), a real InfluxDB set up by `jagajalan store setup`. A flood
 step raises an alert, which the gauge counts as a firing warning; `alerts ack` makes it an
-acknowledged one."""
+acknowledged one; the Ringkasan Kabupaten dashboard's alert panels, their queries expanded as
+Grafana expands them, show 1 and 0 (critical)."""
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +19,8 @@ import pytest
 
 from alerts.gauge import SEVERITIES, Gauge, gauge_points
 from alerts.lifecycle.policy import Alert
+from dashboards.generate import FOLDER
+from dashboards.macros import expand
 from jagajalan.cli import main
 from store.base import StoreUnavailable
 from telemetry import topics
@@ -73,6 +78,12 @@ def test_a_refused_write_is_counted_never_raised() -> None:
     assert (store.tries, gauge.failures) == (2, 2)
 
 
+def panel_queries() -> dict[str, str]:
+    board = json.loads((FOLDER / "ringkasan-kabupaten.json").read_text(encoding="utf-8"))
+    wanted = {"Peringatan aktif", "Peringatan kritis"}
+    return {p["title"]: p["targets"][0]["query"] for p in board["panels"] if p["title"] in wanted}
+
+
 def run(influx: Influx, database: str, query: str) -> list[list]:
     r = httpx.get(f"{influx.url}/query", params={"db": database, "q": query, "epoch": "ms"})
     assert r.status_code == 200, r.text
@@ -120,6 +131,13 @@ def test_the_acting_service_writes_what_the_dashboard_shows(influx: Influx, tmp_
                     30,
                     "acknowledged",
                 )
+                now = int(time.time() * 1000)
+                shown = {
+                    title: run(influx, database, expand(q, now - 600_000, now + 1000))
+                    for title, q in panel_queries().items()
+                }
+                assert [row[1] for row in shown["Peringatan aktif"]] == [1]
+                assert [row[1] for row in shown["Peringatan kritis"]] == [0]
             finally:
                 pub.close()
                 children.stop(proc)
