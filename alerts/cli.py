@@ -122,6 +122,7 @@ def run_command(args: argparse.Namespace) -> int:
     from alerts.delivery.bridge import OutboxDelivery
     from alerts.delivery.runner import mqtt_client, sender_from, start_thread
     from alerts.evaluator import Evaluator
+    from alerts.gauge import Gauge
     from alerts.indicators import IndicatorFeed
     from alerts.lifecycle.policy import Lifecycle
     from alerts.rules.config import AlertRules
@@ -157,6 +158,8 @@ def run_command(args: argparse.Namespace) -> int:
             ",".join(sorted(r.id for r in rules.rules if r.measurement in watched)),
             ",".join(sorted(watched)),
         )
+    if reader is None:
+        log.warning("event=alerts_no_gauge: no --influx-url or --sqlite, no active-alerts gauge")
     webhooks = settings.webhooks()
     deliver = OutboxDelivery(rules, settings.base_url, webhooks, settings.mqtt_alerts == "on")
     evaluator = Evaluator(Engine(rules, sites), Lifecycle(rules, sites), registry, deliver)
@@ -173,6 +176,7 @@ def run_command(args: argparse.Namespace) -> int:
         lease_ttl_s=settings.lease_ttl,
         indicators=feed,
         indicators_every_s=settings.indicators_every,
+        gauge=Gauge(reader) if reader is not None else None,
     )
     log.info(
         "event=alerts_rules file=%s rules=%d routes=%d sites=%d",

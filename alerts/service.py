@@ -5,7 +5,8 @@ session) subscribes, QoS 1, to every gateway's readings and status; paho's threa
 message to the :class:`~alerts.evaluator.Evaluator`, and the main thread evaluates every
 ``--every`` seconds, taking or renewing the lease first (alerts/lease.py): only the holder
 writes. The registry's database holds the alerts (read by the API and ``alerts list``), the
-silences and the acknowledgements.
+silences and the acknowledgements; after each evaluation the holder writes the open alerts'
+counts into the store for Grafana (alerts/gauge.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 
 from alerts import lease
 from alerts.evaluator import Evaluator
+from alerts.gauge import Gauge, open_alerts
 from alerts.indicators import IndicatorFeed
 from kernel import mqtt
 from telemetry import topics
@@ -46,7 +48,9 @@ class Service:
         clock: Callable[[], float] = time.time,
         indicators: IndicatorFeed | None = None,
         indicators_every_s: float = 30.0,
+        gauge: Gauge | None = None,
     ) -> None:
+        self.gauge = gauge
         self.indicators, self.indicators_every_s = indicators, indicators_every_s
         self.indicators_at = 0.0
         self.evaluator, self.registry, self.clock = evaluator, registry, clock
@@ -115,3 +119,5 @@ class Service:
             return
         if notes:
             log.info("event=alerts_evaluated notifications=%d", len(notes))
+        if self.acting and self.gauge is not None:
+            self.gauge.write(open_alerts(self.evaluator), now)

@@ -21,13 +21,14 @@ from kernel.settings import ServiceSettings
 from registry.settings import RegistryLink
 from store.privileges import SERVICES
 
-#: The service's InfluxDB user (store.privileges: READ): what a password logs in as by default.
+#: The service's InfluxDB user (store.privileges: ALL): what a password logs in as by default.
 ALERTS_USER = SERVICES["alerts"].default_username
 
 
 class IndicatorsStore(InfluxLink):
     """Where the indicators job's measurements are read (rules on ISPU, traffic, flood
-    status): InfluxDB as the READ-only alerts user, or the embedded SQLite store."""
+    status) and the active alerts' gauge is written (alerts/gauge.py): InfluxDB as the alerts
+    user (store.privileges: ALL on the database), or the embedded SQLite store."""
 
     group: ClassVar[str] = "indicators store"
     default_influx_username: ClassVar[str | None] = ALERTS_USER
@@ -52,14 +53,14 @@ class IndicatorsStore(InfluxLink):
         return []
 
     def open_indicators(self) -> Any:
-        """The store's read interface, or None when neither is given (rules on indicators
-        then never fire: logged at start)."""
+        """The store (read: the indicators; write: the gauge), or None when neither is given
+        (rules on indicators then never fire and no gauge is written: logged at start)."""
         if not self.influx_url and not self.sqlite:
             return None
-        from store import open_reader
+        from store import open_store
 
         secrets = self.influx_secrets()
-        return open_reader(
+        return open_store(
             influx_url=self.influx_url,
             influx_db=self.influx_db,
             influx_token=secrets["token"],

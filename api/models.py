@@ -68,6 +68,11 @@ class DevicePublic(BaseModel):
         description="error events of this device since the gateway started, all kinds",
         examples=[3],
     )
+    firmware: str | None = Field(
+        description="the device's firmware version as its driver reported it; null when the "
+        "driver knows none (or the gateway is older than this field)",
+        examples=["2.07"],
+    )
     time: str = Field(
         description=f"time of the status that reported this; {_UTC}",
         examples=["2025-11-30T08:01:00.000Z"],
@@ -110,6 +115,11 @@ class GatewayPublic(BaseModel):
     clock_offset: float | None = Field(
         description="seconds, gateway clock minus GPS time; null without a GPS reporting it",
         examples=[-0.4],
+    )
+    version: str | None = Field(
+        description="the gateway's software version, from the newest status; null when that "
+        "status carried none (a Last Will)",
+        examples=["0.1.0"],
     )
     devices: list[DevicePublic] = Field(
         description="the devices of the newest status that named devices, by device id"

@@ -1,10 +1,11 @@
 """Gateways and their devices, from the points ingest writes for every status message.
 
 Pure functions over the store's points (no store, no FastAPI): ``gateway_status`` (state and
-the gateway's own details: spool, dropped, clock offset) and ``jagajalan_device_status`` (one
-point per device per status: state, last error, stuck fields, error count); docs/protocol.md
-section 4. What "the current devices" are: the devices of the newest status that named any,
-so a device removed from the gateway's config drops out. A change is a status whose state
+the gateway's own details: spool, dropped, clock offset, software version) and
+``jagajalan_device_status`` (one point per device per status: state, last error, stuck
+fields, error count, firmware); docs/protocol.md section 4. What "the current devices" are:
+the devices of the newest status that named any, so a device removed from the gateway's
+config drops out. A change is a status whose state
 (or set of stuck fields) differs from the one before it, per device and for the gateway.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from api.models import DevicePublic, GatewayPublic, StateChange
 from kernel.times import utc_iso, wib_iso
 from store.base import GatewaySeen
-from telemetry.mapping import STATUS_FIELDS, Point
+from telemetry.mapping import STATUS_FIELDS, VERSION_FIELD, Point
 
 
 def _str(point: Point, name: str) -> str:
@@ -35,6 +36,7 @@ def device_view(point: Point) -> DevicePublic:
         last_error=_str(point, "last_error") or None,
         stuck=stuck(point),
         errors=int(errors) if isinstance(errors, int | float) else 0,
+        firmware=_str(point, "firmware") or None,
         time=utc_iso(point.time_ms) or "",
         time_wib=wib_iso(point.time_ms) or "",
     )
@@ -73,6 +75,7 @@ def gateway_view(
         state_time=utc_iso(seen.state_time_ms),
         state_time_wib=wib_iso(seen.state_time_ms),
         **details,  # type: ignore[arg-type]
+        version=(_str(status, VERSION_FIELD) or None) if status is not None else None,
         devices=list(devices),
         devices_ok=sum(1 for d in devices if d.state == "ok"),
     )

@@ -140,6 +140,11 @@ def _token_mode(admin: Any, settings: Any) -> int:
     return EXIT_OK
 
 
+#: Seconds a backfill waits for each answer: each of its queries aggregates a whole window of
+#: the district, which on a busy server takes longer than a service's 10 s reads.
+BACKFILL_TIMEOUT = 120.0
+
+
 def backfill_command(args: argparse.Namespace) -> int:
     from kernel.settings import load
     from store import retention
@@ -149,7 +154,12 @@ def backfill_command(args: argparse.Namespace) -> int:
 
     settings = load(BackfillSettings, args, os.environ)
     assert settings.influx_url is not None  # a rule of the settings
-    store = InfluxStore(settings.influx_url, settings.influx_db, **settings.influx_secrets())
+    store = InfluxStore(
+        settings.influx_url,
+        settings.influx_db,
+        timeout=BACKFILL_TIMEOUT,
+        **settings.influx_secrets(),
+    )
     try:
         written = retention.backfill(store, settings.start, settings.end)
     except StoreError as exc:

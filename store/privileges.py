@@ -46,7 +46,12 @@ class ServiceUser:
 SERVICE_USERS: tuple[ServiceUser, ...] = (
     ServiceUser("ingest", WRITE, "writes readings, gateway status and batch points"),
     ServiceUser("api", READ, "serves latest readings and gateways"),
-    ServiceUser("alerts", READ, "reads recent readings to evaluate alert rules"),
+    ServiceUser(
+        "alerts",
+        ALL,
+        "reads the indicators its rules watch, writes the active alerts' counts"
+        " (`jagajalan_alerts_active`)",
+    ),
     ServiceUser("grafana", READ, "dashboards (Grafana's InfluxDB data source)"),
     ServiceUser(
         "analytics", ALL, "reads readings, writes the indicators it derives (`jagajalan_*`)"

@@ -343,24 +343,34 @@ STATUS_FIELDS = {
     "spool_errors": int,
     "clock_offset": float,
 }
+#: The gateway's software version, a gateway_status string field written only when the status
+#: carries one (a Last Will does not), at most MAX_VERSION_TEXT characters.
+VERSION_FIELD = "version"
 #: jagajalan_device_status fields: ``state`` (a device state), ``last_error`` (the device's
 #: last problem while it is not ok, else ""), ``stuck`` (the fields frozen for the device's
 #: ``stuck_after``, comma-separated, else ""), ``errors`` (its error events since the gateway
-#: started, all kinds summed). Every field in every point, so the newest point is complete.
-DEVICE_FIELDS = {"state": str, "last_error": str, "stuck": str, "errors": int}
+#: started, all kinds summed), ``firmware`` (the device's firmware version as its driver
+#: reports it, ``firmware.<device>`` of the status, else ""). Every field in every point, so
+#: the newest point is complete.
+DEVICE_FIELDS = {"state": str, "last_error": str, "stuck": str, "errors": int, "firmware": str}
 #: Longest last_error text stored (the gateway sends at most 200 characters).
 MAX_ERROR_TEXT = 500
+#: Longest software or firmware version stored.
+MAX_VERSION_TEXT = 64
 
 
 def status_points(status: Status, time_ms: int) -> list[Point]:
     """The points of one status message: its ``gateway_status`` point (state and the
     gateway's details), then one ``jagajalan_device_status`` point per device."""
-    details = {
+    details: dict[str, float | int | str] = {
         name: kind(value)
         for name, kind in STATUS_FIELDS.items()
         if (value := getattr(status, name)) is not None
     }
+    if status.version:
+        details[VERSION_FIELD] = status.version[:MAX_VERSION_TEXT]
     points = [status_point(status.gateway, status.state, time_ms, details)]
+    firmware = firmware_versions(status)
     errors = status.errors or {}
     last_error = status.last_error or {}
     for device, state in status.devices.items():
@@ -370,10 +380,25 @@ def status_points(status: Status, time_ms: int) -> list[Point]:
             "last_error": text[:MAX_ERROR_TEXT],
             "stuck": ",".join(stuck_fields(status, device)),
             "errors": min(sum(errors.get(device, {}).values()), MAX_COUNT),
+            "firmware": firmware.get(device, ""),
         }
         tags = {"gateway": status.gateway, "device": device}
         points.append(Point(DEVICE_STATUS_MEASUREMENT, tags, fields, time_ms))
     return points
+
+
+def firmware_versions(status: Status) -> dict[str, str]:
+    """Device id -> firmware version from the status's ``firmware`` (free-form, like ``info``:
+    a gateway older than this field sends none; values that are not text or a number are
+    ignored, never refused), each at most MAX_VERSION_TEXT characters."""
+    given = (status.model_extra or {}).get("firmware")
+    if not isinstance(given, dict):
+        return {}
+    return {
+        str(device): str(version).strip()[:MAX_VERSION_TEXT]
+        for device, version in given.items()
+        if isinstance(version, str | int | float) and not isinstance(version, bool)
+    }
 
 
 def stuck_fields(status: Status, device: str) -> list[str]:

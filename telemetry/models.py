@@ -63,7 +63,11 @@ PIPELINE_MEASUREMENTS = (BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_ME
 #: so Grafana's template variables and site map can read them (dashboards/sites.py). Reserved
 #: by the prefix and, like the pipeline's measurements, not a reading.
 SITE_MEASUREMENT = "jagajalan_site"
-REFERENCE_MEASUREMENTS = (SITE_MEASUREMENT,)
+#: One point per alert severity (tag severity; fields firing, acknowledged, active: integers)
+#: after every evaluation of the acting alerts service: the registry's open alerts counted
+#: for Grafana (alerts/gauge.py). Like the sites' copy, registry facts copied into InfluxDB.
+ALERTS_ACTIVE_MEASUREMENT = "jagajalan_alerts_active"
+REFERENCE_MEASUREMENTS = (SITE_MEASUREMENT, ALERTS_ACTIVE_MEASUREMENT)
 #: What the indicators job (indicators/) derives from the readings and writes back
 #: (docs/protocol.md 4.1): reserved by the prefix like every service's measurement, and, like
 #: the pipeline measurements, not readings (the store's ``latest()`` leaves both out).

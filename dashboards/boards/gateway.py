@@ -4,7 +4,11 @@ offset and when each gateway was last heard from.
 Sources (docs/protocol.md): ``gateway_status`` (ingest: every status and Last Will, field
 ``state``), ``gateway_batches`` (ingest: one point per batch, at its ``sent`` time) and
 ``gateway_health`` (the gateway's own readings every ``health_interval``: ``spool_depth``,
-``spool_oldest_age``, ``dropped``, ``decode_errors``, ``clock_offset``).
+``spool_oldest_age``, ``dropped``, ``decode_errors``, ``clock_offset``). The versions: the
+``version`` field of ``gateway_status`` (the gateway's software, in every status it sends
+itself; a Last Will carries none, so the newest point with a version is the last time the
+gateway reported for itself: its "last seen") and the ``firmware`` field of
+``jagajalan_device_status`` (a node's firmware, "" when its driver knows none).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dashboards import common
 from dashboards.common import LEGEND, WHERE, latest, series, steps
 from dashboards.model import Dashboard, Panel, Query, ValueText
 from kernel.text import tr
-from telemetry.models import BATCH_MEASUREMENT, STATUS_MEASUREMENT
+from telemetry.mapping import VERSION_FIELD
+from telemetry.models import BATCH_MEASUREMENT, DEVICE_STATUS_MEASUREMENT, STATUS_MEASUREMENT
 
 ALIAS = "$tag_gateway"
 HEALTH = "gateway_health"
@@ -30,6 +35,58 @@ def _health(lang: str, key: str, select: str, unit: str = "", decimals: int = 0)
         decimals=decimals,
         description=tr(f"{key}.about", lang),
         options={"legend": LEGEND, "tooltip": TOOLTIP},
+    )
+
+
+def _table(lang: str, key: str, query: Query, columns: dict[str, str]) -> Panel:
+    """A table of the newest row per gateway; *columns*: field -> message key of its title
+    (``Time``, the row's time, shown as "... ago")."""
+    overrides = []
+    for name, title in columns.items():
+        props = [{"id": "displayName", "value": tr(title, lang)}]
+        if name == "Time":
+            props.append({"id": "unit", "value": "dateTimeFromNow"})
+        overrides.append({"matcher": {"id": "byName", "options": name}, "properties": props})
+    return Panel(
+        tr(key, lang),
+        "table",
+        (query,),
+        width=12,
+        height=7,
+        description=tr(f"{key}.about", lang),
+        options={"showHeader": True, "sortBy": [{"desc": False, "displayName": "gateway"}]},
+        overrides=tuple(overrides),
+    )
+
+
+def versions(lang: str) -> tuple[Panel, Panel]:
+    """Each gateway's software version and when it last reported it; each node's firmware."""
+    software = Query(
+        latest(f'last("{VERSION_FIELD}") AS "{VERSION_FIELD}"', STATUS_MEASUREMENT),
+        result_format="table",
+    )
+    firmware = Query(
+        f'SELECT last("firmware") AS "firmware" FROM "{DEVICE_STATUS_MEASUREMENT}" {WHERE} '
+        'AND "firmware" != \'\' GROUP BY "gateway", "device"',
+        result_format="table",
+    )
+    return (
+        _table(
+            lang,
+            "dash.gw.versions",
+            software,
+            {VERSION_FIELD: "dash.gw.col.version", "Time": "dash.gw.col.reported"},
+        ),
+        _table(
+            lang,
+            "dash.gw.firmware",
+            firmware,
+            {
+                "device": "dash.gw.col.device",
+                "firmware": "dash.gw.col.firmware",
+                "Time": "dash.gw.col.reported",
+            },
+        ),
     )
 
 
@@ -95,5 +152,6 @@ def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
                 options={"legend": LEGEND, "tooltip": TOOLTIP},
             ),
             last_seen,
+            *versions(lang),
         ),
     )

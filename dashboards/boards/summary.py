@@ -1,5 +1,6 @@
-"""Ringkasan Kabupaten: the district at a glance. A map of the sites coloured by gateway state,
-flood level and ISPU category, gateways online, and the latest status of every site.
+"""Ringkasan Kabupaten: the district at a glance. A row of counts (gateways online and
+reporting, active and critical alerts), a map of the sites coloured by gateway state, flood
+level and ISPU category, and the latest status of every site.
 
 The map's base layer works without internet by default: the country outlines that Grafana
 itself serves (``public/maps/countries.geojson``), under the sites' markers. A district
@@ -8,9 +9,12 @@ server with its own tile server generates the dashboards with ``--tiles URL``
 which makes that XYZ layer the base. Sites and coordinates come from ``jagajalan_site``
 (the registry's copy; not limited to the time range: a site is on the map whatever the range);
 the states are each gateway's newest in the range. The alerts service (alerts/) keeps its
-alerts in the registry's database, which Grafana's one InfluxDB data source does not read, so
-the "active warnings" here are the indicators' own: a site's flood level above normal and its
-ISPU category, the measurements the alert rules read too.
+alerts in the registry's database, which Grafana's one InfluxDB data source does not read; its
+acting instance writes the open alerts' counts per severity into InfluxDB after every
+evaluation (``jagajalan_alerts_active``, alerts/gauge.py), which the two alert stats read: the
+newest count of each severity in the range, summed (district-wide: alerts are not filtered by
+the gateway variable). The map's warnings are the indicators' own: a site's flood level above
+normal and its ISPU category, the measurements the alert rules read too.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from typing import Any
 
 from analytics import ispu
 from dashboards import common
-from dashboards.common import GATEWAY, WHERE, latest
+from dashboards.common import GATEWAY, WHERE, latest, steps
 from dashboards.model import Dashboard, Panel, Query, ValueText
 from kernel.text import tr
-from telemetry.models import FLOOD_STATUS_MEASUREMENT, ISPU_HOURLY_MEASUREMENT, SITE_MEASUREMENT
+from telemetry.models import (
+    ALERTS_ACTIVE_MEASUREMENT,
+    FLOOD_STATUS_MEASUREMENT,
+    ISPU_HOURLY_MEASUREMENT,
+    SITE_MEASUREMENT,
+)
 from telemetry.models import STATUS_MEASUREMENT as STATUS
 
 #: The district's centre (Kabupaten Sarolangun, simulators/sites.py) and a zoom that shows it.
@@ -138,6 +147,17 @@ def base_layer(lang: str, tiles: str | None) -> dict[str, Any]:
     return {"config": {"attribution": "", "url": tiles}, "name": name, "type": "xyz"}
 
 
+def alerts_query(severities: str = "") -> str:
+    """The open alerts: the newest count of each severity in the range, summed; only the
+    severities matching the regular expression *severities* when given."""
+    where = f' AND "severity" =~ /^({severities})$/' if severities else ""
+    newest = (
+        f'SELECT last("active") AS "active" FROM "{ALERTS_ACTIVE_MEASUREMENT}" '
+        f'WHERE $timeFilter{where} GROUP BY "severity"'
+    )
+    return f'SELECT sum("active") AS "active" FROM ({newest})'
+
+
 def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
     last = f'SELECT last("state") AS "state" FROM "{STATUS}" {WHERE} GROUP BY "gateway"'
     online = f'SELECT count("state") FROM ({last}) WHERE "state" = \'online\''
@@ -187,13 +207,12 @@ def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
         description=tr("dash.summary.about", lang),
         variables=common.variables(lang),
         items=(
-            geomap,
             Panel(
                 tr("dash.summary.online", lang),
                 "stat",
                 (Query(online),),
-                width=4,
-                height=8,
+                width=6,
+                height=5,
                 description=tr("dash.summary.online.about", lang),
                 color_mode="fixed",
                 no_value="0",
@@ -203,19 +222,42 @@ def build(lang: str = "id", tiles: str | None = None) -> Dashboard:
                 tr("dash.summary.reporting", lang),
                 "stat",
                 (Query(reporting),),
-                width=4,
-                height=8,
+                width=6,
+                height=5,
                 description=tr("dash.summary.reporting.about", lang),
                 color_mode="fixed",
                 no_value="0",
                 options=stat,
             ),
             Panel(
+                tr("dash.summary.alerts", lang),
+                "stat",
+                (Query(alerts_query()),),
+                width=6,
+                height=5,
+                description=tr("dash.summary.alerts.about", lang),
+                thresholds=steps(("green", None), ("orange", 1)),
+                color_mode="thresholds",
+                options=stat,
+            ),
+            Panel(
+                tr("dash.summary.critical", lang),
+                "stat",
+                (Query(alerts_query("critical")),),
+                width=6,
+                height=5,
+                description=tr("dash.summary.critical.about", lang),
+                thresholds=steps(("green", None), ("red", 1)),
+                color_mode="thresholds",
+                options=stat,
+            ),
+            geomap,
+            Panel(
                 tr("dash.summary.table", lang),
                 "table",
                 _state_queries(),
                 width=8,
-                height=8,
+                height=16,
                 description=tr("dash.summary.table.about", lang),
                 transformations=_join(),
                 overrides=_colours(lang),

@@ -5,7 +5,8 @@ and of the spool. The pure functions (:func:`status_details`, :func:`health_fiel
 plain values; :class:`Health` gathers them from the live objects.
 
 Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v``,
-``gateway``, ``state``, ``time``, ``version``, ``uptime`` and ``devices`` (id -> state):
+``gateway``, ``state``, ``time``, ``version`` (the installed package's version:
+:func:`kernel.version.installed_version`), ``uptime`` and ``devices`` (id -> state):
 
 =====================  =====================================================================
 ``spool_depth``        readings waiting on disk (int)
@@ -39,7 +40,7 @@ from typing import Any
 
 from gateway.devices.base import Driver, Sink
 from gateway.runtime.spool import Spool
-from kernel import __version__
+from kernel.version import installed_version
 from telemetry.models import DeviceState, Reading, Status, valid_time
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ class Health:
             gateway=self.gateway,
             state=state,  # type: ignore[arg-type]
             time=ms if valid_time(ms) else None,
-            version=__version__,
+            version=installed_version(),
             uptime=round(self.uptime(), 1),
             **status_details(self.snapshot()),
             spool_depth=self.spool.depth(),

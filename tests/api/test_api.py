@@ -151,6 +151,7 @@ NO_DETAILS = {
     "dropped": None,
     "spool_errors": None,
     "clock_offset": None,
+    "version": None,
     "devices": [],
     "devices_ok": 0,
 }

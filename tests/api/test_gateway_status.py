@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 import warnings
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,8 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
             errors={"wl1": {"unplugged": 2}},
             last_error={"wl1": "/dev/ttyUSB3: gone"},
             info={"env1": {"stuck": ["pm25"]}},
+            version="0.3.1",
+            firmware={"wl1": "WL-2.07"},
         ),
     )
     store.write([batch_meta_point(_batch(GW2, T0))])  # a gateway without any status
@@ -95,6 +98,7 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
         "dropped": 4,
     }
     assert (gw["spool_errors"], gw["clock_offset"], gw["devices_ok"]) == (0, -0.4, 1)
+    assert gw["version"] == "0.3.1"
     when = {"time": iso(T0 + MIN), "time_wib": "2025-11-30T15:01:00.000+07:00"}
     assert gw["devices"] == [
         {
@@ -103,6 +107,7 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
             "last_error": None,
             "stuck": ["pm25"],
             "errors": 0,
+            "firmware": None,
             **when,
         },
         {
@@ -111,11 +116,13 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
             "last_error": "/dev/ttyUSB3: gone",
             "stuck": [],
             "errors": 2,
+            "firmware": "WL-2.07",
             **when,
         },
     ]
     quiet = listed[1]
     assert (quiet["state"], quiet["spool_depth"], quiet["devices"]) == (None, None, [])
+    assert quiet["version"] is None
     assert client.get("/readings/latest").json() == []  # status points are not readings
 
 
@@ -128,6 +135,7 @@ def test_a_last_will_keeps_the_devices_but_has_no_details(store: SQLiteStore) ->
     store.write(status_points(will, T0 + MIN))  # ingest stamps it with the receive time
     gw = TestClient(create_app(store, access=open_reads())).get(f"/gateways/{GW1}").json()
     assert (gw["state"], gw["state_time"], gw["spool_depth"]) == ("offline", iso(T0 + MIN), None)
+    assert gw["version"] is None  # a Last Will carries no version
     assert [(d["device"], d["state"], d["time"]) for d in gw["devices"]] == [
         ("wl1", "unplugged", iso(T0))
     ]
@@ -260,7 +268,11 @@ def test_a_pulled_cable_shows_in_the_api_and_its_history(
     store.ensure()
     now = [RECENT / 1000]  # the gateway's clock, seconds
     clock = lambda: now[0]  # noqa: E731
-    level = EmitDriver(EmitConfig(driver="test_emit", id="wl1"), lambda r: None, clock)
+    level = EmitDriver(
+        EmitConfig(driver="test_emit", id="wl1", info={"firmware": "WL-2.07"}),
+        lambda r: None,
+        clock,
+    )
     gps = EmitDriver(
         EmitConfig(driver="test_emit", id="gps1", info={"clock_offset": -0.35}),
         lambda r: None,
@@ -306,6 +318,9 @@ def test_a_pulled_cable_shows_in_the_api_and_its_history(
                 -0.35,
             )
             assert gw["spool_oldest_age"] == 60.0 and gw["devices_ok"] == 1
+            # The installed package's version and the driver's firmware, stored by ingest.
+            assert gw["version"] == metadata.version("jagajalan")
+            assert [d["firmware"] for d in gw["devices"]] == [None, "WL-2.07"]
             wl1 = gw["devices"][1]
             assert (wl1["device"], wl1["last_error"], wl1["errors"]) == (
                 "wl1",

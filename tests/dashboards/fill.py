@@ -3,11 +3,13 @@
 ``jagajalan store setup`` (retention policies, continuous queries), the scenario's readings
 for every site every five scenario minutes, written as ingest writes a gateway's batches
 (readings, ``gateway_batches``), each gateway's ``gateway_health`` readings and
-``gateway_status`` points (made here: the scenario engine has no gateway internals; the
-values follow the scenario clock, one gateway offline for two hours), then the production
-commands: ``jagajalan store backfill`` (the rollups), ``jagajalan registry import`` of
-examples/registry.toml and ``jagajalan dashboards sites`` (the sites' tags), and
-``jagajalan analytics backfill`` (the indicator measurements).
+status messages (made here: the scenario engine has no gateway internals; the values follow
+the scenario clock, one gateway offline for two hours), stored as ingest stores them
+(``status_points``: ``gateway_status`` with the software version,
+``jagajalan_device_status`` with a node's firmware), and the alerts service's gauge of open
+alerts (``gauge_points``), then the production commands: ``jagajalan store backfill`` (the
+rollups), ``jagajalan registry import`` of examples/registry.toml and ``jagajalan dashboards
+sites`` (the sites' tags), and ``jagajalan analytics backfill`` (the indicator measurements).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alerts.gauge import gauge_points
+from alerts.lifecycle.policy import Alert
 from jagajalan.cli import main
 from simulators.scenario.engine import Scenario
 from store.influx import InfluxStore
-from telemetry.mapping import batch_meta_point, batch_to_points, status_point
-from telemetry.models import Batch, Reading
+from telemetry.mapping import batch_meta_point, batch_to_points, status_points
+from telemetry.models import Batch, Reading, Status
 from testkit.services import Influx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +34,7 @@ SCENARIO = "normal_day"
 STEP_S = 300
 COUNTER = "srl-pasar-01"  # forwards vehicle records, counts per class
 OFFLINE = "srl-pauh-01"  # offline from 10:00 to 12:00 scenario time
+VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,57 @@ def _health(seq: int, k: int, offline: bool) -> dict[str, float | int]:
         "devices_total": 5,
         "clock_offset": 0.01 * (k % 9 - 4),
     }
+
+
+def _status(gateway: str, ms: int, k: int, offline: bool) -> Status:
+    """What the gateway's status says (a Last Will while it is offline): its software version
+    and, for a Modbus node whose profile reads a firmware register, that node's firmware."""
+    if offline:
+        return Status(gateway=gateway, state="offline")
+    return Status(
+        gateway=gateway,
+        state="online",
+        time=ms,
+        version=VERSION,
+        devices={"node1": "ok", "node2": "ok"},
+        spool_depth=k % 7,
+        dropped=0,
+        spool_oldest_age=1.5,
+        clock_offset=0.02,
+        firmware={"node1": "2.07"},  # type: ignore[call-arg]  # free-form, like info
+    )
+
+
+def _open_alerts(t: float, offline: bool) -> list[Alert]:
+    """What the acting alerts service counts: a flood warning all day, acknowledged; while the
+    gateway is offline, its critical alert."""
+    out = [
+        Alert(
+            "genangan/srl-tembesi-01/wl1@0",
+            "genangan",
+            "srl-tembesi-01",
+            "wl1",
+            "siaga",
+            "warning",
+            25.0,
+            t,
+            state="acknowledged",
+        )
+    ]
+    if offline:
+        out.append(
+            Alert(
+                f"gateway-offline/{OFFLINE}/@0",
+                "gateway-offline",
+                OFFLINE,
+                "",
+                "offline",
+                "critical",
+                "offline",
+                t,
+            )
+        )
+    return out
 
 
 def _per_vehicle(vehicles: list, ms: int) -> list[Reading]:
@@ -129,18 +185,9 @@ def fill(influx: Influx, database: str, workdir: Path) -> Filled:
                     )
                 )
                 if k % 6 == 0:
-                    state = "offline" if offline else "online"
-                    details = (
-                        {}
-                        if offline
-                        else {
-                            "spool_depth": k % 7,
-                            "dropped": 0,
-                            "spool_oldest_age": 1.5,
-                            "clock_offset": 0.02,
-                        }
-                    )
-                    store.write([status_point(gw, state, ms, details)])
+                    store.write(status_points(_status(gw, ms, k, offline), ms))
+                if gw == OFFLINE:  # one alerts service: its gauge, once per step
+                    store.write(gauge_points(_open_alerts(t, offline), ms))
                 if len(rows) >= 96 or k == int(sc.duration // STEP_S):
                     batch = Batch(gateway=gw, seq=seq, sent=ms + 1000, readings=rows)
                     store.write([*batch_to_points(batch), batch_meta_point(batch)])

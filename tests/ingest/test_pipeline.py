@@ -486,6 +486,8 @@ def test_a_status_is_stored_with_its_details_and_one_point_per_device() -> None:
             "dropped": 0,
             "clock_offset": 0.25,
             "last_error": {"wl1": "port gone"},
+            "version": "0.2.0",
+            "firmware": {"env1": "1.3"},
         }
     ).encode()
     topic = topics.status("gw-a")
@@ -496,9 +498,10 @@ def test_a_status_is_stored_with_its_details_and_one_point_per_device() -> None:
     device = "jagajalan_device_status,device={},gateway=gw-a state={},last_error={}"
     assert lines.points == [
         'gateway_status,gateway=gw-a state="online",spool_depth=7i,dropped=0i,'
-        f"clock_offset=0.25 {T0}",
-        device.format("wl1", '"unplugged"', '"port gone"') + f',stuck="",errors=0i {T0}',
-        device.format("env1", '"ok"', '""') + f',stuck="",errors=0i {T0}',
+        f'clock_offset=0.25,version="0.2.0" {T0}',
+        device.format("wl1", '"unplugged"', '"port gone"')
+        + f',stuck="",errors=0i,firmware="" {T0}',
+        device.format("env1", '"ok"', '""') + f',stuck="",errors=0i,firmware="1.3" {T0}',
     ]
     # A Last Will carries no time and no details: its state, at the time it was received.
     will = pipeline.process(topic, b'{"v":1,"gateway":"gw-a","state":"offline"}', T0 + 99)

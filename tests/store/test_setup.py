@@ -84,7 +84,7 @@ def test_docs_show_the_privileges_table_the_code_grants() -> None:
     assert [(u.service, u.privilege) for u in privileges.SERVICE_USERS] == [
         ("ingest", "WRITE"),
         ("api", "READ"),
-        ("alerts", "READ"),
+        ("alerts", "ALL"),  # reads the indicators, writes the active alerts' counts
         ("grafana", "READ"),
         ("analytics", "ALL"),  # the indicators job reads readings and writes what it derives
     ]

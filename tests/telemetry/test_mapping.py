@@ -73,6 +73,8 @@ def test_a_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
         errors={"wl1": {"unplugged": 2, "timeout": 1}, "env1": {"stuck": 1}},
         last_error={"wl1": "/dev/ttyUSB3: gone", "env1": "stale text of an ok device"},
         info={"env1": {"stuck": ["pm25", "Bad Name", 7]}, "cnt1": "free-form"},
+        version="1.4.2",
+        firmware={"wl1": "WL-3.1", "env1": 207, "cnt1": ["not", "a", "version"]},
     )
     gw, *devices = status_points(status, T0)
     assert gw == Point(
@@ -85,6 +87,7 @@ def test_a_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
             "dropped": 3,
             "spool_errors": 0,
             "clock_offset": -0.4,
+            "version": "1.4.2",
         },
         T0,
     )
@@ -92,19 +95,25 @@ def test_a_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
         Point(
             "jagajalan_device_status",
             {"gateway": "gw-1", "device": "wl1"},
-            {"state": "unplugged", "last_error": "/dev/ttyUSB3: gone", "stuck": "", "errors": 3},
+            {
+                "state": "unplugged",
+                "last_error": "/dev/ttyUSB3: gone",
+                "stuck": "",
+                "errors": 3,
+                "firmware": "WL-3.1",
+            },
             T0,
         ),
         Point(
             "jagajalan_device_status",
             {"gateway": "gw-1", "device": "env1"},
-            {"state": "ok", "last_error": "", "stuck": "pm25", "errors": 1},
+            {"state": "ok", "last_error": "", "stuck": "pm25", "errors": 1, "firmware": "207"},
             T0,
         ),
         Point(
             "jagajalan_device_status",
             {"gateway": "gw-1", "device": "cnt1"},
-            {"state": "timeout", "last_error": "", "stuck": "", "errors": 0},
+            {"state": "timeout", "last_error": "", "stuck": "", "errors": 0, "firmware": ""},
             T0,
         ),
     ]

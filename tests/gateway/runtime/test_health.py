@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,8 @@ from gateway.runtime.health import (
     status_details,
 )
 from gateway.runtime.spool import Spool
-from kernel import __version__
 from telemetry.codec import decode_status, encode_status
-from telemetry.mapping import Point, batch_to_points
+from telemetry.mapping import Point, batch_to_points, status_points
 from telemetry.models import Batch
 from telemetry.units import FIELDS
 from testkit.gateway import EmitConfig, EmitDriver
@@ -121,7 +121,9 @@ def test_live_status_and_reading(spool: Spool) -> None:
     health = Health("srl-pasar-01", spool, lambda: [env, gps], clock=lambda: NOW, monotonic=mono)
     status = decode_status(encode_status(health.status("online")))  # as a receiver sees it
     extra = status.model_extra or {}
-    assert (status.state, status.version, status.uptime) == ("online", __version__, 60.0)
+    # The version of the installed package (a bundle's), not the one written in the source.
+    installed = metadata.version("jagajalan")
+    assert (status.state, status.version, status.uptime) == ("online", installed, 60.0)
     assert status.time == int(NOW * 1000)
     assert status.devices == {"env1": "crc_error", "gps1": "starting"}
     assert status.errors == {"env1": {"crc_error": 2}}
@@ -130,6 +132,13 @@ def test_live_status_and_reading(spool: Spool) -> None:
     assert extra["position"]["latitude"] == -2.2985 and status.clock_offset == -0.412
     assert (status.spool_depth, status.spool_oldest_age, status.dropped) == (0, 0.0, 0)
     assert status.spool_errors == 0
+    # What ingest stores of it: the gateway's version, each device's firmware ("" unknown).
+    gw_point, *device_points = status_points(status, status.time or 0)
+    assert gw_point.fields["version"] == installed
+    assert {p.tags["device"]: p.fields["firmware"] for p in device_points} == {
+        "env1": "1.4",
+        "gps1": "",
+    }
 
     reading = health.reading()
     assert reading is not None
