@@ -49,6 +49,7 @@ COMPONENTS = [
     "alerts.cli",
     "simulators.cli",
     "dashboards.cli",
+    "firmware_tools.cli",
     "jagajalan.demo",
     "jagajalan.stack",
     "jagajalan.configdoc",

@@ -15,12 +15,40 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-#: The default place, in the gateway unit's StateDirectory (deploy/systemd), one per machine.
-DEFAULT_HEALTH_FILE = Path("/var/lib/jagajalan/health.json")
+#: The file's name; it lives in the folder of the gateway's spool (by default
+#: /var/lib/jagajalan/<gateway id>/, the unit's StateDirectory), which only the gateway writes.
+HEALTH_FILE_NAME = "health.json"
+#: gateway.config.DEFAULT_SPOOL_DIR, repeated here for readers that are not the gateway
+#: (tests/gateway/runtime/test_alive.py keeps both equal).
+DEFAULT_SPOOL_DIR = Path("/var/lib/jagajalan")
 PHASES = ("running", "published")
+
+
+class HealthFileUnknown(Exception):
+    """The gateway config does not say where the health file is (names the file and why)."""
+
+
+def health_file_of(config_file: Path) -> Path:
+    """Where the gateway configured by *config_file* writes its health file: beside its spool
+    (``[spool] path``, relative to the config's folder), else in the default spool folder."""
+    try:
+        doc = tomllib.loads(config_file.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise HealthFileUnknown(f"{config_file}: {exc}") from exc
+    spool = doc.get("spool", {}).get("path") if isinstance(doc.get("spool"), dict) else None
+    if isinstance(spool, str) and spool:
+        # the rule of kernel.fields.resolve_path: relative to the config file's folder
+        path = Path(os.path.normpath((config_file.parent / Path(spool).expanduser()).absolute()))
+        return path.parent / HEALTH_FILE_NAME
+    gateway = doc.get("gateway")
+    gateway_id = gateway.get("id") if isinstance(gateway, dict) else None
+    if not isinstance(gateway_id, str) or not gateway_id or "/" in gateway_id:
+        raise HealthFileUnknown(f"{config_file}: [gateway] id = {gateway_id!r}")
+    return DEFAULT_SPOOL_DIR / gateway_id / HEALTH_FILE_NAME
 
 
 def write_alive(path: Path, record: dict[str, Any]) -> None:

@@ -69,6 +69,7 @@ class Layout:
         self.previous = root / "previous"
         self.venv = root / "venv"
         self.journal_path = root / "update.json"
+        self.counter_path = root / "counter"
 
     # -- releases ---------------------------------------------------------------------------
     def release(self, version: str) -> Path:
@@ -86,7 +87,9 @@ class Layout:
     def versions(self) -> list[str]:
         if not self.releases.is_dir():
             return []
-        return sorted(p.name for p in self.releases.iterdir() if p.is_dir())
+        return sorted(
+            p.name for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def _target(self, link: Path) -> str | None:
         try:
@@ -116,9 +119,29 @@ class Layout:
         (path / COMPLETE).unlink(missing_ok=True)
         shutil.rmtree(path, ignore_errors=True)
 
+    def prune(self) -> None:
+        """Remove every release but current and previous, and unpacking leftovers."""
+        if not self.releases.is_dir():
+            return
+        for path in self.releases.iterdir():
+            if path.name.startswith(".unpack-"):
+                shutil.rmtree(path, ignore_errors=True)
+        for version in self.versions():
+            self.remove_release(version)
+
     def clean_temporaries(self) -> None:
         for link in (self.current, self.previous, self.venv, self.journal_path):
             link.with_name(link.name + TMP_SUFFIX).unlink(missing_ok=True)
+
+    # -- the anti-rollback counter of the last committed release -------------------------------
+    def installed_counter(self) -> int | None:
+        try:
+            return int(self.counter_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def write_counter(self, counter: int) -> None:
+        write_durably(self.counter_path, f"{counter}\n".encode())
 
     # -- journal ----------------------------------------------------------------------------
     def read_journal(self) -> Journal | None:

@@ -59,10 +59,13 @@ def _no_step(_name: str) -> None:
     pass
 
 
-def manifest_version(verified: VerifiedLike) -> str:
+def _field(verified: VerifiedLike, name: str) -> object:
     manifest = verified.manifest
-    value = manifest.get("version") if isinstance(manifest, dict) else manifest.version
-    version = str(value)
+    return manifest.get(name) if isinstance(manifest, dict) else getattr(manifest, name, None)
+
+
+def manifest_version(verified: VerifiedLike) -> str:
+    version = str(_field(verified, "version"))
     if not VERSION.fullmatch(version):
         raise UpdateError("update.bad_version", version)
     return version
@@ -116,8 +119,10 @@ def update(
         journal.reason, journal.detail = result.key, result.detail
         layout.write_journal(journal)
         step("committed")
-        for other in layout.versions():
-            layout.remove_release(other)
+        counter = _field(verified, "counter")
+        if isinstance(counter, int):
+            layout.write_counter(counter)  # anti-rollback: only a committed release raises it
+        layout.prune()
         return Outcome("committed", version, version, old, result.key, result.detail)
     if old is None:
         # The first release has nothing to go back to: it stays, reported as failing.
@@ -148,22 +153,32 @@ def _roll_back(layout: Layout, journal: Journal, step: Step = _no_step) -> None:
     journal.phase = "rolled_back"
     layout.write_journal(journal)
     step("rolled_back")
+    layout.remove_release(journal.new)  # a failed release is not kept (small SD cards)
 
 
 def recover(layout: Layout, service: Service | None, *, restart: bool) -> Journal | None:
     """Finish or undo an interrupted update; return the journal (None: no update ever ran).
 
     *restart*: restart the gateway after a rollback (not at boot, where the gateway starts
-    after this).
+    after this). Ends by removing what a cut left behind: releases that are neither current
+    nor previous, unpacking folders.
     """
     layout.clean_temporaries()
     journal = layout.read_journal()
-    if journal is None or journal.phase in TERMINAL:
-        return journal
-    log.warning("update to %s was interrupted in phase %s", journal.new, journal.phase)
+    if journal is not None and journal.phase not in TERMINAL:
+        log.warning("update to %s was interrupted in phase %s", journal.new, journal.phase)
+        rolled_back = _finish(layout, journal)
+        if rolled_back and restart and service is not None:
+            service.restart()
+    layout.prune()
+    return journal
+
+
+def _finish(layout: Layout, journal: Journal) -> bool:
+    """Bring an interrupted update to a terminal phase; True when it rolled back."""
     if journal.phase == "staging":
         _abort(layout, journal, "update.interrupted", journal.phase)
-        return journal
+        return False
     if journal.old is None or not layout.runnable(journal.old):
         # Nothing to go back to (first release): keep the new one if it is whole.
         if layout.current_version() != journal.new and layout.runnable(journal.new):
@@ -171,10 +186,8 @@ def recover(layout: Layout, service: Service | None, *, restart: bool) -> Journa
         journal.phase = "committed"
         journal.reason, journal.detail = "update.no_previous", "interrupted"
         layout.write_journal(journal)
-        return journal
+        return False
     if journal.reason is None:
         journal.reason, journal.detail = "update.interrupted", journal.phase
     _roll_back(layout, journal)
-    if restart and service is not None:
-        service.restart()
-    return journal
+    return True

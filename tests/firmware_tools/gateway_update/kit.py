@@ -11,9 +11,11 @@ health file as the real one does (tests/gateway/runtime/test_alive.py checks the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -80,8 +82,10 @@ def release_image(version: str, behaviour: str = "ok", *, install_fails: bool = 
     return out.getvalue()
 
 
-def write_payload(folder: Path, version: str, behaviour: str = "ok", **kw) -> Path:
-    path = folder / f"jagajalan-gateway-{version}.tar.gz"
+def write_payload(
+    folder: Path, version: str, behaviour: str = "ok", suffix: str = ".tar.gz", **kw
+) -> Path:
+    path = folder / f"jagajalan-gateway-{version}{suffix}"
     path.write_bytes(release_image(version, behaviour, **kw))
     return path
 
@@ -94,17 +98,21 @@ class Unsigned:
 
 def tar_verifier(path: Path) -> Unsigned:
     """Accepts an unsigned payload; the version comes from its name (no manifest, no signature)."""
-    match = re.fullmatch(r"jagajalan-gateway-(.+)\.tar\.gz", path.name)
+    match = re.fullmatch(r"jagajalan-gateway-(.+)\.(?:tar\.gz|jjfw)", path.name)
     assert match, path
     return Unsigned({"version": match.group(1)}, path.read_bytes())
 
 
 class Supervisor:
-    """``systemctl restart`` for the tests: one gateway process from ``<root>/venv``."""
+    """``systemctl restart`` for the tests: one gateway process from ``<root>/venv``, whose pid
+    is kept in a file beside the health file, so a supervisor in a later process (run_cli.py)
+    stops the gateway an earlier one started, as systemd would."""
 
-    def __init__(self, root: Path, health_file: Path) -> None:
+    def __init__(self, root: Path, health_file: Path, *, own_group: bool = True) -> None:
         self.root = root
         self.health_file = health_file
+        self.pid_file = health_file.with_name("gateway.pid")
+        self.own_group = own_group  # False: dies with the updater's process group
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -112,13 +120,30 @@ class Supervisor:
         self.stop()
         entry = self.root / "venv" / "bin" / "jagajalan"
         env = {**os.environ, "JAGAJALAN_TEST_HEALTH_FILE": str(self.health_file)}
-        self.proc = children.start([str(entry), "gateway", "run"], env=env)
+        args = [str(entry), "gateway", "run"]
+        if self.own_group:
+            self.proc = children.start(args, env=env)
+        else:
+            self.proc = subprocess.Popen(args, env=env)
+        self.pid_file.write_text(str(self.proc.pid))
         self.starts += 1
 
     def stop(self) -> None:
         if self.proc is not None:
-            children.stop(self.proc, timeout=5)
+            if self.own_group:
+                children.stop(self.proc, timeout=5)
+            else:
+                self.proc.kill()
+                self.proc.wait()
             self.proc = None
+        else:
+            kill_pid_file(self.pid_file)
+
+
+def kill_pid_file(pid_file: Path) -> None:
+    """Stop the gateway another process started (its pid in *pid_file*)."""
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def runs(root: Path) -> str:
