@@ -64,3 +64,25 @@ def read_alive(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+#: The updater's journal (firmware_tools/gateway_update/layout.py: ``phase``, ``new``,
+#: ``reason``), read by the gateway to report its last update in its status.
+UPDATE_JOURNAL = Path("/opt/jagajalan/update.json")
+UPDATE_RESULTS = ("committed", "rolled_back", "aborted")
+
+
+def last_update(path: Path | None) -> dict[str, str] | None:
+    """``{"version", "result"[, "reason"]}`` of the last finished update, or None (no journal,
+    an update still running, or a journal this version cannot read)."""
+    if path is None:
+        return None
+    data = read_alive(path)
+    if data is None or data.get("phase") not in UPDATE_RESULTS:
+        return None
+    if not isinstance(data.get("new"), str):
+        return None
+    out = {"version": data["new"], "result": data["phase"]}
+    if isinstance(data.get("reason"), str):
+        out["reason"] = data["reason"]
+    return out

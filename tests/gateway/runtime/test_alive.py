@@ -75,3 +75,41 @@ def test_the_health_file_is_found_from_the_gateway_config(tmp_path: Path) -> Non
     with pytest.raises(alive.HealthFileUnknown, match=r"missing\.toml"):
         alive.health_file_of(tmp_path / "missing.toml")
     assert os.path.basename(alive.health_file_of(plain)) == alive.HEALTH_FILE_NAME
+
+
+def test_the_status_reports_the_last_update_from_the_updaters_journal(tmp_path: Path) -> None:
+    """The journal the updater writes (its own code) -> the gateway's status -> what a
+    rollout reads from it (its own parser): one chain, three components' code."""
+    import time as _time
+
+    from firmware_tools.gateway_update.layout import Journal, Layout
+    from firmware_tools.rollout.runner import seen_of
+    from gateway.runtime.health import Health
+    from gateway.runtime.spool import Spool
+    from telemetry.codec import encode_status
+
+    layout = Layout(tmp_path / "opt")
+    layout.root.mkdir()
+    spool = Spool(tmp_path / "spool.sqlite", 100)
+    try:
+        health = Health("gw-upd", spool, list, update_journal=layout.journal_path)
+        assert "update" not in health.status("online").model_dump(exclude_none=True)
+        journal = Journal("trial", "2.0.0", "1.0.0", _time.time())
+        layout.write_journal(journal)
+        assert "update" not in health.status("online").model_dump()  # not finished yet
+        journal.phase, journal.reason = "rolled_back", "health.not_published"
+        layout.write_journal(journal)
+        status = health.status("online")
+        assert status.model_dump()["update"] == {
+            "version": "2.0.0",
+            "result": "rolled_back",
+            "reason": "health.not_published",
+        }
+        gateway, seen = seen_of(encode_status(status))
+        assert (gateway, seen.update_version, seen.update_result) == (
+            "gw-upd",
+            "2.0.0",
+            "rolled_back",
+        )
+    finally:
+        spool.close()
