@@ -14,6 +14,7 @@ retained status carries the version (docs/protocol.md).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from kernel.alive import read_alive
+
+log = logging.getLogger(__name__)
 
 Require = Literal["running", "published"]
 
@@ -74,7 +77,10 @@ class SystemdService:
 
     def restart(self) -> None:
         # A failed restart is not an error here: the health check then fails and rolls back.
-        subprocess.run(["systemctl", "restart", self.unit], check=False, timeout=120)
+        try:
+            subprocess.run(["systemctl", "restart", self.unit], check=False, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.error("could not restart %s: %s", self.unit, exc)
 
 
 class HealthFile:

@@ -91,7 +91,10 @@ def signed_verifier(args: argparse.Namespace, installed_counter: int | None):
         from firmware_tools.bundle.verify import BundleError, verify_bundle
     except ImportError as exc:
         raise UpdateError("update.no_verifier", str(exc)) from None
-    keys = load_public_keys(sorted(args.keys.glob("*.pub")))
+    try:
+        keys = load_public_keys(sorted(args.keys.glob("*.pub")))
+    except ValueError as exc:  # a key file that is no minisign public key (names the file)
+        raise UpdateError("update.bad_keys", str(exc)) from None
     if not keys:
         raise UpdateError("update.no_keys", str(args.keys))
 
@@ -142,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         verified = make(args, layout.installed_counter())(bundle)
     except UpdateError as exc:
         print(report.problem(exc.key, exc.detail, lang), file=sys.stderr)
-        return EXIT_USAGE if exc.key in ("update.no_bundle", "update.no_keys") else EXIT_FAILED
+        usage = ("update.no_bundle", "update.no_keys", "update.bad_keys")
+        return EXIT_USAGE if exc.key in usage else EXIT_FAILED
     check = HealthFile(
         health_file, require="running" if args.offline else "published", timeout=args.timeout
     )

@@ -10,9 +10,11 @@ from jagajalan.cli import build_parser
 from tests.firmware_tools.gateway_update.kit import Supervisor, tar_verifier
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, signed: bool = False) -> int:
+    """*signed*: the real bundle verifier (firmware_tools.bundle), else the test one."""
     args = build_parser().parse_args(["firmware", "gateway-update", *argv])
-    args.verifier_factory = lambda _args, _counter: tar_verifier
+    if not signed:
+        args.verifier_factory = lambda _args, _counter: tar_verifier
     args.service_factory = lambda _unit: Supervisor(args.root, args.health_file, own_group=False)
     return args.func(args)
 
