@@ -40,7 +40,7 @@ Step = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Outcome:
-    result: str  # committed | rolled_back | aborted | unchanged
+    result: str  # committed | rolled_back | aborted | unchanged | kept_unhealthy (first release)
     version: str  # the release that runs now
     new: str | None = None
     old: str | None = None
@@ -129,7 +129,7 @@ def update(
         journal.phase = "committed"
         journal.reason, journal.detail = "update.no_previous", result.detail
         layout.write_journal(journal)
-        return Outcome("committed", version, version, old, result.key, result.detail)
+        return Outcome("kept_unhealthy", version, version, old, result.key, result.detail)
     journal.reason, journal.detail = result.key, result.detail
     _roll_back(layout, journal, step)
     service.restart()

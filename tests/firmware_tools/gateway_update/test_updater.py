@@ -171,3 +171,14 @@ def test_a_crash_at_any_step_leaves_a_runnable_release(env, at: str, behaviour: 
     # and the gateway updates again afterwards
     assert run_update(env, "3.0.0").result == "committed"
     assert assert_runnable(root) == "3.0.0"
+
+
+def test_an_unhealthy_first_release_stays_and_is_reported(env, capsys) -> None:
+    """Nothing to go back to: the release stays current, the outcome says it is unhealthy."""
+    from firmware_tools.gateway_update.report import outcome as render
+
+    root, *_ = env
+    outcome = run_update(env, "1.0.0", "silent", timeout=0.5)
+    assert (outcome.result, outcome.key) == ("kept_unhealthy", "health.not_published")
+    assert Layout(root).current_version() == "1.0.0"
+    assert render(outcome, "en").startswith("WARNING: version 1.0.0 did not pass")
