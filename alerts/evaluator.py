@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -75,6 +75,9 @@ class Evaluator:
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: list[Event] = field(default_factory=list)  # events since the last evaluation
     counts: dict[str, int] = field(default_factory=dict)
+    #: Each open alert as the database holds it (what was restored or last written), so an
+    #: evaluation writes only the alerts it changed, not every open alert every ``--every``.
+    saved: dict[str, tuple] = field(default_factory=dict)
 
     def restore(self) -> int:
         """The open alerts of the database into the lifecycle and the engine (at start, or
@@ -83,6 +86,7 @@ class Evaluator:
         alerts = store.open_alerts(self.registry)
         with self.lock:
             self.lifecycle.open = {(a.rule, a.gateway, a.sensor): a for a in alerts}
+            self.saved = {a.id: astuple(a) for a in alerts}
             for a in alerts:
                 self.engine.restore(a.rule, (a.gateway, a.sensor), a.level, a.since)
         return len(alerts)
@@ -122,21 +126,28 @@ class Evaluator:
         return notes
 
     def _apply(self, events: list[Event], now_s: float) -> list[Notification]:
-        store.sync(self.registry, self.lifecycle)
+        for alert in store.sync(self.registry, self.lifecycle):
+            self.saved[alert.id] = astuple(alert)  # the API or the CLI wrote it already
         silences = store.silences(self.registry, now_s)
         notes: list[Notification] = []
         touched: dict[str, Alert] = {}
         for event in events:
             before = {a.id: a for a in self.lifecycle.open.values()}
             notes += self.lifecycle.apply(event, now_s, silences)
-            after = {a.id: a for a in self.lifecycle.open.values()}
-            touched |= after
-            touched |= {i: a for i, a in before.items() if i not in after}  # resolved
+            touched |= {i: a for i, a in before.items() if a.state == "resolved"}
         notes += self.lifecycle.due(now_s, silences)
         touched |= {a.id: a for a in self.lifecycle.open.values()}
-        with Session(self.registry) as session, session.begin():
-            store.save(session, touched.values())
-            self.deliver(session, notes)
+        changed = [a for a in touched.values() if self.saved.get(a.id) != astuple(a)]
+        if changed or notes:
+            with Session(self.registry) as session, session.begin():
+                store.save(session, changed)
+                self.deliver(session, notes)
+        for alert in changed:
+            if alert.state == "resolved":
+                self.saved.pop(alert.id, None)
+            else:
+                self.saved[alert.id] = astuple(alert)
+        self._count("alerts_written", len(changed))
         for n in notes:
             log.info(
                 "event=alerts_notification key=%s contact=%s kind=%s severity=%s level=%s",

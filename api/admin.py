@@ -110,6 +110,7 @@ class ContactPublic(BaseModel):
     language: str = Field(description="id or en", examples=["id"])
     telegram: str | None = Field(None, examples=["@posko_pupr_srl"])
     whatsapp: str | None = Field(None, examples=["+6281234567890"])
+    sms: str | None = Field(None, examples=["+6281234567890"])
     email: str | None = Field(None, examples=["posko@pupr.sarolangunkab.go.id"])
 
 

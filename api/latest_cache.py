@@ -18,6 +18,10 @@ into a snapshot, and requests answer from it. Every other store method goes to t
   and the refresher builds the answers asked of a snapshot for the next one before serving it,
   so the 1.27 MB of ``/sites/latest`` is built once per refresh and never while a request
   waits (an answer nobody asked for during a refresh interval is dropped).
+- While the refresher runs, the interpreter's GIL switch interval is :data:`SWITCH_INTERVAL`
+  instead of 5 ms: the refresh is a few hundred ms of Python (parsing InfluxDB's answers,
+  building the answers), and a request that hands the GIL over at each socket read and write
+  would otherwise wait up to 5 ms every time to get it back (docs/scaling.md, section 9).
 
 ``isinstance(cache, SQLiteStore)`` sees through the cache (as through
 :class:`store.metered.MeteredStore`), so the backend's name stays right.
@@ -26,6 +30,7 @@ into a snapshot, and requests answer from it. Every other store method goes to t
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +49,8 @@ log = logging.getLogger("api.latest")
 AGE_HEADER = "X-Latest-Age"
 #: Most memoised answers kept per snapshot (keys are query parameters: bounded anyway).
 _MEMO_LIMIT = 256
+#: The GIL switch interval (seconds) while the refresher thread runs (CPython's default: 5 ms).
+SWITCH_INTERVAL = 0.0005
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class LatestCache:
         self._thread: threading.Thread | None = None
         self._failing = False  # the last refresh failed (logged once, until one succeeds)
         self._local = threading.local()  # .snap: the snapshot the refresher builds answers of
+        self._switch: float | None = None  # the switch interval before start(), restored by stop()
         r = registry or CollectorRegistry()
         self.failures = Counter(
             "jagajalan_api_latest_refresh_failures",
@@ -153,6 +161,8 @@ class LatestCache:
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
+            self._switch = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL))
             self._thread = threading.Thread(target=self._run, name="latest-cache", daemon=True)
             self._thread.start()
 
@@ -161,6 +171,9 @@ class LatestCache:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        if self._switch is not None:
+            sys.setswitchinterval(self._switch)
+            self._switch = None
 
     def _run(self) -> None:
         while not self._stop.is_set():

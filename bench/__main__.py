@@ -16,6 +16,7 @@ BENCHMARKS += ["bench.ingest"]  # ingest throughput/latency vs Mosquitto and Inf
 BENCHMARKS += ["bench.alerts"]  # publish -> signed webhook p99 under 500 gateways
 BENCHMARKS += ["bench.series"]  # the API's reads of 500 gateways on InfluxDB
 BENCHMARKS += ["bench.sites"]  # GET /sites/latest: 500 sites on a real InfluxDB
+BENCHMARKS += ["bench.flash"]  # stm32loader into the emulated STM32 over a pty, clean and noisy
 
 
 def main() -> int:

@@ -3,7 +3,8 @@
 Embedded defaults (used only when no real service is configured): an in-process MQTT broker
 (amqtt, on 1883 when it is free, else on a free port) and an SQLite store. The chain is the
 production one: emulated roadside cabinets on pseudo-terminals -> gateway processes ->
-broker -> ingest -> store -> API, and the indicators job reading and writing the store. Each
+broker -> ingest -> store -> API, the indicators job reading and writing the store, and the
+alerts service (rules of examples/alerts-demo.toml, told on the MQTT alert topic). Each
 component runs as its own process with the same command line an operator would use; logs go
 to ``<dir>/logs``. The example registry is in ``<dir>/registry.sqlite3``
 (:mod:`jagajalan.demo_parts`).
@@ -32,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jagajalan.demo_parts import analytics_argv, prepare_registry
+from jagajalan.demo_parts import analytics_argv, prepare_registry, start_alerts
 from jagajalan.demo_switch import cmd_switch, demo_sites, take_switch_request
 from kernel.demo_state import DemoState, remove_state, write_state
 from kernel.signals import install_stop
@@ -47,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the whole chain on this machine (embedded broker and store by default)",
         description=(
             "Runs emulated roadside cabinets driven by a scenario, their gateways, ingest, "
-            "the indicators job (`analytics run` on the scenario's clock) and the API "
+            "the indicators job (`analytics run` on the scenario's clock), the alerts "
+            "service (`alerts run`, examples/alerts-demo.toml) and the API "
             "(http://127.0.0.1:8000, or a free port when it is taken), with the example "
             "registry (examples/registry.toml) in --dir. Uses a real "
             "broker or InfluxDB when JAGAJALAN_BROKER_URL / JAGAJALAN_INFLUX_URL (or the options) "
@@ -166,6 +168,7 @@ class Demo:
         # Gateways start once ingest holds its subscription: the broker keeps QoS 1 messages
         # only for subscribers (or persistent sessions) that already exist.
         self.wait_for(lambda: "subscribed to" in ingest.log.read_text(), 30, "ingest")
+        start_alerts(self)  # before the gateways, like ingest
         self.start_cabinet(scenario)
         self.spawn(
             "api",

@@ -1,5 +1,5 @@
-"""Parts of `jagajalan demo` beyond the reading chain: the example registry and the
-indicators job.
+"""Parts of `jagajalan demo` beyond the reading chain: the example registry, the
+indicators job and the alerts service.
 
 - :func:`prepare_registry`: the demo's own registry, an SQLite file in its folder
   (``<dir>/registry.sqlite3``), brought to the newest schema and to what
@@ -12,6 +12,11 @@ indicators job.
   time at 240x) and writes them back at the real time each window began; a pass every
   :data:`ANALYTICS_EVERY` seconds, so the first indicators come within the demo's first
   minute.
+- :func:`alerts_argv`: the command line of ``jagajalan alerts run`` on the demo's broker and
+  registry, with :data:`ALERTS_EXAMPLE` (rules in real seconds suited to the scenario's
+  accelerated clock) and ``--mqtt-alerts on``: what it tells goes to the MQTT alert topic
+  (``jagajalan/v1/alerts/#``) and its log, both visible without internet; the indicators
+  rules read the demo's store.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from kernel.text import Said
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 REGISTRY_EXAMPLE = EXAMPLES / "registry.toml"
 ANALYTICS_EXAMPLE = EXAMPLES / "analytics.toml"
+ALERTS_EXAMPLE = EXAMPLES / "alerts-demo.toml"
+#: Seconds between the alerts service's evaluations in the demo.
+ALERTS_EVERY = 1
 REGISTRY_FILE = "registry.sqlite3"
 #: Seconds between the indicators job's passes in the demo (8 scenario minutes at 240x).
 ANALYTICS_EVERY = 2
@@ -94,3 +102,41 @@ def analytics_argv(store_args: list[str], scenario, origin: float, registry: Pat
         "--scenario-speed",
         f"{scenario.speed:g}",
     ]
+
+
+def alerts_argv(
+    store_args: list[str], broker_url: str, registry: Path, api: str, embedded: bool
+) -> list[str]:
+    """``jagajalan alerts run`` for the demo: its broker (MQTT 3.1.1 for the embedded amqtt
+    broker, which has no MQTT 5), registry and store; links in messages to its API."""
+    protocol = ["--mqtt-protocol", "3.1.1"] if embedded else []
+    return [
+        "alerts",
+        "run",
+        "--rules-file",
+        str(ALERTS_EXAMPLE),
+        "--registry-db",
+        str(registry),
+        "--broker-url",
+        broker_url,
+        *protocol,
+        *store_args,
+        "--indicators-every",
+        str(ANALYTICS_EVERY),
+        "--every",
+        str(ALERTS_EVERY),
+        "--mqtt-alerts",
+        "on",
+        "--base-url",
+        api,
+    ]
+
+
+def start_alerts(demo) -> None:  # type: ignore[no-untyped-def]
+    """Start the alerts service of *demo* (a :class:`jagajalan.demo.Demo`) and wait until it
+    holds its subscription: the broker keeps QoS 1 messages only for subscribers that exist."""
+    argv = alerts_argv(
+        demo.store_args, demo.broker_url, demo.registry.path, demo.api, demo.broker is not None
+    )
+    child = demo.spawn("alerts", *argv)
+    demo.wait_for(lambda: "event=alerts_connected" in child.log.read_text(), 30, "alerts")

@@ -1,6 +1,7 @@
 """What `jagajalan demo` prints: the banner with the exact commands for this run, and every
 5 s one status line (counts, and names only of the gateways that changed) plus the story of
-the demo's own sites (water status, ISPU category, traffic) from ``GET /conditions``, in the
+the demo's own sites (water status, ISPU category, traffic) from ``GET /conditions`` and the
+number of active alerts (firing or acknowledged) from ``GET /alerts``, in the
 chosen language (the API's ``*_label`` or ``*_label_en``; states through ``demo.state.*``).
 """
 
@@ -93,14 +94,21 @@ def banner(demo: Any, lang: Lang = DEFAULT_LANG) -> str:
 
 
 def _parts_rows(demo: Any, lang: Lang) -> list[tuple[str, str]]:
-    """The banner's rows of the registry and the indicators job (jagajalan/demo_parts.py)."""
-    from jagajalan.demo_parts import ANALYTICS_EVERY, REGISTRY_EXAMPLE
+    """The banner's rows of the registry, the indicators job and the alerts service
+    (jagajalan/demo_parts.py)."""
+    from jagajalan.demo_parts import ALERTS_EXAMPLE, ANALYTICS_EVERY, REGISTRY_EXAMPLE
 
     reg = demo.registry
     example = os.path.relpath(REGISTRY_EXAMPLE) if REGISTRY_EXAMPLE.exists() else REGISTRY_EXAMPLE
     registry = tr("demo.banner.registry_value", lang, sites=reg.sites, file=example)
     indicators = tr("demo.banner.indicators_value", lang, every=ANALYTICS_EVERY)
-    return [("registry", f"{reg.path}  {registry}"), ("indicators", indicators)]
+    rules = os.path.relpath(ALERTS_EXAMPLE) if ALERTS_EXAMPLE.exists() else ALERTS_EXAMPLE
+    alerts = tr("demo.banner.alerts_value", lang, file=rules, log=demo.logs / "alerts.log")
+    return [
+        ("registry", f"{reg.path}  {registry}"),
+        ("indicators", indicators),
+        ("alerts", alerts),
+    ]
 
 
 def _dir_option(demo: Any) -> str:
@@ -171,6 +179,12 @@ def device_summary(
     return summarise("devices", previous, now, name_new=False, lang=lang), now
 
 
+def alerts_summary(alerts: list[dict], lang: Lang = DEFAULT_LANG) -> str:
+    """``peringatan aktif: <n>``: the alerts of ``GET /alerts`` not resolved."""
+    n = sum(1 for a in alerts if a.get("state") != "resolved")
+    return tr("demo.count.alerts", lang, n=n)
+
+
 def site_line(
     site: dict, per_hour: Callable[[int], float] | None = None, lang: Lang = DEFAULT_LANG
 ) -> str:
@@ -238,7 +252,19 @@ class StatusBoard:
             return [f"{stamp} {tr('demo.api_waiting', self.lang)}"]
         summary, self.states = gateway_summary(self.states, gws, self.lang)
         devices, self.devices = device_summary(self.devices, gws, self.lang)
-        text = " | ".join(p for p in (self.scenario_line(demo), summary, devices) if p)
+        alerts = ""
+        try:  # the API serves alerts from the registry: a registry away hides the count only
+            active = []
+            for state in ("firing", "acknowledged"):
+                query = {"state": state, "limit": 1000}
+                listed = httpx.get(f"{self.api}/alerts", params=query, timeout=2)
+                listed.raise_for_status()
+                active += listed.json()
+            alerts = alerts_summary(active, self.lang)
+        except (httpx.HTTPError, ValueError):
+            pass
+        parts = (self.scenario_line(demo), summary, devices, alerts)
+        text = " | ".join(p for p in parts if p)
         lines = [f"{stamp} {text}"]
         now = time.monotonic()
         for site in sites:

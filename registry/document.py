@@ -10,7 +10,7 @@
     [[gateways]]                 # id (an MQTT gateway id, not a reserved one), site, notes
     [[sensors]]                  # gateway, id, device, profile, calibration, installed_by,
                                  # installed_on
-    [[contacts]]                 # id, name, role, language, telegram, whatsapp, email
+    [[contacts]]                 # id, name, role, language, telegram, whatsapp, sms, email
 
 Validated with :func:`kernel.config.load_toml` (every problem at once, naming the file, the key
 such as ``sensors[3].gateway``, the value and what is allowed); references between tables
@@ -199,6 +199,9 @@ class ContactDoc(Strict):
     whatsapp: str | None = Field(
         None, pattern=r"^\+[0-9]{8,15}$", description="a WhatsApp number, e.g. +62812..."
     )
+    sms: str | None = Field(
+        None, pattern=r"^\+[0-9]{8,15}$", description="a mobile number for SMS, e.g. +62812..."
+    )
     email: str | None = Field(
         None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="an e-mail address"
     )
@@ -251,7 +254,7 @@ def check(doc: RegistryDoc, path: str, where: Callable[[str, int, str], str] = d
 
 #: Rows: table -> primary key -> column values (the primary key's columns included).
 Rows = dict[type, dict[tuple[Any, ...], dict[str, Any]]]
-CHANNELS = ("telegram", "whatsapp", "email")
+CHANNELS = ("telegram", "whatsapp", "sms", "email")
 LADDER_KEYS = {
     "road_depth": ("waspada_cm", "siaga_cm", "awas_cm"),
     "river_gauge": ("siaga_3_m", "siaga_2_m", "siaga_1_m"),

@@ -39,7 +39,7 @@ ROAD_TYPES = (
     "lingkungan",
 )
 LADDERS = ("road_depth", "river_gauge")
-CHANNELS = ("telegram", "whatsapp", "email")
+CHANNELS = ("telegram", "whatsapp", "sms", "email")
 
 
 class Base(DeclarativeBase):
@@ -101,7 +101,8 @@ class Contact(Base):
 
 
 class ContactChannel(Base):
-    """One way to reach a contact: telegram (chat id or @name), whatsapp (+62...), email."""
+    """One way to reach a contact: telegram (chat id or @name), whatsapp (+62...), sms
+    (+62...), email."""
 
     __tablename__ = "contact_channels"
 
@@ -177,7 +178,7 @@ class LeaseRow(Base):
 #: ``failed`` (gave up after the configured number of attempts; kept, visible, never deleted).
 OUTBOX_STATES = ("pending", "sent", "failed")
 #: The channels a notification can go out on (alerts/delivery/channels.py).
-OUTBOX_CHANNELS = ("email", "webhook", "mqtt", "telegram", "whatsapp")
+OUTBOX_CHANNELS = ("email", "webhook", "mqtt", "telegram", "whatsapp", "sms")
 
 
 class OutboxMessage(Base):

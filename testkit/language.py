@@ -78,6 +78,8 @@ SHARED = frozenset(
         "server",  # server (KBBI)
         "skenario",
         "seed",  # the scenario's random seed: an option's name
+        "firmware",  # a node's firmware (KBBI "perangkat tegar" is not what technicians say)
+        "flash",  # the microcontroller's flash memory, as technicians say it
         # Indonesian words the list holds as rare English words
         "jam",  # hour, clock
         "lama",  # long (time), old

@@ -5,6 +5,7 @@ integrator's would), and a real SMTP server (aiosmtpd) that keeps what it receiv
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -131,3 +132,79 @@ class Mailbox:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+@dataclass
+class SmsGateway:
+    """A loopback stand-in of an SMSEagle SMS gateway (the box with a SIM card that
+    ``smseagle://`` talks to): ``POST /jsonrpc/sms`` with ``sms.send_sms``, as its JSON-RPC
+    API documents it. A good ``access_token`` gets ``{"result": [{"message_id": n, "status":
+    "ok"}]}`` and the SMS is kept in :attr:`sent` (number, text); a wrong one gets the API's
+    error result. With :attr:`failing` set, it answers as a gateway whose modem cannot send
+    (``status: error``). What cannot run here is the box and the cellular network."""
+
+    token: str
+    port: int = field(default_factory=free_port)
+    failing: bool = False
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> SmsGateway:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    call = json.loads(body)
+                    params = call["params"]
+                except (ValueError, KeyError, TypeError):
+                    self._answer(400, {"error": "bad request"})
+                    return
+                with gateway.lock:
+                    gateway.requests.append(call)
+                if self.path != "/jsonrpc/sms" or call.get("method") != "sms.send_sms":
+                    self._answer(404, {"result": {"error_text": "unknown", "status": "error"}})
+                elif params.get("access_token") != gateway.token:
+                    error = {"error_text": "Invalid login or password", "status": "error"}
+                    self._answer(200, {"result": error})
+                elif gateway.failing:
+                    self._answer(200, {"result": {"error_text": "modem", "status": "error"}})
+                else:
+                    with gateway.lock:
+                        numbers = str(params.get("to", "")).split(",")
+                        gateway.sent += [(n, str(params.get("message", ""))) for n in numbers]
+                        first = len(gateway.sent)
+                    result = [
+                        {"message_id": first + i, "status": "ok"} for i in range(len(numbers))
+                    ]
+                    self._answer(200, {"result": result})
+
+            def _answer(self, status: int, content: dict[str, Any]) -> None:
+                data = json.dumps(content).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

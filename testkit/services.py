@@ -8,6 +8,7 @@ test fails). Nothing here is mocked.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -22,11 +23,30 @@ import httpx
 
 from testkit import children
 
+# Ports handed out below the kernel's ephemeral range (ip_local_port_range starts at 32768),
+# so an outgoing connection can never take a port between free_port() and the bind of the
+# service it was picked for; each pytest-xdist worker draws from its own slice, and each
+# process walks its slice from an offset of its own, so two workers never race for one port.
+_PORT_LOW, _PORT_SLICE, _PORT_SLICES = 12000, 4000, 5
+_next_port = itertools.count(os.getpid() * 7919)
+
+
+def _slice() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) % (_PORT_SLICES - 1) + 1 if worker[2:].isdigit() else 0
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    low = _PORT_LOW + _slice() * _PORT_SLICE
+    for _ in range(_PORT_SLICE):
+        port = low + next(_next_port) % _PORT_SLICE
+        with socket.socket() as s:  # no SO_REUSEADDR: a port in TIME_WAIT counts as taken
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in 127.0.0.1:{low}-{low + _PORT_SLICE - 1}")
 
 
 def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:

@@ -3,7 +3,7 @@
 state, it writes the notifications' messages in the same transaction (both or neither).
 
 For each lifecycle notification (one per contact): a message per channel of the contact in the
-registry (``contact_channels``: telegram, whatsapp, email), in the contact's language, keyed
+registry (``contact_channels``: telegram, whatsapp, sms, email), in the contact's language, keyed
 ``<notification key>/<channel>``, due when the lifecycle says (quiet hours). The system
 channels (the configured webhooks and the MQTT alert topic) get each step of an alert once,
 whatever the number of contacts (raised, changed, resolved; not the reminders and escalations,

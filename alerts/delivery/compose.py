@@ -36,7 +36,7 @@ class Place:
 
 @dataclass(frozen=True)
 class Recipient:
-    channel: str  # email | webhook | mqtt | telegram | whatsapp
+    channel: str  # email | webhook | mqtt | telegram | whatsapp | sms
     address: str
     lang: Lang = "id"
 

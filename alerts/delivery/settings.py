@@ -5,8 +5,9 @@ it); :class:`DeliverySettings` is the sender on its own (``jagajalan alerts send
 channels and the outbox are imported only when used: building the command line (every
 ``jagajalan`` start, also on a gateway without the server packages) needs none of them. Secrets
 (the webhook's HMAC secret, the SMTP password, the Telegram bot token, the WhatsApp access
-token) come only from a file (``--x-file``, ``JAGAJALAN_X_FILE``) or ``JAGAJALAN_X``, never from
-the command line, and never appear in logs or errors (kernel/settings.py).
+token, the SMS gateway's API token) come only from a file (``--x-file``, ``JAGAJALAN_X_FILE``)
+or ``JAGAJALAN_X``, never from the command line, and never appear in logs or errors
+(kernel/settings.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class Channels(SettingsGroup):
     whatsapp_from: str | None = Field(
         None, pattern=r"^\d{5,32}$", description="WhatsApp Cloud API sender phone number id"
     )
+    sms_gateway_url: str | None = Field(
+        None,
+        pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+/?$",
+        description="the SMSEagle SMS gateway on the office network, e.g. http://192.168.1.50",
+    )
+    sms_token: Secret | None = Field(None, description="the SMS gateway's API access token")
     retry_base_s: float = Field(5, gt=0, le=3600, description="first wait after a failed send")
     retry_cap_s: float = Field(900, gt=0, le=86_400, description="longest wait between sends")
     max_attempts: int = Field(50, ge=1, le=10_000, description="sends before giving up")
@@ -67,6 +74,10 @@ class Channels(SettingsGroup):
             out.append((("smtp_from",), "e-mail needs a From address"))
         if given(values, "whatsapp_token") and not given(values, "whatsapp_from"):
             out.append((("whatsapp_from",), "WhatsApp needs the sender's phone number id"))
+        if given(values, "sms_token") and not given(values, "sms_gateway_url"):
+            out.append((("sms_gateway_url",), "SMS needs the gateway's address"))
+        if given(values, "sms_gateway_url") and not given(values, "sms_token"):
+            out.append((("sms_token",), "the SMS gateway needs its API token: --sms-token-file"))
         return out
 
     def policy(self) -> Policy:
@@ -77,7 +88,7 @@ class Channels(SettingsGroup):
     def channels(self, mqtt_client: Any = None, mqtt5: bool = True) -> dict[str, Channel]:
         """The channels these settings configure (MQTT when a connected client is given)."""
         from alerts.delivery.channels import Email, Mqtt, Webhook
-        from alerts.delivery.chat import telegram, whatsapp
+        from alerts.delivery.chat import sms, telegram, whatsapp
 
         out: dict[str, Channel] = {}
         if self.webhook_secret is not None:
@@ -95,6 +106,8 @@ class Channels(SettingsGroup):
             out["telegram"] = telegram(self.telegram_bot_token)
         if self.whatsapp_token is not None and self.whatsapp_from:
             out["whatsapp"] = whatsapp(self.whatsapp_token, self.whatsapp_from)
+        if self.sms_token is not None and self.sms_gateway_url:
+            out["sms"] = sms(self.sms_gateway_url, self.sms_token)
         if mqtt_client is not None:
             out["mqtt"] = Mqtt(mqtt_client, mqtt5=mqtt5)
         return out

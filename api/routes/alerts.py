@@ -70,7 +70,7 @@ class DeliveryPublic(BaseModel):
         examples=[f"{ALERT_ID}#1:piket-pupr/telegram"],
     )
     channel: str = Field(
-        description="email, webhook, mqtt, telegram or whatsapp", examples=["telegram"]
+        description="email, webhook, mqtt, telegram, whatsapp or sms", examples=["telegram"]
     )
     status: str = Field(description="pending, sent or failed (for good)", examples=["sent"])
     attempts: int = Field(description="tries recorded", examples=[1])

@@ -316,7 +316,7 @@ def put_contact(
     registry: RegistryDep,
     response: Response,
 ) -> ContactPublic:
-    """Its channels are the ones given (telegram, whatsapp, email); 201 when new."""
+    """Its channels are the ones given (telegram, whatsapp, sms, email); 201 when new."""
     _same_id(body.id, contact, "contact")
     doc = _validated(ContactDoc, body.model_dump() | {"id": contact}, "contact")
     created = write.put_contact(registry.engine, doc)

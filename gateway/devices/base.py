@@ -18,6 +18,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import serial
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.devices.flatline import FlatlineWatch
 from kernel.fields import DevicePath
+from kernel.portclaim import ClaimWatch, claims_dir, read_claim
 from telemetry.models import DeviceState, Reading
 from telemetry.topics import ID_PATTERN
 
@@ -203,12 +205,20 @@ class SerialSessionDriver(Driver):
     read_slice: float = 0.2
 
     def run(self, stop: threading.Event) -> None:
+        folder = claims_dir()
+        path = self.config.serial.port  # type: ignore[attr-defined]
         while not stop.is_set():
+            # A flashing tool may claim the port (kernel/portclaim.py): the session sees
+            # ``watch`` set, returns, and the port stays closed until the claim is gone.
+            watch = ClaimWatch(stop, path, folder)
+            if self._lent(watch, path, folder):
+                stop.wait(watch.every)
+                continue
             try:
                 port = self.open_port()
                 if port is not None:
                     try:
-                        self.session(port, stop)
+                        self.session(port, watch)  # type: ignore[arg-type]
                     finally:
                         with contextlib.suppress(OSError):  # closing a port that is gone
                             port.close()
@@ -217,8 +227,24 @@ class SerialSessionDriver(Driver):
                 text = f"{type(exc).__name__}: {exc}"
                 self.set_state("error", text, ("unexpected", {"error": text}))
             self.after_session()
-            if not stop.is_set():
+            if not stop.is_set() and not watch.claimed:
                 stop.wait(self.config.reopen_interval)
+
+    def _lent(self, watch: ClaimWatch, path: str, folder: Path) -> bool:
+        """True while *path* is claimed by a flashing tool (state ``error``, problem
+        ``port_released``)."""
+        claim = read_claim(path, folder)
+        if claim is None:
+            return False
+        watch.claimed = True
+        by = str(claim.get("by", "?"))
+        if self.last_problem is None or self.last_problem[0] != "port_released":
+            self.set_state(
+                "error",
+                f"{path} lent to {by} for flashing",
+                ("port_released", {"port": path, "by": by}),
+            )
+        return True
 
     def open_port(self) -> serial.SerialBase | None:
         cfg: SerialPort = self.config.serial  # type: ignore[attr-defined]

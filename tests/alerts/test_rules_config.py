@@ -21,6 +21,21 @@ def test_the_example_loads_with_every_kind() -> None:
     assert all(set(r.title) == {"id", "en"} for r in rules)
 
 
+def test_the_demo_rules_load_and_reach_no_person() -> None:
+    """examples/alerts-demo.toml (`make demo`): its contact is no contact of the registry, so
+    its notifications go only to the MQTT alert topic and the log, never a real person's
+    phone; its times suit the demo's accelerated clock (seconds, not scenario hours)."""
+    from registry.document import RegistryDoc
+
+    rules = load_toml(AlertRules, REPO / "examples" / "alerts-demo.toml")
+    contacts = {c.id for c in load_toml(RegistryDoc, REPO / "examples" / "registry.toml").contacts}
+    named = {c for r in rules.routes for s in r.escalation for c in s.contacts}
+    assert named == {"layar-demo"} and not named & contacts
+    assert all(set(r.title) == {"id", "en"} for r in rules.rules)
+    dwell = [getattr(r, "clear_dwell_s", 0) for r in rules.rules]
+    assert max(dwell) <= 60 and all(r.reminder_s <= 300 for r in rules.routes)
+
+
 def problems(tmp_path: Path, text: str) -> str:
     path = tmp_path / "alerts.toml"
     path.write_text(text, encoding="utf-8")

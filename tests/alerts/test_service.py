@@ -1,7 +1,9 @@
 """`jagajalan alerts run` against a real Mosquitto and a real registry database (SQLite): two
 instances, one acts; a flood step raises one alert and one notification; `alerts ack` stops
 its repeats; the acting instance SIGKILLed, the other takes over within the lease and the
-next step is told once. A gateway's Last Will raises its offline alert with no more data.
+next step is told once. A gateway's Last Will raises its offline alert with no more data:
+published by hand in the first test, and from a real gateway process SIGKILLed in the last
+(its Last Will sent by Mosquitto itself), which resolves when the gateway is back.
 
 Delivery: the service's outbox to a signed webhook on loopback (testkit/receivers.py: it
 verifies the signature and counts each idempotency key once); every step of the alert
@@ -26,7 +28,9 @@ from telemetry import topics
 from telemetry.codec import encode_batch
 from telemetry.models import Batch, Reading
 from testkit import REPO, children
+from testkit.gateway import current_status, emit_device, write_config
 from testkit.ingest import Publisher, status_bytes, wait_for
+from testkit.procs import start_gateway
 from testkit.receivers import WebhookReceiver
 from testkit.services import Mosquitto, mosquitto
 
@@ -175,3 +179,62 @@ def run_two_instances(broker: Mosquitto, tmp_path: Path) -> None:
                 children.stop(proc)
     text = logs[1].read_text()
     assert "event=alerts_stopped" in text and "Traceback" not in text, text
+
+
+def test_a_killed_gateway_raises_its_offline_alert_from_the_last_will(tmp_path: Path) -> None:
+    """A real gateway (``gateway run`` with the test-only emit driver) on a broker of its own:
+    SIGKILLed, it says nothing; Mosquitto publishes its Last Will (retained ``offline``), and
+    the alerts service raises ``gateway-offline`` once, critical. Started again, the gateway
+    says ``online`` and the alert resolves, told once too."""
+    with mosquitto(tmp_path / "mosquitto") as broker:
+        reg = tmp_path / "registry.sqlite3"
+        assert main(["registry", "init", "--registry-db", str(reg)]) == 0
+        rules = tmp_path / "alerts.toml"
+        rules.write_text(RULES, encoding="utf-8")
+        log, gw_log = tmp_path / "alerts.log", tmp_path / "gateway.log"
+        hook = WebhookReceiver(b"alerts-test-webhook-key").start()
+        gw = "srl-pauh-01"
+        config = write_config(tmp_path, gw, broker.url, [emit_device("c1", 1_000_000, period=0.5)])
+        service = start(broker, reg, rules, log, "alerts.a", hook)
+        gateway = start_gateway(config, gw_log)
+        try:
+            wait_for(lambda: "event=alerts_acting" in log.read_text(), 30, "alerts acting")
+            wait_for(
+                lambda: (current_status(broker.port, gw) or {}).get("state") == "online",
+                30,
+                "the gateway online",
+            )
+            gateway.send_signal(signal.SIGKILL)
+            gateway.wait(10)
+            wait_for(
+                lambda: (current_status(broker.port, gw) or {}).get("state") == "offline",
+                30,
+                "the broker's Last Will",
+            )
+            wait_for(lambda: len(hook.accepted) == 1, 30, "the offline alert told")
+            (body,) = hook.accepted.values()
+            assert b'"gateway-offline"' in body and b'"raised"' in body, body
+            (alert,) = rows(reg)
+            assert (alert.rule, alert.gateway, alert.severity) == (
+                "gateway-offline",
+                gw,
+                "critical",
+            )
+            gateway = start_gateway(config, gw_log)
+            wait_for(lambda: len(hook.accepted) == 2, 30, "the resolution told")
+            resolved = [b for b in hook.accepted.values() if b'"resolved"' in b]
+            assert len(resolved) == 1 and b'"gateway-offline"' in resolved[0]
+            (alert,) = rows(reg)
+            assert alert.state == "resolved"
+            told = notifications(log)
+            assert [("kind=raised" in n, "kind=resolved" in n) for n in told] == [
+                (True, False),
+                (False, True),
+            ], told
+            assert hook.rejected == 0 and sum(hook.raw.values()) == 2
+        finally:
+            hook.stop()
+            for proc in (gateway, service):
+                if proc.poll() is None:
+                    children.stop(proc)
+        assert "Traceback" not in log.read_text()

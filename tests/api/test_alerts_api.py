@@ -16,6 +16,7 @@ from api.app import create_app
 from registry.models import AlertRow, OutboxMessage
 from registry.read import RegistryReader
 from store.sqlite import SQLiteStore
+from testkit.alerts import alert_row
 from tests.api.test_auth import bearer, made, registry, store  # noqa: F401  (fixtures)
 
 with warnings.catch_warnings():
@@ -31,21 +32,7 @@ FIRING = "genangan/srl-tembesi-01/wl1@1768204800000"
 def seed(engine: Engine) -> None:
     def row(id_: str, state: str, minutes: int) -> AlertRow:
         at = T + dt.timedelta(minutes=minutes)
-        return AlertRow(
-            id=id_,
-            rule="genangan",
-            gateway="srl-tembesi-01",
-            sensor="wl1",
-            level="siaga",
-            severity="warning",
-            value="21.5",
-            state=state,
-            raised_at=at,
-            since=at,
-            step=0,
-            last_told=at,
-            seq=1,
-        )
+        return alert_row(id_, at, state=state, gateway="srl-tembesi-01")
 
     with Session(engine) as session, session.begin():
         session.add_all([row(FIRING, "firing", 10), row("old/srl-tembesi-01/wl1@1", "resolved", 0)])

@@ -6,6 +6,7 @@ answer (saying so in /metrics and the log) when a refresh fails."""
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 
 from api.access import open_reads
 from api.app import create_app
-from api.latest_cache import AGE_HEADER, LatestCache
+from api.latest_cache import AGE_HEADER, SWITCH_INTERVAL, LatestCache
 from api.settings import ApiSettings
 from api.sites import INDICATORS
 from registry import db
@@ -118,8 +119,10 @@ def test_app_refreshes_in_the_background(store: Store, registry_engine: Engine) 
             return ours.json()["sites"] == theirs.json()["sites"]
         return ours.json() == theirs.json()
 
+    before = sys.getswitchinterval()
     with TestClient(app) as client:  # runs the lifespan: the refresher
         wait_for(lambda: app.state.latest.age_seconds() is not None, 10, "the first fill")
+        assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL)  # requests get the GIL
         for path in paths:
             assert same(path), path
             age = float(client.get(path).headers[AGE_HEADER])
@@ -133,6 +136,7 @@ def test_app_refreshes_in_the_background(store: Store, registry_engine: Engine) 
         assert 0 <= value(samples, "jagajalan_api_latest_age_seconds") < 10
         assert value(samples, "jagajalan_api_latest_refresh_failures_total") == 0
     assert app.state.latest._thread is None  # stopped with the app
+    assert sys.getswitchinterval() == before  # and the interpreter's setting given back
     assert AGE_HEADER not in direct.get("/readings/latest").headers  # no cache, no age
 
 

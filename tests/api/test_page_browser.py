@@ -33,6 +33,7 @@ from store.sqlite import SQLiteStore
 from telemetry.mapping import batch_to_points, status_points
 from telemetry.models import Batch, Reading, Status
 from testkit import REPO
+from testkit.alerts import alert_row
 from testkit.browser import load_offline, screenshot
 from testkit.overview import read_overview
 from testkit.package_build import build_packages, built_api
@@ -126,22 +127,8 @@ def seed_alerts(registry: Path, now_ms: int) -> None:
     at = dt.datetime.fromtimestamp(now_ms / 1000 - 1800, dt.UTC)
 
     def row(id_: str, rule: str, gateway: str, sensor: str, level: str, **more: object) -> AlertRow:
-        values = dict(
-            id=id_,
-            rule=rule,
-            gateway=gateway,
-            sensor=sensor,
-            level=level,
-            severity="warning",
-            value=None,
-            state="firing",
-            raised_at=at,
-            since=at,
-            step=0,
-            last_told=at,
-            seq=1,
-        )
-        return AlertRow(**(values | more))
+        where = dict(rule=rule, gateway=gateway, sensor=sensor, level=level, value=None)
+        return alert_row(id_, at, **(where | more))
 
     engine = db.engine_for(f"sqlite+pysqlite:///{registry}")
     with Session(engine) as session, session.begin():

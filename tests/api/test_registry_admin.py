@@ -125,6 +125,7 @@ def test_contacts_and_the_export_are_for_operators_and_admins(api: Api) -> None:
             "language": "id",
             "telegram": None,
             "whatsapp": "+6281234567890",
+            "sms": None,
             "email": None,
         }
     ]

@@ -1,18 +1,26 @@
-"""`jagajalan demo` prepares the example registry in its folder and runs the indicators job
-on its scenario's clock (jagajalan/demo_parts.py): the real demo runs until the job has
-written the hourly ISPU and the flood status of its sites into the demo's store, then stops
-like Ctrl-C; `jagajalan registry list` on the demo's registry lists the demo's sites."""
+"""`jagajalan demo` prepares the example registry in its folder, runs the indicators job on
+its scenario's clock and the alerts service (jagajalan/demo_parts.py): the real demo runs
+until the job has written the hourly ISPU and the flood status of its sites into the demo's
+store and the haze of the default scenario has raised alerts (examples/alerts-demo.toml),
+told in Bahasa Indonesia on the MQTT alert topic of the demo's broker (a real subscriber),
+listed by `GET /alerts` and counted on the status board; then it stops like Ctrl-C;
+`jagajalan registry list` on the demo's registry lists the demo's sites."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from jagajalan.demo_parts import REGISTRY_FILE, analytics_argv, prepare_registry
+import httpx
+import paho.mqtt.client as mqtt
+
+from jagajalan.demo_parts import REGISTRY_FILE, alerts_argv, analytics_argv, prepare_registry
 from kernel.text import tr
 from simulators.scenario.engine import Scenario
 from store.sqlite import SQLiteStore
@@ -38,6 +46,15 @@ def test_the_demo_writes_indicators_and_holds_the_example_registry(tmp_path: Pat
     try:
         wait_for(lambda: (folder / "demo.json").exists() or proc.poll() is not None, 60, "demo")
         assert proc.poll() is None, out_path.read_text()
+        state = json.loads((folder / "demo.json").read_text())
+        told: list[tuple[str, dict]] = []
+        # The embedded broker (amqtt) speaks MQTT 3.1.1.
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        sub.on_connect = lambda c, *_: c.subscribe("jagajalan/v1/alerts/#", qos=1)
+        sub.on_message = lambda _c, _u, m: told.append((m.topic, json.loads(m.payload)))
+        host, port = state["broker_url"].removeprefix("mqtt://").rsplit(":", 1)
+        sub.connect(host, int(port))
+        sub.loop_start()
         store = SQLiteStore(folder / "jagajalan.sqlite")
 
         def indicators() -> bool:
@@ -48,6 +65,24 @@ def test_the_demo_writes_indicators_and_holds_the_example_registry(tmp_path: Pat
 
         wait_for(indicators, 50, "the demo's hourly ISPU and flood status")
         elapsed = time.monotonic() - started
+
+        def haze_told() -> bool:
+            assert proc.poll() is None, out_path.read_text()
+            return {t for t, _ in told} >= {f"jagajalan/v1/alerts/{g}/debu-pm25" for g in SITES}
+
+        # first_rains: PM2.5 passes Tidak Sehat at about 02:00 WIB, 30 s into the demo.
+        wait_for(haze_told, 60, "the haze alerts on the MQTT alert topic")
+        payload = next(p for t, p in told if t.endswith("srl-pasar-01/debu-pm25"))
+        assert payload["event"]["kind"] == "raised" and payload["lang"] == "id", payload
+        assert "Tidak Sehat" in payload["text"] and "Pasar Sarolangun" in payload["text"]
+        assert f"{state['api_url']}/peta?site=pasar-sarolangun" in payload["text"], payload
+        listed = httpx.get(f"{state['api_url']}/alerts", params={"state": "firing"}, timeout=5)
+        firing = {(a["rule"], a["gateway"]) for a in listed.json()}
+        assert {("debu-pm25", g) for g in SITES} <= firing, firing
+        board = re.compile(r"peringatan aktif: ([1-9]\d*)")
+        wait_for(lambda: board.search(out_path.read_text()), 15, "the count on the board")
+        sub.loop_stop()
+        sub.disconnect()
         ispu = store.points("jagajalan_ispu_hourly")
         flood = store.points("jagajalan_flood_status")
         store.close()
@@ -65,6 +100,9 @@ def test_the_demo_writes_indicators_and_holds_the_example_registry(tmp_path: Pat
     analytics = (folder / "logs" / "analytics.log").read_text()
     assert "clock=scenario" in analytics and "Traceback" not in analytics, analytics
     assert "event=indicators_stopped" in analytics  # stopped with the others
+    alerts = (folder / "logs" / "alerts.log").read_text()
+    assert "Traceback" not in alerts and "event=alerts_stopped" in alerts, alerts
+    assert tr("demo.count.alerts", "id", n=0) in shown  # before the haze: counted, none
     # The sites' parameters come from the demo's registry: its road_depth ladders name the
     # levels waspada / siaga / awas (the job file's default ladder names them hati_hati ...).
     assert f"event=indicators_sites registry=sqlite+pysqlite:///{folder / REGISTRY_FILE}" in (
@@ -119,3 +157,17 @@ def test_the_job_runs_on_the_scenario_s_clock() -> None:
     assert options["--clock"] == "scenario" and options["--scenario-speed"] == "240"
     assert options["--scenario-origin"] == "2027-01-15T08:00:00.250+00:00"
     assert options["--scenario-start"] == "2025-10-19T17:00:00.000+00:00"  # 00:00 WIB
+
+
+def test_the_alerts_service_runs_on_the_demo_s_broker_registry_and_store() -> None:
+    argv = alerts_argv(
+        ["--sqlite", "s.sqlite"], "mqtt://127.0.0.1:1883", Path("r.db"), "http://h:1", True
+    )
+    assert argv[:2] == ["alerts", "run"]
+    options = dict(zip(argv[2::2], argv[3::2], strict=True))
+    assert options["--rules-file"].endswith("examples/alerts-demo.toml")
+    assert options["--registry-db"] == "r.db" and options["--sqlite"] == "s.sqlite"
+    assert options["--mqtt-protocol"] == "3.1.1"  # amqtt has no MQTT 5
+    assert options["--mqtt-alerts"] == "on" and options["--base-url"] == "http://h:1"
+    real = alerts_argv([], "mqtt://broker:1883", Path("r.db"), "http://h:1", False)
+    assert "--mqtt-protocol" not in real

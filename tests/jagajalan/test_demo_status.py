@@ -119,3 +119,11 @@ def test_demo_switch_without_a_demo_or_with_an_unknown_scenario(tmp_path: Path) 
     assert none.returncode == 1 and "tidak ada demo yang berjalan" in none.stderr
     assert not judge(none.stderr, "id"), none.stderr
     assert not (tmp_path / "var" / "demo" / "switch.request").exists()
+
+
+def test_the_board_counts_the_active_alerts() -> None:
+    from jagajalan.demo_status import alerts_summary
+
+    active = [{"state": "firing"}, {"state": "acknowledged"}, {"state": "resolved"}]
+    assert alerts_summary(active) == "peringatan aktif: 2" and not judge(alerts_summary([]), "id")
+    assert alerts_summary(active[:1], "en") == "active alerts: 1"

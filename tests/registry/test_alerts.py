@@ -10,28 +10,14 @@ from sqlalchemy.orm import Session
 from registry import db
 from registry.alerts import acknowledge, deliveries, get_alert, list_alerts
 from registry.models import AlertRow, OutboxAttempt, OutboxMessage
+from testkit.alerts import alert_row
 from tests.registry.conftest import Database
 
 T = dt.datetime(2026, 1, 12, 8, 0, tzinfo=dt.UTC)
 
 
 def alert(id_: str, state: str, minutes: int, gateway: str = "gw-a") -> AlertRow:
-    at = T + dt.timedelta(minutes=minutes)
-    return AlertRow(
-        id=id_,
-        rule="genangan",
-        gateway=gateway,
-        sensor="wl1",
-        level="siaga",
-        severity="warning",
-        value="21.5",
-        state=state,
-        raised_at=at,
-        since=at,
-        step=0,
-        last_told=at,
-        seq=1,
-    )
+    return alert_row(id_, T + dt.timedelta(minutes=minutes), state=state, gateway=gateway)
 
 
 def test_alerts_read_and_acknowledged(database: Database) -> None:

@@ -59,6 +59,7 @@ from gateway.devices.modbus.frames import (
     strip_echo,
 )
 from kernel.config import ConfigError
+from kernel.portclaim import claims_dir, read_claim
 
 __all__ = [
     "BUS_KEYS",
@@ -158,6 +159,7 @@ class ModbusBus:
         self._quiet_until = 0.0
         self.members: dict[str, _Member] = {}
         self._members_lock = threading.Lock()
+        self.claims = claims_dir()  # where flashing tools claim ports (kernel/portclaim.py)
 
     # -- requests ---------------------------------------------------------------------------
     def read_registers(
@@ -174,6 +176,14 @@ class ModbusBus:
     def exchange(self, request: bytes, function: int, timeout: float) -> bytes:
         """Send *request* and return the bytes of the answer (empty: nothing came back)."""
         with self._lock.turn():
+            claim = read_claim(self.port, self.claims)
+            if claim is not None:  # lent to a flashing tool (kernel/portclaim.py)
+                self._close()
+                by = str(claim.get("by", "?"))
+                raise BusUnavailable(
+                    f"{self.port} lent to {by} for flashing",
+                    ("port_released", {"port": self.port, "by": by}),
+                )
             ser = self._open()
             try:
                 return self._exchange(ser, request, function, timeout)

@@ -1,0 +1,137 @@
+"""`jagajalan firmware flash`: write a firmware image into a sensor node over its serial port.
+
+Exit codes: 0 written, verified (and started unless --no-start); 1 the flashing failed (the
+message says at which step); 2 bad input (unreadable image, bad address), nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from firmware_tools.flash.run import Verifier
+
+BAUDS = (9600, 19200, 38400, 57600, 115200)
+
+
+def _address(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an address like 0x08000000") from None
+
+
+def add_commands(actions: argparse._SubParsersAction, verifier: Verifier | None = None) -> None:
+    """Add ``flash`` to the ``firmware`` group. *verifier*: when given, IMAGE is a bundle
+    checked by it (``path -> image bytes``) before anything is written."""
+    from kernel.text import LANGS, default_lang
+
+    p = actions.add_parser(
+        "flash",
+        help="write a firmware image into a sensor node (STM32 serial bootloader)",
+        description=(
+            "Write IMAGE into a sensor node through its serial port, erase only the pages it "
+            "covers, read it all back to verify, and start it. Blocks hit by line noise are "
+            "retried. A gateway driver using the same port lends it for the duration "
+            "(docs/firmware.md). STM32: hold BOOT0 at 1 and reset the node first."
+        ),
+    )
+    p.add_argument("image", type=Path, metavar="IMAGE", help="raw binary image (.bin)")
+    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    p.add_argument("--target", choices=["stm32"], default="stm32", help="node type")
+    p.add_argument(
+        "--address", type=_address, default=0x0800_0000, help="where the image goes (0x08000000)"
+    )
+    p.add_argument("--baud", type=int, choices=BAUDS, default=115200, help="default 115200")
+    p.add_argument(
+        "--parity",
+        choices=["E", "N"],
+        default="E",
+        help="E (the STM32 bootloader's, default) or N (emulated nodes on a pseudo-terminal)",
+    )
+    p.add_argument("--retries", type=int, default=5, help="attempts per block after the first")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for an answer")
+    p.add_argument(
+        "--release-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for a gateway driver to let go of the port",
+    )
+    p.add_argument("--no-start", action="store_true", help="do not start the new firmware")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--lang", choices=LANGS, default=default_lang(), help="id or en")
+    p.set_defaults(func=lambda args: run_flash(args, verifier))
+
+
+def run_flash(args: argparse.Namespace, verifier: Verifier | None = None) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from firmware_tools.flash.errors import FlashError
+    from firmware_tools.flash.run import flash_stm32, load_image
+    from kernel.text import tr
+
+    lang = args.lang
+    err = Console(stderr=True)
+    try:
+        image = load_image(args.image, verifier)
+    except FlashError as exc:
+        print(tr("flash.failed", lang, reason=exc.render(lang)), file=sys.stderr)
+        return 2
+    if args.retries < 0 or args.timeout <= 0:
+        option, value = ("--retries", args.retries) if args.retries < 0 else ("--timeout", 0)
+        print(tr("flash.bad_option", lang, option=option, value=value), file=sys.stderr)
+        return 2
+    bars = Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=args.quiet,
+    )
+    tasks: dict[str, int] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(tr(f"flash.phase.{phase}", lang), total=total)
+        bars.update(tasks[phase], completed=done, total=total)
+
+    try:
+        with bars:
+            report = flash_stm32(
+                args.port,
+                image,
+                args.address,
+                baudrate=args.baud,
+                parity=args.parity,
+                retries=args.retries,
+                timeout=args.timeout,
+                go=not args.no_start,
+                progress=progress,
+                release_timeout=args.release_timeout,
+            )
+    except FlashError as exc:
+        print(tr("flash.failed", lang, reason=exc.render(lang)), file=sys.stderr)
+        return 2 if exc.code in ("empty_image", "bad_address", "too_big") else 1
+    print(
+        tr(
+            "flash.chip",
+            lang,
+            chip=f"0x{report.chip_id:03X}",
+            version=f"{report.bootloader_version >> 4}.{report.bootloader_version & 0xF}",
+            flash_kib=report.flash_kib,
+        )
+    )
+    print(
+        tr(
+            "flash.done",
+            lang,
+            size=report.size,
+            address=f"0x{report.address:08X}",
+            seconds=f"{report.seconds:.1f}",
+            retries=report.retries,
+        )
+    )
+    print(tr("flash.started" if report.started else "flash.not_started", lang))
+    return 0

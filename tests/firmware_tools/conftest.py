@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulators.devices.serial_link import SerialLink
+
+
+@pytest.fixture
+def link(tmp_path: Path) -> Iterator[SerialLink]:
+    """A null-modem cable at the bootloader's 115200 baud (8N1: a pty carries no parity)."""
+    with SerialLink(tmp_path / "ttyNODE", baudrate=115200) as lnk:
+        yield lnk
+
+
+@pytest.fixture
+def claims(tmp_path: Path) -> Path:
+    return tmp_path / "claims"
