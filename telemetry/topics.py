@@ -45,6 +45,7 @@ RESERVED_IDS = frozenset(
         "grafana",
         "ingest",
         "jagajalan",
+        "rollout",
     }
 )
 #: Beginnings of the MQTT client ids the services use (``ingest-1``, the default

@@ -19,6 +19,8 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
 ``info``               device id -> any other facts a driver reports in ``.info``
 ``position``           {latitude, longitude, altitude} from the first driver reporting one (GPS)
 ``clock_offset``       seconds, gateway clock minus GPS time, from the first driver reporting it
+``update``             the last software update: {version, result, reason} from the updater's
+                       journal (kernel/alive.py), when one has finished
 =====================  =====================================================================
 
 ``gateway_health`` (a reading of sensor ``gateway``, every ``health_interval`` seconds, through
@@ -36,10 +38,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gateway.devices.base import Driver, Sink
 from gateway.runtime.spool import Spool
+from kernel.alive import UPDATE_JOURNAL, last_update
 from kernel.version import installed_version
 from telemetry.models import DeviceState, Reading, Status, valid_time
 
@@ -150,8 +154,10 @@ class Health:
         *,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        update_journal: Path | None = UPDATE_JOURNAL,
     ) -> None:
         self.gateway = gateway
+        self.update_journal = update_journal
         self.spool = spool
         self.drivers = drivers
         self.clock = clock
@@ -190,6 +196,7 @@ class Health:
             spool_oldest_age=round(self.spool.oldest_age() or 0.0, 1),
             dropped=self.spool.dropped(),
             spool_errors=self.spool_errors,
+            **({"update": update} if (update := last_update(self.update_journal)) else {}),
         )
 
     def reading(self) -> Reading | None:

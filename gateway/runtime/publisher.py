@@ -81,6 +81,7 @@ class Publisher:
         self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
         self._inflight: dict[int, tuple[int, list[int], Lane]] = {}  # mid -> seq, rows, lane
         self._status_mids: set[int] = set()
+        self.statuses_acked = 0  # status messages the broker acknowledged (the health file)
         self._status_due = False
         self._last_status = float("-inf")
         self._last_devices: dict[str, DeviceState] | None = None
@@ -250,6 +251,7 @@ class Publisher:
             if entry is None:
                 if mid in self._status_mids:
                     self._status_mids.discard(mid)
+                    self.statuses_acked += not reason.is_failure
                     if reason.is_failure:
                         self._refused(
                             f"status:{reason.value}",

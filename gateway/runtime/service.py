@@ -9,6 +9,10 @@ in the drivers (polling), :mod:`gateway.runtime.spool` (spooling), :mod:`gateway
 (publishing, replay) and :mod:`gateway.runtime.health` (status and the periodic ``gateway_health``
 reading, which enters the spool through the same sink as the devices' readings).
 
+The health file beside the spool (:mod:`kernel.alive`: version, pid, ``running`` once started,
+``published`` once the broker acknowledged a status) tells the updater on the same machine
+that a new release works, with or without network (firmware_tools.gateway_update).
+
 A spool that cannot be written (disk full, I/O error) does not crash the driver that handed
 over the readings: they are counted as lost (``spool_errors`` in the status) and logged.
 """
@@ -16,6 +20,7 @@ over the readings: they are counted as lost (``spool_errors`` in the status) and
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -27,6 +32,8 @@ from gateway.devices.base import DeviceConfig, Driver
 from gateway.runtime.health import Health, report_periodically
 from gateway.runtime.publisher import Publisher
 from gateway.runtime.spool import Spool, SpoolError
+from kernel import __version__
+from kernel.alive import HEALTH_FILE_NAME, write_alive
 from kernel.signals import stop_event
 from telemetry.models import DeviceState, Reading
 
@@ -119,6 +126,8 @@ class GatewayService:
             daemon=True,
         )
         self._started = False
+        self.alive_path = config.spool_path.parent / HEALTH_FILE_NAME
+        self._alive: dict = {"version": __version__, "pid": os.getpid(), "started": time.time()}
 
     @property
     def drivers(self) -> list[Driver]:
@@ -149,6 +158,19 @@ class GatewayService:
             runner.start()
         if self.config.publish.health_interval > 0:
             self._health_thread.start()
+        self.report_alive()
+
+    def report_alive(self) -> None:
+        """Rewrite the health file when the phase changed; never fails the gateway."""
+        phase = "published" if self.publisher.statuses_acked else "running"
+        if self._alive.get("phase") == phase:
+            return
+        record = {**self._alive, "phase": phase, "time": time.time()}
+        try:
+            write_alive(self.alive_path, record)
+        except OSError as exc:
+            log.warning("could not write the health file %s: %s", self.alive_path, exc)
+        self._alive = record  # tried once per phase: a read-only folder is not retried
 
     def stop(self, join_timeout: float = 5.0) -> None:
         """Stop the drivers, publish what is ready, say ``offline``, close the spool."""
@@ -180,8 +202,8 @@ class GatewayService:
         with stop_event(self._shutdown, on_signal=on_signal):
             self.start()
             try:
-                while not self._shutdown.wait(1.0):
-                    pass
+                while not self._shutdown.wait(0.5):
+                    self.report_alive()
             finally:
                 self.stop()
         return 0

@@ -1,0 +1,168 @@
+"""``jagajalan firmware gateway-update``: install a signed gateway release, from the network's
+download or a USB stick, with a health check and automatic rollback (docs/firmware.md,
+"Pembaruan gateway").
+
+- ``--from FILE|FOLDER`` verifies the bundle (signature, target, expiry, anti-rollback counter)
+  before writing anything, installs it as ``<root>/releases/<version>``, switches, restarts the
+  gateway and waits for its health file; on failure it goes back to the previous release.
+  A folder (a USB stick's mount point) must hold exactly one ``*.jjfw`` bundle.
+- ``--recover`` finishes or undoes an update cut short (the boot unit runs it with ``--boot``,
+  before the gateway starts: no restart then).
+- ``--status`` prints what runs and how the last update ended.
+
+Exit codes: 0 done (or nothing to do), 1 refused or rolled back, 2 a mistake in the options.
+Runs as root (it writes /opt/jagajalan and restarts the gateway's unit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEBIAN_ARCH = {"aarch64": "arm64", "armv7l": "armhf", "x86_64": "amd64"}
+BUNDLE_SUFFIX = ".jjfw"
+
+
+def default_target() -> str:
+    machine = platform.machine()
+    return f"gateway-{DEBIAN_ARCH.get(machine, machine)}"
+
+
+def add_commands(actions: argparse._SubParsersAction) -> None:
+    from kernel.text import LANGS, default_lang
+
+    p = actions.add_parser(
+        "gateway-update",
+        help="install a signed gateway release (network or USB stick), roll back if unhealthy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--from", dest="source", type=Path, help="bundle file or USB folder")
+    what.add_argument("--recover", action="store_true", help="finish an interrupted update")
+    what.add_argument("--status", action="store_true", help="what runs, the last update")
+    p.add_argument("--boot", action="store_true", help="with --recover: do not restart")
+    p.add_argument("--root", type=Path, default=Path("/opt/jagajalan"), help="install root")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("/etc/jagajalan/gateway.toml"),
+        help="the gateway's config (finds its health file)",
+    )
+    p.add_argument("--health-file", type=Path, help="default: beside the gateway's spool")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="no network here: healthy once it runs (publishing is not checked)",
+    )
+    p.add_argument("--timeout", type=float, default=120.0, help="health check, seconds")
+    p.add_argument("--unit", default="jagajalan-gateway.service", help="the gateway's unit")
+    p.add_argument(
+        "--keys", type=Path, default=Path("/etc/jagajalan/firmware-keys"), help="public keys"
+    )
+    p.add_argument("--target", default=default_target(), help="hardware target of this gateway")
+    p.add_argument("--lang", choices=LANGS, default=default_lang(), help="id or en")
+    p.set_defaults(func=command, verifier_factory=None, service_factory=None)
+
+
+def find_bundle(source: Path) -> Path:
+    """*source* itself, or the one bundle in the folder *source*."""
+    from firmware_tools.gateway_update.updater import UpdateError
+
+    if not source.is_dir():
+        return source
+    found = sorted(source.glob(f"*{BUNDLE_SUFFIX}"))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "-"
+        raise UpdateError("update.no_bundle", f"{source}|{names}")
+    return found[0]
+
+
+def signed_verifier(args: argparse.Namespace, installed_counter: int | None):
+    """The signed bundle's checks (firmware_tools.bundle), with this gateway's keys and target."""
+    from firmware_tools.gateway_update.updater import UpdateError
+
+    try:
+        from firmware_tools.bundle.keys import load_public_keys
+        from firmware_tools.bundle.verify import BundleError, verify_bundle
+    except ImportError as exc:
+        raise UpdateError("update.no_verifier", str(exc)) from None
+    try:
+        keys = load_public_keys(sorted(args.keys.glob("*.pub")))
+    except ValueError as exc:  # a key file that is no minisign public key (names the file)
+        raise UpdateError("update.bad_keys", str(exc)) from None
+    if not keys:
+        raise UpdateError("update.no_keys", str(args.keys))
+
+    def verify(path: Path):
+        try:
+            return verify_bundle(path, keys, args.target, installed_counter)
+        except BundleError as exc:
+            raise UpdateError("update.refused", exc.render(args.lang)) from None
+
+    return verify
+
+
+def command(args: argparse.Namespace) -> int:
+    """One updater at a time per install root (a lock file), then :func:`run`."""
+    import fcntl
+
+    args.root.mkdir(parents=True, exist_ok=True)
+    with open(args.root / "update.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the kernel drops it when the process dies
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    from firmware_tools.gateway_update import report
+    from firmware_tools.gateway_update.checks import HealthFile, SystemdService
+    from firmware_tools.gateway_update.layout import Layout
+    from firmware_tools.gateway_update.updater import UpdateError, recover, update
+    from kernel.alive import HealthFileUnknown, health_file_of
+
+    lang = args.lang
+    layout = Layout(args.root)
+    service = (args.service_factory or SystemdService)(args.unit)
+    if args.status:
+        print(report.status(layout, lang))
+        return EXIT_OK
+    if args.recover:
+        journal = recover(layout, service, restart=not args.boot)
+        print(report.recovered(layout, journal, lang))
+        return EXIT_OK
+    try:
+        health_file = args.health_file or health_file_of(args.config)
+    except HealthFileUnknown as exc:
+        print(report.problem("update.no_health_file", str(exc), lang), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        bundle = find_bundle(args.source)
+        make = args.verifier_factory or signed_verifier
+        verified = make(args, layout.installed_counter())(bundle)
+    except UpdateError as exc:
+        print(report.problem(exc.key, exc.detail, lang), file=sys.stderr)
+        usage = ("update.no_bundle", "update.no_keys", "update.bad_keys")
+        return EXIT_USAGE if exc.key in usage else EXIT_FAILED
+    check = HealthFile(
+        health_file, require="running" if args.offline else "published", timeout=args.timeout
+    )
+    try:
+        outcome = update(
+            verified,
+            layout=layout,
+            service=service,
+            health=check,
+            clock=time.time,
+            step=report.progress(verified, bundle, args.timeout, lang),
+        )
+    except UpdateError as exc:
+        print(report.problem(exc.key, exc.detail, lang), file=sys.stderr)
+        return EXIT_FAILED
+    text = report.outcome(outcome, lang)
+    ok = outcome.result in ("committed", "unchanged")
+    print(text, file=sys.stdout if ok else sys.stderr)
+    return EXIT_OK if ok else EXIT_FAILED
