@@ -15,6 +15,8 @@ the codec's own :class:`~telemetry.models.Batch` model in the same pass. Whateve
 does not accept goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of
 what is refused and why, so a fast path can only ever accept what the codec accepts, and
 gives the same data (property tests in tests/ingest/test_pipeline.py hold both to that).
+Compact (v2) payloads on the InfluxDB path take :func:`ingest.compact_path.compact_lines`
+first, under the same rule.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from msgspec import Meta
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from telemetry import topics
+from ingest.compact_path import compact_lines
+from telemetry import compact, topics
 from telemetry.codec import DecodeError, decode_batch, decode_status
 from telemetry.mapping import (
     InvalidName,
@@ -89,6 +92,7 @@ def decode_readings(payload: bytes) -> Batch:
 
 
 _V1_START = b'{"v":1,'
+_COMPACT = bytes((compact.MAGIC,))
 
 # -- ingest's fast path: the numbers checked in C ---------------------------------------------
 #
@@ -150,6 +154,10 @@ def process(
         if kind == topics.READINGS:
             records: list[Any]
             if encoder is not None:
+                if payload[:1] == _COMPACT:
+                    done = compact_lines(payload, gateway, encoder)
+                    if done is not None:
+                        return Accepted(kind, gateway, *done)
                 fast = fast_batch(payload)
                 if fast is not None and fast.gateway == gateway:
                     try:

@@ -220,6 +220,22 @@ class LineEncoder:
         lines = [p + q + " " + s for p, q, s in zip(prefixes, parts, stamps)]  # noqa: B905
         return lines, max(times)
 
+    def series(
+        self, gateway: str, sensor: str, measurement: str, names: Sequence[str], tags: dict
+    ) -> tuple[str, tuple[bool, ...] | None]:
+        """The escaped ``measurement,tags `` prefix of a series and which of its fields are
+        counts (None: none), from the same cache and with the same checks as
+        :meth:`reading_lines` (:class:`InvalidName` for a name the contract does not allow)."""
+        if tags:
+            key: tuple = (gateway, measurement, sensor, tuple(tags.items()), *names)
+        else:
+            key = (gateway, measurement, sensor, *names)
+        entry = self._templates.get(key)
+        if entry is None:
+            r = _Names(sensor, measurement, dict.fromkeys(names), tags)
+            entry = self._template(key, gateway, r)
+        return entry
+
     def _template(self, key: tuple, gateway: str, r: Any) -> tuple[str, tuple[bool, ...] | None]:
         _check_names(gateway, r)
         if len(self._templates) >= self.max_series:
@@ -270,6 +286,16 @@ def _counted_fields(fields: dict, ints: tuple[bool, ...]) -> str:
         else:
             out.append(f"{name}={format_float(value)}")
     return ",".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """What :func:`_check_names` and the template read of a reading: its names."""
+
+    sensor: str
+    measurement: str
+    fields: dict
+    tags: dict
 
 
 class _FloatReading:

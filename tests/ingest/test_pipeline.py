@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest import deadletter, pipeline
+from ingest.compact_path import compact_lines
 from ingest.deadletter import DeadLetter
 from store import retention
 from telemetry import Batch, DecodeError, Reading, compact, decode_batch, encode_batch, topics
@@ -43,9 +44,15 @@ def _fast_outcome(payload: bytes) -> str:
     return "ok"
 
 
+def _compact_outcome(payload: bytes, gateway: str = "gw-a") -> str:
+    """Whether ingest's compact fast path (ingest/compact_path.py) takes the payload: "ok",
+    else "codec"."""
+    return "codec" if compact_lines(payload, gateway, LineEncoder()) is None else "ok"
+
+
 def _agree(payload: bytes) -> None:
     """The fast path takes only what the codec accepts (then _lines_agree checks the data)."""
-    if _fast_outcome(payload) == "ok":
+    if _fast_outcome(payload) == "ok" or _compact_outcome(payload) == "ok":
         assert _outcome(decode_batch, payload)[0] == "ok"
 
 
@@ -77,6 +84,25 @@ def test_fast_path_decodes_what_the_codec_decodes(batch) -> None:
     )
     assert _fast_outcome(payload) == ("codec" if huge else "ok")
     _lines_agree(encode_batch(batch.model_copy(update={"gateway": "gw-a"})))
+
+
+@given(batch=_batches, compress=st.sampled_from([None, False, True]))
+@settings(max_examples=300, deadline=None)
+def test_compact_fast_path_decodes_what_the_codec_decodes(batch, compress) -> None:
+    """Compact payloads (several series of different widths, decimals and floats sent as
+    themselves, compressed or not) take the compact fast path, and it writes the lines the
+    codec's batch maps to; only counts of 2**53 and more are left to the codec."""
+    mine = batch.model_copy(update={"gateway": "gw-a"})
+    payload = compact.encode(mine, compress)
+    assert decode_batch(payload) == mine
+    huge = any(
+        abs(v) >= 2**53 and field_kind(k) == "int"
+        for r in batch.readings
+        for k, v in r.fields.items()
+    )
+    assert _compact_outcome(payload) == ("codec" if huge else "ok"), repr(mine.readings)
+    assert _compact_outcome(payload, "gw-b") == "codec"  # another gateway's topic
+    _lines_agree(payload)
 
 
 def _time(ms: int, key: bytes = b"time", t: int = T0):
@@ -172,6 +198,39 @@ _MUTATIONS = [
 def test_fast_path_refuses_and_accepts_exactly_like_the_codec(mutate) -> None:
     payload = mutate(batch_bytes("gw-a", 1))
     assert _outcome(pipeline.decode_readings, payload) == _outcome(decode_batch, payload)
+    _agree(payload)
+    _lines_agree(payload)
+
+
+@pytest.mark.parametrize("mutate", _MUTATIONS)
+def test_compact_fast_path_refuses_and_accepts_exactly_like_the_codec(mutate) -> None:
+    """The same edits, sent in the compact encoding (those that are still JSON objects)."""
+    try:
+        payload = _as_compact(mutate(batch_bytes("gw-a", 1)))
+    except (ValueError, TypeError, AttributeError, OverflowError, KeyError):
+        pytest.skip("not a batch the compact encoder can carry")
+    _agree(payload)
+    _lines_agree(payload)
+
+
+@given(
+    data=st.data(),
+    compress=st.booleans(),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.binary(max_size=3)), max_size=3),
+)
+@settings(max_examples=300, deadline=None)
+def test_compact_fast_path_agrees_with_the_codec_on_corrupted_payloads(
+    data, compress, edits
+) -> None:
+    """Bytes of a compact payload changed anywhere (also in the zlib stream): the compact
+    fast path accepts only what the codec accepts, with the same lines."""
+    payload = bytearray(
+        compact.encode(decode_batch(batch_bytes("gw-a", data.draw(st.integers(0, 100)))), compress)
+    )
+    for position, replacement in edits:
+        i = position % (len(payload) + 1)
+        payload[i : i + len(replacement)] = replacement
+    payload = bytes(payload)
     _agree(payload)
     _lines_agree(payload)
 
