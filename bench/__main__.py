@@ -13,6 +13,7 @@ import traceback
 BENCHMARKS = ["bench.codec", "bench.gateway"]
 BENCHMARKS += ["bench.fleet"]  # 500 gateways x 1 batch/s x 60 s against Mosquitto
 BENCHMARKS += ["bench.ingest"]  # ingest throughput/latency vs Mosquitto and InfluxDB
+BENCHMARKS += ["bench.ingest_compact"]  # compact vs JSON, CPU per reading, memory in bytes
 BENCHMARKS += ["bench.alerts"]  # publish -> signed webhook p99 under 500 gateways
 BENCHMARKS += ["bench.series"]  # the API's reads of 500 gateways on InfluxDB
 BENCHMARKS += ["bench.sites"]  # GET /sites/latest: 500 sites on a real InfluxDB

@@ -156,19 +156,16 @@ def _series_lines(
 def _column(col: list[Any], k: int | None, is_int: bool) -> list[Any]:
     """A field's values as the mapping types them (counts int, all else float)."""
     types = set(map(type, col))
-    if k is not None and types == _INT:  # running decimals
-        p = compact._POW10[k]
-        col = list(map(truediv, accumulate(col), repeat(p)))  # OverflowError: the codec says
+    if k is not None and types == _INT:  # running decimals: finite, or OverflowError
+        col = list(map(truediv, accumulate(col), repeat(compact._POW10[k])))
+        if is_int:
+            return _counts(col)
+        return col
     elif k is not None and int in types:
         if types - _NUMBER:
             raise _Slow
-        running, out = 0, []
-        for v in col:  # a float sent as itself among the decimals leaves n alone
-            if type(v) is int:
-                running += v
-                v = running / compact._POW10[k]
-            out.append(v)
-        col = out
+        p, n = compact._POW10[k], 0  # a float sent as itself among the decimals leaves n alone
+        col = [(n := n + v) / p if type(v) is int else v for v in col]
     elif types - _NUMBER:
         raise _Slow
     elif types != _FLOAT:  # ints given for floats (or counts) as themselves
@@ -177,11 +174,14 @@ def _column(col: list[Any], k: int | None, is_int: bool) -> list[Any]:
         col = list(map(float, col))
     if not all(map(math.isfinite, col)):
         raise _Slow
-    if is_int:
-        if max(map(abs, col)) >= _EXACT:
-            raise _Slow
-        col = list(map(int, col))
-    return col
+    return _counts(col) if is_int else col
+
+
+def _counts(col: list[Any]) -> list[int]:
+    """Counts as the mapping writes them (``int(value)``), if all are exact."""
+    if max(map(abs, col)) >= _EXACT:
+        raise _Slow
+    return list(map(int, col))
 
 
 _JSON_ENCODE = msgspec.json.Encoder().encode

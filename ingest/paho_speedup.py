@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any, ClassVar
 
@@ -117,9 +118,11 @@ class BufferedSocket:
         return getattr(self._sock, name)
 
 
-def tune(client: mqtt.Client) -> bool:
-    """Buffered reads and bulk acks (:func:`ack_many`) for *client*, before it connects.
-    Returns False (and changes nothing) for another paho-mqtt version."""
+def tune(client: mqtt.Client, hold: Callable[[float], bool] | None = None) -> bool:
+    """Buffered reads and bulk acks (:func:`ack_many`) for *client*, before it connects; with
+    *hold*, reads held back while it says so (``hold(timeout)``: True = hold, after waiting
+    at most *timeout* seconds for that to change; :func:`_held`). Returns False (and changes
+    nothing) for another paho-mqtt version."""
     if not _checked():
         return False
     create = client._create_socket
@@ -133,16 +136,36 @@ def tune(client: mqtt.Client) -> bool:
     def loop_read_buffered(max_packets: int = 1) -> mqtt.MQTTErrorCode:
         # paho reads one packet per turn of its loop (a select and its other checks each);
         # take up to READ_BATCH packets that are already buffered in one turn.
+        if hold is not None and _held(client, hold, 0.05):
+            return mqtt.MQTT_ERR_SUCCESS
         rc = read(max_packets)
         for _ in range(READ_BATCH):
             pending = getattr(client._sock, "pending", None)
             if rc != mqtt.MQTT_ERR_SUCCESS or pending is None or not pending():
+                break
+            if hold is not None and hold(0):
                 break
             rc = read(max_packets)
         return rc
 
     client.loop_read = loop_read_buffered  # type: ignore[method-assign]
     client._jagajalan_bulk_ack = True  # type: ignore[attr-defined]
+    return True
+
+
+def _held(client: mqtt.Client, hold: Callable[[float], bool], timeout: float) -> bool:
+    """True if *hold* says not to read now (the worker holds its memory budget's worth).
+
+    paho calls ``loop_read`` when the socket has bytes to read; they stay in the socket (and,
+    once its buffer is full, in the broker, which TCP then slows down), while paho's loop goes
+    on writing (acknowledgements free the budget) and keeping the connection alive: it still
+    sends PINGREQ every keepalive. Its PINGRESP waits behind the unread messages, so the
+    broker's answer is taken to be the bytes waiting in the socket: they are proof that it
+    sent, and the check that it still answers resumes with the reading."""
+    if not hold(timeout):
+        return False
+    with client._msgtime_mutex:
+        client._last_bytes_received = time.monotonic()  # paho's time_func
     return True
 
 

@@ -7,7 +7,10 @@ batch at once after the batch is stored, in the order they arrived. With a fixed
 ``clean_start=False`` and a session expiry, the broker keeps what was not acknowledged across
 a crash or restart of the worker and redelivers it.
 
-Flow control: the CONNECT property *Receive Maximum* (``max_inflight``, up to 65,535) caps the
+Flow control, in bytes: while the messages not yet acknowledged hold ``max_buffer_bytes`` (their
+lines, about), paho's loop reads nothing more (ingest/paho_speedup.py) but goes on writing
+acknowledgements and PINGREQs; the broker's messages wait in the socket and in the broker.
+In messages: the CONNECT property *Receive Maximum* (``max_inflight``, up to 65,535) caps the
 QoS 1 messages the broker sends before they are acknowledged. It is large by default so that
 several write batches can be in flight (the window never caps throughput), and it bounds
 memory: while the store is down nothing gets acknowledged, the broker stops sending once that
@@ -49,7 +52,7 @@ from ingest import paho_speedup, pipeline
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.readiness import StoreReadiness
-from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks
+from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks, item_size
 from kernel.mqtt import Protocol, Tls, negotiate_protocol, new_client, parse_url
 from store.base import StoreWriter
 from telemetry import topics
@@ -89,6 +92,11 @@ class IngestSettings:
     # arrived for this many seconds, end the session (see docs/scaling.md). None = run.
     leave_after_idle: float | None = None
     paho_speedup: bool = True  # ingest/paho_speedup.py; off: paho as shipped (bench)
+    # Bytes the messages received and not yet acknowledged may hold (their lines, about:
+    # writer.item_size); at this much the worker reads nothing more until writes free some.
+    # The receive window (max_inflight) counts messages, whatever their size. Needs
+    # paho_speedup. 0 = no bound in bytes.
+    max_buffer_bytes: int = 32 * 1024 * 1024
 
 
 class IngestService:
@@ -169,8 +177,10 @@ class IngestService:
             tls=tls,
         )
         client.manual_ack_set(True)
-        if self.settings.paho_speedup:
-            paho_speedup.tune(client)
+        limit = self.settings.max_buffer_bytes
+        hold = (lambda timeout: not self.buffer.wait_below(limit, timeout)) if limit else None
+        if not (self.settings.paho_speedup and paho_speedup.tune(client, hold)) and limit:
+            log.warning("event=no_byte_budget: memory is bounded by --max-inflight messages only")
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)  # our own publishes: dead letters
@@ -330,6 +340,7 @@ class IngestService:
             received.readings += result.readings
             received.points += len(result.points)
             item = Item(result.points, topic, result.gateway, result.newest_ms, token=token)
+            item.size = item_size(result.points, None)
         else:
             kind = topic.rsplit("/", 1)[-1]
             received.messages[kind if kind in ("readings", "status") else "other"] += 1
@@ -342,6 +353,7 @@ class IngestService:
                 pipeline.preview(payload),
             )
             item = Item([], topic, result.gateway, 0, result.reason, result.message, payload, token)
+            item.size = item_size((), payload)
         self.buffer.put(item)
 
     def _acknowledge(self, items: Sequence[Item]) -> int:

@@ -117,6 +117,13 @@ class Writing(SettingsGroup):
         10.0, ge=0, le=3600, description="at shutdown, retry the last writes this long, seconds"
     )
     metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
+    max_buffer_mb: float = Field(
+        32,
+        ge=0,
+        le=65_536,
+        description="most MB of messages held unacknowledged (their lines, about); then "
+        "reading waits for writes to free some; 0: bounded by --max-inflight messages only",
+    )
     paho_speedup: bool = Field(
         True,
         description="use ingest/paho_speedup.py (faster reads, acks and property decoding, "
@@ -163,6 +170,7 @@ class IngestRunSettings(ServiceSettings, MqttLink, Worker, InfluxLink, StoreChoi
             metrics_port=self.metrics_port,
             leave_after_idle=self.leave,
             paho_speedup=self.paho_speedup,
+            max_buffer_bytes=int(self.max_buffer_mb * 1024 * 1024),
         )
 
     def open_store(self) -> StoreWriter:

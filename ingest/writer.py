@@ -49,7 +49,7 @@ from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.retry import DeadLetterFailed, GaveUp, Refusal, Retrier, describe
 
-__all__ = ["Buffer", "DeadLetterFailed", "GaveUp", "Item", "Writer", "WriterHooks"]
+__all__ = ["Buffer", "DeadLetterFailed", "GaveUp", "Item", "Writer", "WriterHooks", "item_size"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,21 @@ class Item:
     payload: bytes | None = None  # kept only for a refused message (its dead letter)
     token: Any = None  # what the acknowledger needs (MQTT message id and connection)
     received: float = field(default_factory=time.monotonic)
+    size: int = 0  # bytes of memory it holds, about (:func:`item_size`)
+
+
+#: Memory of a line held in a list (str header and list slot), and of an item's own objects.
+_RECORD_OVERHEAD = 57
+_ITEM_OVERHEAD = 250
+_POINT_SIZE = 400  # a Point (dataclass, two dicts): no line text to measure
+
+
+def item_size(records: Sequence[Any], payload: bytes | None) -> int:
+    """About the bytes an item holds: its line-protocol text (or Points) and the payload kept
+    for a dead letter. What the byte budget of the buffer counts."""
+    n = len(records)
+    text = sum(map(len, records)) if n and type(records[0]) is str else _POINT_SIZE * n
+    return _ITEM_OVERHEAD + text + _RECORD_OVERHEAD * n + (len(payload) if payload else 0)
 
 
 class Buffer:
@@ -78,6 +93,8 @@ class Buffer:
         self._closed = False
         self.points = 0
         self.messages = 0
+        self.bytes = 0  # Item.size of the items counted in messages
+        self.peak_bytes = 0  # the most it ever was
 
     def put(self, item: Item) -> None:
         n = len(item.records)
@@ -86,6 +103,8 @@ class Buffer:
             self._waiting_points += n
             self.points += n
             self.messages += 1
+            self.bytes += item.size
+            self.peak_bytes = max(self.peak_bytes, self.bytes)
             if self._waiting_points >= self._wake_at or len(self._items) == 1:
                 self._cond.notify()
 
@@ -106,11 +125,23 @@ class Buffer:
             lost_points = sum(len(i.records) for i in self._items) - sum(
                 len(i.records) for i in kept
             )
+            self.bytes -= sum(i.size for i in self._items) - sum(i.size for i in kept)
             self._items = deque(kept)
             self._waiting_points -= lost_points
             self.points -= lost_points
             self.messages -= gone
+            self._cond.notify_all()
             return gone
+
+    def wait_below(self, limit: int, timeout: float) -> bool:
+        """True as soon as the items not finished hold fewer than *limit* bytes; False if
+        they still hold that many after *timeout* seconds (or after an item was finished:
+        the caller gets a turn to send its acknowledgements)."""
+        with self._cond:
+            if self.bytes < limit or timeout <= 0:
+                return self.bytes < limit
+            self._cond.wait(timeout)
+            return self.bytes < limit
 
     def take(self, max_points: int, max_delay: float) -> list[Item] | None:
         """Block until *max_points* records wait, the oldest item is *max_delay* seconds old,
@@ -143,6 +174,8 @@ class Buffer:
         with self._cond:
             self.points -= sum(len(i.records) for i in items)
             self.messages -= len(items)
+            self.bytes -= sum(i.size for i in items)
+            self._cond.notify_all()  # a reader held back by wait_below
 
 
 @dataclass

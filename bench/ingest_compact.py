@@ -1,0 +1,131 @@
+"""Compact (v2) against JSON (v1) through the ingest worker, CPU per reading, memory in bytes.
+
+Against a real Mosquitto and a real InfluxDB on this machine's shared cores (``make bench``),
+with the backlog method of :mod:`bench.ingest` (the workers' sessions exist, the backlog is
+published while they are away, the rate is taken while they drain it):
+
+* readings/s of one and of two workers for batches of 50 readings, JSON and compact, the same
+  seeded readings (each compact payload is the JSON one re-encoded), and the ratio
+  compact / JSON of one worker;
+* the worker's CPU time per reading (user + system of the worker process while it drains,
+  over the readings acknowledged meanwhile), for both encodings;
+* InfluxDB's best accept rate in the same run, and one worker's JSON rate over it;
+* the peak RSS of a worker with the default settings, for batches of 50 and for a backlog
+  of large batches (1,000 readings a message: bytes, not messages, are what fill memory);
+
+and that InfluxDB holds exactly the points published (no loss, no duplicates), every run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.ingest import HOUR, RawPublisher, Workers, acked, influx_rate, out, payload
+from ingest.pipeline import decode_readings
+from store.influx import InfluxStore
+from telemetry import compact
+from telemetry.mapping import LineEncoder, batch_meta_line
+from testkit.ingest import start_ingest
+from testkit.rates import window_rate
+from testkit.services import influxd, mosquitto
+
+GATEWAYS = 200
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def backlog(messages: int, per: int, base: int, encoding: str) -> list[tuple[str, bytes]]:
+    out_ = []
+    for i in range(messages):
+        body = payload(i % GATEWAYS, i // GATEWAYS, per, base)
+        if encoding == "compact":
+            body = compact.encode(decode_readings(body))
+        out_.append((f"jagajalan/v1/bench-{i % GATEWAYS:04d}/readings", body))
+    return out_
+
+
+def drain(work: Path, broker, influx_url: str, workers: int, per: int, messages: int, enc: str):
+    """One backlog drained: (readings/s, CPU s per reading, peak RSS MB, counts verified)."""
+    db = f"bench_{enc}_w{workers}_r{per}"
+    group = Workers(work, broker.url, influx_url, db, workers)
+    group.start()  # the persistent sessions; then away while the backlog is queued
+    group.stop()
+    base = (int(time.time() * 1000) // HOUR - 30) * HOUR
+    pub = RawPublisher(broker.port, f"bench-pub-{db}")
+    pub.send(backlog(messages, per, base, enc))
+    pub.close()
+    group.procs = [start_ingest(*a, log=work / f"{db}-{i}.log") for i, a in enumerate(group.args)]
+    samples: list[tuple[float, list[float]]] = []
+    cpu: list[tuple[float, float]] = []  # (CPU s of all workers, messages acknowledged)
+    deadline = time.monotonic() + 600
+    while True:
+        counts = [acked(p) for p in group.ports]
+        used = sum(cpu_seconds(p.pid) for p in group.procs)
+        samples.append((time.perf_counter(), counts))
+        if all(counts):
+            cpu.append((used, sum(counts)))
+        if sum(counts) >= messages:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{sum(counts):.0f} of {messages} messages acknowledged")
+        time.sleep(0.05)
+    rate = window_rate(samples) * per
+    (c0, m0), (c1, m1) = cpu[0], cpu[-1]
+    per_reading = (c1 - c0) / max(1.0, (m1 - m0) * per)
+    rss = max(group.stop())
+    store = InfluxStore(influx_url, db)
+    counts = (store.count("air_quality"), store.count("gateway_batches"))
+    store.close()
+    return rate, per_reading, rss, counts == (messages * per, messages), counts
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="jagajalan-bench-compact-") as tmp:
+        work = Path(tmp)
+        with (
+            mosquitto(work / "mosquitto", persistence=False) as broker,
+            influxd(work / "influxd") as influx,
+        ):
+            out("machine_cpus", float(os.cpu_count() or 0), "(shared with the broker and InfluxDB)")
+            out("machine_load_1min", os.getloadavg()[0], "(other work on the machine)")
+            base = (int(time.time() * 1000) // HOUR - 30) * HOUR
+            sample = backlog(20_000, 50, base, "json")
+            encoder, lines = LineEncoder(), []
+            for _, body in sample:
+                batch = decode_readings(body)
+                lines += [*encoder.batch_lines(batch), batch_meta_line(batch)]
+            del sample
+            best = max(influx_rate(influx.url, lines, 1), influx_rate(influx.url, lines, 2))
+            del lines
+            b = best * 50 / 51  # readings/s (51 points per batch of 50)
+            out("compact_bench_influxdb_accept_best", b, "readings/s (batches of 50)")
+            rates = {}
+            for workers, enc in ((1, "json"), (1, "compact"), (2, "json"), (2, "compact")):
+                rate, cpu, rss, ok, counts = drain(
+                    work, broker, influx.url, workers, 50, 20_000, enc
+                )
+                name = f"ingest_{workers}_worker{'s' if workers > 1 else ''}_batch50_{enc}"
+                rates[(workers, enc)] = rate
+                out(name, rate, "readings/s")
+                out(f"{name}_cpu_per_reading", cpu * 1e6, "us (worker CPU s / readings stored)")
+                out(f"{name}_peak_rss", rss, "MB")
+                out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
+            out("compact_over_json_1_worker", rates[(1, "compact")] / rates[(1, "json")], "x")
+            out("compact_over_json_2_workers", rates[(2, "compact")] / rates[(2, "json")], "x")
+            out("one_worker_json_over_influxdb_best", rates[(1, "json")] / b, "(target >= 0.75)")
+            out("second_worker_json_gain", rates[(2, "json")] / rates[(1, "json")], "x")
+            out("second_worker_compact_gain", rates[(2, "compact")] / rates[(1, "compact")], "x")
+            for enc in ("json", "compact"):
+                rate, cpu, rss, ok, counts = drain(work, broker, influx.url, 1, 1000, 1_000, enc)
+                name = f"ingest_1_worker_batch1000_{enc}"
+                out(name, rate, "readings/s")
+                out(f"{name}_peak_rss", rss, "MB (target <= 100)")
+                out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
