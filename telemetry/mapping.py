@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import msgspec
@@ -181,7 +183,7 @@ class LineEncoder:
 
     def __init__(self, max_series: int = 100_000) -> None:
         self.max_series = max_series
-        # (gateway, measurement, sensor[, tags], *field names) -> (prefix, int fields)
+        # (gateway, measurement, sensor, tags, field names) -> (prefix, int fields)
         self._templates: dict[tuple, tuple[str, tuple[bool, ...] | None]] = {}
 
     def batch_lines(self, batch: Batch) -> list[str]:
@@ -191,33 +193,36 @@ class LineEncoder:
 
     def reading_lines(self, gateway: str, readings: Sequence[Any]) -> tuple[list[str], int]:
         """The lines of a gateway's readings, and the newest reading time."""
-        templates = self._templates
-        prefixes: list[str] = []
-        fields: list[dict] = []
-        times: list[int] = []
-        counted: list[tuple[int, tuple[bool, ...]]] = []  # readings with int fields
-        for r in readings:
-            f = r.fields
-            t = r.tags
-            if t:
-                key: tuple = (gateway, r.measurement, r.sensor, tuple(t.items()), *f)
-            else:
-                key = (gateway, r.measurement, r.sensor, *f)
-            entry = templates.get(key)
-            if entry is None:
-                entry = self._template(key, gateway, r)
-            if entry[1] is not None:
-                counted.append((len(prefixes), entry[1]))
-            prefixes.append(entry[0])
-            fields.append(f)
-            times.append(r.time)
+        # Every step below is one C loop over the readings (attribute reads, the cache keys
+        # (gateway, measurement, sensor, tags, field names), the cache look-ups); Python
+        # code runs per reading only for a series not in the cache, or with counts.
+        fields: list[dict] = list(map(_FIELDS, readings))
+        times: list[int] = list(map(_TIME, readings))
+        tags = list(map(tuple, map(dict.items, map(_TAGS, readings))))
+        keys = zip(
+            repeat(gateway),
+            map(_MEASUREMENT, readings),
+            map(_SENSOR, readings),
+            tags,
+            map(tuple, fields),
+        )
+        entries = list(map(self._templates.get, keys))
+        if None in entries:
+            for i, r in enumerate(readings):
+                if entries[i] is None:
+                    key = (gateway, r.measurement, r.sensor, tags[i], tuple(r.fields))
+                    entries[i] = self._templates.get(key) or self._template(key, gateway, r)
+        prefixes = list(map(_FIRST, entries))
+        counted = []  # readings with int fields
+        if any(map(_SECOND, entries)):
+            counted = [(i, e[1]) for i, e in enumerate(entries) if e[1] is not None]
         # [{"pm25":41.3,"rh":78.0},...] -> ["pm25=41.3,rh=78.0", ...]
         text = _JSON.encode(fields).translate(_FIELDS_TABLE, b'"').decode()
         parts = text[2:-2].split("},{")
         for i, ints in counted:  # "count=12i,speed=41.5"
             parts[i] = _counted_fields(fields[i], ints)
         stamps = _JSON.encode(times).decode()[1:-1].split(",")
-        lines = [p + q + " " + s for p, q, s in zip(prefixes, parts, stamps)]  # noqa: B905
+        lines = list(map("".join, zip(prefixes, parts, repeat(" "), stamps)))
         return lines, max(times)
 
     def series(
@@ -226,10 +231,7 @@ class LineEncoder:
         """The escaped ``measurement,tags `` prefix of a series and which of its fields are
         counts (None: none), from the same cache and with the same checks as
         :meth:`reading_lines` (:class:`InvalidName` for a name the contract does not allow)."""
-        if tags:
-            key: tuple = (gateway, measurement, sensor, tuple(tags.items()), *names)
-        else:
-            key = (gateway, measurement, sensor, *names)
+        key = (gateway, measurement, sensor, tuple(tags.items()), tuple(names))
         entry = self._templates.get(key)
         if entry is None:
             r = _Names(sensor, measurement, dict.fromkeys(names), tags)
@@ -248,6 +250,13 @@ class LineEncoder:
 
 
 _JSON = msgspec.json.Encoder()
+_FIELDS = attrgetter("fields")
+_TIME = attrgetter("time")
+_TAGS = attrgetter("tags")
+_MEASUREMENT = attrgetter("measurement")
+_SENSOR = attrgetter("sensor")
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 _FIELDS_TABLE = bytes.maketrans(b":", b"=")
 _NAME_RE = re.compile(NAME_PATTERN)
 _TAG_VALUE_RE = re.compile(TAG_VALUE_PATTERN)
