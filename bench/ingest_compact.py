@@ -59,8 +59,10 @@ def drain(work: Path, broker, influx_url: str, workers: int, per: int, messages:
     group.start()  # the persistent sessions; then away while the backlog is queued
     group.stop()
     base = (int(time.time() * 1000) // HOUR - 30) * HOUR
+    queued = backlog(messages, per, base, enc)  # first: the publisher's keepalive is 60 s
     pub = RawPublisher(broker.port, f"bench-pub-{db}")
-    pub.send(backlog(messages, per, base, enc))
+    pub.send(queued)
+    del queued
     pub.close()
     group.procs = [start_ingest(*a, log=work / f"{db}-{i}.log") for i, a in enumerate(group.args)]
     samples: list[tuple[float, list[float]]] = []
