@@ -96,7 +96,7 @@ class IngestSettings:
     # writer.item_size); at this much the worker reads nothing more until writes free some.
     # The receive window (max_inflight) counts messages, whatever their size. Needs
     # paho_speedup. 0 = no bound in bytes.
-    max_buffer_bytes: int = 32 * 1024 * 1024
+    max_buffer_bytes: int = 16 * 1024 * 1024
 
 
 class IngestService:

@@ -118,7 +118,7 @@ class Writing(SettingsGroup):
     )
     metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
     max_buffer_mb: float = Field(
-        32,
+        16,
         ge=0,
         le=65_536,
         description="most MB of messages held unacknowledged (their lines, about); then "
