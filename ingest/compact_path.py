@@ -115,10 +115,10 @@ def _lines(obj: Any, gateway: str, encoder: LineEncoder) -> tuple[list[str], int
     used = sorted(set(ids))
     if used[0] < 0 or used[-1] >= len(schemas):
         raise _Slow
-    if len(used) == 1:
-        lines = _series_lines(
-            schemas[used[0]], gateway, encoder, [rows[j::stride] for j in range(2, stride)], times
-        )
+    if len(used) == 1:  # one series: its readings are all of its width
+        w = widths[used[0]]
+        cols = [rows[j::w] for j in range(2, w)]
+        lines = _series_lines(schemas[used[0]], gateway, encoder, cols, times)
     else:
         lines = [""] * n
         for s in used:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -210,6 +211,20 @@ def test_compact_fast_path_refuses_and_accepts_exactly_like_the_codec(mutate) ->
     except (ValueError, TypeError, AttributeError, OverflowError, KeyError):
         pytest.skip("not a batch the compact encoder can carry")
     _agree(payload)
+    _lines_agree(payload)
+
+
+@pytest.mark.parametrize("used", [0, 1])
+def test_compact_fast_path_reads_one_series_of_several_widths(used: int) -> None:
+    """A body whose readings all belong to one schema, beside a schema of another width that
+    no reading uses (another gateway implementation may send one): the values are read at
+    the used schema's width."""
+    strings = ["env1", "air_quality", "pm25", "pm10", "humidity"]
+    schemas = [[0, 1, [2, 3, 4], [None, None, None], []], [0, 1, [2], [1], []]]
+    rows = [0, 0, 1.5, 2.5, 3.5, 0, 1, 4.5, 5.5, 6.5] if used == 0 else [1, 0, 415, 1, 1, 1]
+    body = ["gw-a", 7, T0, strings, schemas, [T0, 1000], rows]
+    payload = bytes((compact.MAGIC, 2, 0)) + msgpack.packb(body)
+    assert _compact_outcome(payload) == "ok"
     _lines_agree(payload)
 
 
