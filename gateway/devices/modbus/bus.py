@@ -54,6 +54,7 @@ from gateway.devices.modbus.frames import (
     ModbusFrameError,
     answer_needs,
     build_read_request,
+    echo_pending,
     parse_read_response,
     response_length,
     strip_echo,
@@ -205,8 +206,13 @@ class ModbusBus:
         while True:
             want = answer_needs(bytes(received), request, function)
             remaining = deadline - time.monotonic()
-            if want <= 0 or remaining <= 0:
+            if remaining <= 0:
                 break
+            if want <= 0:  # complete; or the start of an echo, if the line goes on at once
+                want = echo_pending(bytes(received), request)
+                if not want:
+                    break
+                remaining = min(remaining, max(2 * self.gap, 0.005))
             ser.timeout = remaining
             chunk = ser.read(want)
             if not chunk:

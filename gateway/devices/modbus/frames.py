@@ -124,11 +124,24 @@ def answer_needs(received: bytes, request: bytes, function: int) -> int:
     if echoed or not received or not request.startswith(received):
         return max(need, 0)
     echo_need = len(request) - len(received)  # the bytes so far may be an echo arriving
-    if need <= 0:
-        assert total is not None
-        frame = received[:total]
-        return 0 if crc16(frame[:-2]) == int.from_bytes(frame[-2:], "big") else echo_need
-    return min(need, echo_need)
+    if need == 0 and crc16(received[:-2]) == int.from_bytes(received[-2:], "big"):
+        return 0  # a complete answer, unless an echo goes on: see echo_pending
+    if need < 0:  # longer than the answer it would be: an echo
+        return echo_need
+    return min(need, echo_need) if need > 0 else echo_need
+
+
+def echo_pending(received: bytes, request: bytes) -> int:
+    """Bytes that an echo of *request* would still send when *received* is a part of one.
+
+    When :func:`answer_needs` says 0 while this is not 0, the bytes are a complete answer
+    with a valid CRC *and* the start of the echo (a request whose first bytes happen to read
+    as an answer to it): the bytes cannot tell, the line can. An echo goes on without a
+    pause, a genuine answer ends with the inter-frame silence, so the reader waits for that
+    silence (3.5 characters) only, never for a whole timeout."""
+    if 0 < len(received) < len(request) and request.startswith(received):
+        return len(request) - len(received)
+    return 0
 
 
 def _expected_length(frame: bytes, function: int) -> int:
