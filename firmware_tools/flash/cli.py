@@ -1,7 +1,12 @@
 """`jagajalan firmware flash`: write a firmware image into a sensor node over its serial port.
 
+IMAGE is a raw image (.bin) or a signed bundle (.jjfw, docs/firmware.md): a bundle is checked
+(signature by one of the public keys, hardware target, expiry, anti-rollback counter) before
+the port is even opened, and only its image is written.
+
 Exit codes: 0 written, verified (and started unless --no-start); 1 the flashing failed (the
-message says at which step); 2 bad input (unreadable image, bad address), nothing written.
+message says at which step) or the bundle was refused (the message names the check), nothing
+written then; 2 bad input (unreadable image, bad address, no keys), nothing written.
 """
 
 from __future__ import annotations
@@ -37,7 +42,27 @@ def add_commands(actions: argparse._SubParsersAction, verifier: Verifier | None 
             "(docs/firmware.md). STM32: hold BOOT0 at 1 and reset the node first."
         ),
     )
-    p.add_argument("image", type=Path, metavar="IMAGE", help="raw binary image (.bin)")
+    p.add_argument(
+        "image", type=Path, metavar="IMAGE", help="signed bundle (.jjfw) or raw image (.bin)"
+    )
+    p.add_argument(
+        "--hardware",
+        help="a bundle's hardware target, e.g. stm32f103-node (required for a .jjfw)",
+    )
+    p.add_argument(
+        "--key",
+        type=Path,
+        action="append",
+        default=None,
+        help="public key file or folder of *.pub for a bundle (repeatable; default "
+        "/etc/jagajalan/firmware-keys)",
+    )
+    p.add_argument(
+        "--installed-counter",
+        type=int,
+        default=None,
+        help="a bundle with a lower anti-rollback counter is refused",
+    )
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--target", choices=["stm32"], default="stm32", help="node type")
     p.add_argument(
@@ -64,6 +89,42 @@ def add_commands(actions: argparse._SubParsersAction, verifier: Verifier | None 
     p.set_defaults(func=lambda args: run_flash(args, verifier))
 
 
+#: A signed bundle's file name ends so (firmware_tools/bundle)
+BUNDLE_SUFFIX = ".jjfw"
+
+
+def bundle_verifier(args: argparse.Namespace) -> Verifier | int:
+    """``path -> image`` checking the bundle with the options' keys, hardware target and
+    counter (a :class:`FlashError` ``bundle_refused`` naming the check); an exit code when
+    the options cannot check one."""
+    from firmware_tools.bundle.keys import load_public_keys
+    from firmware_tools.bundle.verify import BundleError, verify_bundle
+    from firmware_tools.flash.errors import FlashError
+    from firmware_tools.paths import PUBLIC_KEY_DIR
+    from kernel.text import TextError, said, tr
+
+    if not args.hardware:
+        print(tr("flash.bundle_needs_hardware", args.lang), file=sys.stderr)
+        return 2
+    paths = args.key or [PUBLIC_KEY_DIR]
+    try:
+        keys = load_public_keys(paths)
+        if not keys:
+            raise TextError("fw.verify.no_keys", paths=", ".join(map(str, paths)))
+    except TextError as exc:
+        print(said(exc).render(args.lang), file=sys.stderr)
+        return 2
+
+    def verify(path: Path) -> bytes:
+        try:
+            bundle = verify_bundle(path, keys, args.hardware, args.installed_counter)
+        except BundleError as exc:
+            raise FlashError("bundle_refused", reason=exc.render(args.lang)) from None
+        return bundle.image
+
+    return verify
+
+
 def run_flash(args: argparse.Namespace, verifier: Verifier | None = None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -74,11 +135,15 @@ def run_flash(args: argparse.Namespace, verifier: Verifier | None = None) -> int
 
     lang = args.lang
     err = Console(stderr=True)
+    if verifier is None and args.image.suffix == BUNDLE_SUFFIX:
+        verifier = bundle_verifier(args)
+        if isinstance(verifier, int):
+            return verifier
     try:
         image = load_image(args.image, verifier)
     except FlashError as exc:
         print(tr("flash.failed", lang, reason=exc.render(lang)), file=sys.stderr)
-        return 2
+        return 1 if exc.code == "bundle_refused" else 2
     if args.retries < 0 or args.timeout <= 0:
         option, value = ("--retries", args.retries) if args.retries < 0 else ("--timeout", 0)
         print(tr("flash.bad_option", lang, option=option, value=value), file=sys.stderr)
