@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install system-deps test lint demo bench gateway-bundle clean
+.PHONY: help install system-deps test lint demo bench chaos gateway-bundle clean
 
 help:
 	@echo "make demo   run the whole chain on this machine (embedded broker and store)"
 	@echo "make test   install what is missing, then lint and run the test suite"
 	@echo "make bench  run the benchmarks (prints one figure a line)"
+	@echo "make chaos  the long fault scenarios as root (one figure a line; docs/reliability.md)"
 	@echo "make gateway-bundle ARCH=aarch64|armv7l|x86_64   offline install bundle for a gateway"
 
 $(BIN)/python:
@@ -40,6 +41,11 @@ demo: install
 
 bench: system-deps install
 	$(BIN)/python -m bench
+
+# Long fault scenarios in network namespaces (needs root): figures into docs/reliability.md.
+# CHAOS_ARGS="--partition-min 2 --only partition" for a shorter run.
+chaos: system-deps install
+	$(BIN)/python -m testkit.chaos $(CHAOS_ARGS)
 
 # Source and wheels for a gateway without internet (docs/gateway-install.md): dist/*.tar.gz
 ARCH ?= aarch64

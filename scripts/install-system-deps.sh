@@ -3,9 +3,11 @@
 # mosquitto_passwd), influxdb (influxd 1.x), openssl (test certificates for TLS), a C
 # compiler with the Mosquitto plugin headers (the broker tests build deploy/mosquitto/plugin),
 # chromium (headless, for the tests of pages), systemd's systemd-analyze (the shipped units
-# are verified), minisign (firmware bundles' signatures, checked both ways) and wamerican (/usr/share/dict/american-english: the English word list the
-# language tests use to find English words in Bahasa Indonesia messages).
-# Used by `make test` and `make bench`.
+# are verified), minisign (firmware bundles' signatures, checked both ways), wamerican
+# (/usr/share/dict/american-english: the English word list the language tests use to find
+# English words in Bahasa Indonesia messages), and iproute2 and nftables (the chaos tests:
+# network namespaces, veth pairs, tbf and nftables loss rules).
+# Used by `make test`, `make bench` and `make chaos`.
 set -euo pipefail
 
 missing=()
@@ -26,6 +28,10 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -f /usr/share/dict/american-english ] || missing+=(wamerican)  # tests/kernel/test_language.py
 # tests/firmware_tools/test_minisign_interop.py: the stock tool checks our signed bundles
 command -v minisign >/dev/null 2>&1 || missing+=(minisign)
+# tests/chaos and `make chaos` (testkit/netns.py): ip netns, veth, tc tbf, nftables numgen.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+command -v tc >/dev/null 2>&1 || [ -x /usr/sbin/tc ] || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [ ${#missing[@]} -eq 0 ]; then

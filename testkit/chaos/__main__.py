@@ -1,0 +1,104 @@
+"""``make chaos``: the long chaos scenarios over the real stack, one figure a line, and the
+figures written into docs/reliability.md (between its ``chaos figures`` markers).
+
+    python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--only partition]
+                            [--report docs/reliability.md] [--keep]
+
+Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
+them). Exit status 0 when every scenario ended with lost = 0, duplicates = 0 and no secret in
+any log; 1 otherwise (the report still shows what was measured); 2 when it cannot run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from testkit import REPO
+from testkit.chaos import report
+from testkit.chaos.leaks import leaks
+from testkit.chaos.rig import ChaosRig, Link, chaos_rig
+from testkit.chaos.scenarios import Outcome, bad_link, partition
+from testkit.netns import remove_stale, unavailable
+from testkit.services import influxd
+
+Scenario = tuple[str, str, Link, Callable[[ChaosRig], Outcome]]
+
+
+def scenarios(args: argparse.Namespace) -> list[Scenario]:
+    part_s, bad_s = args.partition_min * 60, args.bad_link_min * 60
+    return [
+        ("partition", "pl", Link(keepalive=30), lambda r: partition(r, part_s)),
+        (
+            "bad_link",
+            "bl",
+            Link(keepalive=30, delay=2.0, jitter=0.5),
+            lambda r: bad_link(r, bad_s, loss=30, kbit=64),
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m testkit.chaos", description=__doc__)
+    parser.add_argument("--partition-min", type=float, default=10.0, help="minutes (10)")
+    parser.add_argument("--bad-link-min", type=float, default=10.0, help="minutes (10)")
+    parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
+    parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
+    args = parser.parse_args(argv)
+    reason = unavailable()
+    if reason:
+        print(f"chaos: cannot run: {reason}", file=sys.stderr)
+        return 2
+    for name in remove_stale():
+        print(f"# removed the namespace {name} a killed run left", flush=True)
+    chosen = [s for s in scenarios(args) if not args.only or s[0] in args.only]
+    if not chosen:
+        print(f"chaos: no scenario named {args.only}", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="jagajalan-chaos-"))
+    figures: dict[str, float] = {}
+    failed: list[str] = []
+    started = time.time()
+    try:
+        with influxd(tmp / "influxd") as influx:
+            for name, tag, link, run in chosen:
+                print(f"# {name}", flush=True)
+                work = tmp / name
+                try:
+                    with chaos_rig(work, influx, f"chaos_{uuid.uuid4().hex[:8]}", tag, link) as rig:
+                        outcome = run(rig)
+                        found = leaks(rig.log_files(), rig.secrets)
+                    results = {**outcome.all_figures(), f"{name}.secrets_in_logs": len(found)}
+                    for line in found[:20]:
+                        print(f"# leak: {line}", flush=True)
+                    t = outcome.tally
+                    if t.lost or t.duplicates or t.emit_lost or found:
+                        failed.append(name)
+                except Exception:
+                    traceback.print_exc()
+                    results = {f"{name}.failed": 1}
+                    failed.append(name)
+                for key, value in results.items():
+                    print(f"{key} {value}", flush=True)
+                figures.update(results)
+    finally:
+        if args.keep or failed:
+            print(f"# logs kept in {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    minutes = round((time.time() - started) / 60, 1)
+    report.write(args.report, figures, minutes, failed)
+    print(f"# report: {args.report}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Secrets in logs: every line of every log a run wrote, searched for the run's passwords
+(as given, and as they would look percent- or base64-encoded in a URL or a header)."""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def forms(secret: str) -> set[str]:
+    """*secret* and the encodings it could leak under (a URL, an HTTP Basic header)."""
+    out = {secret, urllib.parse.quote(secret, safe="")}
+    for user_part in ("", ":"):
+        out.add(base64.b64encode(f"{user_part}{secret}".encode()).decode().rstrip("="))
+    return {f for f in out if len(f) >= 8}
+
+
+def leaks(files: Iterable[Path], secrets: Mapping[str, str]) -> list[str]:
+    """``file:line: <whose> secret`` for every log line holding one of *secrets* (name ->
+    value); empty when none does."""
+    wanted = {form: name for name, value in secrets.items() for form in forms(value)}
+    found = []
+    for path in files:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            for form, name in wanted.items():
+                if form in line:
+                    found.append(f"{path}:{number}: the secret of {name}")
+    return found

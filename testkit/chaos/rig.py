@@ -1,0 +1,264 @@
+"""The chaos rig: a real gateway on an emulated cabinet inside a network namespace of the
+test's own, the rest of the stack outside it, every part real.
+
+::
+
+    pytest process (root namespace)                       namespace jjchaos<tag>
+    emulated cabinet (Modbus env1 + traffic counter cnt1     jagajalan gateway run
+      on pseudo-terminals, ground truth JSONL)  ── pty ──►   (testkit.gateway_cli: the real
+    Mosquitto  127.0.0.1:P  and  <veth host end>:Q  ◄─veth─   CLI plus the test_emit device
+      (or a DelayRelay on Q for latency)                      "e1", which logs every reading
+    ingest ── InfluxDB 127.0.0.1                              the spool took)
+    recorder (persistent session: every delivery, re-sends included)
+
+Every client logs in with a password made for the run (:attr:`ChaosRig.secrets`), so the
+logs can be scanned for them afterwards. The counts are made by :mod:`testkit.chaos.tally`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulators.devices.cabinet import (
+    DeviceOptions,
+    GatewayDevices,
+    start_gateway_devices,
+    stop_gateway_devices,
+)
+from simulators.sites import site
+from simulators.truth import TruthWriter
+from store.influx import InfluxStore
+from testkit import REPO, children
+from testkit.chaos.relay import DelayRelay
+from testkit.gateway import Subscriber, current_status, to_toml, wait_until
+from testkit.influx_setup import setup_database
+from testkit.netns import NetNs, netns
+from testkit.procs import stop, wait_for_log
+from testkit.services import Influx, Mosquitto, free_port, write_mosquitto_conf
+
+GATEWAY = "srl-pasar-01"
+INGEST_USER = "jagajalan_ingest"
+RECORDER_USER = "chaos_recorder"
+EMIT = "e1"  # the test_emit device: exact ground truth, one reading every EMIT_PERIOD
+EMIT_PERIOD = 0.2
+
+
+@dataclass
+class Link:
+    """How the gateway's link is made: MQTT keepalive, and latency through a relay."""
+
+    keepalive: int = 5
+    delay: float = 0.0  # seconds each way (a DelayRelay when > 0)
+    jitter: float = 0.0
+    encoding: str = "compact"
+
+
+@dataclass
+class ChaosRig:
+    tmp: Path
+    ns: NetNs
+    broker: Mosquitto
+    influx: Influx
+    db: str
+    store: InfluxStore
+    recorder: Subscriber
+    devices: GatewayDevices
+    config: Path
+    spool: Path
+    emit_log: Path
+    truth: Path
+    logs: Path
+    t0: int  # time of the emit device's reading 0 (ms)
+    secrets: dict[str, str]
+    gateway: str = GATEWAY
+    relay: DelayRelay | None = None  # the latency, when the link has some
+    proc: subprocess.Popen | None = None
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def gateway_log(self) -> Path:
+        return self.logs / "gateway.log"
+
+    def start_gateway(self) -> None:
+        args = [sys.executable, "-m", "testkit.gateway_cli", "--log-level", "INFO"]
+        args += ["gateway", "run", "--config", str(self.config)]
+        out = self.gateway_log.open("ab")
+        self.proc = children.start(
+            self.ns.exec_args(args),
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def stop_gateway(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        code = stop(self.proc, timeout=timeout)
+        self.proc = None
+        return code
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def status(self) -> dict[str, Any]:
+        auth = {"username": RECORDER_USER, "password": self.secrets[RECORDER_USER]}
+        return current_status(self.broker.port, self.gateway, **auth) or {}
+
+    def wait_online(self, timeout: float = 60) -> None:
+        def online() -> bool:
+            assert self.alive(), self.gateway_log.read_text()
+            status = self.status()
+            return status.get("state") == "online" and status.get("devices", {}).get(EMIT) == "ok"
+
+        assert wait_until(online, timeout, step=0.5), self.gateway_log.read_text()
+
+    def wait_drained(self, since: float, timeout: float = 300) -> bool:
+        """Until a status sent after *since* shows nothing older than 3 s waiting."""
+
+        def drained() -> bool:
+            assert self.alive(), self.gateway_log.read_text()
+            s = self.status()
+            fresh = (s.get("time") or 0) > since * 1000
+            return fresh and s.get("spool_oldest_age", 1e9) < 3.0
+
+        return wait_until(drained, timeout, step=1.0)
+
+    def log_files(self) -> list[Path]:
+        return sorted(p for p in self.tmp.rglob("*.log") if p.is_file())
+
+
+def _write_secret(path: Path, value: str) -> Path:
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def _gateway_config(devices: GatewayDevices, rig_tmp: Path, link: Link, pw: Path, t0: int) -> str:
+    """The simulator's config, plus the test's settings and the emit device."""
+    text = devices.config_path.read_text()
+    mqtt = (
+        f'username = "{GATEWAY}"\npassword_file = "{pw}"\nkeepalive = {link.keepalive}\n'
+        "reconnect_min = 0.5\nreconnect_max = 2.0\n"
+    )
+    publish = (
+        'health_interval = 2.0\nstatus_interval = 1.0\nreplay_rate = 50.0\nencoding = "'
+        f'{link.encoding}"\n'
+    )
+    text = text.replace('protocol = "auto"', 'protocol = "5"')
+    text = text.replace("[mqtt]\n", f"[mqtt]\n{mqtt}").replace(
+        "[publish]\n", f"[publish]\n{publish}"
+    )
+    emit = {
+        "driver": "test_emit",
+        "id": EMIT,
+        "count": 10_000_000,
+        "period": EMIT_PERIOD,
+        "log": str(rig_tmp / "emit.taken"),
+        "t0": t0,
+        "reopen_interval": 0.3,
+    }
+    return text + "\n" + to_toml({"devices": [emit]})
+
+
+@contextlib.contextmanager
+def chaos_rig(
+    tmp: Path, influx: Influx, db: str, tag: str, link: Link | None = None, seed: int = 7
+) -> Iterator[ChaosRig]:
+    """Everything up, the gateway online and delivering; all of it stopped and removed after
+    (the namespace too), also when the block fails."""
+    link = link or Link()
+    logs = tmp / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    made = {u: secrets.token_urlsafe(18) for u in (GATEWAY, INGEST_USER, RECORDER_USER)}
+    with contextlib.ExitStack() as stack:
+        ns = stack.enter_context(netns(tag))
+        port, outer = free_port(), free_port()
+        relay = None
+        extra = "" if link.delay else f"listener {outer} {ns.host_ip}\n"
+        conf = write_mosquitto_conf(tmp / "broker", port, passwords=made, extra=extra)
+        broker = Mosquitto(port, tmp / "broker", conf)
+        broker.start()
+        stack.callback(broker.stop)
+        if link.delay:
+            relay = DelayRelay((ns.host_ip, outer), ("127.0.0.1", port), link.delay, link.jitter)
+            stack.callback(relay.close)
+        setup_database(influx.url, db)
+        store = InfluxStore(influx.url, db)
+        stack.callback(store.close)
+        ingest_pw = _write_secret(tmp / "ingest.pw", made[INGEST_USER])
+        ingest = _start_ingest(broker, influx, db, ingest_pw, logs / "ingest.log")
+        stack.callback(stop, ingest)
+        topics = [f"jagajalan/v1/{GATEWAY}/readings", f"jagajalan/v1/{GATEWAY}/status"]
+        recorder = stack.enter_context(
+            Subscriber(
+                port,
+                topics,
+                username=RECORDER_USER,
+                password=made[RECORDER_USER],
+                client_id=f"recorder-{tag}",
+            )
+        )
+        truth = tmp / "truth.jsonl"
+        opts = DeviceOptions(
+            seed=seed,
+            broker_url=f"mqtt://{ns.host_ip}:{outer}",
+            poll_interval=1.0,
+            env_update_interval=0.5,
+            traffic_interval=5,
+            vehicles_per_minute=60,
+            max_delay=0.5,
+        )
+        devices = start_gateway_devices(site(GATEWAY), tmp / "sim", opts, TruthWriter(truth))
+        stack.callback(stop_gateway_devices, devices)
+        t0 = int(time.time() - 600) * 1000
+        gw_pw = _write_secret(tmp / "gateway.pw", made[GATEWAY])
+        devices.config_path.write_text(_gateway_config(devices, tmp, link, gw_pw, t0))
+        rig = ChaosRig(
+            tmp=tmp,
+            ns=ns,
+            broker=broker,
+            influx=influx,
+            db=db,
+            store=store,
+            recorder=recorder,
+            devices=devices,
+            config=devices.config_path,
+            spool=tmp / "sim" / f"{GATEWAY}-spool.sqlite",
+            emit_log=tmp / "emit.taken",
+            truth=truth,
+            logs=logs,
+            t0=t0,
+            secrets=made,
+            relay=relay,
+            procs={"ingest": ingest},
+        )
+        rig.start_gateway()
+        stack.callback(lambda: rig.proc is not None and rig.stop_gateway(30))
+        rig.wait_online()
+        yield rig
+
+
+def _start_ingest(
+    broker: Mosquitto, influx: Influx, db: str, password_file: Path, log: Path
+) -> subprocess.Popen:
+    args = ["--broker-url", broker.url, "--influx-url", influx.url, "--influx-db", db]
+    args += ["--client-id", "ingest-chaos", "--max-delay", "0.2"]
+    args += ["--mqtt-username", INGEST_USER, "--mqtt-password-file", str(password_file)]
+    out = log.open("ab")
+    proc = children.start(
+        [sys.executable, "-m", "jagajalan.cli", "--log-level", "INFO", "ingest", "run", *args],
+        cwd=REPO,
+        stdout=out,
+        stderr=out,
+        stdin=subprocess.DEVNULL,
+    )
+    wait_for_log(log, "subscribed to", proc, timeout=60)
+    return proc

@@ -1,0 +1,107 @@
+"""The chaos scenarios in time, on a running :class:`ChaosRig`: each applies its fault while
+the cabinet keeps taking readings, heals, waits until the gateway's backlog has drained,
+stops the gateway cleanly and returns the :class:`Tally` plus the scenario's own figures.
+
+The fault lasts a set time (that is the experiment, not a wait for a condition); during it
+the gateway must stay alive, which is checked every second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from testkit.chaos.rig import ChaosRig
+from testkit.chaos.tally import Tally, tally
+
+
+@dataclass
+class Outcome:
+    name: str
+    tally: Tally
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def all_figures(self) -> dict[str, float]:
+        return {
+            **self.tally.figures(self.name),
+            **{f"{self.name}.{k}": v for k, v in self.figures.items()},
+        }
+
+
+def hold(rig: ChaosRig, seconds: float, every: Callable[[], None] | None = None) -> None:
+    """Let *seconds* pass with the fault on; the gateway must live through it."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert rig.alive(), rig.gateway_log.read_text()
+        if every is not None:
+            every()
+        time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+
+
+def _finish(rig: ChaosRig, name: str, healed: float, figures: dict[str, float]) -> Outcome:
+    drained = rig.wait_drained(healed, timeout=600)
+    figures["drain_s"] = round(time.time() - healed, 1)
+    assert drained, f"backlog not drained 600 s after healing:\n{rig.gateway_log.read_text()}"
+    code = rig.stop_gateway(timeout=60)
+    assert code == 0, rig.gateway_log.read_text()
+    return Outcome(name, tally(rig), figures)
+
+
+def _health_during(rig: ChaosRig, start: float, end: float) -> list[dict]:
+    points = rig.store.points("gateway_health", rig.gateway)
+    return [
+        p.fields
+        for p in sorted(points, key=lambda p: p.time_ms)
+        if start * 1000 < p.time_ms < end * 1000
+    ]
+
+
+def partition(rig: ChaosRig, seconds: float, name: str = "partition") -> Outcome:
+    """The link goes down for *seconds* (no carrier, every packet dropped), then heals."""
+    hold(rig, 3)  # readings flowing normally first
+    down = time.time()
+    rig.ns.partition()
+    try:
+        hold(rig, seconds)
+    finally:
+        rig.ns.heal()
+    up = time.time()
+    outcome = _finish(rig, name, up, {"fault_s": round(up - down, 1)})
+    during = _health_during(rig, down + 3, up)
+    outcome.figures["max_spool_depth"] = max((f["spool_depth"] for f in during), default=0)
+    outcome.figures["health_points_during"] = len(during)
+    return outcome
+
+
+def bad_link(
+    rig: ChaosRig, seconds: float, loss: int = 30, kbit: int = 64, name: str = "bad_link"
+) -> Outcome:
+    """*loss* % of packets dropped each way and the uplink capped at *kbit* kbit/s for
+    *seconds* (latency, when the rig has it, comes from its relay), then a clean link."""
+    hold(rig, 3)
+    start = time.time()
+    rig.ns.shape(kbit)
+    rig.ns.lossy(loss)
+    try:
+        hold(rig, seconds)
+        during = rig.status()  # what the gateway reported last over the bad link
+        loss_dropped, shaped = rig.ns.lossy_dropped(), rig.ns.shaped()
+    finally:
+        rig.ns.lossy(0)
+        rig.ns.shape(None)
+    end = time.time()
+    outcome = _finish(rig, name, end, {"fault_s": round(end - start, 1)})
+    health = _health_during(rig, start + 5, end)
+    outcome.figures["max_spool_oldest_age_s"] = round(
+        max((f["spool_oldest_age"] for f in health), default=0.0), 1
+    )
+    outcome.figures["last_status_spool_depth"] = during.get("spool_depth", -1)
+    # Proof that the faults acted: packets the loss rules dropped, the shaper's queue.
+    outcome.figures["nft_dropped_packets"] = loss_dropped
+    outcome.figures["tbf_sent_bytes"] = shaped.get("sent_bytes", 0)
+    outcome.figures["tbf_overlimits"] = shaped.get("overlimits", 0)
+    if rig.relay is not None:
+        outcome.figures["mqtt_connections"] = rig.relay.connections
+    outcome.figures["uplink_bytes_per_s"] = round(shaped.get("sent_bytes", 0) / seconds)
+    return outcome

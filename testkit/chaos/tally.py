@@ -1,0 +1,107 @@
+"""What a chaos scenario ends with: readings taken, stored, lost, duplicates, dropped.
+
+Two sources of "taken", both independent of the path the readings travel:
+
+- the gateway's own counter: the spool's ``AUTOINCREMENT`` id (``sqlite_sequence``), one per
+  reading ever appended (every device's readings and ``gateway_health``), read from the spool
+  file once the gateway has stopped; its ``dropped`` counter from the same file;
+- the emulated device ``e1`` (test_emit): it logs the index of every reading the moment the
+  spool has it, so for that sensor the readings lost are known one by one.
+
+"Stored" is what InfluxDB holds for the gateway in the measurements readings go to (not the
+status and batch points ingest writes beside them). A re-sent reading lands on the same point
+(measurement, tags, time), so more points than readings would be a real duplicate: a reading
+stored twice under different identities. ``redelivered`` counts the readings the broker
+delivered more than once (harmless re-sends), from the recorder.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from telemetry.codec import decode_batch
+from telemetry.models import BATCH_MEASUREMENT, DEVICE_STATUS_MEASUREMENT, STATUS_MEASUREMENT
+from testkit.chaos.rig import EMIT, ChaosRig
+from testkit.gateway import read_emit_log
+
+NOT_READINGS = {BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_MEASUREMENT}
+
+
+@dataclass
+class Tally:
+    taken: int  # readings the spool took (gateway's counter)
+    stored: int  # points in InfluxDB for them
+    lost: int  # taken - dropped - waiting - stored, when positive
+    duplicates: int  # stored - (taken - dropped - waiting), when positive
+    dropped: int  # the spool's documented overflow
+    waiting: int  # still in the spool when the gateway stopped
+    emit_taken: int  # the emulated device's own log
+    emit_stored: int
+    emit_lost: list[int]  # indices taken by e1 and not stored
+    redelivered: int  # readings the broker delivered more than once (harmless)
+
+    def figures(self, prefix: str) -> dict[str, int]:
+        out = {k: v for k, v in asdict(self).items() if k != "emit_lost"}
+        out["emit_lost"] = len(self.emit_lost)
+        return {f"{prefix}.{k}": v for k, v in out.items()}
+
+
+def spool_counters(rig: ChaosRig) -> tuple[int, int, int]:
+    """(readings ever appended, dropped, still waiting) from the stopped gateway's spool."""
+    db = sqlite3.connect(f"file:{rig.spool}?mode=ro", uri=True)
+    try:
+        (taken,) = db.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'readings'"
+        ).fetchone() or (0,)
+        (dropped,) = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
+        (waiting,) = db.execute("SELECT COUNT(*) FROM readings").fetchone()
+    finally:
+        db.close()
+    return taken, dropped, waiting
+
+
+def stored_points(rig: ChaosRig) -> int:
+    result = rig.influx.query("SHOW MEASUREMENTS", db=rig.db)
+    series = result["results"][0].get("series") or [{"values": []}]
+    names = [row[0] for row in series[0]["values"]]
+    return sum(rig.store.count(m, rig.gateway) for m in names if m not in NOT_READINGS)
+
+
+def tally(rig: ChaosRig, settle: float = 60) -> Tally:
+    """Count, once the gateway has stopped: waits up to *settle* s for ingest to store what
+    the broker took (stored == taken - dropped - waiting), then counts."""
+    assert rig.proc is None, "stop the gateway first: its spool is locked while it runs"
+    taken, dropped, waiting = spool_counters(rig)
+    expected = taken - dropped - waiting
+    deadline = time.monotonic() + settle
+    stored = stored_points(rig)
+    while stored < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stored = stored_points(rig)
+    time.sleep(1.0)  # anything beyond the expected would show now
+    stored = stored_points(rig)
+    emit = read_emit_log(rig.emit_log)
+    emit_points = {
+        p.time_ms - rig.t0
+        for p in rig.store.points("traffic", rig.gateway)
+        if p.tags.get("sensor") == EMIT
+    }
+    deliveries: Counter[tuple] = Counter()
+    for m in rig.recorder.on(f"jagajalan/v1/{rig.gateway}/readings"):
+        for r in decode_batch(m.payload).readings:
+            deliveries[(r.measurement, r.sensor, tuple(sorted(r.tags.items())), r.time)] += 1
+    return Tally(
+        taken=taken,
+        stored=stored,
+        lost=max(0, expected - stored),
+        duplicates=max(0, stored - expected),
+        dropped=dropped,
+        waiting=waiting,
+        emit_taken=len(emit),
+        emit_stored=len(emit_points),
+        emit_lost=sorted(set(emit) - emit_points),
+        redelivered=sum(n - 1 for n in deliveries.values()),
+    )
