@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
     args = parser.parse_args(argv)
+    # SIGTERM (a timeout, a CI cancel) ends the run through the finally blocks: every
+    # process stopped, every namespace removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     reason = unavailable()
     if reason:
         print(f"chaos: cannot run: {reason}", file=sys.stderr)

@@ -79,6 +79,7 @@ class ChaosRig:
     t0: int  # time of the emit device's reading 0 (ms)
     secrets: dict[str, str]
     gateway: str = GATEWAY
+    link: Link = field(default_factory=Link)
     relay: DelayRelay | None = None  # the latency, when the link has some
     proc: subprocess.Popen | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -121,13 +122,16 @@ class ChaosRig:
         assert wait_until(online, timeout, step=0.5), self.gateway_log.read_text()
 
     def wait_drained(self, since: float, timeout: float = 300) -> bool:
-        """Until a status sent after *since* shows nothing older than 3 s waiting."""
+        """Until a status sent after *since* shows nothing waiting longer than a PUBACK takes
+        on this link (3 s, plus the relay's round trip: readings keep coming, so the spool
+        is never empty for long, but nothing older than that is left of a backlog)."""
+        slack = 3.0 + 2 * (self.link.delay + self.link.jitter)
 
         def drained() -> bool:
             assert self.alive(), self.gateway_log.read_text()
             s = self.status()
             fresh = (s.get("time") or 0) > since * 1000
-            return fresh and s.get("spool_oldest_age", 1e9) < 3.0
+            return fresh and s.get("spool_oldest_age", 1e9) < slack
 
         return wait_until(drained, timeout, step=1.0)
 
@@ -237,6 +241,7 @@ def chaos_rig(
             logs=logs,
             t0=t0,
             secrets=made,
+            link=link,
             relay=relay,
             procs={"ingest": ingest},
         )

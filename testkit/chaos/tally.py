@@ -8,6 +8,10 @@ Two sources of "taken", both independent of the path the readings travel:
 - the emulated device ``e1`` (test_emit): it logs the index of every reading the moment the
   spool has it, so for that sensor the readings lost are known one by one.
 
+Readings still in the spool at the stop (the stop's flush is bounded; on a slow link some
+PUBACKs are not back in time) are looked up one by one: those InfluxDB holds count as
+stored, the others as ``waiting`` (the next start sends them), neither as lost.
+
 "Stored" is what InfluxDB holds for the gateway in the measurements readings go to (not the
 status and batch points ingest writes beside them). A re-sent reading lands on the same point
 (measurement, tags, time), so more points than readings would be a real duplicate: a reading
@@ -23,7 +27,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from telemetry.codec import decode_batch
-from telemetry.models import BATCH_MEASUREMENT, DEVICE_STATUS_MEASUREMENT, STATUS_MEASUREMENT
+from telemetry.models import (
+    BATCH_MEASUREMENT,
+    DEVICE_STATUS_MEASUREMENT,
+    STATUS_MEASUREMENT,
+    Reading,
+)
 from testkit.chaos.rig import EMIT, ChaosRig
 from testkit.gateway import read_emit_log
 
@@ -34,10 +43,12 @@ NOT_READINGS = {BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_MEASUREMENT
 class Tally:
     taken: int  # readings the spool took (gateway's counter)
     stored: int  # points in InfluxDB for them
-    lost: int  # taken - dropped - waiting - stored, when positive
-    duplicates: int  # stored - (taken - dropped - waiting), when positive
+    lost: int  # PUBACKed by the broker (taken - dropped - in the spool) and not stored
+    duplicates: int  # points beyond the readings that made them
     dropped: int  # the spool's documented overflow
-    waiting: int  # still in the spool when the gateway stopped
+    #: Still in the spool when the gateway stopped (PUBACK not back within the stop's
+    #: flush on a slow link) and not in InfluxDB: kept, and sent by the next start.
+    waiting: int
     emit_taken: int  # the emulated device's own log
     emit_stored: int
     emit_lost: list[int]  # indices taken by e1 and not stored
@@ -49,33 +60,58 @@ class Tally:
         return {f"{prefix}.{k}": v for k, v in out.items()}
 
 
-def spool_counters(rig: ChaosRig) -> tuple[int, int, int]:
-    """(readings ever appended, dropped, still waiting) from the stopped gateway's spool."""
+def spool_counters(rig: ChaosRig) -> tuple[int, int, list[Reading]]:
+    """(readings ever appended, dropped, the readings still waiting) from the stopped
+    gateway's spool."""
     db = sqlite3.connect(f"file:{rig.spool}?mode=ro", uri=True)
     try:
-        (taken,) = db.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'readings'"
-        ).fetchone() or (0,)
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'readings'").fetchone()
         (dropped,) = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
-        (waiting,) = db.execute("SELECT COUNT(*) FROM readings").fetchone()
+        waiting = [
+            Reading.model_validate_json(d) for (d,) in db.execute("SELECT data FROM readings")
+        ]
     finally:
         db.close()
-    return taken, dropped, waiting
+    return (row[0] if row else 0), dropped, waiting
+
+
+def reading_measurements(rig: ChaosRig) -> list[str]:
+    result = rig.influx.query("SHOW MEASUREMENTS", db=rig.db)
+    series = result["results"][0].get("series") or [{"values": []}]
+    return [row[0] for row in series[0]["values"] if row[0] not in NOT_READINGS]
 
 
 def stored_points(rig: ChaosRig) -> int:
-    result = rig.influx.query("SHOW MEASUREMENTS", db=rig.db)
-    series = result["results"][0].get("series") or [{"values": []}]
-    names = [row[0] for row in series[0]["values"]]
-    return sum(rig.store.count(m, rig.gateway) for m in names if m not in NOT_READINGS)
+    return sum(rig.store.count(m, rig.gateway) for m in reading_measurements(rig))
+
+
+def _identity(measurement: str, tags: dict[str, str], time_ms: int) -> tuple:
+    return measurement, tuple(sorted(tags.items())), time_ms
+
+
+def already_stored(rig: ChaosRig, readings: list[Reading]) -> set[tuple]:
+    """Identities of *readings* that InfluxDB holds (the broker took them before the stop)."""
+    wanted = {
+        _identity(r.measurement, {**r.tags, "gateway": rig.gateway, "sensor": r.sensor}, r.time)
+        for r in readings
+    }
+    found = set()
+    for m in {w[0] for w in wanted}:
+        for p in rig.store.points(m, rig.gateway):
+            ident = _identity(m, p.tags, p.time_ms)
+            if ident in wanted:
+                found.add(ident)
+    return found
 
 
 def tally(rig: ChaosRig, settle: float = 60) -> Tally:
     """Count, once the gateway has stopped: waits up to *settle* s for ingest to store what
-    the broker took (stored == taken - dropped - waiting), then counts."""
+    the broker took, then counts. A reading still waiting in the spool that InfluxDB already
+    holds counts as stored; one it does not hold counts as waiting (neither lost nor stored:
+    the next start sends it)."""
     assert rig.proc is None, "stop the gateway first: its spool is locked while it runs"
     taken, dropped, waiting = spool_counters(rig)
-    expected = taken - dropped - waiting
+    expected = taken - dropped - len(waiting)  # delivered with PUBACK: all must be stored
     deadline = time.monotonic() + settle
     stored = stored_points(rig)
     while stored < expected and time.monotonic() < deadline:
@@ -83,12 +119,15 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
         stored = stored_points(rig)
     time.sleep(1.0)  # anything beyond the expected would show now
     stored = stored_points(rig)
+    waiting_stored = already_stored(rig, waiting)
+    acked_stored = stored - len(waiting_stored)  # points of readings the broker PUBACKed
     emit = read_emit_log(rig.emit_log)
     emit_points = {
         p.time_ms - rig.t0
         for p in rig.store.points("traffic", rig.gateway)
         if p.tags.get("sensor") == EMIT
     }
+    emit_waiting = {r.time - rig.t0 for r in waiting if r.sensor == EMIT}
     deliveries: Counter[tuple] = Counter()
     for m in rig.recorder.on(f"jagajalan/v1/{rig.gateway}/readings"):
         for r in decode_batch(m.payload).readings:
@@ -96,12 +135,12 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
     return Tally(
         taken=taken,
         stored=stored,
-        lost=max(0, expected - stored),
-        duplicates=max(0, stored - expected),
+        lost=max(0, expected - acked_stored),
+        duplicates=max(0, acked_stored - expected),
         dropped=dropped,
-        waiting=waiting,
+        waiting=len(waiting) - len(waiting_stored),
         emit_taken=len(emit),
         emit_stored=len(emit_points),
-        emit_lost=sorted(set(emit) - emit_points),
+        emit_lost=sorted(set(emit) - emit_points - emit_waiting),
         redelivered=sum(n - 1 for n in deliveries.values()),
     )

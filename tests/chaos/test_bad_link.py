@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.chaos.leaks import leaks
 from testkit.chaos.rig import Link, chaos_rig
 from testkit.chaos.scenarios import bad_link
 from testkit.services import Influx
@@ -34,6 +35,11 @@ def test_bad_cellular_link_keeps_up_and_loses_nothing(
         rig.ns.lossy(0)
         rig.ns.shape(None)
         outcome = bad_link(rig, BAD_S, loss=30, kbit=64)
+        logs = rig.log_files()
+        secrets = rig.secrets
+    # Not one log line of the run (gateway, ingest, broker) holds a password of it.
+    assert {p.name for p in logs} >= {"gateway.log", "ingest.log", "mosquitto.log"}
+    assert leaks(logs, secrets) == []
     t = outcome.tally
     print(outcome.all_figures())
     assert t.taken > 0 and t.waiting == 0 and t.dropped == 0

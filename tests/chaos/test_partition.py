@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.chaos.leaks import leaks
 from testkit.chaos.rig import Link, chaos_rig
 from testkit.chaos.scenarios import partition
 from testkit.services import Influx
@@ -27,6 +28,11 @@ def test_partition_then_heal_loses_nothing_stores_nothing_twice(
 ) -> None:
     with chaos_rig(tmp_path, influx, influx_db, "p", Link(keepalive=5)) as rig:
         outcome = partition(rig, PARTITION_S)
+        logs = rig.log_files()
+        secrets = rig.secrets
+    # Not one log line of the run (gateway, ingest, broker) holds a password of it.
+    assert {p.name for p in logs} >= {"gateway.log", "ingest.log", "mosquitto.log"}
+    assert leaks(logs, secrets) == []
     t = outcome.tally
     print(outcome.all_figures())
     # Readings continued during the partition, into the spool...
