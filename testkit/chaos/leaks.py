@@ -25,7 +25,6 @@ def leaks(files: Iterable[Path], secrets: Mapping[str, str]) -> list[str]:
     found = []
     for path in files:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            for form, name in wanted.items():
-                if form in line:
-                    found.append(f"{path}:{number}: the secret of {name}")
+            names = sorted({name for form, name in wanted.items() if form in line})
+            found += [f"{path}:{number}: the secret of {name}" for name in names]
     return found
