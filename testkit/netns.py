@@ -18,13 +18,15 @@ namespace's end, none needing ``netem`` (this kernel has none):
 
 Latency needs a relay (testkit/chaos/relay.py). :func:`netns` removes the namespace (with
 the veth pair and the nftables table in it) when the block ends, also when it fails;
-:func:`remove_stale` clears what a SIGKILLed run left behind. Needs root, ``ip``, ``tc``
+:func:`remove_stale` clears what a SIGKILLed run left behind (and only that: a live run
+holds a file lock per namespace). Needs root, ``ip``, ``tc``
 and ``nft`` (Debian iproute2 and nftables: scripts/install-system-deps.sh).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -32,10 +34,13 @@ import subprocess
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Every namespace made here starts with this, so a later run can find and remove leftovers.
 PREFIX = "jjchaos"
 NFT_TABLE = "jagajalan_chaos"
+#: A run holds a lock here for each namespace it made (see :func:`remove_stale`).
+LOCKS = Path("/run/jagajalan-chaos")
 
 
 class NetNsUnavailable(RuntimeError):
@@ -174,12 +179,32 @@ def addresses(name: str) -> tuple[str, str]:
 
 
 def remove_stale() -> list[str]:
-    """Remove the namespaces (and their host ends) a killed run left; returns their names."""
+    """Remove the namespaces (and their host ends) a killed run left; returns their names.
+    A namespace with a process in it belongs to a run still going (a test on the other
+    pytest worker, another ``make chaos``) and is left alone."""
     names = [line.split()[0] for line in _run("ip", "netns", "list").splitlines() if line]
-    stale = [n for n in names if n.startswith(PREFIX)]
-    for n in stale:
-        NetNs(n, "", "").remove()
+    stale = []
+    for n in names:
+        if n.startswith(PREFIX):
+            with _owned(n, wait=False) as mine:
+                if mine:
+                    NetNs(n, "", "").remove()
+                    stale.append(n)
     return stale
+
+
+@contextlib.contextmanager
+def _owned(name: str, wait: bool = True) -> Iterator[bool]:
+    """Hold the lock of namespace *name* (a file lock: the kernel releases it when its
+    holder dies, also by SIGKILL). Without *wait*, yields False when a live run holds it."""
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with open(LOCKS / f"{name}.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 @contextlib.contextmanager
@@ -194,9 +219,10 @@ def netns(tag: str) -> Iterator[NetNs]:
         raise ValueError(f"namespace tag {tag!r} too long (interface names are 15 chars)")
     host_ip, ns_ip = addresses(name)
     ns = NetNs(name, host_ip, ns_ip)
-    ns.remove()  # a leftover of the same name from a killed run
-    try:
-        ns.create()
-        yield ns
-    finally:
-        ns.remove()
+    with _owned(name):
+        ns.remove()  # a leftover of the same name from a killed run
+        try:
+            ns.create()
+            yield ns
+        finally:
+            ns.remove()

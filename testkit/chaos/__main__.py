@@ -1,8 +1,8 @@
 """``make chaos``: the long chaos scenarios over the real stack, one figure a line, and the
 figures written into docs/reliability.md (between its ``chaos figures`` markers).
 
-    python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--only partition]
-                            [--report docs/reliability.md] [--keep]
+    python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--crashes-min 4]
+                            [--only partition] [--report docs/reliability.md] [--keep]
 
 Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
 them). Exit status 0 when every scenario ended with lost = 0, duplicates = 0 and no secret in
@@ -26,7 +26,7 @@ from testkit import REPO
 from testkit.chaos import report
 from testkit.chaos.leaks import leaks
 from testkit.chaos.rig import ChaosRig, Link, chaos_rig
-from testkit.chaos.scenarios import Outcome, bad_link, partition
+from testkit.chaos.scenarios import Outcome, bad_link, crashes, partition
 from testkit.netns import remove_stale, unavailable
 from testkit.services import influxd
 
@@ -34,7 +34,7 @@ Scenario = tuple[str, str, Link, Callable[[ChaosRig], Outcome]]
 
 
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
-    part_s, bad_s = args.partition_min * 60, args.bad_link_min * 60
+    part_s, bad_s, crash_s = args.partition_min * 60, args.bad_link_min * 60, args.crashes_min * 60
     return [
         ("partition", "pl", Link(keepalive=30), lambda r: partition(r, part_s)),
         (
@@ -43,6 +43,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             Link(keepalive=30, delay=2.0, jitter=0.5),
             lambda r: bad_link(r, bad_s, loss=30, kbit=64),
         ),
+        ("crashes", "cr", Link(keepalive=30), lambda r: crashes(r, crash_s)),
     ]
 
 
@@ -50,13 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testkit.chaos", description=__doc__)
     parser.add_argument("--partition-min", type=float, default=10.0, help="minutes (10)")
     parser.add_argument("--bad-link-min", type=float, default=10.0, help="minutes (10)")
+    parser.add_argument("--crashes-min", type=float, default=4.0, help="minutes (4)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
     args = parser.parse_args(argv)
     # SIGTERM (a timeout, a CI cancel) ends the run through the finally blocks: every
     # process stopped, every namespace removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # A cleanup that fails in a finally may replace the SystemExit; the flag still stops
+    # the run before the next scenario.
+    terminated: list[int] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, on_term)
     reason = unavailable()
     if reason:
         print(f"chaos: cannot run: {reason}", file=sys.stderr)
@@ -74,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with influxd(tmp / "influxd") as influx:
             for name, tag, link, run in chosen:
+                if terminated:
+                    return 143
                 print(f"# {name}", flush=True)
                 work = tmp / name
                 try:

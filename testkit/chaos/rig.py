@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -105,6 +106,19 @@ class ChaosRig:
         code = stop(self.proc, timeout=timeout)
         self.proc = None
         return code
+
+    def kill_ingest(self) -> None:
+        """SIGKILL ingest: whatever it had not acknowledged, the broker delivers again."""
+        proc = self.procs.pop("ingest")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def start_ingest(self) -> None:
+        n = len(list(self.logs.glob("ingest*.log"))) + 1
+        password = self.tmp / "ingest.pw"
+        self.procs["ingest"] = _start_ingest(
+            self.broker, self.influx, self.db, password, self.logs / f"ingest-{n}.log"
+        )
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -198,8 +212,8 @@ def chaos_rig(
         store = InfluxStore(influx.url, db)
         stack.callback(store.close)
         ingest_pw = _write_secret(tmp / "ingest.pw", made[INGEST_USER])
-        ingest = _start_ingest(broker, influx, db, ingest_pw, logs / "ingest.log")
-        stack.callback(stop, ingest)
+        procs = {"ingest": _start_ingest(broker, influx, db, ingest_pw, logs / "ingest.log")}
+        stack.callback(lambda: [stop(p) for p in procs.values()])
         topics = [f"jagajalan/v1/{GATEWAY}/readings", f"jagajalan/v1/{GATEWAY}/status"]
         recorder = stack.enter_context(
             Subscriber(
@@ -243,7 +257,7 @@ def chaos_rig(
             secrets=made,
             link=link,
             relay=relay,
-            procs={"ingest": ingest},
+            procs=procs,
         )
         rig.start_gateway()
         stack.callback(lambda: rig.proc is not None and rig.stop_gateway(30))

@@ -8,6 +8,7 @@ the gateway must stay alive, which is checked every second.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,3 +106,29 @@ def bad_link(
         outcome.figures["mqtt_connections"] = rig.relay.connections
     outcome.figures["uplink_bytes_per_s"] = round(shaped.get("sent_bytes", 0) / seconds)
     return outcome
+
+
+def crashes(rig: ChaosRig, seconds: float, name: str = "crashes") -> Outcome:
+    """Behind a partition of *seconds*, everything crashes once: the gateway is SIGKILLed
+    halfway (a power cut as far as the process goes: the spool's WAL is in the page cache)
+    and started again, still cut off; then ingest is SIGKILLed, the broker restarted
+    (SIGTERM: it persists its sessions) and ingest started again; then the link heals."""
+    hold(rig, 3)
+    down = time.time()
+    rig.ns.partition()
+    try:
+        hold(rig, seconds / 2)
+        assert rig.proc is not None
+        rig.proc.send_signal(signal.SIGKILL)
+        rig.proc.wait(10)
+        rig.proc = None
+        rig.start_gateway()
+        hold(rig, seconds / 2)
+        rig.kill_ingest()
+        rig.broker.stop()
+        rig.broker.start()
+        rig.start_ingest()
+    finally:
+        rig.ns.heal()
+    up = time.time()
+    return _finish(rig, name, up, {"fault_s": round(up - down, 1)})

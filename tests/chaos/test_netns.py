@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from testkit import REPO
 from testkit.chaos.relay import DelayRelay
 from testkit.gateway import wait_until
 from testkit.netns import NFT_TABLE, netns, remove_stale
@@ -40,10 +41,17 @@ def test_a_failing_block_still_removes_namespace_veth_and_rules() -> None:
     assert ns.host_if not in _links()
 
 
-def test_remove_stale_clears_what_a_killed_run_left() -> None:
+def test_remove_stale_clears_what_a_killed_run_left_and_spares_a_live_one() -> None:
     with netns("t2") as ns:
-        assert remove_stale() == [ns.name]  # as a new run would find it
-        assert ns.name not in _namespaces() and ns.host_if not in _links()
+        assert ns.name not in remove_stale()  # this run holds it
+        assert ns.name in _namespaces() and ns.host_if in _links()
+    # A run SIGKILLed while it held a namespace: the kernel dropped its lock, the
+    # namespace stayed.
+    code = "from testkit.netns import netns; import os; n = netns('t4'); n.__enter__(); os._exit(9)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 9
+    assert "jjchaost4" in _namespaces() and "jjchaost4-h" in _links()
+    assert "jjchaost4" in remove_stale()
+    assert "jjchaost4" not in _namespaces() and "jjchaost4-h" not in _links()
 
 
 def _connect_from(ns, host: str, port: int, timeout: float) -> bool:
