@@ -14,7 +14,16 @@ or scp and install it there without any network (docs/gateway-install.md, sectio
 Architectures: ``aarch64`` (64-bit Raspberry Pi OS, Debian arm64), ``armv7l`` (32-bit Raspberry
 Pi OS, armhf) and ``x86_64`` (a small PC). PyPI has no armv7l wheel of msgpack; for armv7l the
 bundle carries msgpack built without its C extension (its own pure-Python fallback, which the
-gateway's few readings a second do not notice), so the gateway needs no compiler.
+gateway's few readings a second do not notice), so the gateway needs no compiler. Nor has PyPI
+an armv7l wheel of cffi, which cryptography needs: pyproject.toml leaves cryptography out there
+with an environment marker, and such a gateway checks firmware signatures with the ``minisign``
+tool instead (firmware_tools/bundle/backends.py).
+
+pip evaluates environment markers for the machine it runs on, whatever ``--platform`` says, so
+this script evaluates the markers of pyproject's dependencies for the target architecture itself
+and downloads those. ``install.sh`` then installs exactly the bundled wheels (``--no-deps``): on
+32-bit Raspberry Pi OS with a 64-bit kernel, pip on the gateway would read ``platform_machine``
+as ``aarch64`` and ask for a cryptography wheel the armv7l bundle rightly does not hold.
 """
 
 from __future__ import annotations
@@ -47,8 +56,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${1:-/opt/jagajalan}
 python3.11 -m venv --clear "$prefix/venv"   # an update replaces the old venv whole
-"$prefix/venv/bin/pip" install --no-index --find-links "$here/wheels" \\
-    -c "$here/src/requirements.lock" jagajalan
+# exactly the bundled wheels, resolved when the bundle was made (scripts/gateway_bundle.py)
+"$prefix/venv/bin/pip" install --no-index --no-deps "$here"/wheels/*.whl
 rm -rf "$prefix/src"
 cp -R "$here/src" "$prefix/src"
 "$prefix/venv/bin/jagajalan" --version
@@ -60,6 +69,20 @@ def platforms(arch: str) -> list[str]:
     """pip's --platform values for a bookworm gateway on *arch*, newest first."""
     tags = [f"manylinux_2_{minor}_{arch}" for minor in range(GLIBC_MINOR, 16, -1)]
     return [*tags, f"manylinux2014_{arch}", f"linux_{arch}"]
+
+
+def dependencies(arch: str) -> list[str]:
+    """pyproject's dependencies that apply on *arch* (their markers evaluated for it)."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = []
+    for text in project["dependencies"]:
+        req = Requirement(text)
+        if req.marker is None or req.marker.evaluate({"platform_machine": arch}):
+            req.marker = None
+            wanted.append(str(req))
+    return wanted
 
 
 def locked(name: str) -> str:
@@ -113,13 +136,12 @@ def build(arch: str, out_dir: Path) -> Path:
                 locked(dep),
                 env={**os.environ, **env},
             )
-        (project,) = wheels.glob("jagajalan-*.whl")
         target = [f"--platform={p}" for p in platforms(arch)]
         target += [f"--python-version={PYTHON_VERSION}", "--implementation=cp", "--abi=cp311"]
         pip(
             *("download", "-q", "--only-binary=:all:", *target),
             *("-c", str(REPO / "requirements.lock"), "--find-links", str(wheels)),
-            *("-d", str(wheels), str(project)),
+            *("-d", str(wheels), *dependencies(arch)),
         )
         script = top / "install.sh"
         script.write_text(INSTALL_SH)

@@ -36,7 +36,10 @@ def write_key_pair(
     for path in (secret_path, public_path):
         if path.exists():
             raise TextError("fw.key.exists", path=str(path))
-    key = SecretKey.generate()
+    try:
+        key = SecretKey.generate()
+    except MinisignError:  # cryptography is missing (a 32-bit ARM gateway): sign elsewhere
+        raise TextError("fw.key.no_cryptography") from None
     limits = {k: v for k, v in (("opslimit", opslimit), ("memlimit", memlimit)) if v}
     text = key.dump(password, **limits)
     secret_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -63,6 +66,8 @@ def read_secret_key(text: str, password: str | None, path: Path) -> SecretKey:
     try:
         return SecretKey.parse(text, password)
     except MinisignError as exc:
+        if exc.code == "cryptography":
+            raise TextError("fw.key.no_cryptography") from None
         raise TextError("fw.key.bad", path=str(path), detail=str(exc)) from None
 
 

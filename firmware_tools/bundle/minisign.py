@@ -13,7 +13,11 @@ signs.
 
 Only the prehashed algorithm ``"ED"`` (minisign's default since 0.8) is accepted; the legacy
 ``"Ed"`` signature of the raw file is refused. Pure: no file I/O (callers read and write).
-Ed25519 comes from ``cryptography``; BLAKE2b and scrypt from :mod:`hashlib`.
+Ed25519 comes from ``cryptography``, imported when first needed: a 32-bit ARM gateway has no
+cryptography (no wheel of its cffi) and checks signatures with the ``minisign`` tool instead
+(:mod:`.backends`); only signing, making and reading secret keys and
+:meth:`PublicKey.verify` need it (error code ``cryptography``). BLAKE2b and scrypt come from
+:mod:`hashlib`.
 """
 
 from __future__ import annotations
@@ -24,14 +28,7 @@ import hashlib
 import secrets
 import struct
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
-from cryptography.hazmat.primitives.serialization import NoEncryption as _NoEncryption
+from types import ModuleType
 
 SIG_ALG = b"Ed"
 PREHASHED = b"ED"
@@ -47,11 +44,31 @@ TRUSTED = "trusted comment: "
 
 class MinisignError(ValueError):
     """A key or signature file that is not minisign's format, or a signature that does not
-    match. :attr:`code` says which: ``format``, ``password``, ``signature``, ``trusted``."""
+    match, or a missing library. :attr:`code` says which: ``format``, ``password``,
+    ``signature``, ``trusted``, ``cryptography`` (not installed here)."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+def _ed25519() -> ModuleType:
+    """cryptography's Ed25519, or ``MinisignError("cryptography")`` where it is missing."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:
+        raise MinisignError(
+            "cryptography",
+            "the Python package cryptography is not installed here: making keys and signing "
+            "need it (on the signer's computer: pip install -c requirements.lock cryptography)",
+        ) from None
+    return ed25519
+
+
+def _raw_public(public_key: object) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)  # type: ignore[attr-defined]
 
 
 def _b64(line: str, what: str) -> bytes:
@@ -103,8 +120,11 @@ class PublicKey:
         return f"{UNTRUSTED}minisign public key {key_id_hex(self.key_id)}\n{blob}\n"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
+        ed25519 = _ed25519()
+        from cryptography.exceptions import InvalidSignature
+
         try:
-            Ed25519PublicKey.from_public_bytes(self.key).verify(signature, message)
+            ed25519.Ed25519PublicKey.from_public_bytes(self.key).verify(signature, message)
         except InvalidSignature:
             return False
         return True
@@ -118,10 +138,15 @@ class SecretKey:
 
     @classmethod
     def generate(cls) -> SecretKey:
-        private = Ed25519PrivateKey.generate()
-        seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, _NoEncryption())
-        public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return cls(secrets.token_bytes(8), seed, public)
+        private = _ed25519().Ed25519PrivateKey.generate()
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            PrivateFormat,
+        )
+
+        seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return cls(secrets.token_bytes(8), seed, _raw_public(private.public_key()))
 
     @property
     def public_key(self) -> PublicKey:
@@ -172,8 +197,8 @@ class SecretKey:
         if not unchecked and not secrets.compare_digest(key._checksum(), keynum[72:]):
             what = "wrong password" if kdf == KDF_SCRYPT else "damaged key"
             raise MinisignError("password", f"secret key: {what}")
-        derived = Ed25519PrivateKey.from_private_bytes(key.seed).public_key()
-        if derived.public_bytes(Encoding.Raw, PublicFormat.Raw) != key.public:
+        derived = _ed25519().Ed25519PrivateKey.from_private_bytes(key.seed).public_key()
+        if _raw_public(derived) != key.public:
             raise MinisignError("format", "secret key: damaged key (the key pair does not match)")
         return key
 
@@ -181,7 +206,7 @@ class SecretKey:
         """The ``.minisig`` text for *data* (prehashed, with the global signature)."""
         if "\n" in trusted_comment or "\r" in trusted_comment:
             raise ValueError("a trusted comment is one line")
-        private = Ed25519PrivateKey.from_private_bytes(self.seed)
+        private = _ed25519().Ed25519PrivateKey.from_private_bytes(self.seed)
         signature = private.sign(hashlib.blake2b(data, digest_size=64).digest())
         glob = private.sign(signature + trusted_comment.encode("utf-8"))
         comment = untrusted_comment or "signature from minisign secret key"

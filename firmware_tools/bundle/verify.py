@@ -1,6 +1,7 @@
 """Checking a bundle before anything is written: signature, archive, manifest, hash, target,
 expiry and anti-rollback counter, in that order. Reads the two files once into memory and
-writes nothing."""
+writes nothing. The signature is checked by cryptography or, where that is not installed
+(32-bit ARM gateways), by the stock ``minisign`` tool (:mod:`.backends`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from firmware_tools.bundle import backends
 from firmware_tools.bundle.manifest import (
     MAX_BUNDLE,
     ContainerError,
@@ -26,6 +28,7 @@ class Check(StrEnum):
     """The check a refused bundle failed (:attr:`BundleError.check`); the value is stable
     and goes into logs, status and exit messages."""
 
+    NO_VERIFIER = "no_verifier"  # neither cryptography nor the minisign tool is installed
     UNREADABLE = "unreadable"  # the bundle or its .minisig cannot be read, or is too large
     SIGNATURE_FORMAT = "signature_format"  # the .minisig is not minisign's prehashed format
     UNKNOWN_KEY = "unknown_key"  # signed by a key that is not trusted here
@@ -89,11 +92,18 @@ def verify_bundle(
     installed_counter: int | None,
     now: datetime | None = None,
     signature: Path | str | None = None,
+    verifier: str | None = None,
 ) -> VerifiedBundle:
     """The bundle at *path*, checked against its signature (default ``<path>.minisig``) made
     by one of *public_keys*, for hardware *target*, not expired at *now* (default: the clock)
     and with a counter not lower than *installed_counter* (None: nothing installed yet; an
-    equal counter is allowed, to flash the same release again). Raises :class:`BundleError`."""
+    equal counter is allowed, to flash the same release again). Raises :class:`BundleError`.
+    *verifier* picks who checks the signature (:data:`.backends.BACKENDS`); default:
+    cryptography where it is installed, else the ``minisign`` tool."""
+    try:
+        backend = backends.choose(verifier)
+    except backends.NoVerifier as exc:
+        raise BundleError(Check.NO_VERIFIER, missing=str(exc)) from None
     path = Path(path)
     sig_path = Path(signature) if signature is not None else signature_path(path)
     sig_bytes = _read(sig_path)
@@ -109,10 +119,16 @@ def verify_bundle(
         known = ", ".join(key_id_hex(k) for k in keys) or "-"
         raise BundleError(Check.UNKNOWN_KEY, key=key_id_hex(sig.key_id), known=known)
     data = _read(path)
-    if not key.verify(sig.signature, hashlib.blake2b(data, digest_size=64).digest()):
-        raise BundleError(Check.SIGNATURE, path=str(path))
-    if not key.verify(sig.global_signature, sig.signature + sig.trusted_comment.encode()):
-        raise BundleError(Check.TRUSTED_COMMENT, path=str(sig_path))
+    try:
+        backends.check(backend, key, sig, sig_bytes, data)
+    except backends.NoVerifier as exc:
+        raise BundleError(Check.NO_VERIFIER, missing=str(exc)) from None
+    except MinisignError as exc:
+        if exc.code == "trusted":
+            raise BundleError(Check.TRUSTED_COMMENT, path=str(sig_path)) from None
+        if exc.code == "format":
+            raise BundleError(Check.SIGNATURE_FORMAT, path=str(sig_path), detail=str(exc)) from None
+        raise BundleError(Check.SIGNATURE, path=str(path)) from None
     try:
         manifest_bytes, image_name, image = read_container(data)
     except ContainerError as exc:
