@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_tools.bundle.backends import BACKENDS
 from simulators.devices.serial_link import SerialLink
 
 
@@ -18,3 +19,10 @@ def link(tmp_path: Path) -> Iterator[SerialLink]:
 @pytest.fixture
 def claims(tmp_path: Path) -> Path:
     return tmp_path / "claims"
+
+
+@pytest.fixture(params=BACKENDS)
+def verifier(request: pytest.FixtureRequest) -> str:
+    """Who checks bundle signatures: cryptography, and the stock minisign tool that 32-bit ARM
+    gateways use instead (both installed here; the tool by scripts/install-system-deps.sh)."""
+    return request.param

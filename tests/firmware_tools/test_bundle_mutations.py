@@ -1,6 +1,7 @@
 """Property: every change to a signed bundle, or to the signed parts of its signature, is
 refused before anything could be written; and a correctly signed bundle for another target,
-past its expiry or with a lower counter is refused with that check's code."""
+past its expiry or with a lower counter is refused with that check's code. With both signature
+checkers: cryptography, and the minisign tool (fewer examples: each one starts the tool)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_tools.bundle import BundleError, Check, SecretKey, verify_bundle
@@ -61,15 +62,22 @@ def check(folder: Path, data: bytes, sig: str, **kw) -> Check:
     return info.value.check
 
 
-SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+#: Examples per property and checker: the minisign tool costs a process start (~4 ms) each.
+EXAMPLES = {"cryptography": 300, "minisign": 100}
 
 
-@SETTINGS
-@given(data=mutated(DATA))
-def test_every_mutation_of_the_bundle_is_refused(tmp_path: Path, data: bytes) -> None:
-    assert check(tmp_path, data, SIG) in {Check.SIGNATURE, Check.UNREADABLE}
+def examples(verifier: str, scale: float = 1.0) -> settings:
+    return settings(max_examples=int(EXAMPLES[verifier] * scale), deadline=None)
+
+
+def test_every_mutation_of_the_bundle_is_refused(tmp_path: Path, verifier: str) -> None:
+    @examples(verifier)
+    @given(data=mutated(DATA))
+    def run(data: bytes) -> None:
+        got = check(tmp_path, data, SIG, verifier=verifier)
+        assert got in {Check.SIGNATURE, Check.UNREADABLE}
+
+    run()
 
 
 #: The signed lines of the .minisig (the untrusted comment, line 1, is not signed by design).
@@ -77,34 +85,38 @@ SIGNED = "\n".join(SIG.splitlines()[1:]).encode()
 HEAD = SIG.splitlines()[0] + "\n"
 
 
-@SETTINGS
-@given(signed=mutated(SIGNED))
-def test_every_mutation_of_the_signature_is_refused(tmp_path: Path, signed: bytes) -> None:
-    text = HEAD + signed.decode("utf-8", errors="replace") + "\n"
-    assert check(tmp_path, DATA, text) in {
-        Check.SIGNATURE_FORMAT,
-        Check.UNKNOWN_KEY,
-        Check.SIGNATURE,
-        Check.TRUSTED_COMMENT,
-    }
+def test_every_mutation_of_the_signature_is_refused(tmp_path: Path, verifier: str) -> None:
+    @examples(verifier)
+    @given(signed=mutated(SIGNED))
+    def run(signed: bytes) -> None:
+        text = HEAD + signed.decode("utf-8", errors="replace") + "\n"
+        assert check(tmp_path, DATA, text, verifier=verifier) in {
+            Check.SIGNATURE_FORMAT,
+            Check.UNKNOWN_KEY,
+            Check.SIGNATURE,
+            Check.TRUSTED_COMMENT,
+        }
+
+    run()
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    target=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}\Z").filter(lambda t: t != TARGET),
-    counter=st.integers(0, 6),
-    days=st.integers(1, 400),
-)
-def test_signed_but_wrong_bundles_name_the_failed_check(
-    tmp_path: Path, target: str, counter: int, days: int
-) -> None:
-    other = make_bundle(tmp_path, key=KEY, target=target, valid_for=timedelta(days=days))
-    data, sig = other.path.read_bytes(), other.signature.read_text()
-    assert check(tmp_path, data, sig) is Check.TARGET
-    late = NOW + timedelta(days=days, seconds=1)
-    old = make_bundle(tmp_path, key=KEY, counter=counter, valid_for=timedelta(days=days))
-    data, sig = old.path.read_bytes(), old.signature.read_text()
-    assert check(tmp_path, data, sig, now=late, installed_counter=0) is Check.EXPIRED
-    assert check(tmp_path, data, sig, installed_counter=counter + 1) is Check.DOWNGRADE
+def test_signed_but_wrong_bundles_name_the_failed_check(tmp_path: Path, verifier: str) -> None:
+    @examples(verifier, scale=40 / 300)
+    @given(
+        target=st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}\Z").filter(lambda t: t != TARGET),
+        counter=st.integers(0, 6),
+        days=st.integers(1, 400),
+    )
+    def run(target: str, counter: int, days: int) -> None:
+        other = make_bundle(tmp_path, key=KEY, target=target, valid_for=timedelta(days=days))
+        data, sig = other.path.read_bytes(), other.signature.read_text()
+        assert check(tmp_path, data, sig, verifier=verifier) is Check.TARGET
+        late = NOW + timedelta(days=days, seconds=1)
+        old = make_bundle(tmp_path, key=KEY, counter=counter, valid_for=timedelta(days=days))
+        data, sig = old.path.read_bytes(), old.signature.read_text()
+        expired = check(tmp_path, data, sig, now=late, installed_counter=0, verifier=verifier)
+        assert expired is Check.EXPIRED
+        lower = check(tmp_path, data, sig, installed_counter=counter + 1, verifier=verifier)
+        assert lower is Check.DOWNGRADE
+
+    run()

@@ -62,7 +62,7 @@ def _unsigned_bundle(path: Path) -> bytes:
     return image
 
 
-def test_we_accept_what_minisign_signs_with_its_own_key(tmp_path: Path) -> None:
+def test_we_accept_what_minisign_signs_with_its_own_key(tmp_path: Path, verifier: str) -> None:
     made = minisign("-G", "-W", "-p", str(tmp_path / "m.pub"), "-s", str(tmp_path / "m.key"))
     assert made.returncode == 0, made.stderr
     bundle = tmp_path / "b.jjfw"
@@ -70,14 +70,14 @@ def test_we_accept_what_minisign_signs_with_its_own_key(tmp_path: Path) -> None:
     signed = minisign("-Sm", str(bundle), "-s", str(tmp_path / "m.key"), "-t", "by minisign")
     assert signed.returncode == 0, signed.stderr
     key = PublicKey.parse((tmp_path / "m.pub").read_text())
-    verified = verify_bundle(bundle, [key], TARGET, 9, NOW)
+    verified = verify_bundle(bundle, [key], TARGET, 9, NOW, verifier=verifier)
     assert verified.image == image and verified.trusted_comment == "by minisign"
     with pytest.raises(BundleError) as info:
-        verify_bundle(bundle, [key], TARGET, 10, NOW)
+        verify_bundle(bundle, [key], TARGET, 10, NOW, verifier=verifier)
     assert info.value.check is Check.DOWNGRADE
 
 
-def test_minisign_signs_with_our_password_protected_key(tmp_path: Path) -> None:
+def test_minisign_signs_with_our_password_protected_key(tmp_path: Path, verifier: str) -> None:
     secret, public = tmp_path / "keys" / "f.key", tmp_path / "keys" / "f.pub"
     write_key_pair(secret, public, "sandi-rahasia", **LOW)
     assert secret.stat().st_mode & 0o777 == 0o600
@@ -88,7 +88,8 @@ def test_minisign_signs_with_our_password_protected_key(tmp_path: Path) -> None:
     good = minisign("-Sm", str(bundle), "-s", str(secret), stdin="sandi-rahasia\n")
     assert good.returncode == 0, good.stderr
     key = PublicKey.parse(public.read_text())
-    assert verify_bundle(bundle, [key], TARGET, None, NOW).manifest.version == "2.0.0"
+    verified = verify_bundle(bundle, [key], TARGET, None, NOW, verifier=verifier)
+    assert verified.manifest.version == "2.0.0"
 
 
 def test_we_sign_with_a_key_minisign_made(tmp_path: Path) -> None:
