@@ -37,7 +37,7 @@ def _script_module():
 
 
 def gateway_set(machine: str) -> set[str]:
-    """The gateway's dependencies and theirs on *machine*, as locked (tests/deploy/test_locks.py)."""
+    """What the gateway needs on *machine*, as locked (tests/deploy/test_locks.py)."""
     from tests.deploy.test_locks import closure
 
     return closure(PROJECT["dependencies"], machine)
