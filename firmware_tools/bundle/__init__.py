@@ -26,8 +26,10 @@ API for the flashing and update tools (nothing is written before every check pas
         bundle.image       # the image bytes, read once (the bytes that were verified)
         bundle.write_image(dest)   # or hand bundle.image to the flasher
 
-``verify_bundle(path, public_keys, target, installed_counter, now=None, signature=None)``
-runs the checks in this order and raises :class:`BundleError` at the first that fails:
+``verify_bundle(path, public_keys, target, installed_counter, now=None, signature=None,
+verifier=None)`` runs the checks in this order and raises :class:`BundleError` at the first that
+fails: ``no_verifier`` (neither cryptography nor the ``minisign`` tool is installed; where only
+the tool is, as on 32-bit ARM gateways, it checks the signatures: :mod:`.backends`),
 ``unreadable``, ``signature_format``, ``unknown_key``, ``signature`` (tampered),
 ``trusted_comment``, ``container``, ``manifest``, ``image_hash``, ``target``, ``expired``,
 ``downgrade`` (``counter < installed_counter``; an equal counter is accepted so that the
