@@ -77,10 +77,10 @@ def test_keygen_and_package_without_cryptography_say_to_sign_elsewhere(
     code = main(["firmware", "keygen", "--out", str(out), "--no-password", "--lang", "en"])
     assert code != 0
     err = capsys.readouterr().err
-    assert "need the Python package cryptography" in err and "Traceback" not in err
+    assert "need the Python package `cryptography`" in err and "Traceback" not in err
     assert not out.exists() or not any(out.iterdir())
     package = ["firmware", "package", str(tmp_path / "node.bin"), "--out", str(tmp_path / "n.jjfw")]
     package += ["--secret-key", str(tmp_path / "k.key"), "--target", TARGET, "--version", "1.0.0"]
     assert main([*package, "--counter", "1", "--lang", "en"]) != 0
-    assert "need the Python package cryptography" in capsys.readouterr().err
+    assert "need the Python package `cryptography`" in capsys.readouterr().err
     assert not (tmp_path / "n.jjfw").exists()

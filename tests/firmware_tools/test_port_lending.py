@@ -18,6 +18,7 @@ from gateway.devices.nmea_gps.driver import NmeaGpsConfig, NmeaGpsDriver
 from kernel.portclaim import PortClaimed, claim_path, claim_port, is_claimed
 from simulators.devices.serial_link import SerialLink
 from simulators.devices.stm32_boot import Stm32BootSim
+from testkit import children
 from testkit.drivers import in_thread, wait_for
 
 
@@ -76,7 +77,7 @@ def test_claims(tmp_path: Path, claims: Path) -> None:
             claim_port(port, claims, by="other").__enter__()
     assert not is_claimed(port, claims)
     # a claim left by a process that died counts as none, and is replaced
-    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead = children.start([sys.executable, "-c", ""])
     dead.wait()
     claims.mkdir(exist_ok=True)
     claim_path(port, claims).write_text(f'{{"pid": {dead.pid}, "by": "crashed"}}')
