@@ -19,7 +19,7 @@ from testkit.services import Influx
 
 pytestmark = [pytest.mark.services, pytest.mark.chaos]
 
-BAD_S = 60
+BAD_S = 40
 
 
 def test_bad_cellular_link_keeps_up_and_loses_nothing(
