@@ -1,22 +1,25 @@
 """Issue 12's acceptance bullets about time on the real chain: a real Mosquitto, ``jagajalan
 alerts run`` (a process; the registry imported from examples/registry.toml with e-mail-only
 contacts), its outbox sending to a signed webhook on loopback (testkit/receivers.py: it checks
-the signature and counts each idempotency key) and to a real SMTP server on loopback (aiosmtpd).
+the signature and counts each idempotency key) and to a real SMTP server on loopback
+(aiosmtpd); tests/alerts/chain.py sets it up.
 
 - a water level wobbling ±5 cm around the siaga line for 6 scenario hours (every 5 min) is told
   as one step into siaga and one out of it;
 - a silent sensor raises one absence alert after T plus at most one evaluation, not before,
   and it resolves when the sensor sends again;
 - an unacknowledged critical alert escalates at T; one acknowledged before T does not;
-- quiet hours hold a warning's e-mail and let a critical one through.
+- an acknowledged alert is not reminded, an unacknowledged one is, at its time;
+- quiet hours hold a warning's e-mail and let a critical one through;
+- a webhook down for a while gets every step once when it is back.
 
 The clock: the service runs on the wall clock (it has no clock option); the tests accelerate
 time by the readings' own timestamps, which the rules go by (the wobble: 6 scenario hours
 replayed in 6 s, at 3600x; the absence: the sensor's last reading is stamped 56 s before it is
-published, so the rule's minimum T, 60 s, ends 4 s later) and by short escalation times
-(``after_s`` 3 s; ``--every`` 0.3 s). Reminders (``reminder_s`` at least 60 s, counted on the
-wall clock from the last notification) cannot be made shorter: that acknowledging stops them is
-shown on the pure lifecycle (tests/alerts/test_lifecycle.py), the escalation here.
+published, so the rule's minimum T, 60 s, ends 4 s later), by short escalation times
+(``after_s`` 3 s; ``--every`` 0.3 s), and for reminders (``reminder_s`` at least 60 s, counted
+on the wall clock from the last notification) by alert rows as a previous holder of the lease
+left them, told last 48 s before the service starts.
 
 How "nothing more" is known without waiting for nothing to happen: a sentinel gateway's
 ``offline`` status raises a critical ``gateway-offline`` alert last; the service handles
@@ -26,179 +29,35 @@ everything written before it has been sent too.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
-import json
 import random
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jagajalan.cli import main
 from kernel.times import WIB
 from registry import db
-from registry.models import OutboxMessage
-from telemetry import topics
-from telemetry.codec import encode_batch
-from telemetry.models import Batch, Reading
-from testkit import REPO, children
-from testkit.ingest import Publisher, status_bytes, wait_for
-from testkit.receivers import Mailbox, WebhookReceiver
-from testkit.services import Mosquitto, mosquitto
+from testkit.alerts import alert_row
+from testkit.ingest import wait_for
+from tests.alerts.chain import (
+    EVERY,
+    GENANGAN,
+    OFFLINE,
+    PASAR,
+    SENTINEL,
+    TEMBESI,
+    chain,
+    epoch,
+    route,
+)
 from tests.alerts.test_ground_truth import expected
 from tests.alerts.test_service import rows
 
 pytestmark = pytest.mark.services
-
-SENTINEL = "srl-sentinel-99"
-EVERY = 0.3
-TEMBESI, PASAR = "srl-tembesi-01", "srl-pasar-01"  # flood ladders 10 / 20 / 30 cm
-CONTACTS = """
-[[contacts]]
-id = "meja-piket"
-name = "Meja piket uji"
-role = "operator"
-language = "id"
-email = "piket@pupr.example.org"
-
-[[contacts]]
-id = "kepala-bidang"
-name = "Kepala bidang uji"
-role = "operator"
-language = "id"
-email = "kabid@pupr.example.org"
-"""
-OFFLINE = """
-[[rules]]
-id = "gateway-offline"
-kind = "state"
-measurement = "gateway_status"
-field = "state"
-bad = ["offline"]
-after_s = 0
-severity = "critical"
-"""
-GENANGAN = """
-[[rules]]
-id = "genangan"
-kind = "ladder"
-measurement = "water_level"
-field = "level"
-site_flood = true
-hysteresis = 5.0
-"""
-
-
-def route(*steps: tuple[float, str]) -> str:
-    escalation = ", ".join(f'{{ after_s = {a}, contacts = ["{c}"] }}' for a, c in steps)
-    return f'[[routes]]\nid = "default"\nreminder_s = 86400\nescalation = [{escalation}]\n'
-
-
-@dataclass
-class Chain:
-    broker: Mosquitto
-    reg: Path
-    log: Path
-    hook: WebhookReceiver
-    box: Mailbox
-    pub: Publisher
-    seq: dict[str, int]
-
-    def water(self, gateway: str, cm: float, time_ms: int) -> None:
-        self.seq[gateway] = self.seq.get(gateway, -1) + 1
-        one = Reading(
-            sensor="wl1",
-            measurement="water_level",
-            time=time_ms,
-            fields={"level": cm, "distance": 250.0 - cm},
-        )
-        batch = Batch(gateway=gateway, seq=self.seq[gateway], sent=time_ms, readings=[one])
-        self.pub.send(topics.readings(gateway), encode_batch(batch))
-
-    def told(self) -> list[dict]:
-        """The webhook's events (each step once), in the order of their times."""
-        events = [json.loads(b)["event"] for b in list(self.hook.accepted.values())]
-        return sorted(events, key=lambda e: e["time"])
-
-    def sentinel(self) -> None:
-        """The sentinel's offline alert, then wait until the webhook has it."""
-        self.pub.send(topics.status(SENTINEL), status_bytes(SENTINEL, "offline"))
-        wait_for(
-            lambda: any(e["gateway"] == SENTINEL for e in self.told()),
-            30,
-            "the sentinel at the webhook; log:\n" + self.log.read_text()[-3000:],
-        )
-
-    def outbox(self) -> list[OutboxMessage]:
-        engine = db.engine_for(f"sqlite+pysqlite:///{self.reg}")
-        try:
-            with Session(engine) as session:
-                return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-        finally:
-            engine.dispose()
-
-
-@contextlib.contextmanager
-def chain(tmp_path: Path, rules: str) -> Iterator[Chain]:
-    """A broker, a registry, a webhook and a mailbox of the test's own, and ``alerts run``."""
-    with mosquitto(tmp_path / "mosquitto") as broker:
-        doc = (REPO / "examples" / "registry.toml").read_text(encoding="utf-8")
-        registry_toml = tmp_path / "registry.toml"
-        registry_toml.write_text(doc.split("[[contacts]]")[0] + CONTACTS, encoding="utf-8")
-        reg = tmp_path / "registry.sqlite3"
-        assert main(["registry", "init", "--registry-db", str(reg)]) == 0
-        assert main(["registry", "import", str(registry_toml), "--registry-db", str(reg)]) == 0
-        rules_file = tmp_path / "alerts.toml"
-        rules_file.write_text(rules, encoding="utf-8")
-        log = tmp_path / "alerts.log"
-        hook = WebhookReceiver(b"chain-clock-webhook-key").start()
-        box = Mailbox().start()
-        secret = tmp_path / "webhook.secret"
-        secret.write_bytes(hook.secret)
-        options = {
-            "--broker-url": broker.url,
-            "--registry-db": str(reg),
-            "--rules-file": str(rules_file),
-            "--every": str(EVERY),
-            "--lease-ttl": "3",
-            "--client-id": "alerts.clock",
-            "--webhook-urls": hook.url,
-            "--webhook-secret-file": str(secret),
-            "--smtp-host": "127.0.0.1",
-            "--smtp-port": str(box.port),
-            "--smtp-security": "none",
-            "--smtp-from": "alerts@pu.sarolangun.go.id",
-            "--poll-s": "0.1",
-        }
-        argv = [sys.executable, "-m", "jagajalan.cli", "alerts", "run"]
-        argv += [part for pair in options.items() for part in pair]
-        out = log.open("ab")
-        service = children.start(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-        pub = Publisher(broker.port)
-        try:
-            wait_for(lambda: "event=alerts_connected" in log.read_text(), 30, "subscribed")
-            wait_for(lambda: "event=alerts_acting" in log.read_text(), 30, "acting")
-            yield Chain(broker, reg, log, hook, box, pub, {})
-        finally:
-            pub.close()
-            hook.stop()
-            box.stop()
-            if service.poll() is None:
-                children.stop(service)
-        text = log.read_text()
-        assert "Traceback" not in text, text
-
-
-def _epoch(iso: str) -> float:
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_a_level_wobbling_5_cm_around_siaga_for_6_scenario_hours_is_told_once(
@@ -227,7 +86,7 @@ def test_a_level_wobbling_5_cm_around_siaga_for_6_scenario_hours_is_told_once(
             c.water(TEMBESI, cm, t_ms)
         c.sentinel()
         told = [e for e in c.told() if e["gateway"] == TEMBESI]
-    got = [(e["kind"], e["level"], round(_epoch(e["time"]) * 1000)) for e in told]
+    got = [(e["kind"], e["level"], round(epoch(e["time"]) * 1000)) for e in told]
     assert got == want, (got, want)
     into = [e for e in told if e["level"] == "siaga"]
     out = [e for e in told if e["previous"] == "siaga"]
@@ -262,7 +121,7 @@ def test_a_silent_sensor_raises_one_absence_alert_after_t_and_resolves_when_it_s
         )
         (event,) = raised
         assert (event["kind"], event["gateway"], event["sensor"]) == ("raised", TEMBESI, "wl1")
-        t_raise = _epoch(event["time"])
+        t_raise = epoch(event["time"])
         deadline = last_ms / 1000 + 60
         assert deadline <= t_raise <= deadline + EVERY + 0.5, t_raise - last_ms / 1000
         (key,) = [k for k, b in c.hook.accepted.items() if b"sensor-diam" in b]
@@ -342,3 +201,84 @@ def test_quiet_hours_hold_a_warning_and_let_a_critical_through(tmp_path: Path) -
     due = held[0].due_at.replace(tzinfo=dt.UTC)
     assert due.astimezone(WIB).strftime("%H:%M") == f"{end:%H:%M}"
     assert due > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=59)
+
+
+def test_an_alert_acknowledged_just_before_its_reminder_is_not_reminded(tmp_path: Path) -> None:
+    """Two firing siaga alerts, nobody acknowledged, told last 48 s ago (rows as a previous
+    holder left them: reminders count on the wall clock from the last notification, at
+    least 60 s, so the test starts from there); the service restores them and reminds at
+    60 s. One is acknowledged (``alerts ack``) 0.8 s, under three evaluations, before its
+    reminder is due: it is not reminded; the other is, once, at the first evaluation at or
+    after its time."""
+    rules = route((0, "meja-piket")).replace("86400", "60") + GENANGAN + OFFLINE
+    told_s = time.time() - 48
+    due_s = told_s + 60
+    raised = dt.datetime.fromtimestamp(told_s - 600, dt.UTC)
+    ids = {gw: f"genangan/{gw}/wl1@{round(raised.timestamp() * 1000)}" for gw in (TEMBESI, PASAR)}
+
+    def seed(reg: Path) -> None:
+        engine = db.engine_for(f"sqlite+pysqlite:///{reg}")
+        last = dt.datetime.fromtimestamp(told_s, dt.UTC)
+        try:
+            with Session(engine) as session, session.begin():
+                for gw, id_ in ids.items():
+                    session.add(alert_row(id_, raised, gateway=gw, last_told=last, value="24.0"))
+        finally:
+            engine.dispose()
+
+    with chain(tmp_path, rules, before=seed) as c:
+        wait = due_s - 0.8 - time.time()
+        assert wait > 0, f"the service took too long to start: {-wait:.1f} s late"
+        while time.time() < due_s - 0.8:  # the clock: the ack 1.5 s before the reminder
+            time.sleep(0.02)
+        ack = ["alerts", "ack", ids[TEMBESI], "--by", "meja-piket", "--registry-db", str(c.reg)]
+        assert main(ack) == 0
+        acked_at = time.time()
+        assert acked_at + EVERY < due_s, f"the ack itself took too long: {due_s - acked_at:.2f}"
+        wait_for(lambda: c.box.messages, 20, "the reminder e-mail", step=0.02)
+        arrived = time.time()
+        c.sentinel()
+        wait_for(lambda: len(c.box.messages) >= 2, 20, "the sentinel's e-mail")
+        out = c.outbox()
+    reminders = [m for m in out if m.channel == "email" and SENTINEL not in m.key]
+    assert [m.key for m in reminders] == [f"{ids[PASAR]}#2:meja-piket/email"], out
+    written = reminders[0].created_at.replace(tzinfo=dt.UTC).timestamp()
+    assert due_s <= written <= due_s + EVERY + 0.5, written - due_s
+    assert due_s <= arrived
+    first = c.box.messages[0]  # the reminder, before the sentinel's e-mail
+    key = "".join(first["X-JagaJalan-Idempotency-Key"].split())  # folded: a long header
+    assert key == reminders[0].key, first.items()
+    assert "Pengingat" in first["Subject"], first["Subject"]  # Indonesian: a reminder
+    assert first["To"] == "piket@pupr.example.org"
+    assert c.hook.accepted and all(SENTINEL.encode() in b for b in c.hook.accepted.values())
+    states = {a.gateway: a.state for a in rows(c.reg)}
+    assert states[TEMBESI] == "acknowledged" and states[PASAR] == "firing"
+
+
+def test_a_webhook_down_for_a_while_gets_every_step_once_when_back(tmp_path: Path) -> None:
+    """The webhook receiver is down while a flood goes waspada, siaga, awas and back to
+    normal; the outbox retries (``--retry-base-s`` 0.2, ``--retry-cap-s`` 1); back on the same
+    port, it gets every step once, each signed."""
+    extra = {"--retry-base-s": "0.2", "--retry-cap-s": "1"}
+    with chain(tmp_path, route((0, "meja-piket")) + GENANGAN + OFFLINE, extra=extra) as c:
+        c.hook.stop()
+        t_ms = int(time.time() * 1000)
+        for i, cm in enumerate((12.0, 22.0, 32.0, 0.0)):
+            c.water(TEMBESI, cm, t_ms + i * 1000)
+
+        def failed() -> int:
+            return sum(m.attempts for m in c.outbox() if m.channel == "webhook")
+
+        wait_for(lambda: failed() >= 8, 30, "two failed rounds while the receiver is down")
+        assert c.hook.raw == {}
+        c.hook.start()
+        c.sentinel()
+        wait_for(lambda: len(c.told()) == 5, 20, "every step and the sentinel")
+    got = [(e["kind"], e["level"]) for e in c.told() if e["gateway"] == TEMBESI]
+    assert got == [
+        ("raised", "waspada"),
+        ("changed", "siaga"),
+        ("changed", "awas"),
+        ("resolved", "normal"),
+    ]
+    assert c.hook.rejected == 0 and set(c.hook.raw.values()) == {1}
