@@ -1,7 +1,8 @@
 """The real chain of issue 12's acceptance tests (tests/alerts/test_chain_clock.py): a
 broker (Mosquitto), a registry (examples/registry.toml with e-mail-only contacts), a signed
 webhook and an SMTP server (aiosmtpd) on loopback, each of the test's own, and ``jagajalan
-alerts run`` as a process, evaluating every 0.3 s."""
+alerts run`` as a process, evaluating every 0.3 s. A test starts once the service has told
+the webhook of a probe reading (:meth:`Chain.subscribed`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,25 @@ from testkit.services import Mosquitto, mosquitto
 SENTINEL = "srl-sentinel-99"
 EVERY = 0.3
 TEMBESI, PASAR = "srl-tembesi-01", "srl-pasar-01"  # flood ladders 10 / 20 / 30 cm
+#: A gateway whose hot road surface tells the test that the service is subscribed: the
+#: log's ``alerts_connected`` comes before the broker has the subscription. Its route's
+#: contact is in no registry: only the webhook hears it.
+PROBE = "srl-cermin-01"
+PROBE_RULES = f"""
+[[routes]]
+id = "probe"
+escalation = [{{ after_s = 0, contacts = ["bukan-kontak"] }}]
+
+[[rules]]
+id = "probe"
+kind = "threshold"
+measurement = "road_surface"
+field = "surface_temperature"
+above = 60
+clear = 55
+route = "probe"
+scope = {{ gateways = ["{PROBE}"] }}
+"""
 CONTACTS = """
 [[contacts]]
 id = "meja-piket"
@@ -81,6 +102,23 @@ class Chain:
     box: Mailbox
     pub: Publisher
     seq: dict[str, int]
+    argv: list[str]
+    procs: list[subprocess.Popen]
+
+    def start(self) -> subprocess.Popen:
+        """Start an ``alerts run`` (again), logging to :attr:`log`."""
+        out = self.log.open("ab")
+        proc = children.start(self.argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        return proc
+
+    def acting(self, times: int = 1) -> None:
+        """Wait until *times* instances in all have been acting."""
+        wait_for(
+            lambda: self.log.read_text().count("event=alerts_acting") >= times,
+            30,
+            f"acting x{times}; log:\n" + self.log.read_text()[-3000:],
+        )
 
     def water(self, gateway: str, cm: float, time_ms: int) -> None:
         self.seq[gateway] = self.seq.get(gateway, -1) + 1
@@ -94,9 +132,32 @@ class Chain:
         self.pub.send(topics.readings(gateway), encode_batch(batch))
 
     def told(self) -> list[dict]:
-        """The webhook's events (each step once), in the order of their times."""
+        """The webhook's events (each step once) but the probe's, in the order of their
+        times."""
         events = [json.loads(b)["event"] for b in list(self.hook.accepted.values())]
-        return sorted(events, key=lambda e: e["time"])
+        return sorted((e for e in events if e["rule"] != "probe"), key=lambda e: e["time"])
+
+    def subscribed(self) -> None:
+        """Publish the probe's reading (again, each second) until the webhook has it."""
+        sent = [0.0]
+
+        def probed() -> bool:
+            if any(b'"probe"' in b for b in list(self.hook.accepted.values())):
+                return True
+            if time.monotonic() - sent[0] > 1.0:
+                sent[0] = time.monotonic()
+                one = Reading(
+                    sensor="rs1",
+                    measurement="road_surface",
+                    time=int(time.time() * 1000),
+                    fields={"surface_temperature": 70.0},
+                )
+                self.seq[PROBE] = self.seq.get(PROBE, -1) + 1
+                batch = Batch(gateway=PROBE, seq=self.seq[PROBE], sent=one.time, readings=[one])
+                self.pub.send(topics.readings(PROBE), encode_batch(batch))
+            return False
+
+        wait_for(probed, 30, "the probe at the webhook; log:\n" + self.log.read_text()[-3000:])
 
     def sentinel(self) -> None:
         """The sentinel's offline alert, then wait until the webhook has it."""
@@ -135,7 +196,7 @@ def chain(
         if before is not None:
             before(reg)
         rules_file = tmp_path / "alerts.toml"
-        rules_file.write_text(rules, encoding="utf-8")
+        rules_file.write_text(rules + PROBE_RULES, encoding="utf-8")
         log = tmp_path / "alerts.log"
         hook = WebhookReceiver(b"chain-clock-webhook-key").start()
         box = Mailbox().start()
@@ -159,19 +220,21 @@ def chain(
         }
         argv = [sys.executable, "-m", "jagajalan.cli", "alerts", "run"]
         argv += [part for pair in options.items() for part in pair]
-        out = log.open("ab")
-        service = children.start(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
         pub = Publisher(broker.port)
+        c = Chain(broker, reg, log, hook, box, pub, {}, argv, [])
         try:
+            c.start()
             wait_for(lambda: "event=alerts_connected" in log.read_text(), 30, "subscribed")
-            wait_for(lambda: "event=alerts_acting" in log.read_text(), 30, "acting")
-            yield Chain(broker, reg, log, hook, box, pub, {})
+            c.acting()
+            c.subscribed()
+            yield c
         finally:
             pub.close()
             hook.stop()
             box.stop()
-            if service.poll() is None:
-                children.stop(service)
+            for proc in c.procs:
+                if proc.poll() is None:
+                    children.stop(proc)
         text = log.read_text()
         assert "Traceback" not in text, text
 
