@@ -19,7 +19,7 @@ replayed in 6 s, at 3600x; the absence: the sensor's last reading is stamped 56 
 published, so the rule's minimum T, 60 s, ends 4 s later), by short escalation times
 (``after_s`` 3 s; ``--every`` 0.3 s), and for reminders (``reminder_s`` at least 60 s, counted
 on the wall clock from the last notification) by alert rows as a previous holder of the lease
-left them, told last 48 s before the service starts.
+left them, told last 46 s before the service starts.
 
 How "nothing more" is known without waiting for nothing to happen: a sentinel gateway's
 ``offline`` status raises a critical ``gateway-offline`` alert last; the service handles
@@ -205,32 +205,36 @@ def test_quiet_hours_hold_a_warning_and_let_a_critical_through(tmp_path: Path) -
 
 
 def test_an_alert_acknowledged_just_before_its_reminder_is_not_reminded(tmp_path: Path) -> None:
-    """Two firing siaga alerts, nobody acknowledged, told last 48 s ago (rows as a previous
+    """Two firing siaga alerts, nobody acknowledged, told last 46 s ago (rows as a previous
     holder left them: reminders count on the wall clock from the last notification, at
     least 60 s, so the test starts from there); the service restores them and reminds at
     60 s. One is acknowledged (``alerts ack``) 0.8 s, under three evaluations, before its
     reminder is due: it is not reminded; the other is, once, at the first evaluation at or
     after its time."""
     rules = route((0, "meja-piket")).replace("86400", "60") + GENANGAN + OFFLINE
-    told_s = time.time() - 48
-    due_s = told_s + 60
-    raised = dt.datetime.fromtimestamp(told_s - 600, dt.UTC)
-    ids = {gw: f"genangan/{gw}/wl1@{round(raised.timestamp() * 1000)}" for gw in (TEMBESI, PASAR)}
+    ids: dict[str, str] = {}
+    at: dict[str, float] = {}
 
     def seed(reg: Path) -> None:
+        """Right before the service starts: told last 46 s ago, the reminder due in 14 s."""
+        at["due"] = time.time() - 46 + 60
+        last = dt.datetime.fromtimestamp(at["due"] - 60, dt.UTC)
+        raised = last - dt.timedelta(minutes=10)
         engine = db.engine_for(f"sqlite+pysqlite:///{reg}")
-        last = dt.datetime.fromtimestamp(told_s, dt.UTC)
         try:
             with Session(engine) as session, session.begin():
-                for gw, id_ in ids.items():
-                    session.add(alert_row(id_, raised, gateway=gw, last_told=last, value="24.0"))
+                for gw in (TEMBESI, PASAR):
+                    ids[gw] = f"genangan/{gw}/wl1@{round(raised.timestamp() * 1000)}"
+                    row = alert_row(ids[gw], raised, gateway=gw, last_told=last, value="24.0")
+                    session.add(row)
         finally:
             engine.dispose()
 
     with chain(tmp_path, rules, before=seed) as c:
+        due_s = at["due"]
         wait = due_s - 0.8 - time.time()
         assert wait > 0, f"the service took too long to start: {-wait:.1f} s late"
-        while time.time() < due_s - 0.8:  # the clock: the ack 1.5 s before the reminder
+        while time.time() < due_s - 0.8:  # the clock: the ack 0.8 s before the reminder
             time.sleep(0.02)
         ack = ["alerts", "ack", ids[TEMBESI], "--by", "meja-piket", "--registry-db", str(c.reg)]
         assert main(ack) == 0
