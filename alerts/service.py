@@ -69,6 +69,7 @@ class Service:
         self.address = address
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_disconnect = lambda *_a, **_k: self.connected.clear()
 
@@ -78,6 +79,14 @@ class Service:
             log.error("event=alerts_connect_refused broker=%s reason=%s", self.address, reason)
             return
         client.subscribe([(topics.ALL_READINGS, 1), (topics.ALL_STATUS, 1)])
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props=None) -> None:  # type: ignore[no-untyped-def]
+        """Connected once the broker has the subscription (its SUBACK): a message published
+        after ``alerts_connected`` is logged reaches this instance."""
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("event=alerts_subscribe_refused broker=%s reasons=%s", self.address, failed)
+            return
         self.connected.set()
         log.info("event=alerts_connected broker=%s client_id=%s", self.address, self.holder)
 

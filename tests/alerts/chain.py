@@ -33,8 +33,8 @@ from testkit.services import Mosquitto, mosquitto
 SENTINEL = "srl-sentinel-99"
 EVERY = 0.3
 TEMBESI, PASAR = "srl-tembesi-01", "srl-pasar-01"  # flood ladders 10 / 20 / 30 cm
-#: A gateway whose hot road surface tells the test that the service is subscribed: the
-#: log's ``alerts_connected`` comes before the broker has the subscription. Its route's
+#: A gateway whose hot road surface tells the test that the whole chain hears it (the
+#: log's ``alerts_connected`` comes after the SUBACK, this after a rule fired). Its route's
 #: contact is in no registry: only the webhook hears it.
 PROBE = "srl-cermin-01"
 PROBE_RULES = f"""
