@@ -3,7 +3,8 @@
     jagajalan/v1/<gateway>/readings   batches of readings, QoS 1, not retained
     jagajalan/v1/<gateway>/status     gateway status, QoS 1, retained; the MQTT Last Will
                                       publishes an "offline" status on an unclean loss
-    jagajalan/v1/<gateway>/cmd        reserved for commands to the gateway (not used yet)
+    jagajalan/v1/<gateway>/cmd        signed desired-version commands to the gateway, QoS 1,
+                                      retained; only the rollout user writes, the gateway reads
 
 A gateway's broker credentials allow it to publish only below ``jagajalan/v1/<its id>/``
 (see ``docs/protocol.md`` for the Mosquitto ACL pattern). Every function here that builds or

@@ -8,6 +8,12 @@ download or a USB stick, with a health check and automatic rollback (docs/firmwa
   A folder (a USB stick's mount point) must hold exactly one ``*.jjfw`` bundle.
 - ``--recover`` finishes or undoes an update cut short (the boot unit runs it with ``--boot``,
   before the gateway starts: no restart then).
+- ``--command FILE`` applies a desired-version command the gateway received on its ``cmd``
+  topic and wrote to FILE (docs/protocol.md, 1.1; the path unit
+  deploy/systemd/jagajalan-gateway-command@.path starts it): the command's signature, gateway
+  and expiry are checked, a command already applied (its version runs, or was rolled back here)
+  is not applied again, and the bundle it names (a path, or an http(s) URL downloaded to
+  ``<root>/downloads``) must have the command's SHA-256 before the normal verified update.
 - ``--status`` prints what runs and how the last update ended.
 
 Exit codes: 0 done (or nothing to do), 1 refused or rolled back, 2 a mistake in the options.
@@ -43,6 +49,7 @@ def add_commands(actions: argparse._SubParsersAction) -> None:
     )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--from", dest="source", type=Path, help="bundle file or USB folder")
+    what.add_argument("--command", type=Path, help="a desired-version command (cmd topic)")
     what.add_argument("--recover", action="store_true", help="finish an interrupted update")
     what.add_argument("--status", action="store_true", help="what runs, the last update")
     p.add_argument("--boot", action="store_true", help="with --recover: do not restart")
@@ -53,6 +60,7 @@ def add_commands(actions: argparse._SubParsersAction) -> None:
         default=Path("/etc/jagajalan/gateway.toml"),
         help="the gateway's config (finds its health file)",
     )
+    p.add_argument("--gateway", help="with --command: this gateway's id (default: --config's)")
     p.add_argument("--health-file", type=Path, help="default: beside the gateway's spool")
     p.add_argument(
         "--offline",
@@ -82,13 +90,12 @@ def find_bundle(source: Path) -> Path:
     return found[0]
 
 
-def signed_verifier(args: argparse.Namespace, installed_counter: int | None):
-    """The signed bundle's checks (firmware_tools.bundle), with this gateway's keys and target."""
+def public_keys(args: argparse.Namespace) -> list:
+    """The firmware public keys in ``--keys`` (UpdateError when there are none)."""
     from firmware_tools.gateway_update.updater import UpdateError
 
     try:
         from firmware_tools.bundle.keys import load_public_keys
-        from firmware_tools.bundle.verify import BundleError, verify_bundle
     except ImportError as exc:
         raise UpdateError("update.no_verifier", str(exc)) from None
     try:
@@ -97,6 +104,18 @@ def signed_verifier(args: argparse.Namespace, installed_counter: int | None):
         raise UpdateError("update.bad_keys", str(exc)) from None
     if not keys:
         raise UpdateError("update.no_keys", str(args.keys))
+    return keys
+
+
+def signed_verifier(args: argparse.Namespace, installed_counter: int | None):
+    """The signed bundle's checks (firmware_tools.bundle), with this gateway's keys and target."""
+    from firmware_tools.gateway_update.updater import UpdateError
+
+    try:
+        from firmware_tools.bundle.verify import BundleError, verify_bundle
+    except ImportError as exc:
+        raise UpdateError("update.no_verifier", str(exc)) from None
+    keys = public_keys(args)
 
     def verify(path: Path):
         try:
@@ -121,7 +140,12 @@ def run(args: argparse.Namespace) -> int:
     from firmware_tools.gateway_update import report
     from firmware_tools.gateway_update.checks import HealthFile, SystemdService
     from firmware_tools.gateway_update.layout import Layout
-    from firmware_tools.gateway_update.updater import UpdateError, recover, update
+    from firmware_tools.gateway_update.updater import (
+        UpdateError,
+        manifest_version,
+        recover,
+        update,
+    )
     from kernel.alive import HealthFileUnknown, health_file_of
 
     lang = args.lang
@@ -140,12 +164,20 @@ def run(args: argparse.Namespace) -> int:
         print(report.problem("update.no_health_file", str(exc), lang), file=sys.stderr)
         return EXIT_USAGE
     try:
-        bundle = find_bundle(args.source)
+        if args.command is not None:
+            found = commanded_bundle(args, layout)
+            if found is None:
+                return EXIT_OK
+            bundle, wanted = found
+        else:
+            bundle, wanted = find_bundle(args.source), None
         make = args.verifier_factory or signed_verifier
         verified = make(args, layout.installed_counter())(bundle)
+        if wanted is not None and manifest_version(verified) != wanted:
+            raise UpdateError("update.command_version", f"{wanted} != {manifest_version(verified)}")
     except UpdateError as exc:
         print(report.problem(exc.key, exc.detail, lang), file=sys.stderr)
-        usage = ("update.no_bundle", "update.no_keys", "update.bad_keys")
+        usage = ("update.no_bundle", "update.no_keys", "update.bad_keys", "update.no_gateway_id")
         return EXIT_USAGE if exc.key in usage else EXIT_FAILED
     check = HealthFile(
         health_file, require="running" if args.offline else "published", timeout=args.timeout
@@ -166,3 +198,18 @@ def run(args: argparse.Namespace) -> int:
     ok = outcome.result in ("committed", "unchanged")
     print(text, file=sys.stdout if ok else sys.stderr)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def commanded_bundle(args: argparse.Namespace, layout) -> tuple[Path, str] | None:
+    """The bundle and version of ``--command FILE``; None (said why) when already applied."""
+    from firmware_tools.gateway_update import commanded
+    from kernel.text import tr
+
+    gateway = args.gateway or commanded.gateway_id_of(args.config)
+    command = commanded.read_command(args.command, gateway, public_keys(args))
+    applied = commanded.already_applied(layout, command)
+    if applied is not None:
+        print(tr(f"update.command_{applied}", args.lang, version=command.version))
+        return None
+    print(tr("update.command_ok", args.lang, version=command.version, rollout=command.rollout))
+    return commanded.locate_bundle(command, layout), command.version

@@ -14,6 +14,8 @@ a reconnect. On top of that, one publish thread of ours does every ``publish()``
   (:mod:`gateway.runtime.replay`);
 * the spool's periodic fsync (:meth:`gateway.runtime.spool.Spool.sync`), also while disconnected.
 
+It subscribes to its own ``cmd`` topic after each connect (:mod:`gateway.runtime.commands`).
+
 paho's network thread only records events (``on_publish`` puts ``(mid, reason)`` on a queue,
 ``on_connect`` sets a flag) and wakes the publish thread, which acks the spool rows of the
 batch with that mid. Because the same thread publishes and consumes the PUBACKs, a PUBACK that
@@ -36,6 +38,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import GatewayConfig
+from gateway.runtime.commands import CommandInbox
 from gateway.runtime.health import Health
 from gateway.runtime.replay import Replay, backlog_slots
 from gateway.runtime.spool import Batch as SpoolBatch
@@ -73,6 +76,7 @@ class Publisher:
         self.retry_delay = retry_delay
         self.status_topic = topics.status(self.gateway)
         self.readings_topic = topics.readings(self.gateway)
+        self.commands = CommandInbox(self.gateway, config.spool_path.parent)  # its cmd topic
         self.published_batches = 0
         self.replay = Replay(config.publish.replay_rate)
         self._wake = threading.Event()
@@ -327,6 +331,7 @@ class Publisher:
         client.reconnect_delay_set(cfg.reconnect_min, cfg.reconnect_max)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
+        client.on_message = lambda _c, _u, m: self.commands.handle(m.topic, m.payload)
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         return client
@@ -372,6 +377,7 @@ class Publisher:
             return
         self._last_problem = None
         log.info("gateway %s: connected to %s as %s", self.gateway, url, user)
+        client.subscribe(self.commands.topic, qos=1)  # retained: the newest command arrives
         self._status_due = True
         self._connected.set()
         self._wake.set()

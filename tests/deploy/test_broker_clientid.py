@@ -35,6 +35,7 @@ USERS = {
     "ingest": "i-secret-3",
     "api": "api-secret-4",
     "ops.x": "ops-secret-5",
+    "rollout": "rollout-secret-6",
 }
 SHARED = "$share/ingest/jagajalan/v1/+/readings"
 

@@ -3,9 +3,9 @@ and the client id plugin, run by a real Mosquitto 2.0: testkit/shipped_broker.py
 reads nothing of another gateway (readings, status, commands), not even through a wildcard,
 and cannot write into another gateway's subtree (readings, status, ``cmd``).
 
-The ``cmd`` topic has no writer yet (no command exists), so reading another gateway's
-commands is shown by subscription: a gateway subscribed to every ``cmd`` topic gets nothing,
-while the broker delivers to the gateways themselves.
+The ``cmd`` topic's only writer is the rollout user: its retained command to gw-b reaches gw-b
+(subscribed to its own ``cmd`` topic, as the gateway does) and not gw-a, subscribed to every
+``cmd`` topic and to everything.
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ def test_a_gateway_reads_and_writes_nothing_of_another(deployed) -> None:  # noq
     wait_for(lambda: len(ingest.messages) >= 3, 10, "ingest receiving B's messages")
 
     assert ingest.payloads() == [b"reading-of-b", b"online", b"second-reading-of-b"]
-    assert a.messages == []  # nothing of B, through any of its subscriptions
     assert b.messages == []  # no forged command reached B
-    for peer in (a, b, ingest):
+    rollout = Peer(deployed, "rollout", "rollout.1")
+    rollout.publish(topics.command("gw-b"), b"command-for-b", retain=True)
+    wait_for(lambda: b.messages, 10, "gw-b receiving its command")
+    assert b.messages == [(topics.command("gw-b"), b"command-for-b")]
+    assert a.messages == []  # nothing of B, through any of its subscriptions
+    for peer in (a, b, ingest, rollout):
         peer.close()

@@ -1,5 +1,6 @@
-"""The gateway update's units (deploy/systemd/jagajalan-gateway-recover.service and
-jagajalan-gateway-usb-update@.service) pass `systemd-analyze verify` without a warning, next
+"""The gateway update's units (deploy/systemd/jagajalan-gateway-recover.service,
+jagajalan-gateway-usb-update@.service and the rollout command's jagajalan-gateway-command@.path
+and .service) pass `systemd-analyze verify` without a warning, next
 to the gateway's unit; recovery is ordered before the gateway; the udev rule starts the USB
 unit under the name its template expects. The root tree is built as in test_systemd_units.py,
 plus the commands the USB unit runs (mkdir, mount, umount)."""
@@ -29,6 +30,8 @@ def update_root(root: Path) -> Path:  # noqa: F811
             command.parent.mkdir(parents=True, exist_ok=True)
             command.write_text("#!/bin/sh\n")
             command.chmod(0o755)
+    for unit in UNITS.glob("*.path"):
+        (root / "etc/systemd/system" / unit.name).write_text(unit.read_text())
     return root
 
 
@@ -38,6 +41,8 @@ def test_the_update_units_verify_without_warnings(update_root: Path) -> None:
         "jagajalan-gateway.service",
         "jagajalan-gateway-recover.service",
         "jagajalan-gateway-usb-update@sdb1.service",
+        "jagajalan-gateway-command@gw-1.path",
+        "jagajalan-gateway-command@gw-1.service",
     )
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
@@ -59,3 +64,11 @@ def test_recovery_runs_before_the_gateway_and_the_rule_names_the_usb_unit() -> N
     assert (UNITS / "jagajalan-gateway-usb-update@.service").exists()
     usb = (UNITS / "jagajalan-gateway-usb-update@.service").read_text()
     assert "gateway-update --offline --from /run/jagajalan-usb/%i" in usb
+
+
+def test_the_command_path_unit_starts_the_updater_on_the_gateways_command_file() -> None:
+    path = (UNITS / "jagajalan-gateway-command@.path").read_text().splitlines()
+    assert "PathChanged=/var/lib/jagajalan/%i/command.json" in path
+    assert "Unit=jagajalan-gateway-command@%i.service" in path
+    service = (UNITS / "jagajalan-gateway-command@.service").read_text()
+    assert "--gateway %i --command /var/lib/jagajalan/%i/command.json" in service

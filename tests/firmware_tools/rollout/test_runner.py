@@ -4,9 +4,9 @@ gateway after `gateway-update` would (the new version online, or the old one wit
 ``update.result = rolled_back``, or nothing), and the rollout stops at its threshold, never
 commands the next group and withdraws the commands of the gateways that did not update.
 
-The fleet is one MQTT client answering for every gateway (the gateway side of the cmd topic,
-fetching and installing, is not built yet); the signature is the HMAC test signer of
-test_plan.py, standing in for the firmware minisign key."""
+The fleet is one MQTT client answering for every gateway (the gateway side of the cmd topic
+runs for real in tests/firmware_tools/gateway_update/test_real_gateway_command.py); the
+signature is the HMAC test signer of test_plan.py (the minisign one: test_signing.py)."""
 
 from __future__ import annotations
 
