@@ -3,7 +3,8 @@
 Each part adds its subcommands to the group: flashing from :mod:`firmware_tools.flash.cli`,
 signed bundles (``keygen``, ``package``, ``verify``) from :mod:`firmware_tools.bundle_cli`, a
 Modbus node's settings (``node get|set``) from :mod:`firmware_tools.node.command`, gateway
-updates from :mod:`firmware_tools.gateway_update.cli`.
+updates from :mod:`firmware_tools.gateway_update.cli`, staged rollouts over the fleet
+(``rollout``) from :mod:`firmware_tools.rollout.cli`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from firmware_tools.flash.cli import add_commands as add_flash
     from firmware_tools.gateway_update.cli import add_commands as add_gateway_update
     from firmware_tools.node.command import register_node
+    from firmware_tools.rollout.cli import add_commands as add_rollout
 
     p = sub.add_parser(
         "firmware", help="configure and flash sensor nodes, signed bundles, update gateways"
@@ -25,3 +27,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_bundle(actions)
     register_node(actions)
     add_gateway_update(actions)
+    add_rollout(actions)

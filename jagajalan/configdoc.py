@@ -29,8 +29,8 @@ file and the models disagree. The same models give `--help` and check every valu
 
 Every option `--some-name` of `jagajalan api run`, `jagajalan ingest run`,
 `jagajalan store setup`, `jagajalan store backfill`, `jagajalan analytics run`,
-`jagajalan analytics backfill`, `jagajalan dashboards sites` and `jagajalan dashboards push`
-can also be given as the environment variable
+`jagajalan analytics backfill`, `jagajalan dashboards sites`, `jagajalan dashboards push`
+and `jagajalan firmware rollout` can also be given as the environment variable
 `JAGAJALAN_SOME_NAME`. The command line wins, then the environment, then the default.
 
 **Secrets** (passwords, tokens) are never command-line values: give the path of a file that
@@ -144,6 +144,7 @@ def generate() -> str:
     from alerts.settings import AlertsRegistrySettings, AlertsRunSettings
     from api.settings import ApiSettings
     from dashboards.settings import DashboardPushSettings, DashboardSitesSettings
+    from firmware_tools.rollout.settings import RolloutSettings
     from gateway.config import GatewayConfig
     from gateway.devices import DRIVERS
     from gateway.devices.base import DeviceConfig, SerialPort
@@ -160,7 +161,8 @@ def generate() -> str:
     services = (ApiSettings, IngestRunSettings, StoreSetupSettings, BackfillSettings)
     jobs = (AnalyticsRunSettings, AnalyticsBackfillSettings, RegistrySettings)
     dashboards = (DashboardSitesSettings, DashboardPushSettings)
-    for cls in (*services, *jobs, AlertsRunSettings, AlertsRegistrySettings, *dashboards):
+    tools = (AlertsRunSettings, AlertsRegistrySettings, *dashboards, RolloutSettings)
+    for cls in (*services, *jobs, *tools):
         parts += [f"### `{cls.command}`", "", options_table(cls), ""]
     parts.append(GATEWAY)
     parts.append(render_tables(toml_tables(GatewayConfig, skip=("devices",))))

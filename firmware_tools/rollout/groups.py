@@ -13,7 +13,12 @@ from registry.read import SiteRecord
 
 
 class UnknownGroup(ValueError):
-    """A pilot gateway or a kecamatan that the registry does not know (names it)."""
+    """A pilot gateway or a kecamatan that the registry does not know (names it): ``kind`` is
+    ``pilot`` or ``kecamatan``, ``names`` the unknown ones."""
+
+    def __init__(self, kind: str, names: list[str], text: str) -> None:
+        super().__init__(text)
+        self.kind, self.names = kind, names
 
 
 def groups_by_kecamatan(
@@ -25,10 +30,12 @@ def groups_by_kecamatan(
     known = {g for gateways in by_kecamatan.values() for g in gateways}
     missing = [g for g in pilot if g not in known]
     if missing:
-        raise UnknownGroup(f"pilot gateways not in the registry: {', '.join(missing)}")
+        text = f"pilot gateways not in the registry: {', '.join(missing)}"
+        raise UnknownGroup("pilot", missing, text)
     unknown = [k for k in order if k not in by_kecamatan]
     if unknown:
-        raise UnknownGroup(f"kecamatan without gateways in the registry: {', '.join(unknown)}")
+        text = f"kecamatan without gateways in the registry: {', '.join(unknown)}"
+        raise UnknownGroup("kecamatan", unknown, text)
     groups = [Group("pilot", tuple(sorted(pilot)))] if pilot else []
     rest = sorted(k for k in by_kecamatan if k not in order)
     for kecamatan in [*order, *rest]:

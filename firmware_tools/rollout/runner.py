@@ -51,12 +51,15 @@ class MqttRollout:
         *,
         clock: Callable[[], float] = time.time,
         publish_timeout: float = 10.0,
+        watch: Callable[[MqttRollout], None] | None = None,
     ) -> None:
         self.rollout = rollout
         self.client = client
         self.command_for = command_for
         self.clock = clock
         self.publish_timeout = publish_timeout
+        self.watch = watch  # called after each step (progress output)
+        self.last_seen: dict[str, Seen] = {}  # gateway -> its newest status, commanded or not
         self._seen: queue.Queue[tuple[str, Seen]] = queue.Queue()
         client.on_message = self._on_message
         client.on_connect = self._on_connect
@@ -79,6 +82,8 @@ class MqttRollout:
         """Run until the rollout is done or halted, or the clock passes *until*."""
         while self.clock() < until:
             state = self.rollout.tick(self.clock())
+            if self.watch is not None:
+                self.watch(self)
             if state != "running":
                 break
             for gateway in self.rollout.to_send():
@@ -89,6 +94,7 @@ class MqttRollout:
                 gateway, seen = self._seen.get(timeout=poll)
             except queue.Empty:
                 continue
+            self.last_seen[gateway] = seen
             self.rollout.observe(gateway, seen, self.clock())
         if self.rollout.state == "halted":
             self.withdraw()

@@ -33,8 +33,10 @@ NOW_MS = int(time.time() * 1000)
 class Fleet:
     """Answers commands for every gateway of the test: fate ok, rolled_back or silent."""
 
-    def __init__(self, port: int, prefix: str, fate: dict[str, str], old: str = "1.0.0") -> None:
-        self.prefix, self.fate, self.old = prefix, fate, old
+    def __init__(
+        self, port: int, prefix: str, fate: dict[str, str], old: str = "1.0.0", check=check
+    ) -> None:
+        self.prefix, self.fate, self.old, self.check = prefix, fate, old, check
         self.commanded: list[str] = []
         self.refused: list[str] = []
         self.lock = threading.Lock()
@@ -51,7 +53,7 @@ class Fleet:
         if not gateway.startswith(self.prefix):
             return  # another test's retained commands on the session's broker
         try:
-            command = decode(message.payload, gateway=gateway, now_ms=NOW_MS, check=check)
+            command = decode(message.payload, gateway=gateway, now_ms=NOW_MS, check=self.check)
         except CommandError as exc:
             self.refused.append(f"{gateway}:{exc.reason}")
             return
