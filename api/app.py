@@ -29,6 +29,7 @@ from api.routes import (
     index,
     ngsild,
     readings,
+    releases,
     series,
     sites,
 )
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(overview_page.router, dependencies=PUBLIC)  # /peta: holds no data
     app.include_router(health.router, dependencies=PUBLIC)
     app.include_router(gateways.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
+    app.include_router(releases.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(readings.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(conditions.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)
     app.include_router(series.router, dependencies=READ_ACCESS, responses=auth.AUTH_ERRORS)

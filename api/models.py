@@ -165,6 +165,38 @@ class GatewayHistory(BaseModel):
     changes: list[StateChange] = Field(description="oldest first")
 
 
+class ReleaseGroup(BaseModel):
+    group: str = Field(description="a kecamatan, or pilot", examples=["Sarolangun"])
+    version: str = Field(description="the gateway release it should run", examples=["0.2.0"])
+    counter: int = Field(description="that bundle's anti-rollback counter", examples=[7])
+    rollout: str = Field(description="the rollout that set it", examples=["0.2.0-20261206T0800Z"])
+    set_at: str = Field(
+        description=f"when it was set; {_UTC}", examples=["2026-12-06T08:00:00.000Z"]
+    )
+    gateways: int = Field(description="gateways in the group", examples=[4])
+    behind: int = Field(description="of them, not reporting the version", examples=[1])
+
+
+class GatewayBehind(BaseModel):
+    gateway: str = Field(examples=["srl-pasar-01"])
+    group: str = Field(examples=["Sarolangun"])
+    desired: str = Field(description="the version its group should run", examples=["0.2.0"])
+    version: str | None = Field(
+        description="the version its newest status reports; null when never seen or when that "
+        "status carried none (a Last Will)",
+        examples=["0.1.0"],
+    )
+    state: str | None = Field(
+        description='"online" or "offline" from its newest status; null when never seen',
+        examples=["online"],
+    )
+
+
+class Releases(BaseModel):
+    groups: list[ReleaseGroup] = Field(description="by group name")
+    behind: list[GatewayBehind] = Field(description="by gateway id")
+
+
 class IndexLink(BaseModel):
     path: str = Field(examples=["/gateways"])
     href: str = Field(description="absolute URL", examples=["http://127.0.0.1:8000/gateways"])

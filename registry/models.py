@@ -223,3 +223,31 @@ class OutboxAttempt(Base):
 
 #: The tables of the registry file, in the order rows are added (deleted: the reverse).
 FILE_TABLES: tuple[type[Base], ...] = (Site, Gateway, Sensor, Contact, ContactChannel)
+
+
+class DesiredVersion(Base):
+    """The gateway release a group of gateways should run (issue 14, section 6): written by
+    ``jagajalan firmware rollout`` when it commands the group. A group is a kecamatan or
+    ``pilot``; its members are kept (:class:`DesiredMember`) because a pilot group is named
+    per rollout and a kecamatan's gateways change."""
+
+    __tablename__ = "desired_versions"
+
+    group_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    counter: Mapped[int] = mapped_column(Integer)
+    rollout: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DesiredMember(Base):
+    """A gateway's group for its desired version: one group per gateway, the latest that
+    commanded it (no foreign key to gateways: pruning a gateway from the registry must not
+    fail on an old rollout's record)."""
+
+    __tablename__ = "desired_version_gateways"
+
+    gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("desired_versions.group_name", ondelete="CASCADE"), index=True
+    )

@@ -122,6 +122,15 @@ class RegistryReader:
     def site(self, site_id: str) -> SiteRecord | None:
         return next((s for s in self.sites() if s.id == site_id), None)
 
+    def desired(self) -> list[Any]:
+        """Every gateway's desired release (registry/desired.py: ``Desired``), uncached."""
+        from registry.desired import desired
+
+        try:
+            return desired(self.engine)
+        except SQLAlchemyError as exc:
+            raise RegistryUnavailable(self._why(exc)) from None
+
     def _read(self) -> tuple[SiteRecord, ...]:
         try:
             with self.engine.connect() as connection:

@@ -134,8 +134,9 @@ class Progress:
     """Prints what changed since the last call: a group started or finished, a gateway sent
     its command, updated or failed (the runner's ``watch``)."""
 
-    def __init__(self, lang: str, deadline: float) -> None:
+    def __init__(self, lang: str, deadline: float, on_group: Any = None) -> None:
         self.lang, self.deadline = lang, deadline
+        self.on_group = on_group  # called with each group as it starts
         self.group = -1  # index of the group whose header was printed
         self.sent: set[str] = set()
         self.judged: set[str] = set()
@@ -160,6 +161,8 @@ class Progress:
                 total = len(rollout.groups)
                 n, count = self.group + 1, len(group.gateways)
                 say("rollout.group", self.lang, n=n, total=total, name=group.name, count=count)
+                if self.on_group is not None:
+                    self.on_group(group)
 
     def _judged(self, gateway: str, outcome: str, rollout: Rollout, seen: Any) -> None:
         if outcome == "updated":
@@ -222,8 +225,32 @@ def run(prepared: Prepared, args: argparse.Namespace) -> int:
             sign,
         )
 
+    def record(group: Group) -> None:
+        """The group's desired version into the registry (GET /releases compares)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from registry import db
+        from registry.desired import set_group
+
+        engine = db.engine_for(prepared.settings.database_url())
+        try:
+            set_group(
+                engine,
+                group.name,
+                group.gateways,
+                version=prepared.version,
+                counter=prepared.counter,
+                rollout=prepared.rollout_id,
+            )
+        except SQLAlchemyError as exc:  # the rollout goes on; the record is what is lost
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            say("rollout.err.record", lang, sys.stderr, name=group.name, reason=reason)
+        finally:
+            engine.dispose()
+
     client = _client(prepared)
-    runner = MqttRollout(rollout, client, command_for, watch=Progress(lang, args.deadline))
+    progress = Progress(lang, args.deadline, on_group=record)
+    runner = MqttRollout(rollout, client, command_for, watch=progress)
     url = prepared.settings.broker_url
     address = parse_url(url)
     try:

@@ -159,7 +159,8 @@ def test_public_read_groups(store, registry) -> None:
     assert everything.get("/whoami").status_code == 401
     series = app_with(store, registry, public=frozenset({"series"}))
     assert series.get(DATA[4]).status_code == 200 and series.get("/gateways").status_code == 401
-    groups = "alerts, conditions, gateways, ngsi-ld, readings, series, sites"  # never registry
+    groups = "alerts, conditions, gateways, ngsi-ld, readings, releases, series, sites"
+    # never registry
     with pytest.raises(ValueError, match=f"gateway; the groups: {groups} "):
         app_with(store, registry, public=frozenset({"gateway"}))
 

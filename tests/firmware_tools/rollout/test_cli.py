@@ -21,6 +21,7 @@ from firmware_tools.bundle import SecretKey, make_manifest, write_bundle
 from firmware_tools.rollout.signing import checker
 from jagajalan.cli import main
 from registry import db
+from registry.desired import desired
 from testkit.services import free_port, mosquitto
 from testkit.sites import import_registry
 
@@ -79,6 +80,14 @@ def test_a_good_release_goes_through_every_group(kit, capsys) -> None:
         "kelompok 2/2 Sarolangun: perintah dikirim ke 2 gateway"
     )
     assert lines[-1] == f"SELESAI: 3 gateway kini menjalankan {VERSION}"
+    engine = db.engine_for(f"sqlite+pysqlite:///{kit[3] / 'registry.sqlite3'}")
+    recorded = [(d.gateway, d.group, d.version, d.counter) for d in desired(engine)]
+    engine.dispose()
+    assert recorded == [
+        ("srl-gauge-01", "Sarolangun", VERSION, 4),
+        ("srl-pasar-01", "Sarolangun", VERSION, 4),
+        ("srl-pauh-01", "Pauh", VERSION, 4),
+    ]
 
 
 def test_a_pilot_that_rolls_back_halts_the_rollout(kit, capsys) -> None:
@@ -97,6 +106,9 @@ def test_a_pilot_that_rolls_back_halts_the_rollout(kit, capsys) -> None:
     )
     assert captured.err.startswith("HALTED: in group pilot 1 of 1 gateways failed")
     assert "2 gateways were not sent a command" in captured.err
+    engine = db.engine_for(f"sqlite+pysqlite:///{kit[3] / 'registry.sqlite3'}")
+    assert [(d.gateway, d.group) for d in desired(engine)] == [("srl-gauge-01", "pilot")]
+    engine.dispose()
 
 
 def test_bad_input_is_refused_before_anything_is_sent(kit, capsys) -> None:
