@@ -114,6 +114,7 @@ NO_PARAMETERS = {
     ("GET", "/health"),
     ("GET", "/whoami"),
     ("GET", "/keys"),
+    ("GET", "/releases"),
     ("GET", "/sites"),
     ("GET", "/sites/latest"),
     ("GET", "/registry/contacts"),
