@@ -18,6 +18,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE
        alerts, silences, leases, alert_outbox, alert_attempts
     TO :"api";
 
+-- The API lists the gateways behind their group's desired release (GET /releases); only
+-- `jagajalan firmware rollout`, run by an admin as the owner, writes the desired versions.
+GRANT SELECT ON desired_versions, desired_version_gateways TO :"api";
+
 -- The alerts service: reads where and to whom; writes its alerts, silences, the lease of the
 -- acting instance and the outbox with its attempts. Never the keys.
 GRANT SELECT ON sites, gateways, sensors, contacts, contact_channels TO :"alerts";
