@@ -2,6 +2,7 @@
 figures written into docs/reliability.md (between its ``chaos figures`` markers).
 
     python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--crashes-min 4]
+                            [--store-worker-min 4]
                             [--only partition] [--report docs/reliability.md] [--keep]
 
 Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
@@ -26,7 +27,7 @@ from testkit import REPO
 from testkit.chaos import report
 from testkit.chaos.leaks import leaks
 from testkit.chaos.rig import ChaosRig, Link, chaos_rig
-from testkit.chaos.scenarios import Outcome, bad_link, crashes, partition
+from testkit.chaos.scenarios import Outcome, bad_link, crashes, partition, store_and_worker
 from testkit.netns import remove_stale, unavailable
 from testkit.services import influxd
 
@@ -44,6 +45,12 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             lambda r: bad_link(r, bad_s, loss=30, kbit=64),
         ),
         ("crashes", "cr", Link(keepalive=30), lambda r: crashes(r, crash_s)),
+        (
+            "store_worker",
+            "sw",
+            Link(keepalive=30, workers=3),
+            lambda r: store_and_worker(r, args.store_worker_min * 60),
+        ),
     ]
 
 
@@ -52,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partition-min", type=float, default=10.0, help="minutes (10)")
     parser.add_argument("--bad-link-min", type=float, default=10.0, help="minutes (10)")
     parser.add_argument("--crashes-min", type=float, default=4.0, help="minutes (4)")
+    parser.add_argument("--store-worker-min", type=float, default=4.0, help="minutes (4)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")

@@ -60,6 +60,9 @@ class Link:
     delay: float = 0.0  # seconds each way (a DelayRelay when > 0)
     jitter: float = 0.0
     encoding: str = "compact"
+    #: Ingest workers: 1, or more sharing the readings (``--shared-group ingest``, each
+    #: with a stable client id of its own, as docs/scaling.md asks).
+    workers: int = 1
 
 
 @dataclass
@@ -107,17 +110,26 @@ class ChaosRig:
         self.proc = None
         return code
 
-    def kill_ingest(self) -> None:
-        """SIGKILL ingest: whatever it had not acknowledged, the broker delivers again."""
-        proc = self.procs.pop("ingest")
+    def kill_ingest(self, worker: int = 0) -> None:
+        """SIGKILL an ingest worker: whatever it had not acknowledged, and (shared) its share
+        of what comes meanwhile, the broker keeps in its session for the same client id."""
+        proc = self.procs.pop(_worker_name(worker))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 
-    def start_ingest(self) -> None:
-        n = len(list(self.logs.glob("ingest*.log"))) + 1
+    def start_ingest(self, worker: int = 0) -> None:
+        """Start worker *worker* again, under its client id (its session resumes)."""
+        name = _worker_name(worker)
+        n = len(list(self.logs.glob(f"{name}*.log"))) + 1
         password = self.tmp / "ingest.pw"
-        self.procs["ingest"] = _start_ingest(
-            self.broker, self.influx, self.db, password, self.logs / f"ingest-{n}.log"
+        self.procs[name] = _start_ingest(
+            self.broker,
+            self.influx,
+            self.db,
+            password,
+            self.logs / f"{name}-{n}.log",
+            worker,
+            self.link.workers,
         )
 
     def alive(self) -> bool:
@@ -212,7 +224,12 @@ def chaos_rig(
         store = InfluxStore(influx.url, db)
         stack.callback(store.close)
         ingest_pw = _write_secret(tmp / "ingest.pw", made[INGEST_USER])
-        procs = {"ingest": _start_ingest(broker, influx, db, ingest_pw, logs / "ingest.log")}
+        procs = {
+            _worker_name(i): _start_ingest(
+                broker, influx, db, ingest_pw, logs / f"{_worker_name(i)}.log", i, link.workers
+            )
+            for i in range(link.workers)
+        }
         stack.callback(lambda: [stop(p) for p in procs.values()])
         topics = [f"jagajalan/v1/{GATEWAY}/readings", f"jagajalan/v1/{GATEWAY}/status"]
         recorder = stack.enter_context(
@@ -265,11 +282,25 @@ def chaos_rig(
         yield rig
 
 
+def _worker_name(worker: int) -> str:
+    return "ingest" if worker == 0 else f"ingest{worker}"
+
+
 def _start_ingest(
-    broker: Mosquitto, influx: Influx, db: str, password_file: Path, log: Path
+    broker: Mosquitto,
+    influx: Influx,
+    db: str,
+    password_file: Path,
+    log: Path,
+    worker: int = 0,
+    workers: int = 1,
 ) -> subprocess.Popen:
     args = ["--broker-url", broker.url, "--influx-url", influx.url, "--influx-db", db]
-    args += ["--client-id", "ingest-chaos", "--max-delay", "0.2"]
+    args += ["--max-delay", "0.2"]
+    if workers > 1:
+        args += ["--client-id", f"ingest-chaos-{worker}", "--shared-group", "ingest"]
+    else:
+        args += ["--client-id", "ingest-chaos"]
     args += ["--mqtt-username", INGEST_USER, "--mqtt-password-file", str(password_file)]
     out = log.open("ab")
     proc = children.start(

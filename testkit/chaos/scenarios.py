@@ -40,13 +40,15 @@ def hold(rig: ChaosRig, seconds: float, every: Callable[[], None] | None = None)
         time.sleep(min(1.0, max(0.0, end - time.monotonic())))
 
 
-def _finish(rig: ChaosRig, name: str, healed: float, figures: dict[str, float]) -> Outcome:
+def _finish(
+    rig: ChaosRig, name: str, healed: float, figures: dict[str, float], settle: float = 60
+) -> Outcome:
     drained = rig.wait_drained(healed, timeout=600)
     figures["drain_s"] = round(time.time() - healed, 1)
     assert drained, f"backlog not drained 600 s after healing:\n{rig.gateway_log.read_text()}"
     code = rig.stop_gateway(timeout=60)
     assert code == 0, rig.gateway_log.read_text()
-    return Outcome(name, tally(rig), figures)
+    return Outcome(name, tally(rig, settle), figures)
 
 
 def _health_during(rig: ChaosRig, start: float, end: float) -> list[dict]:
@@ -132,3 +134,31 @@ def crashes(rig: ChaosRig, seconds: float, name: str = "crashes") -> Outcome:
         rig.ns.heal()
     up = time.time()
     return _finish(rig, name, up, {"fault_s": round(up - down, 1)})
+
+
+def store_and_worker(rig: ChaosRig, seconds: float, name: str = "store_worker") -> Outcome:
+    """The server side fails while the gateway streams over a good link: InfluxDB is stopped
+    (ingest can store nothing, so it acknowledges nothing), a third of the way in one of the
+    three shared-subscription workers is SIGKILLed holding unacknowledged messages, at two
+    thirds InfluxDB comes back, and at the end the killed worker is started again under its
+    client id (its session holds its share meanwhile: Mosquitto 2.0.11 does not hand it to
+    the others, ingest/service.py)."""
+    assert rig.link.workers == 3, "this scenario needs Link(workers=3)"
+    hold(rig, 3)
+    down = time.time()
+    rig.influx.stop()
+    try:
+        hold(rig, seconds / 3)
+        rig.kill_ingest(1)
+        hold(rig, seconds / 3)
+    finally:
+        if rig.influx.proc is None:
+            rig.influx.start()
+    store_down = time.time() - down
+    hold(rig, seconds / 3)
+    rig.start_ingest(1)
+    up = time.time()
+    figures = {"fault_s": round(up - down, 1), "store_down_s": round(store_down, 1)}
+    # The gateway's spool drains at once (the broker took everything); ingest's backlog is
+    # what remains, and the count waits for it.
+    return _finish(rig, name, up, figures, settle=180)
