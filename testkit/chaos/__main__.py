@@ -2,7 +2,7 @@
 figures written into docs/reliability.md (between its ``chaos figures`` markers).
 
     python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--crashes-min 4]
-                            [--store-worker-min 4]
+                            [--store-worker-min 4] [--disk-full-min 5]
                             [--only partition] [--report docs/reliability.md] [--keep]
 
 Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
@@ -27,7 +27,14 @@ from testkit import REPO
 from testkit.chaos import report
 from testkit.chaos.leaks import leaks
 from testkit.chaos.rig import ChaosRig, Link, chaos_rig
-from testkit.chaos.scenarios import Outcome, bad_link, crashes, partition, store_and_worker
+from testkit.chaos.scenarios import (
+    Outcome,
+    bad_link,
+    crashes,
+    disk_full,
+    partition,
+    store_and_worker,
+)
 from testkit.netns import remove_stale, unavailable
 from testkit.services import influxd
 
@@ -51,6 +58,12 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             Link(keepalive=30, workers=3),
             lambda r: store_and_worker(r, args.store_worker_min * 60),
         ),
+        (
+            "disk_full",
+            "df",
+            Link(keepalive=30, spool_fs_kib=16384),
+            lambda r: disk_full(r, args.disk_full_min * 60, headroom_kib=2048),
+        ),
     ]
 
 
@@ -60,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bad-link-min", type=float, default=10.0, help="minutes (10)")
     parser.add_argument("--crashes-min", type=float, default=4.0, help="minutes (4)")
     parser.add_argument("--store-worker-min", type=float, default=4.0, help="minutes (4)")
+    parser.add_argument("--disk-full-min", type=float, default=5.0, help="minutes (5)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
@@ -104,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                     for line in found[:20]:
                         print(f"# leak: {line}", flush=True)
                     t = outcome.tally
-                    if t.lost or t.duplicates or t.emit_lost or found:
+                    # Readings the full disk refused are the gateway's count, exactly.
+                    miscounted = outcome.figures.get("spool_errors", t.refused) != t.refused
+                    bad = t.lost or t.duplicates or t.emit_lost or t.emit_refused_stored
+                    if bad or miscounted or found:
                         failed.append(name)
                 except Exception:
                     traceback.print_exc()

@@ -18,6 +18,7 @@ logs can be scanned for them afterwards. The counts are made by :mod:`testkit.ch
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import signal
 import subprocess
@@ -39,7 +40,9 @@ from simulators.truth import TruthWriter
 from store.influx import InfluxStore
 from testkit import REPO, children
 from testkit.chaos.relay import DelayRelay
+from testkit.chaos.smallfs import small_fs
 from testkit.gateway import Subscriber, current_status, to_toml, wait_until
+from testkit.gateway_cli import REFUSED_LOG
 from testkit.influx_setup import setup_database
 from testkit.netns import NetNs, netns
 from testkit.procs import stop, wait_for_log
@@ -63,6 +66,9 @@ class Link:
     #: Ingest workers: 1, or more sharing the readings (``--shared-group ingest``, each
     #: with a stable client id of its own, as docs/scaling.md asks).
     workers: int = 1
+    #: The spool on a tmpfs of this many KiB made for the test (0: on the test's tmp):
+    #: the disk that fills up (testkit/chaos/smallfs.py).
+    spool_fs_kib: int = 0
 
 
 @dataclass
@@ -92,6 +98,11 @@ class ChaosRig:
     def gateway_log(self) -> Path:
         return self.logs / "gateway.log"
 
+    @property
+    def refused_log(self) -> Path:
+        """Each reading the spool refused (disk full), logged by testkit/gateway_cli.py."""
+        return self.tmp / "refused.log"
+
     def start_gateway(self) -> None:
         args = [sys.executable, "-m", "testkit.gateway_cli", "--log-level", "INFO"]
         args += ["gateway", "run", "--config", str(self.config)]
@@ -99,6 +110,7 @@ class ChaosRig:
         self.proc = children.start(
             self.ns.exec_args(args),
             cwd=REPO,
+            env={**os.environ, REFUSED_LOG: str(self.refused_log)},
             stdout=out,
             stderr=out,
             stdin=subprocess.DEVNULL,
@@ -242,7 +254,11 @@ def chaos_rig(
             )
         )
         truth = tmp / "truth.jsonl"
+        spool_dir = tmp / "sim"
+        if link.spool_fs_kib:
+            spool_dir = stack.enter_context(small_fs(tmp / "spoolfs", link.spool_fs_kib))
         opts = DeviceOptions(
+            spool_dir=spool_dir,
             seed=seed,
             broker_url=f"mqtt://{ns.host_ip}:{outer}",
             poll_interval=1.0,
@@ -266,7 +282,7 @@ def chaos_rig(
             recorder=recorder,
             devices=devices,
             config=devices.config_path,
-            spool=tmp / "sim" / f"{GATEWAY}-spool.sqlite",
+            spool=spool_dir / f"{GATEWAY}-spool.sqlite",
             emit_log=tmp / "emit.taken",
             truth=truth,
             logs=logs,

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from testkit.chaos import smallfs
 from testkit.chaos.rig import ChaosRig
-from testkit.chaos.tally import Tally, tally
+from testkit.chaos.tally import Tally, read_refused, tally
 
 
 @dataclass
@@ -162,3 +163,44 @@ def store_and_worker(rig: ChaosRig, seconds: float, name: str = "store_worker") 
     # The gateway's spool drains at once (the broker took everything); ingest's backlog is
     # what remains, and the count waits for it.
     return _finish(rig, name, up, figures, settle=180)
+
+
+def disk_full(
+    rig: ChaosRig, seconds: float, headroom_kib: int = 192, name: str = "disk_full"
+) -> Outcome:
+    """The gateway's disk fills up while its link is down (a long offline spell is when a
+    spool grows): a filler takes all of the spool's small filesystem but *headroom_kib*, the
+    link is cut, and for *seconds* the readings pile up until the disk is full; the spool
+    refuses the rest, the gateway counts them (``spool_errors``) and keeps running. Then space
+    returns (the filler goes), the spool takes readings again, the link heals and the backlog
+    drains. Needs ``Link(spool_fs_kib=...)``."""
+    assert rig.link.spool_fs_kib, "this scenario needs Link(spool_fs_kib=...)"
+    fs = rig.spool.parent
+    hold(rig, 3)
+    filler = smallfs.fill(fs, headroom_kib * 1024)
+    down = time.time()
+    rig.ns.partition()
+    try:
+        hold(rig, seconds)
+        smallfs.free_up(fs)
+        refused_while_full = len(read_refused(rig))
+        hold(rig, 3)  # the spool takes readings again, still offline
+    finally:
+        smallfs.free_up(fs)
+        rig.ns.heal()
+    up = time.time()
+    figures = {
+        "fault_s": round(up - down, 1),
+        "fs_kib": rig.link.spool_fs_kib,
+        "filler_kib": filler // 1024,
+        "refused_while_full": refused_while_full,
+    }
+    drained = rig.wait_drained(up, timeout=600)
+    figures["drain_s"] = round(time.time() - up, 1)
+    assert drained, f"backlog not drained 600 s after healing:\n{rig.gateway_log.read_text()}"
+    errors = rig.status().get("spool_errors", -1)  # the gateway's own count, this run
+    figures["spool_errors"] = errors
+    figures["refused_after_space_back"] = len(read_refused(rig)) - refused_while_full
+    code = rig.stop_gateway(timeout=60)
+    assert code == 0, rig.gateway_log.read_text()
+    return Outcome(name, tally(rig), figures)

@@ -17,6 +17,11 @@ status and batch points ingest writes beside them). A re-sent reading lands on t
 (measurement, tags, time), so more points than readings would be a real duplicate: a reading
 stored twice under different identities. ``redelivered`` counts the readings the broker
 delivered more than once (harmless re-sends), from the recorder.
+
+A reading the spool refused (disk full) was never taken: the gateway counts it in its status
+(``spool_errors``) and the rig's gateway logs it (``refused.log``, testkit/gateway_cli.py).
+``refused`` is that log's count; an ``e1`` reading there is not in ``emit_lost`` but in
+``emit_refused``, and must not be stored.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ class Tally:
     emit_stored: int
     emit_lost: list[int]  # indices taken by e1 and not stored
     redelivered: int  # readings the broker delivered more than once (harmless)
+    refused: int = 0  # readings the spool refused (disk full), one by one from refused.log
+    emit_refused: int = 0  # of them e1's
+    emit_refused_stored: int = 0  # e1 readings refused and yet stored (must be 0)
 
     def figures(self, prefix: str) -> dict[str, int]:
         out = {k: v for k, v in asdict(self).items() if k != "emit_lost"}
@@ -128,6 +136,8 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
         if p.tags.get("sensor") == EMIT
     }
     emit_waiting = {r.time - rig.t0 for r in waiting if r.sensor == EMIT}
+    refused = read_refused(rig)
+    emit_refused = {t - rig.t0 for sensor, t in refused if sensor == EMIT}
     deliveries: Counter[tuple] = Counter()
     for m in rig.recorder.on(f"jagajalan/v1/{rig.gateway}/readings"):
         for r in decode_batch(m.payload).readings:
@@ -141,6 +151,17 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
         waiting=len(waiting) - len(waiting_stored),
         emit_taken=len(emit),
         emit_stored=len(emit_points),
-        emit_lost=sorted(set(emit) - emit_points - emit_waiting),
+        emit_lost=sorted(set(emit) - emit_points - emit_waiting - emit_refused),
         redelivered=sum(n - 1 for n in deliveries.values()),
+        refused=len(refused),
+        emit_refused=len(emit_refused),
+        emit_refused_stored=len(emit_refused & emit_points),
     )
+
+
+def read_refused(rig: ChaosRig) -> list[tuple[str, int]]:
+    """(sensor, time ms) of each reading the spool refused, from the gateway's refused.log."""
+    if not rig.refused_log.exists():
+        return []
+    rows = [line.split() for line in rig.refused_log.read_text().splitlines()]
+    return [(r[0], int(r[1])) for r in rows if len(r) == 2]
