@@ -2,7 +2,7 @@
 figures written into docs/reliability.md (between its ``chaos figures`` markers).
 
     python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--crashes-min 4]
-                            [--store-worker-min 4] [--disk-full-min 5]
+                            [--store-worker-min 4] [--disk-full-min 5] [--clock-min 3]
                             [--only partition] [--report docs/reliability.md] [--keep]
 
 Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
@@ -30,6 +30,7 @@ from testkit.chaos.rig import ChaosRig, Link, chaos_rig
 from testkit.chaos.scenarios import (
     Outcome,
     bad_link,
+    clock_jump,
     crashes,
     disk_full,
     partition,
@@ -64,6 +65,8 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             Link(keepalive=30, spool_fs_kib=16384),
             lambda r: disk_full(r, args.disk_full_min * 60, headroom_kib=2048),
         ),
+        # Each of the two jumps lasts a third of the time.
+        ("clock_jump", "cj", Link(keepalive=30), lambda r: clock_jump(r, args.clock_min * 20)),
     ]
 
 
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crashes-min", type=float, default=4.0, help="minutes (4)")
     parser.add_argument("--store-worker-min", type=float, default=4.0, help="minutes (4)")
     parser.add_argument("--disk-full-min", type=float, default=5.0, help="minutes (5)")
+    parser.add_argument("--clock-min", type=float, default=3.0, help="minutes (3)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                         outcome = run(rig)
                         found = leaks(rig.log_files(), rig.secrets)
                     results = {**outcome.all_figures(), f"{name}.secrets_in_logs": len(found)}
+                    for line in outcome.tally.overwritten[:20]:
+                        print(f"# overwritten: {line}", flush=True)
                     for line in found[:20]:
                         print(f"# leak: {line}", flush=True)
                     t = outcome.tally

@@ -42,7 +42,7 @@ from testkit import REPO, children
 from testkit.chaos.relay import DelayRelay
 from testkit.chaos.smallfs import small_fs
 from testkit.gateway import Subscriber, current_status, to_toml, wait_until
-from testkit.gateway_cli import REFUSED_LOG
+from testkit.gateway_cli import CLOCK_FILE, REFUSED_LOG
 from testkit.influx_setup import setup_database
 from testkit.netns import NetNs, netns
 from testkit.procs import stop, wait_for_log
@@ -99,6 +99,17 @@ class ChaosRig:
         return self.logs / "gateway.log"
 
     @property
+    def clock_file(self) -> Path:
+        """The gateway clock's offset from this machine's, s (testkit/gateway_cli.py)."""
+        return self.tmp / "clock.offset"
+
+    def set_clock(self, offset: float) -> None:
+        """The gateway's clock jumps to this machine's plus *offset* seconds (within 0.1 s)."""
+        tmp = self.clock_file.with_suffix(".new")
+        tmp.write_text(f"{offset}\n")
+        tmp.replace(self.clock_file)
+
+    @property
     def refused_log(self) -> Path:
         """Each reading the spool refused (disk full), logged by testkit/gateway_cli.py."""
         return self.tmp / "refused.log"
@@ -110,7 +121,11 @@ class ChaosRig:
         self.proc = children.start(
             self.ns.exec_args(args),
             cwd=REPO,
-            env={**os.environ, REFUSED_LOG: str(self.refused_log)},
+            env={
+                **os.environ,
+                REFUSED_LOG: str(self.refused_log),
+                CLOCK_FILE: str(self.clock_file),
+            },
             stdout=out,
             stderr=out,
             stdin=subprocess.DEVNULL,

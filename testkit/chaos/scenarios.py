@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from testkit.chaos import smallfs
-from testkit.chaos.rig import ChaosRig
-from testkit.chaos.tally import Tally, read_refused, tally
+from testkit.chaos.rig import EMIT, ChaosRig
+from testkit.chaos.tally import Tally, read_refused, reading_measurements, tally
 
 
 @dataclass
@@ -204,3 +204,56 @@ def disk_full(
     code = rig.stop_gateway(timeout=60)
     assert code == 0, rig.gateway_log.read_text()
     return Outcome(name, tally(rig), figures)
+
+
+def clock_jump(
+    rig: ChaosRig, seconds: float, forward: float = 3600.0, name: str = "clock_jump"
+) -> Outcome:
+    """The gateway's clock jumps an hour forward for *seconds*, then back to *seconds* + 10 s
+    behind the right time for *seconds* (re-living times it had already stamped), then right
+    again (as NTP would set it). Readings carry the gateway clock's time at the observation
+    (docs/protocol.md): each stored point's time must fall inside the phase it was taken in,
+    shifted by that phase's offset; nothing lost, nothing stored twice."""
+    start = time.time()
+    hold(rig, 3)
+    back = -(seconds + 10.0)
+    phases: list[tuple[float, float, float]] = [(start - 300, 0.0, 0.0)]  # (from, to, offset)
+    for offset in (forward, back):
+        t = time.time()
+        rig.set_clock(offset)
+        phases[-1] = (phases[-1][0], t, phases[-1][2])
+        phases.append((t, 0.0, offset))
+        hold(rig, seconds)
+    t = time.time()
+    rig.set_clock(0.0)
+    phases[-1] = (phases[-1][0], t, phases[-1][2])
+    phases.append((t, float("inf"), 0.0))
+    outcome = _finish(rig, name, t, {"fault_s": round(t - start, 1)})
+    placed = place_points(rig, phases)
+    outcome.figures.update(placed)
+    return outcome
+
+
+#: How far a point's time may sit outside its phase: a traffic interval's time is its start
+#: (5 s intervals in the rig, plus the 2 s grace), and the clock file is read every 0.1 s.
+PLACE_SLACK_S = 10.0
+
+
+def place_points(rig: ChaosRig, phases: list[tuple[float, float, float]]) -> dict[str, float]:
+    """Counts of the stored points (every reading measurement, but the emit device's, whose
+    times are its index) by the phase whose shifted window holds their time."""
+    counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0}
+    shifted = [(a + off - PLACE_SLACK_S, b + off + PLACE_SLACK_S, off) for a, b, off in phases]
+    for m in reading_measurements(rig):
+        for p in rig.store.points(m, rig.gateway):
+            if p.tags.get("sensor") == EMIT:
+                continue
+            t = p.time_ms / 1000
+            offsets = {off for a, b, off in shifted if a <= t <= b}
+            if not offsets:
+                counts["points_misplaced"] += 1
+            elif max(offsets) > 0:
+                counts["points_forward"] += 1
+            elif min(offsets) < 0:  # the re-lived times: also the first phase's window
+                counts["points_back"] += 1
+    return counts

@@ -26,10 +26,11 @@ A reading the spool refused (disk full) was never taken: the gateway counts it i
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from telemetry.codec import decode_batch
 from telemetry.models import (
@@ -61,10 +62,14 @@ class Tally:
     refused: int = 0  # readings the spool refused (disk full), one by one from refused.log
     emit_refused: int = 0  # of them e1's
     emit_refused_stored: int = 0  # e1 readings refused and yet stored (must be 0)
+    #: Readings delivered under the identity (measurement, sensor, tags, time) of another
+    #: reading with other fields: one point in InfluxDB for both, the first overwritten.
+    overwritten: list[str] = field(default_factory=list)
 
     def figures(self, prefix: str) -> dict[str, int]:
-        out = {k: v for k, v in asdict(self).items() if k != "emit_lost"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("emit_lost", "overwritten")}
         out["emit_lost"] = len(self.emit_lost)
+        out["overwritten"] = len(self.overwritten)
         return {f"{prefix}.{k}": v for k, v in out.items()}
 
 
@@ -120,15 +125,22 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
     assert rig.proc is None, "stop the gateway first: its spool is locked while it runs"
     taken, dropped, waiting = spool_counters(rig)
     expected = taken - dropped - len(waiting)  # delivered with PUBACK: all must be stored
+    deliveries, contents = _deliveries(rig)
     deadline = time.monotonic() + settle
+    # Two readings with one identity make one point: the count waits for one point each.
+    expected_points = expected - sum(len(c) - 1 for c in contents.values())
     stored = stored_points(rig)
-    while stored < expected and time.monotonic() < deadline:
+    while stored < expected_points and time.monotonic() < deadline:
         time.sleep(0.5)
         stored = stored_points(rig)
     time.sleep(1.0)  # anything beyond the expected would show now
     stored = stored_points(rig)
     waiting_stored = already_stored(rig, waiting)
     acked_stored = stored - len(waiting_stored)  # points of readings the broker PUBACKed
+    deliveries, contents = _deliveries(rig)  # again: all of them are in by now
+    overwritten = [
+        f"{i[0]} {i[1]} {dict(i[2])} {i[3]}: {sorted(c)}" for i, c in contents.items() if len(c) > 1
+    ]
     emit = read_emit_log(rig.emit_log)
     emit_points = {
         p.time_ms - rig.t0
@@ -138,10 +150,7 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
     emit_waiting = {r.time - rig.t0 for r in waiting if r.sensor == EMIT}
     refused = read_refused(rig)
     emit_refused = {t - rig.t0 for sensor, t in refused if sensor == EMIT}
-    deliveries: Counter[tuple] = Counter()
-    for m in rig.recorder.on(f"jagajalan/v1/{rig.gateway}/readings"):
-        for r in decode_batch(m.payload).readings:
-            deliveries[(r.measurement, r.sensor, tuple(sorted(r.tags.items())), r.time)] += 1
+
     return Tally(
         taken=taken,
         stored=stored,
@@ -156,7 +165,22 @@ def tally(rig: ChaosRig, settle: float = 60) -> Tally:
         refused=len(refused),
         emit_refused=len(emit_refused),
         emit_refused_stored=len(emit_refused & emit_points),
+        overwritten=overwritten,
     )
+
+
+def _deliveries(rig: ChaosRig) -> tuple[Counter[tuple], dict[tuple, set[str]]]:
+    """What the recorder saw: deliveries per (identity, fields), and the fields seen per
+    identity (measurement, sensor, tags, time)."""
+    deliveries: Counter[tuple] = Counter()
+    contents: dict[tuple, set[str]] = {}
+    for m in rig.recorder.on(f"jagajalan/v1/{rig.gateway}/readings"):
+        for r in decode_batch(m.payload).readings:
+            ident = (r.measurement, r.sensor, tuple(sorted(r.tags.items())), r.time)
+            content = json.dumps(r.fields, sort_keys=True)
+            deliveries[(ident, content)] += 1
+            contents.setdefault(ident, set()).add(content)
+    return deliveries, contents
 
 
 def read_refused(rig: ChaosRig) -> list[tuple[str, int]]:
