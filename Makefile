@@ -44,8 +44,17 @@ bench: system-deps install
 
 # Long fault scenarios in network namespaces (needs root): figures into docs/reliability.md.
 # CHAOS_ARGS="--partition-min 2 --only partition" for a shorter run.
+# Then the parsers' property tests (serial frames of every device, payloads, line protocol,
+# ingest, Modbus profiles) at FUZZ_EXAMPLES examples each (tests/conftest.py): zero crashes.
+FUZZ_EXAMPLES ?= 1000
+FUZZ_TESTS = tests/gateway/devices/modbus/test_cases.py tests/gateway/devices/traffic_counter/test_cases.py \
+	tests/gateway/devices/weather_ascii/test_cases.py tests/gateway/devices/nmea_gps/test_cases.py \
+	tests/gateway/devices/modbus/test_profile.py tests/gateway/devices/modbus/test_profile_features.py \
+	tests/telemetry/test_codec.py tests/telemetry/test_compact.py tests/telemetry/test_line_protocol.py \
+	tests/telemetry/test_reserved.py tests/ingest/test_pipeline.py
 chaos: system-deps install
 	$(BIN)/python -m testkit.chaos $(CHAOS_ARGS)
+	JAGAJALAN_HYPOTHESIS_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 -q $(FUZZ_TESTS)
 
 # Source and wheels for a gateway without internet (docs/gateway-install.md): dist/*.tar.gz
 ARCH ?= aarch64

@@ -6,6 +6,7 @@ managers in testkit/services.py directly.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -39,3 +40,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Whatever a test started through testkit/children.py and did not stop (Ctrl-C in the
     middle of a test, a teardown cut short) ends with the session."""
     children.kill_all()
+
+
+#: ``make chaos`` sets this: every Hypothesis test runs at least this many examples (the
+#: property tests of the parsers, far more than their ``make test`` settings), no deadline.
+HYPOTHESIS_EXAMPLES = "JAGAJALAN_HYPOTHESIS_EXAMPLES"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = os.environ.get(HYPOTHESIS_EXAMPLES)
+    if not wanted:
+        return
+    from hypothesis import settings
+
+    n = int(wanted)
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None:
+            test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+                own, max_examples=max(n, own.max_examples), deadline=None
+            )
