@@ -210,7 +210,9 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
                     proc.wait()
     status = logs[0].read_text()  # the demo's own output, in the README's default language
     assert f"{tr('demo.count.gateways', 'id')}: " in status
-    assert "fleet-0001, fleet-0002" not in status or "dan 45 lagi" in status
+    # 50 new gateways at once are named five and counted (more when another joins with them)
+    listed = "fleet-0001, fleet-0002" in status
+    assert not listed or re.search(r"fleet-0005 dan \d+ lagi", status), status
     assert tr("demo.switching", "id", name="rainy_season_flood") in status
     assert not judge(status, "id"), status
     assert not judge(switched.stderr, "id"), switched.stderr
