@@ -107,9 +107,20 @@ def test_a_contacts_sms_channel_from_the_registry_to_the_gateway(tmp_path: Path)
     rules = load_toml(AlertRules, REPO / "examples" / "alerts.toml")
     alert = f"genangan/srl-tembesi-01/wl1@{int(T * 1000)}"
     note = Notification(
-        alert, "pusdalops-bpbd", "raised", "critical", "awas", "normal", 35.0, "genangan",
-        "srl-tembesi-01", "wl1", T, T, f"{alert}#1:pusdalops-bpbd",
-    )  # fmt: skip
+        alert,
+        "pusdalops-bpbd",
+        "raised",
+        "critical",
+        "awas",
+        "normal",
+        35.0,
+        "genangan",
+        "srl-tembesi-01",
+        "wl1",
+        T,
+        T,
+        f"{alert}#1:pusdalops-bpbd",
+    )
     with Session(engine) as session, session.begin():
         OutboxDelivery(rules, "https://jagajalan.example.id")(session, [note])
     box = SmsGateway(TOKEN.get_secret_value()).start()

@@ -28,10 +28,21 @@ def setup(tmp_path: Path):
     key = SecretKey.generate()
     root, health = tmp_path / "opt", tmp_path / "health.json"
     args = [
-        "--root", str(root), "--health-file", str(health), "--timeout", "10",
-        "--keys", str(write_keys(tmp_path, key)), "--target", TARGET, "--lang", "en",
-        "--gateway", GW,
-    ]  # fmt: skip
+        "--root",
+        str(root),
+        "--health-file",
+        str(health),
+        "--timeout",
+        "10",
+        "--keys",
+        str(write_keys(tmp_path, key)),
+        "--target",
+        TARGET,
+        "--lang",
+        "en",
+        "--gateway",
+        GW,
+    ]
     site = tmp_path / "site"
     site.mkdir()
     yield key, root, args, site

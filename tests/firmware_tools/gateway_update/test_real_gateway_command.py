@@ -66,10 +66,23 @@ def test_the_gateway_hands_its_command_to_the_updater(broker: Mosquitto, tmp_pat
         assert list(tmp_path.glob("command*.json")) == [inbox]
         root = tmp_path / "opt"
         args = [
-            "--root", str(root), "--health-file", str(health), "--timeout", "10",
-            "--keys", str(write_keys(tmp_path, key)), "--target", TARGET, "--lang", "en",
-            "--config", str(config), "--command", str(inbox),
-        ]  # fmt: skip
+            "--root",
+            str(root),
+            "--health-file",
+            str(health),
+            "--timeout",
+            "10",
+            "--keys",
+            str(write_keys(tmp_path, key)),
+            "--target",
+            TARGET,
+            "--lang",
+            "en",
+            "--config",
+            str(config),
+            "--command",
+            str(inbox),
+        ]
         assert main(args, signed=True) == 0
         assert runs(root) == "2.0.0"
         publish_retained(broker.port, topics.command(gw), b"")

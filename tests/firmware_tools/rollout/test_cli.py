@@ -42,17 +42,33 @@ def kit(tmp_path: Path):
     secret.chmod(0o600)
     image = b"release " * 100
     manifest = make_manifest(
-        image, "gw.tar.gz", target="gateway-test", version=VERSION, counter=4,
+        image,
+        "gw.tar.gz",
+        target="gateway-test",
+        version=VERSION,
+        counter=4,
         valid_for=timedelta(days=2),
-    )  # fmt: skip
+    )
     bundle = tmp_path / "gw.jjfw"
     write_bundle(bundle, manifest, image, key)
     with mosquitto(tmp_path / "mq") as broker:
         args = [
-            "firmware", "rollout", str(bundle), "--bundle-url", "https://u.example/gw.jjfw",
-            "--secret-key", str(secret), "--registry-db", str(tmp_path / "registry.sqlite3"),
-            "--broker-url", broker.url, "--deadline", "5", "--timeout", "60",
-        ]  # fmt: skip
+            "firmware",
+            "rollout",
+            str(bundle),
+            "--bundle-url",
+            "https://u.example/gw.jjfw",
+            "--secret-key",
+            str(secret),
+            "--registry-db",
+            str(tmp_path / "registry.sqlite3"),
+            "--broker-url",
+            broker.url,
+            "--deadline",
+            "5",
+            "--timeout",
+            "60",
+        ]
         yield args, broker, key, tmp_path
 
 
