@@ -19,6 +19,8 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
 ``info``               device id -> any other facts a driver reports in ``.info``
 ``position``           {latitude, longitude, altitude} from the first driver reporting one (GPS)
 ``clock_offset``       seconds, gateway clock minus GPS time, from the first driver reporting it
+``stamps_moved``       readings moved 1 ms later because their series had used that time
+                       (gateway/runtime/stamps.py), this run
 ``update``             the last software update: {version, result, reason} from the updater's
                        journal (kernel/alive.py), when one has finished
 =====================  =====================================================================
@@ -155,8 +157,10 @@ class Health:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         update_journal: Path | None = UPDATE_JOURNAL,
+        extras: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.gateway = gateway
+        self.extras = extras  # more status keys, from the service (stamps, clock)
         self.update_journal = update_journal
         self.spool = spool
         self.drivers = drivers
@@ -197,6 +201,7 @@ class Health:
             dropped=self.spool.dropped(),
             spool_errors=self.spool_errors,
             **({"update": update} if (update := last_update(self.update_journal)) else {}),
+            **(self.extras() if self.extras is not None else {}),
         )
 
     def reading(self) -> Reading | None:

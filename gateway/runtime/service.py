@@ -13,6 +13,9 @@ The health file beside the spool (:mod:`kernel.alive`: version, pid, ``running``
 ``published`` once the broker acknowledged a status) tells the updater on the same machine
 that a new release works, with or without network (firmware_tools.gateway_update).
 
+Every reading passes :class:`gateway.runtime.stamps.SeriesStamps` on its way to the spool: no
+two readings of one series get the same time, also when the clock steps back.
+
 A spool that cannot be written (disk full, I/O error) does not crash the driver that handed
 over the readings: they are counted as lost (``spool_errors`` in the status) and logged.
 """
@@ -25,6 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from gateway import devices as _drivers
 from gateway.config import GatewayConfig
@@ -32,6 +36,7 @@ from gateway.devices.base import DeviceConfig, Driver
 from gateway.runtime.health import Health, report_periodically
 from gateway.runtime.publisher import Publisher
 from gateway.runtime.spool import Spool, SpoolError
+from gateway.runtime.stamps import SeriesStamps
 from kernel import __version__
 from kernel.alive import HEALTH_FILE_NAME, write_alive
 from kernel.signals import stop_event
@@ -101,6 +106,7 @@ class GatewayService:
     ) -> None:
         table = _drivers.DRIVERS if drivers is None else drivers
         self.config = config
+        self.stamps = SeriesStamps()  # one time per reading of a series (stamps.py)
         self._stop_drivers = threading.Event()
         self._shutdown = threading.Event()
         self.spool = Spool(
@@ -114,7 +120,13 @@ class GatewayService:
                 DriverRunner(table[device.driver][1](device, self._sink, clock), self._stop_drivers)
                 for device in config.devices
             ]
-            self.health = Health(config.gateway.id, self.spool, lambda: self.drivers, clock=clock)
+            self.health = Health(
+                config.gateway.id,
+                self.spool,
+                lambda: self.drivers,
+                clock=clock,
+                extras=self._status_extras,
+            )
             self.publisher = Publisher(config, self.spool, self.health, clock=clock)
         except BaseException:
             self.spool.close()
@@ -136,7 +148,11 @@ class GatewayService:
     def device_states(self) -> dict[str, DeviceState]:
         return self.health.device_states()
 
+    def _status_extras(self) -> dict[str, Any]:
+        return {"stamps_moved": self.stamps.moved}
+
     def _sink(self, readings: Sequence[Reading]) -> None:
+        readings = self.stamps.stamp(readings)
         try:
             self.spool.append(readings)
         except SpoolError as exc:

@@ -42,11 +42,20 @@ def hold(rig: ChaosRig, seconds: float, every: Callable[[], None] | None = None)
 
 
 def _finish(
-    rig: ChaosRig, name: str, healed: float, figures: dict[str, float], settle: float = 60
+    rig: ChaosRig,
+    name: str,
+    healed: float,
+    figures: dict[str, float],
+    settle: float = 60,
+    status_keys: tuple[str, ...] = (),
 ) -> Outcome:
+    """Wait for the drain, note *status_keys* of the gateway's last status, stop, count."""
     drained = rig.wait_drained(healed, timeout=600)
     figures["drain_s"] = round(time.time() - healed, 1)
     assert drained, f"backlog not drained 600 s after healing:\n{rig.gateway_log.read_text()}"
+    if status_keys:
+        status = rig.status()
+        figures.update({k: status.get(k, -1) for k in status_keys})
     code = rig.stop_gateway(timeout=60)
     assert code == 0, rig.gateway_log.read_text()
     return Outcome(name, tally(rig, settle), figures)
@@ -213,7 +222,9 @@ def clock_jump(
     behind the right time for *seconds* (re-living times it had already stamped), then right
     again (as NTP would set it). Readings carry the gateway clock's time at the observation
     (docs/protocol.md): each stored point's time must fall inside the phase it was taken in,
-    shifted by that phase's offset; nothing lost, nothing stored twice."""
+    shifted by that phase's offset; nothing lost, nothing stored twice. The traffic counter's
+    intervals that the forward jump skipped are closed at once as zero counts (docs/protocol.md
+    5.1): their points lie in the skipped hour and are counted apart (``points_skipped``)."""
     start = time.time()
     hold(rig, 3)
     back = -(seconds + 10.0)
@@ -227,9 +238,11 @@ def clock_jump(
     t = time.time()
     rig.set_clock(0.0)
     phases[-1] = (phases[-1][0], t, phases[-1][2])
-    phases.append((t, float("inf"), 0.0))
-    outcome = _finish(rig, name, t, {"fault_s": round(t - start, 1)})
-    placed = place_points(rig, phases)
+    figures = {"fault_s": round(t - start, 1)}
+    outcome = _finish(rig, name, t, figures, status_keys=("stamps_moved",))
+    phases.append((t, time.time(), 0.0))
+    jumped = phases[1][0]
+    placed = place_points(rig, phases, skipped=(jumped, jumped + forward))
     outcome.figures.update(placed)
     return outcome
 
@@ -237,18 +250,34 @@ def clock_jump(
 #: How far a point's time may sit outside its phase: a traffic interval's time is its start
 #: (5 s intervals in the rig, plus the 2 s grace), and the clock file is read every 0.1 s.
 PLACE_SLACK_S = 10.0
+#: The traffic counter's interval readings (docs/protocol.md 5.1).
+TRAFFIC_INTERVAL_MEASUREMENTS = ("traffic_flow", "traffic_segment")
 
 
-def place_points(rig: ChaosRig, phases: list[tuple[float, float, float]]) -> dict[str, float]:
+def place_points(
+    rig: ChaosRig,
+    phases: list[tuple[float, float, float]],
+    skipped: tuple[float, float] | None = None,
+) -> dict[str, float]:
     """Counts of the stored points (every reading measurement, but the emit device's, whose
-    times are its index) by the phase whose shifted window holds their time."""
-    counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0}
+    times are its index) by the phase whose shifted window holds their time. A zero-count
+    traffic interval inside *skipped* (the time a forward jump skipped, less the slack at
+    each end) is one the jump closed unobserved: ``points_skipped``."""
+    counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0, "points_skipped": 0}
     shifted = [(a + off - PLACE_SLACK_S, b + off + PLACE_SLACK_S, off) for a, b, off in phases]
     for m in reading_measurements(rig):
         for p in rig.store.points(m, rig.gateway):
             if p.tags.get("sensor") == EMIT:
                 continue
             t = p.time_ms / 1000
+            if (
+                skipped is not None
+                and m in TRAFFIC_INTERVAL_MEASUREMENTS
+                and p.fields.get("count") == 0
+                and skipped[0] + PLACE_SLACK_S < t < skipped[1] - PLACE_SLACK_S
+            ):
+                counts["points_skipped"] += 1
+                continue
             offsets = {off for a, b, off in shifted if a <= t <= b}
             if not offsets:
                 counts["points_misplaced"] += 1
