@@ -21,6 +21,8 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
 ``clock_offset``       seconds, gateway clock minus GPS time, from the first driver reporting it
 ``stamps_moved``       readings moved 1 ms later because their series had used that time
                        (gateway/runtime/stamps.py), this run
+``clock``, ``held``    ``"unset"`` and the readings held in the spool, while the gateway clock
+                       is not set (gateway/runtime/clock.py); absent otherwise
 ``update``             the last software update: {version, result, reason} from the updater's
                        journal (kernel/alive.py), when one has finished
 =====================  =====================================================================
@@ -158,9 +160,11 @@ class Health:
         monotonic: Callable[[], float] = time.monotonic,
         update_journal: Path | None = UPDATE_JOURNAL,
         extras: Callable[[], dict[str, Any]] | None = None,
+        wall: Callable[[], float] | None = None,
     ) -> None:
         self.gateway = gateway
         self.extras = extras  # more status keys, from the service (stamps, clock)
+        self.wall = wall or clock  # the status's time: the system clock, not a provisional one
         self.update_journal = update_journal
         self.spool = spool
         self.drivers = drivers
@@ -188,7 +192,7 @@ class Health:
             log.error("%s; %d reading(s) lost so far (free disk space?)", error, self.spool_errors)
 
     def status(self, state: str) -> Status:
-        ms = int(self.clock() * 1000)
+        ms = int(self.wall() * 1000)
         return Status(
             gateway=self.gateway,
             state=state,  # type: ignore[arg-type]

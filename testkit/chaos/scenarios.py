@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from testkit.chaos import smallfs
 from testkit.chaos.rig import EMIT, ChaosRig
-from testkit.chaos.tally import Tally, read_refused, reading_measurements, tally
+from testkit.chaos.tally import (
+    Tally,
+    read_refused,
+    reading_measurements,
+    stored_points,
+    tally,
+)
 
 
 @dataclass
@@ -264,6 +270,7 @@ def place_points(
     traffic interval inside *skipped* (the time a forward jump skipped, less the slack at
     each end) is one the jump closed unobserved: ``points_skipped``."""
     counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0, "points_skipped": 0}
+    counts["points_unshifted"] = 0  # in a window of the right time only
     shifted = [(a + off - PLACE_SLACK_S, b + off + PLACE_SLACK_S, off) for a, b, off in phases]
     for m in reading_measurements(rig):
         for p in rig.store.points(m, rig.gateway):
@@ -285,4 +292,33 @@ def place_points(
                 counts["points_forward"] += 1
             elif min(offsets) < 0:  # the re-lived times: also the first phase's window
                 counts["points_back"] += 1
+            else:
+                counts["points_unshifted"] += 1
     return counts
+
+
+def clock_unset(rig: ChaosRig, seconds: float, name: str = "clock_unset") -> Outcome:
+    """The gateway booted with its clock at 1970 (``Link(clock_offset=...)``: no real-time
+    clock, NTP not there yet). For *seconds* its readings are held in the spool with
+    provisional times (status ``clock: "unset"``, ``held`` growing; none of its readings in
+    InfluxDB); then the clock is set (as NTP would) and the held readings go out with their
+    real times: every stored point's time lies between the gateway's start and now."""
+    assert rig.link.clock_offset < -1e9, "this scenario needs Link(clock_offset=-time.time())"
+    booted = rig.t0 / 1000 + 600  # the rig takes t0 just before it starts the gateway
+    held: list[int] = []
+    hold(rig, seconds, every=lambda: held.append(rig.status().get("held", -1)))
+    status = rig.status()
+    figures: dict[str, float] = {
+        "fault_s": round(time.time() - booted, 1),
+        "held_at_end": status.get("held", -1),
+        "held_grew": int(len(held) > 2 and held[-1] > held[1] > 0),
+        "unset_in_status": int(status.get("clock") == "unset" and status.get("time") is None),
+        "stored_while_unset": stored_points(rig),
+    }
+    rig.set_clock(0.0)
+    t = time.time()
+    outcome = _finish(rig, name, t, figures, status_keys=("stamps_moved", "clock"))
+    counts = place_points(rig, [(booted, time.time(), 0.0)])
+    outcome.figures["points_in_time"] = counts["points_unshifted"]
+    outcome.figures["points_misplaced"] = counts["points_misplaced"]
+    return outcome
