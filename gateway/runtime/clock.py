@@ -6,7 +6,7 @@ by the contract (2000 <= time < 2100), and a reading stamped with a wrong but pl
 would land where nobody looks. So:
 
 * The clock is **unset** while the system clock shows a time before :data:`CLOCK_FLOOR`
-  (a date before this release was made: no reading of it can be older).
+  (2025-01-01, a date before any build of this software: no reading of it can be older).
 * While it is unset, :class:`GatewayClock` gives the drivers a **provisional** time: 2000-01-01
   plus the seconds since the machine booted (``CLOCK_MONOTONIC``, which a clock step does not
   move). Such a reading is valid for the contract, so it enters the spool like any other, and
@@ -35,8 +35,9 @@ from telemetry.models import MIN_TIME_MS, Reading
 
 log = logging.getLogger(__name__)
 
-#: No time before this is a real time for this release (seconds since the epoch, UTC).
-CLOCK_FLOOR = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+#: No time before this is a real time: 2025-01-01 UTC, earlier than any build of this
+#: software. The doctor's "implausible clock" uses it too (gateway/tools/doctor/checks.py).
+CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
 #: A provisional time is this plus the seconds since boot (2000-01-01, the contract's floor).
 PROVISIONAL_ORIGIN = MIN_TIME_MS / 1000
 
