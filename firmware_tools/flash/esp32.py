@@ -15,7 +15,7 @@ does, with what a roadside line needs on top:
   against it, so a read damaged on the way cannot refuse, or pass, an image;
 - **a block that still fails after esptool's own attempts** resumes the write from the start of
   its 4 KiB sector (FLASH_BEGIN there erases it again; NOR programming cannot undo a half
-  write otherwise), up to ``retries`` times;
+  write otherwise), up to ``retries`` times per block;
 - **verify after write**: the ROM's MD5 of the written region is compared with the image's; a
   mismatch is read again (the digest may have been damaged on the way back) and only one that
   stays is rewritten (once per remaining retry) and checked again;
@@ -198,15 +198,15 @@ class Esp32Flasher:
         self._begin(address, image, start)
         self.progress("erase", 1, 1)
         seq = 0
-        resumes = 0
+        failures: dict[int, int] = {}  # block -> times it failed all of esptool's attempts
         while seq < blocks:
             block = image[seq * step : (seq + 1) * step].ljust(step, b"\xff")
             try:
                 esp.flash_block(block, seq - start)
             except LINE_ERRORS as exc:
-                if resumes == self.retries:
+                failures[seq] = failures.get(seq, 0) + 1
+                if failures[seq] > self.retries:
                     raise FlashError("write_failed", address=hex(address + seq * step)) from None
-                resumes += 1
                 self.report.retries += 1
                 log.info("block %d failed (%s): resuming from its sector", seq, exc)
                 with contextlib.suppress(*LINE_ERRORS):
