@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -37,8 +38,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import serial
-from esp_pylib.logger import EspLog, EspLogBase
 from esptool.cmds import DETECTED_FLASH_SIZES, attach_flash
+from esptool.logger import EspLog, EspLogBase
 from esptool.targets import ESP32ROM
 from esptool.util import FatalError, flash_size_bytes
 
@@ -164,6 +165,9 @@ class Esp32Flasher:
             self.esp.connect(mode="no-reset", attempts=3, warnings=False)
         except LINE_ERRORS as exc:
             log.info("no ESP32 ROM loader: %s", exc)
+            other = re.search(r"This chip is (\S+), not ESP32", str(exc))
+            if other:  # another Espressif part answered: its chip-detect word says which
+                raise FlashError("esp32_wrong_chip", port=self.port.port, chip=other[1]) from None
             raise FlashError("esp32_no_loader", port=self.port.port) from None
         esp = self.esp
         self.report.chip = self._retrying(esp.get_chip_description, "no_answer")

@@ -117,3 +117,12 @@ def test_no_loader_is_said_so(link: SerialLink, claims: Path) -> None:
     assert caught.value.code == "esp32_no_loader"
     assert "GPIO0" in caught.value.render("id") and "GPIO0" in caught.value.render("en")
     assert not list(claims.iterdir())
+
+
+def test_another_espressif_chip_is_named(link: SerialLink, claims: Path) -> None:
+    with Esp32RomSim(link, ChipProfile(magic=0x0000_07C6)) as sim:  # an ESP32-S2's word
+        with pytest.raises(FlashError) as caught:
+            flash_esp32(link.path, image(16), claims=claims)
+        assert sim.chip.writes == 0 and sim.chip.erased_sectors == []
+    assert caught.value.code == "esp32_wrong_chip"
+    assert "bukan ESP32 (ESP32-S2)" in caught.value.render("id")

@@ -45,6 +45,8 @@ class ChipProfile:
     #: RDID answer: manufacturer 0xC8, memory type 0x40, capacity 0x16 (2**22 bytes)
     jedec_id: int = 0x16_40C8
     xtal_hz: int = 40_000_000
+    #: the chip-detect word; another part's (0x000007C6: an ESP32-S2) makes esptool refuse it
+    magic: int = ESP32_MAGIC
 
     def efuse_words(self) -> dict[int, int]:
         """The eFuse read registers (EFUSE_BLK0_RDATA0..6) as esptool decodes them."""
@@ -76,7 +78,7 @@ class Esp32Chip:
         self.profile = p = profile or ChipProfile()
         self.flash = bytearray([ERASED]) * p.flash_size
         self.registers: dict[int, int] = {
-            CHIP_DETECT_MAGIC_ADDR: ESP32_MAGIC,
+            CHIP_DETECT_MAGIC_ADDR: p.magic,
             APB_CTL_DATE: 1 << 31,
             UART_CLKDIV: p.xtal_hz // 115200,
             RTCCALICFG1: 0,
