@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from firmware_tools.flash import ESP32_APP_ADDRESS, FlashError, flash_esp32
+from gateway.devices.nmea_gps.driver import NmeaGpsConfig, NmeaGpsDriver
+from kernel.portclaim import is_claimed
 from simulators.devices.esp32_rom import ChipProfile, Esp32RomSim, Noise
 from simulators.devices.esp32_rom.protocol import FLASH_DATA, SPI_FLASH_MD5
 from simulators.devices.serial_link import SerialLink
+from testkit.drivers import in_thread, wait_for
 
 
 def image(size: int, seed: int = 7) -> bytes:
@@ -126,3 +129,34 @@ def test_another_espressif_chip_is_named(link: SerialLink, claims: Path) -> None
         assert sim.chip.writes == 0 and sim.chip.erased_sectors == []
     assert caught.value.code == "esp32_wrong_chip"
     assert "bukan ESP32 (ESP32-S2)" in caught.value.render("id")
+
+
+def test_a_running_driver_lends_its_port_to_an_esp32_flash(
+    link: SerialLink, claims: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same claim as for an STM32 (kernel/portclaim.py): a real GPS driver on the line lets
+    go while the ESP32 is written, and opens its port again afterwards."""
+    monkeypatch.setenv("JAGAJALAN_PORT_CLAIMS", str(claims))
+    config = NmeaGpsConfig.model_validate(
+        {
+            "id": "node1",
+            "driver": "nmea_gps",
+            "serial": {"port": link.path, "baudrate": 115200, "timeout": 0.5},
+            "reopen_interval": 0.1,
+        }
+    )
+    driver = NmeaGpsDriver(config, lambda readings: None)
+    seen: list[str | None] = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "write" and done == 1:
+            seen.append(driver.last_problem[0] if driver.last_problem else None)
+
+    data = image(3000)
+    with in_thread(driver), Esp32RomSim(link) as sim:
+        assert wait_for(lambda: driver.state != "starting")  # the driver holds the port
+        flash_esp32(link.path, data, claims=claims, progress=progress, release_timeout=10)
+        assert sim.chip.flash_at(ESP32_APP_ADDRESS, len(data)) == data
+        assert seen == ["port_released"]
+        assert wait_for(lambda: driver.last_problem is None or driver.state == "timeout", 10)
+    assert not is_claimed(link.path, claims)
