@@ -15,6 +15,7 @@ from simulators.devices.esp32_rom import ChipProfile, Esp32RomSim, Noise, RomLoa
 from simulators.devices.esp32_rom.protocol import (
     FLASH_BEGIN,
     FLASH_DATA,
+    FLASH_DEFL_DATA,
     FLASH_END,
     INVALID_CRC,
     INVALID_MESSAGE,
@@ -156,3 +157,27 @@ def test_esptool_s_own_command_line_writes_the_image(tmp_path: Path, capsys) -> 
     out = capsys.readouterr().out
     assert "ESP32-D0WD-V3" in out and "24:0a:c4:12:34:56" in out
     assert "Hash of data verified" in out
+
+
+def test_esptool_s_compressed_write_is_inflated_by_the_rom(tmp_path: Path) -> None:
+    """`write-flash --compress` without the stub: FLASH_DEFL_* blocks, inflated as they come
+    (a text-like image compresses; its blocks on the line are fewer than in flash)."""
+    rng = random.Random(6)
+    data = b"".join(rng.choice([b"jalan ", b"banjir ", b"0x1F "]) for _ in range(6000))
+    image = tmp_path / "app.bin"
+    image.write_bytes(data)
+    with (
+        SerialLink(tmp_path / "ttyESP", baudrate=115200) as link,
+        Esp32RomSim(link, noise=Noise(checksum_error_rate=0.2, seed=2)) as sim,
+    ):
+        esptool.main(
+            [
+                *("--chip", "esp32", "--port", link.path, "--before", "no-reset"),
+                *("--after", "no-reset", "--no-stub", "write-flash", "--compress"),
+                *("0x20000", str(image)),
+            ]
+        )
+        assert sim.chip.flash_at(0x20000, len(data)) == data
+        blocks = sim.loader.commands[FLASH_DEFL_DATA]
+        assert 0 < blocks < len(data) // 1024 and FLASH_DATA not in sim.loader.commands
+        assert sim.injected.checksum_errors > 0

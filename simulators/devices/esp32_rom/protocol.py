@@ -17,6 +17,9 @@ ESP32's ROM does, for the commands esptool sends with ``--no-stub``:
   block; the request's checksum field is the XOR of the block's bytes seeded with 0xEF, a
   mismatch is error 0x07 and nothing is written; the sequence must be the next one or a repeat
   of the last one), FLASH_END (0x04: 1 runs the application, 0 reboots);
+- FLASH_DEFL_BEGIN / FLASH_DEFL_DATA / FLASH_DEFL_END (0x10-0x12): the same with the blocks
+  compressed (zlib), inflated as they come (``esptool --no-stub write-flash --compress``);
+  a repeat of the last block is acknowledged without inflating it again;
 - SPI_FLASH_MD5 (0x13): the MD5 of a flash region, 32 lower-case hex digits (the ROM's form);
 - anything else (the stub's commands, MEM_* uploads, GET_SECURITY_INFO, which the ESP32 ROM
   does not know): error 0x05, "invalid message", as the ROM answers.
@@ -28,6 +31,7 @@ code to answer instead of writing (fault injection: 0x07 is a wrong-checksum ans
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Callable
 
 from simulators.devices.esp32_rom.chip import ChipProfile, Esp32Chip
@@ -43,12 +47,16 @@ READ_REG = 0x0A
 SPI_SET_PARAMS = 0x0B
 SPI_ATTACH = 0x0D
 CHANGE_BAUDRATE = 0x0F
+FLASH_DEFL_BEGIN = 0x10
+FLASH_DEFL_DATA = 0x11
+FLASH_DEFL_END = 0x12
 SPI_FLASH_MD5 = 0x13
 
 #: error codes of the status bytes (esptool's loader names them)
 INVALID_MESSAGE = 0x05
 FAILED_TO_ACT = 0x06
 INVALID_CRC = 0x07
+INFLATE_ERROR = 0x0B
 
 SYNC_DATA = b"\x07\x07\x12\x20" + b"\x55" * 32
 CHECKSUM_SEED = 0xEF
@@ -84,6 +92,8 @@ class RomLoader:
         self._escaped = False
         self._begin: tuple[int, int, int] | None = None  # offset, blocks, block size
         self._next_seq = 0
+        self._inflate: zlib._Decompress | None = None  # FLASH_DEFL_*: the stream so far
+        self._written = 0  # FLASH_DEFL_*: bytes inflated and programmed
         self._out = bytearray()
 
     def reset(self) -> None:
@@ -152,6 +162,9 @@ class RomLoader:
             FLASH_BEGIN: self._flash_begin,
             FLASH_DATA: self._flash_data,
             FLASH_END: self._flash_end,
+            FLASH_DEFL_BEGIN: self._flash_begin,
+            FLASH_DEFL_DATA: self._flash_data,
+            FLASH_DEFL_END: self._flash_end,
             SPI_FLASH_MD5: self._flash_md5,
         }.get(op)
         if handler is None:
@@ -215,6 +228,8 @@ class RomLoader:
             return
         self._begin = (offset, blocks, block_size)
         self._next_seq = 0
+        self._inflate = zlib.decompressobj() if op == FLASH_DEFL_BEGIN else None
+        self._written = 0
         self._answer(op)
 
     def _flash_data(self, op: int, data: bytes, chk: int) -> None:
@@ -239,7 +254,22 @@ class RomLoader:
         if self.fault is not None and (error := self.fault(op)):
             self._answer(op, error=error)
             return
-        if not self.chip.program(offset + seq * block_size, block):
+        if (op == FLASH_DEFL_DATA) != (self._inflate is not None):
+            self._answer(op, error=FAILED_TO_ACT)  # a plain block in a compressed run or so
+            return
+        if self._inflate is not None:
+            if seq < self._next_seq:  # its answer was lost: it is in flash already
+                self._answer(op)
+                return
+            try:
+                block = self._inflate.decompress(block)
+            except zlib.error:
+                self._answer(op, error=INFLATE_ERROR)
+                return
+            at, self._written = offset + self._written, self._written + len(block)
+        else:
+            at = offset + seq * block_size
+        if not self.chip.program(at, block):
             self._answer(op, error=FAILED_TO_ACT)
             return
         self._next_seq = max(self._next_seq, seq + 1)
