@@ -30,18 +30,11 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
-import os
-import random
-import select
-import threading
-import tty
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Self
 
 from simulators.devices.esp32_rom.chip import ChipProfile, Esp32Chip
 from simulators.devices.esp32_rom.protocol import END, ESC, INVALID_CRC, RomLoader
+from simulators.devices.loader_sim import PtyLoaderSim
 from simulators.devices.serial_link import SerialLink
 
 FRAMING = (END, ESC)
@@ -67,101 +60,29 @@ class Injected:
     checksum_errors: int = 0
 
 
-class Esp32RomSim:
+class Esp32RomSim(PtyLoaderSim):
+    name = "esp32-rom"
+    protected = FRAMING
+
     def __init__(
         self,
         link: SerialLink,
         profile: ChipProfile | None = None,
         noise: Noise | None = None,
     ) -> None:
-        self.link = link
         self.noise = noise or Noise()
-        self.injected = Injected()
-        self._rng = random.Random(self.noise.seed)
-        self._lock = threading.Lock()  # the relay thread and the emulator thread share _rng
+        super().__init__(link, self.noise.byte_error_rate, self.noise.seed, Injected())
         self.loader = RomLoader(profile, fault=self._inject_checksum_error)
         self.chip: Esp32Chip = self.loader.chip
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._fd: int | None = None
-        if self.noise.byte_error_rate:
-            link.to_device = self._corrupter(to_device=True)
-            link.to_gateway = self._corrupter(to_device=False)
 
-    # -- faults -----------------------------------------------------------------------------
-    def _corrupter(self, to_device: bool) -> Callable[[bytes], bytes]:
-        rate = self.noise.byte_error_rate
-
-        def corrupt(data: bytes) -> bytes:
-            out = bytearray(data)
-            with self._lock:
-                for i in range(len(out)):
-                    if out[i] in FRAMING or self._rng.random() >= rate:
-                        continue
-                    value = out[i] ^ self._rng.randrange(1, 256)
-                    if value in FRAMING:
-                        continue
-                    out[i] = value
-                    self.injected.byte_errors += 1
-                    self.injected.to_device += to_device
-            return bytes(out)
-
-        return corrupt
+    def feed(self, data: bytes) -> bytes:
+        return self.loader.feed(data)
 
     def _inject_checksum_error(self, op: int) -> int:
-        if not self.noise.checksum_error_rate:
-            return 0
-        with self._lock:
-            hit = self._rng.random() < self.noise.checksum_error_rate
+        hit = self.chance(self.noise.checksum_error_rate)
         self.injected.checksum_errors += hit
         return INVALID_CRC if hit else 0
-
-    # -- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._fd = self.link.open_device()
-        tty.setraw(self._fd)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sim:esp32-rom", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
 
     def reset(self) -> None:
         """GPIO0 low and a reset: the part is back in download mode, flash kept."""
         self.loader.reset()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        fd = self._fd
-        assert fd is not None
-        while not self._stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                return
-            answer = self.loader.feed(data)
-            view = memoryview(answer)
-            while view:
-                try:
-                    view = view[os.write(fd, view) :]
-                except OSError:
-                    return

@@ -24,16 +24,9 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
-import os
-import random
-import select
-import threading
-import tty
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self
 
+from simulators.devices.loader_sim import PtyLoaderSim
 from simulators.devices.serial_link import SerialLink
 from simulators.devices.stm32_boot.chip import ChipProfile, Memory
 from simulators.devices.stm32_boot.protocol import Bootloader
@@ -59,97 +52,28 @@ class Injected:
     to_device: int = field(default=0)  # of the byte errors, how many the part received
 
 
-class Stm32BootSim:
+class Stm32BootSim(PtyLoaderSim):
+    name = "stm32-boot"
+
     def __init__(
         self,
         link: SerialLink,
         chip: ChipProfile | None = None,
         noise: Noise | None = None,
     ) -> None:
-        self.link = link
         self.noise = noise or Noise()
-        self.injected = Injected()
-        self._rng = random.Random(self.noise.seed)
-        self._lock = threading.Lock()  # the relay thread and the emulator thread share _rng
+        super().__init__(link, self.noise.byte_error_rate, self.noise.seed, Injected())
         self.bootloader = Bootloader(chip, nack=self._inject_nack)
         self.memory: Memory = self.bootloader.memory
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._fd: int | None = None
-        if self.noise.byte_error_rate:
-            link.to_device = self._corrupter(to_device=True)
-            link.to_gateway = self._corrupter(to_device=False)
 
-    # -- faults -----------------------------------------------------------------------------
-    def _corrupter(self, to_device: bool) -> Callable[[bytes], bytes]:
-        rate = self.noise.byte_error_rate
-
-        def corrupt(data: bytes) -> bytes:
-            out = bytearray(data)
-            with self._lock:
-                for i in range(len(out)):
-                    if self._rng.random() < rate:
-                        out[i] ^= self._rng.randrange(1, 256)
-                        self.injected.byte_errors += 1
-                        self.injected.to_device += to_device
-            return bytes(out)
-
-        return corrupt
+    def feed(self, data: bytes) -> bytes:
+        return self.bootloader.feed(data)
 
     def _inject_nack(self, code: int) -> bool:
-        if not self.noise.nack_rate:
-            return False
-        with self._lock:
-            hit = self._rng.random() < self.noise.nack_rate
+        hit = self.chance(self.noise.nack_rate)
         self.injected.nacks += hit
         return hit
-
-    # -- life cycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._fd = self.link.open_device()
-        tty.setraw(self._fd)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sim:stm32-boot", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
 
     def reset(self) -> None:
         """BOOT0 high and reset: the part is back in its bootloader, memory kept."""
         self.bootloader.reset()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        fd = self._fd
-        assert fd is not None
-        while not self._stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                return
-            answer = self.bootloader.feed(data)
-            view = memoryview(answer)
-            while view:
-                try:
-                    view = view[os.write(fd, view) :]
-                except OSError:
-                    return
