@@ -25,6 +25,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kernel.process import pid_alive
 from kernel.text import Said
 
 FILE_NAME = "demo.json"
@@ -69,16 +70,6 @@ def remove_state(directory: Path, pid: int) -> None:
         (directory / FILE_NAME).unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        return True
-    return True
-
-
 def _load(path: Path) -> DemoState | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -90,7 +81,7 @@ def _load(path: Path) -> DemoState | None:
 def read_state(directory: Path | None = None) -> DemoState | None:
     """The running demo's state, or None (no file, an unreadable one, or a dead process)."""
     state = _load((directory or demo_dir()) / FILE_NAME)
-    if state is None or not _alive(state.pid):
+    if state is None or not pid_alive(state.pid):
         return None
     return state
 

@@ -30,6 +30,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from kernel.process import pid_alive
+
 DEFAULT_DIR = Path("/run/jagajalan/port-claims")
 ENV = "JAGAJALAN_PORT_CLAIMS"
 
@@ -52,16 +54,6 @@ def claim_path(port: str, folder: Path) -> Path:
     return folder / (real.strip("/").replace("/", "_") + ".claim")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_claim(port: str, folder: Path) -> dict | None:
     """The live claim on *port*, or None (no claim, an unreadable one, or its process dead)."""
     try:
@@ -69,7 +61,7 @@ def read_claim(port: str, folder: Path) -> dict | None:
         pid = int(claim["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return claim if _alive(pid) else None
+    return claim if pid_alive(pid) else None
 
 
 def is_claimed(port: str, folder: Path) -> bool:

@@ -15,7 +15,6 @@ retained status carries the version (docs/protocol.md).
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from kernel.alive import read_alive
+from kernel.process import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,6 @@ class HealthResult:
 
 
 class HealthCheck(Protocol):
-    @staticmethod
-    def pid_alive(pid: object) -> bool:
-        """The gateway process still runs (the updater runs on the same machine, as root)."""
-        if not isinstance(pid, int) or pid <= 0:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
     def wait(self, version: str, since: float) -> HealthResult: ...
 
 
@@ -108,26 +95,13 @@ class HealthFile:
         started = record.get("started")
         if seen != version or not isinstance(started, int | float) or started < since:
             return HealthResult(False, "health.not_started", seen)
-        if not self.pid_alive(record.get("pid")):
+        if not pid_alive(record.get("pid")):
             return HealthResult(False, "health.exited", seen)
         phase = record.get("phase")
         wanted = ("published",) if self.require == "published" else ("running", "published")
         if phase not in wanted:
             return HealthResult(False, "health.not_published", str(phase))
         return HealthResult(True, f"health.ok_{phase}", seen)
-
-    @staticmethod
-    def pid_alive(pid: object) -> bool:
-        """The gateway process still runs (the updater runs on the same machine, as root)."""
-        if not isinstance(pid, int) or pid <= 0:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
 
     def wait(self, version: str, since: float) -> HealthResult:
         deadline = time.monotonic() + self.timeout
