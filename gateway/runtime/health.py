@@ -19,8 +19,10 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
 ``info``               device id -> any other facts a driver reports in ``.info``
 ``position``           {latitude, longitude, altitude} from the first driver reporting one (GPS)
 ``clock_offset``       seconds, gateway clock minus GPS time, from the first driver reporting it
-``update``             the last software update: {version, result, reason} from the updater's
-                       journal (kernel/alive.py), when one has finished
+``update``             the last software update: {version, result, reason, detail, rollout,
+                       time} from the updater's outcome file beside the spool
+                       (kernel/update_result.py: refusals and failed downloads too), else
+                       {version, result, reason} from its journal (kernel/alive.py)
 =====================  =====================================================================
 
 ``gateway_health`` (a reading of sensor ``gateway``, every ``health_interval`` seconds, through
@@ -44,6 +46,7 @@ from typing import Any
 from gateway.devices.base import Driver, Sink
 from gateway.runtime.spool import Spool
 from kernel.alive import UPDATE_JOURNAL, last_update
+from kernel.update_result import read_update_result
 from kernel.version import installed_version
 from telemetry.models import DeviceState, Reading, Status, valid_time
 
@@ -155,9 +158,11 @@ class Health:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         update_journal: Path | None = UPDATE_JOURNAL,
+        update_result: Path | None = None,
     ) -> None:
         self.gateway = gateway
         self.update_journal = update_journal
+        self.update_result = update_result  # the updater's outcome file, beside the spool
         self.spool = spool
         self.drivers = drivers
         self.clock = clock
@@ -174,6 +179,19 @@ class Health:
 
     def device_states(self) -> dict[str, DeviceState]:
         return {d.config.id: d.state for d in self.drivers()}
+
+    def changes(self) -> tuple[object, ...]:
+        """What, when it changes, is worth a status at once: the device states and the
+        updater's files (a new outcome is reported without waiting for ``status_interval``)."""
+        return (self.device_states(), _stamp(self.update_result), _stamp(self.update_journal))
+
+    def last_update(self) -> dict[str, Any] | None:
+        """The outcome file's record, else the journal's last finished update."""
+        found = read_update_result(self.update_result)
+        if found is not None:
+            found.pop("v", None)
+            return found
+        return last_update(self.update_journal)
 
     def lost(self, count: int, error: Exception) -> None:
         """*count* readings could not be stored in the spool (disk full, I/O error)."""
@@ -196,7 +214,7 @@ class Health:
             spool_oldest_age=round(self.spool.oldest_age() or 0.0, 1),
             dropped=self.spool.dropped(),
             spool_errors=self.spool_errors,
-            **({"update": update} if (update := last_update(self.update_journal)) else {}),
+            **({"update": update} if (update := self.last_update()) else {}),
         )
 
     def reading(self) -> Reading | None:
@@ -229,6 +247,14 @@ def report_periodically(health: Health, sink: Sink, interval: float, stop: threa
             sink([reading])
         except Exception:  # health reporting must never take the gateway down
             log.exception("could not take a gateway_health reading; trying again later")
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        found = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if found is None else (found.st_mtime_ns, found.st_size)
 
 
 def _first(devices: Sequence[DeviceSnapshot], key: str, ok: Callable[[Any], bool]) -> Any:

@@ -35,6 +35,7 @@ from gateway.runtime.spool import Spool, SpoolError
 from kernel import __version__
 from kernel.alive import HEALTH_FILE_NAME, write_alive
 from kernel.signals import stop_event
+from kernel.update_result import UPDATE_RESULT_NAME
 from telemetry.models import DeviceState, Reading
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,13 @@ class GatewayService:
                 DriverRunner(table[device.driver][1](device, self._sink, clock), self._stop_drivers)
                 for device in config.devices
             ]
-            self.health = Health(config.gateway.id, self.spool, lambda: self.drivers, clock=clock)
+            self.health = Health(
+                config.gateway.id,
+                self.spool,
+                lambda: self.drivers,
+                clock=clock,
+                update_result=config.spool_path.parent / UPDATE_RESULT_NAME,
+            )
             self.publisher = Publisher(config, self.spool, self.health, clock=clock)
         except BaseException:
             self.spool.close()
