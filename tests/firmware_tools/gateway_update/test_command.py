@@ -64,7 +64,11 @@ def test_a_command_downloads_and_installs_once(setup, tmp_path: Path, capsys) ->
         assert run(tmp_path, command(key, GW, "1.0.0", f"{url}/{first.name}", first), args) == 0
         assert runs(root) == "1.0.0"
         done = outcome(tmp_path)
-        assert (done["version"], done["result"], done["rollout"]) == ("1.0.0", "committed", "r-test")
+        assert (done["version"], done["result"], done["rollout"]) == (
+            "1.0.0",
+            "committed",
+            "r-test",
+        )
         payload = command(key, GW, "1.1.0", f"{url}/{second.name}", second)
         assert run(tmp_path, payload, args) == 0
         assert runs(root) == "1.1.0"
