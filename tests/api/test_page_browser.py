@@ -189,7 +189,7 @@ def test_the_build_ships_leaflet_and_uplot_unchanged(built: Path) -> None:
             assert len(found) == 1, (lib, name)
             assert hashlib.sha256(found[0].read_bytes()).hexdigest() == digest, name
         assert (built / "api" / "static" / lib / "LICENSE").is_file()
-    for name in ("peta.js", "peta-chart.js", "peta-alerts.js", "peta.css"):
+    for name in ("peta.js", "peta-chart.js", "peta-alerts.js", "peta-releases.js", "peta.css"):
         assert (built / "api" / "static" / "page" / name).is_file()
 
 
