@@ -26,9 +26,9 @@
       var u = b.update;
       var failed = !!(u && u.failed);
       if (failed) {
-        text += ". " + page.t("release_failed", {
+        text += ". " + page.t(u.time_wib ? "release_failed" : "release_failed_untimed", {
           version: u.version || known(null), result: page.t("update_result." + u.result),
-          time: u.time_wib ? page.wib(u.time_wib) : "-", reason: why(u)
+          time: u.time_wib ? page.wib(u.time_wib) : "", reason: why(u)
         });
       }
       var classes = ["release", "gateway"].concat(failed ? ["failed"] : []);
