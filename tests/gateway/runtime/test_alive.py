@@ -152,7 +152,7 @@ def test_the_status_reports_a_refused_command_from_the_outcome_file(tmp_path: Pa
         )
         assert abs(update["time"] - _time_ms()) < 60_000
         gateway, seen = seen_of(encode_status(health.status("online")))
-        assert (seen.update_version, seen.update_result) == ("2.0.0", "refused")
+        assert (gateway, seen.update_version, seen.update_result) == ("gw-upd", "2.0.0", "refused")
         (tmp_path / UPDATE_RESULT_NAME).write_text("{half a file")  # never reported half
         assert health.status("online").model_dump()["update"]["version"] == "1.0.0"
     finally:
