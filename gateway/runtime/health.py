@@ -21,8 +21,9 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
 ``clock_offset``       seconds, gateway clock minus GPS time, from the first driver reporting it
 ``update``             the last software update: {version, result, reason, detail, rollout,
                        time} from the updater's outcome file beside the spool
-                       (kernel/update_result.py: refusals and failed downloads too), else
-                       {version, result, reason} from its journal (kernel/alive.py)
+                       (kernel/update_result.py: refusals and failed downloads too), or
+                       {version, result, reason} from its journal (kernel/alive.py) when
+                       that is newer (an update recovered at boot, never reported)
 =====================  =====================================================================
 
 ``gateway_health`` (a reading of sensor ``gateway``, every ``health_interval`` seconds, through
@@ -45,7 +46,7 @@ from typing import Any
 
 from gateway.devices.base import Driver, Sink
 from gateway.runtime.spool import Spool
-from kernel.alive import UPDATE_JOURNAL, last_update
+from kernel.alive import UPDATE_JOURNAL, last_update, read_alive
 from kernel.update_result import read_update_result
 from kernel.version import installed_version
 from telemetry.models import DeviceState, Reading, Status, valid_time
@@ -186,12 +187,17 @@ class Health:
         return (self.device_states(), _stamp(self.update_result), _stamp(self.update_journal))
 
     def last_update(self) -> dict[str, Any] | None:
-        """The outcome file's record, else the journal's last finished update."""
+        """The outcome file's record, unless the journal holds a newer finished update (an
+        update the updater did not live to report: a power cut, recovered at boot)."""
         found = read_update_result(self.update_result)
-        if found is not None:
-            found.pop("v", None)
-            return found
-        return last_update(self.update_journal)
+        journal = last_update(self.update_journal)
+        if found is None:
+            return journal
+        found.pop("v", None)
+        started = (read_alive(self.update_journal) or {}).get("started") if journal else None
+        if isinstance(started, int | float) and started * 1000 > found["time"]:
+            return journal
+        return found
 
     def lost(self, count: int, error: Exception) -> None:
         """*count* readings could not be stored in the spool (disk full, I/O error)."""

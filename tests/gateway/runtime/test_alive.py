@@ -153,6 +153,14 @@ def test_the_status_reports_a_refused_command_from_the_outcome_file(tmp_path: Pa
         assert abs(update["time"] - _time_ms()) < 60_000
         gateway, seen = seen_of(encode_status(health.status("online")))
         assert (gateway, seen.update_version, seen.update_result) == ("gw-upd", "2.0.0", "refused")
+        # An update the updater did not live to report (recovered at boot): the newer wins.
+        later = (_time_ms() + 5_000) / 1000
+        journal.write_text(
+            f'{{"phase": "rolled_back", "new": "2.1.0", "old": "1.0.0", "started": {later}}}'
+        )
+        assert health.status("online").model_dump()["update"]["version"] == "2.1.0"
+        journal.write_text('{"phase": "committed", "new": "1.0.0", "old": null, "started": 1}')
+        assert health.status("online").model_dump()["update"]["version"] == "2.0.0"
         (tmp_path / UPDATE_RESULT_NAME).write_text("{half a file")  # never reported half
         assert health.status("online").model_dump()["update"]["version"] == "1.0.0"
     finally:
