@@ -18,6 +18,7 @@ BENCHMARKS += ["bench.alerts"]  # publish -> signed webhook p99 under 500 gatewa
 BENCHMARKS += ["bench.series"]  # the API's reads of 500 gateways on InfluxDB
 BENCHMARKS += ["bench.sites"]  # GET /sites/latest: 500 sites on a real InfluxDB
 BENCHMARKS += ["bench.flash"]  # stm32loader into the emulated STM32 over a pty, clean and noisy
+BENCHMARKS += ["bench.flash_esp32"]  # esptool (ROM, no stub) into the emulated ESP32 over a pty
 BENCHMARKS += ["bench.firmware"]  # verify_bundle of 1 MB and 64 MB bundles; key unlock
 
 

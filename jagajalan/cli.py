@@ -50,7 +50,7 @@ COMPONENTS = [
     "simulators.cli",
     "dashboards.cli",
     "firmware_tools.cli",
-    "jagajalan.demo",
+    "jagajalan.demo_cli",
     "jagajalan.stack",
     "jagajalan.configdoc",
 ]

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from store import influx_read
 from store.base import (
     MISSING_DATABASE,
     MISSING_LOGIN,
@@ -60,9 +61,6 @@ from store.base import (
 )
 from store.influxql import quote_ident, where
 from telemetry.mapping import (
-    BATCH_MEASUREMENT,
-    META_MEASUREMENTS,
-    STATUS_MEASUREMENT,
     Point,
     to_lines,
 )
@@ -70,17 +68,6 @@ from telemetry.mapping import (
 #: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
 WRITE_CHUNK = 5_000
 _ERROR_TEXT_LIMIT = 500
-
-
-def _convert(value: Any, kind: str) -> float | int | str | bool:
-    # InfluxDB's JSON writes the float 20.0 as 20, so the declared type decides.
-    if kind == "float":
-        return float(value)
-    if kind == "integer":
-        return int(value)
-    if kind == "boolean":
-        return bool(value)
-    return str(value)
 
 
 class InfluxStore(Store):
@@ -276,55 +263,10 @@ class InfluxStore(Store):
     def latest(
         self, gateway: str | None = None, measurement: str | None = None
     ) -> list[LatestValue]:
-        from store.influx_latest import newest_values
-
-        kinds = {
-            m: keys
-            for m, keys in self._field_keys(measurement).items()
-            if m not in META_MEASUREMENTS and keys
-        }
-        if not kinds:
-            return []
-        out: list[LatestValue] = []
-        for (meas, key, field), (time_ms, value) in newest_values(self, kinds, gateway).items():
-            tags = dict(key)
-            out.append(
-                LatestValue(
-                    gateway=tags.pop("gateway", ""),
-                    sensor=tags.pop("sensor", ""),
-                    measurement=meas,
-                    tags=tags,
-                    field=field,
-                    value=_convert(value, kinds[meas][field]),
-                    time_ms=time_ms,
-                )
-            )
-        out.sort(
-            key=lambda v: (v.gateway, v.sensor, v.measurement, sorted(v.tags.items()), v.field)
-        )
-        return out
+        return influx_read.latest(self, gateway, measurement)
 
     def gateways(self) -> list[GatewaySeen]:
-        from store.influx_latest import newest_values
-
-        wanted = {BATCH_MEASUREMENT: ["seq"], STATUS_MEASUREMENT: ["state"]}
-        seen: dict[str, dict[str, Any]] = {}
-        for (meas, key, _), (time_ms, value) in newest_values(self, wanted).items():
-            gateway = dict(key).get("gateway", "")
-            if meas == BATCH_MEASUREMENT:
-                seen.setdefault(gateway, {}).update(last_seen_ms=time_ms, last_seq=int(value))
-            else:
-                seen.setdefault(gateway, {}).update(state=str(value), state_time_ms=time_ms)
-        return [
-            GatewaySeen(
-                gateway=gateway,
-                last_seen_ms=info.get("last_seen_ms"),
-                last_seq=info.get("last_seq"),
-                state=info.get("state"),
-                state_time_ms=info.get("state_time_ms"),
-            )
-            for gateway, info in sorted(seen.items())
-        ]
+        return influx_read.gateways(self)
 
     def count(self, measurement: str, gateway: str | None = None) -> int:
         """Points in *measurement*: per series the largest per-field count, summed. Exact
@@ -373,7 +315,8 @@ class InfluxStore(Store):
             f"SELECT * FROM {quote_ident(m)} GROUP BY * ORDER BY time DESC LIMIT 1" for m in present
         )
         for m, result in zip(present, self._query(q), strict=True):
-            out[m] = sorted(_points(m, result, kinds[m]), key=lambda p: sorted(p.tags.items()))
+            points = influx_read.points_of(m, result, kinds[m])
+            out[m] = sorted(points, key=lambda p: sorted(p.tags.items()))
         return out
 
     def series(self, query: SeriesQuery, after_ms: int | None, limit: int) -> list[SeriesRow]:
@@ -388,7 +331,7 @@ class InfluxStore(Store):
         (result,) = self._query(
             f"SELECT * FROM {quote_ident(measurement)}{condition} GROUP BY *{tail}"
         )
-        return _points(measurement, result, kinds)
+        return influx_read.points_of(measurement, result, kinds)
 
     def ping(self) -> bool:
         try:
@@ -413,22 +356,6 @@ class InfluxStore(Store):
             for key, kind in series.get("values", []):
                 keys.setdefault(key, kind)  # the first type wins if shards disagree
         return out
-
-
-def _points(measurement: str, result: dict[str, Any], kinds: dict[str, str]) -> list[Point]:
-    """The points of one ``SELECT * ... GROUP BY *`` result, fields typed by *kinds*."""
-    out: list[Point] = []
-    for series in result.get("series", []):
-        tags = {k: v for k, v in series.get("tags", {}).items() if v}
-        columns = series["columns"]
-        for row in series.get("values", []):
-            fields = {
-                name: _convert(value, kinds.get(name, "float"))
-                for name, value in zip(columns[1:], row[1:], strict=True)
-                if value is not None
-            }
-            out.append(Point(measurement, dict(tags), fields, int(row[0])))
-    return out
 
 
 def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:

@@ -213,12 +213,19 @@ class Influx:
 
 
 def write_influx_conf(
-    workdir: Path, port: int, *, auth: bool = False, max_body_size: int | None = None
+    workdir: Path,
+    port: int,
+    *,
+    auth: bool = False,
+    max_body_size: int | None = None,
+    cold_after: str | None = None,
 ) -> Path:
     """An influxd config for tests; *max_body_size* (bytes) caps a /write request's body
-    (influxd answers 413 above it; its own default is 25 MB)."""
+    (influxd answers 413 above it; its own default is 25 MB); *cold_after* (e.g. ``"1s"``)
+    is how long a shard goes unwritten before its full compaction (influxd's default: 4h)."""
     workdir.mkdir(parents=True, exist_ok=True)
     body_limit = "" if max_body_size is None else f"\n  max-body-size = {max_body_size}"
+    cold = "" if cold_after is None else f'\n  compact-full-write-cold-duration = "{cold_after}"'
     rpc = free_port()
     conf = workdir / "influxdb.conf"
     conf.write_text(
@@ -230,7 +237,7 @@ bind-address = "127.0.0.1:{rpc}"
   dir = "{workdir}/data"
   wal-dir = "{workdir}/wal"
   query-log-enabled = false
-  index-version = "inmem"
+  index-version = "inmem"{cold}
 [http]
   bind-address = "127.0.0.1:{port}"
   auth-enabled = {"true" if auth else "false"}
@@ -253,9 +260,12 @@ def influxd(
     auth: bool = False,
     cpus: set[int] | None = None,
     max_body_size: int | None = None,
+    cold_after: str | None = None,
 ) -> Iterator[Influx]:
     port = free_port()
-    conf = write_influx_conf(workdir, port, auth=auth, max_body_size=max_body_size)
+    conf = write_influx_conf(
+        workdir, port, auth=auth, max_body_size=max_body_size, cold_after=cold_after
+    )
     server = Influx(port, workdir, conf, cpus=cpus)
     server.start()
     try:

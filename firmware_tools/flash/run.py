@@ -1,9 +1,9 @@
 """One flashing run: claim the port from the gateway's driver, open it, flash, give it back.
 
-Flashing takes image bytes and an address (:func:`flash_stm32`). Where the bytes come from is
-the caller's: :func:`load_image` reads a raw image, or hands a bundle to a verifier (a callable
-``path -> image bytes`` that raises on a bundle it refuses, e.g. the bundle tools'
-``verify_bundle``), so nothing is written before the bundle's checks pass.
+Flashing takes image bytes and an address (:func:`flash_stm32`, :func:`flash_esp32`). Where
+the bytes come from is the caller's: :func:`load_image` reads a raw image, or hands a bundle to
+a verifier (a callable ``path -> image bytes`` that raises on a bundle it refuses, e.g. the
+bundle tools' ``verify_bundle``), so nothing is written before the bundle's checks pass.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import serial
 
@@ -22,7 +23,13 @@ from firmware_tools.flash.errors import FlashError
 from firmware_tools.flash.stm32 import FLASH_BASE, FlashReport, Progress, Stm32Flasher
 from kernel.portclaim import PortClaimed, claim_port, claims_dir
 
+if TYPE_CHECKING:
+    from firmware_tools.flash.esp32 import Esp32Report
+
 log = logging.getLogger(__name__)
+
+#: where an ESP32 application goes by default (the default partition table's app slot)
+ESP32_APP_ADDRESS = 0x10000
 
 #: ``path -> image bytes``; raises when the file must not be flashed
 Verifier = Callable[[Path], bytes]
@@ -127,6 +134,35 @@ def flash_stm32(
     ) as ser:
         flasher = Stm32Flasher(ser, retries=retries, timeout=timeout, progress=progress)
         try:
+            return flasher.flash(image, address, go=go)
+        except (OSError, serial.SerialException) as exc:
+            raise FlashError("port_error", port=port, error=str(exc)) from None
+
+
+def flash_esp32(
+    port: str,
+    image: bytes,
+    address: int = ESP32_APP_ADDRESS,
+    *,
+    baudrate: int = 115200,
+    retries: int = 5,
+    go: bool = True,
+    progress: Progress | None = None,
+    claims: Path | None = None,
+    release_timeout: float = 30.0,
+) -> Esp32Report:
+    """Flash *image* at *address* into the ESP32 (in download mode) behind *port*, through
+    its ROM loader with esptool (the ``esp32`` extra); see :mod:`.esp32`. The port is claimed
+    and opened exactly as for an STM32 (8N1: the ROM loader's line)."""
+    try:
+        from firmware_tools.flash.esp32 import Esp32Flasher
+    except ImportError:
+        raise FlashError("esp32_needs_esptool") from None
+    with lent_port(
+        port, baudrate=baudrate, parity="N", claims=claims, release_timeout=release_timeout
+    ) as ser:
+        try:
+            flasher = Esp32Flasher(ser, retries=retries, progress=progress)
             return flasher.flash(image, address, go=go)
         except (OSError, serial.SerialException) as exc:
             raise FlashError("port_error", port=port, error=str(exc)) from None

@@ -19,6 +19,10 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
 ``info``               device id -> any other facts a driver reports in ``.info``
 ``position``           {latitude, longitude, altitude} from the first driver reporting one (GPS)
 ``clock_offset``       seconds, gateway clock minus GPS time, from the first driver reporting it
+``stamps_moved``       readings moved 1 ms later because their series had used that time
+                       (gateway/runtime/stamps.py), this run
+``clock``, ``held``    ``"unset"`` and the readings held in the spool, while the gateway clock
+                       is not set (gateway/runtime/clock.py); absent otherwise
 ``update``             the last software update: {version, result, reason, detail, rollout,
                        time} from the updater's outcome file beside the spool
                        (kernel/update_result.py: refusals and failed downloads too), or
@@ -160,8 +164,12 @@ class Health:
         monotonic: Callable[[], float] = time.monotonic,
         update_journal: Path | None = UPDATE_JOURNAL,
         update_result: Path | None = None,
+        extras: Callable[[], dict[str, Any]] | None = None,
+        wall: Callable[[], float] | None = None,
     ) -> None:
         self.gateway = gateway
+        self.extras = extras  # more status keys, from the service (stamps, clock)
+        self.wall = wall or clock  # the status's time: the system clock, not a provisional one
         self.update_journal = update_journal
         self.update_result = update_result  # the updater's outcome file, beside the spool
         self.spool = spool
@@ -208,7 +216,7 @@ class Health:
             log.error("%s; %d reading(s) lost so far (free disk space?)", error, self.spool_errors)
 
     def status(self, state: str) -> Status:
-        ms = int(self.clock() * 1000)
+        ms = int(self.wall() * 1000)
         return Status(
             gateway=self.gateway,
             state=state,  # type: ignore[arg-type]
@@ -221,6 +229,7 @@ class Health:
             dropped=self.spool.dropped(),
             spool_errors=self.spool_errors,
             **({"update": update} if (update := self.last_update()) else {}),
+            **(self.extras() if self.extras is not None else {}),
         )
 
     def reading(self) -> Reading | None:

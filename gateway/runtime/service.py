@@ -13,6 +13,12 @@ The health file beside the spool (:mod:`kernel.alive`: version, pid, ``running``
 ``published`` once the broker acknowledged a status) tells the updater on the same machine
 that a new release works, with or without network (firmware_tools.gateway_update).
 
+Every reading passes :class:`gateway.runtime.stamps.SeriesStamps` on its way to the spool: no
+two readings of one series get the same time, also when the clock steps back. While the
+system clock is not set (before :data:`gateway.runtime.clock.CLOCK_FLOOR`), the drivers get
+provisional times and the spool holds every reading until the clock is set, then re-dates
+them (:mod:`gateway.runtime.clock`).
+
 A spool that cannot be written (disk full, I/O error) does not crash the driver that handed
 over the readings: they are counted as lost (``spool_errors`` in the status) and logged.
 """
@@ -25,13 +31,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from gateway import devices as _drivers
 from gateway.config import GatewayConfig
 from gateway.devices.base import DeviceConfig, Driver
+from gateway.runtime.clock import ClockGuard, GatewayClock
 from gateway.runtime.health import Health, report_periodically
 from gateway.runtime.publisher import Publisher
 from gateway.runtime.spool import Spool, SpoolError
+from gateway.runtime.stamps import SeriesStamps
 from kernel import __version__
 from kernel.alive import HEALTH_FILE_NAME, write_alive
 from kernel.signals import stop_event
@@ -102,6 +111,9 @@ class GatewayService:
     ) -> None:
         table = _drivers.DRIVERS if drivers is None else drivers
         self.config = config
+        self.stamps = SeriesStamps()  # one time per reading of a series (stamps.py)
+        wall = clock
+        clock = self.clock = GatewayClock(wall)  # provisional times while unset (clock.py)
         self._stop_drivers = threading.Event()
         self._shutdown = threading.Event()
         self.spool = Spool(
@@ -121,11 +133,14 @@ class GatewayService:
                 lambda: self.drivers,
                 clock=clock,
                 update_result=config.spool_path.parent / UPDATE_RESULT_NAME,
+                extras=self._status_extras,
+                wall=wall,
             )
-            self.publisher = Publisher(config, self.spool, self.health, clock=clock)
+            self.publisher = Publisher(config, self.spool, self.health, clock=wall)
         except BaseException:
             self.spool.close()
             raise
+        self.guard = ClockGuard(self.clock, self.spool)
         self._health_thread = threading.Thread(
             target=report_periodically,
             args=(self.health, self._sink, config.publish.health_interval, self._stop_drivers),
@@ -143,12 +158,17 @@ class GatewayService:
     def device_states(self) -> dict[str, DeviceState]:
         return self.health.device_states()
 
+    def _status_extras(self) -> dict[str, Any]:
+        return {"stamps_moved": self.stamps.moved, **self.guard.status()}
+
     def _sink(self, readings: Sequence[Reading]) -> None:
-        try:
-            self.spool.append(readings)
-        except SpoolError as exc:
-            self.health.lost(len(readings), exc)
-            return
+        with self.guard.lock:  # no provisional time slips past the re-dating (clock.py)
+            readings = self.stamps.stamp(self.guard.admit(readings))
+            try:
+                self.spool.append(readings)
+            except SpoolError as exc:
+                self.health.lost(len(readings), exc)
+                return
         self.publisher.notify()
 
     def start(self) -> None:
@@ -160,6 +180,7 @@ class GatewayService:
             self.spool.depth(),
         )
         self._started = True
+        self.guard.check()  # an unset clock holds the spool before anything is published
         self.publisher.start()
         for runner in self.runners:
             runner.start()
@@ -210,6 +231,7 @@ class GatewayService:
             self.start()
             try:
                 while not self._shutdown.wait(0.5):
+                    self.guard.check()
                     self.report_alive()
             finally:
                 self.stop()

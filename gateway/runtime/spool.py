@@ -53,6 +53,11 @@ Bound
     batches) are spared: paho re-sends them after a reconnect, so deleting them would count
     readings as dropped that still reach the broker.
 
+Holding
+    While :attr:`Spool.held` is set, :meth:`next_batch` hands out nothing (the gateway
+    clock is not set: gateway/runtime/clock.py); :meth:`redate` gives the held readings
+    their real times.
+
 Thread safety: one connection, every call holds one lock. ``locking_mode=EXCLUSIVE`` makes a
 second process opening the same spool fail at once instead of interleaving seqs.
 """
@@ -69,25 +74,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gateway.runtime.spool_schema import REDATE, SCHEMA, chunks
 from telemetry.models import Reading
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
-    id   INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: ids are the spool's order
-    t    REAL NOT NULL,                      -- wall-clock time of the append, s since epoch
-    seq  INTEGER,                            -- batch it was handed out in; NULL = not yet
-    data TEXT NOT NULL                       -- the reading as compact JSON
-);
-CREATE INDEX IF NOT EXISTS readings_unbatched ON readings(id) WHERE seq IS NULL;
-CREATE INDEX IF NOT EXISTS readings_seq ON readings(seq) WHERE seq IS NOT NULL;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0), ('dropped', 0), ('syncs', 0);
-"""
-
-#: Largest number of SQL variables used in one statement (SQLite allows 32766).
-_CHUNK = 500
 #: Seconds between two "spool full" (or "cannot write") log lines.
 _DROP_LOG_INTERVAL = 60.0
 
@@ -118,6 +109,7 @@ class Spool:
         self._last_drop_log = float("-inf")
         self._unsynced = False  # appended since the last fsync of the WAL
         self._last_sync = monotonic()
+        self.held = False  # hand out no batch (gateway/runtime/clock.py: clock not set)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -130,7 +122,7 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA journal_size_limit=67108864")
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
             self._dropped = self._meta("dropped")
         except sqlite3.DatabaseError as exc:
@@ -195,6 +187,8 @@ class Spool:
         *max_delay* seconds.
         """
         top = up_to if up_to is not None else 2**63 - 1
+        if self.held:
+            return None
         with self._lock, self._errors():
             batched = self._db.execute(
                 "SELECT seq, MIN(id) FROM readings WHERE seq IS NOT NULL GROUP BY seq ORDER BY seq"
@@ -233,11 +227,20 @@ class Spool:
             self._claimed.add(seq)
             return seq, readings, ids
 
+    def redate(self, below_ms: int, shift_ms: int) -> int:
+        """Add *shift_ms* to the time of every reading not yet in a batch whose time is
+        before *below_ms* (2000-01-01 or later), and the matching seconds to its append
+        time: held readings with provisional times get their real ones
+        (gateway/runtime/clock.py). Returns how many."""
+        with self._lock, self._errors(), self._durable(True), self._tx():
+            cur = self._db.execute(REDATE, (shift_ms, shift_ms / 1000, below_ms))
+            return cur.rowcount
+
     def ack(self, row_ids: Iterable[int]) -> None:
         """The broker has the batch: delete its rows."""
         ids = list(row_ids)
         with self._lock, self._errors(), self._tx():
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 cur = self._db.execute(
                     f"DELETE FROM readings WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 )
@@ -370,7 +373,7 @@ class Spool:
                 bad.append(row_id)
         if bad:
             with self._tx():
-                for chunk in _chunks(bad):
+                for chunk in chunks(bad):
                     self._db.execute(
                         f"DELETE FROM readings WHERE id IN ({','.join('?' * len(chunk))})", chunk
                     )
@@ -380,8 +383,3 @@ class Spool:
                     "UPDATE meta SET value = ? WHERE key = 'dropped'", (self._dropped,)
                 )
         return readings, ids
-
-
-def _chunks(items: list[int]) -> Iterator[list[int]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import resource
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ import paho.mqtt.client as mqtt
 
 from kernel import __version__
 from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
+from simulators.fleet.connection import Connection, raise_fd_limit
 from simulators.fleet.generator import (
     BatchSource,
     FleetOptions,
@@ -53,22 +53,6 @@ KEEPALIVE = 60
 Progress = Callable[[dict[str, Any]], None]
 
 
-class _Connection:
-    """One MQTT connection and the gateways it publishes for."""
-
-    def __init__(self, index: int, gateways: list[GatewayStats], client: mqtt.Client) -> None:
-        self.index = index
-        self.gateways = gateways
-        self.client = client
-        self.inflight: dict[int, tuple[GatewayStats | None, int, int, int]] = {}
-        self.connected = False
-        self.reconnecting = False
-        self.lost_while_reconnecting = False  # a disconnect the running reconnect must follow
-        self.error: str | None = None
-        self.closing = False
-        self.first_answer: asyncio.Future[None] | None = None
-
-
 class FleetRun:
     def __init__(self, opts: FleetOptions, progress: Progress | None = None) -> None:
         problems = opts.check()
@@ -84,7 +68,7 @@ class FleetRun:
         self.scenario = fleet_scenario(opts, time.time())
         self.protocol = "5"
         self.stats: dict[str, GatewayStats] = {}
-        self.conns: list[_Connection] = []
+        self.conns: list[Connection] = []
         self.max_lag = 0.0
         self.t0 = 0.0
         self.last_ack = 0.0
@@ -107,7 +91,7 @@ class FleetRun:
         else:
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _attach(self, conn: _Connection) -> None:
+    def _attach(self, conn: Connection) -> None:
         loop = self._loop
         assert loop is not None
         c = conn.client
@@ -139,7 +123,7 @@ class FleetRun:
         c.on_disconnect = lambda *a: self._on_disconnect(conn, *a)
         c.on_publish = lambda *a: self._on_publish(conn, *a)
 
-    def _on_connect(self, conn: _Connection, _c, _u, _flags, reason, _props=None) -> None:
+    def _on_connect(self, conn: Connection, _c, _u, _flags, reason, _props=None) -> None:
         if reason.is_failure:
             hint = " (wrong username or password?)" if reason.value in (134, 135) else ""
             conn.error = f"broker refused the connection: {reason}{hint}"
@@ -153,7 +137,7 @@ class FleetRun:
         if conn.first_answer is not None and not conn.first_answer.done():
             conn.first_answer.set_result(None)
 
-    def _on_disconnect(self, conn: _Connection, _c, _u, _flags, reason, _props=None) -> None:
+    def _on_disconnect(self, conn: Connection, _c, _u, _flags, reason, _props=None) -> None:
         conn.connected = False
         if conn.closing or self._stopping:
             return
@@ -166,13 +150,13 @@ class FleetRun:
         log.warning("connection %d lost (%s); reconnecting", conn.index, reason)
         self._start_reconnect(conn)
 
-    def _start_reconnect(self, conn: _Connection) -> None:
+    def _start_reconnect(self, conn: Connection) -> None:
         assert self._loop is not None
         conn.reconnecting = True  # one reconnect at a time: a second would close the first
         conn.lost_while_reconnecting = False
         self._loop.create_task(self._reconnect(conn))
 
-    def _on_publish(self, conn: _Connection, _c, _u, mid: int, reason, _props=None) -> None:
+    def _on_publish(self, conn: Connection, _c, _u, mid: int, reason, _props=None) -> None:
         entry = conn.inflight.pop(mid, None)
         if entry is None or entry[0] is None:
             return  # a status message
@@ -180,7 +164,7 @@ class FleetRun:
         gw.on_ack(seq, readings, size, str(reason) if reason.is_failure else None)
         self.last_ack = time.monotonic()
 
-    async def _reconnect(self, conn: _Connection) -> None:
+    async def _reconnect(self, conn: Connection) -> None:
         """Reconnect with backoff; paho then re-sends the batches still awaiting a PUBACK
         (same mid and seq), so a lost connection delays batches but does not lose them."""
         delay = 1.0
@@ -199,7 +183,7 @@ class FleetRun:
             if conn.lost_while_reconnecting and not (conn.closing or self._stopping):
                 self._start_reconnect(conn)
 
-    def _publish_status(self, conn: _Connection, gateway: str, state: str) -> None:
+    def _publish_status(self, conn: Connection, gateway: str, state: str) -> None:
         status = Status(
             gateway=gateway, state=state, time=round(time.time() * 1000), version=__version__
         )
@@ -210,7 +194,7 @@ class FleetRun:
     async def run(self) -> dict[str, Any]:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        _raise_fd_limit(len(self.plan) + 64)
+        raise_fd_limit(len(self.plan) + 64)
         user = self.ids[0] if self.credentials else None
         self.protocol = await self._loop.run_in_executor(
             self._pool,
@@ -255,13 +239,13 @@ class FleetRun:
             stats = [GatewayStats(g, k, "", self.opts.seq_start) for g in gws]
             for s in stats:
                 self.stats[s.gateway] = s
-            conn = _Connection(k, stats, client)
+            conn = Connection(k, stats, client)
             conn.first_answer = loop.create_future()
             self._attach(conn)
             self.conns.append(conn)
         host, port = self.address.host, self.address.port
 
-        async def connect(conn: _Connection) -> None:
+        async def connect(conn: Connection) -> None:
             try:
                 await loop.run_in_executor(self._pool, conn.client.connect, host, port, KEEPALIVE)
                 assert conn.first_answer is not None
@@ -396,14 +380,6 @@ class FleetRun:
             "started": self.started_utc,
         }
         return fleet_summary(self.opts, list(self.stats.values()), run, window, self.max_lag)
-
-
-def _raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        new = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
 def run_fleet(opts: FleetOptions, progress: Progress | None = None) -> dict[str, Any]:

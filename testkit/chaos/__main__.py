@@ -3,6 +3,7 @@ figures written into docs/reliability.md (between its ``chaos figures`` markers)
 
     python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--crashes-min 4]
                             [--store-worker-min 4] [--disk-full-min 5] [--clock-min 3]
+                            [--clock-unset-min 3]
                             [--only partition] [--report docs/reliability.md] [--keep]
 
 Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
@@ -31,6 +32,7 @@ from testkit.chaos.scenarios import (
     Outcome,
     bad_link,
     clock_jump,
+    clock_unset,
     crashes,
     disk_full,
     partition,
@@ -67,6 +69,12 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         ),
         # Each of the two jumps lasts a third of the time.
         ("clock_jump", "cj", Link(keepalive=30), lambda r: clock_jump(r, args.clock_min * 20)),
+        (
+            "clock_unset",
+            "cu",
+            Link(keepalive=30, clock_offset=-time.time() + 60),  # boots at 1970
+            lambda r: clock_unset(r, args.clock_unset_min * 60),
+        ),
     ]
 
 
@@ -78,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-worker-min", type=float, default=4.0, help="minutes (4)")
     parser.add_argument("--disk-full-min", type=float, default=5.0, help="minutes (5)")
     parser.add_argument("--clock-min", type=float, default=3.0, help="minutes (3)")
+    parser.add_argument("--clock-unset-min", type=float, default=3.0, help="minutes (3)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
@@ -127,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                     # Readings the full disk refused are the gateway's count, exactly.
                     miscounted = outcome.figures.get("spool_errors", t.refused) != t.refused
                     bad = t.lost or t.duplicates or t.emit_lost or t.emit_refused_stored
+                    bad = bad or t.overwritten or outcome.figures.get("points_misplaced", 0)
+                    bad = bad or outcome.figures.get("stored_while_unset", 0)
                     if bad or miscounted or found:
                         failed.append(name)
                 except Exception:

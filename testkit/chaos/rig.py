@@ -69,6 +69,9 @@ class Link:
     #: The spool on a tmpfs of this many KiB made for the test (0: on the test's tmp):
     #: the disk that fills up (testkit/chaos/smallfs.py).
     spool_fs_kib: int = 0
+    #: The gateway's clock offset (s) from its first start: e.g. ``-time.time()`` boots it at
+    #: 1970, a gateway without a real-time clock before NTP sets it (testkit/gateway_cli.py).
+    clock_offset: float = 0.0
 
 
 @dataclass
@@ -307,6 +310,8 @@ def chaos_rig(
             relay=relay,
             procs=procs,
         )
+        if link.clock_offset:
+            rig.set_clock(link.clock_offset)
         rig.start_gateway()
         stack.callback(lambda: rig.proc is not None and rig.stop_gateway(30))
         rig.wait_online()

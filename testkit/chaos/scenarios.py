@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from testkit.chaos import smallfs
 from testkit.chaos.rig import EMIT, ChaosRig
-from testkit.chaos.tally import Tally, read_refused, reading_measurements, tally
+from testkit.chaos.tally import (
+    Tally,
+    read_refused,
+    reading_measurements,
+    stored_points,
+    tally,
+)
 
 
 @dataclass
@@ -42,11 +48,20 @@ def hold(rig: ChaosRig, seconds: float, every: Callable[[], None] | None = None)
 
 
 def _finish(
-    rig: ChaosRig, name: str, healed: float, figures: dict[str, float], settle: float = 60
+    rig: ChaosRig,
+    name: str,
+    healed: float,
+    figures: dict[str, float],
+    settle: float = 60,
+    status_keys: tuple[str, ...] = (),
 ) -> Outcome:
+    """Wait for the drain, note *status_keys* of the gateway's last status, stop, count."""
     drained = rig.wait_drained(healed, timeout=600)
     figures["drain_s"] = round(time.time() - healed, 1)
     assert drained, f"backlog not drained 600 s after healing:\n{rig.gateway_log.read_text()}"
+    if status_keys:
+        status = rig.status()
+        figures.update({k: status.get(k, -1) for k in status_keys})
     code = rig.stop_gateway(timeout=60)
     assert code == 0, rig.gateway_log.read_text()
     return Outcome(name, tally(rig, settle), figures)
@@ -213,7 +228,9 @@ def clock_jump(
     behind the right time for *seconds* (re-living times it had already stamped), then right
     again (as NTP would set it). Readings carry the gateway clock's time at the observation
     (docs/protocol.md): each stored point's time must fall inside the phase it was taken in,
-    shifted by that phase's offset; nothing lost, nothing stored twice."""
+    shifted by that phase's offset; nothing lost, nothing stored twice. The traffic counter's
+    intervals that the forward jump skipped are closed at once as zero counts (docs/protocol.md
+    5.1): their points lie in the skipped hour and are counted apart (``points_skipped``)."""
     start = time.time()
     hold(rig, 3)
     back = -(seconds + 10.0)
@@ -227,9 +244,11 @@ def clock_jump(
     t = time.time()
     rig.set_clock(0.0)
     phases[-1] = (phases[-1][0], t, phases[-1][2])
-    phases.append((t, float("inf"), 0.0))
-    outcome = _finish(rig, name, t, {"fault_s": round(t - start, 1)})
-    placed = place_points(rig, phases)
+    figures = {"fault_s": round(t - start, 1)}
+    outcome = _finish(rig, name, t, figures, status_keys=("stamps_moved",))
+    phases.append((t, time.time(), 0.0))
+    jumped = phases[1][0]
+    placed = place_points(rig, phases, skipped=(jumped, jumped + forward))
     outcome.figures.update(placed)
     return outcome
 
@@ -237,18 +256,35 @@ def clock_jump(
 #: How far a point's time may sit outside its phase: a traffic interval's time is its start
 #: (5 s intervals in the rig, plus the 2 s grace), and the clock file is read every 0.1 s.
 PLACE_SLACK_S = 10.0
+#: The traffic counter's interval readings (docs/protocol.md 5.1).
+TRAFFIC_INTERVAL_MEASUREMENTS = ("traffic_flow", "traffic_segment")
 
 
-def place_points(rig: ChaosRig, phases: list[tuple[float, float, float]]) -> dict[str, float]:
+def place_points(
+    rig: ChaosRig,
+    phases: list[tuple[float, float, float]],
+    skipped: tuple[float, float] | None = None,
+) -> dict[str, float]:
     """Counts of the stored points (every reading measurement, but the emit device's, whose
-    times are its index) by the phase whose shifted window holds their time."""
-    counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0}
+    times are its index) by the phase whose shifted window holds their time. A zero-count
+    traffic interval inside *skipped* (the time a forward jump skipped, less the slack at
+    each end) is one the jump closed unobserved: ``points_skipped``."""
+    counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0, "points_skipped": 0}
+    counts["points_unshifted"] = 0  # in a window of the right time only
     shifted = [(a + off - PLACE_SLACK_S, b + off + PLACE_SLACK_S, off) for a, b, off in phases]
     for m in reading_measurements(rig):
         for p in rig.store.points(m, rig.gateway):
             if p.tags.get("sensor") == EMIT:
                 continue
             t = p.time_ms / 1000
+            if (
+                skipped is not None
+                and m in TRAFFIC_INTERVAL_MEASUREMENTS
+                and p.fields.get("count") == 0
+                and skipped[0] + PLACE_SLACK_S < t < skipped[1] - PLACE_SLACK_S
+            ):
+                counts["points_skipped"] += 1
+                continue
             offsets = {off for a, b, off in shifted if a <= t <= b}
             if not offsets:
                 counts["points_misplaced"] += 1
@@ -256,4 +292,33 @@ def place_points(rig: ChaosRig, phases: list[tuple[float, float, float]]) -> dic
                 counts["points_forward"] += 1
             elif min(offsets) < 0:  # the re-lived times: also the first phase's window
                 counts["points_back"] += 1
+            else:
+                counts["points_unshifted"] += 1
     return counts
+
+
+def clock_unset(rig: ChaosRig, seconds: float, name: str = "clock_unset") -> Outcome:
+    """The gateway booted with its clock at 1970 (``Link(clock_offset=...)``: no real-time
+    clock, NTP not there yet). For *seconds* its readings are held in the spool with
+    provisional times (status ``clock: "unset"``, ``held`` growing; none of its readings in
+    InfluxDB); then the clock is set (as NTP would) and the held readings go out with their
+    real times: every stored point's time lies between the gateway's start and now."""
+    assert rig.link.clock_offset < -1e9, "this scenario needs Link(clock_offset=-time.time())"
+    booted = rig.t0 / 1000 + 600  # the rig takes t0 just before it starts the gateway
+    held: list[int] = []
+    hold(rig, seconds, every=lambda: held.append(rig.status().get("held", -1)))
+    status = rig.status()
+    figures: dict[str, float] = {
+        "fault_s": round(time.time() - booted, 1),
+        "held_at_end": status.get("held", -1),
+        "held_grew": int(len(held) > 2 and held[-1] > held[1] > 0),
+        "unset_in_status": int(status.get("clock") == "unset" and status.get("time") is None),
+        "stored_while_unset": stored_points(rig),
+    }
+    rig.set_clock(0.0)
+    t = time.time()
+    outcome = _finish(rig, name, t, figures, status_keys=("stamps_moved", "clock"))
+    counts = place_points(rig, [(booted, time.time(), 0.0)])
+    outcome.figures["points_in_time"] = counts["points_unshifted"]
+    outcome.figures["points_misplaced"] = counts["points_misplaced"]
+    return outcome

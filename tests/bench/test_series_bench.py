@@ -15,6 +15,7 @@ pytestmark = pytest.mark.services
 TINY = Scale(
     gateways=3,
     raw_hours=2,
+    from_midnight=False,  # exactly 2 h of raw points, counted below
     rollup_days=2,
     csv_rows=600,
     page=7,

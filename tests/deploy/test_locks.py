@@ -1,5 +1,5 @@
 """The two locks and pyproject.toml agree: requirements.lock pins exactly what runs (the gateway's
-dependencies and the [server] extra, with everything they pull in), requirements-dev.lock
+dependencies, the [server] and [esp32] extras, with everything they pull in), requirements-dev.lock
 exactly what `.[dev]` adds, each package in one lock only, at the version installed here.
 
 The closures are computed from the installed packages' own metadata, as pip resolves them
@@ -72,7 +72,13 @@ def test_every_pinned_package_is_in_exactly_one_lock() -> None:
 
 
 def test_pyproject_pins_match_the_locks() -> None:
-    for group, lock in (("dependencies", RUNTIME), ("server", RUNTIME), ("dev", RUNTIME | DEV)):
+    groups = (
+        ("dependencies", RUNTIME),
+        ("server", RUNTIME),
+        ("esp32", RUNTIME),
+        ("dev", RUNTIME | DEV),
+    )
+    for group, lock in groups:
         reqs = PROJECT["dependencies"] if group == "dependencies" else EXTRAS[group]
         for text in reqs:
             req = Requirement(text)
@@ -90,7 +96,7 @@ def test_pyproject_pins_match_the_locks() -> None:
 
 
 def test_the_locks_are_exactly_what_the_extras_pull_in() -> None:
-    runtime = closure([*PROJECT["dependencies"], *EXTRAS["server"]])
+    runtime = closure([*PROJECT["dependencies"], *EXTRAS["server"], *EXTRAS["esp32"]])
     everything = closure(["jagajalan[dev]"])
     assert set(RUNTIME) == runtime, (
         f"requirements.lock lacks {sorted(runtime - set(RUNTIME))}, "

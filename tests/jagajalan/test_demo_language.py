@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jagajalan.demo import problem_of
+from jagajalan.demo_cli import problem_of
 from kernel.text import Said, Text, tr
 from testkit import children
 from testkit.language import judge

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway.config import GatewayConfig, load_gateway_config
+from gateway.runtime.clock import CLOCK_FLOOR
 from gateway.runtime.spool import Spool, SpoolError
 from gateway.tools.scan.command import seen_ports
 from kernel.config import PSEUDO_KEYS, ConfigError
@@ -37,7 +38,7 @@ Status = Literal["pass", "warn", "fail", "skip"]
 
 #: A system clock before this is certainly wrong (unset RTC, 1970): 2025-01-01 00:00 UTC,
 #: earlier than any build of this software.
-MIN_PLAUSIBLE_TIME = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
+MIN_PLAUSIBLE_TIME = CLOCK_FLOOR  # below it the gateway holds its readings (runtime/clock.py)
 MAX_PLAUSIBLE_TIME = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
 #: Disk: below this much free space on the spool's filesystem the check fails.
 DISK_MIN_FREE = 50_000_000
