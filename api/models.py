@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.release_models import UpdateOutcome
+
 _UTC = "ISO 8601 time in UTC with a Z suffix, millisecond precision"
 _WIB = "the same instant in WIB (Asia/Jakarta, +07:00), for people"
 
@@ -121,6 +123,10 @@ class GatewayPublic(BaseModel):
         "status carried none (a Last Will)",
         examples=["0.1.0"],
     )
+    update: UpdateOutcome | None = Field(
+        description="how its last software update ended, from the newest status; null when "
+        "that status carried none (no update yet, a Last Will)"
+    )
     devices: list[DevicePublic] = Field(
         description="the devices of the newest status that named devices, by device id"
     )
@@ -163,38 +169,6 @@ class GatewayHistory(BaseModel):
     )
     end_wib: str = Field(description=_WIB, examples=["2025-11-30T15:00:00.000+07:00"])
     changes: list[StateChange] = Field(description="oldest first")
-
-
-class ReleaseGroup(BaseModel):
-    group: str = Field(description="a kecamatan, or pilot", examples=["Sarolangun"])
-    version: str = Field(description="the gateway release it should run", examples=["0.2.0"])
-    counter: int = Field(description="that bundle's anti-rollback counter", examples=[7])
-    rollout: str = Field(description="the rollout that set it", examples=["0.2.0-20261206T0800Z"])
-    set_at: str = Field(
-        description=f"when it was set; {_UTC}", examples=["2026-12-06T08:00:00.000Z"]
-    )
-    gateways: int = Field(description="gateways in the group", examples=[4])
-    behind: int = Field(description="of them, not reporting the version", examples=[1])
-
-
-class GatewayBehind(BaseModel):
-    gateway: str = Field(examples=["srl-pasar-01"])
-    group: str = Field(examples=["Sarolangun"])
-    desired: str = Field(description="the version its group should run", examples=["0.2.0"])
-    version: str | None = Field(
-        description="the version its newest status reports; null when never seen or when that "
-        "status carried none (a Last Will)",
-        examples=["0.1.0"],
-    )
-    state: str | None = Field(
-        description='"online" or "offline" from its newest status; null when never seen',
-        examples=["online"],
-    )
-
-
-class Releases(BaseModel):
-    groups: list[ReleaseGroup] = Field(description="by group name")
-    behind: list[GatewayBehind] = Field(description="by gateway id")
 
 
 class IndexLink(BaseModel):

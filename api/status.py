@@ -1,7 +1,7 @@
 """Gateways and their devices, from the points ingest writes for every status message.
 
 Pure functions over the store's points (no store, no FastAPI): ``gateway_status`` (state and
-the gateway's own details: spool, dropped, clock offset, software version) and
+the gateway's own details: spool, dropped, clock offset, software version, last update) and
 ``jagajalan_device_status`` (one point per device per status: state, last error, stuck
 fields, error count, firmware); docs/protocol.md section 4. What "the current devices" are:
 the devices of the newest status that named any, so a device removed from the gateway's
@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from api.models import DevicePublic, GatewayPublic, StateChange
+from api.release_models import UpdateOutcome
 from kernel.times import utc_iso, wib_iso
 from store.base import GatewaySeen
 from telemetry.mapping import STATUS_FIELDS, VERSION_FIELD, Point
+from telemetry.update_report import FAILED_RESULTS
 
 
 def _str(point: Point, name: str) -> str:
@@ -56,6 +58,26 @@ def current_devices(newest: Iterable[Point]) -> dict[str, list[DevicePublic]]:
     return out
 
 
+def update_view(status: Point | None) -> UpdateOutcome | None:
+    """The last software update of a ``gateway_status`` point (its ``update_*`` fields,
+    telemetry/update_report.py); None when it carried none."""
+    if status is None or not _str(status, "update_result"):
+        return None
+    result = _str(status, "update_result")
+    when = status.fields.get("update_time")
+    when_ms = int(when) if isinstance(when, int | float) else None
+    return UpdateOutcome(
+        version=_str(status, "update_version"),
+        result=result,
+        failed=result in FAILED_RESULTS,
+        reason=_str(status, "update_reason") or None,
+        detail=_str(status, "update_detail") or None,
+        rollout=_str(status, "update_rollout") or None,
+        time=utc_iso(when_ms) if when_ms is not None else None,
+        time_wib=wib_iso(when_ms) if when_ms is not None else None,
+    )
+
+
 def gateway_view(
     seen: GatewaySeen, status: Point | None, devices: Sequence[DevicePublic]
 ) -> GatewayPublic:
@@ -76,6 +98,7 @@ def gateway_view(
         state_time_wib=wib_iso(seen.state_time_ms),
         **details,  # type: ignore[arg-type]
         version=(_str(status, VERSION_FIELD) or None) if status is not None else None,
+        update=update_view(status),
         devices=list(devices),
         devices_ok=sum(1 for d in devices if d.state == "ok"),
     )

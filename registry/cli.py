@@ -110,6 +110,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     key = actions.add_parser("key", help="the API's keys: create, list, revoke")
     keys = key.add_subparsers(dest="key_action", metavar="ACTION", required=True)
     keycli.register(lambda name, text: action(name, text, keys))
+    from registry import firmwarecli
+
+    fw = actions.add_parser("firmware", help="desired sensor node firmware per sensor profile")
+    firmwares = fw.add_subparsers(dest="firmware_action", metavar="ACTION", required=True)
+    firmwarecli.register(lambda name, text: action(name, text, firmwares))
 
 
 def _say(lang: str, key: str, err: bool = False, **args: Any) -> None:

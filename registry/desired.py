@@ -5,6 +5,11 @@ with each gateway's reported version (``GET /releases``).
 :func:`set_group` makes *gateways* the members of *group* (moving them out of any other group:
 a gateway has one desired version, the latest rollout's) and sets the group's version, in one
 transaction. :func:`desired` reads every gateway's desired version as plain values.
+
+Sensor node firmware: :func:`set_firmware` records the firmware the nodes of a sensor profile
+should run (``jagajalan registry firmware set``); :func:`desired_firmware` reads them with the
+registered sensors of those profiles, which the API compares with the firmware each node's
+gateway reports.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select
 
-from registry.models import DesiredMember, DesiredVersion
+from registry.models import DesiredFirmware, DesiredMember, DesiredVersion, Sensor
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,66 @@ def desired(engine: Engine) -> list[Desired]:
             set_at = set_at.replace(tzinfo=dt.UTC)
         out.append(Desired(gateway, group, version, counter, rollout, set_at))
     return out
+
+
+# -- sensor node firmware per sensor profile --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirmwareWanted:
+    profile: str
+    version: str
+    set_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class NodeWanted:
+    """A registered sensor whose profile has a desired firmware."""
+
+    gateway: str
+    sensor: str
+    profile: str
+    version: str
+
+
+def set_firmware(
+    engine: Engine, profile: str, version: str, now: dt.datetime | None = None
+) -> None:
+    """The nodes of *profile* should run firmware *version* (replaces the one set before)."""
+    now = now or dt.datetime.now(dt.UTC)
+    table = DesiredFirmware.__table__
+    with engine.begin() as connection:
+        connection.execute(delete(table).where(table.c.profile == profile))
+        connection.execute(table.insert().values(profile=profile, version=version, set_at=now))
+
+
+def clear_firmware(engine: Engine, profile: str) -> bool:
+    """No desired firmware for *profile* any more; False when it had none."""
+    table = DesiredFirmware.__table__
+    with engine.begin() as connection:
+        return connection.execute(delete(table).where(table.c.profile == profile)).rowcount > 0
+
+
+def desired_firmware(engine: Engine) -> tuple[list[FirmwareWanted], list[NodeWanted]]:
+    """Every profile's desired firmware (by profile), and the registered sensors of those
+    profiles (by gateway, sensor)."""
+    nodes = (
+        select(Sensor.gateway_id, Sensor.id, Sensor.profile, DesiredFirmware.version)
+        .join(DesiredFirmware, DesiredFirmware.profile == Sensor.profile)
+        .order_by(Sensor.gateway_id, Sensor.id)
+    )
+    with engine.connect() as connection:
+        wanted = connection.execute(
+            select(
+                DesiredFirmware.profile, DesiredFirmware.version, DesiredFirmware.set_at
+            ).order_by(DesiredFirmware.profile)
+        ).all()
+        sensors = connection.execute(nodes).all()
+    return (
+        [FirmwareWanted(p, v, _utc(at)) for p, v, at in wanted],
+        [NodeWanted(*row) for row in sensors],
+    )
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when

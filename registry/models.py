@@ -251,3 +251,16 @@ class DesiredMember(Base):
     group_name: Mapped[str] = mapped_column(
         ForeignKey("desired_versions.group_name", ondelete="CASCADE"), index=True
     )
+
+
+class DesiredFirmware(Base):
+    """The firmware the sensor nodes of one profile (``sensors.profile``: a Modbus register
+    map or a device kind) should run, set with ``jagajalan registry firmware set``; the API
+    lists the nodes whose reported firmware differs (``GET /releases``). No foreign key: a
+    profile is a name in the gateways' configs, not a registry row."""
+
+    __tablename__ = "desired_firmware"
+
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

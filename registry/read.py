@@ -131,6 +131,16 @@ class RegistryReader:
         except SQLAlchemyError as exc:
             raise RegistryUnavailable(self._why(exc)) from None
 
+    def desired_firmware(self) -> tuple[list[Any], list[Any]]:
+        """Desired node firmware per profile and the sensors of those profiles
+        (registry/desired.py: ``desired_firmware``), uncached."""
+        from registry.desired import desired_firmware
+
+        try:
+            return desired_firmware(self.engine)
+        except SQLAlchemyError as exc:
+            raise RegistryUnavailable(self._why(exc)) from None
+
     def _read(self) -> tuple[SiteRecord, ...]:
         try:
             with self.engine.connect() as connection:

@@ -50,6 +50,7 @@ from telemetry.models import (
 )
 from telemetry.topics import ID_RE, reserved_id
 from telemetry.units import field_kind
+from telemetry.update_report import update_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +405,7 @@ def status_points(status: Status, time_ms: int) -> list[Point]:
     }
     if status.version:
         details[VERSION_FIELD] = status.version[:MAX_VERSION_TEXT]
+    details.update(update_fields(status.model_extra))  # the last update (update_report.py)
     points = [status_point(status.gateway, status.state, time_ms, details)]
     firmware = firmware_versions(status)
     errors = status.errors or {}

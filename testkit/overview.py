@@ -8,6 +8,7 @@ so tests assert on the DOM, not on pixels.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -91,3 +92,14 @@ def read_overview(dom: str) -> Overview:
     reader = _Reader()
     reader.feed(dom)
     return reader.out
+
+
+def releases_shown(dom: str) -> list[tuple[dict[str, str], str]]:
+    """The items of the page's software updates section: (data-* attributes, text)."""
+    section = re.search(r'<section id="releases"[^>]*>(.*?)</section>', dom, re.S)
+    assert section is not None, dom[:2000]
+    items = re.findall(r'<li class="release ([^"]+)"([^>]*)>([^<]*)</li>', section.group(1))
+    return [
+        ({"class": cls, **dict(re.findall(r'data-([a-z]+)="([^"]*)"', attrs))}, text)
+        for cls, attrs, text in items
+    ]

@@ -11,7 +11,9 @@ The page holds no data and is open to everyone; its script reads ``GET /sites/la
 ``GET /series``, which follow ``--public-read`` like any client (without access it says so and
 how to fix it, and takes a key kept in the browser). Everything it loads comes from this
 server (``/static/page``: ``peta.js``, the chart in ``peta-chart.js``, the active alerts of
-``GET /alerts`` in ``peta-alerts.js``; Leaflet and uPlot, vendored from npm, in
+``GET /alerts`` in ``peta-alerts.js``, the gateways and sensor nodes behind the latest
+release of ``GET /releases`` (with why a gateway's last update failed) in
+``peta-releases.js``; Leaflet and uPlot, vendored from npm, in
 ``/static/leaflet`` and ``/static/uplot``, versions and checksums in their README.md), so it
 works without internet.
 Map tiles only when ``--map-tiles`` names a tile server; without, the sites are drawn on a plain
@@ -74,6 +76,16 @@ def labels(lang: Lang) -> dict[str, dict[str, str]]:
     }
 
 
+def reasons(lang: Lang) -> dict[str, str]:
+    """Why an update failed, as the updater says it (``update.*``, ``health.*`` in the
+    catalogue), for the reason keys a gateway's status reports: templates with ``{detail}``."""
+    out = {}
+    for key, pair in CATALOGUE.items():
+        if key.split(".")[0] in ("update", "health") and set(placeholders(pair[0])) <= {"detail"}:
+            out[key] = tr(key, lang, detail="{detail}")
+    return out
+
+
 def page_config(request: Request, lang: Lang) -> dict[str, Any]:
     return {
         "lang": lang,
@@ -82,6 +94,7 @@ def page_config(request: Request, lang: Lang) -> dict[str, Any]:
         "attribution": request.app.state.map_attribution,
         "text": {name: template(name, lang) for name in TEXTS},
         "labels": labels(lang),
+        "reasons": reasons(lang),
         "units": UNIT_SYMBOLS | {u: tr(f"page.unit.{k}", lang) for u, k in UNIT_WORDS.items()},
     }
 
@@ -115,6 +128,7 @@ def html(request: Request, lang: Lang) -> str:
 </header>
 <div id="problem" role="alert" hidden></div>
 <section id="alerts" aria-live="polite" hidden></section>
+<section id="releases" hidden></section>
 <main>
 <div id="map"></div>
 <section id="sites" aria-label="{escape(tr("page.site", lang))}"></section>
@@ -131,6 +145,7 @@ def html(request: Request, lang: Lang) -> str:
 <script src="/static/uplot/uPlot.iife.min.js"></script>
 <script src="/static/page/peta-chart.js"></script>
 <script src="/static/page/peta-alerts.js"></script>
+<script src="/static/page/peta-releases.js"></script>
 <script src="/static/page/peta.js"></script>
 </body>
 </html>

@@ -21,6 +21,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 -- The API lists the gateways behind their group's desired release (GET /releases); only
 -- `jagajalan firmware rollout`, run by an admin as the owner, writes the desired versions.
 GRANT SELECT ON desired_versions, desired_version_gateways TO :"api";
+-- ... and the sensor nodes whose firmware differs from their profile's desired firmware; only
+-- `jagajalan registry firmware set`, run by an admin as the owner, writes it.
+GRANT SELECT ON desired_firmware TO :"api";
 
 -- The alerts service: reads where and to whom; writes its alerts, silences, the lease of the
 -- acting instance and the outbox with its attempts. Never the keys.

@@ -16,6 +16,10 @@ download or a USB stick, with a health check and automatic rollback (docs/firmwa
   ``<root>/downloads``) must have the command's SHA-256 before the normal verified update.
 - ``--status`` prints what runs and how the last update ended.
 
+Every command or bundle it finishes with (installed, rolled back, refused, not downloaded, not
+installed) is also written to ``update-result.json`` beside the command file (else beside the
+health file), which the gateway reports in its status (outcome_file.py, kernel/update_result.py).
+
 Exit codes: 0 done (or nothing to do), 1 refused or rolled back, 2 a mistake in the options.
 Runs as root (it writes /opt/jagajalan and restarts the gateway's unit).
 """
@@ -137,7 +141,7 @@ def command(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_tools.gateway_update import report
+    from firmware_tools.gateway_update import outcome_file, report
     from firmware_tools.gateway_update.checks import HealthFile, SystemdService
     from firmware_tools.gateway_update.layout import Layout
     from firmware_tools.gateway_update.updater import (
@@ -158,11 +162,16 @@ def run(args: argparse.Namespace) -> int:
         journal = recover(layout, service, restart=not args.boot)
         print(report.recovered(layout, journal, lang))
         return EXIT_OK
+    # The outcome file goes beside the command the gateway wrote, else beside its health file.
+    folder = args.command.parent if args.command is not None else None
+    version, rollout = outcome_file.claimed(args.command) if folder else ("", "")
     try:
         health_file = args.health_file or health_file_of(args.config)
     except HealthFileUnknown as exc:
         print(report.problem("update.no_health_file", str(exc), lang), file=sys.stderr)
+        outcome_file.of_error(folder, "update.no_health_file", str(exc), version, rollout)
         return EXIT_USAGE
+    folder = folder or health_file.parent
     try:
         if args.command is not None:
             found = commanded_bundle(args, layout)
@@ -173,10 +182,12 @@ def run(args: argparse.Namespace) -> int:
             bundle, wanted = find_bundle(args.source), None
         make = args.verifier_factory or signed_verifier
         verified = make(args, layout.installed_counter())(bundle)
+        version = version or manifest_version(verified)
         if wanted is not None and manifest_version(verified) != wanted:
             raise UpdateError("update.command_version", f"{wanted} != {manifest_version(verified)}")
     except UpdateError as exc:
         print(report.problem(exc.key, exc.detail, lang), file=sys.stderr)
+        outcome_file.of_error(folder, exc.key, exc.detail, version, rollout)
         usage = ("update.no_bundle", "update.no_keys", "update.bad_keys", "update.no_gateway_id")
         return EXIT_USAGE if exc.key in usage else EXIT_FAILED
     check = HealthFile(
@@ -193,7 +204,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except UpdateError as exc:
         print(report.problem(exc.key, exc.detail, lang), file=sys.stderr)
+        outcome_file.of_error(folder, exc.key, exc.detail, version, rollout)
         return EXIT_FAILED
+    outcome_file.of_outcome(folder, outcome, version, rollout)
     text = report.outcome(outcome, lang)
     ok = outcome.result in ("committed", "unchanged")
     print(text, file=sys.stdout if ok else sys.stderr)

@@ -205,7 +205,13 @@ def run(prepared: Prepared, args: argparse.Namespace) -> int:
     from kernel.mqtt import parse_url
 
     lang = args.lang
-    rollout = Rollout(prepared.version, prepared.groups, args.max_failures, args.deadline)
+    rollout = Rollout(
+        prepared.version,
+        prepared.groups,
+        args.max_failures,
+        args.deadline,
+        rollout_id=prepared.rollout_id,
+    )
     sign = signer(prepared.key)
     valid_ms = int(args.valid_hours * 3_600_000)
 

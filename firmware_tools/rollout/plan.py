@@ -33,8 +33,9 @@ class Seen:
 
     version: str | None
     online: bool
-    update_result: str | None = None  # committed | rolled_back | aborted | refused
+    update_result: str | None = None  # committed | rolled_back | aborted | refused | ...
     update_version: str | None = None
+    update_rollout: str | None = None  # the rollout whose command it was, when reported
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Rollout:
     sent: dict[str, float] = field(default_factory=dict)  # gateway -> when commanded
     outcome: dict[str, Outcome] = field(default_factory=dict)
     reason: str = ""
+    #: This rollout's id: an ``update`` another rollout caused (an earlier attempt at the same
+    #: version, refused or rolled back) is not taken for this one's result.
+    rollout_id: str | None = None
 
     def __post_init__(self) -> None:
         names = [g for group in self.groups for g in group.gateways]
@@ -75,9 +79,10 @@ class Rollout:
             return
         if seen.online and seen.version == self.version:
             self.outcome[gateway] = "updated"
-        elif seen.update_version == self.version and seen.update_result not in (
-            None,
-            "committed",
+        elif (
+            seen.update_version == self.version
+            and seen.update_result not in (None, "committed")
+            and not (self.rollout_id and seen.update_rollout not in (None, self.rollout_id))
         ):
             self.outcome[gateway] = "failed"
 

@@ -39,6 +39,7 @@ def seen_of(payload: bytes) -> tuple[str, Seen] | None:
         online=data.get("state") == "online",
         update_result=update.get("result"),
         update_version=update.get("version"),
+        update_rollout=update.get("rollout") or None,
     )
 
 

@@ -23,8 +23,11 @@ Status (retained, ``jagajalan/v1/<gateway>/status``), besides the protocol's ``v
                        (gateway/runtime/stamps.py), this run
 ``clock``, ``held``    ``"unset"`` and the readings held in the spool, while the gateway clock
                        is not set (gateway/runtime/clock.py); absent otherwise
-``update``             the last software update: {version, result, reason} from the updater's
-                       journal (kernel/alive.py), when one has finished
+``update``             the last software update: {version, result, reason, detail, rollout,
+                       time} from the updater's outcome file beside the spool
+                       (kernel/update_result.py: refusals and failed downloads too), or
+                       {version, result, reason} from its journal (kernel/alive.py) when
+                       that is newer (an update recovered at boot, never reported)
 =====================  =====================================================================
 
 ``gateway_health`` (a reading of sensor ``gateway``, every ``health_interval`` seconds, through
@@ -47,7 +50,8 @@ from typing import Any
 
 from gateway.devices.base import Driver, Sink
 from gateway.runtime.spool import Spool
-from kernel.alive import UPDATE_JOURNAL, last_update
+from kernel.alive import UPDATE_JOURNAL, last_update, read_alive
+from kernel.update_result import read_update_result
 from kernel.version import installed_version
 from telemetry.models import DeviceState, Reading, Status, valid_time
 
@@ -159,6 +163,7 @@ class Health:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         update_journal: Path | None = UPDATE_JOURNAL,
+        update_result: Path | None = None,
         extras: Callable[[], dict[str, Any]] | None = None,
         wall: Callable[[], float] | None = None,
     ) -> None:
@@ -166,6 +171,7 @@ class Health:
         self.extras = extras  # more status keys, from the service (stamps, clock)
         self.wall = wall or clock  # the status's time: the system clock, not a provisional one
         self.update_journal = update_journal
+        self.update_result = update_result  # the updater's outcome file, beside the spool
         self.spool = spool
         self.drivers = drivers
         self.clock = clock
@@ -182,6 +188,24 @@ class Health:
 
     def device_states(self) -> dict[str, DeviceState]:
         return {d.config.id: d.state for d in self.drivers()}
+
+    def changes(self) -> tuple[object, ...]:
+        """What, when it changes, is worth a status at once: the device states and the
+        updater's files (a new outcome is reported without waiting for ``status_interval``)."""
+        return (self.device_states(), _stamp(self.update_result), _stamp(self.update_journal))
+
+    def last_update(self) -> dict[str, Any] | None:
+        """The outcome file's record, unless the journal holds a newer finished update (an
+        update the updater did not live to report: a power cut, recovered at boot)."""
+        found = read_update_result(self.update_result)
+        journal = last_update(self.update_journal)
+        if found is None:
+            return journal
+        found.pop("v", None)
+        started = (read_alive(self.update_journal) or {}).get("started") if journal else None
+        if isinstance(started, int | float) and started * 1000 > found["time"]:
+            return journal
+        return found
 
     def lost(self, count: int, error: Exception) -> None:
         """*count* readings could not be stored in the spool (disk full, I/O error)."""
@@ -204,7 +228,7 @@ class Health:
             spool_oldest_age=round(self.spool.oldest_age() or 0.0, 1),
             dropped=self.spool.dropped(),
             spool_errors=self.spool_errors,
-            **({"update": update} if (update := last_update(self.update_journal)) else {}),
+            **({"update": update} if (update := self.last_update()) else {}),
             **(self.extras() if self.extras is not None else {}),
         )
 
@@ -238,6 +262,14 @@ def report_periodically(health: Health, sink: Sink, interval: float, stop: threa
             sink([reading])
         except Exception:  # health reporting must never take the gateway down
             log.exception("could not take a gateway_health reading; trying again later")
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        found = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if found is None else (found.st_mtime_ns, found.st_size)
 
 
 def _first(devices: Sequence[DeviceSnapshot], key: str, ok: Callable[[Any], bool]) -> Any:

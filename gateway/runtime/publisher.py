@@ -46,7 +46,7 @@ from gateway.runtime.spool import Spool, SpoolError
 from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from telemetry import topics
 from telemetry.codec import encode_batch, encode_status
-from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, DeviceState, Status, valid_time
+from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, Status, valid_time
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Publisher:
         self.statuses_acked = 0  # status messages the broker acknowledged (the health file)
         self._status_due = False
         self._last_status = float("-inf")
-        self._last_devices: dict[str, DeviceState] | None = None
+        self._last_devices: object = None  # Health.changes() at the last status
         self._paused_until = 0.0
         self._flush_deadline = 0.0
         self._last_problem: str | None = None  # for logging each connect problem once
@@ -286,7 +286,7 @@ class Publisher:
 
     def _maybe_publish_status(self) -> None:
         now = time.monotonic()
-        devices = self.health.device_states()
+        devices = self.health.changes()
         changed = devices != self._last_devices and now - self._last_status >= MIN_STATUS_SPACING
         interval = now - self._last_status >= self.config.publish.status_interval
         if not (self._status_due or changed or interval):

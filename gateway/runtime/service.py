@@ -44,6 +44,7 @@ from gateway.runtime.stamps import SeriesStamps
 from kernel import __version__
 from kernel.alive import HEALTH_FILE_NAME, write_alive
 from kernel.signals import stop_event
+from kernel.update_result import UPDATE_RESULT_NAME
 from telemetry.models import DeviceState, Reading
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class GatewayService:
                 self.spool,
                 lambda: self.drivers,
                 clock=clock,
+                update_result=config.spool_path.parent / UPDATE_RESULT_NAME,
                 extras=self._status_extras,
                 wall=wall,
             )

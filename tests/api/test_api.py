@@ -152,6 +152,7 @@ NO_DETAILS = {
     "spool_errors": None,
     "clock_offset": None,
     "version": None,
+    "update": None,
     "devices": [],
     "devices_ok": 0,
 }

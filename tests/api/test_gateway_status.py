@@ -83,6 +83,14 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
             info={"env1": {"stuck": ["pm25"]}},
             version="0.3.1",
             firmware={"wl1": "WL-2.07"},
+            update={
+                "version": "0.4.0",
+                "result": "refused",
+                "reason": "update.command_refused",
+                "detail": "expired: 1764489000000",
+                "rollout": "r3",
+                "time": T0,
+            },
         ),
     )
     store.write([batch_meta_point(_batch(GW2, T0))])  # a gateway without any status
@@ -99,6 +107,16 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
     }
     assert (gw["spool_errors"], gw["clock_offset"], gw["devices_ok"]) == (0, -0.4, 1)
     assert gw["version"] == "0.3.1"
+    assert gw["update"] == {
+        "version": "0.4.0",
+        "result": "refused",
+        "failed": True,
+        "reason": "update.command_refused",
+        "detail": "expired: 1764489000000",
+        "rollout": "r3",
+        "time": iso(T0),
+        "time_wib": "2025-11-30T15:00:00.000+07:00",
+    }
     when = {"time": iso(T0 + MIN), "time_wib": "2025-11-30T15:01:00.000+07:00"}
     assert gw["devices"] == [
         {
@@ -122,7 +140,7 @@ def test_gateways_show_devices_spool_dropped_clock_and_last_error(store: SQLiteS
     ]
     quiet = listed[1]
     assert (quiet["state"], quiet["spool_depth"], quiet["devices"]) == (None, None, [])
-    assert quiet["version"] is None
+    assert quiet["version"] is None and quiet["update"] is None
     assert client.get("/readings/latest").json() == []  # status points are not readings
 
 
@@ -135,7 +153,7 @@ def test_a_last_will_keeps_the_devices_but_has_no_details(store: SQLiteStore) ->
     store.write(status_points(will, T0 + MIN))  # ingest stamps it with the receive time
     gw = TestClient(create_app(store, access=open_reads())).get(f"/gateways/{GW1}").json()
     assert (gw["state"], gw["state_time"], gw["spool_depth"]) == ("offline", iso(T0 + MIN), None)
-    assert gw["version"] is None  # a Last Will carries no version
+    assert gw["version"] is None and gw["update"] is None  # a Last Will carries neither
     assert [(d["device"], d["state"], d["time"]) for d in gw["devices"]] == [
         ("wl1", "unplugged", iso(T0))
     ]

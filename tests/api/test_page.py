@@ -89,6 +89,7 @@ def test_only_this_server_s_files_and_tiles_only_when_configured(store: SQLiteSt
         "/static/page/peta.js",
         "/static/page/peta-chart.js",
         "/static/page/peta-alerts.js",
+        "/static/page/peta-releases.js",
     } <= set(assets)
     client = TestClient(create_app(store, access=open_reads()))
     for path in assets:

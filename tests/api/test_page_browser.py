@@ -35,7 +35,7 @@ from telemetry.models import Batch, Reading, Status
 from testkit import REPO
 from testkit.alerts import alert_row
 from testkit.browser import load_offline, screenshot
-from testkit.overview import read_overview
+from testkit.overview import read_overview, releases_shown
 from testkit.package_build import build_packages, built_api
 
 pytestmark = pytest.mark.services
@@ -96,10 +96,23 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     Batch(gateway=gw, seq=seq * 1000 + i, sent=chunk[-1].time, readings=chunk)
                 )
             )
-    store.write(status_points(Status(gateway=PASAR, state="online", time=now - MIN), now - MIN))
+    # An older status named wl1 with the desired firmware; the newest one carries the failed
+    # update to the release its group should run (rolled back: it still runs 0.1.0).
+    wl1 = Status(
+        gateway=PASAR,
+        state="online",
+        time=now - 2 * MIN,
+        devices={"wl1": "ok"},
+        firmware={"wl1": "WL-2.08"},
+    )
+    store.write(status_points(wl1, now - 2 * MIN))
+    update = FAILED | {"time": now - 10 * MIN}
+    pasar = Status(gateway=PASAR, state="online", time=now - MIN, version="0.1.0", update=update)
+    store.write(status_points(pasar, now - MIN))
     store.write(status_points(Status(gateway=PAUH, state="offline"), now - 30 * MIN))
     store.close()
     seed_alerts(folder / REGISTRY_FILE, now)
+    seed_releases(folder / REGISTRY_FILE)
     config = str(REPO / "examples" / "analytics.toml")
     sqlite = str(folder / "store.sqlite")
     span = ["--start", utc_iso(start), "--end", utc_iso(now)]
@@ -112,6 +125,26 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 FLOOD_ALERT = f"genangan/{PASAR}/wl1@1"
+FAILED = {
+    "version": "0.2.0",
+    "result": "rolled_back",
+    "reason": "health.not_published",
+    "detail": "running",
+    "rollout": "0.2.0-r1",
+    "time": 0,  # set by data(): 10 minutes ago
+}
+
+
+def seed_releases(registry: Path) -> None:
+    """What `jagajalan firmware rollout` and `jagajalan registry firmware set` would have
+    written: Sarolangun's two gateways should run 0.2.0, level sensors WL-2.08."""
+    from registry import db
+    from registry.desired import set_firmware, set_group
+
+    engine = db.engine_for(f"sqlite+pysqlite:///{registry}")
+    set_group(engine, "Sarolangun", [PASAR, PAUH], version="0.2.0", counter=2, rollout="0.2.0-r1")
+    set_firmware(engine, "level-ultrasonic-generic", "WL-2.08")
+    engine.dispose()
 
 
 def seed_alerts(registry: Path, now_ms: int) -> None:
@@ -189,7 +222,7 @@ def test_the_build_ships_leaflet_and_uplot_unchanged(built: Path) -> None:
             assert len(found) == 1, (lib, name)
             assert hashlib.sha256(found[0].read_bytes()).hexdigest() == digest, name
         assert (built / "api" / "static" / lib / "LICENSE").is_file()
-    for name in ("peta.js", "peta-chart.js", "peta-alerts.js", "peta.css"):
+    for name in ("peta.js", "peta-chart.js", "peta-alerts.js", "peta-releases.js", "peta.css"):
         assert (built / "api" / "static" / "page" / name).is_file()
 
 
@@ -252,6 +285,42 @@ def test_the_page_shows_every_site_with_its_states_values_and_chart(
     assert int(shown.body["data-refreshes"]) >= 2
     assert loaded.requests.count(f"{served}/sites/latest") >= 2
     screenshot(url, tmp_path / "overview.png", tmp_path / "shot", budget_ms=8_000)
+
+
+def test_the_page_lists_what_is_behind_the_latest_release(served: str, tmp_path: Path) -> None:
+    """Gateways behind their group's release, the failed update first with the updater's
+    reason in words; level sensors whose firmware is not the desired one (Pasar's wl1 reports
+    it and is not listed); in English with ?lang=en."""
+    url = f"{served}/peta"
+    loaded = load_offline(url, tmp_path / "chromium", budget_ms=8_000)
+    only_here(loaded.requests, served)
+    assert f"{served}/releases" in loaded.requests
+    assert 'data-gateways="2"' in loaded.dom and 'data-nodes="2"' in loaded.dom
+    items = releases_shown(loaded.dom)
+    api = httpx.get(f"{served}/releases", timeout=10).json()
+    assert [(a["gateway"], a.get("device")) for a, _ in items] == [
+        (PASAR, None),
+        (PAUH, None),
+        *((n["gateway"], n["device"]) for n in api["nodes_behind"]),
+    ]
+    assert (PASAR, "wl1") not in {(n["gateway"], n["device"]) for n in api["nodes_behind"]}
+    (failed, text), (quiet, quiet_text) = items[0], items[1]
+    assert failed["class"] == "gateway failed" and failed["reason"] == "health.not_published"
+    assert text.startswith(f"Gateway {PASAR} (Sarolangun): menjalankan 0.1.0, seharusnya 0.2.0")
+    assert "Pembaruan terakhir ke 0.2.0: gagal, dikembalikan ke versi sebelumnya, " in text
+    assert re.search(r"sebelumnya, \d\d-\d\d-\d{4} \d\d:\d\d WIB\. Sebabnya: ", text), text
+    assert tr("health.not_published", "id", detail="running") in text
+    assert quiet["failed"] == "false"
+    assert quiet_text.endswith("menjalankan versi yang tidak diketahui, seharusnya 0.2.0")
+    node, node_text = items[2]
+    assert node["class"] == "node" and node["firmware"] == ""
+    assert "seharusnya WL-2.08" in node_text and "Simpul wl1 di " in node_text
+    screenshot(url, tmp_path / "releases.png", tmp_path / "shot", budget_ms=8_000)
+    english = load_offline(f"{url}?lang=en", tmp_path / "chromium-en", budget_ms=8_000)
+    (_, text_en), *_ = releases_shown(english.dom)
+    assert "runs 0.1.0, should run 0.2.0" in text_en and "failed, rolled back" in text_en
+    assert tr("health.not_published", "en", detail="running") in text_en
+    assert "Software updates" in english.dom and "seharusnya" not in english.dom
 
 
 def test_the_page_in_english(served: str, tmp_path: Path) -> None:

@@ -101,6 +101,11 @@ def test_each_service_has_only_the_rows_it_needs(registry) -> None:
     assert refused(pg, names["alerts"], "UPDATE sites SET name = name")
     assert not refused(pg, names["alerts"], "SELECT * FROM contact_channels")
     assert not refused(pg, names["analytics"], "SELECT * FROM gateways")
+    # GET /releases reads the desired versions and node firmware; only the owner writes them.
+    for table in ("desired_versions", "desired_version_gateways", "desired_firmware"):
+        assert not refused(pg, names["api"], f"SELECT * FROM {table}"), table
+        assert refused(pg, names["api"], f"DELETE FROM {table}"), table
+        assert refused(pg, names["alerts"], f"SELECT * FROM {table}"), table
     for statement in ("SELECT * FROM api_keys", "SELECT * FROM contacts", "DELETE FROM sites"):
         assert refused(pg, names["analytics"], statement), statement
 

@@ -75,6 +75,15 @@ def test_a_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
         info={"env1": {"stuck": ["pm25", "Bad Name", 7]}, "cnt1": "free-form"},
         version="1.4.2",
         firmware={"wl1": "WL-3.1", "env1": 207, "cnt1": ["not", "a", "version"]},
+        update={
+            "version": "1.5.0",
+            "result": "rolled_back",
+            "reason": "health.not_published",
+            "detail": 'no "published" within 120 s',
+            "rollout": "r7",
+            "time": T0 - 1000,
+            "later": "keys the contract does not know are ignored",
+        },
     )
     gw, *devices = status_points(status, T0)
     assert gw == Point(
@@ -88,9 +97,17 @@ def test_a_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
             "spool_errors": 0,
             "clock_offset": -0.4,
             "version": "1.4.2",
+            "update_version": "1.5.0",
+            "update_result": "rolled_back",
+            "update_reason": "health.not_published",
+            "update_detail": 'no "published" within 120 s',
+            "update_rollout": "r7",
+            "update_time": T0 - 1000,
         },
         T0,
     )
+    assert 'update_detail="no \\"published\\" within 120 s"' in to_line(gw)
+    assert f"update_time={T0 - 1000}i" in to_line(gw)
     assert devices == [
         Point(
             "jagajalan_device_status",
@@ -130,6 +147,37 @@ def test_a_last_will_is_the_state_alone() -> None:
     assert status_points(will, T0 + 5) == [
         Point("gateway_status", {"gateway": "gw-1"}, {"state": "offline"}, T0 + 5)
     ]
+
+
+@pytest.mark.parametrize(
+    ("update", "fields"),
+    [
+        # What the updater's journal gives (no time, no detail): stored with empty texts.
+        (
+            {"version": "2.0.0", "result": "aborted", "reason": "update.interrupted"},
+            {"update_version": "2.0.0", "update_result": "aborted"},
+        ),
+        ({"version": "2.0.0", "result": "refused", "detail": "x" * 900}, {"detail": 200}),
+        ({"version": "2.0.0", "result": "exploded"}, None),  # no result of the contract
+        ({"version": 2, "result": "committed"}, None),
+        ({"version": "2.0.0", "result": "refused", "time": 5}, None),  # 1970: a bad clock
+        ("rolled back", None),
+    ],
+)
+def test_an_update_that_is_no_update_is_left_out_never_refused(update, fields) -> None:
+    gw = status_points(_status(update=update), T0)[0]
+    got = {k: v for k, v in gw.fields.items() if k.startswith("update_")}
+    if fields is None:
+        assert got == {}
+    elif "detail" in fields:
+        assert len(got["update_detail"]) == fields["detail"]
+    else:
+        assert got == {
+            **fields,
+            "update_reason": "update.interrupted",
+            "update_detail": "",
+            "update_rollout": "",
+        }
 
 
 @pytest.mark.parametrize(

@@ -325,6 +325,9 @@
     state: state, t: t, el: el, getJSON: getJSON, wib: wib, labels: cfg.labels,
     select: function (id) { select(id); }
   });
+  var releases = window.PetaReleases({
+    t: t, el: el, getJSON: getJSON, wib: wib, reasons: cfg.reasons || {}
+  });
 
   function select(id) {
     state.selected = id;
@@ -352,6 +355,7 @@
       drawMap();
       drawList();
       alerts.refresh();
+      releases.refresh();
       var asked = new URLSearchParams(window.location.search).get("site");
       if (!state.selected && asked && siteById(asked)) select(asked); // ?site=<id>
       else if (state.selected && siteById(state.selected)) { chart.chooseField(); chart.draw(); }

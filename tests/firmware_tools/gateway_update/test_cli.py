@@ -10,6 +10,7 @@ import pytest
 
 from firmware_tools.gateway_update.layout import Layout
 from firmware_tools.gateway_update.updater import UpdateError
+from kernel.update_result import UPDATE_RESULT_NAME, read_update_result
 
 from .kit import kill_pid_file, write_payload
 from .run_cli import main
@@ -39,6 +40,14 @@ def test_an_update_and_a_failing_one_as_the_technician_sees_them(site, capsys) -
     err = capsys.readouterr().err
     assert "FAILED: version 1.1.0 did not pass its health check" in err
     assert "the gateway went back to 1.0.0" in err
+    # What the gateway reports (beside its health file, i.e. its spool): the rollback, why.
+    got = read_update_result(health.with_name(UPDATE_RESULT_NAME))
+    assert got is not None and (got["version"], got["result"], got["rollout"]) == (
+        "1.1.0",
+        "rolled_back",
+        "",
+    )
+    assert got["reason"].startswith("health.")
     assert cli(root, health, "--status") == 0
     status = capsys.readouterr().out
     assert "berjalan: 1.0.0" in status and "1.1.0 — rolled_back" in status
@@ -74,6 +83,12 @@ def test_a_refused_bundle_writes_nothing(site, capsys, monkeypatch) -> None:
     monkeypatch.setattr(run_cli, "tar_verifier", refusing)
     assert cli(root, health, "--from", str(write_payload(tmp, "1.0.0"))) == 1
     assert "bundel ditolak: [signature] tampered" in capsys.readouterr().err
+    got = read_update_result(health.with_name(UPDATE_RESULT_NAME))
+    assert got is not None and (got["result"], got["reason"], got["detail"]) == (
+        "refused",
+        "update.refused",
+        "[signature] tampered",
+    )
     assert [p.name for p in root.iterdir()] == ["update.lock"]
 
 

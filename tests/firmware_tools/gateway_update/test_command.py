@@ -15,6 +15,7 @@ import pytest
 
 from firmware_tools.bundle import SecretKey
 from firmware_tools.gateway_update.layout import Layout
+from kernel.update_result import read_update_result
 
 from .commands_kit import TARGET, bundle, command, serving, write_keys
 from .kit import kill_pid_file, runs
@@ -62,6 +63,12 @@ def test_a_command_downloads_and_installs_once(setup, tmp_path: Path, capsys) ->
     with serving(site) as url:
         assert run(tmp_path, command(key, GW, "1.0.0", f"{url}/{first.name}", first), args) == 0
         assert runs(root) == "1.0.0"
+        done = outcome(tmp_path)
+        assert (done["version"], done["result"], done["rollout"]) == (
+            "1.0.0",
+            "committed",
+            "r-test",
+        )
         payload = command(key, GW, "1.1.0", f"{url}/{second.name}", second)
         assert run(tmp_path, payload, args) == 0
         assert runs(root) == "1.1.0"
@@ -70,6 +77,30 @@ def test_a_command_downloads_and_installs_once(setup, tmp_path: Path, capsys) ->
         assert run(tmp_path, payload, args) == 0  # the retained command once more
     assert "already runs" in capsys.readouterr().out
     assert Layout(root).versions() == ["1.0.0", "1.1.0"]
+    assert outcome(tmp_path)["version"] == "1.1.0"  # nothing to do: the last outcome stays
+
+
+def outcome(tmp_path: Path) -> dict:
+    """The outcome file the updater wrote beside the command (what the gateway reports)."""
+    found = read_update_result(tmp_path / "update-result.json")
+    assert found is not None, "no update-result.json beside command.json"
+    return found
+
+
+def test_a_failed_download_is_reported(setup, tmp_path: Path) -> None:
+    key, root, args, site = setup
+    made = bundle(site, key, "1.0.0", counter=1)
+    with serving(tmp_path / "empty") as url:  # the download site lost the bundle: HTTP 404
+        (tmp_path / "empty").mkdir()
+        assert run(tmp_path, command(key, GW, "1.0.0", f"{url}/{made.name}", made), args) == 1
+    got = outcome(tmp_path)
+    assert (got["version"], got["result"], got["reason"]) == (
+        "1.0.0",
+        "aborted",
+        "update.download_failed",
+    )
+    assert "HTTP 404" in got["detail"] and got["rollout"] == "r-test"
+    assert Layout(root).versions() == []
 
 
 def test_a_version_rolled_back_here_is_not_tried_again(setup, tmp_path: Path, capsys) -> None:
@@ -81,6 +112,9 @@ def test_a_version_rolled_back_here_is_not_tried_again(setup, tmp_path: Path, ca
     payload = command(key, GW, "1.1.0", str(bad), bad)
     assert run(tmp_path, payload, args) == 1
     assert Layout(root).read_journal().phase == "rolled_back"
+    failed = outcome(tmp_path)
+    assert (failed["version"], failed["result"]) == ("1.1.0", "rolled_back")
+    assert failed["reason"].startswith("health.") and failed["detail"]
     capsys.readouterr()
     assert run(tmp_path, payload, args) == 0
     assert "already failed and was rolled back" in capsys.readouterr().out
@@ -109,4 +143,12 @@ def test_bad_commands_are_refused_and_install_nothing(setup, tmp_path: Path, cap
         err = capsys.readouterr().err
         want = {"sha256": "SHA-256", "tampered": "signature"}.get(name, name)
         assert want in err, (name, err)
+        got = outcome(tmp_path)
+        assert got["result"] == "refused", (name, got)
+        key_ = "update.command_sha256" if name == "sha256" else "update.command_refused"
+        assert got["reason"] == key_, (name, got)
+        check = {"sha256": "", "tampered": "signature"}.get(name, name)
+        assert check in got["detail"], (name, got)
+        assert got["version"] == ("" if name == "format" else "1.0.0"), name
+        (tmp_path / "update-result.json").unlink()
     assert Layout(root).versions() == []

@@ -132,3 +132,16 @@ def test_a_command_round_trips_and_every_tampering_is_refused() -> None:
     with pytest.raises(CommandError) as err:
         decode(encode(command(version="../x"), sign), gateway="srl-pasar-01", now_ms=1, check=check)
     assert err.value.reason == "format"
+
+
+def test_an_earlier_rollouts_failure_is_not_this_ones() -> None:
+    """A gateway whose command of an earlier rollout for the same version was refused
+    (expired) still reports that; a new rollout judges it by its own command's outcome."""
+    rollout = Rollout("2.0.0", fleet([1]), max_failures=0.5, deadline=600, rollout_id="r2")
+    (gateway,) = rollout.to_send()
+    rollout.mark_sent(gateway, 0.0)
+    old = Seen("1.0.0", True, "refused", "2.0.0", update_rollout="r1")
+    rollout.observe(gateway, old, 1.0)
+    assert rollout.outcome[gateway] == "pending"
+    rollout.observe(gateway, Seen("1.0.0", True, "refused", "2.0.0", update_rollout="r2"), 2.0)
+    assert rollout.outcome[gateway] == "failed"

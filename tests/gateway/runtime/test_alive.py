@@ -113,3 +113,61 @@ def test_the_status_reports_the_last_update_from_the_updaters_journal(tmp_path: 
         )
     finally:
         spool.close()
+
+
+def test_the_status_reports_a_refused_command_from_the_outcome_file(tmp_path: Path) -> None:
+    """The updater's outcome file (written by its own code) -> the gateway's status: a refused
+    command, which leaves no trace in the journal, is reported with its reason; the outcome
+    file wins over the journal; a change of the file is a change worth a status at once."""
+    from firmware_tools.gateway_update import outcome_file
+    from firmware_tools.rollout.runner import seen_of
+    from gateway.runtime.health import Health
+    from gateway.runtime.spool import Spool
+    from kernel.update_result import UPDATE_RESULT_NAME
+    from telemetry.codec import encode_status
+
+    spool = Spool(tmp_path / "spool.sqlite", 100)
+    journal = tmp_path / "update.json"
+    journal.write_text('{"phase": "committed", "new": "1.0.0", "old": null}')
+    try:
+        health = Health(
+            "gw-upd",
+            spool,
+            list,
+            update_journal=journal,
+            update_result=tmp_path / UPDATE_RESULT_NAME,
+        )
+        assert health.status("online").model_dump()["update"]["version"] == "1.0.0"
+        before = health.changes()
+        outcome_file.of_error(
+            tmp_path, "update.command_refused", "signature", version="2.0.0", rollout="r9"
+        )
+        assert health.changes() != before
+        update = health.status("online").model_dump()["update"]
+        assert update["version"] == "2.0.0" and update["result"] == "refused"
+        assert (update["reason"], update["detail"], update["rollout"]) == (
+            "update.command_refused",
+            "signature",
+            "r9",
+        )
+        assert abs(update["time"] - _time_ms()) < 60_000
+        gateway, seen = seen_of(encode_status(health.status("online")))
+        assert (gateway, seen.update_version, seen.update_result) == ("gw-upd", "2.0.0", "refused")
+        # An update the updater did not live to report (recovered at boot): the newer wins.
+        later = (_time_ms() + 5_000) / 1000
+        journal.write_text(
+            f'{{"phase": "rolled_back", "new": "2.1.0", "old": "1.0.0", "started": {later}}}'
+        )
+        assert health.status("online").model_dump()["update"]["version"] == "2.1.0"
+        journal.write_text('{"phase": "committed", "new": "1.0.0", "old": null, "started": 1}')
+        assert health.status("online").model_dump()["update"]["version"] == "2.0.0"
+        (tmp_path / UPDATE_RESULT_NAME).write_text("{half a file")  # never reported half
+        assert health.status("online").model_dump()["update"]["version"] == "1.0.0"
+    finally:
+        spool.close()
+
+
+def _time_ms() -> int:
+    import time as _time
+
+    return int(_time.time() * 1000)
