@@ -16,7 +16,7 @@ from gateway.devices.traffic_counter.protocol import Event, VehicleRecord
 from gateway.devices.traffic_counter.summary import Pair, SummaryConfig, interval_readings
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Reading
 
-#: After a jump of the device clock (or of the gateway clock) by more than this many intervals,
+#: After a jump of the device clock by more than this many intervals,
 #: the empty intervals of the gap are skipped instead of published as zero counts.
 MAX_CATCH_UP_INTERVALS = 1440
 
@@ -39,10 +39,12 @@ class AggregatorCounters:
 class Aggregator:
     """Interval summaries over intervals aligned to multiples of *interval_s* since the epoch.
 
-    Time comes only from the events (device clock) and :meth:`tick` (gateway clock). Interval
-    ``[start, end)`` closes when an event with ``time >= end + grace`` arrives or
-    ``tick(now)`` has ``now >= end + grace``; closing it returns its readings
-    (:func:`gateway.devices.traffic_counter.summary.interval_readings`), time = start.
+    Time comes only from the events (device clock) and :meth:`tick` (the device clock as the
+    driver follows it between lines: :mod:`gateway.devices.traffic_counter.device_clock`, never
+    the gateway's wall clock). Interval ``[start, end)`` closes when an event with
+    ``time >= end + grace`` arrives or ``tick(now)`` has ``now >= end + grace``; closing it
+    returns its readings (:func:`gateway.devices.traffic_counter.summary.interval_readings`),
+    time = start.
 
     Zero traffic is data: every configured lane gets a ``traffic_flow`` reading in every
     interval (``count`` 0 included) for its direction of travel, which is *directions[lane]*
@@ -97,7 +99,8 @@ class Aggregator:
         return readings
 
     def tick(self, now_ms: int) -> list[Reading]:
-        """The gateway clock says *now_ms*; return the readings of the intervals it closed."""
+        """The device clock is at *now_ms* (by the driver's estimate between lines); return the
+        readings of the intervals it closed."""
         if not self._in_range(now_ms):
             self.stats.out_of_range += 1
             return []

@@ -18,6 +18,12 @@ Device states:
   is closed and reopened every ``reopen_interval`` seconds.
 - ``error``: anything else (e.g. permission denied); also retried.
 
+Intervals are cut on the counter's own clock (the records' times); between lines they are
+closed by that clock carried forward with the monotonic clock
+(:class:`~gateway.devices.traffic_counter.device_clock.DeviceClock`), never by the gateway's
+wall clock, so a step of the gateway clock neither closes intervals early nor makes the
+counter's records late.
+
 Aggregation pauses while the data cannot be trusted: when the port fails or the device goes
 silent (``timeout``), the open intervals are dropped and nothing is published for the outage;
 the interval in progress when data is back is partial, so the first interval published is the
@@ -30,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import serial
@@ -45,6 +52,7 @@ from gateway.devices.base import (
 )
 from gateway.devices.framing import LineFramer
 from gateway.devices.traffic_counter.aggregate import Aggregator, RecordForwarder
+from gateway.devices.traffic_counter.device_clock import DeviceClock
 from gateway.devices.traffic_counter.protocol import (
     DIRECTIONS,
     MAX_LINE,
@@ -60,7 +68,7 @@ from gateway.devices.traffic_counter.summary import (
     emp_factors,
 )
 
-#: Seconds between two calls of :meth:`Aggregator.tick` with the gateway clock.
+#: Seconds between two calls of :meth:`Aggregator.tick` (the counter's clock, carried forward).
 TICK_INTERVAL = 0.5
 #: errno values of a failed open that mean "the device is not there".
 
@@ -160,6 +168,8 @@ class TrafficCounterConfig(DeviceConfig):
 
 class TrafficCounterDriver(SerialSessionDriver):
     config: TrafficCounterConfig
+    #: Seconds of a clock no step of the wall clock moves; a seam for tests.
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, config: TrafficCounterConfig, sink: Sink, clock: Clock = time.time) -> None:
         super().__init__(config, sink, clock)
@@ -171,6 +181,7 @@ class TrafficCounterDriver(SerialSessionDriver):
             config.summary(),
             config.directions,
         )
+        self.device_clock = DeviceClock()
         self.forwarder = RecordForwarder(config.id) if config.forward_records else None
         learned = [lane for lane in config.lanes if lane not in config.directions]
         if learned:
@@ -191,6 +202,7 @@ class TrafficCounterDriver(SerialSessionDriver):
     def opened(self, port: serial.SerialBase) -> None:
         self.set_state("ok")
         self.aggregator.reset()
+        self.device_clock.reset()
         self._live = True
 
     def after_session(self) -> None:
@@ -221,14 +233,15 @@ class TrafficCounterDriver(SerialSessionDriver):
                     )
                 if now >= next_tick:
                     next_tick = now + TICK_INTERVAL
-                    self._tick()
+                    self.tick()
         finally:
             with contextlib.suppress(OSError):  # closing a port that is gone may fail too
                 port.close()
 
     # -- per line ---------------------------------------------------------------------------
     def handle_line(self, line: bytes) -> None:
-        """One framed line: parse, summarise, forward, publish (no serial I/O, no clock)."""
+        """One framed line: parse, summarise, forward, publish (no serial I/O; the monotonic
+        clock only, to follow the counter's clock)."""
         try:
             event = parse_line(line, classes=self.config.classes)
         except RecordError as exc:
@@ -239,6 +252,7 @@ class TrafficCounterDriver(SerialSessionDriver):
         if self.state != "ok":
             self.set_state("ok")
         self._live = True
+        self.device_clock.seen(event.time_ms, self._monotonic_ms())
         if isinstance(event, VehicleRecord):
             self.records += 1
             unknown = self.aggregator.stats.unknown_lanes.get(event.lane, 0)
@@ -258,13 +272,21 @@ class TrafficCounterDriver(SerialSessionDriver):
             self.deliver(self.aggregator.feed(event))
 
     # -- aggregation ------------------------------------------------------------------------
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Close the intervals that the counter's clock, carried forward from its last line by
+        the monotonic clock, has passed (the gateway's wall clock plays no part)."""
         if self._live:
-            self.deliver(self.aggregator.tick(int(self.clock() * 1000)))
+            now = self.device_clock.now(self._monotonic_ms())
+            if now is not None:
+                self.deliver(self.aggregator.tick(now))
+
+    def _monotonic_ms(self) -> int:
+        return int(self.monotonic() * 1000)
 
     def _pause(self) -> None:
         """Publish what the clock has closed, then stop aggregating until data is back."""
         if self._live:
-            self._tick()
+            self.tick()
             self.aggregator.reset()
+            self.device_clock.reset()
             self._live = False
