@@ -229,8 +229,9 @@ def clock_jump(
     again (as NTP would set it). Readings carry the gateway clock's time at the observation
     (docs/protocol.md): each stored point's time must fall inside the phase it was taken in,
     shifted by that phase's offset; nothing lost, nothing stored twice. The traffic counter's
-    intervals that the forward jump skipped are closed at once as zero counts (docs/protocol.md
-    5.1): their points lie in the skipped hour and are counted apart (``points_skipped``)."""
+    readings carry the counter's own clock (docs/protocol.md 5.1), right all along: they must
+    lie in the run by this machine's time (``points_counter_clock``); a zero-count interval in
+    the hour the gateway clock skipped (``points_skipped``) is one closed unobserved."""
     start = time.time()
     hold(rig, 3)
     back = -(seconds + 10.0)
@@ -248,7 +249,7 @@ def clock_jump(
     outcome = _finish(rig, name, t, figures, status_keys=("stamps_moved",))
     phases.append((t, time.time(), 0.0))
     jumped = phases[1][0]
-    placed = place_points(rig, phases, skipped=(jumped, jumped + forward))
+    placed = place_points(rig, phases, skipped=(jumped, jumped + forward), counter_clock=True)
     outcome.figures.update(placed)
     return outcome
 
@@ -258,18 +259,24 @@ def clock_jump(
 PLACE_SLACK_S = 10.0
 #: The traffic counter's interval readings (docs/protocol.md 5.1).
 TRAFFIC_INTERVAL_MEASUREMENTS = ("traffic_flow", "traffic_segment")
+#: Readings stamped by the traffic counter's clock, not the gateway's (docs/protocol.md 5.1).
+COUNTER_CLOCK_MEASUREMENTS = ("traffic_flow", "traffic", "traffic_segment", "vehicle")
 
 
 def place_points(
     rig: ChaosRig,
     phases: list[tuple[float, float, float]],
     skipped: tuple[float, float] | None = None,
+    counter_clock: bool = False,
 ) -> dict[str, float]:
     """Counts of the stored points (every reading measurement, but the emit device's, whose
     times are its index) by the phase whose shifted window holds their time. A zero-count
     traffic interval inside *skipped* (the time a forward jump skipped, less the slack at
-    each end) is one the jump closed unobserved: ``points_skipped``."""
+    each end) is one the jump closed unobserved: ``points_skipped``. With *counter_clock* the
+    traffic counter's readings are placed by this machine's time from the first phase's start
+    to the last one's end (``points_counter_clock``): the counter's clock is not stepped."""
     counts = {"points_forward": 0, "points_back": 0, "points_misplaced": 0, "points_skipped": 0}
+    counts["points_counter_clock"] = 0
     counts["points_unshifted"] = 0  # in a window of the right time only
     shifted = [(a + off - PLACE_SLACK_S, b + off + PLACE_SLACK_S, off) for a, b, off in phases]
     for m in reading_measurements(rig):
@@ -284,6 +291,10 @@ def place_points(
                 and skipped[0] + PLACE_SLACK_S < t < skipped[1] - PLACE_SLACK_S
             ):
                 counts["points_skipped"] += 1
+                continue
+            if counter_clock and m in COUNTER_CLOCK_MEASUREMENTS:
+                run = phases[0][0] - PLACE_SLACK_S <= t <= phases[-1][1] + PLACE_SLACK_S
+                counts["points_counter_clock" if run else "points_misplaced"] += 1
                 continue
             offsets = {off for a, b, off in shifted if a <= t <= b}
             if not offsets:
