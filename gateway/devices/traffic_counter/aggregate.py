@@ -34,6 +34,7 @@ class AggregatorCounters:
     out_of_range: int = 0  # events and ticks outside 2000-2099
     skipped_intervals: int = 0  # empty intervals skipped after a clock jump
     contraflow: int = 0  # records against their lane's direction of travel
+    clock_steps_back: int = 0  # steps back of the device clock: re-lived times are ``late``
 
 
 class Aggregator:
@@ -105,6 +106,12 @@ class Aggregator:
             self.stats.out_of_range += 1
             return []
         return self._advance(now_ms)
+
+    def clock_stepped_back(self) -> None:
+        """The device clock stepped back (the driver saw a line well behind its estimate).
+        Counted only: records of intervals already closed are ``late``, since publishing those
+        intervals again would overwrite their points."""
+        self.stats.clock_steps_back += 1
 
     def reset(self) -> None:
         """Forget time and open intervals: the next time seen starts a new partial interval."""

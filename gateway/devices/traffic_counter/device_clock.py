@@ -15,9 +15,18 @@ time since that line``. It is re-anchored at every line, so the drift between th
 never adds up beyond one silence (at most ``heartbeat_timeout``, after which the driver pauses
 aggregation anyway). A record delivered late makes the estimate briefly lag, which only delays
 closing (the aggregator never closes backwards).
+
+A line whose time is more than :data:`STEP_TOLERANCE_MS` away from the estimate is returned by
+:meth:`DeviceClock.seen`: behind it, the counter's own clock stepped back (set by a technician,
+a GPS fix); ahead of it, either a forward step or a backlog sent at once (lines queued in the
+counter or the port while the gateway was not reading), which its times cannot tell apart.
 """
 
 from __future__ import annotations
+
+#: A line's time this far (ms) from the counter's clock as carried forward is a step of that
+#: clock, not drift (ppm over one silence) nor a record sent late (well under a second).
+STEP_TOLERANCE_MS = 10_000
 
 
 class DeviceClock:
@@ -27,10 +36,15 @@ class DeviceClock:
         self._device_ms: int | None = None
         self._monotonic_ms = 0
 
-    def seen(self, device_ms: int, monotonic_ms: int) -> None:
-        """A line stamped *device_ms* by the counter arrived at *monotonic_ms*."""
+    def seen(self, device_ms: int, monotonic_ms: int) -> int:
+        """A line stamped *device_ms* by the counter arrived at *monotonic_ms*: re-anchor.
+        Returns the step of the counter's clock, ms (0 within :data:`STEP_TOLERANCE_MS`)."""
+        expected = self.now(monotonic_ms)
         self._device_ms = device_ms
         self._monotonic_ms = monotonic_ms
+        if expected is None or abs(device_ms - expected) <= STEP_TOLERANCE_MS:
+            return 0
+        return device_ms - expected
 
     def now(self, monotonic_ms: int) -> int | None:
         """The counter's time now, estimated; None before the first line (or after reset)."""

@@ -252,7 +252,7 @@ class TrafficCounterDriver(SerialSessionDriver):
         if self.state != "ok":
             self.set_state("ok")
         self._live = True
-        self.device_clock.seen(event.time_ms, self._monotonic_ms())
+        self._follow_clock(event.time_ms)
         if isinstance(event, VehicleRecord):
             self.records += 1
             unknown = self.aggregator.stats.unknown_lanes.get(event.lane, 0)
@@ -279,6 +279,20 @@ class TrafficCounterDriver(SerialSessionDriver):
             now = self.device_clock.now(self._monotonic_ms())
             if now is not None:
                 self.deliver(self.aggregator.tick(now))
+
+    def _follow_clock(self, time_ms: int) -> None:
+        """Re-anchor the counter's clock at this line. A line well behind it is a step back of
+        the counter's own clock (docs/protocol.md 5.1): logged and counted. One well ahead is
+        not acted on: a backlog the counter sends at once (after a reopen) looks the same."""
+        step = self.device_clock.seen(time_ms, self._monotonic_ms())
+        if step < 0:
+            self.log.warning(
+                "device %s: the counter's clock stepped back %.1f s; records of intervals"
+                " already published are counted as late",
+                self.config.id,
+                -step / 1000,
+            )
+            self.aggregator.clock_stepped_back()
 
     def _monotonic_ms(self) -> int:
         return int(self.monotonic() * 1000)

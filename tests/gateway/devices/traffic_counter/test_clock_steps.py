@@ -31,28 +31,34 @@ HEARTBEAT_MS = 10_000  # the counter's heartbeat when no vehicle passes
 
 @dataclass
 class World:
-    """Real time and the three clocks read from it. *wall_steps*: (real time, offset) from
-    that time on; *drift_ppm*: how much faster the counter's clock runs than real time."""
+    """Real time and the three clocks read from it. *wall_steps*, *device_steps*: (real time,
+    offset) from that time on; *drift_ppm*: how much faster the counter's clock runs."""
 
     device_offset_ms: int = 0
     drift_ppm: float = 0.0
     wall_steps: list[tuple[int, int]] = field(default_factory=list)
+    device_steps: list[tuple[int, int]] = field(default_factory=list)
     now: int = R0  # real time, ms
     published: list[tuple[int, Reading]] = field(default_factory=list)  # (device time, reading)
 
     def device_ms(self, real_ms: int | None = None) -> int:
         r = self.now if real_ms is None else real_ms
-        return r + self.device_offset_ms + round((r - R0) * self.drift_ppm / 1e6)
+        stepped = _offset(self.device_steps, r)
+        return r + self.device_offset_ms + stepped + round((r - R0) * self.drift_ppm / 1e6)
 
     def wall_s(self) -> float:
-        offset = 0
-        for at, step in self.wall_steps:
-            if self.now >= at:
-                offset = step
-        return (self.now + offset) / 1000
+        return (self.now + _offset(self.wall_steps, self.now)) / 1000
 
     def monotonic_s(self) -> float:
         return (self.now - R0) / 1000 + 12_345.0  # any origin: only differences count
+
+
+def _offset(steps: list[tuple[int, int]], real_ms: int) -> int:
+    offset = 0
+    for at, step in steps:
+        if real_ms >= at:
+            offset = step
+    return offset
 
 
 def driver_in(world: World, interval: int = 5, grace: float = 2.0) -> TrafficCounterDriver:
@@ -191,14 +197,49 @@ def test_any_steps_of_the_gateway_clock_every_vehicle_counted_once(
     check(world, driver, vehicles)
 
 
+def test_a_backlog_sent_at_once_is_counted_in_full() -> None:
+    """Lines of two minutes queued (in the counter or the port) arrive within one tick, then
+    the stream goes on live: times far ahead of the estimate, but no step of any clock."""
+    world = World()
+    driver = driver_in(world)
+    backlog = list(range(R0 + 300, R0 + 120_000, 700))
+    world.now = R0 + 120_000
+    for real in backlog:  # all of them now
+        lane = 1 + real % 2
+        line = format_record(world.device_ms(real), lane, "NS"[lane - 1], 40.0, 1.8, "SM")
+        driver.handle_line(line)
+    live = list(range(R0 + 120_500, R0 + 240_000, 900))
+    run(world, driver, live, R0 + 250_000)
+    check(world, driver, backlog + live)
+    assert driver.aggregator.stats.clock_steps_back == 0
+
+
+def test_a_step_back_of_the_counters_clock_is_counted_late_never_published_twice() -> None:
+    """Not fixed (docs/reliability.md section 5): the counter's own clock a minute back, its
+    re-lived minute is ``late``; what is published is still each interval once."""
+    world = World(device_steps=[(R0 + 120_200, -HOUR // 60)])  # a minute back
+    driver = driver_in(world)
+    vehicles = list(range(R0 + 500, R0 + 300_000, 1_000))
+    run(world, driver, vehicles, R0 + 310_000)
+    stats = driver.aggregator.stats
+    assert stats.clock_steps_back == 1
+    flows = [r for _, r in world.published if r.measurement == "traffic_flow"]
+    assert max(Counter((r.time, r.tags["lane"]) for r in flows).values()) == 1
+    counted = sum(r.fields["count"] for _, r in world.published if r.measurement == "traffic_flow")
+    assert 55 <= stats.late <= 62  # the minute re-lived, less what fell in the open interval
+    assert counted + stats.late + stats.before_start == len(vehicles)
+
+
 def test_device_clock_is_carried_forward_by_the_monotonic_clock_and_reanchored() -> None:
     clock = DeviceClock()
     assert clock.now(5_000) is None  # no line yet
-    clock.seen(R0, 5_000)
+    assert clock.seen(R0, 5_000) == 0
     assert clock.now(5_000) == R0
     assert clock.now(12_500) == R0 + 7_500
-    clock.seen(R0 + 7_400, 12_600)  # the counter's clock a little slower: re-anchored
+    assert clock.seen(R0 + 7_400, 12_600) == 0  # a little slower: re-anchored, no step
     assert clock.now(13_600) == R0 + 8_400
     assert clock.now(12_000) == R0 + 7_400  # never before its last line
+    assert clock.seen(R0 + 8_400 + HOUR, 13_600) == HOUR  # a step of its own clock
+    assert clock.seen(R0 + 8_400 - 10_001, 13_600) == -HOUR - 10_001
     clock.reset()
     assert clock.now(20_000) is None
