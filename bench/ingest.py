@@ -43,7 +43,8 @@ import httpx
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
 from store.influxql import quote_ident
-from telemetry.mapping import LineEncoder, batch_meta_line
+from telemetry.line_encoder import LineEncoder
+from telemetry.mapping import batch_meta_line
 from testkit.influx_setup import setup_database
 from testkit.ingest import metric, scrape, start_ingest, stop_process, wait_for
 from testkit.rates import varint, window_rate

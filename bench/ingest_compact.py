@@ -27,7 +27,8 @@ from bench.ingest import HOUR, RawPublisher, Workers, acked, influx_rate, out, p
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
 from telemetry import compact
-from telemetry.mapping import LineEncoder, batch_meta_line
+from telemetry.line_encoder import LineEncoder
+from telemetry.mapping import batch_meta_line
 from testkit.ingest import start_ingest
 from testkit.rates import window_rate
 from testkit.services import influxd, mosquitto

@@ -12,10 +12,11 @@ reading in the common case (every schema with as many fields as the others).
 
 The checks are the model's on the numbers (types, finite floats, time range, counts within
 2**53, lengths); the names and tags are checked once per series by the
-:class:`~telemetry.mapping.LineEncoder` (its template cache), as on the JSON fast path. Whatever
-is not plainly valid here (a malformed body, a bool, a huge integer, a name the contract does
-not allow, ...) gives None, and only the codec judges it: so this path accepts only what the
-codec accepts, with the same lines (property tests in tests/ingest/test_pipeline.py).
+:class:`~telemetry.line_encoder.LineEncoder` (its template cache), as on the JSON fast path.
+Whatever is not plainly valid here (a malformed body, a bool, a huge integer, a name the
+contract does not allow, ...) gives None, and only the codec judges it: so this path accepts
+only what the codec accepts, with the same lines (property tests in
+tests/ingest/test_pipeline.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import msgpack
 import msgspec
 
 from telemetry import compact
-from telemetry.mapping import LineEncoder, meta_line
+from telemetry.line_encoder import LineEncoder
+from telemetry.mapping import meta_line
 from telemetry.models import COMPACT_PAYLOAD_VERSION, MAX_TIME_MS, MIN_TIME_MS
 
 _EXACT = 2**53  # ints (and floats of counts) beyond this take the codec's path

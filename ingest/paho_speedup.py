@@ -21,6 +21,15 @@ decoded packets are equal). It changes how paho decodes, in this process, nothin
   ``pending()``, which paho already asks of a TLS socket so that ``select`` does not wait
   while data is buffered; and ``loop_read`` takes up to :data:`READ_BATCH` more packets that
   are already buffered in the same turn.
+* PUBLISH packets (with ``direct=True``): paho turns a received PUBLISH into an
+  ``MQTTMessage`` through about 20 Python calls (reading the header byte by byte, three
+  ``struct.unpack`` copies of the payload, the properties, the topic matcher, a debug log
+  call). :func:`_direct_publishes` takes every *complete* QoS 1 PUBLISH already buffered, with
+  no DUP or RETAIN flag, no properties and a UTF-8 topic (what Mosquitto forwards from a
+  gateway), straight from the buffer and hands ``on_message`` a :class:`Publish` with the
+  same topic, payload, mid and QoS, under paho's callback lock, as paho would; with manual
+  acks paho does nothing else for such a packet. Anything else (another packet type, flags,
+  properties, a packet not yet whole) is left to paho's own code, from the same buffer.
 * Acks: :func:`ack_many` queues the PUBACKs of many messages as one write (one ``send``, one
   wake-up of paho's loop) instead of one packet each. The bytes are the same: paho's PUBACK
   is ``0x40 0x02`` and the message id, also in MQTT 5 (reason code 0 and no properties).
@@ -118,11 +127,80 @@ class BufferedSocket:
         return getattr(self._sock, name)
 
 
-def tune(client: mqtt.Client, hold: Callable[[float], bool] | None = None) -> bool:
+class Publish:
+    """What ``on_message`` reads of a QoS 1 PUBLISH taken by :func:`_direct_publishes`: the
+    attributes of paho's ``MQTTMessage`` of the same packet (flags clear, no properties)."""
+
+    __slots__ = ("mid", "payload", "topic")
+    qos = 1
+    dup = False
+    retain = False
+    properties = None
+
+    def __init__(self, topic: str, payload: bytes, mid: int) -> None:
+        self.topic, self.payload, self.mid = topic, payload, mid
+
+
+_QOS1_PUBLISH = 0x32  # PUBLISH, QoS 1, no DUP, no RETAIN
+
+
+def _direct_publishes(client: mqtt.Client, sock: BufferedSocket, hold: Any) -> int:
+    """Hand every whole, plain QoS 1 PUBLISH at the head of *sock*'s buffer to
+    ``client.on_message`` (see the module's doc); stops at anything else, which paho reads.
+    Returns how many it took."""
+    buf, pos = sock._buf, sock._pos
+    end, taken = len(buf), 0
+    on_message, userdata, lock = client.on_message, client._userdata, client._in_callback_mutex
+    while pos < end and buf[pos] == _QOS1_PUBLISH and on_message is not None:
+        if hold is not None and taken and hold(0):
+            break
+        i, length, shift = pos + 1, 0, 0
+        while i < end and i - pos <= 4:  # remaining length: 1 to 4 bytes
+            byte = buf[i]
+            i += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        else:
+            break  # not all there yet, or malformed: paho's code decides
+        if buf[i - 1] >= 0x80 or i + length > end or length < 5:
+            break
+        topic_end = i + 2 + (buf[i] << 8 | buf[i + 1])
+        if topic_end == i + 2 or topic_end + 3 > i + length or buf[topic_end + 2] != 0:
+            break  # no topic, properties, or lengths that do not add up: paho's code
+        mid = buf[topic_end] << 8 | buf[topic_end + 1]
+        try:
+            topic = buf[i + 2 : topic_end].decode()
+        except UnicodeDecodeError:
+            break
+        if mid == 0:
+            break
+        message = Publish(topic, buf[topic_end + 3 : i + length], mid)
+        pos = sock._pos = i + length
+        taken += 1
+        with lock:
+            try:
+                on_message(client, userdata, message)
+            except Exception as err:
+                client._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not client.suppress_exceptions:
+                    raise
+    if taken:
+        with client._msgtime_mutex:
+            client._last_bytes_received = time.monotonic()  # paho's time_func
+    return taken
+
+
+def tune(
+    client: mqtt.Client, hold: Callable[[float], bool] | None = None, direct: bool = False
+) -> bool:
     """Buffered reads and bulk acks (:func:`ack_many`) for *client*, before it connects; with
     *hold*, reads held back while it says so (``hold(timeout)``: True = hold, after waiting
-    at most *timeout* seconds for that to change; :func:`_held`). Returns False (and changes
-    nothing) for another paho-mqtt version."""
+    at most *timeout* seconds for that to change; :func:`_held`); with *direct*, plain QoS 1
+    PUBLISH packets go to ``on_message`` without paho's decoding (:func:`_direct_publishes`:
+    only for a client with manual acks, MQTT 5 and no per-topic callbacks). Returns False (and
+    changes nothing) for another paho-mqtt version."""
     if not _checked():
         return False
     create = client._create_socket
@@ -140,13 +218,18 @@ def tune(client: mqtt.Client, hold: Callable[[float], bool] | None = None) -> bo
             return mqtt.MQTT_ERR_SUCCESS
         rc = read(max_packets)
         for _ in range(READ_BATCH):
-            pending = getattr(client._sock, "pending", None)
+            sock = client._sock
+            pending = getattr(sock, "pending", None)
             if rc != mqtt.MQTT_ERR_SUCCESS or pending is None or not pending():
                 break
             if hold is not None and hold(0):
                 break
+            if fast and client._in_packet["command"] == 0 and _direct_publishes(client, sock, hold):
+                continue
             rc = read(max_packets)
         return rc
+
+    fast = direct and client._manual_ack and client._protocol == mqtt.MQTTv5
 
     client.loop_read = loop_read_buffered  # type: ignore[method-assign]
     client._jagajalan_bulk_ack = True  # type: ignore[attr-defined]

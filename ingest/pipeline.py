@@ -3,18 +3,19 @@
 decode (telemetry codec) -> validate (the payload's gateway is the topic's gateway) -> map
 (telemetry.mapping). No sockets, no clock, no store: the MQTT glue passes the receive time in.
 
-Records are line-protocol lines when an :class:`~telemetry.mapping.LineEncoder` is given (the
+Records are line-protocol lines when an :class:`~telemetry.line_encoder.LineEncoder` is given (the
 InfluxDB path: no Point objects are built), else :class:`~telemetry.mapping.Point` objects
 (for stores that take points, such as the embedded SQLite store).
 
 Readings payloads take a fast path first. The InfluxDB path: :func:`fast_batch` parses and
-checks the JSON in C (msgspec) into plain structs, and the :class:`~telemetry.mapping.LineEncoder`
-checks the names once per series, so no Python code runs per reading except the encoder's
-loop. The Point path: :func:`decode_readings` parses with pydantic-core and validates with
-the codec's own :class:`~telemetry.models.Batch` model in the same pass. Whatever a fast path
-does not accept goes to :func:`telemetry.codec.decode_batch`, which stays the only judge of
-what is refused and why, so a fast path can only ever accept what the codec accepts, and
-gives the same data (property tests in tests/ingest/test_pipeline.py hold both to that).
+checks the JSON in C (msgspec) into plain structs, and the
+:class:`~telemetry.line_encoder.LineEncoder` checks the names once per series, so no Python
+code runs per reading except the encoder's loop. The Point path: :func:`decode_readings` parses
+with pydantic-core and validates with the codec's own :class:`~telemetry.models.Batch` model in
+the same pass. Whatever a fast path does not accept goes to
+:func:`telemetry.codec.decode_batch`, which stays the only judge of what is refused and why, so
+a fast path can only ever accept what the codec accepts, and gives the same data (property
+tests in tests/ingest/test_pipeline.py hold both to that).
 Compact (v2) payloads on the InfluxDB path take :func:`ingest.compact_path.compact_lines`
 first, under the same rule.
 """
@@ -33,9 +34,8 @@ from pydantic_core import from_json
 from ingest.compact_path import compact_lines
 from telemetry import compact, topics
 from telemetry.codec import DecodeError, decode_batch, decode_status
+from telemetry.line_encoder import InvalidName, LineEncoder
 from telemetry.mapping import (
-    InvalidName,
-    LineEncoder,
     batch_meta_line,
     batch_meta_point,
     batch_to_points,
@@ -109,7 +109,9 @@ _TimeMs = Annotated[int, Meta(ge=MIN_TIME_MS, lt=MAX_TIME_MS)]
 _Finite = Annotated[float, Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 
-class WireReading(msgspec.Struct, forbid_unknown_fields=True):
+# gc=False: the garbage collector does not track these (50 structs a batch of 50 would add to
+# every young-generation collection); they hold strings, numbers and dicts of those: no cycles.
+class WireReading(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     sensor: str
     measurement: str
     time: _TimeMs
@@ -117,7 +119,7 @@ class WireReading(msgspec.Struct, forbid_unknown_fields=True):
     tags: dict[str, str] = {}
 
 
-class WireBatch(msgspec.Struct, forbid_unknown_fields=True):
+class WireBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     v: Literal[1]
     gateway: str
     seq: Annotated[int, Meta(ge=0)]

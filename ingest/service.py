@@ -41,7 +41,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -52,51 +51,18 @@ from ingest import paho_speedup, pipeline
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.readiness import StoreReadiness
+from ingest.service_settings import IngestSettings, MqttSettings
 from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks, item_size
-from kernel.mqtt import Protocol, Tls, negotiate_protocol, new_client, parse_url
+from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from store.base import StoreWriter
 from telemetry import topics
-from telemetry.mapping import LineEncoder, to_line
+from telemetry.line_encoder import LineEncoder
+from telemetry.mapping import to_line
+
+# The settings live in ingest/service_settings.py; importers take them from here too.
+__all__ = ["IngestService", "IngestSettings", "MqttSettings"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    url: str = "mqtt://127.0.0.1:1883"  # mqtt://host[:port] or mqtts://host[:port]
-    client_id: str = "jagajalan-ingest"
-    protocol: Protocol = "auto"  # MQTT 5 unless the broker only speaks 3.1.1 (amqtt demo)
-    ca_file: str | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never logged
-    shared_group: str | None = None
-    session_expiry: int = 7 * 86_400  # seconds the broker keeps the session while we are away
-    max_inflight: int = 10_000  # MQTT 5 Receive Maximum: unacknowledged messages at most
-    keepalive: int = 30
-    dead_letter_timeout: float = 10.0  # wait this long for the broker to accept a dead letter
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    mqtt: MqttSettings
-    batch_size: int = 5_000  # flush when this many points wait...
-    max_delay: float = 0.2  # ...or when the oldest waiting message is this old (s)
-    retry_max_delay: float = 5.0  # longest pause between retries of a failed write (s)
-    # Attempts at a point refused neither transiently nor as such (413, an odd answer) before
-    # it is dead-lettered as store_refused (ingest/retry.py).
-    max_attempts: int = 5
-    parallel_writes: int = 2  # InfluxDB writes in flight at once (acknowledged in order)
-    drain_timeout: float = 10.0  # at shutdown, keep retrying the last writes this long (s)
-    metrics_port: int = 0  # 0 = no /metrics endpoint
-    # Retire this worker: unsubscribe, write what its session still holds, and once nothing
-    # arrived for this many seconds, end the session (see docs/scaling.md). None = run.
-    leave_after_idle: float | None = None
-    paho_speedup: bool = True  # ingest/paho_speedup.py; off: paho as shipped (bench)
-    # Bytes the messages received and not yet acknowledged may hold (their lines, about:
-    # writer.item_size); at this much the worker reads nothing more until writes free some.
-    # The receive window (max_inflight) counts messages, whatever their size. Needs
-    # paho_speedup. 0 = no bound in bytes.
-    max_buffer_bytes: int = 16 * 1024 * 1024
 
 
 class IngestService:
@@ -179,7 +145,8 @@ class IngestService:
         client.manual_ack_set(True)
         limit = self.settings.max_buffer_bytes
         hold = (lambda timeout: not self.buffer.wait_below(limit, timeout)) if limit else None
-        if not (self.settings.paho_speedup and paho_speedup.tune(client, hold)) and limit:
+        tuned = self.settings.paho_speedup and paho_speedup.tune(client, hold, direct=True)
+        if not tuned and limit:
             log.warning("event=no_byte_budget: memory is bounded by --max-inflight messages only")
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)

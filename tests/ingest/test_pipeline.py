@@ -17,7 +17,8 @@ from ingest.compact_path import compact_lines
 from ingest.deadletter import DeadLetter
 from store import retention
 from telemetry import Batch, DecodeError, Reading, compact, decode_batch, encode_batch, topics
-from telemetry.mapping import InvalidName, LineEncoder, to_line
+from telemetry.line_encoder import InvalidName, LineEncoder
+from telemetry.mapping import to_line
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS
 from telemetry.units import field_kind
 from testkit.ingest import T0, batch_bytes, raw_batch, wait_for

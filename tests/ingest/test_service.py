@@ -18,7 +18,8 @@ from ingest.metrics import IngestMetrics
 from ingest.service import IngestService, IngestSettings, MqttSettings
 from store.influx import InfluxStore
 from telemetry import topics
-from telemetry.mapping import LineEncoder, Point, batch_meta_point, batch_to_points, to_line
+from telemetry.line_encoder import LineEncoder
+from telemetry.mapping import Point, batch_meta_point, batch_to_points, to_line
 from testkit.influx_setup import setup_database
 from testkit.ingest import (
     MIN,

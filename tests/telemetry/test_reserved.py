@@ -15,14 +15,8 @@ from pydantic import ValidationError
 
 from telemetry import Batch, DecodeError, Reading, Status, compact, topics
 from telemetry.codec import REASONS, decode_batch, decode_status, encode_batch
-from telemetry.mapping import (
-    META_MEASUREMENTS,
-    InvalidName,
-    LineEncoder,
-    batch_meta_point,
-    status_point,
-    status_points,
-)
+from telemetry.line_encoder import InvalidName, LineEncoder
+from telemetry.mapping import META_MEASUREMENTS, batch_meta_point, status_point, status_points
 from telemetry.models import (
     DERIVED_MEASUREMENTS,
     NAME_PATTERN,
