@@ -155,12 +155,12 @@ def broker_rate(port: int, messages: list[tuple[str, bytes]]) -> tuple[float, st
     return len(messages) / (time.perf_counter() - started), "mosquitto_sub"
 
 
-def influx_rate(url: str, lines: list[str], writers: int) -> float:
-    """Points/s InfluxDB accepts from *writers* clients sending 5,000-line writes."""
+def influx_rate(url: str, lines: list[str], writers: int, size: int = 5000) -> float:
+    """Points/s InfluxDB accepts from *writers* clients sending *size*-line writes."""
     db = f"bench_b{writers}"
     client = httpx.Client(base_url=url, timeout=60)
     client.post("/query", data={"q": f"CREATE DATABASE {quote_ident(db)}"})
-    bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
+    bodies = ["\n".join(lines[i : i + size]).encode() for i in range(0, len(lines), size)]
 
     def post(body: bytes) -> None:
         r = client.post("/write", params={"db": db, "precision": "ms"}, content=body)

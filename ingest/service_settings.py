@@ -26,7 +26,9 @@ class MqttSettings:
 @dataclass(frozen=True)
 class IngestSettings:
     mqtt: MqttSettings
-    batch_size: int = 5_000  # flush when this many points wait...
+    # Flush when this many points wait (one InfluxDB request: httpx costs about 0.5 ms of CPU
+    # a request, 0.1 us a point at 5,000)...
+    batch_size: int = 20_000
     max_delay: float = 0.2  # ...or when the oldest waiting message is this old (s)
     retry_max_delay: float = 5.0  # longest pause between retries of a failed write (s)
     # Attempts at a point refused neither transiently nor as such (413, an odd answer) before

@@ -42,6 +42,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from ingest import deadletter
@@ -68,6 +70,7 @@ class Item:
     size: int = 0  # bytes of memory it holds, about (:func:`item_size`)
 
 
+_RECORDS = attrgetter("records")
 #: Memory of a line held in a list (str header and list slot), and of an item's own objects.
 _RECORD_OVERHEAD = 57
 _ITEM_OVERHEAD = 250
@@ -287,7 +290,7 @@ class Writer(threading.Thread):
                 self._turn.wait()
 
     def _handle(self, items: list[Item], number: int = 0) -> None:
-        records = [r for item in items for r in item.records]
+        records = list(chain.from_iterable(map(_RECORDS, items)))
         bad: list[Refusal] = []
         if records:
             started = time.perf_counter()

@@ -67,6 +67,9 @@ from telemetry.mapping import (
 
 #: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
 WRITE_CHUNK = 5_000
+#: Most characters in one ``/write`` of :meth:`InfluxStore.write_lines`, whatever the lines
+#: (influxd's max-body-size: 25 MB; httpx costs ~0.5 ms of CPU a request: docs/scaling.md).
+WRITE_LINES_CHARS = 4_000_000
 _ERROR_TEXT_LIMIT = 500
 
 
@@ -252,8 +255,11 @@ class InfluxStore(Store):
             self._write_body(to_lines(chunk))
 
     def write_lines(self, lines: Sequence[str]) -> None:
-        """Write points already in line protocol (``precision=ms``), one line each."""
-        for chunk in chunks(lines):
+        """Write points already in line protocol (``precision=ms``), one line each: in one
+        request up to :data:`WRITE_LINES_CHARS`, else in chunks of about that size."""
+        size = sum(map(len, lines)) + len(lines)
+        per = len(lines) if size <= WRITE_LINES_CHARS else len(lines) * WRITE_LINES_CHARS // size
+        for chunk in chunks(lines, max(1, per)):
             self._write_body("\n".join(chunk).encode())
 
     def _write_body(self, body: bytes) -> None:

@@ -84,6 +84,20 @@ def test_writes_are_chunked_at_5000_points() -> None:
     assert b"".join(r.body + b"\n" for r in writes).splitlines()[-1].endswith(b" 1764489612000")
 
 
+def test_lines_are_written_in_one_request_up_to_a_size_in_characters() -> None:
+    from store import influx as influx_module
+
+    line = "air_quality,gateway=gw-a,sensor=env1 pm25=41.3 1764489600000"
+    per = influx_module.WRITE_LINES_CHARS // (len(line) + 1)  # lines in one request at most
+    with Receiver(status=204) as receiver:
+        store = InfluxStore(receiver.url, "db1")
+        store.write_lines([line] * 20_000)  # more than WRITE_CHUNK points: still one request
+        store.write_lines([line] * (per + 1))  # one line over: two requests
+    sizes = [len(r.body.splitlines()) for r in receiver.requests if r.path == "/write"]
+    assert sizes[0] == 20_000 and len(sizes) == 3 and sum(sizes[1:]) == per + 1
+    assert all(len(r.body) <= influx_module.WRITE_LINES_CHARS for r in receiver.requests)
+
+
 def test_a_write_never_creates_the_database(influx: Influx, influx_db: str) -> None:
     """Creating it is `store setup`'s (an admin's): a writer says it is missing, and keeps the
     points (StoreNotReady is a StoreAuthFailed: retried, never dead-lettered)."""
