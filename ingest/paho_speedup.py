@@ -38,6 +38,7 @@ decoded packets are equal). It changes how paho decodes, in this process, nothin
 from __future__ import annotations
 
 import logging
+import ssl
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -106,10 +107,16 @@ class BufferedSocket:
         self._sock = sock
         self._buf = b""
         self._pos = 0
+        self._ended: OSError | bool = False  # what fill() met: paho's next recv() gets it
 
     def recv(self, size: int) -> bytes:
         buf, pos = self._buf, self._pos
         if pos >= len(buf):
+            if self._ended is not False:
+                ended, self._ended = self._ended, False
+                if ended is True:
+                    return b""  # connection closed
+                raise ended
             buf = self._sock.recv(max(size, RECV_SIZE))  # BlockingIOError: nothing there yet
             if not buf:
                 return buf  # connection closed
@@ -117,6 +124,26 @@ class BufferedSocket:
         end = min(pos + size, len(buf))
         self._pos = end
         return buf[pos:end]
+
+    def fill(self) -> bool:
+        """Read more after what is buffered (a packet cut by the end of the last read), keeping
+        what was not handed out yet; False if nothing more came now. The end of the stream, or
+        an error, is kept for the next :meth:`recv` once the buffer is empty (paho's)."""
+        if self._ended is not False:
+            return False
+        try:
+            more = self._sock.recv(RECV_SIZE)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except OSError as exc:
+            self._ended = exc
+            return False
+        if not more:
+            self._ended = True
+            return False
+        self._buf = self._buf[self._pos :] + more
+        self._pos = 0
+        return True
 
     def pending(self) -> int:
         """Bytes received and not yet handed out (paho then reads without waiting)."""
@@ -162,10 +189,20 @@ def _direct_publishes(client: mqtt.Client, sock: BufferedSocket, hold: Any) -> i
             shift += 7
             if byte < 0x80:
                 break
-        else:
-            break  # not all there yet, or malformed: paho's code decides
-        if buf[i - 1] >= 0x80 or i + length > end or length < 5:
+        else:  # not all there yet (read more), or malformed: paho's code decides
+            if i - pos > 4 or not sock.fill():
+                break
+            buf, pos = sock._buf, sock._pos
+            end = len(buf)
+            continue
+        if length < 5:
             break
+        if i + length > end:  # cut by the end of the last read: read the rest if it is there
+            if length > RECV_SIZE or not sock.fill():
+                break
+            buf, pos = sock._buf, sock._pos
+            end = len(buf)
+            continue
         topic_end = i + 2 + (buf[i] << 8 | buf[i + 1])
         if topic_end == i + 2 or topic_end + 3 > i + length or buf[topic_end + 2] != 0:
             break  # no topic, properties, or lengths that do not add up: paho's code

@@ -92,7 +92,7 @@ class StoreChoice(SettingsGroup):
 class Writing(SettingsGroup):
     group: ClassVar[str] = "writing"
 
-    batch_size: int = Field(20_000, ge=1, le=1_000_000, description="write when this many wait")
+    batch_size: int = Field(10_000, ge=1, le=1_000_000, description="write when this many wait")
     max_delay: float = Field(
         0.2, ge=0.001, le=60, description="...or when the oldest waited this many seconds"
     )
@@ -118,7 +118,7 @@ class Writing(SettingsGroup):
     )
     metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
     max_buffer_mb: float = Field(
-        16,
+        12,
         ge=0,
         le=65_536,
         description="most MB of messages held unacknowledged (their lines, about); then "

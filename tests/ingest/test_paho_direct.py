@@ -115,3 +115,32 @@ def test_the_direct_path_is_taken_only_for_plain_qos1_publishes() -> None:
     # the retained one and the one with properties by paho, the last one directly again.
     fast, slow = paho_speedup.Publish, mqtt.MQTTMessage
     assert seen == [slow, fast, fast, slow, slow, fast]
+
+
+def test_packets_cut_by_a_read_are_completed_from_the_socket() -> None:
+    """Batches of 50 readings are about 7 KB: a 64 KiB read ends inside one of every nine.
+    The direct path reads the rest itself (paho would otherwise take that packet), keeping
+    the order, and an end of stream it meets on the way is still paho's to see."""
+    got: list[tuple[type, int]] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.manual_ack_set(True)
+    assert paho_speedup.tune(client, direct=True)
+    client.on_message = lambda c, u, m: got.append((type(m), m.mid))
+    topic = b"jagajalan/v1/gw-a/readings"
+    stream = b"".join(publish(0x32, topic, mid, b"\x00", b"x" * 7000) for mid in range(1, 21))
+    a, b = socket.socketpair()
+    try:
+        a.settimeout(10)
+        a.sendall(stream)  # 140 KB: all of it waits in the socket (two reads and more)
+        a.close()
+        b.setblocking(False)
+        client._sock = paho_speedup.BufferedSocket(b)
+        rc = client.loop_read()
+        assert rc == mqtt.MQTT_ERR_SUCCESS
+        assert [mid for _, mid in got] == list(range(1, 21))  # each once, in order
+        # paho read the first packet (its read filled the buffer), the direct path the rest
+        assert [kind for kind, _ in got] == [mqtt.MQTTMessage] + [paho_speedup.Publish] * 19
+        assert client.loop_read() == mqtt.MQTT_ERR_CONN_LOST  # the end reached paho
+    finally:
+        client._sock = None
+        b.close()
