@@ -23,6 +23,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from bench.procfs import cpu_seconds
 from telemetry import topics
 from telemetry.codec import encode_batch
 from telemetry.models import Batch, Reading
@@ -44,11 +45,6 @@ field = "level"
 site_flood = true
 hysteresis = 5.0
 """
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _registry(path: Path, gateways: int) -> None:
@@ -112,10 +108,10 @@ def main() -> None:
                 text = lambda: (folder / "alerts.log").read_text()  # noqa: E731
                 wait_for(lambda: "event=alerts_connected" in text(), 60, "alerts subscribed")
                 wait_for(lambda: "event=alerts_acting" in text(), 60, "alerts acting")
-                cpu0 = _cpu_seconds(proc.pid)
+                cpu0 = cpu_seconds(proc.pid)
                 raised = _load(broker.port, gateways, duration, steps)
                 wait_for(lambda: len(hook.accepted) >= len(raised), 60, "every alert at the hook")
-                cpu = _cpu_seconds(proc.pid) - cpu0
+                cpu = cpu_seconds(proc.pid) - cpu0
             finally:
                 children.stop(proc)
                 hook.stop()

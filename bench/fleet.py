@@ -20,15 +20,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from bench.procfs import cpu_seconds
 from telemetry import topics
 from testkit import children
 from testkit.services import mosquitto
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Counter:
@@ -85,7 +80,7 @@ def main() -> None:
             "10",
         ]
         assert broker.proc is not None
-        broker_cpu0 = _cpu_seconds(broker.proc.pid)
+        broker_cpu0 = cpu_seconds(broker.proc.pid)
         started = time.monotonic()
         log = Path(tmp) / "fleet.log"
         with log.open("w") as err:
@@ -93,7 +88,7 @@ def main() -> None:
             _, status, usage = os.wait4(proc.pid, 0)  # rusage of the fleet process alone
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
-        broker_cpu = _cpu_seconds(broker.proc.pid) - broker_cpu0
+        broker_cpu = cpu_seconds(broker.proc.pid) - broker_cpu0
         if proc.returncode not in (0, 1) or not summary_path.exists():
             counter.close()
             raise RuntimeError(f"fleet exited {proc.returncode}:\n{log.read_text()[-2000:]}")

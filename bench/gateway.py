@@ -29,7 +29,6 @@ Figures (``name value unit``):
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -45,6 +44,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bench.procfs import cpu_seconds, peak_rss_mb
 from gateway.config import PublishSection
 from telemetry import topics
 from telemetry.codec import decode_batch, encode_batch
@@ -194,20 +194,6 @@ def stop_gateway(proc: subprocess.Popen, log: Path) -> None:
             proc.kill()
             proc.wait()
             raise BenchFailed(f"the gateway did not stop on SIGTERM; see {log}") from None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc/<pid>/stat (fields 14 and 15)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise BenchFailed(f"no VmHWM in /proc/{pid}/status")
 
 
 def cpu_run(workdir: Path, broker: Mosquitto, encoding: str, run: int) -> tuple[float, ...]:

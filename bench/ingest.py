@@ -40,6 +40,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.procfs import peak_rss_mb
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
 from store.influxql import quote_ident
@@ -197,13 +198,6 @@ def acked(port: int) -> float:
     for line in r.text.splitlines():
         if line.startswith("jagajalan_ingest_messages_acked_total "):
             return float(line.split()[1])
-    return 0.0
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
     return 0.0
 
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bench.ingest import HOUR, RawPublisher, Workers, acked, influx_rate, out, payload
+from bench.procfs import cpu_seconds
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
 from telemetry import compact
@@ -34,13 +35,6 @@ from testkit.rates import window_rate
 from testkit.services import influxd, mosquitto
 
 GATEWAYS = 200
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def backlog(messages: int, per: int, base: int, encoding: str) -> list[tuple[str, bytes]]:
