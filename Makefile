@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: system-deps install lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 demo: install
 	$(BIN)/jagajalan demo

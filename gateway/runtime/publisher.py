@@ -40,10 +40,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway.config import GatewayConfig
 from gateway.runtime.commands import CommandInbox
 from gateway.runtime.health import Health
+from gateway.runtime.mqtt_link import ProblemLog, identity, link_args
 from gateway.runtime.replay import Replay, backlog_slots
 from gateway.runtime.spool import Batch as SpoolBatch
 from gateway.runtime.spool import Spool, SpoolError
-from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
+from kernel.mqtt import negotiate_protocol, new_client
 from telemetry import topics
 from telemetry.codec import encode_batch, encode_status
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, Status, valid_time
@@ -52,8 +53,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two change-triggered status messages (a flapping device must not flood).
 MIN_STATUS_SPACING = 1.0
-#: Seconds between two error lines about the same kind of refusal by the broker.
-REFUSAL_LOG_INTERVAL = 600.0
 
 Lane = Literal["fresh", "backlog"]
 
@@ -91,8 +90,7 @@ class Publisher:
         self._last_devices: object = None  # Health.changes() at the last status
         self._paused_until = 0.0
         self._flush_deadline = 0.0
-        self._last_problem: str | None = None  # for logging each connect problem once
-        self._refusals: dict[str, float] = {}  # refusal kind -> when last logged as an error
+        self.problems = ProblemLog()
         self._thread: threading.Thread | None = None
         self.client = self._build_client()
 
@@ -117,7 +115,7 @@ class Publisher:
                 sum(count for _, count in unacked),
             )
         if mqtt_cfg.protocol != "5":
-            link = self._link_args()
+            link = link_args(self.config)
             address = link.pop("address")
             protocol = negotiate_protocol(address, mqtt_cfg.protocol, **link)
             if protocol != "5":
@@ -177,7 +175,7 @@ class Publisher:
                     self._maybe_publish_status()
                     self._publish_batches(0.0 if stopping else publish.max_delay)
             except SpoolError as exc:  # disk full or failing: say so once, keep retrying
-                self._problem("spool", "%s; retrying", exc)
+                self.problems.problem("spool", "%s; retrying", exc)
                 time.sleep(1.0)
             except Exception:
                 log.exception("publisher: unexpected error; carrying on")
@@ -257,25 +255,25 @@ class Publisher:
                     self._status_mids.discard(mid)
                     self.statuses_acked += not reason.is_failure
                     if reason.is_failure:
-                        self._refused(
+                        self.problems.refused(
                             f"status:{reason.value}",
                             "broker refused the status on %s: %s (does the ACL let %s "
                             "publish there?)",
                             self.status_topic,
                             reason.getName(),
-                            self._identity(),
+                            identity(self.config),
                         )
                 continue
             seq, row_ids, _lane = entry
             if reason.is_failure:
-                self._refused(
+                self.problems.refused(
                     f"batch:{reason.value}",
                     "broker refused batch seq %d on %s: %s (does the ACL let %s publish there?); "
                     "keeping it, retry in %.0f s",
                     seq,
                     self.readings_topic,
                     reason.getName(),
-                    self._identity(),
+                    identity(self.config),
                     self.retry_delay,
                 )
                 self.spool.release(seq)
@@ -308,22 +306,9 @@ class Publisher:
 
     # -- paho ---------------------------------------------------------------------------------
 
-    def _link_args(self) -> dict[str, Any]:
-        cfg = self.config.mqtt
-        return {
-            "address": parse_url(cfg.url),
-            "username": cfg.username,
-            "password": cfg.read_password() if cfg.username is not None else None,
-            "tls": Tls(
-                ca_file=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.certfile) if cfg.certfile else None,
-                keyfile=str(cfg.keyfile) if cfg.keyfile else None,
-            ),
-        }
-
     def _build_client(self, protocol: Literal["5", "3.1.1"] = "5") -> mqtt.Client:
         cfg = self.config.mqtt
-        client = new_client(self.gateway, protocol, **self._link_args())
+        client = new_client(self.gateway, protocol, **link_args(self.config))
         # Exactly {"v": 1, "gateway": <id>, "state": "offline"} (docs/protocol.md, section 3).
         will = Status(gateway=self.gateway, state="offline")
         will_payload = will.model_dump_json(include={"v", "gateway", "state"}).encode()
@@ -336,36 +321,12 @@ class Publisher:
         client.on_publish = self._on_publish
         return client
 
-    def _identity(self) -> str:
-        cfg = self.config.mqtt
-        if cfg.username:
-            return f"user {cfg.username}"
-        return "the client certificate's identity" if cfg.certfile else "anonymous clients"
-
-    def _refused(self, kind: str, message: str, *args: object) -> None:
-        """Log a refusal by the broker as an error once per kind per 10 minutes (a broker that
-        drops the connection after each refusal must not flood the log), else at debug."""
-        now = time.monotonic()
-        if now - self._refusals.get(kind, float("-inf")) >= REFUSAL_LOG_INTERVAL:
-            self._refusals[kind] = now
-            log.error(message, *args)
-        else:
-            log.debug(message, *args)
-
-    def _problem(self, problem: str, message: str, *args: object) -> None:
-        """Log a connection problem once per series of identical failed attempts."""
-        if problem != self._last_problem:
-            log.error(message, *args)
-            self._last_problem = problem
-        else:
-            log.debug(message, *args)
-
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
     ) -> None:
         url, user = self.config.mqtt.url, self.config.mqtt.username or "(anonymous)"
         if reason.is_failure:
-            self._problem(
+            self.problems.problem(
                 f"refused:{reason.value}",
                 "broker %s refused the connection of %s as user %s: %s; "
                 "check the username and password file; retrying",
@@ -375,7 +336,7 @@ class Publisher:
                 reason.getName(),
             )
             return
-        self._last_problem = None
+        self.problems.clear()
         log.info("gateway %s: connected to %s as %s", self.gateway, url, user)
         client.subscribe(self.commands.topic, qos=1)  # retained: the newest command arrives
         self._status_due = True
@@ -384,7 +345,7 @@ class Publisher:
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         hint = " or the TLS handshake failed (check ca_file, certfile, keyfile)"
-        self._problem(
+        self.problems.problem(
             "unreachable",
             "cannot reach broker %s%s; readings stay in the spool; retrying",
             self.config.mqtt.url,

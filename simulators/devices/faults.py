@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.devices.serial_link import SerialLink
-from simulators.scenario.config import parse_daytime, parse_duration
+from simulators.scenario.times import parse_daytime, parse_duration
 from simulators.truth import TruthWriter
 
 BYTE_KINDS = ("crc_error", "garbage", "truncated", "slow", "timeout")
