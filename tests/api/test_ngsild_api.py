@@ -20,7 +20,7 @@ from store.sqlite import SQLiteStore
 from telemetry.mapping import Point
 from testkit.points import GW1, GW2, MIN, T0, air
 from testkit.sites import GAUGE, import_registry
-from tests.analytics.test_ngsild import check
+from tests.analytics.smart_models import check
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
