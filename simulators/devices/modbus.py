@@ -53,6 +53,7 @@ from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from simulators.devices.modbus_patterns import RANGES, VIRTUAL_EPOCH, WIB, RegisterPattern
+from simulators.devices.node_firmware import DEFAULT_FIRMWARE, node_firmware_block
 from simulators.devices.node_settings import NodeSettings, load_node_settings
 from simulators.devices.register_maps import RegisterMap, load_register_map
 from simulators.truth import TruthWriter
@@ -86,6 +87,9 @@ class SimSpec:
     #: Value hook: physical values by field name at a time (counters: the raw count), e.g.
     #: from a scenario; None: the seeded :class:`RegisterPattern`.
     values: Callable[[float], Mapping[str, float]] | None = None
+    #: The firmware version the node answers at the profile's [info.firmware] registers;
+    #: None: it has no such registers (a read of them gets an exception answer).
+    firmware: str | None = DEFAULT_FIRMWARE
 
 
 class _Unit:
@@ -105,6 +109,8 @@ class _Unit:
         #: The node's own settings registers (the profile's [settings]); the unit answers at
         #: :attr:`address`, which a write of its unit_address setting changes at once.
         self.settings: NodeSettings = load_node_settings(spec.profile, spec.unit)
+        #: (address, words) of the firmware version registers, if the node has them.
+        self.firmware = node_firmware_block(spec.profile, spec.firmware)
         self.address = spec.unit
         self.previous_address: int | None = None  # for the read-back inside that write
 
@@ -279,6 +285,10 @@ class ModbusBusSim:
                         SimData(start, values=words, datatype=DataType.REGISTERS)
                         for start, words in unit.settings.blocks()
                     ),
+                    *(
+                        SimData(start, values=words, datatype=DataType.REGISTERS)
+                        for start, words in ([unit.firmware] if unit.firmware is not None else [])
+                    ),
                 ],
             )
             for number, unit in self.units.items()
@@ -356,8 +366,9 @@ class ModbusSensorSim(ModbusBusSim):
         baudrate: int = 9600,
         clock: Callable[[], float] = time.time,
         params: Mapping[str, float] | None = None,
+        firmware: str | None = DEFAULT_FIRMWARE,
     ) -> None:
-        spec = SimSpec(unit, profile, seed, dict(params or {}), sensor_id)
+        spec = SimSpec(unit, profile, seed, dict(params or {}), sensor_id, firmware=firmware)
         super().__init__(
             device_path,
             [spec],

@@ -21,6 +21,12 @@ into one reading for the sink. Timeout, retries and interval are per device. Dev
 
 Counters start again (no increase on the first poll) when the driver starts and whenever
 the bus port was reopened since the device's previous poll.
+
+A profile with ``[info.firmware]`` (:mod:`telemetry.node_firmware`) has its node's firmware
+version read once per opening of the port, at the first poll the node answers, not every poll;
+it is reported as ``info["firmware"]`` and so reaches the status's ``firmware``. A node that does
+not answer those registers, or answers something that is no version, has an unknown version
+(no ``firmware`` key, a warning in the log); its readings are published all the same.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from gateway.devices.modbus.bus import BUS_POOL, BusError, BusPool, BusTimeout
 from gateway.devices.modbus.decoder import DeviceDecoder, ParamError, resolve_params
 from gateway.devices.modbus.frames import ModbusFrameError
 from gateway.devices.modbus.profile import (
+    FUNCTION_CODES,
     Profile,
     ProfileDecodeError,
     compile_profile,
@@ -48,6 +55,7 @@ from kernel.config import ConfigError
 from kernel.fields import resolve_path
 from kernel.text import TextError
 from telemetry.models import DeviceState, Reading
+from telemetry.node_firmware import FirmwareFormatError, decode_firmware
 
 
 class ModbusConfig(DeviceConfig):
@@ -204,6 +212,7 @@ class ModbusDriver(Driver):
         if self.bus.generation != self._generation:  # first poll, or the port was reopened
             self.decoder.reset()
             self._generation = self.bus.generation
+            self._read_firmware()
         try:
             decoded = self.decoder.decode(self.profile.registers_of(blocks))
         except ProfileDecodeError as exc:
@@ -258,3 +267,37 @@ class ModbusDriver(Driver):
                 if exc.reason in NO_RETRY:
                     break
         raise failure
+
+    def _read_firmware(self) -> None:
+        """The node's firmware version (the profile's ``[info.firmware]``) into ``info``; none
+        (unknown) when the node does not answer it or answers no version. Never raises for
+        the device: the poll's readings go out whatever happens here."""
+        spec = self.profile.profile.info.firmware
+        if spec is None:
+            return
+        cfg = self.config
+        fc = FUNCTION_CODES[spec.function or self.profile.profile.function]
+        why = "no attempt"
+        for _ in range(cfg.retries + 1):
+            try:
+                words = self.bus.read_registers(
+                    cfg.unit, fc, spec.address, spec.registers, cfg.serial.timeout
+                )
+                version = decode_firmware(spec, words)
+            except BusTimeout:
+                why = f"no answer ({spec.registers} register(s) at {spec.address}, FC {fc})"
+                continue
+            except ModbusFrameError as exc:
+                why = f"{exc} ({spec.registers} register(s) at {spec.address}, FC {fc})"
+                if exc.reason in NO_RETRY:
+                    break
+                continue
+            except (BusError, FirmwareFormatError) as exc:
+                why = str(exc)
+                break
+            if self.info.get("firmware") != version:
+                self.log.info("device %s: firmware %s", cfg.id, version)
+            self.info["firmware"] = version
+            return
+        self.info.pop("firmware", None)
+        self.log.warning("device %s: firmware version unknown: %s", cfg.id, why)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from gateway.devices.modbus.expr import ExpressionError, parse_expression
 from telemetry.models import PIPELINE_MEASUREMENTS, PIPELINE_PREFIX, reserved_measurement
+from telemetry.node_firmware import NodeInfo
 from telemetry.node_settings import NodeSetting, settings_problems
 from telemetry.units import FIELDS
 
@@ -224,6 +225,10 @@ class Profile(BaseModel):
         default_factory=dict,
         description="the node's configuration registers (`jagajalan firmware node get|set`)",
     )
+    info: NodeInfo = Field(
+        default_factory=NodeInfo,
+        description="facts read once per connection, not every poll: [info.firmware]",
+    )
 
     @field_validator("measurement")
     @classmethod
@@ -299,6 +304,19 @@ def profile_problems(profile: Profile) -> list[tuple[str, Any, str]]:
                         f"register {clash[0]} is also read as field {field!r}",
                     )
                 )
+    if (fw := profile.info.firmware) is not None:
+        span = set(range(fw.address, fw.address + fw.registers))
+        used = {r: f"field {profile.fields[i].name!r}" for r, i in owner.items()}
+        for name, setting in profile.settings.items():
+            used.update(dict.fromkeys(setting.registers, f"setting {name!r}"))
+        if clash := sorted(span & used.keys()):
+            problems.append(
+                (
+                    "info.firmware.address",
+                    fw.address,
+                    f"register {clash[0]} is also read as {used[clash[0]]}",
+                )
+            )
     if not any(f.publish for f in profile.fields) and not profile.derived:
         problems.append(("fields", None, "nothing to publish: every field has publish = false"))
     if sum(f.publish for f in profile.fields) + len(profile.derived) > 64:
