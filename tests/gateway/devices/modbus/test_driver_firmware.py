@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.devices.modbus.profile import PROFILE_DIR
 from simulators.devices.modbus import ModbusSensorSim
 from simulators.devices.serial_link import SerialLink
 from testkit.drivers import wait_for
