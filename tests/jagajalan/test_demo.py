@@ -1,5 +1,6 @@
-"""`jagajalan demo` (what `make demo` runs) serves data from both gateways within 30 s, and
-its overview page (/peta) shows both gateways and their values in headless Chromium.
+"""`jagajalan demo` (what `make demo` runs) serves data from both gateways within 30 s, their
+Modbus nodes' firmware versions in /gateways, and its overview page (/peta) shows both
+gateways and their values in headless Chromium.
 
 Runs the real demo: embedded amqtt broker, emulated devices on pseudo-terminals, two gateway
 processes, ingest into SQLite and the API, then stops it like Ctrl-C does. The page is checked
@@ -57,6 +58,15 @@ def check_overview_page(api: str, tmp_path: Path) -> None:
     shutil.copy(png, kept / "overview.png")
 
 
+def node_firmware(api: str) -> dict[str, dict[str, str | None]]:
+    """Device id -> gateway -> the firmware /gateways shows for it."""
+    found: dict[str, dict[str, str | None]] = {}
+    for gw in httpx.get(f"{api}/gateways", timeout=5).json():
+        for d in gw["devices"]:
+            found.setdefault(d["device"], {})[gw["gateway"]] = d["firmware"]
+    return found
+
+
 def test_demo_serves_latest_readings_from_both_gateways(tmp_path: Path) -> None:
     port = free_port()
     api = f"http://127.0.0.1:{port}"
@@ -97,6 +107,12 @@ def test_demo_serves_latest_readings_from_both_gateways(tmp_path: Path) -> None:
         sites = {s["id"]: s for s in httpx.get(f"{api}/sites/latest", timeout=5).json()["sites"]}
         assert {v["gateway"] for v in sites["pasar-sarolangun"]["latest"]} == {"srl-pasar-01"}
         assert {v["gateway"] for v in sites["pauh"]["latest"]} == {"srl-pauh-01"}
+        # Each gateway reports its emulated node's firmware (pm-th-generic's [info.firmware]).
+        wait_for(
+            lambda: node_firmware(api).get("env1") == {"srl-pasar-01": "1.0", "srl-pauh-01": "1.0"},
+            20,
+            "env1's firmware in /gateways",
+        )
         check_overview_page(api, tmp_path)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert proc.wait(60) == 0
