@@ -22,7 +22,7 @@ tests/ingest/test_pipeline.py).
 from __future__ import annotations
 
 import math
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, repeat
 from operator import itemgetter, mul, truediv
 from typing import Any
 
@@ -33,6 +33,7 @@ from telemetry import compact
 from telemetry.line_encoder import LineEncoder
 from telemetry.mapping import meta_line
 from telemetry.models import COMPACT_PAYLOAD_VERSION, MAX_TIME_MS, MIN_TIME_MS
+from telemetry.value_text import decimal_texts, float_texts
 
 _EXACT = 2**53  # ints (and floats of counts) beyond this take the codec's path
 _MAX_READINGS = 10_000
@@ -143,16 +144,32 @@ def _pick(seq: Any, indices: list[int]) -> list[Any]:
 def _series_lines(
     schema: tuple, gateway: str, encoder: LineEncoder, cols: list[list[Any]], times: list[int]
 ) -> list[str]:
-    """The lines of one series' readings: *cols* holds each field's wire values in order."""
+    """The lines of one series' readings: *cols* holds each field's wire values in order.
+
+    Each field's values become text column by column (:func:`_texts`), and the lines are
+    joined from the columns by one C loop: ``prefix`` ``pm25=`` value ``,pm10=`` value ...
+    ``" "`` time."""
     sensor, measurement, names, decimals, tags = schema
     prefix, kinds = encoder.series(gateway, sensor, measurement, names, tags)
     ints = kinds or (False,) * len(names)
-    values = [_column(col, k, is_int) for col, k, is_int in zip(cols, decimals, ints)]  # noqa: B905
-    parts = [f"{name}=%s{'i' if is_int else ''}" for name, is_int in zip(names, ints)]  # noqa: B905
-    template = prefix.replace("%", "%%") + ",".join(parts) + " %s"
-    flat = list(chain.from_iterable(zip(*values, times)))  # noqa: B905
-    tokens = tuple(_JSON_ENCODE(flat).decode()[1:-1].split(","))
-    return ("\n".join(repeat(template, len(times))) % tokens).split("\n")
+    parts: list[Any] = []
+    before = prefix
+    for name, col, k, is_int in zip(names, cols, decimals, ints):  # noqa: B905
+        parts += (repeat(f"{before}{name}="), _texts(col, k, is_int, (prefix, name)))
+        before = "i," if is_int else ","
+    parts += (repeat(before[:-1] + " "), _JSON_ENCODE(times).decode()[1:-1].split(","))
+    return list(map("".join, zip(*parts)))  # noqa: B905
+
+
+def _texts(col: list[Any], k: int | None, is_int: bool, column: tuple) -> list[str]:
+    """A field's values as line protocol writes them: counts as digits, floats as
+    :func:`telemetry.mapping.format_float` (running decimals looked up among those already
+    printed: :mod:`telemetry.value_text`)."""
+    if is_int:
+        return _JSON_ENCODE(_column(col, k, True)).decode()[1:-1].split(",")
+    if k is not None and set(map(type, col)) == _INT:  # running decimals
+        return decimal_texts(list(accumulate(col)), k, column)
+    return float_texts(_column(col, k, False))
 
 
 def _column(col: list[Any], k: int | None, is_int: bool) -> list[Any]:
