@@ -3,7 +3,8 @@ figures written into docs/reliability.md (between its ``chaos figures`` markers)
 
     python -m testkit.chaos [--partition-min 10] [--bad-link-min 10] [--crashes-min 4]
                             [--store-worker-min 4] [--disk-full-min 5] [--clock-min 3]
-                            [--clock-unset-min 3]
+                            [--clock-unset-min 3] [--soak-min 30] [--soak-gateways 200]
+                            [--soak-rate 0.1] [--soak-faults 8] [--soak-seed 15]
                             [--only partition] [--report docs/reliability.md] [--keep]
 
 Needs root (network namespaces), ip, tc, nft, mosquitto and influxd (``make chaos`` installs
@@ -38,16 +39,35 @@ from testkit.chaos.scenarios import (
     partition,
     store_and_worker,
 )
+from testkit.chaos.soak import SoakPlan, fleet_users, soak
 from testkit.netns import remove_stale, unavailable
 from testkit.services import influxd
 
 Scenario = tuple[str, str, Link, Callable[[ChaosRig], Outcome]]
+#: A scenario's own figures that fail it when not 0.
+FAIL_FIGURES = (
+    "fleet_lost",
+    "fleet_duplicates",
+    "alerts_missing",
+    "alerts_unexpected",
+    "alerts_duplicates",
+    "services_exited",
+)
 
 
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
     part_s, bad_s, crash_s = args.partition_min * 60, args.bad_link_min * 60, args.crashes_min * 60
+    plan = SoakPlan(
+        args.soak_min * 60, args.soak_gateways, args.soak_rate, args.soak_seed, args.soak_faults
+    )
+    soak_link = Link(keepalive=10, workers=3, alerts_after_s=15, users=fleet_users(plan.gateways))
     return [
-        ("partition", "pl", Link(keepalive=30), lambda r: partition(r, part_s)),
+        (
+            "partition",
+            "pl",
+            Link(keepalive=30, alerts_after_s=15),
+            lambda r: partition(r, part_s),
+        ),
         (
             "bad_link",
             "bl",
@@ -75,6 +95,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             Link(keepalive=30, clock_offset=-time.time() + 60),  # boots at 1970
             lambda r: clock_unset(r, args.clock_unset_min * 60),
         ),
+        ("soak", "sk", soak_link, lambda r: soak(r, plan)),
     ]
 
 
@@ -87,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--disk-full-min", type=float, default=5.0, help="minutes (5)")
     parser.add_argument("--clock-min", type=float, default=3.0, help="minutes (3)")
     parser.add_argument("--clock-unset-min", type=float, default=3.0, help="minutes (3)")
+    parser.add_argument("--soak-min", type=float, default=30.0, help="minutes (30)")
+    parser.add_argument("--soak-gateways", type=int, default=200, help="fleet gateways (200)")
+    parser.add_argument("--soak-rate", type=float, default=0.1, help="batches/s a gateway (0.1)")
+    parser.add_argument("--soak-faults", type=int, default=8, help="random faults (8)")
+    parser.add_argument("--soak-seed", type=int, default=15, help="the faults' seed (15)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
@@ -138,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                     bad = t.lost or t.duplicates or t.emit_lost or t.emit_refused_stored
                     bad = bad or t.overwritten or outcome.figures.get("points_misplaced", 0)
                     bad = bad or outcome.figures.get("stored_while_unset", 0)
+                    bad = bad or any(outcome.figures.get(k, 0) for k in FAIL_FIGURES)
                     if bad or miscounted or found:
                         failed.append(name)
                 except Exception:
@@ -153,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     minutes = round((time.time() - started) / 60, 1)
-    report.write(args.report, figures, minutes, failed)
+    label = ", ".join(name for name, *_ in chosen) if args.only else None
+    report.write(args.report, figures, minutes, failed, label)
     print(f"# report: {args.report}", flush=True)
     return 1 if failed else 0
 

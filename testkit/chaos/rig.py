@@ -39,6 +39,7 @@ from simulators.sites import site
 from simulators.truth import TruthWriter
 from store.influx import InfluxStore
 from testkit import REPO, children
+from testkit.chaos.alerting import ALERTS_USER, AlertsWatch, alerts_watch
 from testkit.chaos.relay import DelayRelay
 from testkit.chaos.smallfs import small_fs
 from testkit.gateway import Subscriber, current_status, to_toml, wait_until
@@ -72,6 +73,11 @@ class Link:
     #: The gateway's clock offset (s) from its first start: e.g. ``-time.time()`` boots it at
     #: 1970, a gateway without a real-time clock before NTP sets it (testkit/gateway_cli.py).
     clock_offset: float = 0.0
+    #: ``jagajalan alerts run`` beside ingest, telling a loopback webhook (alerting.py), its
+    #: gateway-offline rule raising after this many seconds offline (None: no alerts service).
+    alerts_after_s: float | None = None
+    #: More broker users (name -> password), e.g. a fleet's gateways (soak.py).
+    users: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +102,7 @@ class ChaosRig:
     relay: DelayRelay | None = None  # the latency, when the link has some
     proc: subprocess.Popen | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    alerts: AlertsWatch | None = None
 
     @property
     def gateway_log(self) -> Path:
@@ -237,7 +244,8 @@ def chaos_rig(
     link = link or Link()
     logs = tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    made = {u: secrets.token_urlsafe(18) for u in (GATEWAY, INGEST_USER, RECORDER_USER)}
+    users = (GATEWAY, INGEST_USER, RECORDER_USER, ALERTS_USER)
+    made = {u: secrets.token_urlsafe(18) for u in users} | link.users
     with contextlib.ExitStack() as stack:
         ns = stack.enter_context(netns(tag))
         port, outer = free_port(), free_port()
@@ -261,6 +269,13 @@ def chaos_rig(
             for i in range(link.workers)
         }
         stack.callback(lambda: [stop(p) for p in procs.values()])
+        alerts = None
+        if link.alerts_after_s is not None:
+            alerts = stack.enter_context(
+                alerts_watch(
+                    tmp / "alerts", broker, made[ALERTS_USER], influx, db, link.alerts_after_s
+                )
+            )
         topics = [f"jagajalan/v1/{GATEWAY}/readings", f"jagajalan/v1/{GATEWAY}/status"]
         recorder = stack.enter_context(
             Subscriber(
@@ -309,6 +324,7 @@ def chaos_rig(
             link=link,
             relay=relay,
             procs=procs,
+            alerts=alerts,
         )
         if link.clock_offset:
             rig.set_clock(link.clock_offset)

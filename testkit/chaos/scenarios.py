@@ -90,6 +90,15 @@ def partition(rig: ChaosRig, seconds: float, name: str = "partition") -> Outcome
     during = _health_during(rig, down + 3, up)
     outcome.figures["max_spool_depth"] = max((f["spool_depth"] for f in during), default=0)
     outcome.figures["health_points_during"] = len(during)
+    if rig.alerts is not None:
+        # The broker publishes the gateway's Last Will 1.5 keepalives into the partition:
+        # offline long enough to raise, resolved when it is back; offline again (raised)
+        # once it stopped at the end.
+        if up - down > 1.5 * rig.link.keepalive + rig.alerts.after_s + 2:
+            rig.alerts.expect(rig.gateway, "raised")
+            rig.alerts.expect(rig.gateway, "resolved")
+        rig.alerts.expect(rig.gateway, "raised")
+        outcome.figures.update(rig.alerts.figures())
     return outcome
 
 

@@ -36,6 +36,7 @@ from telemetry.codec import decode_batch
 from telemetry.models import (
     BATCH_MEASUREMENT,
     DEVICE_STATUS_MEASUREMENT,
+    PIPELINE_PREFIX,
     STATUS_MEASUREMENT,
     Reading,
 )
@@ -43,6 +44,12 @@ from testkit.chaos.rig import EMIT, ChaosRig
 from testkit.gateway import read_emit_log
 
 NOT_READINGS = {BATCH_MEASUREMENT, STATUS_MEASUREMENT, DEVICE_STATUS_MEASUREMENT}
+
+
+def is_reading_measurement(name: str) -> bool:
+    """Not the status and batch points ingest writes, nor what the pipeline derives
+    (``jagajalan_*``: the indicators of ``analytics run``, tagged with the gateway too)."""
+    return name not in NOT_READINGS and not name.startswith(PIPELINE_PREFIX)
 
 
 @dataclass
@@ -91,7 +98,7 @@ def spool_counters(rig: ChaosRig) -> tuple[int, int, list[Reading]]:
 def reading_measurements(rig: ChaosRig) -> list[str]:
     result = rig.influx.query("SHOW MEASUREMENTS", db=rig.db)
     series = result["results"][0].get("series") or [{"values": []}]
-    return [row[0] for row in series[0]["values"] if row[0] not in NOT_READINGS]
+    return [row[0] for row in series[0]["values"] if is_reading_measurement(row[0])]
 
 
 def stored_points(rig: ChaosRig) -> int:

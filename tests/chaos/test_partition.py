@@ -2,9 +2,11 @@
 
 A real gateway (``jagajalan gateway run`` with the emulated Modbus sensor and traffic
 counter on pseudo-terminals, plus the test_emit device for exact ground truth) runs in a
-network namespace; Mosquitto, ingest and InfluxDB run outside it. The veth link goes down for
-20 s while the cabinet keeps taking readings, then heals: every reading the gateway took is
-stored, once.
+network namespace; Mosquitto, ingest, InfluxDB and ``alerts run`` (telling a loopback webhook)
+run outside it. The veth link goes down for 20 s while the cabinet keeps taking readings, then
+heals: every reading the gateway took is stored, once; the gateway's offline alert (its Last
+Will, 7.5 s into the partition) is raised and resolved, and raised again once it stopped at
+the end, each step delivered once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ PARTITION_S = 20
 def test_partition_then_heal_loses_nothing_stores_nothing_twice(
     tmp_path: Path, influx: Influx, influx_db: str
 ) -> None:
-    with chaos_rig(tmp_path, influx, influx_db, "p", Link(keepalive=5)) as rig:
+    with chaos_rig(tmp_path, influx, influx_db, "p", Link(keepalive=5, alerts_after_s=3)) as rig:
         outcome = partition(rig, PARTITION_S)
         logs = rig.log_files()
         secrets = rig.secrets
@@ -43,3 +45,6 @@ def test_partition_then_heal_loses_nothing_stores_nothing_twice(
     assert (t.lost, t.duplicates) == (0, 0), t
     assert t.stored == t.taken
     assert t.emit_lost == [] and t.emit_stored == t.emit_taken >= PARTITION_S * 5
+    f = outcome.figures
+    assert f["alerts_expected"] == 3 and f["alerts_delivered"] == 3, f
+    assert (f["alerts_missing"], f["alerts_unexpected"], f["alerts_duplicates"]) == (0, 0, 0)
