@@ -2,10 +2,13 @@
 broker (a user of its own), a registry made from examples/registry.toml, and a signed webhook
 on loopback (testkit/receivers.py: it checks the signature and counts each idempotency key).
 
-The rule set is one the faults trigger on their own: ``gateway-offline`` (state
+The rule set is one the scenario's ground truth triggers: ``gateway-offline`` (state
 ``offline`` of ``gateway_status`` for ``after_s``: the broker's Last Will of a gateway cut
-off or killed, or the offline status of a gateway that stops). Its route's contact is in no
-registry, so only the webhook hears the alerts (every step of every alert).
+off or killed, or the offline status of a gateway that stops), and ``hitungan-uji``, a
+threshold on the rig's ``e1`` device (its reading *i* carries ``count = i``: raised once
+reading :data:`COUNT_ABOVE` is taken, never cleared, whatever order the backlog arrives in,
+since the engine ignores a point older than the last it evaluated). The route's contact is
+in no registry, so only the webhook hears the alerts (every step of every alert).
 
 The scenario says what it expects (:meth:`AlertsWatch.expect`, from the faults it injected);
 :meth:`AlertsWatch.figures` compares that with what the webhook received once a sentinel
@@ -36,6 +39,8 @@ from testkit.services import Influx, Mosquitto
 
 ALERTS_USER = "jagajalan_alerts"
 OFFLINE = "gateway-offline"
+COUNT_RULE = "hitungan-uji"
+COUNT_ABOVE = 25  # e1's 26th reading, 5 s after the gateway's first start
 SENTINEL = "chaos-sentinel-99"
 RULES = """
 [[routes]]
@@ -51,6 +56,15 @@ field = "state"
 bad = ["offline"]
 after_s = {after_s}
 severity = "critical"
+
+[[rules]]
+id = "hitungan-uji"
+kind = "threshold"
+measurement = "traffic"
+field = "count"
+above = {above}
+clear = -1
+scope = {{ sensors = ["e1"] }}
 """
 
 
@@ -92,6 +106,11 @@ class AlertsWatch:
 
     def expect(self, gateway: str, kind: str, n: int = 1, rule: str = OFFLINE) -> None:
         self.expected[(rule, gateway, kind)] += n
+
+    def expect_count(self, gateway: str, emit_taken: list[int]) -> None:
+        """``hitungan-uji`` raised once if e1 took reading :data:`COUNT_ABOVE` (its log)."""
+        if any(i >= COUNT_ABOVE for i in emit_taken):
+            self.expect(gateway, "raised", rule=COUNT_RULE)
 
     def events(self) -> list[dict]:
         with self.hook.lock:
@@ -151,7 +170,7 @@ def alerts_watch(
     work.mkdir(parents=True, exist_ok=True)
     registry = prepare_registry(work).path
     rules = work / "alerts.toml"
-    rules.write_text(RULES.format(after_s=after_s), encoding="utf-8")
+    rules.write_text(RULES.format(after_s=after_s, above=COUNT_ABOVE), encoding="utf-8")
     hook = WebhookReceiver(b"chaos-webhook-key").start()
     key = work / "webhook.secret"
     key.write_bytes(hook.secret)

@@ -22,6 +22,7 @@ from testkit.chaos.tally import (
     stored_points,
     tally,
 )
+from testkit.gateway import read_emit_log
 
 
 @dataclass
@@ -98,6 +99,7 @@ def partition(rig: ChaosRig, seconds: float, name: str = "partition") -> Outcome
             rig.alerts.expect(rig.gateway, "raised")
             rig.alerts.expect(rig.gateway, "resolved")
         rig.alerts.expect(rig.gateway, "raised")
+        rig.alerts.expect_count(rig.gateway, read_emit_log(rig.emit_log))
         outcome.figures.update(rig.alerts.figures())
     return outcome
 

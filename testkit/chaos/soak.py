@@ -37,7 +37,7 @@ from testkit.chaos.rig import EMIT, ChaosRig
 from testkit.chaos.rss import RssSampler
 from testkit.chaos.scenarios import Outcome
 from testkit.chaos.tally import is_reading_measurement, tally
-from testkit.gateway import wait_until
+from testkit.gateway import read_emit_log, wait_until
 from testkit.procs import stop
 from testkit.services import free_port
 
@@ -210,6 +210,7 @@ def soak(rig: ChaosRig, plan: SoakPlan, name: str = "soak") -> Outcome:
     assert drained, rig.gateway_log.read_text()[-3000:]
     assert rig.stop_gateway(timeout=60) == 0, rig.gateway_log.read_text()[-3000:]
     alerts.expect(rig.gateway, "raised")
+    alerts.expect_count(rig.gateway, read_emit_log(rig.emit_log))
     outcome = Outcome(name, tally(rig, settle=plan.settle), figures)
     # Of the e1 readings lost, those the broker took (its recorder, a persistent session of
     # its own, not shared, received them): lost between the broker and ingest.
