@@ -71,7 +71,11 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             now = time.monotonic()
-            for name, pid in list(self.pids().items()):
+            try:
+                pids = self.pids()
+            except Exception:
+                pids = {}
+            for name, pid in pids.items():
                 mb = rss_mb(pid)
                 if mb is not None:
                     self.samples.append((now, name, pid, mb))

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from telemetry.codec import decode_batch
@@ -131,6 +131,41 @@ def _fault(rig: ChaosRig, kind: str, rng: random.Random) -> None:
         raise ValueError(f"unknown fault {kind!r}")
 
 
+@dataclass
+class Services:
+    """The processes the soak starts beside the rig's: the fleet, the API, analytics."""
+
+    rig: ChaosRig
+    fleet: subprocess.Popen
+    api: subprocess.Popen
+    analytics: subprocess.Popen
+    api_url: str
+    requests: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0})
+
+    def pids(self) -> dict[str, int]:
+        """Every service's live process (sampled by :class:`RssSampler`)."""
+        rig = self.rig
+        procs = {"mosquitto": rig.broker.proc, "influxd": rig.influx.proc, "gateway": rig.proc}
+        procs |= dict(list(rig.procs.items()))  # a fault may change it meanwhile
+        procs |= {"fleet": self.fleet, "api": self.api, "analytics": self.analytics}
+        procs["alerts"] = rig.alerts.proc if rig.alerts is not None else None
+        return {n: p.pid for n, p in procs.items() if p is not None and p.poll() is None}
+
+    def ask_api(self) -> None:
+        """Two requests a sample, so that the API works while its memory is watched."""
+        try:
+            ok = _get(f"{self.api_url}/health") in (200, 503)
+            ok = ok and _get(f"{self.api_url}/gateways") == 200
+        except OSError:
+            ok = False
+        self.requests["ok" if ok else "failed"] += 1
+
+    def stop(self) -> None:
+        for p in (self.fleet, self.api, self.analytics):
+            if p.poll() is None:
+                stop(p)
+
+
 def soak(rig: ChaosRig, plan: SoakPlan, name: str = "soak") -> Outcome:
     from jagajalan.demo_parts import prepare_registry
 
@@ -144,34 +179,35 @@ def soak(rig: ChaosRig, plan: SoakPlan, name: str = "soak") -> Outcome:
     store = ["--influx-url", rig.influx.url, "--influx-db", rig.db]
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
-    api = _start(rig, "api", ["api", "run", "--host", "127.0.0.1", "--port", str(port), *store,
-                              "--registry-db", registry, "--public-read", "all"])  # fmt: skip
-    assert wait_until(lambda: api.poll() is None and _probe(api_url), 60, 0.5), "api"
-    analytics = _start(rig, "analytics", ["analytics", "run", *store, "--registry-db", registry,
-                                          "--every", "10"])  # fmt: skip
-    summary = work / "fleet-summary.json"
-    fleet_args = ["simulate", "fleet", "--credentials", str(creds), "--rate", str(plan.rate)]
-    fleet_args += ["--duration", str(plan.seconds), "--broker-url", rig.broker.url]
-    fleet_args += ["--summary", str(summary), "--encoding", "compact", "--seed", str(plan.seed)]
-    fleet_args += ["--drain-timeout", "120", "--progress", "30"]
-    fleet = _start(rig, "fleet", fleet_args)
-    requests = {"ok": 0, "failed": 0}
+    serve = ["api", "run", "--host", "127.0.0.1", "--port", str(port), *store]
+    api = _start(rig, "api", [*serve, "--registry-db", registry, "--public-read", "all"])
+    try:
+        assert wait_until(lambda: api.poll() is None and _probe(api_url), 60, 0.5), "api"
+        job = ["analytics", "run", *store, "--registry-db", registry, "--every", "10"]
+        analytics = _start(rig, "analytics", job)
+        args = ["simulate", "fleet", "--credentials", str(creds), "--rate", str(plan.rate)]
+        args += ["--duration", str(plan.seconds), "--broker-url", rig.broker.url]
+        args += ["--summary", str(work / "fleet-summary.json"), "--encoding", "compact"]
+        args += ["--seed", str(plan.seed), "--drain-timeout", "120", "--progress", "30"]
+        fleet = _start(rig, "fleet", args)
+    except BaseException:
+        stop(api)
+        raise
+    services = Services(rig, fleet, api, analytics, api_url)
+    try:
+        return _run(rig, plan, name, services)
+    finally:
+        services.stop()
 
-    def pids() -> dict[str, int]:
-        procs = {"mosquitto": rig.broker.proc, "influxd": rig.influx.proc, "gateway": rig.proc}
-        procs |= {n: p for n, p in rig.procs.items()}
-        procs |= {"fleet": fleet, "api": api, "analytics": analytics, "alerts": rig.alerts.proc}
-        return {n: p.pid for n, p in procs.items() if p is not None and p.poll() is None}
 
-    def ask_api() -> None:
-        try:
-            ok = _get(f"{api_url}/health") in (200, 503) and _get(f"{api_url}/gateways") == 200
-        except OSError:
-            ok = False
-        requests["ok" if ok else "failed"] += 1
-
+def _run(rig: ChaosRig, plan: SoakPlan, name: str, services: Services) -> Outcome:
+    """The soak's run, its end and its counts (:func:`soak` started the processes)."""
+    fleet, api, analytics = services.fleet, services.api, services.analytics
+    assert rig.alerts is not None
+    summary = rig.tmp / "soak" / "fleet-summary.json"
     start = time.monotonic()
-    sampler = RssSampler(pids, every=min(5.0, plan.seconds / 20), also=ask_api).start()
+    every = min(5.0, plan.seconds / 20)
+    sampler = RssSampler(services.pids, every=every, also=services.ask_api).start()
     rng = random.Random(plan.seed + 1)
     done: list[str] = []
     try:
@@ -190,6 +226,7 @@ def soak(rig: ChaosRig, plan: SoakPlan, name: str = "soak") -> Outcome:
     # The slope over the second half of the run after a warm-up of a minute (at most a quarter).
     figures: dict[str, float] = sampler.figures(start + min(60, plan.seconds / 4), end)
     figures |= {"soak_s": round(end - start), "faults": len(done), "fault_log": "; ".join(done)}
+    requests = services.requests
     figures |= {"api_requests_ok": requests["ok"], "api_requests_failed": requests["failed"]}
     figures["services_exited"] = len(exited)
     # Every fleet gateway said offline at its clean stop: one alert each. The alerts service
@@ -203,7 +240,7 @@ def soak(rig: ChaosRig, plan: SoakPlan, name: str = "soak") -> Outcome:
     figures["alerts_delivered_at_kill"] = sum(alerts.delivered().values())
     alerts.hook.release.set()
     alerts.start()
-    figures |= fleet_counts(rig, json.loads(summary.read_text()), work, plan.settle)
+    figures |= fleet_counts(rig, json.loads(summary.read_text()), summary.parent, plan.settle)
     for p in (api, analytics):
         stop(p)
     drained = rig.wait_drained(time.time() - 5, timeout=600)
