@@ -37,6 +37,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,7 @@ class SQLiteStore(Store):
             conn = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._create_schema(conn)
@@ -145,6 +146,21 @@ class SQLiteStore(Store):
         with self._lock:
             self._connections.append(conn)
         return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, once per file (it stays set). Switching to it needs the file to itself,
+        and SQLite answers "database is locked" at once, not after the busy timeout, while
+        another process opens the same new file: retried until the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
