@@ -15,9 +15,25 @@ import select
 import threading
 import tty
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any, Self
 
 from simulators.devices.serial_link import SerialLink
+
+
+@dataclass(frozen=True)
+class LineNoise:
+    """The faults of a noisy line, seeded so that a run can be repeated; a subclass adds the
+    part's own (every field named ``*_rate`` is a probability, checked here)."""
+
+    byte_error_rate: float = 0.0
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_rate") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{f.name} {value!r}: give a probability from 0 to 1")
 
 
 class PtyLoaderSim:

@@ -4,32 +4,12 @@ call, the same points as :meth:`newest` per measurement, on SQLite and on a real
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from store import Store
-from store.sqlite import SQLiteStore
 from telemetry.mapping import Point
 from telemetry.models import FLOOD_STATUS_MEASUREMENT, ISPU_HOURLY_MEASUREMENT
 from testkit.points import GW1, GW2, MIN, T0, air, traffic
-
-
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.services)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        backend: Store = SQLiteStore(tmp_path / "store.sqlite")
-    else:
-        from store.influx import InfluxStore
-
-        influx = request.getfixturevalue("influx")
-        backend = InfluxStore(influx.url, request.getfixturevalue("influx_db"))
-    backend.ensure()
-    try:
-        yield backend
-    finally:
-        backend.close()
 
 
 def flood(gateway: str, time_ms: int, code: int) -> Point:

@@ -34,23 +34,15 @@ from dataclasses import dataclass
 
 from simulators.devices.esp32_rom.chip import ChipProfile, Esp32Chip
 from simulators.devices.esp32_rom.protocol import END, ESC, INVALID_CRC, RomLoader
-from simulators.devices.loader_sim import PtyLoaderSim
+from simulators.devices.loader_sim import LineNoise, PtyLoaderSim
 from simulators.devices.serial_link import SerialLink
 
 FRAMING = (END, ESC)
 
 
 @dataclass(frozen=True)
-class Noise:
-    byte_error_rate: float = 0.0
+class Noise(LineNoise):
     checksum_error_rate: float = 0.0
-    seed: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("byte_error_rate", "checksum_error_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} {value!r}: give a probability from 0 to 1")
 
 
 @dataclass

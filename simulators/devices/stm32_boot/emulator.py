@@ -26,23 +26,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulators.devices.loader_sim import PtyLoaderSim
+from simulators.devices.loader_sim import LineNoise, PtyLoaderSim
 from simulators.devices.serial_link import SerialLink
 from simulators.devices.stm32_boot.chip import ChipProfile, Memory
 from simulators.devices.stm32_boot.protocol import Bootloader
 
 
 @dataclass(frozen=True)
-class Noise:
-    byte_error_rate: float = 0.0
+class Noise(LineNoise):
     nack_rate: float = 0.0
-    seed: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("byte_error_rate", "nack_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} {value!r}: give a probability from 0 to 1")
 
 
 @dataclass
