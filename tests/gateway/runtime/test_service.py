@@ -285,7 +285,9 @@ def test_backlog_replays_oldest_first_at_the_rate_while_fresh_readings_go_first(
                 )
                 time.sleep(1.0)
                 assert isinstance(live, EmitDriver)
-                taken = dict(live.taken)
+            # Read once the service has stopped: its stop flushes readings taken after the
+            # wait above, and the subscriber receives them too.
+            taken = dict(live.taken)
     finally:
         broker.stop()
     first_arrival: dict[tuple[str, int], float] = {}
