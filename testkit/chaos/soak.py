@@ -279,8 +279,9 @@ def fleet_counts(rig: ChaosRig, summary: dict, work: Path, settle: float = 300) 
     stored = per_gateway_points(rig)
     lost = {g: n - stored.get(g, 0) for g, n in acked.items() if stored.get(g, 0) < n}
     extra = {g: stored[g] - published.get(g, 0) for g in stored if stored[g] > published.get(g, 0)}
-    table = {g: {"published": published[g], "acked": acked[g], "stored": stored.get(g, 0)}
-             for g in per}  # fmt: skip
+    table = {
+        g: {"published": published[g], "acked": acked[g], "stored": stored.get(g, 0)} for g in per
+    }
     (work / "fleet-counts.json").write_text(json.dumps(table, indent=1) + "\n")
     totals = summary["totals"]
     return {
