@@ -33,6 +33,30 @@ def pick_port(preferred: int = 1883, host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+class SnapshotTable(dict):
+    """amqtt's subscription table, iterated over a snapshot of its keys.
+
+    amqtt 0.12.1 walks `Broker._subscriptions` with awaits inside the loop (a connecting
+    client is sent the retained messages of every filter; a broadcast is delivered filter by
+    filter) while other sessions add and delete filters. When clients connect while others
+    leave (the demo switching scenario or stopping), the walk raises "dictionary changed size
+    during iteration" and the connecting client's session dies with a logged traceback. Walking
+    a snapshot is what the loops mean: a filter added meanwhile is served by its own subscribe.
+    """
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(list(dict.keys(self)))
+
+    def keys(self):  # type: ignore[override]
+        return list(dict.keys(self))
+
+    def items(self):  # type: ignore[override]
+        return list(dict.items(self))
+
+    def values(self):  # type: ignore[override]
+        return list(dict.values(self))
+
+
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
         self.host, self.port = host, port
@@ -71,6 +95,7 @@ class EmbeddedBroker:
         }
         try:
             self._broker = Broker(config, loop=loop)
+            self._broker._subscriptions = SnapshotTable(self._broker._subscriptions)
             loop.run_until_complete(self._broker.start())
         except BaseException as exc:  # reported to start()
             self._error = exc
