@@ -13,7 +13,7 @@ import secrets
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 
 Protocol = Literal["auto", "5", "3.1.1"]
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason code 0x84 (v5) / return code 1 (v3)
+#: PUBACK reason code 0x10 (MQTT 5, section 3.4.2.1): the broker accepted the message but had
+#: no subscriber for it, so nobody will ever receive it. Not a failure by the spec's numbering.
+NO_MATCHING_SUBSCRIBERS = 16
+
+
+def unheard(reason: Any) -> bool:
+    """A PUBACK that says the message reached no subscriber (MQTT 5 brokers only)."""
+    return getattr(reason, "value", None) == NO_MATCHING_SUBSCRIBERS
 
 
 class MqttUrlError(ValueError):

@@ -49,13 +49,13 @@ class ProblemLog:
         """Connected: the next problem is news again."""
         self._last_problem = None
 
-    def refused(self, kind: str, message: str, *args: object) -> None:
-        """Log a refusal by the broker as an error once per kind per 10 minutes (a broker that
+    def refused(self, kind: str, message: str, *args: object, level: int = logging.ERROR) -> None:
+        """Log a refusal by the broker at ``level`` once per kind per 10 minutes (a broker that
         drops the connection after each refusal must not flood the log), else at debug."""
         now = time.monotonic()
         if now - self._refusals.get(kind, float("-inf")) >= REFUSAL_LOG_INTERVAL:
             self._refusals[kind] = now
-            log.error(message, *args)
+            log.log(level, message, *args)
         else:
             log.debug(message, *args)
 

@@ -21,7 +21,10 @@ paho's network thread only records events (``on_publish`` puts ``(mid, reason)``
 batch with that mid. Because the same thread publishes and consumes the PUBACKs, a PUBACK that
 arrives before ``publish()`` has returned its mid cannot be missed. A batch the broker refuses
 (PUBACK with a failure reason, e.g. "Not authorized" from the ACL) stays in the spool and is
-re-sent with the same seq after ``retry_delay``.
+re-sent with the same seq after ``retry_delay``. So does a batch the broker accepted with reason
+0x10 "No matching subscribers" (MQTT 5): nobody received it, e.g. right after a broker restart
+that did not restore ingest's shared subscription (Mosquitto before 2.0.19), and deleting it
+from the spool would lose it (docs/protocol.md, section 4).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from gateway.runtime.mqtt_link import ProblemLog, identity, link_args
 from gateway.runtime.replay import Replay, backlog_slots
 from gateway.runtime.spool import Batch as SpoolBatch
 from gateway.runtime.spool import Spool, SpoolError
-from kernel.mqtt import negotiate_protocol, new_client
+from kernel.mqtt import negotiate_protocol, new_client, unheard
 from telemetry import topics
 from telemetry.codec import encode_batch, encode_status
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, Batch, Status, valid_time
@@ -77,6 +80,7 @@ class Publisher:
         self.readings_topic = topics.readings(self.gateway)
         self.commands = CommandInbox(self.gateway, config.spool_path.parent)  # its cmd topic
         self.published_batches = 0
+        self.batches_unheard = 0  # acknowledged with "No matching subscribers": kept, re-sent
         self.replay = Replay(config.publish.replay_rate)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -265,6 +269,20 @@ class Publisher:
                         )
                 continue
             seq, row_ids, _lane = entry
+            if unheard(reason):
+                self.problems.refused(
+                    "batch:unheard",
+                    "broker has no subscriber for %s (is ingest running?); keeping batch seq %d, "
+                    "retry in %.0f s",
+                    self.readings_topic,
+                    seq,
+                    self.retry_delay,
+                    level=logging.WARNING,
+                )
+                self.batches_unheard += 1
+                self.spool.release(seq)
+                self._paused_until = time.monotonic() + self.retry_delay
+                continue
             if reason.is_failure:
                 self.problems.refused(
                     f"batch:{reason.value}",

@@ -30,7 +30,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from kernel import __version__
-from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
+from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url, unheard
 from simulators.fleet.connection import Connection, raise_fd_limit
 from simulators.fleet.generator import (
     BatchSource,
@@ -161,7 +161,10 @@ class FleetRun:
         if entry is None or entry[0] is None:
             return  # a status message
         gw, seq, readings, size = entry
-        gw.on_ack(seq, readings, size, str(reason) if reason.is_failure else None)
+        # "No matching subscribers" (0x10) is no delivery: counted with the refusals, not acked,
+        # so that acked readings are the ones ingest can have stored (a fleet has no spool).
+        failed = reason.is_failure or unheard(reason)
+        gw.on_ack(seq, readings, size, str(reason) if failed else None)
         self.last_ack = time.monotonic()
 
     async def _reconnect(self, conn: Connection) -> None:

@@ -144,7 +144,11 @@ def test_mqtts_with_the_brokers_ca_delivers_and_a_foreign_ca_does_not(
 ) -> None:
     tls = make_tls_files(tmp_path / "tls")
     foreign = make_tls_files(tmp_path / "foreign")
-    extra = f"cafile {tls['ca.pem']}\ncertfile {tls['server.pem']}\nkeyfile {tls['server.key']}\n"
+    plain = free_port()  # the test's subscriber, as ingest on the broker's own host
+    extra = (
+        f"cafile {tls['ca.pem']}\ncertfile {tls['server.pem']}\nkeyfile {tls['server.key']}\n"
+        f"listener {plain} 127.0.0.1\n"
+    )
     with mosquitto(tmp_path / "broker", extra=extra) as broker:
         url = f"mqtts://127.0.0.1:{broker.port}"
         good = make_config(
@@ -154,10 +158,12 @@ def test_mqtts_with_the_brokers_ca_delivers_and_a_foreign_ca_does_not(
             [emit_device("c1", 20, chunk=5)],
             mqtt={"ca_file": str(tls["ca.pem"])},
         )
-        with running(good) as service:
+        with Subscriber(plain, ["jagajalan/v1/gw-tls/readings"]) as sub, running(good) as service:
             emitted = service.drivers[0].emitted  # type: ignore[attr-defined]
             assert wait_until(lambda: len(emitted) == 20 and service.spool.depth() == 0)
             assert service.publisher.published_batches >= 1  # acked by PUBACKs over TLS
+            assert sub.wait_for(lambda: len(received_readings(sub, "gw-tls")) == 20)
+        assert sorted(received_readings(sub, "gw-tls")) == expected_readings("c1", 20)
         bad = make_config(
             tmp_path,
             "gw-tls-bad",
