@@ -250,12 +250,26 @@ def test_refused_publishes_are_counted_apart_never_as_sent(tmp_path: Path) -> No
     assert summary["totals"]["unacked"] == 0
 
 
+def test_batches_nobody_subscribed_to_are_refused_not_acked(tmp_path: Path) -> None:
+    """MQTT 5 PUBACK 0x10 "No matching subscribers": the broker took the batch, nobody got it.
+    Counted as refused with that reason, so that acked readings are ones ingest could store."""
+    with mosquitto(tmp_path / "mq") as b:
+        opts = FleetOptions(
+            rate=2, duration=1, gateways=1, broker_url=b.url, protocol="5", status=False
+        )
+        summary = run_fleet(opts)
+    gw = summary["per_gateway"]["fleet-0001"]
+    assert gw["published"] == 2 and gw["acked"] == 0 and gw["refused"] == 2
+    assert gw["refused_reasons"] == {"No matching subscribers": 2}
+    assert summary["totals"]["unacked"] == 0
+
+
 def test_wrong_password_is_reported_for_that_gateway(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     creds.write_text("srl-a-01:right\nsrl-b-01:wrong\n")
-    with mosquitto(
-        tmp_path / "mq", passwords={"srl-a-01": "right", "srl-b-01": "other"}, acl=ACL
-    ) as b:
+    passwords = {"srl-a-01": "right", "srl-b-01": "other", "counter": "count-pw"}
+    with mosquitto(tmp_path / "mq", passwords=passwords, acl=ACL) as b:
+        counter = Counter(b, "srl-", "counter", "count-pw")  # ingest's place: someone listens
         summary_path = tmp_path / "s.json"
         proc = _cli(
             "--credentials",
@@ -269,6 +283,7 @@ def test_wrong_password_is_reported_for_that_gateway(tmp_path: Path) -> None:
             "--summary",
             str(summary_path),
         )
+        counter.close()
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "srl-b-01:" in proc.stderr and "refused the connection" in proc.stderr

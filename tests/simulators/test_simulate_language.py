@@ -16,7 +16,9 @@ import pytest
 from kernel.text import tr
 from simulators.scenario.config import shipped
 from simulators.scenario.engine import Scenario
+from telemetry import topics
 from testkit import REPO, children
+from testkit.gateway import Subscriber
 from testkit.language import judge
 from testkit.services import mosquitto
 
@@ -115,7 +117,7 @@ def test_a_scenario_run_in_one_language(lang: str) -> None:
 @pytest.mark.parametrize("columns", [80, 60])
 @pytest.mark.parametrize("lang", LANGS)
 def test_fleet_headers_whole_in_one_language(lang: str, columns: int, tmp_path: Path) -> None:
-    with mosquitto(tmp_path / "mq") as broker:
+    with mosquitto(tmp_path / "mq") as broker, Subscriber(broker.port, [topics.ALL_READINGS]):
         done = simulate(
             "fleet",
             "--gateways",
