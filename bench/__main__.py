@@ -17,6 +17,7 @@ BENCHMARKS += ["bench.ingest_compact"]  # compact vs JSON, CPU per reading, memo
 BENCHMARKS += ["bench.alerts"]  # publish -> signed webhook p99 under 500 gateways
 BENCHMARKS += ["bench.series"]  # the API's reads of 500 gateways on InfluxDB
 BENCHMARKS += ["bench.sites"]  # GET /sites/latest: 500 sites on a real InfluxDB
+BENCHMARKS += ["bench.analytics_memory"]  # the indicators job's RSS over passes on fixed data
 BENCHMARKS += ["bench.flash"]  # stm32loader into the emulated STM32 over a pty, clean and noisy
 BENCHMARKS += ["bench.flash_esp32"]  # esptool (ROM, no stub) into the emulated ESP32 over a pty
 BENCHMARKS += ["bench.firmware"]  # verify_bundle of 1 MB and 64 MB bundles; key unlock
