@@ -214,7 +214,7 @@ def _run(rig: ChaosRig, plan: SoakPlan, name: str, services: Services) -> Outcom
         for at, kind in schedule(plan):
             while time.monotonic() < start + at:
                 assert fleet.poll() is None, (rig.logs / "fleet.log").read_text()[-3000:]
-                time.sleep(min(1.0, start + at - time.monotonic()))
+                time.sleep(min(1.0, max(0.0, start + at - time.monotonic())))
             _fault(rig, kind, rng)
             done.append(f"{round(time.monotonic() - start)}s {kind}")
         code = fleet.wait(timeout=max(0, start + plan.seconds - time.monotonic()) + 300)
