@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest import HOUR, RawPublisher, Workers, acked, influx_rate, out, payload
+from bench.ingest_rig import HOUR, RawPublisher, Workers, acked, influx_rate, out, payload
 from bench.procfs import cpu_seconds
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore

@@ -1,4 +1,4 @@
-"""The benchmark's drain-rate window (bench/ingest.py): pure arithmetic on samples of
+"""The benchmark's drain-rate window (bench/ingest_rig.py): pure arithmetic on samples of
 acknowledged counts; no broker or database needed."""
 
 from __future__ import annotations
