@@ -50,7 +50,8 @@ FUZZ_EXAMPLES ?= 1000
 FUZZ_TESTS = tests/gateway/devices/modbus/test_cases.py tests/gateway/devices/traffic_counter/test_cases.py \
 	tests/gateway/devices/weather_ascii/test_cases.py tests/gateway/devices/nmea_gps/test_cases.py \
 	tests/gateway/devices/modbus/test_profile.py tests/gateway/devices/modbus/test_profile_features.py \
-	tests/telemetry/test_codec.py tests/telemetry/test_compact.py tests/telemetry/test_line_protocol.py \
+	tests/telemetry/test_codec.py tests/telemetry/test_compact.py tests/telemetry/test_compact_malformed.py \
+	tests/telemetry/test_line_protocol.py \
 	tests/telemetry/test_reserved.py tests/ingest/test_pipeline.py
 chaos: system-deps install
 	$(BIN)/python -m testkit.chaos $(CHAOS_ARGS)
