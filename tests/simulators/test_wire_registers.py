@@ -140,13 +140,9 @@ def test_the_emulator_reads_the_profiles_as_the_gateway_does(name: str) -> None:
     ours, theirs = load_register_map(name), load_profile(name)
     assert ours.max_gap == theirs.max_gap and ours.function == theirs.function
     for mine, gateway in zip(ours.fields, theirs.fields, strict=True):
-        assert (mine.name, mine.address, mine.type, mine.word_order) == (
-            gateway.name, gateway.address, gateway.type, gateway.word_order,
-        )  # fmt: skip
-        assert (mine.scale, mine.offset, mine.counter, mine.publish, mine.modulus) == (
-            gateway.scale, gateway.offset, gateway.kind == "counter", gateway.publish,
-            gateway.modulus,
-        )  # fmt: skip
+        layout = ("name", "address", "type", "word_order", "scale", "offset", "publish", "modulus")
+        assert {k: getattr(mine, k) for k in layout} == {k: getattr(gateway, k) for k in layout}
+        assert mine.counter == (gateway.kind == "counter")
         assert mine.range == (tuple(gateway.range) if gateway.range else None)
     assert [(d.name, d.expression) for d in ours.derived] == [
         (d.name, d.expression) for d in theirs.derived

@@ -31,6 +31,10 @@ from simulators.devices.wire import wxt
 from simulators.truth import TruthWriter, read_truth
 from testkit.vectors import WXT_MANUAL_CRCS
 
+#: What one composite sentence (0R0) of the emulated station carries.
+WXT_VALUES = {"wind_direction", "wind_speed", "temperature", "humidity", "pressure"}
+WXT_VALUES |= {"rain_total", "rain_intensity"}
+
 DOC_STATE = WeatherState(283.4, 1.04, 23.56, 54.2, 1006.6, 0.0, 0.0)
 
 # -- known answers --------------------------------------------------------------------------------
@@ -162,10 +166,7 @@ def test_poll_with_crc_between_the_gateways_query_and_the_emulator(tmp_path: Pat
     for got, line in zip(decoded, sent, strict=True):
         assert got.sentence.crc
         assert got.sentence.values == {k: v for k, v in line.items() if k in got.sentence.values}
-        assert set(got.sentence.values) == {
-            "wind_direction", "wind_speed", "temperature", "humidity", "pressure",
-            "rain_total", "rain_intensity",
-        }  # fmt: skip
+        assert set(got.sentence.values) == WXT_VALUES
 
 
 def read_line(port: serial.Serial, timeout: float = 5.0) -> bytes:
