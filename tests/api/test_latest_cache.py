@@ -37,20 +37,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.services)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        backend: Store = SQLiteStore(tmp_path / "store.sqlite")
-    else:
-        from store.influx import InfluxStore
-
-        influx = request.getfixturevalue("influx")
-        backend = InfluxStore(influx.url, request.getfixturevalue("influx_db"))
-    backend.ensure()
-    yield backend
-    backend.close()
-
-
 @pytest.fixture
 def registry_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = db.engine_for(f"sqlite+pysqlite:///{tmp_path / 'registry.sqlite3'}")

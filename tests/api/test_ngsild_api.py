@@ -39,20 +39,6 @@ def registry(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.services)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        backend: Store = SQLiteStore(tmp_path / "store.sqlite")
-    else:
-        from store.influx import InfluxStore
-
-        influx = request.getfixturevalue("influx")
-        backend = InfluxStore(influx.url, request.getfixturevalue("influx_db"))
-    backend.ensure()
-    yield backend
-    backend.close()
-
-
 def seed(store: Store) -> None:
     lane = {"gateway": GW1, "sensor": "cnt1", "lane": "1", "direction": "N"}
     store.write(

@@ -63,20 +63,6 @@ def registry_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.services)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        backend: Store = SQLiteStore(tmp_path / "store.sqlite")
-    else:
-        from store.influx import InfluxStore
-
-        influx = request.getfixturevalue("influx")
-        backend = InfluxStore(influx.url, request.getfixturevalue("influx_db"))
-    backend.ensure()
-    yield backend
-    backend.close()
-
-
 #: The job compares the readings' cm; the registry holds the gauge's ladder in m.
 CONFIG = IndicatorsConfig(
     sites=[Site(gateway=GAUGE, flood_levels={"siaga_3": 950, "siaga_2": 1050, "siaga_1": 1150})]
