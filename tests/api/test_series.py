@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,21 +47,11 @@ def fill(store: Store) -> None:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.services)])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    if request.param == "sqlite":
-        store: Store = SQLiteStore(tmp_path / "series.sqlite")
-    else:
-        from store.influx import InfluxStore
-
-        influx = request.getfixturevalue("influx")
-        store = InfluxStore(influx.url, request.getfixturevalue("influx_db"))
-    store.ensure()
+@pytest.fixture
+def client(store: Store) -> TestClient:
+    """The API on each backend's store (tests/api/conftest.py), filled."""
     fill(store)
-    try:
-        yield TestClient(create_app(store, access=open_reads()))
-    finally:
-        store.close()
+    return TestClient(create_app(store, access=open_reads()))
 
 
 def test_daily_sums_begin_at_midnight_wib(client: TestClient) -> None:

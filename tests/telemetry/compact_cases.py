@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import struct
 
-from telemetry import Batch, Reading
+from telemetry import Batch, Reading, codec
 
 T0 = 1_764_489_600_000  # 2025-11-30T08:00:00Z
 F32_THIRD = struct.unpack(">f", struct.pack(">f", 1 / 3))[0]  # exact in float32, not decimal
-REASONS = {
-    "empty",
-    "not_utf8",
-    "not_json",
-    "not_object",
-    "no_version",
-    "unsupported_version",
-    "invalid",
-    "reserved_id",
-    "reserved_measurement",
-    "truncated",
-    "corrupt",
-}
+REASONS = set(codec.REASONS)  # every reason a DecodeError can carry
 
 
 def golden_batch() -> Batch:
