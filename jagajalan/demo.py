@@ -35,6 +35,7 @@ from pathlib import Path
 from jagajalan.demo_parts import analytics_argv, prepare_registry, start_alerts
 from jagajalan.demo_switch import demo_sites
 from kernel.demo_state import DemoState, remove_state, write_state
+from kernel.process import die_with_parent
 from kernel.text import Said, Text
 
 DEFAULT_SCENARIO = "first_rains"
@@ -65,9 +66,16 @@ class Demo:
         out = log.open("ab")
         cmd = [sys.executable, "-m", "jagajalan.cli", *argv]
         # Own process group: Ctrl-C in the terminal reaches only the demo, which then stops
-        # the children in order.
+        # the children in order. A demo killed outright (SIGKILL, the OOM killer) cannot stop
+        # them: the kernel sends them SIGTERM then (die_with_parent; spawn runs on the main
+        # thread only), so no gateway, ingest or API stays behind on the demo's ports.
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True
+            cmd,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         child = Child(name, proc, log)
         self.children.append(child)

@@ -171,3 +171,36 @@ def test_the_alerts_service_runs_on_the_demo_s_broker_registry_and_store() -> No
     assert options["--mqtt-alerts"] == "on" and options["--base-url"] == "http://h:1"
     real = alerts_argv([], "mqtt://broker:1883", Path("r.db"), "http://h:1", False)
     assert "--mqtt-protocol" not in real
+
+
+def processes_of(folder: Path) -> set[int]:
+    """The pids of processes whose command line names *folder* (the demo's children)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # ended meanwhile
+                continue
+            if str(folder).encode() in cmdline:
+                found.add(int(entry.name))
+    return found
+
+
+def test_a_demo_killed_outright_leaves_no_children_behind(tmp_path: Path) -> None:
+    """SIGKILL gives the demo no chance to stop its children; the kernel tells them (Linux
+    parent-death signal), so none stays on the demo's ports."""
+    folder = tmp_path / "demo"
+    out = (tmp_path / "demo.out").open("wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAGAJALAN_")}
+    argv = jagajalan("demo", "--dir", str(folder), "--api-port", str(free_port()))
+    proc = children.start(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env)
+    try:
+        wait_for(lambda: (folder / "demo.json").exists() or proc.poll() is not None, 60, "demo")
+        assert proc.poll() is None, (tmp_path / "demo.out").read_text()
+        kids = processes_of(folder) - {proc.pid}
+        assert len(kids) >= 5, kids  # ingest, analytics, alerts, devices, gateways, API
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: not (processes_of(folder) & kids), 60, f"the demo's children {kids} to end")
