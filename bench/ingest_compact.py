@@ -133,3 +133,7 @@ def main() -> None:
                 out(name, rate, "readings/s")
                 out(f"{name}_peak_rss", rss, "MB (target <= 100)")
                 out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
+
+
+if __name__ == "__main__":
+    main()
