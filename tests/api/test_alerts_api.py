@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from api.access import Access, registry_check
 from api.app import create_app
-from registry.models import AlertRow, OutboxMessage
+from registry.models import AlertRow
 from registry.read import RegistryReader
 from store.sqlite import SQLiteStore
-from testkit.alerts import alert_row
+from testkit.alerts import alert_row, telegram_message
 from tests.api.test_auth import bearer, made, registry, store  # noqa: F401  (fixtures)
 
 with warnings.catch_warnings():
@@ -36,22 +36,8 @@ def seed(engine: Engine) -> None:
 
     with Session(engine) as session, session.begin():
         session.add_all([row(FIRING, "firing", 10), row("old/srl-tembesi-01/wl1@1", "resolved", 0)])
-        session.add(
-            OutboxMessage(
-                key=f"{FIRING}#1:piket-pupr/telegram",
-                channel="telegram",
-                address="@piket",
-                lang="id",
-                subject="s",
-                body="b",
-                data="{}",
-                created_at=T,
-                due_at=T,
-                state="sent",
-                attempts=1,
-                sent_at=T,
-            )
-        )
+        key = f"{FIRING}#1:piket-pupr/telegram"
+        session.add(telegram_message(key, T, state="sent", attempts=1, sent_at=T))
 
 
 def client(

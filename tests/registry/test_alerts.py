@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from registry import db
 from registry.alerts import acknowledge, deliveries, get_alert, list_alerts
-from registry.models import AlertRow, OutboxAttempt, OutboxMessage
-from testkit.alerts import alert_row
+from registry.models import AlertRow, OutboxAttempt
+from testkit.alerts import alert_row, telegram_message
 from tests.registry.conftest import Database
 
 T = dt.datetime(2026, 1, 12, 8, 0, tzinfo=dt.UTC)
@@ -25,33 +25,8 @@ def test_alerts_read_and_acknowledged(database: Database) -> None:
     with Session(database.engine) as session, session.begin():
         session.add_all([alert("a1", "firing", 0), alert("a2", "resolved", 5, "gw-b")])
         session.add_all([alert("a_%", "firing", 10)])  # LIKE's wildcards in an id
-        message = OutboxMessage(
-            key="a1#1:piket/telegram",
-            channel="telegram",
-            address="@piket",
-            lang="id",
-            subject="s",
-            body="b",
-            data="{}",
-            created_at=T,
-            due_at=T,
-            state="sent",
-            attempts=2,
-            sent_at=T,
-        )
-        other = OutboxMessage(
-            key="a_%#1:piket/telegram",
-            channel="telegram",
-            address="@piket",
-            lang="id",
-            subject="s",
-            body="b",
-            data="{}",
-            created_at=T,
-            due_at=T,
-            state="pending",
-            attempts=0,
-        )
+        message = telegram_message("a1#1:piket/telegram", T, state="sent", attempts=2, sent_at=T)
+        other = telegram_message("a_%#1:piket/telegram", T)
         session.add_all([message, other])
         session.flush()
         for n in (1, 2):
