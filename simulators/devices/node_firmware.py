@@ -10,12 +10,9 @@ after the prefix, ``ascii`` at most two characters per register.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from simulators.devices.register_maps import RegisterMapError, profile_path
+from simulators.devices.register_maps import profile_section
 from telemetry.node_firmware import FirmwareRegister, NodeInfo
 
 #: The version an emulated node reports unless told otherwise (after the profile's prefix).
@@ -24,16 +21,8 @@ DEFAULT_FIRMWARE = "1.0"
 
 def load_firmware_register(name_or_path: str | Path) -> FirmwareRegister | None:
     """The profile's ``[info.firmware]`` (None when it has none)."""
-    path = profile_path(name_or_path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return NodeInfo.model_validate(data.get("info", {})).firmware
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RegisterMapError(f"{path}: cannot read the profile: {exc}") from None
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"])
-        raise RegisterMapError(f"{path}: info.{key}: {error['msg']}") from None
+    info = profile_section(name_or_path, "info", NodeInfo.model_validate)
+    return info.firmware
 
 
 def firmware_words(spec: FirmwareRegister, version: str) -> list[int]:

@@ -9,12 +9,11 @@ address must be free on the line.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from simulators.devices.register_maps import RegisterMapError, profile_path
+from simulators.devices.register_maps import profile_section
 from telemetry.node_settings import NodeSetting, check_value, decode, encode
 
 _SETTINGS = TypeAdapter(dict[str, NodeSetting])
@@ -83,14 +82,5 @@ class NodeSettings:
 
 def load_node_settings(name_or_path: str | Path, unit: int) -> NodeSettings:
     """The settings of a profile (none when it has no ``[settings]``)."""
-    path = profile_path(name_or_path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        settings = _SETTINGS.validate_python(data.get("settings", {}))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RegisterMapError(f"{path}: cannot read the profile: {exc}") from None
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"])
-        raise RegisterMapError(f"{path}: settings.{key}: {error['msg']}") from None
+    settings = profile_section(name_or_path, "settings", _SETTINGS.validate_python)
     return NodeSettings(settings, unit)

@@ -17,12 +17,16 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from simulators.devices.wire.registers import BITS, RegisterField, spans, words
+
+T = TypeVar("T")
 
 #: The shipped profiles, read as files (the package data of ``gateway``, beside this package).
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "gateway" / "devices" / "modbus" / "profiles"
@@ -126,6 +130,22 @@ def profile_path(name_or_path: str | Path) -> Path:
     if "/" in text or text.endswith(".toml"):
         return Path(text)
     return PROFILE_DIR / f"{text}.toml"
+
+
+def profile_section(name_or_path: str | Path, section: str, check: Callable[[Any], T]) -> T:
+    """The profile's ``[section]`` (an empty table when it has none) as *check* returns it;
+    a file that cannot be read or a value *check* refuses is a RegisterMapError naming the
+    file and the key."""
+    path = profile_path(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return check(data.get(section, {}))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RegisterMapError(f"{path}: cannot read the profile: {exc}") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        raise RegisterMapError(f"{path}: {section}.{key}: {error['msg']}") from None
 
 
 def load_register_map(name_or_path: str | Path) -> RegisterMap:
