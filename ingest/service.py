@@ -149,9 +149,10 @@ class IngestService:
         if not tuned and limit:
             log.warning("event=no_byte_budget: memory is bounded by --max-inflight messages only")
         # First retry after 0.1 s (doubling to 30 s): after a broker restart the workers are
-        # back and subscribed before gateways (1 s by default) publish, which matters where
-        # the broker does not restore shared subscriptions (Mosquitto < 2.0.19; the soak lost
-        # 6-7 readings per restart with 1 s, none in 3 runs with 0.1 s: docs/reliability.md).
+        # back and subscribed before gateways (1 s by default) publish. Mosquitto does not
+        # restore shared subscriptions; the shipped broker's ingest gate refuses readings
+        # until a worker subscribes again (docs/reliability.md section 5), so the sooner the
+        # workers are back, the shorter the gateways wait.
         client.reconnect_delay_set(min_delay=0.1, max_delay=30)  # type: ignore[arg-type]
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)  # our own publishes: dead letters

@@ -20,10 +20,12 @@ from testkit.services import Mosquitto, free_port, require_binary
 
 DEPLOY = REPO / "deploy" / "mosquitto"
 PLUGIN_LINE = "plugin /mosquitto/plugins/jagajalan_clientid.so\n"
+GATE_LINE = "plugin /mosquitto/plugins/jagajalan_ingest_gate.so\n"
 
 
 def build_plugin(outdir: Path) -> Path:
-    """Compile the plugin with deploy/mosquitto/plugin/build.sh into *outdir*."""
+    """Compile the plugins with deploy/mosquitto/plugin/build.sh into *outdir*; the client id
+    plugin's path (the ingest gate's is beside it: :func:`gate_plugin`)."""
     script = DEPLOY / "plugin" / "build.sh"
     done = subprocess.run(["sh", str(script), str(outdir)], capture_output=True, text=True)
     if done.returncode != 0:
@@ -32,6 +34,10 @@ def build_plugin(outdir: Path) -> Path:
             "(`make system-deps` installs gcc, mosquitto-dev and libmosquitto-dev)"
         )
     return outdir / "jagajalan_clientid.so"
+
+
+def gate_plugin(plugin: Path) -> Path:
+    return plugin.parent / "jagajalan_ingest_gate.so"
 
 
 def _replace(text: str, old: str, new: str) -> str:
@@ -72,8 +78,8 @@ def write_shipped_conf(
     workdir: Path, port: int, plugin: Path | None, plugin_options: str = "", tls_port: int = 0
 ) -> Path:
     """The shipped conf with its paths under *workdir* (TLS files in *workdir*/certs, made by
-    :func:`install_certs`); *plugin* None drops the plugin line (only to show what the plugin
-    prevents). *plugin_options* go right after that line."""
+    :func:`install_certs`); *plugin* None drops the plugin lines (only to show what the client
+    id plugin prevents). *plugin_options* go right after the client id plugin's line."""
     conf = (DEPLOY / "mosquitto.conf").read_text()
     conf = _replace(conf, "listener 1883\n", f"listener {port} 127.0.0.1\n")
     conf = _replace(conf, "listener 8883\n", f"listener {tls_port or free_port()} 127.0.0.1\n")
@@ -82,8 +88,10 @@ def write_shipped_conf(
     conf = _replace(conf, "/mosquitto/data/", f"{workdir}/")
     if plugin is None:
         conf = _replace(conf, PLUGIN_LINE, "")
+        conf = _replace(conf, GATE_LINE, "")
     else:
         conf = _replace(conf, PLUGIN_LINE, f"plugin {plugin}\n{plugin_options}")
+        conf = _replace(conf, GATE_LINE, f"plugin {gate_plugin(plugin)}\n")
     if os.geteuid() == 0:
         conf = "user root\n" + conf
     path = workdir / "mosquitto.conf"

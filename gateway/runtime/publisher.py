@@ -20,11 +20,11 @@ paho's network thread only records events (``on_publish`` puts ``(mid, reason)``
 ``on_connect`` sets a flag) and wakes the publish thread, which acks the spool rows of the
 batch with that mid. Because the same thread publishes and consumes the PUBACKs, a PUBACK that
 arrives before ``publish()`` has returned its mid cannot be missed. A batch the broker refuses
-(PUBACK with a failure reason, e.g. "Not authorized" from the ACL) stays in the spool and is
+(PUBACK with a failure reason, e.g. "Not authorized" from the ACL, or from the shipped broker's
+ingest gate right after a restart, until ingest has subscribed again) stays in the spool and is
 re-sent with the same seq after ``retry_delay``. So does a batch the broker accepted with reason
-0x10 "No matching subscribers" (MQTT 5): nobody received it, e.g. right after a broker restart
-that did not restore ingest's shared subscription (Mosquitto before 2.0.19), and deleting it
-from the spool would lose it (docs/protocol.md, section 4).
+0x10 "No matching subscribers" (MQTT 5): nobody received it (ingest not running, no gate), and
+deleting it from the spool would lose it (docs/protocol.md, section 4).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class Publisher:
         self.commands = CommandInbox(self.gateway, config.spool_path.parent)  # its cmd topic
         self.published_batches = 0
         self.batches_unheard = 0  # acknowledged with "No matching subscribers": kept, re-sent
+        self.batches_refused = 0  # refused by the broker (ACL, ingest gate): kept, re-sent
         self.replay = Replay(config.publish.replay_rate)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -286,14 +287,16 @@ class Publisher:
             if reason.is_failure:
                 self.problems.refused(
                     f"batch:{reason.value}",
-                    "broker refused batch seq %d on %s: %s (does the ACL let %s publish there?); "
-                    "keeping it, retry in %.0f s",
+                    "broker refused batch seq %d on %s: %s (does the ACL let %s publish there? "
+                    "after a broker restart: has ingest subscribed again?); keeping it, retry in "
+                    "%.0f s",
                     seq,
                     self.readings_topic,
                     reason.getName(),
                     identity(self.config),
                     self.retry_delay,
                 )
+                self.batches_refused += 1
                 self.spool.release(seq)
                 self._paused_until = time.monotonic() + self.retry_delay
                 continue

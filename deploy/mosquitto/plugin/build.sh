@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds jagajalan_clientid.so (the Mosquitto plugin that ties client ids to usernames) into
-# OUTDIR (default: this folder). Used by deploy/mosquitto/Dockerfile, the tests and operators.
+# Builds the Mosquitto plugins into OUTDIR (default: this folder): jagajalan_clientid.so (ties
+# client ids to usernames) and jagajalan_ingest_gate.so (refuses readings after a broker start
+# until ingest has subscribed). Used by deploy/mosquitto/Dockerfile, the tests and operators.
 #   deploy/mosquitto/plugin/build.sh [OUTDIR]
 # Needs a C compiler and the Mosquitto 2.x headers: Debian `mosquitto-dev libmosquitto-dev`,
 # Alpine `mosquitto-dev`. CC and CFLAGS are taken from the environment if set.
@@ -17,6 +18,8 @@ for header in mosquitto.h mosquitto_broker.h mosquitto_plugin.h; do
     fi
 done
 # -shared without -lmosquitto: the plugin's mosquitto_* calls are resolved from the broker.
-${CC:-cc} ${CFLAGS:--O2} -std=c99 -shared -fPIC -Wall -Wextra -Werror \
-    -o "$outdir/jagajalan_clientid.so" "$here/jagajalan_clientid.c"
-echo "$outdir/jagajalan_clientid.so"
+for name in jagajalan_clientid jagajalan_ingest_gate; do
+    ${CC:-cc} ${CFLAGS:--O2} -std=c99 -shared -fPIC -Wall -Wextra -Werror \
+        -o "$outdir/$name.so" "$here/$name.c"
+    echo "$outdir/$name.so"
+done
