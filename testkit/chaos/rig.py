@@ -48,6 +48,7 @@ from testkit.influx_setup import setup_database
 from testkit.netns import NetNs, netns
 from testkit.procs import stop, wait_for_log
 from testkit.services import Influx, Mosquitto, free_port, write_mosquitto_conf
+from testkit.shipped_broker import build_plugin, gate_plugin
 
 GATEWAY = "srl-pasar-01"
 INGEST_USER = "jagajalan_ingest"
@@ -251,7 +252,14 @@ def chaos_rig(
         port, outer = free_port(), free_port()
         relay = None
         extra = "" if link.delay else f"listener {outer} {ns.host_ip}\n"
-        conf = write_mosquitto_conf(tmp / "broker", port, passwords=made, extra=extra)
+        # The shipped broker's ingest gate (deploy/mosquitto/plugin/): readings are refused
+        # after a (re)start until an ingest worker has subscribed again.
+        gate = gate_plugin(build_plugin(tmp / "plugins"))
+        extra += f"plugin {gate}\nplugin_opt_user {INGEST_USER}\n"
+        # Every user may use every topic (isolation is tested on the shipped ACL elsewhere);
+        # an ACL is needed beside the gate: with only a plugin that defers, Mosquitto refuses.
+        acl = "pattern readwrite #\n"
+        conf = write_mosquitto_conf(tmp / "broker", port, passwords=made, acl=acl, extra=extra)
         broker = Mosquitto(port, tmp / "broker", conf)
         broker.start()
         stack.callback(broker.stop)

@@ -27,6 +27,9 @@
  * MOSQ_ACL_SUBSCRIBE). One notice line when the gate opens, and at most one every 10 s while
  * it refuses (how many so far), without payloads.
  *
+ * It needs an acl_file (or another ACL plugin) beside it: when every ACL callback defers,
+ * Mosquitto refuses, so with this plugin alone nothing could publish or subscribe.
+ *
  * What it does not do: it does not tell ingest's shared group apart from another
  * subscription of the ingest user to the filter (any opens the gate); a subscription that
  * acl_file then refuses still opens it (the ACL gives the ingest user read access to the

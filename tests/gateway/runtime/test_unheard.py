@@ -2,9 +2,9 @@
 the gateway's spool and is sent again: nobody received it.
 
 When that happens: ingest not yet set up, or away longer than its sessions' expiry (7 days),
-or a broker without the shipped ingest gate restarted under ingest's shared workers (Mosquitto
-2.0 does not persist shared subscriptions; docs/reliability.md section 5). Here a real Mosquitto with a
-worker's session that expired: no subscriber is left at all.
+or a broker without the shipped ingest gate restarted under ingest's shared workers
+(Mosquitto 2.0 does not persist shared subscriptions; docs/reliability.md section 5). Here a
+real Mosquitto with a worker's session that expired: no subscriber is left at all.
 """
 
 from __future__ import annotations
