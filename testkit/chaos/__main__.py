@@ -78,13 +78,13 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         (
             "store_worker",
             "sw",
-            Link(keepalive=30, workers=3),
+            Link(keepalive=30, workers=3, alerts_after_s=15),
             lambda r: store_and_worker(r, args.store_worker_min * 60),
         ),
         (
             "disk_full",
             "df",
-            Link(keepalive=30, spool_fs_kib=16384),
+            Link(keepalive=30, spool_fs_kib=16384, alerts_after_s=15),
             lambda r: disk_full(r, args.disk_full_min * 60, headroom_kib=2048),
         ),
         # Each of the two jumps lasts a third of the time.
@@ -92,7 +92,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         (
             "clock_unset",
             "cu",
-            Link(keepalive=30, clock_offset=-time.time() + 60),  # boots at 1970
+            Link(keepalive=30, clock_offset=-time.time() + 60, alerts_after_s=15),  # boots at 1970
             lambda r: clock_unset(r, args.clock_unset_min * 60),
         ),
         ("soak", "sk", soak_link, lambda r: soak(r, plan)),

@@ -91,13 +91,24 @@ def partition(rig: ChaosRig, seconds: float, name: str = "partition") -> Outcome
     during = _health_during(rig, down + 3, up)
     outcome.figures["max_spool_depth"] = max((f["spool_depth"] for f in during), default=0)
     outcome.figures["health_points_during"] = len(during)
+    _expect_offline_spell(rig, down, up)
+    return _alerts_at_end(rig, outcome)
+
+
+def _expect_offline_spell(rig: ChaosRig, down: float, up: float) -> None:
+    """The gateway cut off from *down* to *up*: the broker publishes its Last Will 1.5
+    keepalives in, so with the rig's alerts service, offline long enough is raised, and
+    resolved when it is back."""
+    if rig.alerts is not None and up - down > 1.5 * rig.link.keepalive + rig.alerts.after_s + 2:
+        rig.alerts.expect(rig.gateway, "raised")
+        rig.alerts.expect(rig.gateway, "resolved")
+
+
+def _alerts_at_end(rig: ChaosRig, outcome: Outcome) -> Outcome:
+    """With the rig's alerts service: the alerts of every run (offline raised once the gateway
+    stopped at the end, ``e1``'s count over the threshold) added to what the scenario
+    expected, and expected vs delivered in the figures."""
     if rig.alerts is not None:
-        # The broker publishes the gateway's Last Will 1.5 keepalives into the partition:
-        # offline long enough to raise, resolved when it is back; offline again (raised)
-        # once it stopped at the end.
-        if up - down > 1.5 * rig.link.keepalive + rig.alerts.after_s + 2:
-            rig.alerts.expect(rig.gateway, "raised")
-            rig.alerts.expect(rig.gateway, "resolved")
         rig.alerts.expect(rig.gateway, "raised")
         rig.alerts.expect_count(rig.gateway, read_emit_log(rig.emit_log))
         outcome.figures.update(rig.alerts.figures())
@@ -169,7 +180,8 @@ def store_and_worker(rig: ChaosRig, seconds: float, name: str = "store_worker") 
     three shared-subscription workers is SIGKILLed holding unacknowledged messages, at two
     thirds InfluxDB comes back, and at the end the killed worker is started again under its
     client id (its session holds its share meanwhile: Mosquitto 2.0.11 does not hand it to
-    the others, ingest/service.py)."""
+    the others, ingest/service.py). With ``Link(alerts_after_s=...)``, ``alerts run`` runs
+    throughout (it writes its gauge into the InfluxDB that is away)."""
     assert rig.link.workers == 3, "this scenario needs Link(workers=3)"
     hold(rig, 3)
     down = time.time()
@@ -187,8 +199,9 @@ def store_and_worker(rig: ChaosRig, seconds: float, name: str = "store_worker") 
     up = time.time()
     figures = {"fault_s": round(up - down, 1), "store_down_s": round(store_down, 1)}
     # The gateway's spool drains at once (the broker took everything); ingest's backlog is
-    # what remains, and the count waits for it.
-    return _finish(rig, name, up, figures, settle=180)
+    # what remains, and the count waits for it. Alerts come from the broker, not the store:
+    # with the rig's alerts service, none is missed or doubled while InfluxDB is away.
+    return _alerts_at_end(rig, _finish(rig, name, up, figures, settle=180))
 
 
 def disk_full(
@@ -229,7 +242,8 @@ def disk_full(
     figures["refused_after_space_back"] = len(read_refused(rig)) - refused_while_full
     code = rig.stop_gateway(timeout=60)
     assert code == 0, rig.gateway_log.read_text()
-    return Outcome(name, tally(rig), figures)
+    _expect_offline_spell(rig, down, up)
+    return _alerts_at_end(rig, Outcome(name, tally(rig), figures))
 
 
 def clock_jump(
@@ -343,4 +357,4 @@ def clock_unset(rig: ChaosRig, seconds: float, name: str = "clock_unset") -> Out
     counts = place_points(rig, [(booted, time.time(), 0.0)])
     outcome.figures["points_in_time"] = counts["points_unshifted"]
     outcome.figures["points_misplaced"] = counts["points_misplaced"]
-    return outcome
+    return _alerts_at_end(rig, outcome)

@@ -29,7 +29,7 @@ UNSET_S = 10
 def test_a_gateway_booted_at_1970_holds_its_readings_then_sends_them_at_their_real_times(
     tmp_path: Path, influx: Influx, influx_db: str
 ) -> None:
-    link = Link(keepalive=5, clock_offset=-time.time() + 60)  # 1970-01-01T00:01Z at start
+    link = Link(keepalive=5, clock_offset=-time.time() + 60, alerts_after_s=3)  # 1970 at start
     with chaos_rig(tmp_path, influx, influx_db, "u", link) as rig:
         outcome = clock_unset(rig, UNSET_S)
         log = rig.gateway_log.read_text()
@@ -46,3 +46,6 @@ def test_a_gateway_booted_at_1970_holds_its_readings_then_sends_them_at_their_re
     assert t.stored == t.taken and t.overwritten == []
     assert t.emit_lost == [] and t.emit_stored == t.emit_taken
     assert f["points_in_time"] >= UNSET_S and f["points_misplaced"] == 0, f
+    # Alerts (``alerts run`` beside, telling a loopback webhook): each expected one once.
+    assert f["alerts_expected"] >= 2 and f["alerts_delivered"] == f["alerts_expected"], f
+    assert (f["alerts_missing"], f["alerts_unexpected"], f["alerts_duplicates"]) == (0, 0, 0)

@@ -26,7 +26,7 @@ FULL_S = 14
 def test_a_full_disk_loses_exactly_what_it_counts_and_the_backlog_drains_after(
     tmp_path: Path, influx: Influx, influx_db: str
 ) -> None:
-    link = Link(keepalive=5, spool_fs_kib=8192)
+    link = Link(keepalive=5, spool_fs_kib=8192, alerts_after_s=3)
     with chaos_rig(tmp_path, influx, influx_db, "d", link) as rig:
         outcome = disk_full(rig, FULL_S)
         log = rig.gateway_log.read_text()
@@ -43,3 +43,6 @@ def test_a_full_disk_loses_exactly_what_it_counts_and_the_backlog_drains_after(
     assert (t.lost, t.duplicates) == (0, 0), t
     assert t.stored == t.taken
     assert t.emit_lost == [] and t.emit_stored + t.emit_refused == t.emit_taken
+    # Alerts (``alerts run`` beside, telling a loopback webhook): each expected one once.
+    assert f["alerts_expected"] >= 2 and f["alerts_delivered"] == f["alerts_expected"], f
+    assert (f["alerts_missing"], f["alerts_unexpected"], f["alerts_duplicates"]) == (0, 0, 0)

@@ -4,7 +4,8 @@ The gateway streams over a good link to three ingest workers sharing the reading
 (``--shared-group``); InfluxDB is stopped, one worker is SIGKILLed while it holds messages it
 could not store, InfluxDB comes back, the worker is started again under its client id: every
 reading the gateway took is stored, once. (InfluxDB here is the session's server: it is
-restarted in place, same port and data.)
+restarted in place, same port and data.) ``alerts run`` (telling a loopback webhook) runs
+throughout: its alerts come from the broker, so InfluxDB away loses or doubles none.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ FAULT_S = 9
 def test_store_restart_and_a_killed_shared_worker_lose_nothing_store_nothing_twice(
     tmp_path: Path, influx: Influx, influx_db: str
 ) -> None:
-    with chaos_rig(tmp_path, influx, influx_db, "s", Link(keepalive=5, workers=3)) as rig:
+    link = Link(keepalive=5, workers=3, alerts_after_s=3)
+    with chaos_rig(tmp_path, influx, influx_db, "s", link) as rig:
         outcome = store_and_worker(rig, FAULT_S)
         logs = {p.name for p in rig.log_files()}
     print(outcome.all_figures())
@@ -37,3 +39,7 @@ def test_store_restart_and_a_killed_shared_worker_lose_nothing_store_nothing_twi
     assert (t.lost, t.duplicates) == (0, 0), t
     assert t.stored == t.taken
     assert t.emit_lost == [] and t.emit_stored == t.emit_taken >= FAULT_S * 5
+    # Alerts: offline at the stop, e1's count over the threshold; each once.
+    f = outcome.figures
+    assert f["alerts_expected"] >= 2 and f["alerts_delivered"] == f["alerts_expected"], f
+    assert (f["alerts_missing"], f["alerts_unexpected"], f["alerts_duplicates"]) == (0, 0, 0)
