@@ -176,6 +176,15 @@ def write_config(
     return path
 
 
+def password_file(folder: Path, secret: str) -> Path:
+    """A gateway's MQTT password file (``[mqtt] password_file``, mode 600) in *folder*."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mqtt.password"
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return path
+
+
 def make_config(
     tmp_path: Path, gateway_id: str, url: str, devices: list[dict[str, Any]], **kw: Any
 ) -> GatewayConfig:

@@ -28,6 +28,7 @@ from testkit.gateway import (
     emit_device,
     expected_readings,
     make_config,
+    password_file,
     received_readings,
     register_emit_driver,
     running,
@@ -122,9 +123,7 @@ def test_the_shipped_broker_holds_readings_back_until_ingest_subscribes_after_a_
         broker.start()  # alerts' plain subscription comes back, ingest's share does not
         assert wait_until(alerts.is_connected)
 
-        pw = tmp_path / "mqtt.password"
-        pw.write_text(USERS[GW] + "\n")
-        pw.chmod(0o600)
+        pw = password_file(tmp_path, USERS[GW])
         config = make_config(
             tmp_path,
             GW,

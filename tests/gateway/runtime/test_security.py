@@ -22,6 +22,7 @@ from testkit.gateway import (
     make_client_cert,
     make_config,
     make_tls_files,
+    password_file,
     received_readings,
     register_emit_driver,
     running,
@@ -59,13 +60,6 @@ def _emit_driver(monkeypatch: pytest.MonkeyPatch) -> None:
 def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     with mosquitto(tmp_path_factory.mktemp("secure"), passwords=PASSWORDS, acl=ACL) as b:
         yield b
-
-
-def password_file(tmp_path: Path, secret: str) -> Path:
-    path = tmp_path / "mqtt.password"
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
-    return path
 
 
 def test_right_password_publishes_under_acl(secure_broker: Mosquitto, tmp_path: Path) -> None:
