@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -39,9 +39,32 @@ log = logging.getLogger("alerts")
 Deliver = Callable[[Session, Sequence[Notification]], None]
 
 
+#: How far a point's time may lie after its arrival before the rules take the arrival time
+#: instead (ms): a minute, more than the skew of any synchronised clock, far less than a
+#: clock that jumped (an hour, a day). A point within it hides later ones for at most that.
+FUTURE_TOLERANCE_MS = 60_000
+
+
 def points_of(topic: str, payload: bytes, received_ms: int) -> list[Point]:
-    """The points of one message; ValueError naming what is wrong (the message is dropped:
-    ingest dead-letters it, alerts only need what it could store)."""
+    """The points of one message, none dated after its arrival; ValueError naming what is
+    wrong (the message is dropped: ingest dead-letters it, alerts only need what it could
+    store).
+
+    A point stamped later than *received_ms* (plus :data:`FUTURE_TOLERANCE_MS`) comes from a
+    gateway clock that is ahead, e.g. one that jumped forward and came back: the rules take
+    it at its arrival. Otherwise, since the engine treats a point older than the last it
+    evaluated as history, one status stamped an hour ahead would hide every later status of
+    that gateway for an hour, its offline at the stop and its Last Will included (found by
+    the clock_jump chaos scenario: the gateway's offline alert never came). The store keeps
+    the gateway's own times (ingest writes them as sent)."""
+    latest = received_ms + FUTURE_TOLERANCE_MS
+    return [
+        p if p.time_ms <= latest else replace(p, time_ms=received_ms)
+        for p in _points(topic, payload, received_ms)
+    ]
+
+
+def _points(topic: str, payload: bytes, received_ms: int) -> list[Point]:
     parts = topic.split("/")
     if len(parts) != 4 or "/".join(parts[:2]) != topics.ROOT:
         raise ValueError(f"not a JagaJalan topic: {topic!r}")
