@@ -88,7 +88,12 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             lambda r: disk_full(r, args.disk_full_min * 60, headroom_kib=2048),
         ),
         # Each of the two jumps lasts a third of the time.
-        ("clock_jump", "cj", Link(keepalive=30), lambda r: clock_jump(r, args.clock_min * 20)),
+        (
+            "clock_jump",
+            "cj",
+            Link(keepalive=30, alerts_after_s=15),
+            lambda r: clock_jump(r, args.clock_min * 20),
+        ),
         (
             "clock_unset",
             "cu",

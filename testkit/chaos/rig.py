@@ -104,6 +104,7 @@ class ChaosRig:
     proc: subprocess.Popen | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     alerts: AlertsWatch | None = None
+    gateway_stopped_at: float = float("inf")  # when stop_gateway stopped it (unix time)
 
     @property
     def gateway_log(self) -> Path:
@@ -146,6 +147,7 @@ class ChaosRig:
         assert self.proc is not None
         code = stop(self.proc, timeout=timeout)
         self.proc = None
+        self.gateway_stopped_at = time.time()
         return code
 
     def kill_ingest(self, worker: int = 0) -> None:

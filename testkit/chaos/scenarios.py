@@ -276,7 +276,7 @@ def clock_jump(
     jumped = phases[1][0]
     placed = place_points(rig, phases, skipped=(jumped, jumped + forward), counter_clock=True)
     outcome.figures.update(placed)
-    return outcome
+    return _alerts_at_end(rig, outcome)
 
 
 #: How far a point's time may sit outside its phase: a traffic interval's time is its start
