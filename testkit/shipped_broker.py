@@ -75,11 +75,17 @@ def write_passwords(path: Path, users: dict[str, str]) -> None:
 
 
 def write_shipped_conf(
-    workdir: Path, port: int, plugin: Path | None, plugin_options: str = "", tls_port: int = 0
+    workdir: Path,
+    port: int,
+    plugin: Path | None,
+    plugin_options: str = "",
+    tls_port: int = 0,
+    gate_options: str = "",
 ) -> Path:
     """The shipped conf with its paths under *workdir* (TLS files in *workdir*/certs, made by
     :func:`install_certs`); *plugin* None drops the plugin lines (only to show what the client
-    id plugin prevents). *plugin_options* go right after the client id plugin's line."""
+    id plugin prevents). *plugin_options* go right after the client id plugin's line,
+    *gate_options* after the ingest gate's."""
     conf = (DEPLOY / "mosquitto.conf").read_text()
     conf = _replace(conf, "listener 1883\n", f"listener {port} 127.0.0.1\n")
     conf = _replace(conf, "listener 8883\n", f"listener {tls_port or free_port()} 127.0.0.1\n")
@@ -91,7 +97,7 @@ def write_shipped_conf(
         conf = _replace(conf, GATE_LINE, "")
     else:
         conf = _replace(conf, PLUGIN_LINE, f"plugin {plugin}\n{plugin_options}")
-        conf = _replace(conf, GATE_LINE, f"plugin {gate_plugin(plugin)}\n")
+        conf = _replace(conf, GATE_LINE, f"plugin {gate_plugin(plugin)}\n{gate_options}")
     if os.geteuid() == 0:
         conf = "user root\n" + conf
     path = workdir / "mosquitto.conf"
@@ -101,7 +107,11 @@ def write_shipped_conf(
 
 @contextlib.contextmanager
 def shipped_broker(
-    workdir: Path, users: dict[str, str], plugin: Path | None, plugin_options: str = ""
+    workdir: Path,
+    users: dict[str, str],
+    plugin: Path | None,
+    plugin_options: str = "",
+    gate_options: str = "",
 ) -> Iterator[Mosquitto]:
     """A running Mosquitto with the shipped conf, acl.example and a password file of *users*.
 
@@ -111,7 +121,7 @@ def shipped_broker(
     workdir.mkdir(parents=True, exist_ok=True)
     port, tls_port = free_port(), free_port()
     install_certs(workdir / "certs")
-    conf = write_shipped_conf(workdir, port, plugin, plugin_options, tls_port)
+    conf = write_shipped_conf(workdir, port, plugin, plugin_options, tls_port, gate_options)
     (workdir / "acl").write_text((DEPLOY / "acl.example").read_text())
     write_passwords(workdir / "passwd", users)
     broker = Mosquitto(port, workdir, conf)

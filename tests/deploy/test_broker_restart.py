@@ -43,7 +43,7 @@ SHARED = "$share/ingest/jagajalan/v1/+/readings"
 PLAIN = "jagajalan/v1/+/readings"
 GW = "gw-restart"
 TOPIC = f"jagajalan/v1/{GW}/readings"
-USERS = {"ingest": "i-pw", "alerts": "a-pw", GW: "g-pw"}
+USERS = {"ingest": "i-pw", "alerts": "a-pw", GW: "g-pw", "ingest2": "i2-pw"}
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +154,46 @@ def test_the_shipped_broker_holds_readings_back_until_ingest_subscribes_after_a_
     log = broker.log.read_text()
     assert "jagajalan_ingest_gate: refused a publish on jagajalan/v1/gw-restart/readings" in log
     assert "jagajalan_ingest_gate: ingest subscribed to jagajalan/v1/+/readings" in log
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ("plugin_opt_usr ingest\n", "unknown option plugin_opt_usr (it takes plugin_opt_topic"),
+        ("plugin_opt_topic jagajalan/#/readings\n", "plugin_opt_topic 'jagajalan/#/readings'"),
+        (f"plugin_opt_user {'u' * 128}\n", "plugin_opt_user must be 1 to 127 characters"),
+    ],
+)
+def test_a_wrong_gate_option_stops_the_broker_and_is_named(
+    tmp_path: Path, plugin: Path, options: str, said: str
+) -> None:
+    """A mistake in the gate's options is a configuration error: the broker does not start
+    (rather than run without the gate), and its log names the option and the value."""
+    with (
+        pytest.raises(RuntimeError, match="exited"),
+        shipped_broker(tmp_path / "b", USERS, plugin, gate_options=options),
+    ):
+        pass
+    assert f"jagajalan_ingest_gate: {said}" in (tmp_path / "b" / "mosquitto.log").read_text()
+
+
+def test_the_gate_opens_for_the_configured_user_only(tmp_path: Path, plugin: Path) -> None:
+    """``plugin_opt_user``: a subscription of another user (alerts) does not open the gate;
+    one of the configured user does."""
+    with shipped_broker(
+        tmp_path / "b", USERS, plugin, gate_options="plugin_opt_user ingest2\n"
+    ) as b:
+        (b.workdir / "acl").write_text(
+            (b.workdir / "acl").read_text() + "\nuser ingest2\ntopic read jagajalan/v1/+/readings\n"
+        )
+        b.stop()
+        b.start()  # the ACL for ingest2 read
+        gateway = client(b.port, GW, GW)
+        alerts = {"username": "alerts", "password": USERS["alerts"], "client_id": "alerts.w"}
+        with Subscriber(b.port, [PLAIN], **alerts):  # subscribed (its SUBACK came)
+            assert publish(gateway, [b"1"]) == ["Not authorized"]
+        ingest2 = {"username": "ingest2", "password": USERS["ingest2"], "client_id": "ingest2.1"}
+        with Subscriber(b.port, [SHARED], **ingest2) as worker:
+            assert publish(gateway, [b"2"]) == ["Success"]
+            assert worker.wait_for(lambda: [m.payload for m in worker.messages] == [b"2"])
+        close(gateway)
