@@ -176,13 +176,14 @@ def write_config(
     return path
 
 
-def password_file(folder: Path, secret: str) -> Path:
-    """A gateway's MQTT password file (``[mqtt] password_file``, mode 600) in *folder*."""
+def login(folder: Path, username: str, secret: str) -> dict[str, str]:
+    """A gateway config's ``[mqtt]`` login: *username*, and *secret* in a password file
+    (mode 600) written in *folder*."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "mqtt.password"
     path.write_text(secret + "\n")
     path.chmod(0o600)
-    return path
+    return {"username": username, "password_file": str(path)}
 
 
 def make_config(

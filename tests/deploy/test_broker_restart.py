@@ -27,8 +27,8 @@ from testkit.gateway import (
     Subscriber,
     emit_device,
     expected_readings,
+    login,
     make_config,
-    password_file,
     received_readings,
     register_emit_driver,
     running,
@@ -123,14 +123,8 @@ def test_the_shipped_broker_holds_readings_back_until_ingest_subscribes_after_a_
         broker.start()  # alerts' plain subscription comes back, ingest's share does not
         assert wait_until(alerts.is_connected)
 
-        pw = password_file(tmp_path, USERS[GW])
-        config = make_config(
-            tmp_path,
-            GW,
-            broker.url,
-            [emit_device("c1", 12, chunk=4)],
-            mqtt={"username": GW, "password_file": str(pw)},
-        )
+        devices = [emit_device("c1", 12, chunk=4)]
+        config = make_config(tmp_path, GW, broker.url, devices, mqtt=login(tmp_path, GW, USERS[GW]))
         with running(config) as service:
             # refused ("not authorized"), so kept: no subscriber got them, alerts included
             assert wait_until(lambda: service.publisher.batches_refused >= 1, timeout=30)

@@ -19,10 +19,10 @@ from testkit.gateway import (
     current_status,
     emit_device,
     expected_readings,
+    login,
     make_client_cert,
     make_config,
     make_tls_files,
-    password_file,
     received_readings,
     register_emit_driver,
     running,
@@ -64,13 +64,12 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitt
 
 def test_right_password_publishes_under_acl(secure_broker: Mosquitto, tmp_path: Path) -> None:
     gw = "gw-auth"
-    pw = password_file(tmp_path, PASSWORDS[gw])
     config = make_config(
         tmp_path,
         gw,
         secure_broker.url,
         [emit_device("c1", 25, chunk=5)],
-        mqtt={"username": gw, "password_file": str(pw)},
+        mqtt=login(tmp_path, gw, PASSWORDS[gw]),
     )
     topic = f"jagajalan/v1/{gw}/#"
     with Subscriber(secure_broker.port, [topic], **INGEST) as sub, running(config) as service:
@@ -86,13 +85,8 @@ def test_wrong_password_never_connects_and_is_logged_without_the_secret(
 ) -> None:
     gw = "gw-locked"
     wrong = "wrong-staple-0451"
-    pw = password_file(tmp_path, wrong)
     config = make_config(
-        tmp_path,
-        gw,
-        secure_broker.url,
-        [emit_device("c1", 10)],
-        mqtt={"username": gw, "password_file": str(pw)},
+        tmp_path, gw, secure_broker.url, [emit_device("c1", 10)], mqtt=login(tmp_path, gw, wrong)
     )
     caplog.set_level(logging.DEBUG, logger="gateway")
     with running(config) as service:
@@ -115,13 +109,12 @@ def test_broker_refuses_topics_outside_the_gateways_own(
     # (Mosquitto 2.0.11 with max_queued_messages 0, as in testkit/services.py, also drops the
     # connection after a refused QoS 1 publish; the gateway just reconnects.)
     gw = "gw-other"
-    pw = password_file(tmp_path, PASSWORDS["gw-auth"])
     config = make_config(
         tmp_path,
         gw,
         secure_broker.url,
         [emit_device("c1", 10, chunk=10)],
-        mqtt={"username": "gw-auth", "password_file": str(pw)},
+        mqtt=login(tmp_path, "gw-auth", PASSWORDS["gw-auth"]),
     )
     with Subscriber(secure_broker.port, [f"jagajalan/v1/{gw}/#"], **INGEST) as sub:
         with running(config) as service:
@@ -230,13 +223,12 @@ def test_the_password_appears_in_no_log_line(secure_broker: Mosquitto, tmp_path:
     """The real command at DEBUG, with a password file, a right and then a wrong password."""
     for gw, secret in (("gw-auth", PASSWORDS["gw-auth"]), ("gw-locked", "wrong-pw-93417")):
         (tmp_path / gw).mkdir()
-        pw = password_file(tmp_path / gw, secret)
         config = write_config(
             tmp_path,
             gw,
             secure_broker.url,
             [emit_device("c1", 5)],
-            mqtt={"username": gw, "password_file": str(pw)},
+            mqtt=login(tmp_path / gw, gw, secret),
         )
         log = tmp_path / f"{gw}.log"
         proc = start_gateway(config, log, log_level="DEBUG")
