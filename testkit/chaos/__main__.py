@@ -74,7 +74,12 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             Link(keepalive=30, delay=2.0, jitter=0.5),
             lambda r: bad_link(r, bad_s, loss=30, kbit=64),
         ),
-        ("crashes", "cr", Link(keepalive=30), lambda r: crashes(r, crash_s)),
+        (
+            "crashes",
+            "cr",
+            Link(keepalive=30, alerts_after_s=15),
+            lambda r: crashes(r, crash_s),
+        ),
         (
             "store_worker",
             "sw",

@@ -171,7 +171,9 @@ def crashes(rig: ChaosRig, seconds: float, name: str = "crashes") -> Outcome:
     finally:
         rig.ns.heal()
     up = time.time()
-    return _finish(rig, name, up, {"fault_s": round(up - down, 1)})
+    outcome = _finish(rig, name, up, {"fault_s": round(up - down, 1)})
+    _expect_offline_spell(rig, down, up)
+    return _alerts_at_end(rig, outcome)
 
 
 def store_and_worker(rig: ChaosRig, seconds: float, name: str = "store_worker") -> Outcome:
