@@ -156,3 +156,21 @@ def _default_broker_hosts() -> list[str]:
 @pytest.mark.parametrize("package", ["registry", "indicators", "alerts", "dashboards"])
 def test_the_image_holds_every_component_the_stack_runs(package: str) -> None:
     assert f"COPY {package} ./{package}\n" in (REPO / "Dockerfile").read_text()
+
+
+def test_the_broker_image_holds_every_plugin_the_shipped_conf_loads(plugin: Path) -> None:
+    """No container registry here, so the broker image is not built: each ``plugin`` line of
+    deploy/mosquitto/mosquitto.conf names a file that plugin/build.sh builds (the fixture ran
+    it) and deploy/mosquitto/Dockerfile copies into /mosquitto/plugins/."""
+    conf = (REPO / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    loaded = re.findall(r"^plugin /mosquitto/plugins/(\S+\.so)$", conf, re.MULTILINE)
+    assert loaded == ["jagajalan_clientid.so", "jagajalan_ingest_gate.so"]
+    copies = [
+        line
+        for line in (REPO / "deploy" / "mosquitto" / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY --from=build ") and line.endswith(" /mosquitto/plugins/")
+    ]
+    assert len(copies) == 1, copies
+    for name in loaded:
+        assert (plugin.parent / name).is_file(), name
+        assert f"/out/{name}" in copies[0].split(), name
