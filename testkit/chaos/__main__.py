@@ -71,7 +71,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         (
             "bad_link",
             "bl",
-            Link(keepalive=30, delay=2.0, jitter=0.5),
+            Link(keepalive=30, delay=2.0, jitter=0.5, alerts_after_s=15),
             lambda r: bad_link(r, bad_s, loss=30, kbit=64),
         ),
         (

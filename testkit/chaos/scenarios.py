@@ -8,6 +8,7 @@ the gateway must stay alive, which is checked every second.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable
@@ -119,19 +120,26 @@ def bad_link(
     rig: ChaosRig, seconds: float, loss: int = 30, kbit: int = 64, name: str = "bad_link"
 ) -> Outcome:
     """*loss* % of packets dropped each way and the uplink capped at *kbit* kbit/s for
-    *seconds* (latency, when the rig has it, comes from its relay), then a clean link."""
-    hold(rig, 3)
-    start = time.time()
-    rig.ns.shape(kbit)
-    rig.ns.lossy(loss)
-    try:
-        hold(rig, seconds)
-        during = rig.status()  # what the gateway reported last over the bad link
-        loss_dropped, shaped = rig.ns.lossy_dropped(), rig.ns.shaped()
-    finally:
-        rig.ns.lossy(0)
-        rig.ns.shape(None)
-    end = time.time()
+    *seconds* (latency, when the rig has it, comes from its relay), then a clean link.
+
+    Whether the lossy link breaks the gateway's connection long enough for its Last Will is
+    chance, so with the rig's alerts service the offline alerts expected are those of the
+    offline spells the broker published (:meth:`AlertsWatch.expect_spells`)."""
+    with contextlib.ExitStack() as stack:
+        seen = None if rig.alerts is None else stack.enter_context(rig.alerts.statuses(rig.gateway))
+        hold(rig, 3)
+        start = time.time()
+        rig.ns.shape(kbit)
+        rig.ns.lossy(loss)
+        try:
+            hold(rig, seconds)
+            during = rig.status()  # what the gateway reported last over the bad link
+            loss_dropped, shaped = rig.ns.lossy_dropped(), rig.ns.shaped()
+        finally:
+            rig.ns.lossy(0)
+            rig.ns.shape(None)
+        end = time.time()
+        assert rig.wait_drained(end, timeout=600), rig.gateway_log.read_text()
     outcome = _finish(rig, name, end, {"fault_s": round(end - start, 1)})
     health = _health_during(rig, start + 5, end)
     outcome.figures["max_spool_oldest_age_s"] = round(
@@ -145,7 +153,9 @@ def bad_link(
     if rig.relay is not None:
         outcome.figures["mqtt_connections"] = rig.relay.connections
     outcome.figures["uplink_bytes_per_s"] = round(shaped.get("sent_bytes", 0) / seconds)
-    return outcome
+    if rig.alerts is not None and seen is not None:
+        outcome.figures["offline_spells"] = rig.alerts.expect_spells(rig.gateway, seen)
+    return _alerts_at_end(rig, outcome)
 
 
 def crashes(rig: ChaosRig, seconds: float, name: str = "crashes") -> Outcome:

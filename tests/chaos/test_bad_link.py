@@ -4,6 +4,8 @@ The gateway's link (see tests/chaos/test_partition.py for the rig) drops 30 % of
 each way (nftables ``numgen random`` in the namespace), its uplink is capped at 64 kbit/s
 (``tbf``), and every byte is delayed by a relay (latency with jitter: this kernel has no
 netem). With the compact encoding the gateway keeps up, and nothing is lost or stored twice.
+``alerts run`` beside it raises what the gateway's statuses call for: an offline spell the
+lossy link caused (if the broker published one), e1's count, and offline at the stop.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ BAD_S = 40
 def test_bad_cellular_link_keeps_up_and_loses_nothing(
     tmp_path: Path, influx: Influx, influx_db: str
 ) -> None:
-    link = Link(keepalive=10, delay=0.5, jitter=0.2)
+    link = Link(keepalive=10, delay=0.5, jitter=0.2, alerts_after_s=5)
     with chaos_rig(tmp_path, influx, influx_db, "b", link) as rig:
         # The faults are really in place while the scenario runs (checked, not assumed).
         rig.ns.shape(64)
@@ -52,3 +54,8 @@ def test_bad_cellular_link_keeps_up_and_loses_nothing(
     assert f["uplink_bytes_per_s"] <= 64_000 / 8, f
     # ...and the gateway kept up: nothing waited long in its spool.
     assert f["max_spool_oldest_age_s"] < 0.75 * BAD_S, f
+    # Alerts: at least e1's count and offline at the stop; every spell's alerts as expected.
+    assert f["alerts_expected"] >= 2 and f["alerts_missing"] == 0, f
+    assert (f["alerts_unexpected"], f["alerts_duplicates"]) == (0, 0), f
+    assert f["alerts_delivered"] >= f["alerts_expected"], f
+    assert f["alerts_delivered"] <= f["alerts_expected"] + f["alerts_either_way"], f
