@@ -16,6 +16,15 @@ would land where nobody looks. So:
   time: ``provisional + (wall now - provisional now)``, exact for readings taken since this
   boot (monotonic time runs on across a restart of the gateway, not across a reboot); then
   the spool publishes them.
+* A **reboot while the clock is still unset** (a power cut, again): monotonic time starts
+  over, so this boot's provisional times would fall among the held readings of the earlier
+  boot, and the re-dating would shift those by this boot's offset. So the provisional clock
+  continues where the earlier boot's stopped (:meth:`ClockGuard.resume`): its origin is set
+  so that it is one second past the last append time of the held readings, and kept in the
+  spool per boot (the kernel's boot id), so a restart of the gateway within a boot keeps it.
+  Re-dated, the earlier boot's readings are then late by the time the gateway was off (which
+  nothing on it measured): in order, before this boot's, never in the future, never before
+  the power cut. The status and the log say how many readings are such estimates.
 
 The status shows ``clock: "unset"`` and how many readings are held; ``jagajalan gateway doctor``
 reports an unset clock.
@@ -30,7 +39,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.runtime.spool import Spool
+from gateway.runtime.spool import Spool, SpoolError
 from telemetry.models import MIN_TIME_MS, Reading
 
 log = logging.getLogger(__name__)
@@ -57,21 +66,34 @@ class GatewayClock:
     ) -> None:
         self.wall = wall
         self.monotonic = monotonic
+        #: A provisional time is this plus the monotonic time (ClockGuard.resume moves it).
+        self.origin = PROVISIONAL_ORIGIN
 
     def __call__(self) -> float:
         now = self.wall()
-        return now if clock_set(now) else PROVISIONAL_ORIGIN + self.monotonic()
+        return now if clock_set(now) else self.origin + self.monotonic()
 
     def is_set(self) -> bool:
         return clock_set(self.wall())
 
     def shift_ms(self) -> int:
         """What turns a provisional time of this boot into the real one (ms)."""
-        return round((self.wall() - PROVISIONAL_ORIGIN - self.monotonic()) * 1000)
+        return round((self.wall() - self.origin - self.monotonic()) * 1000)
 
     def provisional_until_ms(self) -> int:
-        """Times from 2000-01-01 up to this are provisional times of this boot."""
-        return round((PROVISIONAL_ORIGIN + self.monotonic()) * 1000) + 1
+        """Times from 2000-01-01 up to this are provisional times (of this boot, and of
+        earlier ones the clock continued from)."""
+        return round((self.origin + self.monotonic()) * 1000) + 1
+
+
+def boot_id(path: str = "/proc/sys/kernel/random/boot_id") -> int | None:
+    """The kernel's id of this boot as an integer (its first 60 bits); None where there is
+    none (not Linux): then every start counts as a new boot."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip().replace("-", "")[:15], 16)
+    except (OSError, ValueError):
+        return None
 
 
 class ClockGuard:
@@ -84,8 +106,43 @@ class ClockGuard:
         self.spool = spool
         self.holding = False
         self.redated = 0  # held readings given their real time, this run
+        self.earlier_boot = 0  # held readings of an earlier boot: their real times estimated
         self.lock = threading.RLock()
         self._held_once = False  # provisional times exist only after a hold
+
+    def resume(self, boot: int | None) -> None:
+        """At start, before any reading: the provisional origin of this *boot* (module doc).
+        The one stored for this boot if there is one (a restart of the gateway); else one
+        that continues after the spool's readings appended while the clock was unset (an
+        earlier boot's), or :data:`PROVISIONAL_ORIGIN` if there are none. Readings appended
+        while the clock was unset are held, and re-dated by the next :meth:`check` if the
+        clock is set by now (a restart after NTP set it)."""
+        kept, last, count = self.spool.provisional_state(CLOCK_FLOOR)
+        if last is not None:
+            self.holding = self.spool.held = self._held_once = True
+        if boot is not None and boot == kept.get("boot") and "provisional_origin_ms" in kept:
+            self.clock.origin = kept["provisional_origin_ms"] / 1000
+            self.earlier_boot = kept.get("held_earlier_boot", 0) if last is not None else 0
+            return
+        origin = PROVISIONAL_ORIGIN
+        if last is not None:
+            origin = max(origin, last + 1.0 - self.clock.monotonic())
+            self.earlier_boot = count
+            log.warning(
+                "%d reading(s) held from an earlier boot while the clock was unset: this "
+                "boot's provisional clock continues after them; once the clock is set, their "
+                "times are estimates (late by the time the gateway was off)",
+                count,
+            )
+        self.clock.origin = origin
+        try:
+            self.spool.keep_provisional(
+                boot=boot or 0,
+                provisional_origin_ms=round(origin * 1000),
+                held_earlier_boot=self.earlier_boot,
+            )
+        except SpoolError as exc:  # a full disk must not stop the gateway from starting
+            log.warning("cannot keep the provisional clock's origin in the spool: %s", exc)
 
     def check(self) -> None:
         """Hold or release the spool according to the clock (idempotent)."""
@@ -102,7 +159,15 @@ class ClockGuard:
                 count = self.spool.redate(self.clock.provisional_until_ms(), self.clock.shift_ms())
                 self.redated += count
                 self.holding = self.spool.held = False
-                log.info("gateway clock is set: %d held reading(s) re-dated, publishing", count)
+                log.info(
+                    "gateway clock is set: %d held reading(s) re-dated (%d of an earlier boot: "
+                    "estimates), publishing",
+                    count,
+                    self.earlier_boot,
+                )
+                if self.earlier_boot:
+                    self.earlier_boot = 0
+                    self.spool.keep_provisional(held_earlier_boot=0)
 
     def admit(self, readings: Sequence[Reading]) -> Sequence[Reading]:
         """*readings* for the spool: a provisional one taken just before the clock was set
@@ -122,5 +187,9 @@ class ClockGuard:
             return out
 
     def status(self) -> dict[str, Any]:
-        """Status keys: ``clock: "unset"`` and ``held`` (readings waiting) while unset."""
-        return {"clock": "unset", "held": self.spool.depth()} if self.holding else {}
+        """Status keys while unset: ``clock: "unset"``, ``held`` (readings waiting) and, if
+        some were held from an earlier boot, ``held_earlier_boot``."""
+        if not self.holding:
+            return {}
+        earlier = {"held_earlier_boot": self.earlier_boot} if self.earlier_boot else {}
+        return {"clock": "unset", "held": self.spool.depth(), **earlier}

@@ -36,7 +36,7 @@ from typing import Any
 from gateway import devices as _drivers
 from gateway.config import GatewayConfig
 from gateway.devices.base import DeviceConfig, Driver
-from gateway.runtime.clock import ClockGuard, GatewayClock
+from gateway.runtime.clock import ClockGuard, GatewayClock, boot_id
 from gateway.runtime.health import Health, report_periodically
 from gateway.runtime.publisher import Publisher
 from gateway.runtime.spool import Spool, SpoolError
@@ -137,10 +137,11 @@ class GatewayService:
                 wall=wall,
             )
             self.publisher = Publisher(config, self.spool, self.health, clock=wall)
+            self.guard = ClockGuard(self.clock, self.spool)
+            self.guard.resume(boot_id())  # a reboot while the clock was unset (clock.py)
         except BaseException:
             self.spool.close()
             raise
-        self.guard = ClockGuard(self.clock, self.spool)
         self._health_thread = threading.Thread(
             target=report_periodically,
             args=(self.health, self._sink, config.publish.health_interval, self._stop_drivers),

@@ -236,6 +236,30 @@ class Spool:
             cur = self._db.execute(REDATE, (shift_ms, shift_ms / 1000, below_ms))
             return cur.rowcount
 
+    def provisional_state(self, floor_s: float) -> tuple[dict[str, int], float | None, int]:
+        """What gateway/runtime/clock.py keeps across boots (:meth:`keep_provisional`: empty
+        if never), the latest append time before *floor_s* (a provisional time of a run while
+        the clock was unset; None if none) and how many readings were appended before it."""
+        with self._lock, self._errors():
+            kept = dict(
+                self._db.execute(
+                    "SELECT key, value FROM meta WHERE key IN "
+                    "('boot', 'provisional_origin_ms', 'held_earlier_boot')"
+                ).fetchall()
+            )
+            last, count = self._db.execute(
+                "SELECT MAX(t), COUNT(*) FROM readings WHERE t < ?", (floor_s,)
+            ).fetchone()
+        return kept, last, count
+
+    def keep_provisional(self, **values: int) -> None:
+        """Store integers for :meth:`provisional_state` (``boot``, ``provisional_origin_ms``,
+        ``held_earlier_boot``)."""
+        with self._lock, self._errors(), self._durable(True), self._tx():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items()
+            )
+
     def ack(self, row_ids: Iterable[int]) -> None:
         """The broker has the batch: delete its rows."""
         ids = list(row_ids)

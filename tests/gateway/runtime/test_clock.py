@@ -15,6 +15,7 @@ from gateway.runtime.clock import (
     PROVISIONAL_ORIGIN,
     ClockGuard,
     GatewayClock,
+    boot_id,
     clock_set,
 )
 from gateway.runtime.spool import Spool
@@ -137,3 +138,91 @@ def test_a_set_clock_never_holds(tmp_path: Path) -> None:
         assert guard.admit([r]) == [r]
         spool.append([r])
         assert not spool.held and spool.next_batch(100) is not None
+
+
+def take(guard: ClockGuard, spool: Spool, c: Clocks, n: int) -> list[int]:
+    """*n* readings a second apart through the guard into the spool; their times."""
+    times = []
+    for _ in range(n):
+        with guard.lock:
+            (r,) = guard.admit([reading(guard.clock)])
+            spool.append([r])
+        times.append(r.time)
+        c.advance(1.0)
+    return times
+
+
+def test_a_reboot_while_unset_continues_the_provisional_clock(tmp_path: Path) -> None:
+    """Boot A takes 5 readings with the clock unset, power is cut, boot B (monotonic time
+    from 0 again, a new boot id) takes 3 more, then NTP sets the clock. Boot B's readings get
+    their exact times; boot A's follow on from where its clock stopped: in order, before boot
+    B's, none in the future (without the continuation boot A's provisional times, 40-44 s of
+    uptime, lay after boot B's, 20-22 s, and were re-dated 20 s into the future)."""
+    a = Clocks()
+    clock = GatewayClock(lambda: a.wall, lambda: a.mono)
+    with Spool(tmp_path / "spool.sqlite", clock=clock) as spool:
+        guard = ClockGuard(clock, spool)
+        guard.resume(boot=111)
+        guard.check()
+        boot_a = take(guard, spool, a, 5)
+    b = Clocks()  # power cut, booted again: 1970, 20 s of uptime
+    b.mono = 20.0
+    clock = GatewayClock(lambda: b.wall, lambda: b.mono)
+    with Spool(tmp_path / "spool.sqlite", clock=clock) as spool:
+        guard = ClockGuard(clock, spool)
+        guard.resume(boot=222)
+        assert clock.origin > PROVISIONAL_ORIGIN and guard.earlier_boot == 5
+        guard.check()
+        boot_b = take(guard, spool, b, 3)
+        assert min(boot_b) > max(boot_a)  # one provisional clock across both boots
+        assert guard.status() == {"clock": "unset", "held": 8, "held_earlier_boot": 5}
+        b.wall = REAL
+        guard.check()
+        assert guard.redated == 8 and guard.earlier_boot == 0 and guard.status() == {}
+        _, got, _ = spool.next_batch(100) or (0, [], [])
+    times = [r.time for r in got]
+    real_ms = round(REAL * 1000)
+    assert times[5:] == [real_ms - 3000, real_ms - 2000, real_ms - 1000]  # boot B: exact
+    assert times == sorted(times) and len(set(times)) == 8
+    assert times[:5] == [t + times[5] - 1000 - boot_a[-1] for t in boot_a]  # 1 s before B's
+    assert max(times) < real_ms
+
+
+def test_a_restart_within_a_boot_keeps_the_origin_and_exact_times(tmp_path: Path) -> None:
+    """The gateway service restarts (same boot id, monotonic time runs on): the origin stored
+    for the boot is taken again, so every held reading is re-dated exactly, also when NTP
+    set the clock while the gateway was down (a guard that never held used to leave them
+    with their 2000-based times)."""
+    c = Clocks()
+    origins = []
+    times: list[int] = []
+    for _ in range(2):
+        clock = GatewayClock(lambda: c.wall, lambda: c.mono)
+        with Spool(tmp_path / "spool.sqlite", clock=clock) as spool:
+            guard = ClockGuard(clock, spool)
+            guard.resume(boot=111)
+            origins.append(clock.origin)
+            guard.check()
+            times += take(guard, spool, c, 3)
+        c.advance(7.0)  # the restart takes 7 s
+    assert origins == [PROVISIONAL_ORIGIN, PROVISIONAL_ORIGIN]
+    clock = GatewayClock(lambda: c.wall, lambda: c.mono)
+    with Spool(tmp_path / "spool.sqlite", clock=clock) as spool:
+        guard = ClockGuard(clock, spool)
+        guard.resume(boot=111)
+        assert guard.earlier_boot == 0
+        c.wall = REAL
+        guard.check()
+        _, got, _ = spool.next_batch(100) or (0, [], [])
+    shift = round((REAL - PROVISIONAL_ORIGIN - c.mono) * 1000)
+    assert [r.time for r in got] == [t + shift for t in times]
+
+
+def test_the_boot_id_is_the_kernels(tmp_path: Path) -> None:
+    f = tmp_path / "boot_id"
+    f.write_text("0f3c9a8e-1b2d-4c5e-9f60-718293a4b5c6\n")
+    assert boot_id(str(f)) == 0x0F3C9A8E1B2D4C5
+    assert boot_id(str(tmp_path / "missing")) is None
+    f.write_text("not an id\n")
+    assert boot_id(str(f)) is None
+    assert boot_id() is not None  # this machine's (Linux)
