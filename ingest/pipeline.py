@@ -7,7 +7,11 @@ Records are line-protocol lines when an :class:`~telemetry.line_encoder.LineEnco
 InfluxDB path: no Point objects are built), else :class:`~telemetry.mapping.Point` objects
 (for stores that take points, such as the embedded SQLite store).
 
-Readings payloads take a fast path first. The InfluxDB path: :func:`fast_batch` parses and
+Readings payloads take a fast path first. The InfluxDB path: ``ingest._json_lines``
+(ingest/_json_lines.c) reads a batch in the layout gateways write straight into lines, in C,
+and leaves anything else (whitespace, escapes, exponents, a name it has not seen checked) to
+the Python paths below; where the module is not compiled (a gateway without a compiler),
+those do it all. Then :func:`fast_batch` parses and
 checks the JSON in C (msgspec) into plain structs, and the
 :class:`~telemetry.line_encoder.LineEncoder` checks the names once per series, so no Python
 code runs per reading except the encoder's loop. The Point path: :func:`decode_readings` parses
@@ -39,11 +43,17 @@ from telemetry.mapping import (
     batch_meta_line,
     batch_meta_point,
     batch_to_points,
+    format_float,
     meta_line,
     status_points,
     to_line,
 )
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS, PAYLOAD_VERSION, Batch
+
+try:  # compiled by the install (setup.py); not on a gateway without a compiler: pure Python
+    from ingest import _json_lines
+except ImportError:  # pragma: no cover - the pure-Python path below does the same
+    _json_lines = None
 
 #: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...;
 #: ``reserved_id`` also for a topic whose gateway level is a reserved id).
@@ -160,6 +170,12 @@ def process(
                     done = compact_lines(payload, gateway, encoder)
                     if done is not None:
                         return Accepted(kind, gateway, *done)
+                if _json_lines is not None and payload[:1] == b"{":
+                    done = _json_lines.lines(payload, gateway, encoder.series, format_float)
+                    if done is not None:
+                        lines, n, newest, seq, sent = done
+                        lines.append(meta_line(gateway, seq, n, sent))
+                        return Accepted(kind, gateway, lines, n, newest)
                 fast = fast_batch(payload)
                 if fast is not None and fast.gateway == gateway:
                     try:

@@ -129,7 +129,9 @@ def build(arch: str, out_dir: Path) -> Path:
             shutil.copy2(REPO / rel, dest)
         # the wheel is built from a copy of exactly these files (pip builds in the tree it gets)
         build_tree = shutil.copytree(top / "src", Path(tmp) / "build")
-        pip("wheel", "--no-deps", "-q", "-w", str(wheels), str(build_tree))
+        # a pure wheel, for any architecture: no compiled ingest fast paths (setup.py)
+        pure = {**os.environ, "JAGAJALAN_PURE": "1"}
+        pip("wheel", "--no-deps", "-q", "-w", str(wheels), str(build_tree), env=pure)
         for dep, env in SOURCE_BUILDS.get(arch, {}).items():
             pip(
                 *("wheel", "--no-deps", "-q", "--no-binary", dep, "-w", str(wheels)),

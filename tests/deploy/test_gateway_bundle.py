@@ -139,3 +139,6 @@ def test_the_32_bit_raspberry_pi_bundle_needs_no_compiler(tmp_path: Path) -> Non
     assert not names & {"cryptography", "cffi"}
     (msgpack,) = (w for w in wheels if w.startswith("msgpack-"))
     assert msgpack.endswith("-py3-none-any.whl")  # no armv7l wheel on PyPI: built pure here
+    # JagaJalan's own wheel is pure too: ingest's compiled fast paths are left out (setup.py)
+    (ours,) = (w for w in wheels if w.startswith("jagajalan-"))
+    assert ours.endswith("-py3-none-any.whl"), ours

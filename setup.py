@@ -1,0 +1,21 @@
+"""The compiled parts of the build; everything else is in pyproject.toml.
+
+ingest's fast paths in C (ingest/_json_lines.c, ingest/_compact_lines.c: CPU per reading,
+docs/scaling.md). They are optional: where they do not compile (no compiler) the install
+goes on without them and ingest takes its pure-Python paths, which give the same lines.
+``JAGAJALAN_PURE=1`` leaves them out on purpose: the gateway bundle builds one pure wheel for
+every architecture (scripts/gateway_bundle.py), and a gateway never runs ingest.
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+FAST_PATHS = ["ingest._json_lines", "ingest._compact_lines"]
+
+extensions = [
+    Extension(name, [name.replace(".", "/") + ".c"], optional=True)
+    for name in FAST_PATHS
+    if os.path.exists(name.replace(".", "/") + ".c")
+]
+setup(ext_modules=[] if os.environ.get("JAGAJALAN_PURE") == "1" else extensions)
