@@ -14,8 +14,6 @@ from setuptools import Extension, setup
 FAST_PATHS = ["ingest._json_lines", "ingest._compact_lines"]
 
 extensions = [
-    Extension(name, [name.replace(".", "/") + ".c"], optional=True)
-    for name in FAST_PATHS
-    if os.path.exists(name.replace(".", "/") + ".c")
+    Extension(name, [name.replace(".", "/") + ".c"], optional=True) for name in FAST_PATHS
 ]
 setup(ext_modules=[] if os.environ.get("JAGAJALAN_PURE") == "1" else extensions)
