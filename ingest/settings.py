@@ -107,7 +107,7 @@ class Writing(SettingsGroup):
         "nor about the points (e.g. HTTP 413) before they are dead-lettered as store_refused",
     )
     parallel_writes: int = Field(
-        2,
+        4,
         ge=1,
         le=16,
         description="InfluxDB writes in flight at once, one HTTP connection each, "
