@@ -93,31 +93,40 @@ has(const Reader *r, uint64_t size)
     return (uint64_t)(r->end - r->p) >= size;
 }
 
-/* An array header; its length is at most the bytes left (each item takes one at least). */
+/* A length header: a fix type (fix_lo..fix_hi, the length in the bits of *fix_mask*) or one
+   of the types with a 1-, 2- or 4-byte length after it (*codes*, 0: none); the length is at
+   most the bytes left (each item of an array takes one at least, a str its bytes). */
 static int
-read_array(Reader *r, Py_ssize_t *len)
+read_len(Reader *r, unsigned char fix_lo, unsigned char fix_hi, unsigned char fix_mask,
+         const unsigned char codes[3], uint64_t *n)
 {
-    uint64_t n;
+    static const int sizes[3] = {1, 2, 4};
     if (!has(r, 1)) {
         return -1;
     }
     unsigned char c = *r->p;
-    if (c >= 0x90 && c <= 0x9f) {
-        n = c & 0x0f;
+    if (c >= fix_lo && c <= fix_hi) {
+        *n = c & fix_mask;
         r->p += 1;
+        return has(r, *n) ? 0 : -1;
     }
-    else if (c == 0xdc && has(r, 3)) {
-        n = be(r->p + 1, 2);
-        r->p += 3;
+    for (int k = 0; k < 3; k++) {
+        if (codes[k] && c == codes[k] && has(r, 1 + sizes[k])) {
+            *n = be(r->p + 1, sizes[k]);
+            r->p += 1 + sizes[k];
+            return has(r, *n) ? 0 : -1;
+        }
     }
-    else if (c == 0xdd && has(r, 5)) {
-        n = be(r->p + 1, 4);
-        r->p += 5;
-    }
-    else {
-        return -1;
-    }
-    if (!has(r, n)) {
+    return -1;
+}
+
+/* An array header. */
+static int
+read_array(Reader *r, Py_ssize_t *len)
+{
+    static const unsigned char codes[3] = {0, 0xdc, 0xdd};
+    uint64_t n;
+    if (read_len(r, 0x90, 0x9f, 0x0f, codes, &n)) {
         return -1;
     }
     *len = (Py_ssize_t)n;
@@ -128,31 +137,9 @@ read_array(Reader *r, Py_ssize_t *len)
 static int
 read_str(Reader *r, const char **s, Py_ssize_t *len)
 {
+    static const unsigned char codes[3] = {0xd9, 0xda, 0xdb};
     uint64_t n;
-    if (!has(r, 1)) {
-        return -1;
-    }
-    unsigned char c = *r->p;
-    if (c >= 0xa0 && c <= 0xbf) {
-        n = c & 0x1f;
-        r->p += 1;
-    }
-    else if (c == 0xd9 && has(r, 2)) {
-        n = be(r->p + 1, 1);
-        r->p += 2;
-    }
-    else if (c == 0xda && has(r, 3)) {
-        n = be(r->p + 1, 2);
-        r->p += 3;
-    }
-    else if (c == 0xdb && has(r, 5)) {
-        n = be(r->p + 1, 4);
-        r->p += 5;
-    }
-    else {
-        return -1;
-    }
-    if (!has(r, n)) {
+    if (read_len(r, 0xa0, 0xbf, 0x1f, codes, &n)) {
         return -1;
     }
     *s = (const char *)r->p;
