@@ -52,7 +52,8 @@ FUZZ_TESTS = tests/gateway/devices/modbus/test_cases.py tests/gateway/devices/tr
 	tests/gateway/devices/modbus/test_profile.py tests/gateway/devices/modbus/test_profile_features.py \
 	tests/telemetry/test_codec.py tests/telemetry/test_compact.py tests/telemetry/test_compact_malformed.py \
 	tests/telemetry/test_line_protocol.py \
-	tests/telemetry/test_reserved.py tests/ingest/test_pipeline.py
+	tests/telemetry/test_reserved.py tests/ingest/test_pipeline.py \
+	tests/ingest/test_json_c.py tests/ingest/test_compact_c.py
 chaos: system-deps install
 	$(BIN)/python -m testkit.chaos $(CHAOS_ARGS)
 	JAGAJALAN_HYPOTHESIS_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 -q $(FUZZ_TESTS)
