@@ -182,7 +182,7 @@ def main() -> None:
                 out(f"influxdb_accept_{w}_writer{'s' if w > 1 else ''}", rate, "points/s")
             # per batch of 50 readings ingest writes 51 points (the batch's own meta point).
             # The target is stated against InfluxDB's own best rate: the best of 1, 2 and 4
-            # writers (a worker writes over 4 connections at once: --parallel-writes 4).
+            # writers (a worker writes over 3 connections at once: --parallel-writes 3).
             best = max(accepted, key=accepted.__getitem__)
             b_readings = accepted[best] * 50 / 51
             out("influxdb_accept_best", b_readings, f"readings/s (batches of 50; {best} writer(s))")

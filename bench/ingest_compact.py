@@ -35,6 +35,8 @@ from testkit.rates import window_rate
 from testkit.services import influxd, mosquitto
 
 GATEWAYS = 200
+#: The drains of batches of 50, in order: one worker twice per encoding, alternately.
+SHAPES = ((1, "json"), (1, "compact"), (1, "json"), (1, "compact"), (2, "json"), (2, "compact"))
 
 
 def backlog(messages: int, per: int, base: int, encoding: str) -> list[tuple[str, bytes]]:
@@ -47,9 +49,11 @@ def backlog(messages: int, per: int, base: int, encoding: str) -> list[tuple[str
     return out_
 
 
-def drain(work: Path, broker, influx_url: str, workers: int, per: int, messages: int, enc: str):
+def drain(
+    work: Path, broker, influx_url: str, workers: int, per: int, messages: int, enc: str, tag=""
+):
     """One backlog drained: (readings/s, CPU s per reading, peak RSS MB, counts verified)."""
-    db = f"bench_{enc}_w{workers}_r{per}"
+    db = f"bench_{enc}_w{workers}_r{per}{tag}"
     group = Workers(work, broker.url, influx_url, db, workers)
     group.start()  # the persistent sessions; then away while the backlog is queued
     group.stop()
@@ -100,8 +104,8 @@ def main() -> None:
                 batch = decode_readings(body)
                 lines += [*encoder.batch_lines(batch), batch_meta_line(batch)]
             del sample
-            # the best of 1, 2 and 4 writers (a worker writes over 4 connections at once:
-            # --parallel-writes 4), in writes of 5,000 lines and of ingest's 10,000
+            # the best of 1, 2 and 4 writers (a worker writes over 3 connections at once:
+            # --parallel-writes 3), in writes of 5,000 lines and of ingest's 10,000
             writers = (1, 2, 4)
             rates = {
                 (w, n): influx_rate(influx.url, lines, w, n)
@@ -115,16 +119,24 @@ def main() -> None:
             del lines
             b = best * 50 / 51  # readings/s (51 points per batch of 50)
             out("compact_bench_influxdb_accept_best", b, "readings/s (batches of 50)")
+            # One worker: JSON and compact drained twice each, alternately, the better of the
+            # two taken for each (a rate moves by +-15 % between two drains on these cores,
+            # more than the two encodings differ when InfluxDB sets the pace).
+            runs: dict[tuple[int, str], list] = {}
+            for workers, enc in SHAPES:
+                done = runs.setdefault((workers, enc), [])
+                tag = f"_run{len(done)}"
+                done.append(drain(work, broker, influx.url, workers, 50, 20_000, enc, tag))
             rates = {}
-            for workers, enc in ((1, "json"), (1, "compact"), (2, "json"), (2, "compact")):
-                rate, cpu, rss, ok, counts = drain(
-                    work, broker, influx.url, workers, 50, 20_000, enc
-                )
+            for (workers, enc), done in runs.items():
+                rate, cpu, rss, ok, counts = max(done, key=lambda r: r[0])
                 name = f"ingest_{workers}_worker{'s' if workers > 1 else ''}_batch50_{enc}"
                 rates[(workers, enc)] = rate
-                out(name, rate, "readings/s")
+                out(name, rate, f"readings/s (best of {len(done)})")
                 out(f"{name}_cpu_per_reading", cpu * 1e6, "us (worker CPU s / readings stored)")
-                out(f"{name}_peak_rss", rss, "MB")
+                out(f"{name}_peak_rss", max(r[2] for r in done), "MB")
+                if not all(r[3] for r in done):
+                    ok, counts = False, [r[4] for r in done]
                 out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
             out("compact_over_json_1_worker", rates[(1, "compact")] / rates[(1, "json")], "x")
             out("compact_over_json_2_workers", rates[(2, "compact")] / rates[(2, "json")], "x")

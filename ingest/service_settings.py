@@ -34,7 +34,7 @@ class IngestSettings:
     # Attempts at a point refused neither transiently nor as such (413, an odd answer) before
     # it is dead-lettered as store_refused (ingest/retry.py).
     max_attempts: int = 5
-    parallel_writes: int = 4  # InfluxDB writes in flight at once (acknowledged in order)
+    parallel_writes: int = 3  # InfluxDB writes in flight at once (acknowledged in order)
     drain_timeout: float = 10.0  # at shutdown, keep retrying the last writes this long (s)
     metrics_port: int = 0  # 0 = no /metrics endpoint
     # Retire this worker: unsubscribe, write what its session still holds, and once nothing
@@ -45,4 +45,4 @@ class IngestSettings:
     # writer.item_size); at this much the worker reads nothing more until writes free some.
     # The receive window (max_inflight) counts messages, whatever their size. Needs
     # paho_speedup. 0 = no bound in bytes.
-    max_buffer_bytes: int = 12 * 1024 * 1024
+    max_buffer_bytes: int = 10 * 1024 * 1024

@@ -107,7 +107,7 @@ class Writing(SettingsGroup):
         "nor about the points (e.g. HTTP 413) before they are dead-lettered as store_refused",
     )
     parallel_writes: int = Field(
-        4,
+        3,
         ge=1,
         le=16,
         description="InfluxDB writes in flight at once, one HTTP connection each, "
@@ -118,7 +118,7 @@ class Writing(SettingsGroup):
     )
     metrics_port: int = Field(0, ge=0, le=65_535, description="Prometheus /metrics port, 0 = off")
     max_buffer_mb: float = Field(
-        12,
+        10,
         ge=0,
         le=65_536,
         description="most MB of messages held unacknowledged (their lines, about); then "
