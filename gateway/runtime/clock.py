@@ -117,7 +117,8 @@ class ClockGuard:
         earlier boot's), or :data:`PROVISIONAL_ORIGIN` if there are none. Readings appended
         while the clock was unset are held, and re-dated by the next :meth:`check` if the
         clock is set by now (a restart after NTP set it)."""
-        kept, last, count = self.spool.provisional_state(CLOCK_FLOOR)
+        kept = self.spool.meta("boot", "provisional_origin_ms", "held_earlier_boot")
+        last, count = self.spool.appended_before(CLOCK_FLOOR)
         if last is not None:
             self.holding = self.spool.held = self._held_once = True
         if boot is not None and boot == kept.get("boot") and "provisional_origin_ms" in kept:
@@ -136,7 +137,7 @@ class ClockGuard:
             )
         self.clock.origin = origin
         try:
-            self.spool.keep_provisional(
+            self.spool.set_meta(
                 boot=boot or 0,
                 provisional_origin_ms=round(origin * 1000),
                 held_earlier_boot=self.earlier_boot,
@@ -167,7 +168,7 @@ class ClockGuard:
                 )
                 if self.earlier_boot:
                     self.earlier_boot = 0
-                    self.spool.keep_provisional(held_earlier_boot=0)
+                    self.spool.set_meta(held_earlier_boot=0)
 
     def admit(self, readings: Sequence[Reading]) -> Sequence[Reading]:
         """*readings* for the spool: a provisional one taken just before the clock was set

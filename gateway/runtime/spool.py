@@ -54,12 +54,12 @@ Bound
     readings as dropped that still reach the broker.
 
 Holding
-    While :attr:`Spool.held` is set, :meth:`next_batch` hands out nothing (the gateway
-    clock is not set: gateway/runtime/clock.py); :meth:`redate` gives the held readings
-    their real times.
+    While :attr:`Spool.held` is set, :meth:`next_batch` hands out nothing (the gateway clock is
+    not set: gateway/runtime/clock.py, which keeps its state across boots with
+    :meth:`set_meta`); :meth:`redate` gives the held readings their real times.
 
-Thread safety: one connection, every call holds one lock. ``locking_mode=EXCLUSIVE`` makes a
-second process opening the same spool fail at once instead of interleaving seqs.
+Thread safety: one connection, every call holds one lock. ``locking_mode=EXCLUSIVE`` makes
+a second process opening the same spool fail at once instead of interleaving seqs.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.runtime.spool_schema import REDATE, SCHEMA, chunks
+from gateway.runtime import spool_schema as sql
 from telemetry.models import Reading
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA journal_size_limit=67108864")
-            self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            self._db.executescript(f"BEGIN IMMEDIATE; {sql.SCHEMA} COMMIT;")
             self._depth = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
             self._dropped = self._meta("dropped")
         except sqlite3.DatabaseError as exc:
@@ -233,42 +233,30 @@ class Spool:
         time: held readings with provisional times get their real ones
         (gateway/runtime/clock.py). Returns how many."""
         with self._lock, self._errors(), self._durable(True), self._tx():
-            cur = self._db.execute(REDATE, (shift_ms, shift_ms / 1000, below_ms))
+            cur = self._db.execute(sql.REDATE, (shift_ms, shift_ms / 1000, below_ms))
             return cur.rowcount
 
-    def provisional_state(self, floor_s: float) -> tuple[dict[str, int], float | None, int]:
-        """What gateway/runtime/clock.py keeps across boots (:meth:`keep_provisional`: empty
-        if never), the latest append time before *floor_s* (a provisional time of a run while
-        the clock was unset; None if none) and how many readings were appended before it."""
+    def meta(self, *keys: str) -> dict[str, int]:
+        """The integers kept under *keys* by :meth:`set_meta` (those ever set)."""
+        marks = ",".join("?" * len(keys))
         with self._lock, self._errors():
-            kept = dict(
-                self._db.execute(
-                    "SELECT key, value FROM meta WHERE key IN "
-                    "('boot', 'provisional_origin_ms', 'held_earlier_boot')"
-                ).fetchall()
-            )
-            last, count = self._db.execute(
-                "SELECT MAX(t), COUNT(*) FROM readings WHERE t < ?", (floor_s,)
-            ).fetchone()
-        return kept, last, count
+            return dict(self._db.execute(f"SELECT * FROM meta WHERE key IN ({marks})", keys))
 
-    def keep_provisional(self, **values: int) -> None:
-        """Store integers for :meth:`provisional_state` (``boot``, ``provisional_origin_ms``,
-        ``held_earlier_boot``)."""
+    def set_meta(self, **values: int) -> None:
+        """Keep integers in the spool, durably (gateway/runtime/clock.py's, across boots)."""
         with self._lock, self._errors(), self._durable(True), self._tx():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items()
-            )
+            self._db.executemany(sql.SET_META, values.items())
+
+    def appended_before(self, t: float) -> tuple[float | None, int]:
+        """The latest append time before *t* (None if none) and how many readings have one."""
+        with self._lock, self._errors():
+            return self._db.execute(sql.APPENDED_BEFORE, (t,)).fetchone()
 
     def ack(self, row_ids: Iterable[int]) -> None:
         """The broker has the batch: delete its rows."""
         ids = list(row_ids)
         with self._lock, self._errors(), self._tx():
-            for chunk in chunks(ids):
-                cur = self._db.execute(
-                    f"DELETE FROM readings WHERE id IN ({','.join('?' * len(chunk))})", chunk
-                )
-                self._depth -= cur.rowcount
+            self._depth -= self._delete(ids)
 
     def release(self, seq: int) -> None:
         """Hand batch *seq* out again from :meth:`next_batch` (its publish failed)."""
@@ -360,6 +348,13 @@ class Spool:
         self._unsynced = False
         self._last_sync = self.monotonic()
 
+    def _delete(self, ids: list[int]) -> int:
+        """Delete the rows *ids* (in the caller's transaction); how many there were."""
+        return sum(
+            self._db.execute(sql.DELETE_IDS.format(",".join("?" * len(c))), c).rowcount
+            for c in sql.chunks(ids)
+        )
+
     def _meta(self, key: str) -> int:
         return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
@@ -397,11 +392,7 @@ class Spool:
                 bad.append(row_id)
         if bad:
             with self._tx():
-                for chunk in chunks(bad):
-                    self._db.execute(
-                        f"DELETE FROM readings WHERE id IN ({','.join('?' * len(chunk))})", chunk
-                    )
-                self._depth -= len(bad)
+                self._depth -= self._delete(bad)
                 self._dropped += len(bad)
                 self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'dropped'", (self._dropped,)

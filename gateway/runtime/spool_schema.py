@@ -28,6 +28,12 @@ REDATE = (
     f"AND json_extract(data, '$.time') >= {MIN_TIME_MS}"
 )
 
+#: Integers kept in the meta table (Spool.set_meta), and the readings appended before a time.
+SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+APPENDED_BEFORE = "SELECT MAX(t), COUNT(*) FROM readings WHERE t < ?"
+#: Rows by id: ``format`` with one ``?`` per id (at most CHUNK).
+DELETE_IDS = "DELETE FROM readings WHERE id IN ({})"
+
 
 def chunks(items: list[int]) -> Iterator[list[int]]:
     for i in range(0, len(items), CHUNK):
