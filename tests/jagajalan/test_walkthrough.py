@@ -68,6 +68,12 @@ def port_1883_taken(tmp_path: Path) -> Iterator[None]:
         broker.stop()
 
 
+#: Answers other than 200 that the waits below met, shown when a wait times out.
+REFUSED: list[str] = []
+#: The demo API's log (in the test's checkout), shown when the API answers an error.
+API_LOG: list[Path] = []
+
+
 def wait(check: Callable[[], object], timeout: float, what: str, logs: list[Path]) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,8 +81,32 @@ def wait(check: Callable[[], object], timeout: float, what: str, logs: list[Path
         if found:
             return found
         time.sleep(0.3)
-    tails = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs)
-    raise AssertionError(f"{what} within {timeout:g} s\n{tails}")
+    tails = "\n".join(
+        f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists()
+    )
+    refused = "\n".join(REFUSED[-10:])
+    raise AssertionError(f"{what} within {timeout:g} s\nAPI answers:\n{refused}\n{tails}")
+
+
+def listing(url: str) -> list[dict]:
+    """The list the API answers at *url*; empty while it cannot answer: no connection yet, 503
+    (the store busy, "try again later"), or 429 (the demo's API limits a client without a key
+    to 60 requests a minute after a burst of 30, and these waits ask more often: as a polite
+    client, this one then waits the Retry-After it is given). Any other error fails at once."""
+    try:
+        answer = httpx.get(url, timeout=3)
+    except httpx.HTTPError as exc:
+        REFUSED.append(f"GET {url}: {exc!r}")
+        return []
+    if answer.status_code in (429, 503):
+        REFUSED.append(f"GET {url}: {answer.status_code} {answer.text}")
+        time.sleep(min(5.0, float(answer.headers.get("Retry-After", "1"))))
+        return []
+    log = "".join(p.read_text(errors="replace")[-3000:] for p in API_LOG if p.exists())
+    assert answer.status_code == 200, f"GET {url}: {answer.status_code} {answer.text}\n{log}"
+    found = answer.json()
+    assert isinstance(found, list), f"GET {url}: {found}"
+    return found
 
 
 def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
@@ -127,6 +157,8 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         assert state["pid"] == demo.pid
         assert not state["broker_url"].endswith(":1883"), state  # 1883 is someone else's
         assert state["scenario"] == "first_rains"
+        API_LOG[:] = [here / "var" / "demo" / "logs" / "api.log"]
+        logs.append(API_LOG[0])  # shown when a wait fails
 
         # Step 3: emulated devices, a gateway checked and run as at the roadside.
         devices = start("devices", find(commands, "simulate devices"))
@@ -139,11 +171,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         gateway = start("gateway", find(commands, "gateway run"))
 
         def newcomer_seen() -> bool:
-            try:
-                gws = httpx.get(f"{api}/gateways", timeout=3).json()
-                latest = httpx.get(f"{api}/readings/latest", timeout=3).json()
-            except (httpx.HTTPError, ValueError):
-                return False
+            gws, latest = listing(f"{api}/gateways"), listing(f"{api}/readings/latest")
             return any(g["gateway"] == NEWCOMER for g in gws) and any(
                 r["gateway"] == NEWCOMER for r in latest
             )
@@ -152,7 +180,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
 
         # The demo's own story is labelled (GET /conditions).
         def labelled() -> list:
-            sites = httpx.get(f"{api}/conditions", timeout=3).json()
+            sites = listing(f"{api}/conditions")
             return [s for s in sites if s["gateway"] == "srl-pasar-01" and s["water"] and s["air"]]
 
         site = wait(labelled, 60, "no labelled conditions for srl-pasar-01", logs)[0]
@@ -164,7 +192,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         assert devices.wait(30) == 0
 
         def unplugged() -> bool:
-            gws = httpx.get(f"{api}/gateways", timeout=3).json()
+            gws = listing(f"{api}/gateways")
             mine = [g for g in gws if g["gateway"] == NEWCOMER]
             states = {d["state"] for d in mine[0]["devices"]} if mine else set()
             return bool(mine) and mine[0]["state"] == "online" and states == {"unplugged"}
@@ -182,7 +210,7 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         ), summary["broker"]
 
         def fleet_seen() -> bool:
-            gws = httpx.get(f"{api}/gateways", timeout=3).json()
+            gws = listing(f"{api}/gateways")
             return sum(g["gateway"].startswith("fleet-") for g in gws) == 50
 
         wait(fleet_seen, 60, "the fleet's 50 gateways did not appear in /gateways", logs)
