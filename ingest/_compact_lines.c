@@ -735,23 +735,31 @@ call_series(Work *w, PyObject *gateway, PyObject *series)
     return 0;
 }
 
+/* The lines: a list of str, or (joined) one str with "\n" between them. */
 static PyObject *
-build_lines(Work *w, PyObject *fmt)
+build_lines(Work *w, PyObject *fmt, int joined)
 {
-    PyObject *lines = PyList_New(w->n);
-    if (lines == NULL) {
+    PyObject *lines = joined ? NULL : PyList_New(w->n);
+    if (!joined && lines == NULL) {
         return NULL;
     }
     Buf *b = &w->line;
+    int all_ascii = 1;
+    b->len = 0;
     for (Py_ssize_t i = 0; i < w->n; i++) {
         const Reading *reading = &w->readings[i];
         const Schema *s = &w->schemas[reading->schema];
         Column *c = &w->cols[s->col0];
         const Val *v = &w->vals[reading->val0];
-        b->len = 0;
+        if (!joined) {
+            b->len = 0;
+        }
         w->ascii = s->ascii;
-        if (reserve(b, s->line_max)) { /* then only fmt's texts need more room */
+        if (reserve(b, s->line_max + 1)) { /* then only fmt's texts need more room */
             goto fail;
+        }
+        if (joined && i > 0) {
+            b->p[b->len++] = '\n';
         }
         for (int j = 0; j < s->nfields; j++) {
             memcpy(b->p + b->len, w->keys.p + c[j].key, c[j].key_len);
@@ -788,6 +796,10 @@ build_lines(Work *w, PyObject *fmt)
         }
         b->p[b->len++] = ' ';
         b->len += put_int(b->p + b->len, reading->time);
+        if (joined) {
+            all_ascii &= w->ascii;
+            continue;
+        }
         PyObject *line;
         if (w->ascii) {
             line = PyUnicode_New((Py_ssize_t)b->len, 127);
@@ -803,15 +815,26 @@ build_lines(Work *w, PyObject *fmt)
         }
         PyList_SET_ITEM(lines, i, line);
     }
+    if (joined) {
+        if (all_ascii) {
+            lines = PyUnicode_New((Py_ssize_t)b->len, 127);
+            if (lines != NULL) {
+                memcpy(PyUnicode_DATA(lines), b->p, b->len);
+            }
+        }
+        else {
+            lines = PyUnicode_DecodeUTF8(b->p, (Py_ssize_t)b->len, NULL);
+        }
+    }
     return lines;
 fail:
-    Py_DECREF(lines);
+    Py_XDECREF(lines);
     return NULL;
 }
 
 static PyObject *
 run(Work *w, const unsigned char *body, Py_ssize_t size, PyObject *gateway, PyObject *series,
-    PyObject *fmt)
+    PyObject *fmt, int joined)
 {
     Reader r = {body, body + size};
     Py_ssize_t len, gw_len;
@@ -832,7 +855,7 @@ run(Work *w, const unsigned char *body, Py_ssize_t size, PyObject *gateway, PyOb
         r.p != r.end || call_series(w, gateway, series)) {
         return NULL;
     }
-    PyObject *lines = build_lines(w, fmt);
+    PyObject *lines = build_lines(w, fmt, joined);
     if (lines == NULL) {
         return NULL;
     }
@@ -850,8 +873,12 @@ static PyObject *
 compact_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError, "lines() takes 4 arguments (%zd given)", nargs);
+    if (nargs != 4 && nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "lines() takes 4 or 5 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    int joined = nargs == 5 ? PyObject_IsTrue(args[4]) : 0;
+    if (joined < 0) {
         return NULL;
     }
     if (!PyUnicode_Check(args[1])) {
@@ -867,7 +894,7 @@ compact_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Work w;
     memset(&w, 0, sizeof w);
-    PyObject *result = run(&w, body.buf, body.len, args[1], args[2], args[3]);
+    PyObject *result = run(&w, body.buf, body.len, args[1], args[2], args[3], joined);
     free_work(&w);
     PyBuffer_Release(&body);
     if (result != NULL) {
@@ -883,9 +910,10 @@ compact_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 PyDoc_STRVAR(lines_doc,
-             "lines(body, gateway, series, fmt) -> (lines, n, newest_ms, seq, sent) | None\n\n"
+             "lines(body, gateway, series, fmt[, joined]) -> (lines, n, newest_ms, seq, sent) | None\n\n"
              "The line-protocol lines (no meta line) of a compact readings body (after the\n"
-             "header and the inflation), or None when the Python path must decide.");
+             "header and the inflation), or None when the Python path must decide. With\n"
+             "joined true, one str of the lines with '\\n' between them in place of the list.");
 
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))compact_lines, METH_FASTCALL, lines_doc},

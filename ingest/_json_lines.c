@@ -352,11 +352,13 @@ static int same_series(const Sig *a, const Sig *b) {
 
 static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "lines(payload, gateway, series, fmt)");
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "lines(payload, gateway, series, fmt[, joined])");
         return NULL;
     }
     PyObject *payload = args[0], *gateway = args[1], *series = args[2], *fmt = args[3];
+    int joined = nargs == 5 ? PyObject_IsTrue(args[4]) : 0; /* one text, "\n" between lines */
+    if (joined < 0) return NULL;
     if (!PyBytes_Check(payload) || !PyUnicode_Check(gateway)) Py_RETURN_NONE;
     Py_ssize_t gn;
     const char *gs = PyUnicode_AsUTF8AndSize(gateway, &gn);
@@ -386,7 +388,7 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     }
     const char *prefix_s = NULL;
     Py_ssize_t prefix_n = 0;
-    int ascii = 1;
+    int ascii = 1, all_ascii = 1;
     for (;;) {
         Sig *r = &sig[n & 1], *before = &sig[(n & 1) ^ 1];
         int64_t time;
@@ -403,8 +405,12 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
                 goto done;
             }
             ascii = PyUnicode_IS_ASCII(prefix);
+            all_ascii &= ascii;
         }
-        o.n = 0;
+        if (!joined)
+            o.n = 0;
+        else if (n && !put(&o, "\n", 1))
+            goto nomem;
         if (!put(&o, prefix_s, prefix_n)) goto nomem;
         for (int j = 0; j < r->nf; j++) {
             if (j && !put(&o, ",", 1)) goto nomem;
@@ -416,6 +422,9 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
             }
         }
         if (!put(&o, " ", 1) || !put(&o, time_text.s, time_text.n)) goto nomem;
+        if (time > newest) newest = time;
+        n++;
+        if (joined) goto next;
         PyObject *line;
         if (ascii) {
             line = PyUnicode_New(o.n, 127);
@@ -429,13 +438,25 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
             goto done;
         }
         Py_DECREF(line);
-        if (time > newest) newest = time;
-        n++;
+    next:
         if (LIT(&c, ",")) continue;
         if (LIT(&c, "]")) break;
         goto done;
     }
     if (!LIT(&c, "}") || c.p != c.end) goto done;
+    if (joined) {
+        Py_DECREF(out);
+        if (all_ascii) {
+            out = PyUnicode_New(o.n, 127);
+            if (out) memcpy(PyUnicode_1BYTE_DATA(out), o.b, o.n);
+        } else {
+            out = PyUnicode_DecodeUTF8(o.b, o.n, "strict");
+        }
+        if (!out) {
+            ok = -1;
+            goto done;
+        }
+    }
     result = Py_BuildValue("(OiLLL)", out, n, (long long)newest, (long long)seq, (long long)sent);
     ok = result ? 1 : -1;
     goto done;
@@ -455,7 +476,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL,
-     "lines(payload, gateway, series, fmt) -> (lines, n, newest_ms, seq, sent) or None"},
+     "lines(payload, gateway, series, fmt[, joined]) -> (lines, n, newest_ms, seq, sent) or "
+     "None; joined true: one str of the lines, '\\n' between them, in place of the list"},
     {NULL, NULL, 0, NULL},
 };
 

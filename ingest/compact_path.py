@@ -29,6 +29,7 @@ Without the module (the 32-bit ARM gateway may have none) the Python path does a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import accumulate, repeat
 from operator import itemgetter, mul, truediv
 from typing import Any
@@ -37,6 +38,7 @@ import msgpack
 import msgspec
 
 from telemetry import compact
+from telemetry.line_block import LineBlock
 from telemetry.line_encoder import LineEncoder
 from telemetry.mapping import format_float, meta_line
 from telemetry.models import COMPACT_PAYLOAD_VERSION, MAX_TIME_MS, MIN_TIME_MS
@@ -60,10 +62,11 @@ class _Slow(Exception):
 
 
 def compact_lines(
-    payload: bytes, gateway: str, encoder: LineEncoder
-) -> tuple[list[str], int, int] | None:
+    payload: bytes, gateway: str, encoder: LineEncoder, joined: bool = False
+) -> tuple[Sequence[str], int, int] | None:
     """The lines of a compact readings payload of *gateway* (its meta line last), the number
-    of readings and the newest reading time; None when only the codec may judge it."""
+    of readings and the newest reading time; None when only the codec may judge it. With
+    *joined*, the lines are a :class:`~telemetry.line_block.LineBlock`."""
     if len(payload) < compact.HEADER_SIZE or payload[0] != compact.MAGIC:
         return None
     if payload[1] != COMPACT_PAYLOAD_VERSION or payload[2] & ~compact.FLAG_ZLIB:
@@ -73,15 +76,19 @@ def compact_lines(
         if payload[2]:
             body = compact._inflate(body)
         if _compact_lines is not None:
-            done = _compact_lines.lines(body, gateway, encoder.series, format_float)
+            done = _compact_lines.lines(body, gateway, encoder.series, format_float, joined)
             if done is not None:
                 lines, n, newest, seq, sent = done
-                lines.append(meta_line(gateway, seq, n, sent))
+                meta = meta_line(gateway, seq, n, sent)
+                if joined:
+                    return LineBlock(f"{lines}\n{meta}", n + 1), n, newest
+                lines.append(meta)
                 return lines, n, newest
         obj = msgpack.unpackb(
             body, raw=False, strict_map_key=True, use_list=True, ext_hook=compact._ext_hook
         )
-        return _lines(obj, gateway, encoder)
+        lines, n, newest = _lines(obj, gateway, encoder)
+        return (LineBlock.of(lines) if joined else lines), n, newest
     except Exception:  # bad bytes, a bad name, a bool, ...: the codec says
         return None
 

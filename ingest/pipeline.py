@@ -27,6 +27,7 @@ first, under the same rule.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,7 @@ from pydantic_core import from_json
 from ingest.compact_path import compact_lines
 from telemetry import compact, topics
 from telemetry.codec import DecodeError, decode_batch, decode_status
+from telemetry.line_block import LineBlock
 from telemetry.line_encoder import InvalidName, LineEncoder
 from telemetry.mapping import (
     batch_meta_line,
@@ -67,7 +69,7 @@ INTERNAL = "internal"  # a bug in ingest; the message is dead-lettered, never dr
 class Accepted:
     kind: str  # topics.READINGS or topics.STATUS
     gateway: str
-    points: list[Any]  # line-protocol lines (str) with an encoder, else Point objects
+    points: Sequence[Any]  # lines with an encoder (a list, or a LineBlock), else Point objects
     readings: int = 0  # readings in the batch (0 for a status)
     newest_ms: int = 0  # time of the newest reading (or of the status), for the lag metric
 
@@ -153,9 +155,27 @@ def fast_batch(payload: bytes) -> WireBatch | None:
 
 
 def process(
-    topic: str, payload: bytes, received_ms: int, encoder: LineEncoder | None = None
+    topic: str,
+    payload: bytes,
+    received_ms: int,
+    encoder: LineEncoder | None = None,
+    joined: bool = False,
 ) -> Accepted | Rejected:
-    """Turn one MQTT message into the records it stands for, or say why it is refused."""
+    """Turn one MQTT message into the records it stands for, or say why it is refused. With
+    an *encoder*, the records are lines: a list, or with *joined* one
+    :class:`~telemetry.line_block.LineBlock` (what the worker holds and writes; the fast
+    paths in C then write the block's text at once)."""
+    done = _process(topic, payload, received_ms, encoder, joined)
+    if joined and type(done) is Accepted and type(done.points) is list:  # a status, a slow path
+        return Accepted(
+            done.kind, done.gateway, LineBlock.of(done.points), done.readings, done.newest_ms
+        )
+    return done
+
+
+def _process(
+    topic: str, payload: bytes, received_ms: int, encoder: LineEncoder | None, joined: bool
+) -> Accepted | Rejected:
     try:
         gateway, kind = topics.parse(topic)
     except topics.ReservedId as exc:  # a dead-letter topic, or a service user's own subtree
@@ -167,14 +187,19 @@ def process(
             records: list[Any]
             if encoder is not None:
                 if payload[:1] == _COMPACT:
-                    done = compact_lines(payload, gateway, encoder)
+                    done = compact_lines(payload, gateway, encoder, joined)
                     if done is not None:
                         return Accepted(kind, gateway, *done)
                 if _json_lines is not None and payload[:1] == b"{":
-                    done = _json_lines.lines(payload, gateway, encoder.series, format_float)
+                    done = _json_lines.lines(payload, gateway, encoder.series, format_float, joined)
                     if done is not None:
                         lines, n, newest, seq, sent = done
-                        lines.append(meta_line(gateway, seq, n, sent))
+                        meta = meta_line(gateway, seq, n, sent)
+                        if joined:
+                            return Accepted(
+                                kind, gateway, LineBlock(f"{lines}\n{meta}", n + 1), n, newest
+                            )
+                        lines.append(meta)
                         return Accepted(kind, gateway, lines, n, newest)
                 fast = fast_batch(payload)
                 if fast is not None and fast.gateway == gateway:

@@ -302,7 +302,9 @@ class IngestService:
         payload = message.payload
         token = (message.mid, self._generation) if message.qos > 0 else None
         try:
-            result = pipeline.process(topic, payload, int(self.clock() * 1000), self.encoder)
+            result = pipeline.process(
+                topic, payload, int(self.clock() * 1000), self.encoder, self.encoder is not None
+            )
         except Exception as exc:  # a bug must not kill paho's network thread
             log.exception("event=pipeline_error topic=%s", topic)
             result = pipeline.Rejected(pipeline.INTERNAL, repr(exc))

@@ -50,6 +50,7 @@ from ingest import deadletter
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.retry import DeadLetterFailed, GaveUp, Refusal, Retrier, describe
+from telemetry.line_block import LineBlock, joined
 
 __all__ = ["Buffer", "DeadLetterFailed", "GaveUp", "Item", "Writer", "WriterHooks", "item_size"]
 
@@ -78,11 +79,27 @@ _POINT_SIZE = 400  # a Point (dataclass, two dicts): no line text to measure
 
 
 def item_size(records: Sequence[Any], payload: bytes | None) -> int:
-    """About the bytes an item holds: its line-protocol text (or Points) and the payload kept
-    for a dead letter. What the byte budget of the buffer counts."""
+    """About the bytes an item holds: its line-protocol text (a block, lines, or Points) and
+    the payload kept for a dead letter. What the byte budget of the buffer counts."""
+    kept = _ITEM_OVERHEAD + (len(payload) if payload else 0)
+    if type(records) is LineBlock:  # one str (its lines are split only on a refusal)
+        return kept + len(records.text)
     n = len(records)
     text = sum(map(len, records)) if n and type(records[0]) is str else _POINT_SIZE * n
-    return _ITEM_OVERHEAD + text + _RECORD_OVERHEAD * n + (len(payload) if payload else 0)
+    return kept + text + _RECORD_OVERHEAD * n
+
+
+def _lines(records: Sequence[Any]) -> bool:
+    return type(records) is LineBlock or not records or type(records[0]) is str
+
+
+def batch_records(items: Sequence[Item]) -> Sequence[Any]:
+    """The records of *items* in order, as the store takes them: one block of lines when
+    they are lines (one join of the messages' texts, and the request body is that text),
+    else a list of Points."""
+    if all(map(_lines, map(_RECORDS, items))):
+        return joined(map(_RECORDS, items))
+    return list(chain.from_iterable(map(_RECORDS, items)))
 
 
 class Buffer:
@@ -290,7 +307,7 @@ class Writer(threading.Thread):
                 self._turn.wait()
 
     def _handle(self, items: list[Item], number: int = 0) -> None:
-        records = list(chain.from_iterable(map(_RECORDS, items)))
+        records = batch_records(items)
         bad: list[Refusal] = []
         if records:
             started = time.perf_counter()

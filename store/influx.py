@@ -60,6 +60,7 @@ from store.base import (
     StoreUnavailable,
 )
 from store.influxql import quote_ident, where
+from telemetry.line_block import LineBlock
 from telemetry.mapping import (
     Point,
     to_lines,
@@ -256,7 +257,12 @@ class InfluxStore(Store):
 
     def write_lines(self, lines: Sequence[str]) -> None:
         """Write points already in line protocol (``precision=ms``), one line each: in one
-        request up to :data:`WRITE_LINES_CHARS`, else in chunks of about that size."""
+        request up to :data:`WRITE_LINES_CHARS`, else in chunks of about that size. A
+        :class:`~telemetry.line_block.LineBlock` (ingest's batches) is sent as its text."""
+        if type(lines) is LineBlock and len(lines.text) <= WRITE_LINES_CHARS:
+            if lines.n:
+                self._write_body(lines.text.encode())
+            return
         size = sum(map(len, lines)) + len(lines)
         per = len(lines) if size <= WRITE_LINES_CHARS else len(lines) * WRITE_LINES_CHARS // size
         for chunk in chunks(lines, max(1, per)):

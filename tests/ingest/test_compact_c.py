@@ -47,15 +47,19 @@ def _python(body: bytes, gateway: str = GW) -> tuple[list[str], int, int] | None
         return None
 
 
-def _c(body: bytes, gateway: str = GW):
-    return _compact_lines.lines(body, gateway, LineEncoder().series, format_float)
+def _c(body: bytes, gateway: str = GW, joined: bool = False):
+    return _compact_lines.lines(body, gateway, LineEncoder().series, format_float, joined)
 
 
 def _agree(body: bytes, gateway: str = GW) -> bool:
-    """C gives lines only where Python does, the same; True when C gave lines."""
+    """C gives lines only where Python does, the same; True when C gave lines. Joined (one
+    text, what the worker asks for), C gives the same lines, or None just as often."""
     c, py = _c(body, gateway), _python(body, gateway)
+    text = _c(body, gateway, joined=True)
+    assert (text is None) == (c is None)
     if c is None:
         return False
+    assert text == ("\n".join(c[0]), *c[1:])
     assert py is not None, "C accepted a body the Python path refuses"
     lines, n, newest, seq, sent = c
     obj = msgpack.unpackb(body, ext_hook=compact._ext_hook)

@@ -27,9 +27,11 @@ from testkit.strategies import batches
 GW = "gw-a"
 
 
-def c_lines(payload: bytes, gateway: str = GW, encoder: LineEncoder | None = None):
+def c_lines(
+    payload: bytes, gateway: str = GW, encoder: LineEncoder | None = None, joined: bool = False
+):
     encoder = encoder or LineEncoder(max_series=3)
-    return _json_lines.lines(payload, gateway, encoder.series, format_float)
+    return _json_lines.lines(payload, gateway, encoder.series, format_float, joined)
 
 
 def python_lines(payload: bytes, gateway: str = GW):
@@ -45,9 +47,13 @@ def python_lines(payload: bytes, gateway: str = GW):
 
 
 def agree(payload: bytes, gateway: str = GW) -> object:
-    """C takes only what the Python fast path takes, with the same lines."""
+    """C takes only what the Python fast path takes, with the same lines; joined (one text,
+    what the worker asks for), the same lines, or None just as often."""
     got = c_lines(payload, gateway)
+    text = c_lines(payload, gateway, joined=True)
+    assert (text is None) == (got is None)
     if got is not None:
+        assert text == ("\n".join(got[0]), *got[1:])
         assert got == python_lines(payload, gateway)
     return got
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ingest import pipeline
 from ingest.compact_path import compact_lines
 from telemetry import Batch, DecodeError, Reading, compact, decode_batch, encode_batch, topics
+from telemetry.line_block import LineBlock
 from telemetry.line_encoder import InvalidName, LineEncoder
 from telemetry.mapping import to_line
 from telemetry.models import MAX_TIME_MS, MIN_TIME_MS
@@ -56,15 +57,19 @@ def _agree(payload: bytes) -> None:
 
 def _lines_agree(payload: bytes, topic: str = "jagajalan/v1/gw-a/readings") -> None:
     """The InfluxDB path (structs, LineEncoder) writes what the Point path writes, or refuses
-    for the same reason."""
+    for the same reason; joined (the worker's: one block of lines), the same lines."""
     fast = pipeline.process(topic, payload, 0, LineEncoder(max_series=3))
+    block = pipeline.process(topic, payload, 0, LineEncoder(max_series=3), joined=True)
     slow = pipeline.process(topic, payload, 0, None)
-    assert type(fast) is type(slow)
+    assert type(fast) is type(slow) is type(block)
     if isinstance(slow, pipeline.Accepted):
         assert fast.points == [to_line(p) for p in slow.points]
+        assert type(block.points) is LineBlock and list(block.points) == fast.points
         assert (fast.readings, fast.newest_ms) == (slow.readings, slow.newest_ms)
+        assert (block.readings, block.newest_ms) == (slow.readings, slow.newest_ms)
     else:
         assert (fast.reason, fast.gateway) == (slow.reason, slow.gateway)
+        assert (block.reason, block.gateway) == (slow.reason, slow.gateway)
 
 
 @given(batch=_batches)
@@ -307,3 +312,34 @@ def test_fast_path_agrees_with_the_codec_at_the_contract_edges(
     topic = f"jagajalan/v1/{gateway if on_own_topic else 'gw-a'}/readings"
     _lines_agree(payload, topic)
     _lines_agree(_as_compact(payload), topic)
+
+
+@pytest.mark.parametrize("encoding", ["json", "compact"])
+def test_without_the_c_modules_the_worker_gets_the_same_block(monkeypatch, encoding) -> None:
+    """Where the C fast paths are not built (a machine without a compiler, JAGAJALAN_PURE=1),
+    the Python paths give the worker the same block of lines."""
+    from ingest import compact_path
+
+    batch = Batch(
+        gateway="gw-a",
+        seq=3,
+        sent=1_764_489_600_500,
+        readings=[
+            Reading(
+                sensor="env1",
+                measurement="air_quality",
+                time=1_764_489_600_000 + i,
+                fields={"pm25": 41.3 + i / 10, "pm10": 63.0},
+            )
+            for i in range(5)
+        ],
+    )
+    payload = encode_batch(batch) if encoding == "json" else compact.encode(batch)
+    topic = topics.readings("gw-a")
+    with_c = pipeline.process(topic, payload, 0, LineEncoder(), joined=True)
+    monkeypatch.setattr(pipeline, "_json_lines", None)
+    monkeypatch.setattr(compact_path, "_compact_lines", None)
+    pure = pipeline.process(topic, payload, 0, LineEncoder(), joined=True)
+    assert isinstance(pure, pipeline.Accepted) and isinstance(with_c, pipeline.Accepted)
+    assert type(pure.points) is LineBlock and pure.points.text == with_c.points.text
+    assert len(pure.points) == 6 and (pure.readings, pure.newest_ms) == (5, 1_764_489_600_004)

@@ -16,14 +16,17 @@ from ingest.metrics import IngestMetrics
 from ingest.retry import ALARM_EVERY, Retrier
 from ingest.writer import Buffer, Item, Writer, WriterHooks
 from store.base import StoreAuthFailed, StoreRejected, StoreRequestRefused, StoreUnavailable
+from telemetry.line_block import LineBlock
 from testkit.ingest import wait_for
 
 
 class Harness:
     """A writer whose store runs *fail* before every write (raise to refuse)."""
 
-    def __init__(self, fail, max_attempts: int = 3, parallel: int = 1) -> None:
+    def __init__(self, fail, max_attempts: int = 3, parallel: int = 1, blocks=False) -> None:
         self.fail = fail
+        self.blocks = blocks  # items hold their lines as one block (what the worker does)
+        self.calls: list[Sequence[str]] = []
         self.written: list[str] = []
         self.acked: list[str] = []
         self.letters: list[DeadLetter] = []
@@ -50,12 +53,14 @@ class Harness:
         self.writer.start()
 
     def write(self, records: Sequence[str]) -> None:
+        self.calls.append(records)
         self.fail(records)
         with self.lock:
             self.written.extend(records)
 
     def put(self, topic: str, *records: str) -> None:
-        self.buffer.put(Item(list(records), topic))
+        lines = LineBlock.of(list(records)) if self.blocks else list(records)
+        self.buffer.put(Item(lines, topic))
 
     def stop(self) -> None:
         self.writer.stop(1)
@@ -67,7 +72,23 @@ class Harness:
         return (metric.labels(*labels) if labels else metric)._value.get()
 
 
-def test_a_point_that_keeps_failing_oddly_is_dead_lettered_after_the_attempts() -> None:
+def test_a_batch_reaches_the_store_as_one_block_of_its_lines_in_order() -> None:
+    h = Harness(lambda records: None, blocks=True)
+    try:
+        h.put("m1", "a", "b")
+        h.put("m2")  # a refused message holds no lines
+        h.buffer.put(Item(["c", "d"], "m3"))  # a status: a list of lines
+        h.put("m4", "e")
+        wait_for(lambda: h.acked == ["m1", "m2", "m3", "m4"], 10, "every message acknowledged")
+    finally:
+        h.stop()
+    assert all(type(c) is LineBlock for c in h.calls)
+    assert "\n".join(c.text for c in h.calls) == "a\nb\nc\nd\ne"
+    assert h.value("points_written") == 5
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+def test_a_point_that_keeps_failing_oddly_is_dead_lettered_after_the_attempts(blocks) -> None:
     """An exception no one expected (here a bug's ValueError), only for one point. Before the
     bounded attempts, the writer retried the batch forever and acknowledged nothing again."""
     calls: list[int] = []
@@ -77,7 +98,7 @@ def test_a_point_that_keeps_failing_oddly_is_dead_lettered_after_the_attempts() 
             calls.append(len(records))
             raise ValueError("cannot encode 'poison'")
 
-    h = Harness(fail, max_attempts=3)
+    h = Harness(fail, max_attempts=3, blocks=blocks)
     try:
         h.put("m1", "a", "b")
         h.put("m2", "c", "poison", "d")
@@ -99,7 +120,8 @@ def test_a_point_that_keeps_failing_oddly_is_dead_lettered_after_the_attempts() 
     assert h.value("dead_letters", "store_refused") == 1
 
 
-def test_points_refused_as_such_are_dead_lettered_at_once() -> None:
+@pytest.mark.parametrize("blocks", [False, True])
+def test_points_refused_as_such_are_dead_lettered_at_once(blocks) -> None:
     tries: list[Sequence[str]] = []
 
     def fail(records: Sequence[str]) -> None:
@@ -107,14 +129,17 @@ def test_points_refused_as_such_are_dead_lettered_at_once() -> None:
         if "int-humidity" in records:
             raise StoreRejected("partial write: field type conflict: humidity dropped=1")
 
-    h = Harness(fail, max_attempts=5)
+    h = Harness(fail, max_attempts=5, blocks=blocks)
     try:
+        h.put("m0", "x")
         h.put("m1", "a", "int-humidity", "b")
-        wait_for(lambda: h.acked == ["m1"], 10, "the message acknowledged")
+        wait_for(lambda: h.acked == ["m0", "m1"], 10, "the messages acknowledged")
     finally:
         h.stop()
     [letter] = h.letters
     assert letter.reason == "field_type_conflict" and letter.attempts == 0
+    assert (letter.topic, letter.points) == ("m1", ["int-humidity"])
+    assert sorted(h.written) == ["a", "b", "x"]
     assert [list(t) for t in tries].count(["int-humidity"]) == 1  # not tried again
     assert h.value("refused_attempts") == 0
 

@@ -22,6 +22,7 @@ from store.base import (
 )
 from store.influx import InfluxStore
 from store.influxql import quote_ident, quote_string
+from telemetry.line_block import LineBlock
 from telemetry.mapping import Point, batch_meta_point, batch_to_points, status_point
 from testkit.ingest import MIN, T0, Receiver, batch
 from testkit.services import Influx, free_port, influxd
@@ -84,15 +85,17 @@ def test_writes_are_chunked_at_5000_points() -> None:
     assert b"".join(r.body + b"\n" for r in writes).splitlines()[-1].endswith(b" 1764489612000")
 
 
-def test_lines_are_written_in_one_request_up_to_a_size_in_characters() -> None:
+@pytest.mark.parametrize("kind", [list, LineBlock.of])  # ingest writes blocks (one text)
+def test_lines_are_written_in_one_request_up_to_a_size_in_characters(kind) -> None:
     from store import influx as influx_module
 
     line = "air_quality,gateway=gw-a,sensor=env1 pm25=41.3 1764489600000"
     per = influx_module.WRITE_LINES_CHARS // (len(line) + 1)  # lines in one request at most
     with Receiver(status=204) as receiver:
         store = InfluxStore(receiver.url, "db1")
-        store.write_lines([line] * 20_000)  # more than WRITE_CHUNK points: still one request
-        store.write_lines([line] * (per + 1))  # one line over: two requests
+        store.write_lines(kind([]))  # nothing: no request
+        store.write_lines(kind([line] * 20_000))  # more than WRITE_CHUNK points: one request
+        store.write_lines(kind([line] * (per + 1)))  # one line over: two requests
     sizes = [len(r.body.splitlines()) for r in receiver.requests if r.path == "/write"]
     assert sizes[0] == 20_000 and len(sizes) == 3 and sum(sizes[1:]) == per + 1
     assert all(len(r.body) <= influx_module.WRITE_LINES_CHARS for r in receiver.requests)
