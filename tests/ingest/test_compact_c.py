@@ -377,12 +377,14 @@ def test_no_leak_on_valid_and_corrupt_bodies() -> None:
     series = encoder.series
     for body in (valid, corrupt, bad_utf8):
         _compact_lines.lines(body, gateway, series, format_float)
+        _compact_lines.lines(body, gateway, series, format_float, True)
     refs = [sys.getrefcount(x) for x in (gateway, series, format_float, valid, corrupt)]
     before, blocks = _rss_kb(), sys.getallocatedblocks()
     for _ in range(20_000):
-        assert _compact_lines.lines(valid, gateway, series, format_float) is not None
-        assert _compact_lines.lines(corrupt, gateway, series, format_float) is None
-        assert _compact_lines.lines(bad_utf8, gateway, series, format_float) is None
+        for joined in (False, True):  # lines, and one text
+            assert _compact_lines.lines(valid, gateway, series, format_float, joined) is not None
+            assert _compact_lines.lines(corrupt, gateway, series, format_float, joined) is None
+            assert _compact_lines.lines(bad_utf8, gateway, series, format_float, joined) is None
     assert _rss_kb() - before < 4096
     assert sys.getallocatedblocks() - blocks < 1000
     assert [sys.getrefcount(x) for x in (gateway, series, format_float, valid, corrupt)] == refs

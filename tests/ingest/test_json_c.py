@@ -176,16 +176,18 @@ def test_a_count_that_is_no_integer_goes_back_to_python() -> None:
 
 def test_no_memory_grows_over_many_calls() -> None:
     """References and buffers are given back: 20,000 calls on a valid and on a corrupt payload
-    (and a name refused) leave the process's peak RSS within a few MB."""
+    (and a name refused), as lines and joined, leave the process's peak RSS within a few MB."""
     good = batch_bytes(GW, 3)
     bad = good[: len(good) // 2]
     refused = good.replace(b'"env1"', b'"ENV"', 1)
     encoder = LineEncoder()
     for payload in (good, bad, refused):
         c_lines(payload, encoder=encoder)
+        c_lines(payload, encoder=encoder, joined=True)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(20_000):
         for payload in (good, bad, refused):
             c_lines(payload, encoder=encoder)
+            c_lines(payload, encoder=encoder, joined=True)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 4096, grown_kib
