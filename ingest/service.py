@@ -48,11 +48,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest import paho_speedup, pipeline
+from ingest.buffer import Buffer, Item, item_size
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.readiness import StoreReadiness
 from ingest.service_settings import IngestSettings, MqttSettings
-from ingest.writer import Buffer, DeadLetterFailed, Item, Writer, WriterHooks, item_size
+from ingest.writer import DeadLetterFailed, Writer, WriterHooks
 from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from store.base import StoreWriter
 from telemetry import topics

@@ -201,8 +201,9 @@ def test_buffered_socket_reads_ahead_and_says_what_it_holds() -> None:
 def test_parallel_writes_acknowledge_in_the_order_taken() -> None:
     import threading
 
+    from ingest.buffer import Buffer, Item
     from ingest.metrics import IngestMetrics
-    from ingest.writer import Buffer, Item, Writer, WriterHooks
+    from ingest.writer import Writer, WriterHooks
 
     first_write = threading.Event()
     release_first = threading.Event()

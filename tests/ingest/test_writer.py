@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from ingest.buffer import Buffer, Item
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.retry import ALARM_EVERY, Retrier
-from ingest.writer import Buffer, Item, Writer, WriterHooks
+from ingest.writer import Writer, WriterHooks
 from store.base import StoreAuthFailed, StoreRejected, StoreRequestRefused, StoreUnavailable
 from telemetry.line_block import LineBlock
 from testkit.ingest import wait_for
