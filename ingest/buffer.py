@@ -22,7 +22,7 @@ __all__ = ["Buffer", "Item", "batch_records", "item_size"]
 
 @dataclass(slots=True)
 class Item:
-    records: list[Any]  # line-protocol lines or Points
+    records: Sequence[Any]  # lines of line protocol (a LineBlock, or a list) or Points
     topic: str
     gateway: str | None = None
     newest_ms: int = 0  # newest reading time, for the lag metric; 0 = none
