@@ -17,7 +17,7 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "JagaJalan needs Python 3.11, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml setup.py $(wildcard ingest/*.c) requirements.lock requirements-dev.lock | $(BIN)/python
+$(STAMP): pyproject.toml setup.py $(wildcard ingest/*.c ingest/*.h) requirements.lock requirements-dev.lock | $(BIN)/python
 	$(BIN)/python -m pip install -q -c requirements.lock -c requirements-dev.lock -e '.[dev]'
 	# Grafana 10.4's typed models beside the pinned 11.6 ones (tests/dashboards/test_structure.py)
 	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/grafana-sdk-10.4 'grafana-foundation-sdk==1769699796!10.4.0'

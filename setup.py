@@ -7,13 +7,22 @@ goes on without them and ingest takes its pure-Python paths, which give the same
 every architecture (scripts/gateway_bundle.py), and a gateway never runs ingest.
 """
 
+import glob
 import os
 
 from setuptools import Extension, setup
 
 FAST_PATHS = ["ingest._json_lines", "ingest._compact_lines"]
 
+#: Each module is one translation unit; its parts are headers it includes (rebuilt when they
+#: change).
 extensions = [
-    Extension(name, [name.replace(".", "/") + ".c"], optional=True) for name in FAST_PATHS
+    Extension(
+        name,
+        [name.replace(".", "/") + ".c"],
+        depends=sorted(glob.glob(name.replace(".", "/").replace("_lines", "_*.h"))),
+        optional=True,
+    )
+    for name in FAST_PATHS
 ]
 setup(ext_modules=[] if os.environ.get("JAGAJALAN_PURE") == "1" else extensions)
