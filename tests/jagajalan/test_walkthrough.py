@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jagajalan.embedded_broker import port_free
 from kernel.text import tr
 from testkit import REPO, children
+from testkit.demo_api import DemoApi
 from testkit.language import judge
 from testkit.services import Mosquitto, write_mosquitto_conf
 
@@ -68,13 +68,13 @@ def port_1883_taken(tmp_path: Path) -> Iterator[None]:
         broker.stop()
 
 
-#: Answers other than 200 that the waits below met, shown when a wait times out.
-REFUSED: list[str] = []
-#: The demo API's log (in the test's checkout), shown when the API answers an error.
-API_LOG: list[Path] = []
-
-
-def wait(check: Callable[[], object], timeout: float, what: str, logs: list[Path]) -> object:
+def wait(
+    check: Callable[[], object],
+    timeout: float,
+    what: str,
+    logs: list[Path],
+    client: DemoApi | None = None,
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
@@ -84,29 +84,8 @@ def wait(check: Callable[[], object], timeout: float, what: str, logs: list[Path
     tails = "\n".join(
         f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists()
     )
-    refused = "\n".join(REFUSED[-10:])
+    refused = "\n".join(client.answers[-10:]) if client else ""
     raise AssertionError(f"{what} within {timeout:g} s\nAPI answers:\n{refused}\n{tails}")
-
-
-def listing(url: str) -> list[dict]:
-    """The list the API answers at *url*; empty while it cannot answer: no connection yet, 503
-    (the store busy, "try again later"), or 429 (the demo's API limits a client without a key
-    to 60 requests a minute after a burst of 30, and these waits ask more often: as a polite
-    client, this one then waits the Retry-After it is given). Any other error fails at once."""
-    try:
-        answer = httpx.get(url, timeout=3)
-    except httpx.HTTPError as exc:
-        REFUSED.append(f"GET {url}: {exc!r}")
-        return []
-    if answer.status_code in (429, 503):
-        REFUSED.append(f"GET {url}: {answer.status_code} {answer.text}")
-        time.sleep(min(5.0, float(answer.headers.get("Retry-After", "1"))))
-        return []
-    log = "".join(p.read_text(errors="replace")[-3000:] for p in API_LOG if p.exists())
-    assert answer.status_code == 200, f"GET {url}: {answer.status_code} {answer.text}\n{log}"
-    found = answer.json()
-    assert isinstance(found, list), f"GET {url}: {found}"
-    return found
 
 
 def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
@@ -157,8 +136,8 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         assert state["pid"] == demo.pid
         assert not state["broker_url"].endswith(":1883"), state  # 1883 is someone else's
         assert state["scenario"] == "first_rains"
-        API_LOG[:] = [here / "var" / "demo" / "logs" / "api.log"]
-        logs.append(API_LOG[0])  # shown when a wait fails
+        client = DemoApi(api, here / "var" / "demo" / "logs" / "api.log")
+        logs.append(client.log)  # shown when a wait fails
 
         # Step 3: emulated devices, a gateway checked and run as at the roadside.
         devices = start("devices", find(commands, "simulate devices"))
@@ -171,19 +150,19 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         gateway = start("gateway", find(commands, "gateway run"))
 
         def newcomer_seen() -> bool:
-            gws, latest = listing(f"{api}/gateways"), listing(f"{api}/readings/latest")
+            gws, latest = client.listing("/gateways"), client.listing("/readings/latest")
             return any(g["gateway"] == NEWCOMER for g in gws) and any(
                 r["gateway"] == NEWCOMER for r in latest
             )
 
-        wait(newcomer_seen, 90, f"{NEWCOMER} did not appear in {api}/gateways", logs)
+        wait(newcomer_seen, 90, f"{NEWCOMER} did not appear in {api}/gateways", logs, client)
 
         # The demo's own story is labelled (GET /conditions).
         def labelled() -> list:
-            sites = listing(f"{api}/conditions")
+            sites = client.listing("/conditions")
             return [s for s in sites if s["gateway"] == "srl-pasar-01" and s["water"] and s["air"]]
 
-        site = wait(labelled, 60, "no labelled conditions for srl-pasar-01", logs)[0]
+        site = wait(labelled, 60, "no labelled conditions for srl-pasar-01", logs, client)[0]
         assert site["water"]["status"] in ("normal", "waspada", "siaga", "awas")
         assert site["air"]["category_label"]
 
@@ -192,12 +171,12 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         assert devices.wait(30) == 0
 
         def unplugged() -> bool:
-            gws = listing(f"{api}/gateways")
+            gws = client.listing("/gateways")
             mine = [g for g in gws if g["gateway"] == NEWCOMER]
             states = {d["state"] for d in mine[0]["devices"]} if mine else set()
             return bool(mine) and mine[0]["state"] == "online" and states == {"unplugged"}
 
-        wait(unplugged, 60, f"{NEWCOMER}'s devices were not shown unplugged", logs)
+        wait(unplugged, 60, f"{NEWCOMER}'s devices were not shown unplugged", logs, client)
         assert gateway.poll() is None
 
         # Step 4: the fleet, as written (50 gateways for 30 s).
@@ -210,10 +189,10 @@ def test_readme_walkthrough_reaches_the_demo_with_1883_taken(
         ), summary["broker"]
 
         def fleet_seen() -> bool:
-            gws = listing(f"{api}/gateways")
+            gws = client.listing("/gateways")
             return sum(g["gateway"].startswith("fleet-") for g in gws) == 50
 
-        wait(fleet_seen, 60, "the fleet's 50 gateways did not appear in /gateways", logs)
+        wait(fleet_seen, 60, "the fleet's 50 gateways did not appear in /gateways", logs, client)
 
         # Step 2: switch the scenario while the demo runs.
         switched = run(find(commands, "demo switch"), 120)
