@@ -24,6 +24,7 @@ SERVER_MODULES = frozenset(
         "apprise",
         "fastapi",
         "grafana_client",
+        "httpcore",
         "httpx",
         "msgspec",
         "numpy",

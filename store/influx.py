@@ -1,6 +1,10 @@
 """The production store: InfluxDB over its 1.x HTTP API (``/write``, ``/query``, ``/ping``).
 
-Only plain HTTP through one kept-alive :class:`httpx.Client`; no InfluxDB client library.
+Only plain HTTP, no InfluxDB client library: queries through one kept-alive
+:class:`httpx.Client`, writes through :class:`store.influx_write.WritePath` (httpcore, the
+pool under httpx, without httpx's client layers: half the CPU per write). Both connect
+directly, never through a proxy named by the environment, and verify TLS the same way
+(certifi's bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set).
 The same endpoints serve InfluxDB 2.x/3.x through their v1 compatibility API when a token is
 given (``Authorization: Token <token>``). With InfluxDB 1.x and a username, credentials go
 in an HTTP Basic ``Authorization`` header (which 1.x accepts exactly like its ``u``/``p``
@@ -35,9 +39,10 @@ empty write then tells the two apart), and "database not found" to an admin or w
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import httpx
 
@@ -59,6 +64,7 @@ from store.base import (
     StoreRequestRefused,
     StoreUnavailable,
 )
+from store.influx_write import WRITE_LINES_CHARS, WritePath, chunks
 from store.influxql import quote_ident, where
 from telemetry.line_block import LineBlock
 from telemetry.mapping import (
@@ -66,11 +72,6 @@ from telemetry.mapping import (
     to_lines,
 )
 
-#: Most points sent in one ``/write`` request (InfluxDB's own advice: 5,000 to 10,000).
-WRITE_CHUNK = 5_000
-#: Most characters in one ``/write`` of :meth:`InfluxStore.write_lines`, whatever the lines
-#: (influxd's max-body-size: 25 MB; httpx costs ~0.5 ms of CPU a request: docs/scaling.md).
-WRITE_LINES_CHARS = 4_000_000
 _ERROR_TEXT_LIMIT = 500
 
 
@@ -90,37 +91,39 @@ class InfluxStore(Store):
         self.token = bool(token)
         headers = {"User-Agent": "jagajalan"}
         self._secrets = tuple(s for s in (token, password) if s)  # kept out of error texts
-        auth: httpx.BasicAuth | None = None
         if token:
             headers["Authorization"] = f"Token {token}"
-        elif username:
-            auth = httpx.BasicAuth(username, password or "")
-        # One connection pool, kept alive: consecutive writes reuse the same TCP connection.
-        self._client = httpx.Client(base_url=self.url, headers=headers, auth=auth, timeout=timeout)
+        elif username:  # HTTP Basic, as httpx.BasicAuth writes it
+            pair = f"{username}:{password or ''}".encode()
+            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        tls = httpx.create_ssl_context()
+        # Connection pools, kept alive: consecutive requests reuse the same TCP connections.
+        self._client = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, verify=tls, trust_env=False
+        )
+        self._writes = WritePath(self.url, database, headers, tls, timeout)
 
     def __repr__(self) -> str:  # never shows credentials
         return f"InfluxStore(url={self.url!r}, database={self.database!r})"
 
     # -- HTTP ---------------------------------------------------------------------------
 
-    def _request(
-        self,
-        path: str,
-        params: dict[str, str],
-        content: bytes | None = None,
-        form: dict[str, str] | None = None,
-    ) -> httpx.Response:
+    def _request(self, path: str, params: dict[str, str], form: dict[str, str]) -> httpx.Response:
         try:
-            response = self._client.post(path, params=params, content=content, data=form)
+            response = self._client.post(path, params=params, data=form)
         except httpx.TimeoutException as exc:
             raise StoreUnavailable(
                 f"InfluxDB at {self.url} did not answer in time ({exc})"
             ) from None
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
-        status = response.status_code
-        if status < 300:
+        if response.status_code < 300:
             return response
+        self._answer(path, response)
+
+    def _answer(self, path: str, response: httpx.Response) -> NoReturn:
+        """Raise the error that an answer of 300 or more stands for (module docstring)."""
+        status = response.status_code
         text = self._error_text(response)
         if status in (401, 403) or (status == 404 and "database not found" in text):
             self._refused(path, status, text)
@@ -198,7 +201,7 @@ class InfluxStore(Store):
         4xx than 401/403/404 (a server that refuses an empty body) proves nothing either way
         and passes: the writes themselves will tell."""
         try:
-            self._request("/write", {"db": self.database, "precision": "ms"}, b"")
+            self._write_body(b"")
         except StoreMisconfigured:  # StoreAuthFailed and StoreNotReady included
             raise
         except StoreRejected:
@@ -270,7 +273,12 @@ class InfluxStore(Store):
 
     def _write_body(self, body: bytes) -> None:
         # A missing database raises StoreNotReady: it is `store setup`'s to create, not ours.
-        self._request("/write", {"db": self.database, "precision": "ms"}, body)
+        answer = self._writes.post(body)
+        if answer.status >= 300:  # judged as any answer: the same errors, the same texts
+            self._answer(
+                "/write",
+                httpx.Response(answer.status, headers=answer.headers, content=answer.content),
+            )
 
     def latest(
         self, gateway: str | None = None, measurement: str | None = None
@@ -353,6 +361,7 @@ class InfluxStore(Store):
 
     def close(self) -> None:
         self._client.close()
+        self._writes.close()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -379,11 +388,3 @@ def _error_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:  # an answer that echoes a secret must not carry it into a log
         text = text.replace(secret, "***")
     return text if len(text) <= _ERROR_TEXT_LIMIT else text[: _ERROR_TEXT_LIMIT - 3] + "..."
-
-
-def chunks(items: Sequence, size: int = WRITE_CHUNK) -> Iterator[Sequence]:
-    if 0 < len(items) <= size:
-        yield items
-        return
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
