@@ -29,6 +29,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -173,11 +174,16 @@ def process(
     return done
 
 
+#: topics.parse of the topics met (pure; errors are not kept): a gateway publishes on the same
+#: two topics, so a district's are a few thousand, ~150 bytes each.
+_parse_topic = lru_cache(maxsize=16_384)(topics.parse)
+
+
 def _process(
     topic: str, payload: bytes, received_ms: int, encoder: LineEncoder | None, joined: bool
 ) -> Accepted | Rejected:
     try:
-        gateway, kind = topics.parse(topic)
+        gateway, kind = _parse_topic(topic)
     except topics.ReservedId as exc:  # a dead-letter topic, or a service user's own subtree
         return Rejected(exc.reason, str(exc))
     except ValueError as exc:

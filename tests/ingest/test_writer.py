@@ -234,3 +234,44 @@ def test_a_configuration_problem_is_logged_once_a_minute_and_when_it_changes(cap
     assert metrics.misconfigured._value.get() == 0
     assert metrics.write_errors.labels("auth")._value.get() == 35
     assert metrics.write_errors.labels("unavailable")._value.get() == 3
+
+
+def test_put_many_counts_as_puts_and_wakes_a_waiting_writer() -> None:
+    """The service puts the messages of one socket read at once (Buffer.put_many): the same
+    counts as a put each, the same order, and a writer waiting for a full batch is woken."""
+
+    def items() -> list[Item]:
+        out = [Item(LineBlock.of(["a 1", "a 2"]), "t/a"), Item(["b 1"], "t/b"), Item([], "t/c")]
+        for n, item in enumerate(out):
+            item.size = 100 + n
+        return out
+
+    one, many = Buffer(), Buffer()
+    for item in items():
+        one.put(item)
+    many.put_many(items())
+    many.put_many([])
+    counts = ("points", "messages", "bytes", "peak_bytes", "_waiting_points")
+    assert (
+        [getattr(many, c) for c in counts]
+        == [getattr(one, c) for c in counts]
+        == [
+            3,
+            3,
+            303,
+            303,
+            3,
+        ]
+    )
+    assert [i.topic for i in many.take(10, 0)] == ["t/a", "t/b", "t/c"]
+
+    waiting = Buffer()
+    taken: list[list[str]] = []
+    thread = threading.Thread(
+        target=lambda: taken.append([i.topic for i in waiting.take(3, 60)]), daemon=True
+    )
+    thread.start()
+    wait_for(lambda: waiting._wake_at == 3, 10, "the writer to wait for a batch of 3")
+    waiting.put_many(items())
+    thread.join(10)  # woken by the batch, long before its 60 s delay
+    assert taken == [["t/a", "t/b", "t/c"]]
