@@ -91,22 +91,6 @@ class Buffer:
             if self._waiting_points >= self._wake_at or len(self._items) == 1:
                 self._cond.notify()
 
-    def put_many(self, items: Sequence[Item]) -> None:
-        """:meth:`put` of each, in order, in one turn of the lock."""
-        if not items:
-            return
-        with self._cond:
-            was_empty = not self._items
-            self._items.extend(items)
-            n = sum([len(i.records) for i in items])
-            self._waiting_points += n
-            self.points += n
-            self.messages += len(items)
-            self.bytes += sum([i.size for i in items])
-            self.peak_bytes = max(self.peak_bytes, self.bytes)
-            if self._waiting_points >= self._wake_at or was_empty:
-                self._cond.notify()
-
     _wake_at = 1  # set by take(): no need to wake the writer before a batch is full
 
     def close(self) -> None:

@@ -28,11 +28,7 @@ decoded packets are equal). It changes how paho decodes, in this process, nothin
   no DUP or RETAIN flag, no properties and a UTF-8 topic (what Mosquitto forwards from a
   gateway), straight from the buffer and hands ``on_message`` a :class:`Publish` with the
   same topic, payload, mid and QoS, under paho's callback lock, as paho would; with manual
-  acks paho does nothing else for such a packet. With ``batch`` (the ingest service), those
-  of one read go to one call instead, as ``(topic, payload, mid)``: one callback and one
-  turn of the service's buffer lock for about ten messages of 50 readings; the byte budget
-  (``hold``) is then asked before each further read from the socket, so it is overshot by
-  at most one read (64 KiB). Anything else (another packet type, flags,
+  acks paho does nothing else for such a packet. Anything else (another packet type, flags,
   properties, a packet not yet whole) is left to paho's own code, from the same buffer.
 * Acks: :func:`ack_many` queues the PUBACKs of many messages as one write (one ``send``, one
   wake-up of paho's loop) instead of one packet each. The bytes are the same: paho's PUBACK
@@ -175,23 +171,15 @@ class Publish:
 _QOS1_PUBLISH = 0x32  # PUBLISH, QoS 1, no DUP, no RETAIN
 
 
-def _direct_publishes(
-    client: mqtt.Client,
-    sock: BufferedSocket,
-    hold: Any,
-    batch: Callable[[list[tuple[str, bytes, int]]], None] | None = None,
-) -> int:
+def _direct_publishes(client: mqtt.Client, sock: BufferedSocket, hold: Any) -> int:
     """Hand every whole, plain QoS 1 PUBLISH at the head of *sock*'s buffer to
-    ``client.on_message`` (see the module's doc), or with *batch*, as ``(topic, payload,
-    mid)`` to one call of *batch* for all those the buffer holds (before it reads more from
-    the socket, then *hold* is asked); stops at anything else, which paho reads. Returns
-    how many it took."""
+    ``client.on_message`` (see the module's doc); stops at anything else, which paho reads.
+    Returns how many it took."""
     buf, pos = sock._buf, sock._pos
     end, taken = len(buf), 0
     on_message, userdata, lock = client.on_message, client._userdata, client._in_callback_mutex
-    run: list[tuple[str, bytes, int]] = []
     while pos < end and buf[pos] == _QOS1_PUBLISH and on_message is not None:
-        if hold is not None and taken and batch is None and hold(0):
+        if hold is not None and taken and hold(0):
             break
         i, length, shift = pos + 1, 0, 0
         while i < end and i - pos <= 4:  # remaining length: 1 to 4 bytes
@@ -202,7 +190,7 @@ def _direct_publishes(
             if byte < 0x80:
                 break
         else:  # not all there yet (read more), or malformed: paho's code decides
-            if i - pos > 4 or not _fill(client, sock, hold, batch, run):
+            if i - pos > 4 or not sock.fill():
                 break
             buf, pos = sock._buf, sock._pos
             end = len(buf)
@@ -210,7 +198,7 @@ def _direct_publishes(
         if length < 5:
             break
         if i + length > end:  # cut by the end of the last read: read the rest if it is there
-            if length > RECV_SIZE or not _fill(client, sock, hold, batch, run):
+            if length > RECV_SIZE or not sock.fill():
                 break
             buf, pos = sock._buf, sock._pos
             end = len(buf)
@@ -225,62 +213,31 @@ def _direct_publishes(
             break
         if mid == 0:
             break
-        payload = buf[topic_end + 3 : i + length]
+        message = Publish(topic, buf[topic_end + 3 : i + length], mid)
         pos = sock._pos = i + length
         taken += 1
-        if batch is not None:
-            run.append((topic, payload, mid))
-            continue
         with lock:
             try:
-                on_message(client, userdata, Publish(topic, payload, mid))
+                on_message(client, userdata, message)
             except Exception as err:
                 client._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
                 if not client.suppress_exceptions:
                     raise
-    if run:
-        _deliver(client, batch, run)
     if taken:
         with client._msgtime_mutex:
             client._last_bytes_received = time.monotonic()  # paho's time_func
     return taken
 
 
-def _fill(client: mqtt.Client, sock: BufferedSocket, hold: Any, batch: Any, run: list) -> bool:
-    """Before reading more: a batch's messages so far are delivered, and reading stops
-    there if *hold* says so (the byte budget counts them once delivered)."""
-    if batch is not None and run:
-        _deliver(client, batch, run)
-        run.clear()
-        if hold is not None and hold(0):
-            return False
-    return sock.fill()
-
-
-def _deliver(client: mqtt.Client, batch: Any, run: list[tuple[str, bytes, int]]) -> None:
-    with client._in_callback_mutex:  # as paho calls on_message
-        try:
-            batch(list(run))
-        except Exception as err:
-            client._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
-            if not client.suppress_exceptions:
-                raise
-
-
 def tune(
-    client: mqtt.Client,
-    hold: Callable[[float], bool] | None = None,
-    direct: bool = False,
-    batch: Callable[[list[tuple[str, bytes, int]]], None] | None = None,
+    client: mqtt.Client, hold: Callable[[float], bool] | None = None, direct: bool = False
 ) -> bool:
     """Buffered reads and bulk acks (:func:`ack_many`) for *client*, before it connects; with
     *hold*, reads held back while it says so (``hold(timeout)``: True = hold, after waiting
     at most *timeout* seconds for that to change; :func:`_held`); with *direct*, plain QoS 1
     PUBLISH packets go to ``on_message`` without paho's decoding (:func:`_direct_publishes`:
-    only for a client with manual acks, MQTT 5 and no per-topic callbacks), and with *batch*
-    those of one read to one call of *batch* (``(topic, payload, mid)`` each, in order; one
-    callback, one lock, for ~10 batches of 50 readings). Returns False (and changes nothing)
-    for another paho-mqtt version."""
+    only for a client with manual acks, MQTT 5 and no per-topic callbacks). Returns False (and
+    changes nothing) for another paho-mqtt version."""
     if not _checked():
         return False
     create = client._create_socket
@@ -304,11 +261,7 @@ def tune(
                 break
             if hold is not None and hold(0):
                 break
-            if (
-                fast
-                and client._in_packet["command"] == 0
-                and _direct_publishes(client, sock, hold, batch)
-            ):
+            if fast and client._in_packet["command"] == 0 and _direct_publishes(client, sock, hold):
                 continue
             rc = read(max_packets)
         return rc

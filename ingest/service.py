@@ -146,9 +146,7 @@ class IngestService:
         client.manual_ack_set(True)
         limit = self.settings.max_buffer_bytes
         hold = (lambda timeout: not self.buffer.wait_below(limit, timeout)) if limit else None
-        tuned = self.settings.paho_speedup and paho_speedup.tune(
-            client, hold, direct=True, batch=self._on_publishes
-        )
+        tuned = self.settings.paho_speedup and paho_speedup.tune(client, hold, direct=True)
         if not tuned and limit:
             log.warning("event=no_byte_budget: memory is bounded by --max-inflight messages only")
         # First retry after 0.1 s (doubling to 30 s): after a broker restart the workers are
@@ -300,55 +298,38 @@ class IngestService:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if self._draining:
             return  # not acknowledged: the broker redelivers it to the next session
-        self._last_message = now = time.monotonic()
+        self._last_message = time.monotonic()
+        topic = message.topic
+        payload = message.payload
         token = (message.mid, self._generation) if message.qos > 0 else None
-        received_ms = int(self.clock() * 1000)
-        self.buffer.put(self._item(message.topic, message.payload, token, received_ms, now))
-
-    def _on_publishes(self, publishes: list[tuple[str, bytes, int]]) -> None:
-        """QoS 1 messages of one read, in order (ingest/paho_speedup.py): as many calls of
-        :meth:`_on_message`, with one clock reading and one turn of the buffer's lock."""
-        if self._draining:
-            return
-        self._last_message = now = time.monotonic()
-        generation, received_ms, item = self._generation, int(self.clock() * 1000), self._item
-        self.buffer.put_many(
-            [item(t, p, (mid, generation), received_ms, now) for t, p, mid in publishes]
-        )
-
-    def _item(self, topic: str, payload: bytes, token, received_ms: int, now: float) -> Item:
         try:
             result = pipeline.process(
-                topic, payload, received_ms, self.encoder, self.encoder is not None
+                topic, payload, int(self.clock() * 1000), self.encoder, self.encoder is not None
             )
         except Exception as exc:  # a bug must not kill paho's network thread
             log.exception("event=pipeline_error topic=%s", topic)
             result = pipeline.Rejected(pipeline.INTERNAL, repr(exc))
         received = self.metrics.received
-        if type(result) is pipeline.Accepted:
+        if isinstance(result, pipeline.Accepted):
             received.messages[result.kind] += 1
             received.readings += result.readings
             received.points += len(result.points)
-            item = Item(
-                result.points, topic, result.gateway, result.newest_ms, token=token, received=now
-            )
+            item = Item(result.points, topic, result.gateway, result.newest_ms, token=token)
             item.size = item_size(result.points, None)
-            return item
-        kind = topic.rsplit("/", 1)[-1]
-        received.messages[kind if kind in ("readings", "status") else "other"] += 1
-        self.metrics.malformed.labels(result.reason).inc()
-        log.warning(
-            "event=refused topic=%s reason=%s error=%r payload=%s",
-            topic,
-            result.reason,
-            result.message,
-            pipeline.preview(payload),
-        )
-        item = Item(
-            [], topic, result.gateway, 0, result.reason, result.message, payload, token, now
-        )
-        item.size = item_size((), payload)
-        return item
+        else:
+            kind = topic.rsplit("/", 1)[-1]
+            received.messages[kind if kind in ("readings", "status") else "other"] += 1
+            self.metrics.malformed.labels(result.reason).inc()
+            log.warning(
+                "event=refused topic=%s reason=%s error=%r payload=%s",
+                topic,
+                result.reason,
+                result.message,
+                pipeline.preview(payload),
+            )
+            item = Item([], topic, result.gateway, 0, result.reason, result.message, payload, token)
+            item.size = item_size((), payload)
+        self.buffer.put(item)
 
     def _acknowledge(self, items: Sequence[Item]) -> int:
         """Ack *items* received on the current connection; returns how many were done. One

@@ -38,32 +38,44 @@ def _payload(seq: int, encoding: str) -> bytes:
     return encode_batch(batch, encoding)  # type: ignore[arg-type]
 
 
+class Gated:
+    """The real store, its writes waiting for the gate."""
+
+    def __init__(self, influx: Influx, database: str, gate: threading.Event) -> None:
+        self.store, self.gate = InfluxStore(influx.url, database), gate
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def write_lines(self, lines):
+        self.gate.wait(60)
+        return self.store.write_lines(lines)
+
+
+LIMIT = 100_000
+
+
+def _service(broker: Mosquitto, client_id: str, store: Gated) -> IngestService:
+    settings = IngestSettings(
+        MqttSettings(url=broker.url, client_id=client_id, keepalive=1),
+        max_delay=0.05,
+        batch_size=PER + 1,  # one message a write: the first write holds one message only
+        parallel_writes=1,
+        max_buffer_bytes=LIMIT,
+    )
+    return IngestService(settings, store, IngestMetrics())  # type: ignore[arg-type]
+
+
 def test_reading_waits_at_the_byte_budget_and_the_connection_stays_alive(
     broker: Mosquitto, influx: Influx, influx_db: str
 ) -> None:
     store = InfluxStore(influx.url, influx_db)
     store.ensure()
     gate = threading.Event()
-    writer = InfluxStore(influx.url, influx_db)
-    write_lines = writer.write_lines
-
-    class Gated:  # the real store, its writes waiting for the gate
-        def __getattr__(self, name):
-            return getattr(writer, name)
-
-        def write_lines(self, lines):
-            gate.wait(60)
-            return write_lines(lines)
-
-    limit = 100_000
-    settings = IngestSettings(
-        MqttSettings(url=broker.url, client_id=f"test-budget-{uuid.uuid4().hex[:8]}", keepalive=1),
-        max_delay=0.05,
-        batch_size=PER + 1,  # one message a write: the first write holds one message only
-        parallel_writes=1,
-        max_buffer_bytes=limit,
+    limit = LIMIT
+    service = _service(
+        broker, f"test-budget-{uuid.uuid4().hex[:8]}", Gated(influx, influx_db, gate)
     )
-    service = IngestService(settings, Gated(), IngestMetrics())  # type: ignore[arg-type]
     service.start()
     pub = Publisher(broker.port)
     try:
@@ -92,3 +104,38 @@ def test_reading_waits_at_the_byte_budget_and_the_connection_stays_alive(
     assert store.count("air_quality") == MESSAGES * PER  # no loss, no duplicate
     biggest = max(service.buffer.peak_bytes - limit, 0)
     assert service.buffer.peak_bytes < limit + 20_000, biggest  # one message beyond, at most
+
+
+def test_a_backlog_of_compact_messages_is_read_up_to_the_budget_not_a_read_at_once(
+    broker: Mosquitto, influx: Influx, influx_db: str
+) -> None:
+    """Compact payloads of regular readings are about 100 bytes for 10 KB of lines, so one
+    64 KiB read of a backlog (queued in the session while the worker was away) holds hundreds
+    of messages: the worker takes them up to the budget and leaves the rest unread."""
+    store = InfluxStore(influx.url, influx_db)
+    store.ensure()
+    gate = threading.Event()
+    client_id = f"test-backlog-{uuid.uuid4().hex[:8]}"
+    away = _service(broker, client_id, Gated(influx, influx_db, gate))
+    away.start()  # the persistent session and its subscription; then away
+    assert away.subscribed.wait(10)
+    away.stop()
+    messages = 200
+    pub = Publisher(broker.port)
+    for seq in range(messages):
+        pub.send(topics.readings("gw-m"), _payload(seq, "compact"))
+    pub.close()
+    service = _service(broker, client_id, Gated(influx, influx_db, gate))
+    service.start()
+    try:
+        wait_for(lambda: service.buffer.bytes >= LIMIT, 10, "the budget filled")
+        assert service.buffer.messages < messages // 5  # 200 messages hold ~2 MB of lines
+        gate.set()
+        wait_for(lambda: store.count("gateway_batches") == messages, 30, "every batch stored")
+        wait_for(lambda: service.buffer.messages == 0, 10, "every message acknowledged")
+    finally:
+        gate.set()
+        service.stop()
+    assert store.count("air_quality") == messages * PER  # no loss, no duplicate
+    biggest = max(service.buffer.peak_bytes - LIMIT, 0)
+    assert service.buffer.peak_bytes < LIMIT + 20_000, biggest  # one message beyond, at most

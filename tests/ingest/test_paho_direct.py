@@ -50,18 +50,11 @@ packets = st.one_of(
 )
 
 
-def received(stream: bytes, cuts: list[int], direct: bool, batch: bool = False) -> list[tuple]:
-    """What reaches the service, message by message, as on_message (paho's decoding, or the
-    direct path) or, with *batch*, as the batches of the direct path: the same tuple each."""
+def received(stream: bytes, cuts: list[int], direct: bool) -> list[tuple]:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.manual_ack_set(True)
+    assert paho_speedup.tune(client, direct=direct)
     got: list[tuple] = []
-
-    def on_publishes(run: list[tuple[str, bytes, int]]) -> None:
-        assert run  # never called for nothing
-        got.extend((topic, payload, mid, 1, False, False, {}) for topic, payload, mid in run)
-
-    assert paho_speedup.tune(client, direct=direct, batch=on_publishes if batch else None)
 
     def on_message(c, userdata, m) -> None:
         props = m.properties.json() if m.properties is not None else {}
@@ -95,7 +88,6 @@ def test_direct_publishes_reach_on_message_as_paho_decodes_them(packets, cuts) -
     stream = b"".join(packets)
     direct = received(stream, cuts, direct=True)
     assert direct == received(stream, cuts, direct=False)
-    assert direct == received(stream, cuts, direct=True, batch=True)
     assert len(direct) == sum(p[0] != 0xD0 for p in packets)  # every PUBLISH, once
 
 
@@ -151,48 +143,4 @@ def test_packets_cut_by_a_read_are_completed_from_the_socket() -> None:
         assert client.loop_read() == mqtt.MQTT_ERR_CONN_LOST  # the end reached paho
     finally:
         client._sock = None
-        b.close()
-
-
-def test_a_batch_is_one_read_and_reading_more_waits_for_the_hold() -> None:
-    """With *batch*, the plain publishes one read holds reach one call, in order; before the
-    direct path reads more from the socket it delivers what it took and asks *hold* (the byte
-    budget counts messages once delivered): held, the rest stays in the socket for later."""
-    calls: list[list[int]] = []
-    holding = [False]
-
-    def on_publishes(run: list[tuple[str, bytes, int]]) -> None:
-        calls.append([mid for _, _, mid in run])
-        holding[0] = len(calls) == 2  # over budget once the first batch is in
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.manual_ack_set(True)
-    assert paho_speedup.tune(
-        client, hold=lambda timeout: holding[0], direct=True, batch=on_publishes
-    )
-    client.on_message = lambda c, u, m: calls.append([-m.mid])  # paho's own reads
-    topic = b"jagajalan/v1/gw-a/readings"
-    stream = b"".join(publish(0x32, topic, mid, b"\x00", b"x" * 7000) for mid in range(1, 21))
-    a, b = socket.socketpair()
-    try:
-        a.settimeout(10)
-        a.sendall(stream)  # 140 KB: more than one 64 KiB read
-        b.setblocking(False)
-        client._sock = paho_speedup.BufferedSocket(b)
-        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
-        first = [mid for call in calls for mid in call]
-        assert calls[0] == [-1] and calls[1] == list(range(2, 10))  # paho's read, then a batch
-        assert first == [-1, *range(2, 10)]  # held before the second read: 9 of 20
-        holding[0] = False
-        for _ in range(10):
-            if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or not client._sock.pending():
-                break
-        mids = [abs(mid) for call in calls for mid in call]
-        assert mids == list(range(1, 21))  # each once, in order
-        # paho reads the first packet of each turn of its loop, the direct path the rest of
-        # what is buffered in one call each (two here: the second read ends within packet 19)
-        assert calls[2:] == [[-10], list(range(11, 19)), [19, 20]]
-    finally:
-        client._sock = None
-        a.close()
         b.close()
