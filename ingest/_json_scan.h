@@ -13,7 +13,7 @@ typedef struct {
 } Span;
 
 /* A literal at the cursor: advance past it, else 0. */
-static int lit(Cur *c, const char *text, Py_ssize_t n) {
+static inline __attribute__((always_inline)) int lit(Cur *c, const char *text, Py_ssize_t n) {
     if (c->end - c->p < n || memcmp(c->p, text, n) != 0) return 0;
     c->p += n;
     return 1;

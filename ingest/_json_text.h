@@ -8,15 +8,20 @@ typedef struct {
     Py_ssize_t n, cap;
 } Buf;
 
-static int put(Buf *o, const char *s, Py_ssize_t n) {
-    if (o->n + n > o->cap) {
-        Py_ssize_t cap = o->cap ? o->cap : 256;
-        while (cap < o->n + n) cap *= 2;
-        char *b = PyMem_Realloc(o->b, cap);
-        if (!b) return 0;
-        o->b = b;
-        o->cap = cap;
-    }
+/* Room for *n* more bytes: 1, or 0 out of memory. */
+static int grow(Buf *o, Py_ssize_t n) {
+    Py_ssize_t cap = o->cap ? o->cap : 256;
+    while (cap < o->n + n) cap *= 2;
+    char *b = PyMem_Realloc(o->b, cap);
+    if (!b) return 0;
+    o->b = b;
+    o->cap = cap;
+    return 1;
+}
+
+/* Inlined (most pieces are a few bytes: a comma, a key, a value). */
+static inline __attribute__((always_inline)) int put(Buf *o, const char *s, Py_ssize_t n) {
+    if (o->n + n > o->cap && !grow(o, n)) return 0;
     memcpy(o->b + o->n, s, n);
     o->n += n;
     return 1;
