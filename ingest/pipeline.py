@@ -66,7 +66,9 @@ UNENCODABLE = "unencodable"  # valid payload, but a name line protocol cannot ca
 INTERNAL = "internal"  # a bug in ingest; the message is dead-lettered, never dropped
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for every message, and a frozen dataclass's __init__ (one
+# object.__setattr__ a field) costs 0.6 us against 0.18 (issue 16).
+@dataclass(slots=True)
 class Accepted:
     kind: str  # topics.READINGS or topics.STATUS
     gateway: str
