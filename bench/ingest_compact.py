@@ -38,8 +38,8 @@ from testkit.rates import window_rate
 from testkit.services import influxd, mosquitto
 
 GATEWAYS = 200
-#: Rounds of one-worker drains of batches of 50 (JSON, then compact), each after InfluxDB's
-#: best configuration is measured again; then two workers once per encoding.
+#: Rounds of one-worker drains of batches of 50 (JSON, then compact), InfluxDB's best measured
+#: right before and right after each JSON drain; then two workers once per encoding.
 ROUNDS = 5
 TWO_WORKERS = ((2, "json"), (2, "compact"))
 

@@ -64,7 +64,7 @@ from store.base import (
     StoreRequestRefused,
     StoreUnavailable,
 )
-from store.influx_write import WRITE_LINES_CHARS, WritePath, chunks
+from store.influx_write import WRITE_LINES_CHARS, WritePath, chunks, unavailable
 from store.influxql import quote_ident, where
 from telemetry.line_block import LineBlock
 from telemetry.mapping import (
@@ -112,11 +112,9 @@ class InfluxStore(Store):
         try:
             response = self._client.post(path, params=params, data=form)
         except httpx.TimeoutException as exc:
-            raise StoreUnavailable(
-                f"InfluxDB at {self.url} did not answer in time ({exc})"
-            ) from None
+            raise unavailable(self.url, exc, timed_out=True) from None
         except httpx.TransportError as exc:
-            raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
+            raise unavailable(self.url, exc, timed_out=False) from None
         if response.status_code < 300:
             return response
         self._answer(path, response)

@@ -41,6 +41,13 @@ _UNREACHABLE = (
 )
 
 
+def unavailable(url: str, exc: Exception, timed_out: bool) -> StoreUnavailable:
+    """The error of a request that got no answer (httpx's or httpcore's exception *exc*)."""
+    if timed_out:
+        return StoreUnavailable(f"InfluxDB at {url} did not answer in time ({exc})")
+    return StoreUnavailable(f"InfluxDB at {url} is unreachable: {exc}")
+
+
 class WritePath:
     def __init__(
         self,
@@ -70,11 +77,9 @@ class WritePath:
                 "POST", self._target, headers=self._headers, content=body, extensions=self._timeout
             )
         except httpcore.TimeoutException as exc:
-            raise StoreUnavailable(
-                f"InfluxDB at {self.url} did not answer in time ({exc})"
-            ) from None
+            raise unavailable(self.url, exc, timed_out=True) from None
         except _UNREACHABLE as exc:
-            raise StoreUnavailable(f"InfluxDB at {self.url} is unreachable: {exc}") from None
+            raise unavailable(self.url, exc, timed_out=False) from None
 
     def close(self) -> None:
         self._pool.close()

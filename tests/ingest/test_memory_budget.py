@@ -72,7 +72,6 @@ def test_reading_waits_at_the_byte_budget_and_the_connection_stays_alive(
     store = InfluxStore(influx.url, influx_db)
     store.ensure()
     gate = threading.Event()
-    limit = LIMIT
     service = _service(
         broker, f"test-budget-{uuid.uuid4().hex[:8]}", Gated(influx, influx_db, gate)
     )
@@ -88,7 +87,7 @@ def test_reading_waits_at_the_byte_budget_and_the_connection_stays_alive(
         generation = service._generation
         for seq in range(MESSAGES):
             pub.send(topics.readings("gw-m"), _payload(seq, "compact" if seq % 2 else "json"))
-        wait_for(lambda: service.buffer.bytes >= limit, 10, "the budget filled")
+        wait_for(lambda: service.buffer.bytes >= LIMIT, 10, "the budget filled")
         # Held: keepalive goes on (PINGREQs every second), the connection is the same one.
         wait_for(lambda: len(pings) >= 3, 10, "three PINGREQs while reading is held")
         assert service._generation == generation
@@ -102,8 +101,8 @@ def test_reading_waits_at_the_byte_budget_and_the_connection_stays_alive(
         pub.close()
         service.stop()
     assert store.count("air_quality") == MESSAGES * PER  # no loss, no duplicate
-    biggest = max(service.buffer.peak_bytes - limit, 0)
-    assert service.buffer.peak_bytes < limit + 20_000, biggest  # one message beyond, at most
+    biggest = max(service.buffer.peak_bytes - LIMIT, 0)
+    assert service.buffer.peak_bytes < LIMIT + 20_000, biggest  # one message beyond, at most
 
 
 def test_a_backlog_of_compact_messages_is_read_up_to_the_budget_not_a_read_at_once(
