@@ -2,6 +2,8 @@
  *
  * lines(payload, gateway, series, fmt[, joined]) -> (lines, n, newest_ms, seq, sent) | None
  *
+ * take(...): many whole PUBLISH packets of a receive buffer at once; see _json_take.h.
+ *
  * lines is a list of str, or with joined true one str with "\n" between the lines (what the
  * worker holds: telemetry/line_block.py). The scanner is _json_scan.h, the texts written
  * _json_text.h (both included here, once).
@@ -164,6 +166,112 @@ static int same_series(const Sig *a, const Sig *b) {
     return 1;
 }
 
+/* A str of *n* bytes of UTF-8 at *s* (ascii: known to be ASCII, copied as is). */
+static PyObject *utf8_text(const char *s, Py_ssize_t n, int ascii) {
+    if (!ascii) return PyUnicode_DecodeUTF8(s, n, "strict");
+    PyObject *t = PyUnicode_New(n, 127);
+    if (t) memcpy(PyUnicode_1BYTE_DATA(t), s, n);
+    return t;
+}
+
+/* What convert() read besides the lines. */
+typedef struct {
+    int n;                 /* readings */
+    int all_ascii;         /* every line is ASCII */
+    int64_t newest, seq, sent;
+} Done;
+
+/* Scratch of convert(): the signatures of a reading and the one before, its values. */
+typedef struct {
+    Sig sig[2];
+    Num vals[MAX_FIELDS];
+} Work;
+
+/* The lines of the JSON batch in [p, end), whose gateway must be *gateway* (its UTF-8 gs, gn),
+   written after what *o* holds: with *list* NULL, "\n" between them (none before the first
+   or after the last); else each line is appended to *list* as a str (o is scratch). 1 done,
+   0 give up (*o* may hold part of the lines: the caller drops them), -1 error. */
+static int convert(const char *p, const char *end, PyObject *gateway, const char *gs,
+                   Py_ssize_t gn, PyObject *series, PyObject *fmt, Work *w, Buf *o,
+                   PyObject *list, Done *d) {
+    Cur c = {p, end};
+    Span gw;
+    if (!LIT(&c, "{\"v\":1,\"gateway\":") || !str(&c, &gw) || gw.n != gn ||
+        memcmp(gw.s, gs, gn) != 0)
+        return 0;
+    if (!LIT(&c, ",\"seq\":") || !uint_(&c, 18, &d->seq, NULL)) return 0;
+    if (!LIT(&c, ",\"sent\":") || !uint_(&c, 13, &d->sent, NULL)) return 0;
+    if (d->sent < MIN_TIME_MS || d->sent >= MAX_TIME_MS) return 0;
+    if (!LIT(&c, ",\"readings\":[")) return 0;
+
+    PyObject *prefix = NULL;
+    char kinds[MAX_FIELDS];
+    int n = 0, ok = 0; /* ok: 1 lines, 0 give up, -1 error */
+    const char *prefix_s = NULL;
+    Py_ssize_t prefix_n = 0;
+    int ascii = 1;
+    d->all_ascii = 1;
+    d->newest = 0;
+    for (;;) {
+        Sig *r = &w->sig[n & 1], *before = &w->sig[(n & 1) ^ 1];
+        int64_t time;
+        Span time_text;
+        if (n == MAX_READINGS || !reading(&c, r, w->vals, &time, &time_text)) goto done;
+        if (prefix == NULL || !same_series(r, before)) {
+            Py_CLEAR(prefix);
+            ok = lookup(r, gateway, series, &prefix, kinds);
+            if (ok <= 0) goto done;
+            ok = 0;
+            prefix_s = PyUnicode_AsUTF8AndSize(prefix, &prefix_n);
+            if (!prefix_s) {
+                ok = -1;
+                goto done;
+            }
+            ascii = PyUnicode_IS_ASCII(prefix);
+            d->all_ascii &= ascii;
+        }
+        if (list)
+            o->n = 0;
+        else if (n && !put(o, "\n", 1))
+            goto nomem;
+        if (!put(o, prefix_s, prefix_n)) goto nomem;
+        for (int j = 0; j < r->nf; j++) {
+            if (j && !put(o, ",", 1)) goto nomem;
+            if (!put(o, r->keys[j].s, r->keys[j].n) || !put(o, "=", 1)) goto nomem;
+            int done_ = kinds[j] ? count_text(o, &w->vals[j]) : float_text(o, &w->vals[j], fmt);
+            if (done_ <= 0) {
+                ok = done_;
+                goto done;
+            }
+        }
+        if (!put(o, " ", 1) || !put(o, time_text.s, time_text.n)) goto nomem;
+        if (time > d->newest) d->newest = time;
+        n++;
+        if (!list) goto next;
+        PyObject *line = utf8_text(o->b, o->n, ascii);
+        if (!line || PyList_Append(list, line) < 0) {
+            Py_XDECREF(line);
+            ok = -1;
+            goto done;
+        }
+        Py_DECREF(line);
+    next:
+        if (LIT(&c, ",")) continue;
+        if (LIT(&c, "]")) break;
+        goto done;
+    }
+    if (!LIT(&c, "}") || c.p != c.end) goto done;
+    d->n = n;
+    ok = 1;
+    goto done;
+nomem:
+    PyErr_NoMemory();
+    ok = -1;
+done:
+    Py_XDECREF(prefix);
+    return ok;
+}
+
 static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 4 && nargs != 5) {
@@ -177,123 +285,47 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_ssize_t gn;
     const char *gs = PyUnicode_AsUTF8AndSize(gateway, &gn);
     if (!gs) return NULL;
-    Cur c = {PyBytes_AS_STRING(payload), PyBytes_AS_STRING(payload) + PyBytes_GET_SIZE(payload)};
-    Span gw;
-    int64_t seq, sent;
-    if (!LIT(&c, "{\"v\":1,\"gateway\":") || !str(&c, &gw) || gw.n != gn ||
-        memcmp(gw.s, gs, gn) != 0)
-        Py_RETURN_NONE;
-    if (!LIT(&c, ",\"seq\":") || !uint_(&c, 18, &seq, NULL)) Py_RETURN_NONE;
-    if (!LIT(&c, ",\"sent\":") || !uint_(&c, 13, &sent, NULL)) Py_RETURN_NONE;
-    if (sent < MIN_TIME_MS || sent >= MAX_TIME_MS) Py_RETURN_NONE;
-    if (!LIT(&c, ",\"readings\":[")) Py_RETURN_NONE;
-
-    PyObject *out = PyList_New(0), *prefix = NULL, *result = NULL;
-    Sig *sig = PyMem_Malloc(2 * sizeof(Sig));
-    Num *vals = PyMem_Malloc(MAX_FIELDS * sizeof(Num));
+    const char *p = PyBytes_AS_STRING(payload);
+    Py_ssize_t size = PyBytes_GET_SIZE(payload);
+    PyObject *out = joined ? NULL : PyList_New(0), *result = NULL;
+    Work *w = PyMem_Malloc(sizeof(Work));
     Buf o = {NULL, 0, 0};
-    char kinds[MAX_FIELDS];
-    int64_t newest = 0;
-    int n = 0, ok = 0; /* ok: 1 lines, 0 give up, -1 error */
+    Done d;
+    int ok = -1;
     /* the lines of a batch in the gateways' layout take about as many bytes as its JSON:
        room for them at once, not a doubling from 256 (each copying what is written) */
-    if (!out || !sig || !vals || (joined && !grow(&o, PyBytes_GET_SIZE(payload) + 256))) {
+    if ((!joined && !out) || !w || !grow(&o, size + 256)) {
         PyErr_NoMemory();
+        goto done;
+    }
+    ok = convert(p, p + size, gateway, gs, gn, series, fmt, w, &o, out, &d);
+    if (ok <= 0) goto done;
+    if (joined && !(out = utf8_text(o.b, o.n, d.all_ascii))) {
         ok = -1;
         goto done;
     }
-    const char *prefix_s = NULL;
-    Py_ssize_t prefix_n = 0;
-    int ascii = 1, all_ascii = 1;
-    for (;;) {
-        Sig *r = &sig[n & 1], *before = &sig[(n & 1) ^ 1];
-        int64_t time;
-        Span time_text;
-        if (n == MAX_READINGS || !reading(&c, r, vals, &time, &time_text)) goto done;
-        if (prefix == NULL || !same_series(r, before)) {
-            Py_CLEAR(prefix);
-            ok = lookup(r, gateway, series, &prefix, kinds);
-            if (ok <= 0) goto done;
-            ok = 0;
-            prefix_s = PyUnicode_AsUTF8AndSize(prefix, &prefix_n);
-            if (!prefix_s) {
-                ok = -1;
-                goto done;
-            }
-            ascii = PyUnicode_IS_ASCII(prefix);
-            all_ascii &= ascii;
-        }
-        if (!joined)
-            o.n = 0;
-        else if (n && !put(&o, "\n", 1))
-            goto nomem;
-        if (!put(&o, prefix_s, prefix_n)) goto nomem;
-        for (int j = 0; j < r->nf; j++) {
-            if (j && !put(&o, ",", 1)) goto nomem;
-            if (!put(&o, r->keys[j].s, r->keys[j].n) || !put(&o, "=", 1)) goto nomem;
-            int done_ = kinds[j] ? count_text(&o, &vals[j]) : float_text(&o, &vals[j], fmt);
-            if (done_ <= 0) {
-                ok = done_;
-                goto done;
-            }
-        }
-        if (!put(&o, " ", 1) || !put(&o, time_text.s, time_text.n)) goto nomem;
-        if (time > newest) newest = time;
-        n++;
-        if (joined) goto next;
-        PyObject *line;
-        if (ascii) {
-            line = PyUnicode_New(o.n, 127);
-            if (line) memcpy(PyUnicode_1BYTE_DATA(line), o.b, o.n);
-        } else {
-            line = PyUnicode_DecodeUTF8(o.b, o.n, "strict");
-        }
-        if (!line || PyList_Append(out, line) < 0) {
-            Py_XDECREF(line);
-            ok = -1;
-            goto done;
-        }
-        Py_DECREF(line);
-    next:
-        if (LIT(&c, ",")) continue;
-        if (LIT(&c, "]")) break;
-        goto done;
-    }
-    if (!LIT(&c, "}") || c.p != c.end) goto done;
-    if (joined) {
-        Py_DECREF(out);
-        if (all_ascii) {
-            out = PyUnicode_New(o.n, 127);
-            if (out) memcpy(PyUnicode_1BYTE_DATA(out), o.b, o.n);
-        } else {
-            out = PyUnicode_DecodeUTF8(o.b, o.n, "strict");
-        }
-        if (!out) {
-            ok = -1;
-            goto done;
-        }
-    }
-    result = Py_BuildValue("(OiLLL)", out, n, (long long)newest, (long long)seq, (long long)sent);
+    result = Py_BuildValue("(OiLLL)", out, d.n, (long long)d.newest, (long long)d.seq,
+                           (long long)d.sent);
     ok = result ? 1 : -1;
-    goto done;
-nomem:
-    PyErr_NoMemory();
-    ok = -1;
 done:
     Py_XDECREF(out);
-    Py_XDECREF(prefix);
-    PyMem_Free(sig);
-    PyMem_Free(vals);
+    PyMem_Free(w);
     PyMem_Free(o.b);
     if (ok < 0) return NULL;
     if (ok == 0) Py_RETURN_NONE;
     return result;
 }
 
+#include "_json_take.h"
+
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL,
      "lines(payload, gateway, series, fmt[, joined]) -> (lines, n, newest_ms, seq, sent) or "
      "None; joined true: one str of the lines, '\\n' between them, in place of the list"},
+    {"take", (PyCFunction)(void (*)(void))take, METH_FASTCALL,
+     "take(buf, pos, room, max_lines, limit, topics, series, fmt, compact, inflate) -> (pos, "
+     "text, lines, readings, newest_ms, mids, parts) or None: the readings messages at the "
+     "head of a receive buffer, many at once (ingest/_json_take.h)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from telemetry.line_block import LineBlock, joined
 
-__all__ = ["Buffer", "Item", "batch_records", "item_size"]
+__all__ = ["Buffer", "Item", "batch_records", "each_message", "item_size", "messages"]
 
 
 @dataclass(slots=True)
@@ -32,6 +32,31 @@ class Item:
     token: Any = None  # what the acknowledger needs (MQTT message id and connection)
     received: float = field(default_factory=time.monotonic)
     size: int = 0  # bytes of memory it holds, about (:func:`item_size`)
+    # Several messages taken at once (ingest/_json_take.h): how many, and each one's
+    # (topic, gateway, lines) in order (token is then (their mids, the connection)).
+    count: int = 1
+    parts: Sequence[tuple[str, str, int]] | None = None
+
+
+def messages(items: Sequence[Item]) -> int:
+    """The MQTT messages *items* stand for."""
+    return sum([i.count for i in items])
+
+
+def each_message(items: Sequence[Item]) -> list[Item]:
+    """*items* with every item of several messages split into one per message (its lines,
+    topic and gateway; the same token): for naming a refused point's message."""
+    out: list[Item] = []
+    for item in items:
+        if item.parts is None:
+            out.append(item)
+            continue
+        lines, start = list(item.records), 0
+        for topic, gateway, n in item.parts:
+            part = Item(lines[start : start + n], topic, gateway, item.newest_ms, token=item.token)
+            out.append(part)
+            start += n
+    return out
 
 
 _RECORDS = attrgetter("records")
@@ -85,7 +110,7 @@ class Buffer:
             self._items.append(item)
             self._waiting_points += n
             self.points += n
-            self.messages += 1
+            self.messages += item.count
             self.bytes += item.size
             self.peak_bytes = max(self.peak_bytes, self.bytes)
             if self._waiting_points >= self._wake_at or len(self._items) == 1:
@@ -104,7 +129,7 @@ class Buffer:
         connection that is gone: the broker redelivers them). Returns how many went."""
         with self._cond:
             kept = [i for i in self._items if keep(i)]
-            gone = len(self._items) - len(kept)
+            gone = messages(self._items) - messages(kept)
             lost_points = sum(len(i.records) for i in self._items) - sum(
                 len(i.records) for i in kept
             )
@@ -156,6 +181,6 @@ class Buffer:
     def finish(self, items: Sequence[Item]) -> None:
         with self._cond:
             self.points -= sum(len(i.records) for i in items)
-            self.messages -= len(items)
+            self.messages -= messages(items)
             self.bytes -= sum(i.size for i in items)
             self._cond.notify_all()  # a reader held back by wait_below

@@ -57,6 +57,16 @@ _FLOAT = {float}
 _NUMBER = {int, float}
 
 
+#: The body of a compact payload with the zlib flag, inflated (with the codec's size limit).
+inflate = compact._inflate
+
+
+def compact_c() -> Any:
+    """The C reader of compact bodies (``_compact_lines.lines``), or None where it is not
+    built: what :func:`ingest.pipeline.take` calls for a compact payload."""
+    return _compact_lines.lines if _compact_lines is not None else None
+
+
 class _Slow(Exception):
     """Not plainly valid: the codec decides."""
 

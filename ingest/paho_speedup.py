@@ -29,7 +29,10 @@ decoded packets are equal). It changes how paho decodes, in this process, nothin
   gateway), straight from the buffer and hands ``on_message`` a :class:`Publish` with the
   same topic, payload, mid and QoS, under paho's callback lock, as paho would; with manual
   acks paho does nothing else for such a packet. Anything else (another packet type, flags,
-  properties, a packet not yet whole) is left to paho's own code, from the same buffer.
+  properties, a packet not yet whole) is left to paho's own code, from the same buffer. A
+  *bulk* callback (ingest's ``IngestService._take``) is offered the buffer first, under the
+  same lock: it takes as many of these packets as it can at once, and the one it stops
+  before goes to ``on_message`` as above.
 * Acks: :func:`ack_many` queues the PUBACKs of many messages as one write (one ``send``, one
   wake-up of paho's loop) instead of one packet each. The bytes are the same: paho's PUBACK
   is ``0x40 0x02`` and the message id, also in MQTT 5 (reason code 0 and no properties).
@@ -171,16 +174,31 @@ class Publish:
 _QOS1_PUBLISH = 0x32  # PUBLISH, QoS 1, no DUP, no RETAIN
 
 
-def _direct_publishes(client: mqtt.Client, sock: BufferedSocket, hold: Any) -> int:
+def _direct_publishes(
+    client: mqtt.Client, sock: BufferedSocket, hold: Any, bulk: Bulk | None = None
+) -> int:
     """Hand every whole, plain QoS 1 PUBLISH at the head of *sock*'s buffer to
-    ``client.on_message`` (see the module's doc); stops at anything else, which paho reads.
-    Returns how many it took."""
+    ``client.on_message`` (see the module's doc), or first to *bulk*, many at once; stops at
+    anything else, which paho reads. Returns how many it took."""
     buf, pos = sock._buf, sock._pos
     end, taken = len(buf), 0
     on_message, userdata, lock = client.on_message, client._userdata, client._in_callback_mutex
     while pos < end and buf[pos] == _QOS1_PUBLISH and on_message is not None:
         if hold is not None and taken and hold(0):
             break
+        if bulk is not None:
+            with lock:
+                try:
+                    pos, took = bulk(buf, pos)
+                except Exception as err:
+                    client._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    if not client.suppress_exceptions:
+                        raise
+                    took = 0
+            if took:
+                sock._pos = pos
+                taken += took
+                continue
         i, length, shift = pos + 1, 0, 0
         while i < end and i - pos <= 4:  # remaining length: 1 to 4 bytes
             byte = buf[i]
@@ -229,15 +247,25 @@ def _direct_publishes(client: mqtt.Client, sock: BufferedSocket, hold: Any) -> i
     return taken
 
 
+#: ``bulk(buf, pos) -> (pos, taken)``: takes whole PUBLISH packets from offset *pos* of the
+#: receive buffer *buf*, many at once, and says where it stopped and how many it took
+#: (ingest/service.py's ``_take``); the packet it stopped before goes to ``on_message``.
+Bulk = Callable[[bytes, int], tuple[int, int]]
+
+
 def tune(
-    client: mqtt.Client, hold: Callable[[float], bool] | None = None, direct: bool = False
+    client: mqtt.Client,
+    hold: Callable[[float], bool] | None = None,
+    direct: bool = False,
+    bulk: Bulk | None = None,
 ) -> bool:
     """Buffered reads and bulk acks (:func:`ack_many`) for *client*, before it connects; with
     *hold*, reads held back while it says so (``hold(timeout)``: True = hold, after waiting
     at most *timeout* seconds for that to change; :func:`_held`); with *direct*, plain QoS 1
     PUBLISH packets go to ``on_message`` without paho's decoding (:func:`_direct_publishes`:
-    only for a client with manual acks, MQTT 5 and no per-topic callbacks). Returns False (and
-    changes nothing) for another paho-mqtt version."""
+    only for a client with manual acks, MQTT 5 and no per-topic callbacks), and first to
+    *bulk*, if given, many at once. Returns False (and changes nothing) for another paho-mqtt
+    version."""
     if not _checked():
         return False
     create = client._create_socket
@@ -261,7 +289,11 @@ def tune(
                 break
             if hold is not None and hold(0):
                 break
-            if fast and client._in_packet["command"] == 0 and _direct_publishes(client, sock, hold):
+            if (
+                fast
+                and client._in_packet["command"] == 0
+                and _direct_publishes(client, sock, hold, bulk)
+            ):
                 continue
             rc = read(max_packets)
         return rc

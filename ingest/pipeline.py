@@ -58,6 +58,10 @@ try:  # compiled by the install (setup.py); not on a gateway without a compiler:
 except ImportError:  # pragma: no cover - the pure-Python path below does the same
     _json_lines = None
 
+#: Many readings messages of a receive buffer at once, in C (ingest/_json_take.h): what
+#: ingest/service.py's ``_take`` calls; None where the module is not built.
+take = _json_lines.take if _json_lines is not None else None
+
 #: Rejection reasons added by ingest to the codec's (``empty``, ``not_json``, ...;
 #: ``reserved_id`` also for a topic whose gateway level is a reserved id).
 BAD_TOPIC = "bad_topic"

@@ -1,11 +1,12 @@
 """The ingest worker: MQTT (paho 2.x, MQTT v5) -> pipeline -> buffer -> writer -> store.
 
 The paho callback only decodes and encodes (the pure :func:`ingest.pipeline.process`) and
-queues the result; the writer thread (:mod:`ingest.writer`) does all store I/O and publishes
-dead letters. Messages are acknowledged manually (``manual_ack=True``), all the messages of a
-batch at once after the batch is stored, in the order they arrived. With a fixed client id,
-``clean_start=False`` and a session expiry, the broker keeps what was not acknowledged across
-a crash or restart of the worker and redelivers it.
+queues the result (readings messages on topics it accepted before are taken many at once,
+in C: ingest/bulk.py); the writer thread (:mod:`ingest.writer`) does all store I/O and
+publishes dead letters. Messages are acknowledged manually (``manual_ack=True``), all the
+messages of a batch at once after the batch is stored, in the order they arrived. With a
+fixed client id, ``clean_start=False`` and a session expiry, the broker keeps what was not
+acknowledged across a crash or restart of the worker and redelivers it.
 
 Flow control, in bytes: while the messages not yet acknowledged hold ``max_buffer_bytes`` (their
 lines, about), paho's loop reads nothing more (ingest/paho_speedup.py) but goes on writing
@@ -48,12 +49,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest import paho_speedup, pipeline
-from ingest.buffer import Buffer, Item, item_size
-from ingest.deadletter import DeadLetter
+from ingest.buffer import Buffer, Item, item_size, messages
+from ingest.bulk import Bulk
+from ingest.letters import LetterPublisher
 from ingest.metrics import IngestMetrics
 from ingest.readiness import StoreReadiness
 from ingest.service_settings import IngestSettings, MqttSettings
-from ingest.writer import DeadLetterFailed, Writer, WriterHooks
+from ingest.writer import Writer, WriterHooks
 from kernel.mqtt import Tls, negotiate_protocol, new_client, parse_url
 from store.base import StoreWriter
 from telemetry import topics
@@ -83,12 +85,13 @@ class IngestService:
         # Stores that take line protocol get it straight from the pipeline (no Point objects).
         self.encoder = LineEncoder() if write_lines is not None else None
         self.readiness = StoreReadiness(store, "ingest", interval=settings.retry_max_delay)
+        self.letters = LetterPublisher(self._connected, settings.mqtt.dead_letter_timeout)
         hooks = WriterHooks(
             write=self.readiness.guard(write_lines or store.write),
             ensure=self.readiness.check,
             render=(lambda r: r) if write_lines is not None else to_line,
             acknowledge=self._acknowledge,
-            publish=self._publish_dead_letters,
+            publish=self.letters.publish,
             redelivered=self._redelivered,
             worker=settings.mqtt.client_id,
             clock_ms=lambda: int(self.clock() * 1000),
@@ -117,8 +120,18 @@ class IngestService:
         self._last_message = time.monotonic()
         self._left = False  # --leave: the session is drained and may end
         self._client: mqtt.Client | None = None
-        self._published: dict[int, object] = {}  # dead letter mid -> PUBACK reason code
         self.protocol: str = "5"
+        self.bulk = (
+            Bulk(
+                self.encoder,
+                self.buffer,
+                self.metrics,
+                settings.batch_size,
+                settings.max_buffer_bytes,
+            )
+            if self.encoder is not None and pipeline.take is not None
+            else None
+        )
         self.metrics.buffer_points.set_function(lambda: self.buffer.points)
         self.metrics.unacked.set_function(lambda: self.buffer.messages)
 
@@ -146,7 +159,8 @@ class IngestService:
         client.manual_ack_set(True)
         limit = self.settings.max_buffer_bytes
         hold = (lambda timeout: not self.buffer.wait_below(limit, timeout)) if limit else None
-        tuned = self.settings.paho_speedup and paho_speedup.tune(client, hold, direct=True)
+        bulk = self._take if self.bulk is not None else None
+        tuned = self.settings.paho_speedup and paho_speedup.tune(client, hold, True, bulk)
         if not tuned and limit:
             log.warning("event=no_byte_budget: memory is bounded by --max-inflight messages only")
         # First retry after 0.1 s (doubling to 30 s): after a broker restart the workers are
@@ -163,7 +177,7 @@ class IngestService:
         client.on_disconnect = self._on_disconnect
         client.on_pre_connect = self._on_pre_connect
         client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        client.on_publish = self.letters.on_publish
         self.metrics_port = self.metrics.serve(self.settings.metrics_port)
         if self.metrics_port:
             log.info("event=metrics url=http://0.0.0.0:%d/metrics", self.metrics_port)
@@ -311,6 +325,8 @@ class IngestService:
             result = pipeline.Rejected(pipeline.INTERNAL, repr(exc))
         received = self.metrics.received
         if isinstance(result, pipeline.Accepted):
+            if result.kind == topics.READINGS and self.bulk is not None:
+                self.bulk.known(topic, result.gateway)
             received.messages[result.kind] += 1
             received.readings += result.readings
             received.points += len(result.points)
@@ -331,6 +347,15 @@ class IngestService:
             item.size = item_size((), payload)
         self.buffer.put(item)
 
+    def _take(self, buf: bytes, pos: int) -> tuple[int, int]:
+        """paho_speedup's bulk callback: many readings messages at once (ingest/bulk.py)."""
+        if self._draining or self.bulk is None:
+            return pos, 0  # _on_message drops them unacknowledged
+        end, taken = self.bulk.take(buf, pos, self._generation)
+        if taken:
+            self._last_message = time.monotonic()
+        return end, taken
+
     def _acknowledge(self, items: Sequence[Item]) -> int:
         """Ack *items* received on the current connection; returns how many were done. One
         received on an earlier connection is redelivered by the broker on this one (and
@@ -342,10 +367,14 @@ class IngestService:
             generation = self._generation
             mids, stale = [], 0
             for token in [i.token for i in items if i.token is not None]:
+                many = type(token[0]) is list  # an item of several messages (_take)
                 if token[1] == generation:
-                    mids.append(token[0])
+                    if many:
+                        mids += token[0]
+                    else:
+                        mids.append(token[0])
                 else:
-                    stale += 1
+                    stale += len(token[0]) if many else 1
             paho_speedup.ack_many(client, mids)
         if stale:
             self.metrics.stale_acks.inc(stale)
@@ -354,32 +383,10 @@ class IngestService:
                 " gone; the broker redelivers them",
                 stale,
             )
-        return len(items) - stale
+        return messages(items) - stale
+
+    def _connected(self) -> mqtt.Client | None:
+        return self._client if self.subscribed.is_set() else None
 
     def _redelivered(self, item: Item) -> bool:
         return item.token is not None and item.token[1] < self._resumed
-
-    # -- dead letters -------------------------------------------------------------------
-
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._published[mid] = reason_code
-
-    def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        """Publish at QoS 1 and wait for the broker's PUBACK; raise DeadLetterFailed if any
-        was not accepted (the writer retries and keeps the originals unacknowledged)."""
-        client = self._client
-        if client is None or not self.subscribed.is_set():
-            raise DeadLetterFailed("not connected to the broker")
-        infos = [client.publish(d.dead_letter_topic, d.encode(), qos=1) for d in letters]
-        timeout = self.settings.mqtt.dead_letter_timeout
-        deadline = time.monotonic() + timeout
-        for info in infos:
-            try:
-                info.wait_for_publish(max(0.01, deadline - time.monotonic()))
-            except (RuntimeError, ValueError) as exc:
-                raise DeadLetterFailed(f"dead letter not published: {exc}") from None
-            if not info.is_published():
-                raise DeadLetterFailed(f"the broker did not confirm a dead letter in {timeout}s")
-            code = self._published.pop(info.mid, None)
-            if code is not None and getattr(code, "is_failure", False):
-                raise DeadLetterFailed(f"the broker refused a dead letter: {code}")

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest import deadletter
-from ingest.buffer import Buffer, Item, batch_records
+from ingest.buffer import Buffer, Item, batch_records, each_message, messages
 from ingest.deadletter import DeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.retry import DeadLetterFailed, GaveUp, Refusal, Retrier, describe
@@ -62,8 +62,8 @@ class WriterHooks:
     write: Callable[[Sequence[Any]], None]  # store.write_lines or store.write
     ensure: Callable[[], None]  # the store is ready for writing, else raises (creates nothing)
     render: Callable[[Any], str]  # a record as line protocol, for dead letters
-    # Returns how many it acknowledged (None: all); those received on a connection that is
-    # gone are not (the broker redelivers them).
+    # Returns how many messages it acknowledged (None: all); those received on a connection
+    # that is gone are not (the broker redelivers them).
     acknowledge: Callable[[Sequence[Item]], int | None] = lambda items: None
     publish: Callable[[Sequence[DeadLetter]], None] = lambda letters: None
     # True for an item the broker has redelivered on a newer connection: its copy does the
@@ -192,7 +192,7 @@ class Writer(threading.Thread):
         if number:
             self._wait_turn(number)
         acked = self.hooks.acknowledge(items)
-        self.metrics.acked.inc(len(items) if acked is None else acked)
+        self.metrics.acked.inc(messages(items) if acked is None else acked)
         now_ms = self.hooks.clock_ms()
         newest = max([i.newest_ms for i in items])
         if newest:
@@ -229,6 +229,7 @@ class Writer(threading.Thread):
         ]
         if not bad:
             return letters
+        items = each_message(items)  # a refused point is named by its own message
         starts, total = [], 0
         for item in items:
             starts.append(total)

@@ -189,8 +189,12 @@ def batch_meta_line(batch: Batch) -> str:
 
 def meta_line(gateway: str, seq: int, readings: int, sent: int) -> str:
     """The ``gateway_batches`` line of a batch, from its parts."""
-    prefix = _series(BATCH_MEASUREMENT, (("gateway", gateway),))
-    return f"{prefix} seq={int(seq)}i,readings={readings}i {sent}"
+    return f"{meta_prefix(gateway)}seq={int(seq)}i,readings={readings}i {sent}"
+
+
+def meta_prefix(gateway: str) -> str:
+    """What the ``gateway_batches`` line of *gateway*'s batches starts with, up to its fields."""
+    return _series(BATCH_MEASUREMENT, (("gateway", gateway),)) + " "
 
 
 def status_point(

@@ -234,3 +234,28 @@ def test_a_configuration_problem_is_logged_once_a_minute_and_when_it_changes(cap
     assert metrics.misconfigured._value.get() == 0
     assert metrics.write_errors.labels("auth")._value.get() == 35
     assert metrics.write_errors.labels("unavailable")._value.get() == 3
+
+
+def test_a_point_refused_in_an_item_of_several_messages_names_its_own_message() -> None:
+    """The worker takes many messages as one item (ingest/_json_take.h); a point the store
+    refuses is dead-lettered under the topic and gateway of the message it came from, and
+    every message of the item is acknowledged and counted."""
+
+    def fail(records: Sequence[str]) -> None:
+        if "int-humidity" in records:
+            raise StoreRejected("partial write: field type conflict: humidity dropped=1")
+
+    h = Harness(fail)
+    try:
+        parts = [("ta", "gw-a", 2), ("tb", "gw-b", 3), ("tc", "gw-c", 1)]
+        block = LineBlock.of(["a1", "a2", "b1", "int-humidity", "b3", "c1"])
+        h.buffer.put(Item(block, "ta", token=([1, 2, 3], 0), count=3, parts=parts))
+        h.put("m4", "d")
+        wait_for(lambda: h.acked == ["ta", "m4"], 10, "both items acknowledged")
+    finally:
+        h.stop()
+    [letter] = h.letters
+    assert (letter.topic, letter.gateway, letter.points) == ("tb", "gw-b", ["int-humidity"])
+    assert sorted(h.written) == ["a1", "a2", "b1", "b3", "c1", "d"]
+    assert h.value("acked") == 4
+    assert h.buffer.messages == 0 and h.buffer.points == 0
