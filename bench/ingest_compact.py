@@ -137,6 +137,7 @@ def main() -> None:
             # InfluxDB's own rate drifts within a run), each time the best of 3 and 4 writers
             # (InfluxDB saturates at 3 concurrent writes here; 2 give ~6 % less).
             runs: dict[tuple[int, str], list] = {}
+            measured: list[float] = []  # InfluxDB's best, each time it is measured in a round
             same_round = []
             for r in range(ROUNDS):
                 before = influx_now(influx.url, lines, best_n)
@@ -146,6 +147,7 @@ def main() -> None:
                 got = drain(work, broker, influx.url, 1, 50, 20_000, "compact", f"_run{r}")
                 runs.setdefault((1, "compact"), []).append(got)
                 b = max(b, before, after)  # the run's best: every measure of InfluxDB counts
+                measured += [before, after]
                 inf = (before + after) / 2
                 ratio = runs[(1, "json")][-1][0] / inf
                 same_round.append(ratio)
@@ -179,6 +181,9 @@ def main() -> None:
             out("compact_over_json_1_worker", rates[(1, "compact")] / rates[(1, "json")], "x")
             out("compact_over_json_2_workers", rates[(2, "compact")] / rates[(2, "json")], "x")
             out("one_worker_json_over_influxdb_best", rates[(1, "json")] / b, "(target >= 0.75)")
+            # the machine's noise: InfluxDB alone, the same writes, a few seconds apart
+            low, high = min(measured), max(measured)
+            out("influxdb_best_lowest_over_highest", low / high, f"({low:.0f} to {high:.0f})")
             out(
                 "one_worker_json_over_influxdb_same_round_median",
                 sorted(same_round)[len(same_round) // 2],
