@@ -61,6 +61,12 @@ def received(stream: bytes, cuts: list[int], direct: bool) -> list[tuple]:
         got.append((m.topic, m.payload, m.mid, m.qos, bool(m.dup), bool(m.retain), props))
 
     client.on_message = on_message
+    feed(client, stream, cuts)
+    return got
+
+
+def feed(client: mqtt.Client, stream: bytes, cuts: list[int]) -> None:
+    """*client* (tuned) reads *stream* from a socket, arriving in pieces cut at *cuts*."""
     a, b = socket.socketpair()
     try:
         b.setblocking(False)
@@ -80,7 +86,6 @@ def received(stream: bytes, cuts: list[int], direct: bool) -> list[tuple]:
         client._sock = None
         a.close()
         b.close()
-    return got
 
 
 @given(st.lists(packets, min_size=1, max_size=40), st.lists(st.integers(0, 12_000), max_size=6))

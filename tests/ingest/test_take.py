@@ -8,7 +8,6 @@ to a broker; the store is never written (the writer is not started)."""
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import replace
 
 import paho.mqtt.client as mqtt
@@ -23,7 +22,7 @@ from telemetry import compact, encode_batch
 from telemetry.models import Batch
 from testkit.ingest import batch_bytes
 from testkit.strategies import batches
-from tests.ingest.test_paho_direct import RESPONSE_TOPIC, publish
+from tests.ingest.test_paho_direct import RESPONSE_TOPIC, feed, publish
 
 GATEWAYS = ("gw-a", "gw-b")
 
@@ -79,25 +78,7 @@ def fed(stream: bytes, cuts: list[int], bulk: bool, budget: int = 0) -> IngestSe
     client.manual_ack_set(True)
     assert paho_speedup.tune(client, None, True, svc._take if bulk else None)
     client.on_message = svc._on_message
-    a, b = socket.socketpair()
-    try:
-        b.setblocking(False)
-        client._sock = paho_speedup.BufferedSocket(b)
-        start = 0
-        for end in [*sorted(set(cuts)), len(stream)]:
-            if end <= start:
-                continue
-            a.sendall(stream[start:end])
-            start = end
-            for _ in range(len(stream) + 2):  # until what arrived is all handled
-                assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
-                if not client._sock.pending():
-                    break
-        assert client._in_packet["command"] == 0  # no packet left half read
-    finally:
-        client._sock = None
-        a.close()
-        b.close()
+    feed(client, stream, cuts)
     return svc
 
 
