@@ -22,7 +22,9 @@ simulator's ground truth is counted once, in the interval of its time.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -39,14 +41,24 @@ COUNTER = "cnt1"  # the rig's traffic counter
 INTERVAL_MS = 5_000  # its interval in the rig
 
 
-def vehicles_per_interval(rig: ChaosRig) -> tuple[Counter[int], Counter[int]]:
+def counter_started_ms(log: str) -> int:
+    """When the gateway's counter device came up (its log's time), ms."""
+    found = re.search(rf"^(\S+) INFO \S+: device {COUNTER}: ok", log, re.MULTILINE)
+    assert found, f"no 'device {COUNTER}: ok' in the gateway's log"
+    return int(datetime.fromisoformat(found[1]).timestamp() * 1000)
+
+
+def vehicles_per_interval(rig: ChaosRig, since_ms: int) -> tuple[Counter[int], Counter[int]]:
     """(truth, stored): the counter's vehicles per interval start, from the simulator's ground
-    truth until the gateway stopped (the emulated counter goes on counting) and from the
-    stored ``traffic_flow`` counts (all lanes and directions)."""
+    truth from the interval in which the gateway's counter device came up (*since_ms*; the
+    emulated counter counts from the rig's start, which a slow start-up can put an interval
+    or more earlier) until the gateway stopped (the emulated counter goes on counting), and
+    from the stored ``traffic_flow`` counts (all lanes and directions)."""
     truth: Counter[int] = Counter()
+    from_ms = since_ms - since_ms % INTERVAL_MS
     until_ms = rig.gateway_stopped_at * 1000
     for line in read_truth(rig.truth):
-        if line["kind"] != "vehicle" or line["time"] >= until_ms:
+        if line["kind"] != "vehicle" or not from_ms <= line["time"] < until_ms:
             continue
         if line["device"] == f"{rig.gateway}/{COUNTER}":
             truth[line["time"] - line["time"] % INTERVAL_MS] += 1
@@ -63,7 +75,7 @@ def test_clock_jumps_forward_and_back_readings_keep_the_clocks_times_none_lost(
     with chaos_rig(tmp_path, influx, influx_db, "c", Link(keepalive=5, alerts_after_s=3)) as rig:
         outcome = clock_jump(rig, PHASE_S)
         log = rig.gateway_log.read_text()
-        truth, stored = vehicles_per_interval(rig)
+        truth, stored = vehicles_per_interval(rig, counter_started_ms(log))
     print(outcome.all_figures(), *outcome.tally.overwritten, sep="\n")
     assert "Traceback" not in log
     f, t = outcome.figures, outcome.tally
@@ -77,8 +89,8 @@ def test_clock_jumps_forward_and_back_readings_keep_the_clocks_times_none_lost(
     starts = sorted(stored)
     assert starts == list(range(starts[0], starts[-1] + INTERVAL_MS, INTERVAL_MS)), starts
     assert {s: stored[s] for s in starts} == {s: truth[s] for s in starts}
-    # Not published: the first (partial at start) and those still open at the stop: the last
-    # or, within the grace after an interval's end, the last two.
+    # Not published: the first (partial: the device came up in it) and those still open at
+    # the stop: the last or, within the grace after an interval's end, the last two.
     edges = {min(truth), *sorted(truth)[-2:]}
     assert set(truth) - set(starts) <= edges, (sorted(truth), starts)
     assert len(starts) * INTERVAL_MS >= f["fault_s"] * 1000 - 3 * INTERVAL_MS, starts
