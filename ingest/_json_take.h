@@ -110,7 +110,7 @@ static PyObject *take(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t end = PyBytes_GET_SIZE(args[0]);
     if (pos < 0) pos = end;
 
-    PyObject *mids = PyList_New(0), *parts = PyList_New(0), *result = NULL;
+    PyObject *mids = PyList_New(0), *parts = PyList_New(0), *result = NULL, *held = NULL;
     Work *w = PyMem_Malloc(sizeof(Work));
     Buf o = {NULL, 0, 0};
     Py_ssize_t lines = 0, readings = 0, taken = 0;
@@ -149,6 +149,8 @@ static PyObject *take(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             failed = PyErr_Occurred() != NULL;
             break;
         }
+        /* kept while series(), compact or inflate run Python code, whatever they do */
+        Py_XSETREF(held, Py_NewRef(entry));
         if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3) {
             PyErr_SetString(PyExc_TypeError, "take: topics maps to (topic, gateway, meta prefix)");
             failed = 1;
@@ -219,6 +221,7 @@ static PyObject *take(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     result = Py_BuildValue("(nNnnLOO)", pos, text, lines, readings, (long long)newest, mids, parts);
     failed = result == NULL;
 done:
+    Py_XDECREF(held);
     Py_XDECREF(mids);
     Py_XDECREF(parts);
     PyMem_Free(w);

@@ -8,6 +8,7 @@ to a broker; the store is never written (the writer is not started)."""
 from __future__ import annotations
 
 import json
+import resource
 from dataclasses import replace
 
 import paho.mqtt.client as mqtt
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import paho_speedup, pipeline
+from ingest import compact_path, paho_speedup, pipeline
 from ingest.buffer import Item
 from ingest.service import IngestService, IngestSettings, MqttSettings
 from telemetry import compact, encode_batch
@@ -192,8 +193,6 @@ def test_without_the_c_modules_every_message_goes_alone(monkeypatch) -> None:
     """Where the compact reader is not built, compact payloads go through ``_on_message`` and
     JSON ones are still taken together; where neither is (a gateway without a compiler),
     there is nothing to take with and every message goes alone, with the same outcome."""
-    from ingest import compact_path
-
     compact_one = compact.encode(Batch.model_validate_json(batch_bytes("gw-b", 1)))
     stream = b"".join(
         publish(0x32, f"jagajalan/v1/{gw}/readings".encode(), mid, b"\x00", payload)
@@ -214,3 +213,35 @@ def test_without_the_c_modules_every_message_goes_alone(monkeypatch) -> None:
     svc = fed(stream, [], bulk=True)
     assert svc.bulk is None and [i.count for i in svc.buffer._items] == [1] * 5
     assert messages(svc) == expected
+
+
+def test_no_memory_grows_over_many_takes() -> None:
+    """References and buffers are given back: 50,000 takes of a buffer of JSON, compact and
+    refused messages (each stopping before the refused one) leave the peak RSS within a few
+    MB."""
+    svc = service()
+    for gw in GATEWAYS:
+        svc.bulk.known(f"jagajalan/v1/{gw}/readings", gw)
+    good = batch_bytes("gw-a", 3)
+    packed = compact.encode(Batch.model_validate_json(batch_bytes("gw-b", 3)), compress=True)
+    stream = b"".join(
+        publish(0x32, f"jagajalan/v1/{gw}/readings".encode(), mid, b"\x00", payload)
+        for mid, gw, payload in [
+            (1, "gw-a", good),
+            (2, "gw-b", packed),
+            (3, "gw-a", good.replace(b'"env1"', b'"ENV"', 1)),  # a name refused: stops here
+        ]
+    )
+    args = (1 << 30, 10_000, 16, svc.bulk.topics, svc.encoder.series, str)
+    rest = (compact_path.compact_c(), compact_path.inflate)
+
+    def take() -> None:
+        pos, _, lines, *_ = pipeline.take(stream, 0, *args, *rest)
+        assert lines == 2 * 4 and pipeline.take(stream, pos, *args, *rest) is None
+
+    take()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(50_000):
+        take()
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 4096, grown_kib
