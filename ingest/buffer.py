@@ -32,10 +32,14 @@ class Item:
     token: Any = None  # what the acknowledger needs (MQTT message id and connection)
     received: float = field(default_factory=time.monotonic)
     size: int = 0  # bytes of memory it holds, about (:func:`item_size`)
-    # Several messages taken at once (ingest/_json_take.h): how many, and each one's
-    # (topic, gateway, lines) in order (token is then (their mids, the connection)).
-    count: int = 1
+    # Several messages taken at once (ingest/bulk.py): each one's (topic, gateway, lines),
+    # in order (token is then (their mids, the connection)).
     parts: Sequence[tuple[str, str, int]] | None = None
+
+    @property
+    def count(self) -> int:
+        """The MQTT messages it stands for."""
+        return 1 if self.parts is None else len(self.parts)
 
 
 def messages(items: Sequence[Item]) -> int:

@@ -191,7 +191,7 @@ def _direct_publishes(
                 try:
                     pos, took = bulk(buf, pos)
                 except Exception as err:
-                    client._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    client._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in bulk: %s", err)
                     if not client.suppress_exceptions:
                         raise
                     took = 0

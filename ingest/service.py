@@ -350,7 +350,7 @@ class IngestService:
     def _take(self, buf: bytes, pos: int) -> tuple[int, int]:
         """paho_speedup's bulk callback: many readings messages at once (ingest/bulk.py)."""
         if self._draining or self.bulk is None:
-            return pos, 0  # _on_message drops them unacknowledged
+            return pos, 0  # _on_message takes them (draining: drops them unacknowledged)
         end, taken = self.bulk.take(buf, pos, self._generation)
         if taken:
             self._last_message = time.monotonic()
@@ -367,7 +367,7 @@ class IngestService:
             generation = self._generation
             mids, stale = [], 0
             for token in [i.token for i in items if i.token is not None]:
-                many = type(token[0]) is list  # an item of several messages (_take)
+                many = type(token[0]) is list  # an item of several messages (ingest/bulk.py)
                 if token[1] == generation:
                     if many:
                         mids += token[0]

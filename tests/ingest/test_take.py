@@ -180,7 +180,7 @@ def test_an_item_of_several_messages_is_acknowledged_message_by_message(monkeypa
     svc._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     monkeypatch.setattr(paho_speedup, "ack_many", lambda client, mids: sent.append(list(mids)))
     single = Item([], "t", token=(7, 0))
-    group = Item([], "t", token=([8, 9, 10], 0), count=3, parts=[("t", "g", 0)] * 3)
+    group = Item([], "t", token=([8, 9, 10], 0), parts=[("t", "g", 0)] * 3)
     assert svc._acknowledge([single, group]) == 4
     assert sent == [[7, 8, 9, 10]]
     svc._next_connection()

@@ -249,7 +249,7 @@ def test_a_point_refused_in_an_item_of_several_messages_names_its_own_message() 
     try:
         parts = [("ta", "gw-a", 2), ("tb", "gw-b", 3), ("tc", "gw-c", 1)]
         block = LineBlock.of(["a1", "a2", "b1", "int-humidity", "b3", "c1"])
-        h.buffer.put(Item(block, "ta", token=([1, 2, 3], 0), count=3, parts=parts))
+        h.buffer.put(Item(block, "ta", token=([1, 2, 3], 0), parts=parts))
         h.put("m4", "d")
         wait_for(lambda: h.acked == ["ta", "m4"], 10, "both items acknowledged")
     finally:
