@@ -13,6 +13,9 @@ published while they are away, the rate is taken while they drain it):
   best of the whole run, and round by round (InfluxDB's best, of 3 and 4 writers, measured
   right before and right after each round's JSON drain; the median of the rounds' ratios),
   since InfluxDB's own rate moves by 10-20 % within a run on these cores;
+* what sharing the cores alone costs InfluxDB: each round, InfluxDB's best once more beside a
+  process that only spins (bench/cpu_load.py) for as much CPU as the worker and the broker
+  used in the round's JSON drain, and the worker's rate over that;
 * the peak RSS of a worker with the default settings, for batches of 50 and for a backlog
   of large batches (1,000 readings a message: bytes, not messages, are what fill memory);
 
@@ -26,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.cpu_load import cpu_load
 from bench.ingest_rig import HOUR, RawPublisher, Workers, acked, influx_rate, out, payload
 from bench.procfs import cpu_seconds
 from ingest.pipeline import decode_readings
@@ -41,6 +45,9 @@ GATEWAYS = 200
 #: Rounds of one-worker drains of batches of 50 (JSON, then compact), InfluxDB's best measured
 #: right before and right after each JSON drain; then two workers once per encoding.
 ROUNDS = 5
+#: Messages of 50 readings a drain: 3 million readings, about 7 s of draining, so that the
+#: rate is a steady state's (drains of 20,000 gave ratios a few % higher and more scattered).
+MESSAGES = 60_000
 TWO_WORKERS = ((2, "json"), (2, "compact"))
 
 
@@ -62,7 +69,8 @@ def influx_now(url: str, lines: list[str], size: int) -> float:
 def drain(
     work: Path, broker, influx_url: str, workers: int, per: int, messages: int, enc: str, tag=""
 ):
-    """One backlog drained: (readings/s, CPU s per reading, peak RSS MB, counts verified)."""
+    """One backlog drained: (readings/s, CPU s per reading, peak RSS MB, counts verified,
+    the counts, the cores the workers and the broker used together while draining)."""
     db = f"bench_{enc}_w{workers}_r{per}{tag}"
     group = Workers(work, broker.url, influx_url, db, workers)
     group.start()  # the persistent sessions; then away while the backlog is queued
@@ -75,27 +83,30 @@ def drain(
     pub.close()
     group.procs = [start_ingest(*a, log=work / f"{db}-{i}.log") for i, a in enumerate(group.args)]
     samples: list[tuple[float, list[float]]] = []
-    cpu: list[tuple[float, float]] = []  # (CPU s of all workers, messages acknowledged)
+    # (CPU s of all workers, messages acknowledged, CPU s of the broker, time)
+    cpu: list[tuple[float, float, float, float]] = []
     deadline = time.monotonic() + 600
     while True:
         counts = [acked(p) for p in group.ports]
         used = sum(cpu_seconds(p.pid) for p in group.procs)
-        samples.append((time.perf_counter(), counts))
+        now = time.perf_counter()
+        samples.append((now, counts))
         if all(counts):
-            cpu.append((used, sum(counts)))
+            cpu.append((used, sum(counts), cpu_seconds(broker.proc.pid), now))
         if sum(counts) >= messages:
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"{sum(counts):.0f} of {messages} messages acknowledged")
         time.sleep(0.05)
     rate = window_rate(samples) * per
-    (c0, m0), (c1, m1) = cpu[0], cpu[-1]
+    (c0, m0, b0, t0), (c1, m1, b1, t1) = cpu[0], cpu[-1]
     per_reading = (c1 - c0) / max(1.0, (m1 - m0) * per)
+    feed_cores = (c1 - c0 + b1 - b0) / max(1e-3, t1 - t0)
     rss = max(group.stop())
     store = InfluxStore(influx_url, db)
     counts = (store.count("air_quality"), store.count("gateway_batches"))
     store.close()
-    return rate, per_reading, rss, counts == (messages * per, messages), counts
+    return rate, per_reading, rss, counts == (messages * per, messages), counts, feed_cores
 
 
 def main() -> None:
@@ -108,7 +119,7 @@ def main() -> None:
             out("machine_cpus", float(os.cpu_count() or 0), "(shared with the broker and InfluxDB)")
             out("machine_load_1min", os.getloadavg()[0], "(other work on the machine)")
             base = (int(time.time() * 1000) // HOUR - 30) * HOUR
-            sample = backlog(20_000, 50, base, "json")
+            sample = backlog(MESSAGES, 50, base, "json")
             encoder, lines = LineEncoder(), []
             for _, body in sample:
                 batch = decode_readings(body)
@@ -139,32 +150,45 @@ def main() -> None:
             runs: dict[tuple[int, str], list] = {}
             measured: list[float] = []  # InfluxDB's best, each time it is measured in a round
             same_round = []
+            beside_load: list[float] = []  # the worker's rate over InfluxDB's beside the load
             for r in range(ROUNDS):
                 before = influx_now(influx.url, lines, best_n)
-                got = drain(work, broker, influx.url, 1, 50, 20_000, "json", f"_run{r}")
+                got = drain(work, broker, influx.url, 1, 50, MESSAGES, "json", f"_run{r}")
                 runs.setdefault((1, "json"), []).append(got)
                 after = influx_now(influx.url, lines, best_n)
-                got = drain(work, broker, influx.url, 1, 50, 20_000, "compact", f"_run{r}")
+                feed = got[5]  # the cores the worker and the broker used in the drain
+                with cpu_load(min(1.0, feed)) as load:
+                    loaded = influx_now(influx.url, lines, best_n)
+                    load_cores = load.cores()
+                json_rate = got[0]
+                got = drain(work, broker, influx.url, 1, 50, MESSAGES, "compact", f"_run{r}")
                 runs.setdefault((1, "compact"), []).append(got)
                 b = max(b, before, after)  # the run's best: every measure of InfluxDB counts
                 measured += [before, after]
                 inf = (before + after) / 2
-                ratio = runs[(1, "json")][-1][0] / inf
-                same_round.append(ratio)
+                same_round.append(json_rate / inf)
+                beside_load.append(json_rate / loaded)
                 out(
                     f"round{r}_influxdb_best_before_after",
                     inf,
                     f"readings/s ({before:.0f}, {after:.0f})",
                 )
-                out(f"round{r}_one_worker_json", runs[(1, "json")][-1][0], "readings/s")
-                out(f"round{r}_one_worker_json_over_influxdb", ratio)
+                out(f"round{r}_one_worker_json", json_rate, "readings/s")
+                out(f"round{r}_one_worker_json_over_influxdb", same_round[-1])
+                out(
+                    f"round{r}_influxdb_best_beside_cpu_load",
+                    loaded,
+                    f"readings/s (a spinning process using {load_cores:.2f} core; the worker and"
+                    f" the broker used {feed:.2f} in the drain)",
+                )
+                out(f"round{r}_one_worker_json_over_influxdb_beside_cpu_load", beside_load[-1])
             del lines
             for workers, enc in TWO_WORKERS:
-                got = drain(work, broker, influx.url, workers, 50, 20_000, enc, "_run0")
+                got = drain(work, broker, influx.url, workers, 50, MESSAGES, enc, "_run0")
                 runs[(workers, enc)] = [got]
             rates = {}
             for (workers, enc), done in runs.items():
-                rate, cpu, rss, ok, counts = max(done, key=lambda r: r[0])
+                rate, cpu, rss, ok, counts, _ = max(done, key=lambda r: r[0])
                 name = f"ingest_{workers}_worker{'s' if workers > 1 else ''}_batch50_{enc}"
                 rates[(workers, enc)] = rate
                 out(name, rate, f"readings/s (best of {len(done)})")
@@ -191,10 +215,15 @@ def main() -> None:
             )
             above = sum(r >= 0.75 for r in same_round)
             out("one_worker_json_over_influxdb_rounds_at_target", f"{above} of {len(same_round)}")
+            out(
+                "one_worker_json_over_influxdb_beside_cpu_load_median",
+                sorted(beside_load)[len(beside_load) // 2],
+                "(1.0: the worker costs InfluxDB only the CPU it and the broker take)",
+            )
             out("second_worker_json_gain", rates[(2, "json")] / rates[(1, "json")], "x")
             out("second_worker_compact_gain", rates[(2, "compact")] / rates[(1, "compact")], "x")
             for enc in ("json", "compact"):
-                rate, cpu, rss, ok, counts = drain(work, broker, influx.url, 1, 1000, 1_000, enc)
+                rate, cpu, rss, ok, counts, _ = drain(work, broker, influx.url, 1, 1000, 1_000, enc)
                 name = f"ingest_1_worker_batch1000_{enc}"
                 out(name, rate, "readings/s")
                 out(f"{name}_peak_rss", rss, "MB (target <= 100)")
