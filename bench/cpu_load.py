@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bench.procfs import cpu_seconds
+from testkit import children
 
 _SPIN = """
 import sys, time
 share = float(sys.argv[1])
 owed, last, spent = 0.0, time.perf_counter(), time.process_time()
+print("spinning", flush=True)
 while True:
     now, used = time.perf_counter(), time.process_time()
     owed = min(0.02, owed + share * (now - last) - (used - spent))
@@ -52,10 +54,18 @@ def cpu_load(share: float) -> Iterator[Load]:
     """A child process using *share* of one core (0 < share <= 1) until the block ends."""
     if not 0 < share <= 1:
         raise ValueError(f"a CPU load is a share of one core, 0 < share <= 1; not {share}")
-    proc = subprocess.Popen([sys.executable, "-c", _SPIN, str(share)], stdin=subprocess.DEVNULL)
+    proc = children.start(
+        [sys.executable, "-c", _SPIN, str(share)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        # counted from when it spins, not from the interpreter's start-up
+        if proc.stdout.readline().strip() != "spinning":
+            raise RuntimeError(f"the CPU load did not start (exit status {proc.wait()})")
         load = Load(share, proc.pid, time.perf_counter(), cpu_seconds(proc.pid))
         yield load
     finally:
-        proc.kill()
-        proc.wait()
+        children.stop(proc, timeout=5)
+        proc.stdout.close()
