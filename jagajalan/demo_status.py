@@ -241,14 +241,27 @@ class StatusBoard:
         key = "demo.now_playing" if switched else "demo.scenario_line"
         return tr(key, self.lang, name=sc.name, at=at)
 
+    def _listing(self, path: str) -> list[dict]:
+        """GET *path*: its list of objects; an error answer raises httpx.HTTPStatusError and
+        anything but a list of objects ValueError (an error's body is an object, not a list)."""
+        import httpx
+
+        answer = httpx.get(f"{self.api}{path}", timeout=2)
+        answer.raise_for_status()
+        body = answer.json()
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise ValueError(f"{path} answered something that is not a list of objects")
+        return body
+
     def update(self, demo: Any) -> list[str]:
         import httpx
 
         stamp = f"[dim]{time.strftime('%H:%M:%S')}[/dim]"
         try:
-            gws = httpx.get(f"{self.api}/gateways", timeout=2).json()
-            sites = httpx.get(f"{self.api}/conditions", timeout=2).json()
+            gws = self._listing("/gateways")
+            sites = self._listing("/conditions")
         except (httpx.HTTPError, ValueError):
+            # not up yet, busy (a 503 while the store is), or an answer that is not a listing
             return [f"{stamp} {tr('demo.api_waiting', self.lang)}"]
         summary, self.states = gateway_summary(self.states, gws, self.lang)
         devices, self.devices = device_summary(self.devices, gws, self.lang)

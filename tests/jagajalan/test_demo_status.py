@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jagajalan.demo_status import device_summary, gateway_summary, site_line
 from testkit.language import judge
 
@@ -127,3 +129,43 @@ def test_the_board_counts_the_active_alerts() -> None:
     active = [{"state": "firing"}, {"state": "acknowledged"}, {"state": "resolved"}]
     assert alerts_summary(active) == "peringatan aktif: 2" and not judge(alerts_summary([]), "id")
     assert alerts_summary(active[:1], "en") == "active alerts: 1"
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (503, b'{"detail": "the store is busy"}'),  # an error's body is an object
+        (200, b'{"detail": "not a listing"}'),
+        (200, b'["srl-pasar-01"]'),
+        (500, b"Internal Server Error"),
+    ],
+)
+def test_the_board_waits_out_an_answer_that_is_not_a_listing(status: int, body: bytes) -> None:
+    """A real HTTP server on loopback answers /conditions with something other than a list of
+    sites. The board says the API is not answering yet (one line) and the demo goes on; before,
+    an error's JSON object was walked as the sites and the demo died with a TypeError."""
+    import http.server
+    import threading
+
+    from jagajalan.demo_status import StatusBoard
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            listing = self.path.startswith("/gateways")
+            self.send_response(200 if listing else status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"[]" if listing else body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        board = StatusBoard(f"http://127.0.0.1:{server.server_address[1]}")
+        lines = board.update(demo=None)  # the demo is not consulted before the listings
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(lines) == 1 and lines[0].endswith("API belum menjawab"), lines
