@@ -39,10 +39,9 @@ while True:
 
 @dataclass
 class Load:
-    share: float  # of one core, as asked
     pid: int
-    started: float = 0.0
-    cpu_at_start: float = 0.0
+    started: float  # time.perf_counter() when it began to spin
+    cpu_at_start: float  # its CPU seconds then
 
     def cores(self) -> float:
         """The share of a core it has really used since it started."""
@@ -64,7 +63,7 @@ def cpu_load(share: float) -> Iterator[Load]:
         # counted from when it spins, not from the interpreter's start-up
         if proc.stdout.readline().strip() != "spinning":
             raise RuntimeError(f"the CPU load did not start (exit status {proc.wait()})")
-        load = Load(share, proc.pid, time.perf_counter(), cpu_seconds(proc.pid))
+        load = Load(proc.pid, time.perf_counter(), cpu_seconds(proc.pid))
         yield load
     finally:
         children.stop(proc, timeout=5)

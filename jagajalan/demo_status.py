@@ -241,12 +241,13 @@ class StatusBoard:
         key = "demo.now_playing" if switched else "demo.scenario_line"
         return tr(key, self.lang, name=sc.name, at=at)
 
-    def _listing(self, path: str) -> list[dict]:
-        """GET *path*: its list of objects; an error answer raises httpx.HTTPStatusError and
-        anything but a list of objects ValueError (an error's body is an object, not a list)."""
+    def _listing(self, path: str, query: dict | None = None) -> list[dict]:
+        """GET *path* (with *query*): its list of objects. An error answer raises
+        httpx.HTTPStatusError, anything but a list of objects ValueError (an error's body is an
+        object, not a list)."""
         import httpx
 
-        answer = httpx.get(f"{self.api}{path}", timeout=2)
+        answer = httpx.get(f"{self.api}{path}", params=query, timeout=2)
         answer.raise_for_status()
         body = answer.json()
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
@@ -269,10 +270,7 @@ class StatusBoard:
         try:  # the API serves alerts from the registry: a registry away hides the count only
             active = []
             for state in ("firing", "acknowledged"):
-                query = {"state": state, "limit": 1000}
-                listed = httpx.get(f"{self.api}/alerts", params=query, timeout=2)
-                listed.raise_for_status()
-                active += listed.json()
+                active += self._listing("/alerts", {"state": state, "limit": 1000})
             alerts = alerts_summary(active, self.lang)
         except (httpx.HTTPError, ValueError):
             pass
