@@ -49,15 +49,31 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in 127.0.0.1:{low}-{low + _PORT_SLICE - 1}")
 
 
-def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
+def wait_port(
+    port: int,
+    timeout: float = 15.0,
+    proc: subprocess.Popen | None = None,
+    host: str = "127.0.0.1",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
             return
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def conf_listeners(conf: str) -> list[tuple[str, int]]:
+    """(host, port) of every ``listener PORT [HOST]`` line of a Mosquitto conf; a listener
+    without a host listens on every address, 127.0.0.1 among them."""
+    found = []
+    for line in conf.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "listener" and words[1].isdigit():
+            found.append((words[2] if len(words) > 2 else "127.0.0.1", int(words[1])))
+    return found
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -95,7 +111,10 @@ class Mosquitto:
         binary = require_binary("mosquitto")
         out = self.log.open("ab")
         self.proc = children.start([binary, "-c", str(self.conf)], stdout=out, stderr=out)
-        wait_port(self.port, proc=self.proc)
+        # Every listener, not only the first: Mosquitto opens them one after the other, and a
+        # TLS listener (certificates to load) can still refuse after the plain one answers.
+        for host, port in conf_listeners(self.conf.read_text()) or [("127.0.0.1", self.port)]:
+            wait_port(port, proc=self.proc, host=host)
 
     def stop(self) -> None:
         if self.proc is not None:
