@@ -6,7 +6,9 @@ published while they are away, the rate is taken while they drain it):
 
 * readings/s of one and of two workers for batches of 50 readings, JSON and compact, the same
   seeded readings (each compact payload is the JSON one re-encoded), and the ratio
-  compact / JSON of one worker;
+  compact / JSON of one worker: of the best drains, and the median of the rounds' own ratios
+  (the encodings take turns going first; every drain and measure waits until InfluxDB has
+  finished the compactions the one before left it);
 * the worker's CPU time per reading (user + system of the worker process while it drains,
   over the readings acknowledged meanwhile), for both encodings;
 * InfluxDB's best accept rate in the same run, and one worker's JSON rate over it: over the
@@ -30,7 +32,16 @@ import time
 from pathlib import Path
 
 from bench.cpu_load import cpu_load
-from bench.ingest_rig import HOUR, RawPublisher, Workers, acked, influx_rate, out, payload
+from bench.ingest_rig import (
+    HOUR,
+    RawPublisher,
+    Workers,
+    acked,
+    influx_quiet,
+    influx_rate,
+    out,
+    payload,
+)
 from bench.procfs import cpu_seconds
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
@@ -42,8 +53,9 @@ from testkit.rates import window_rate
 from testkit.services import influxd, mosquitto
 
 GATEWAYS = 200
-#: Rounds of one-worker drains of batches of 50 (JSON, then compact), InfluxDB's best measured
-#: right before and right after each JSON drain; then two workers once per encoding.
+#: Rounds of one-worker drains of batches of 50 (JSON first in even rounds, compact first in
+#: odd ones), InfluxDB's best measured right before and right after each JSON drain; then two
+#: workers once per encoding.
 ROUNDS = 5
 #: Messages of 50 readings a drain: 3 million readings, about 7 s of draining, so that the
 #: rate is a steady state's (drains of 20,000 gave ratios a few % higher and more scattered).
@@ -146,34 +158,54 @@ def main() -> None:
             # two encodings differ when InfluxDB sets the pace). A round's ratio: its JSON
             # drain over InfluxDB's best measured right before and right after it (the mean;
             # InfluxDB's own rate drifts within a run), each time the best of 3 and 4 writers
-            # (InfluxDB saturates at 3 concurrent writes here; 2 give ~6 % less).
+            # (InfluxDB saturates at 3 concurrent writes here; 2 give ~6 % less). Every drain
+            # and every measure starts once InfluxDB has finished the compactions the one
+            # before left it, and the encodings take turns going first, so neither always
+            # follows the other's leftovers.
             runs: dict[tuple[int, str], list] = {}
             measured: list[float] = []  # InfluxDB's best, each time it is measured in a round
             same_round = []
             beside_load: list[float] = []  # the worker's rate over InfluxDB's beside the load
+            paired: list[float] = []  # compact / JSON of the same round
+            waited = 0.0  # seconds spent waiting for InfluxDB's compactions
+
+            def quiet() -> None:
+                nonlocal waited
+                waited += influx_quiet(influx.url)
+
             for r in range(ROUNDS):
-                before = influx_now(influx.url, lines, best_n)
-                got = drain(work, broker, influx.url, 1, 50, MESSAGES, "json", f"_run{r}")
-                runs.setdefault((1, "json"), []).append(got)
-                after = influx_now(influx.url, lines, best_n)
-                feed = got[5]  # the cores the worker and the broker used in the drain
-                with cpu_load(min(1.0, feed)) as load:
-                    loaded = influx_now(influx.url, lines, best_n)
-                    load_cores = load.cores()
-                json_rate = got[0]
-                got = drain(work, broker, influx.url, 1, 50, MESSAGES, "compact", f"_run{r}")
-                runs.setdefault((1, "compact"), []).append(got)
+                rate_of: dict[str, float] = {}
+                for enc in ("json", "compact") if r % 2 == 0 else ("compact", "json"):
+                    if enc == "json":
+                        quiet()
+                        before = influx_now(influx.url, lines, best_n)
+                    quiet()
+                    got = drain(work, broker, influx.url, 1, 50, MESSAGES, enc, f"_run{r}")
+                    runs.setdefault((1, enc), []).append(got)
+                    rate_of[enc] = got[0]
+                    if enc == "compact":
+                        continue
+                    quiet()
+                    after = influx_now(influx.url, lines, best_n)
+                    feed = got[5]  # the cores the worker and the broker used in the drain
+                    quiet()
+                    with cpu_load(min(1.0, feed)) as load:
+                        loaded = influx_now(influx.url, lines, best_n)
+                        load_cores = load.cores()
+                json_rate = rate_of["json"]
                 b = max(b, before, after)  # the run's best: every measure of InfluxDB counts
                 measured += [before, after]
                 inf = (before + after) / 2
                 same_round.append(json_rate / inf)
                 beside_load.append(json_rate / loaded)
+                paired.append(rate_of["compact"] / json_rate)
                 out(
                     f"round{r}_influxdb_best_before_after",
                     inf,
                     f"readings/s ({before:.0f}, {after:.0f})",
                 )
                 out(f"round{r}_one_worker_json", json_rate, "readings/s")
+                out(f"round{r}_one_worker_compact", rate_of["compact"], "readings/s")
                 out(f"round{r}_one_worker_json_over_influxdb", same_round[-1])
                 out(
                     f"round{r}_influxdb_best_beside_cpu_load",
@@ -182,8 +214,10 @@ def main() -> None:
                     f" the broker used {feed:.2f} in the drain)",
                 )
                 out(f"round{r}_one_worker_json_over_influxdb_beside_cpu_load", beside_load[-1])
+                out(f"round{r}_compact_over_json", paired[-1], "x")
             del lines
             for workers, enc in TWO_WORKERS:
+                quiet()
                 got = drain(work, broker, influx.url, workers, 50, MESSAGES, enc, "_run0")
                 runs[(workers, enc)] = [got]
             rates = {}
@@ -203,6 +237,12 @@ def main() -> None:
                     ok, counts = False, [r[4] for r in done]
                 out(f"{name}_counts_verified", "yes" if ok else f"NO {counts}")
             out("compact_over_json_1_worker", rates[(1, "compact")] / rates[(1, "json")], "x")
+            out(
+                "compact_over_json_1_worker_rounds_median",
+                sorted(paired)[len(paired) // 2],
+                f"x ({sum(x >= 1.0 for x in paired)} of {len(paired)} rounds at 1.0 or more)",
+            )
+            out("influxdb_compaction_wait", waited, "s (before the rounds' drains and measures)")
             out("compact_over_json_2_workers", rates[(2, "compact")] / rates[(2, "json")], "x")
             out("one_worker_json_over_influxdb_best", rates[(1, "json")] / b, "(target >= 0.75)")
             # the machine's noise: InfluxDB alone, the same writes, a few seconds apart

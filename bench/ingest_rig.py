@@ -147,6 +147,37 @@ def influx_rate(url: str, lines: list[str], writers: int, size: int = 5000) -> f
     return rate
 
 
+def compactions_active(url: str) -> int:
+    """TSM compactions InfluxDB 1.x is running now, over all shards (its /debug/vars)."""
+    return count_active(httpx.get(f"{url}/debug/vars", timeout=10, trust_env=False).json())
+
+
+def count_active(stats: dict) -> int:
+    """The running compactions in InfluxDB 1.x's /debug/vars document *stats*."""
+    return sum(
+        int(value)
+        for name, entry in stats.items()
+        if name.startswith("tsm1_engine")
+        for key, value in entry.get("values", {}).items()
+        if key.endswith("CompactionsActive")
+    )
+
+
+def influx_quiet(url: str, timeout: float = 180.0, step: float = 0.2) -> float:
+    """Wait until InfluxDB runs no compaction in two polls in a row (what an earlier drain
+    or measure left it to do), so each measured phase starts from the same state; the
+    seconds waited. After *timeout* it goes on (a bench must finish), and says so."""
+    started = time.monotonic()
+    quiet_polls = 0
+    while quiet_polls < 2:
+        if time.monotonic() - started > timeout:
+            print(f"# InfluxDB still compacting after {timeout:.0f} s; measuring anyway")
+            break
+        quiet_polls = quiet_polls + 1 if compactions_active(url) == 0 else 0
+        time.sleep(step)
+    return time.monotonic() - started
+
+
 # -- (c), (e) ---------------------------------------------------------------------------------
 
 
