@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from bench.cpu_load import cpu_load
 from bench.ingest_rig import (
     HOUR,
@@ -45,6 +47,7 @@ from bench.ingest_rig import (
 from bench.procfs import cpu_seconds
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
+from store.influxql import quote_ident
 from telemetry import compact
 from telemetry.line_encoder import LineEncoder
 from telemetry.mapping import batch_meta_line
@@ -118,6 +121,9 @@ def drain(
     store = InfluxStore(influx_url, db)
     counts = (store.count("air_quality"), store.count("gateway_batches"))
     store.close()
+    # Counted, then dropped, as InfluxDB's own measures drop theirs: every drain and measure
+    # meets the same store, not one that grows by 3 million points a drain.
+    httpx.post(f"{influx_url}/query", data={"q": f"DROP DATABASE {quote_ident(db)}"})
     return rate, per_reading, rss, counts == (messages * per, messages), counts, feed_cores
 
 
