@@ -9,6 +9,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -171,7 +172,10 @@ def influx_quiet(url: str, timeout: float = 180.0, step: float = 0.2) -> float:
     quiet_polls = 0
     while quiet_polls < 2:
         if time.monotonic() - started > timeout:
-            print(f"# InfluxDB still compacting after {timeout:.0f} s; measuring anyway")
+            print(
+                f"InfluxDB still compacting after {timeout:.0f} s; measuring anyway",
+                file=sys.stderr,
+            )
             break
         quiet_polls = quiet_polls + 1 if compactions_active(url) == 0 else 0
         time.sleep(step)
