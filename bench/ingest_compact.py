@@ -31,14 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from bench.cpu_load import cpu_load
 from bench.ingest_rig import (
     HOUR,
     RawPublisher,
     Workers,
     acked,
+    drop_database,
     influx_quiet,
     influx_rate,
     out,
@@ -47,7 +46,6 @@ from bench.ingest_rig import (
 from bench.procfs import cpu_seconds
 from ingest.pipeline import decode_readings
 from store.influx import InfluxStore
-from store.influxql import quote_ident
 from telemetry import compact
 from telemetry.line_encoder import LineEncoder
 from telemetry.mapping import batch_meta_line
@@ -123,7 +121,7 @@ def drain(
     store.close()
     # Counted, then dropped, as InfluxDB's own measures drop theirs: every drain and measure
     # meets the same store, not one that grows by 3 million points a drain.
-    httpx.post(f"{influx_url}/query", data={"q": f"DROP DATABASE {quote_ident(db)}"})
+    drop_database(influx_url, db)
     return rate, per_reading, rss, counts == (messages * per, messages), counts, feed_cores
 
 

@@ -144,8 +144,14 @@ def influx_rate(url: str, lines: list[str], writers: int, size: int = 5000) -> f
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(post, bodies))
     rate = len(lines) / (time.perf_counter() - started)
-    client.post("/query", data={"q": f"DROP DATABASE {quote_ident(db)}"})
+    drop_database(url, db)
     return rate
+
+
+def drop_database(url: str, db: str) -> None:
+    """Drop *db*, so that the next drain or measure meets the same store as this one."""
+    r = httpx.post(f"{url}/query", data={"q": f"DROP DATABASE {quote_ident(db)}"}, timeout=60)
+    r.raise_for_status()
 
 
 def compactions_active(url: str) -> int:
